@@ -1,0 +1,275 @@
+"""Offline image builds: a Debian base made locally, then the lab images on top of it.
+
+Nothing is pulled. The root of every image is ``debian:bookworm-slim`` when that image is
+already present, else a bookworm root file system made with debootstrap from the host's
+Debian mirror and imported as ``halab/rootfs``. Each image is tagged with a hash of all its
+inputs (build context, parent image ID, build arguments), so an unchanged image is never
+rebuilt; the same image is also tagged ``:latest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.images import Image
+
+from .errors import ImageBuildError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IMAGES_DIR = REPO_ROOT / "lab" / "images"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+ROOT_CANDIDATE = "debian:bookworm-slim"
+ROOTFS_REPO = "halab/rootfs"
+SUITE = "bookworm"
+LABEL_IMAGE = "io.halab.image"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One lab image: its directory under lab/images and what it is built on."""
+
+    name: str
+    parent: str | None  # another ImageSpec name, or None for the root image
+    extra: tuple[tuple[str, Path], ...] = ()  # (path in context, source file or dir)
+
+    @property
+    def repo(self) -> str:
+        return f"halab/{self.name}"
+
+
+def _vrrp_sources() -> tuple[tuple[str, Path], ...]:
+    return (
+        ("halab/pytest_halab/__init__.py", PACKAGE_DIR / "__init__.py"),
+        ("halab/pytest_halab/vrrp", PACKAGE_DIR / "vrrp"),
+    )
+
+
+SPECS: tuple[ImageSpec, ...] = (
+    ImageSpec("base", None),
+    ImageSpec("balancer", "base", _vrrp_sources()),
+    ImageSpec("web", "base"),
+    ImageSpec("client", "base"),
+)
+
+
+def spec(name: str) -> ImageSpec:
+    for s in SPECS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    name: str
+    tag: str  # halab/NAME:<hash>
+    built: bool  # False when the tag already existed
+    seconds: float
+
+
+Progress = Callable[[str, str], None]  # (image name, message)
+
+
+def _quiet(_name: str, _msg: str) -> None:
+    return None
+
+
+def _iter_files(src: Path) -> Iterator[tuple[str, Path]]:
+    if src.is_file():
+        yield "", src
+        return
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}:
+            yield p.relative_to(src).as_posix(), p
+
+
+def _context_files(s: ImageSpec) -> list[tuple[str, Path]]:
+    files = [(rel, p) for rel, p in _iter_files(IMAGES_DIR / s.name)]
+    for dest, src in s.extra:
+        for rel, p in _iter_files(src):
+            files.append((f"{dest}/{rel}" if rel else dest, p))
+    return sorted(files)
+
+
+def input_hash(s: ImageSpec, parent_id: str) -> str:
+    """Hash of everything an image is made of: context files (names, modes, bytes), parent."""
+    h = hashlib.sha256()
+    h.update(f"parent={parent_id}\n".encode())
+    for rel, p in _context_files(s):
+        mode = "x" if os.access(p, os.X_OK) else "-"
+        h.update(f"{rel}\0{mode}\0".encode())
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _context_tar(s: ImageSpec) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel, p in _context_files(s):
+            info = tar.gettarinfo(str(p), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mtime = 0
+            with p.open("rb") as fh:
+                tar.addfile(info, fh)
+    buf.seek(0)
+    return buf
+
+
+def _image(client: docker.DockerClient, ref: str) -> Image | None:
+    try:
+        return client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _host_mirror() -> str:
+    """The Debian mirror the host's apt uses (deb822 or one-line sources)."""
+    texts = []
+    for f in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        if f.is_file():
+            texts.append(f.read_text(errors="replace"))
+    for text in texts:
+        for m in re.finditer(r"^URIs:\s*(\S+)", text, re.M):
+            if "security" not in m.group(1):
+                return m.group(1)
+        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+", text, re.M):
+            if "security" not in m.group(1):
+                return m.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def root_image(client: docker.DockerClient, progress: Progress = _quiet) -> Image:
+    """The image everything is built on; made from Debian's packages when none is present."""
+    for ref in (ROOT_CANDIDATE, f"{ROOTFS_REPO}:{SUITE}"):
+        img = _image(client, ref)
+        if img is not None:
+            progress("rootfs", f"using {ref}")
+            return img
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError(
+            f"no {ROOT_CANDIDATE} image and no debootstrap to make one: "
+            "install it with `apt-get install -y debootstrap`"
+        )
+    mirror = _host_mirror()
+    progress("rootfs", f"debootstrap --variant=minbase {SUITE} from {mirror} (about 30 s)")
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="halab-rootfs-") as tmp:
+        root = Path(tmp) / "root"
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase", SUITE, str(root), mirror],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise ImageBuildError(
+                f"debootstrap failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                f"\n{proc.stderr[-2000:]}"
+            )
+        progress("rootfs", f"importing as {ROOTFS_REPO}:{SUITE}")
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run(
+            ["docker", "import", "-", f"{ROOTFS_REPO}:{SUITE}"],
+            stdin=tar.stdout,
+            capture_output=True,
+            text=True,
+        )
+        tar.wait()
+        if imp.returncode != 0 or tar.returncode != 0:
+            raise ImageBuildError(f"docker import of the root file system failed: {imp.stderr}")
+    progress("rootfs", f"made in {time.monotonic() - t0:.1f} s")
+    img = _image(client, f"{ROOTFS_REPO}:{SUITE}")
+    if img is None:
+        raise ImageBuildError("the imported root image is missing after docker import")
+    return img
+
+
+def _build_one(
+    client: docker.DockerClient, s: ImageSpec, parent: Image, rebuild: bool, progress: Progress
+) -> BuiltImage:
+    t0 = time.monotonic()
+    tag = f"{s.repo}:{input_hash(s, parent.id)}"
+    existing = _image(client, tag)
+    if existing is not None and not rebuild:
+        existing.tag(s.repo, "latest")
+        progress(s.name, f"up to date ({tag})")
+        return BuiltImage(s.name, tag, False, time.monotonic() - t0)
+    progress(s.name, f"building {tag}")
+    tail: list[str] = []
+    image_id: str | None = None
+    stream = client.api.build(
+        fileobj=_context_tar(s),
+        custom_context=True,
+        tag=tag,
+        buildargs={"BASE_IMAGE": parent.id},
+        rm=True,
+        forcerm=True,
+        nocache=rebuild,
+        decode=True,
+        labels={LABEL_IMAGE: s.name, "io.halab.inputs": tag.rsplit(":", 1)[1]},
+    )
+    for chunk in stream:
+        if "stream" in chunk:
+            line = str(chunk["stream"]).rstrip()
+            if line:
+                tail = [*tail[-39:], line]
+                if line.startswith("Step "):
+                    progress(s.name, line)
+        if "error" in chunk:
+            log = "\n".join(tail)
+            raise ImageBuildError(f"building {tag} failed: {chunk['error']}\n{log}")
+        if "aux" in chunk and isinstance(chunk["aux"], dict):
+            image_id = chunk["aux"].get("ID", image_id)
+    img = _image(client, tag)
+    if img is None:
+        raise ImageBuildError(f"building {tag} produced no image (last id {image_id})")
+    img.tag(s.repo, "latest")
+    progress(s.name, f"built in {time.monotonic() - t0:.1f} s")
+    return BuiltImage(s.name, tag, True, time.monotonic() - t0)
+
+
+def build_all(
+    client: docker.DockerClient | None = None,
+    *,
+    rebuild: bool = False,
+    names: tuple[str, ...] | None = None,
+    progress: Progress = _quiet,
+) -> dict[str, BuiltImage]:
+    """Build (or find up to date) every lab image, parents first; returns them by name."""
+    client = client or docker.from_env()
+    done: dict[str, BuiltImage] = {}
+    images: dict[str | None, Image] = {None: root_image(client, progress)}
+    wanted = set(names) if names else {s.name for s in SPECS}
+    for s in SPECS:
+        need = s.name in wanted or any(
+            o.parent == s.name and o.name in wanted for o in SPECS
+        )
+        if not need:
+            continue
+        parent = images[s.parent]
+        built = _build_one(client, s, parent, rebuild, progress)
+        done[s.name] = built
+        img = _image(client, built.tag)
+        assert img is not None
+        images[s.name] = img
+    return done
+
+
+def ensure_images(client: docker.DockerClient, progress: Progress = _quiet) -> dict[str, str]:
+    """Tags of up-to-date images for every role, building what is missing or stale."""
+    return {name: b.tag for name, b in build_all(client, progress=progress).items()}

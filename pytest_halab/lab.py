@@ -1,0 +1,520 @@
+"""The running lab: one isolated network, a container per node, labels, readiness, teardown.
+
+``Lab(topology).start()`` builds it (images first, when missing or stale) and returns once
+every backend and balancer answers and every VIP has exactly one holder. A start that fails
+removes everything it made and raises ``LabStartError`` naming the node, with its logs.
+Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run`` labels;
+``sweep_stale()`` removes labs whose owning process died, ``clean()`` removes all of them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.models.networks import Network
+from docker.types import IPAMConfig, IPAMPool
+
+from . import hostrules, images
+from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
+from .nodes import ExecResult, Node
+from .topology import Addressing, Role, Topology
+
+L_LAB = "io.halab.lab"
+L_RUN = "io.halab.run"
+L_NODE = "io.halab.node"
+L_ROLE = "io.halab.role"
+L_OWNER = "io.halab.owner"
+L_KEEP = "io.halab.keep"
+L_LAYOUT = "io.halab.layout"
+L_TOPOLOGY = "io.halab.topology"
+L_ENGINE = "io.halab.vrrp"
+
+Engine = Literal["keepalived", "halab"]
+RUN_ID = secrets.token_hex(4)
+T = TypeVar("T")
+
+_ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
+# Candidate subnets: /24s inside 10.213.0.0/16, tried from a random offset so that labs
+# started at the same time rarely race for the same one (Docker refuses overlaps anyway).
+_POOL = ipaddress.IPv4Network("10.213.0.0/16")
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the local engine, or a clear error saying how to start one."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailableError(
+            f"no Docker engine answers ({exc}); start one with scripts/ensure-docker"
+        ) from exc
+    return client
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start(os.getpid())}"
+
+
+def _proc_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _owner_alive(owner: str) -> bool:
+    try:
+        host, pid_s, start = owner.split(":")
+        pid = int(pid_s)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True  # not ours to judge
+    return os.path.exists(f"/proc/{pid}") and _proc_start(pid) == start
+
+
+def _host_routes() -> list[ipaddress.IPv4Network]:
+    nets = []
+    try:
+        with open("/proc/net/route") as fh:
+            next(fh)
+            for line in fh:
+                f = line.split()
+                dest = ipaddress.IPv4Address(int(f[1], 16).to_bytes(4, "little"))
+                mask = ipaddress.IPv4Address(int(f[7], 16).to_bytes(4, "little"))
+                if int(dest) == 0:
+                    continue  # default route collides with nothing
+                nets.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
+    except (OSError, StopIteration, ValueError):
+        pass
+    return nets
+
+
+def _used_subnets(client: docker.DockerClient) -> list[ipaddress.IPv4Network]:
+    used = _host_routes()
+    for net in client.networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            sub = cfg.get("Subnet")
+            if sub and ":" not in sub:
+                used.append(ipaddress.IPv4Network(sub, strict=False))
+    return used
+
+
+def candidate_subnets(
+    client: docker.DockerClient, prefixlen: int
+) -> Iterator[ipaddress.IPv4Network]:
+    """Free subnets of the given size, colliding with no host route and no Docker network."""
+    subnets = list(_POOL.subnets(new_prefix=prefixlen))
+    start = random.randrange(len(subnets))
+    used = _used_subnets(client)
+    for sub in subnets[start:] + subnets[:start]:
+        if not any(sub.overlaps(u) for u in used):
+            yield sub
+
+
+def wait_until(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.05,
+    node: str | None = None,
+) -> T:
+    """Poll ``check`` until it returns something not None; LabTimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while True:
+        try:
+            got = check()
+            if got is not None:
+                return got
+        except docker.errors.APIError as exc:
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            extra = f" (last error: {last_exc})" if last_exc else ""
+            raise LabTimeoutError(f"timed out after {timeout:.0f} s waiting for {what}{extra}", node)
+        time.sleep(interval)
+
+
+@dataclass
+class LabLayout:
+    """What a lab is, in a form kept as a label so another process can reattach to it."""
+
+    lab_id: str
+    topology: str
+    engine: str
+    subnet: str
+    nodes: dict[str, dict[str, str]]  # name -> {"role", "ip"}
+    vips: dict[str, dict[str, str]]  # name -> {"ip", "master", "port"}
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> LabLayout:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class Lab:
+    """A lab built from a topology. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    topology: Topology | None
+    engine: Engine | None = None
+    keep: bool = False
+    client: docker.DockerClient | None = None
+    ready_timeout: float = 60.0
+    progress: Callable[[str], None] = field(default=lambda _msg: None)
+
+    lab_id: str = field(default_factory=lambda: "hl" + secrets.token_hex(3))
+    layout: LabLayout | None = None
+    network: Network | None = None
+    rule: hostrules.BridgeRule | None = None
+    nodes: dict[str, Node] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.topology is not None and self.engine is None:
+            self.engine = self.topology.spec.vrrp_engine
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.keep:
+            self.stop()
+
+    def start(self) -> Lab:
+        assert self.topology is not None, "a reattached lab cannot be started again"
+        self.client = self.client or docker_client()
+        t0 = time.monotonic()
+        self.progress("images")
+        tags = images.ensure_images(self.client, progress=lambda n, m: self.progress(f"[{n}] {m}"))
+        self.timings["images"] = time.monotonic() - t0
+        sweep_stale(self.client)
+        t1 = time.monotonic()
+        try:
+            self._create(tags)
+            self._wait_ready()
+        except BaseException as exc:
+            self._attach_logs(exc)
+            self.stop()
+            raise
+        self.timings["up"] = time.monotonic() - t1
+        return self
+
+    def _labels(self, **extra: str) -> dict[str, str]:
+        labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: _owner()}
+        if self.keep:
+            labels[L_KEEP] = "1"
+        labels.update(extra)
+        return labels
+
+    def _create_network(self, prefixlen: int) -> Addressing:
+        assert self.client is not None and self.topology is not None
+        bridge = f"hl-{self.lab_id[2:]}"
+        last: Exception | None = None
+        for attempt, subnet in enumerate(candidate_subnets(self.client, prefixlen)):
+            if attempt >= 20:
+                break
+            addr = self.topology.addressing(subnet)
+            self.layout = LabLayout(
+                lab_id=self.lab_id,
+                topology=self.topology.name,
+                engine=str(self.engine),
+                subnet=str(subnet),
+                nodes={n: {"role": s.role.value, "ip": str(addr.nodes[n])}
+                       for n, s in self.topology.spec.nodes.items()},
+                vips={v: {"ip": str(addr.vips[v]), "master": s.master, "port": str(s.port)}
+                      for v, s in self.topology.spec.vips.items()},
+            )
+            try:
+                self.network = self.client.networks.create(
+                    f"halab-{self.lab_id}",
+                    driver="bridge",
+                    internal=True,
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
+                                                           gateway=str(addr.gateway))]),
+                    options={"com.docker.network.bridge.name": bridge},
+                    labels=self._labels(**{L_TOPOLOGY: self.topology.name,
+                                           L_ENGINE: str(self.engine),
+                                           L_LAYOUT: self.layout.to_json()}),
+                )
+            except docker.errors.APIError as exc:
+                if "overlap" in str(exc).lower():
+                    last = exc
+                    continue
+                raise
+            self.rule = hostrules.BridgeRule(bridge, self.lab_id, RUN_ID)
+            hostrules.add(self.rule)
+            return addr
+        raise LabStartError(f"no free /{prefixlen} subnet in {_POOL} ({last})")
+
+    def _create(self, tags: dict[str, str]) -> None:
+        assert self.client is not None and self.topology is not None
+        spec = self.topology.spec
+        self.progress("network")
+        addr = self._create_network(spec.prefixlen)
+        assert self.network is not None
+
+        def create(name: str) -> Node:
+            assert self.client is not None and self.topology is not None
+            nspec = spec.nodes[name]
+            env = {"HALAB_NODE": name, "HALAB_LAB": self.lab_id, **nspec.env}
+            if nspec.body is not None:
+                env["HALAB_WEB_BODY"] = nspec.body
+            endpoint = self.client.api.create_endpoint_config(ipv4_address=str(addr.nodes[name]))
+            container = self.client.containers.create(
+                tags[_ROLE_IMAGE[nspec.role]],
+                name=f"halab-{self.lab_id}-{name}",
+                hostname=name,
+                labels=self._labels(**{L_NODE: name, L_ROLE: nspec.role.value}),
+                environment=env,
+                cap_add=["NET_ADMIN"],
+                network=self.network.name if self.network else None,
+                networking_config={self.network.name: endpoint} if self.network else None,
+                detach=True,
+                stop_signal="SIGTERM",
+            )
+            node = Node(name, nspec.role.value, addr.nodes[name], container)
+            files = self.topology.render_files(name, addr)
+            if nspec.role is Role.BALANCER:
+                files["/etc/halab/vrrp-engine"] = f"{self.engine}\n".encode()
+            if files:
+                node.put_files(files)
+            return node
+
+        self.progress("containers")
+        names = list(spec.nodes)
+        made = _parallel(create, names)
+        self.nodes = dict(zip(names, made, strict=True))
+        # Balancers first: their VRRP engines then count down their timers while the other
+        # nodes start. Every balancer starts its engine at the same instant, so start order
+        # never decides who becomes master (it would under nopreempt).
+        _parallel(lambda n: n.container.start(), self.balancers())
+        go = f"{time.time() + 0.05:.6f}\n".encode()
+        others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
+        _parallel(lambda job: job(), [
+            *(lambda n=n: n.put_files({"/run/halab/vrrp-go": go}) for n in self.balancers()),
+            *(lambda n=n: n.container.start() for n in others),
+        ])
+
+    def balancers(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
+
+    def _wait_ready(self) -> None:
+        assert self.layout is not None
+        self.progress("ready: backends and nginx")
+        client = self.node(self._client_name())
+        urls = [f"http://{n.ip}/health" for n in self.nodes.values() if n.role == "web"]
+        urls += [f"http://{n.ip}/halab-health" for n in self.balancers()
+                 if n.exec("test -f /etc/nginx/conf.d/halab.conf").ok]
+        loop = " ".join(
+            f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls
+        )
+        budget = max(5, int(self.ready_timeout))
+        res = client.exec(f"timeout {budget} sh -c '{loop}'")
+        if not res.ok:
+            failing = [u for u in urls if not client.exec(f"curl -sf -m 1 -o /dev/null {u}").ok]
+            node = next((n.name for n in self.nodes.values() if str(n.ip) in " ".join(failing)),
+                        None)
+            raise LabTimeoutError(f"not answering after {budget} s: {', '.join(failing)}", node)
+        self.progress("ready: one holder per VIP")
+
+        def settled() -> dict[str, list[str]] | None:
+            holders = self.vip_holders()
+            return holders if all(len(h) == 1 for h in holders.values()) else None
+
+        try:
+            wait_until("every VIP to have exactly one holder", settled, self.ready_timeout)
+        except LabTimeoutError as exc:
+            exc.node = self.balancers()[0].name if self.balancers() else None
+            raise LabTimeoutError(f"{exc} (holders: {self.vip_holders()})", exc.node) from None
+        for n in self.balancers():
+            if n.state() != "running":
+                raise LabStartError(f"{n.name} stopped during start", n.name)
+
+    def _client_name(self) -> str:
+        for n in self.nodes.values():
+            if n.role == Role.CLIENT.value:
+                return n.name
+        raise LabStartError("the lab has no client node")
+
+    def _attach_logs(self, exc: BaseException) -> None:
+        if not isinstance(exc, Exception) or not self.nodes:
+            return
+        name = getattr(exc, "node", None)
+        targets = [self.nodes[name]] if name in self.nodes else list(self.nodes.values())
+        for node in targets:
+            try:
+                exc.add_note(f"--- logs of {node.name} ---\n{node.logs(tail=60)}")
+            except Exception as log_exc:  # logs are a courtesy; never mask the real error
+                exc.add_note(f"--- no logs of {node.name}: {log_exc}")
+
+    def stop(self) -> None:
+        """Remove every container, the network and the host rule. Safe to call twice."""
+        client = self.client or docker_client()
+        remove_lab(client, self.lab_id)
+        self.nodes = {}
+        self.network = None
+        self.rule = None
+
+    # ------------------------------------------------------------ queries
+
+    def node(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise KeyError(f"no node {name!r} in lab {self.lab_id}; nodes: {list(self.nodes)}") \
+                from None
+
+    def exec(self, node: str, cmd: str) -> ExecResult:
+        return self.node(node).exec(cmd)
+
+    def vip_addresses(self) -> dict[str, ipaddress.IPv4Address]:
+        assert self.layout is not None
+        return {v: ipaddress.IPv4Address(d["ip"]) for v, d in self.layout.vips.items()}
+
+    def expected_masters(self) -> dict[str, str]:
+        assert self.layout is not None
+        return {v: d["master"] for v, d in self.layout.vips.items()}
+
+    def vip_holders(self) -> dict[str, list[str]]:
+        """VIP name -> balancers that have the address configured now (kernel's view)."""
+        vips = self.vip_addresses()
+        bals = [n for n in self.balancers() if n.state() == "running"]
+        found = _parallel(lambda n: {a.ip for a in n.ipv4_addresses()}, bals)
+        return {
+            v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
+            for v, ip in vips.items()
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Nodes, addresses, states and VIP holders, as JSON-ready data."""
+        assert self.layout is not None
+        holders = self.vip_holders()
+        return {
+            "lab": self.lab_id,
+            "topology": self.layout.topology,
+            "vrrp": self.layout.engine,
+            "subnet": self.layout.subnet,
+            "nodes": [
+                {"name": n.name, "role": n.role, "ip": str(n.ip), "state": n.state()}
+                for n in self.nodes.values()
+            ],
+            "vips": [
+                {"name": v, "ip": d["ip"], "expected": d["master"], "holders": holders[v]}
+                for v, d in self.layout.vips.items()
+            ],
+        }
+
+    @classmethod
+    def attach(cls, client: docker.DockerClient, lab_id: str) -> Lab:
+        """Reattach to a running lab (from another process) by its id."""
+        nets = client.networks.list(filters={"label": f"{L_LAB}={lab_id}"})
+        if not nets:
+            raise LabStartError(f"no lab {lab_id}")
+        layout = LabLayout.from_json(nets[0].attrs["Labels"][L_LAYOUT])
+        lab = cls(topology=None, engine=layout.engine if layout.engine in ("keepalived", "halab")
+                  else None, keep=True, client=client, lab_id=lab_id)  # type: ignore[arg-type]
+        lab.layout = layout
+        lab.network = nets[0]
+        for c in client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"}):
+            name = c.labels[L_NODE]
+            lab.nodes[name] = Node(name, c.labels[L_ROLE],
+                                   ipaddress.IPv4Address(layout.nodes[name]["ip"]), c)
+        lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
+        return lab
+
+
+def _parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+# ---------------------------------------------------------------- sweeping
+
+_sweep_lock = threading.Lock()
+
+
+def lab_ids(client: docker.DockerClient) -> dict[str, dict[str, str]]:
+    """Every lab with a labelled container or network: id -> labels of one of its resources."""
+    found: dict[str, dict[str, str]] = {}
+    for c in client.containers.list(all=True, filters={"label": L_LAB}):
+        found.setdefault(c.labels[L_LAB], dict(c.labels))
+    for n in client.networks.list(filters={"label": L_LAB}):
+        found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
+    for lab_id, _line in hostrules.labelled():
+        found.setdefault(lab_id, {})
+    return found
+
+
+def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
+    """Remove everything labelled with this lab id: containers, network, host rules."""
+    flt = {"label": f"{L_LAB}={lab_id}"}
+    containers = client.containers.list(all=True, filters=flt)
+
+    def rm(c: Container) -> None:
+        try:
+            c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+    _parallel(rm, containers)
+    for net in client.networks.list(filters=flt):
+        try:
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+    hostrules.remove_labelled({lab_id})
+
+
+def sweep_stale(client: docker.DockerClient) -> list[str]:
+    """Remove labs whose owner process is gone (unless kept) or whose containers all stopped."""
+    removed = []
+    with _sweep_lock:
+        for lab_id, labels in lab_ids(client).items():
+            owner = labels.get(L_OWNER, "")
+            containers = client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"})
+            all_down = bool(containers) and all(c.status != "running" for c in containers)
+            orphan = not labels  # only a host rule is left
+            dead = labels.get(L_KEEP) != "1" and not _owner_alive(owner)
+            if orphan or dead or all_down:
+                remove_lab(client, lab_id)
+                removed.append(lab_id)
+    return removed
+
+
+def clean(client: docker.DockerClient) -> list[str]:
+    """Remove every resource the project labelled, from any run."""
+    ids = list(lab_ids(client))
+    for lab_id in ids:
+        remove_lab(client, lab_id)
+    hostrules.remove_labelled()
+    return ids
+
+
+@contextmanager
+def running_lab(topology: Topology, **kw: Any) -> Iterator[Lab]:
+    lab = Lab(topology, **kw)
+    with lab:
+        yield lab

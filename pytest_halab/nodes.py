@@ -1,0 +1,115 @@
+"""A handle per lab node: run commands in it, read its addresses, files and logs."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import shlex
+import tarfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import docker.errors
+from docker.models.containers import Container
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run in a node returned."""
+
+    exit_code: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Node:
+    """One container of a running lab (``lab.node("lb1")``)."""
+
+    def __init__(self, name: str, role: str, ip: ipaddress.IPv4Address, container: Container):
+        self.name = name
+        self.role = role
+        self.ip = ip
+        self.container = container
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, role={self.role!r}, ip={self.ip})"
+
+    def exec(self, cmd: str | Sequence[str], *, check: bool = False) -> ExecResult:
+        """Run a command in the node and wait for it; a string runs through ``sh -c``.
+
+        With ``check=True`` a non-zero exit raises ``RuntimeError`` carrying the output.
+        """
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        code, out = self.container.exec_run(argv, demux=False)
+        res = ExecResult(int(code if code is not None else -1), (out or b"").decode(errors="replace"))
+        if check and not res.ok:
+            raise RuntimeError(
+                f"{self.name}: `{shlex.join(argv)}` exited {res.exit_code}:\n{res.output}"
+            )
+        return res
+
+    def put_files(self, files: dict[str, bytes], mode: int = 0o644) -> None:
+        """Write files (absolute path -> content) into the node in one archive."""
+        buf = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for path, data in files.items():
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size = len(data)
+                info.mode = mode
+                info.mtime = int(now)
+                tar.addfile(info, io.BytesIO(data))
+        buf.seek(0)
+        self.container.put_archive("/", buf.getvalue())
+
+    def read_file(self, path: str) -> bytes:
+        """A file from the node (raises FileNotFoundError when absent)."""
+        try:
+            stream, _stat = self.container.get_archive(path)
+        except docker.errors.NotFound as exc:
+            raise FileNotFoundError(f"{self.name}:{path}") from exc
+        raw = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            member = tar.next()
+            if member is None:
+                raise FileNotFoundError(f"{self.name}:{path}")
+            fh = tar.extractfile(member)
+            if fh is None:
+                raise FileNotFoundError(f"{self.name}:{path} is not a regular file")
+            return fh.read()
+
+    def ipv4_addresses(self) -> list[ipaddress.IPv4Interface]:
+        """Every IPv4 address configured in the node (as the kernel reports them)."""
+        res = self.exec(["ip", "-4", "-o", "addr", "show"], check=True)
+        out = []
+        for line in res.output.splitlines():
+            parts = line.split()
+            if "inet" in parts:
+                out.append(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]))
+        return out
+
+    def state(self) -> str:
+        self.container.reload()
+        return str(self.container.status)
+
+    def logs(self, tail: int = 200) -> str:
+        """Container output plus the node's service logs under /var/log/halab."""
+        parts = []
+        try:
+            parts.append(self.container.logs(tail=tail).decode(errors="replace"))
+        except docker.errors.APIError as exc:
+            parts.append(f"(no container logs: {exc})")
+        try:
+            if self.state() == "running":
+                res = self.exec(
+                    "for f in /var/log/halab/*.log; do [ -s \"$f\" ] || continue; "
+                    f"echo \"--- $f\"; tail -n {tail} \"$f\"; done"
+                )
+                parts.append(res.output)
+        except docker.errors.APIError:
+            pass
+        return "\n".join(p for p in parts if p.strip())

@@ -1,0 +1,1 @@
+"""halab-vrrpd: a keepalived-compatible VRRP daemon (standard library only)."""

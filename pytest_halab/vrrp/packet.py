@@ -1,0 +1,475 @@
+"""VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798) advertisements for IPv4: encode, decode, checks.
+
+Everything here is pure and standard-library only: the daemon runs it inside containers.
+
+Wire layout (both versions share the first eight octets)::
+
+     0                   1                   2                   3
+    |version| type  | Virtual Rtr ID|   Priority    | Count IPv4 Addr|
+    v2: | Auth Type |  Adver Int (s) |          Checksum              |
+    v3: |rsvd|  Max Adver Int (cs, 12 bits)  |       Checksum         |
+    |                  IPv4 address(es), Count of them                 |
+    v2 only: |         Authentication Data (8 octets)                  |
+
+Checksums: v2 covers the VRRP message alone (RFC 3768 5.3.8); v3 covers an IPv4
+pseudo-header (source, destination, zero, protocol 112, VRRP length) followed by the
+VRRP message (RFC 5798 5.2.8), which is what keepalived computes by default
+(``vrrp_build_vrrp_v3`` in keepalived/vrrp/vrrp.c).
+
+Receiving is two steps: :func:`decode` rejects what is not a well-formed advertisement
+(:class:`MalformedPacket`), then :func:`check_advert` applies the per-instance rules
+keepalived applies in ``vrrp_check_packet`` and returns why to drop it, if it should be.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple
+
+__all__ = [
+    "ADVERTISEMENT",
+    "VRRP_MCAST_GROUP",
+    "VRRP_PROTO",
+    "VRRP_TTL",
+    "AuthType",
+    "DropReason",
+    "Ipv4Packet",
+    "MalformedPacket",
+    "ReceiveExpectation",
+    "VrrpAdvert",
+    "build_ipv4_header",
+    "check_advert",
+    "decode",
+    "encode",
+    "internet_checksum",
+    "interval_field",
+    "parse_ipv4",
+    "password_auth_data",
+]
+
+VRRP_PROTO = 112
+"""IP protocol number of VRRP."""
+VRRP_TTL = 255
+"""TTL every advertisement is sent with, and must arrive with (multicast)."""
+VRRP_MCAST_GROUP = "224.0.0.18"
+"""The IPv4 multicast group advertisements go to."""
+ADVERTISEMENT = 1
+"""The only VRRP packet type."""
+
+_HEADER = struct.Struct("!BBBBBBH")  # vers/type, vrid, priority, count, auth|rsvd/adv, chksum
+_V3_HEADER = struct.Struct("!BBBBHH")
+_AUTH_LEN = 8
+_V3_MAX_INTERVAL = 0x0FFF
+_IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+
+
+class AuthType(IntEnum):
+    """VRRPv2 authentication types (RFC 2338; RFC 3768 keeps them for compatibility)."""
+
+    NONE = 0
+    PASS = 1
+    AH = 2
+
+
+class MalformedPacket(ValueError):
+    """Bytes that are not a well-formed IPv4 packet or VRRP advertisement."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(text)
+
+
+def password_auth_data(password: str | bytes) -> bytes:
+    """The 8 authentication octets for a PASS password.
+
+    keepalived truncates ``auth_pass`` to 8 characters (with a config warning) and pads
+    with NULs (``vrrp_auth_pass_handler`` in keepalived/vrrp/vrrp_parser.c).
+    """
+    raw = password.encode() if isinstance(password, str) else bytes(password)
+    return raw[:_AUTH_LEN].ljust(_AUTH_LEN, b"\0")
+
+
+def interval_field(version: int, seconds: float) -> int:
+    """The advert interval field for ``seconds``: v2 whole seconds, v3 centiseconds.
+
+    Truncates as keepalived does (``adver_int / TIMER_HZ`` and ``/ TIMER_CENTI_HZ``).
+    """
+    micros = round(seconds * 1_000_000)
+    if version == 2:
+        return micros // 1_000_000
+    if version == 3:
+        return (micros // 10_000) & _V3_MAX_INTERVAL
+    raise ValueError(f"VRRP version must be 2 or 3, not {version}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrrpAdvert:
+    """One VRRP advertisement, as sent or as decoded.
+
+    ``advert_int`` is the raw field: whole seconds for v2, centiseconds for v3;
+    :attr:`advert_interval` gives seconds for both. ``auth_type``/``auth_data`` only exist
+    on the wire in v2: for v3 they are 0 and empty. A shorter v2 ``auth_data`` is padded
+    with NULs to 8 octets. ``checksum`` is the field as decoded (0 for adverts built
+    locally; :func:`encode` computes it) and takes no part in equality.
+    """
+
+    version: int
+    vrid: int
+    priority: int
+    advert_int: int
+    addresses: tuple[str, ...] = ()
+    type: int = ADVERTISEMENT
+    auth_type: int = AuthType.NONE
+    auth_data: bytes = b""
+    checksum: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.version not in (2, 3):
+            raise ValueError(f"VRRP version must be 2 or 3, not {self.version}")
+        if not 0 <= self.type <= 15:
+            raise ValueError(f"type {self.type} does not fit in 4 bits")
+        if not 1 <= self.vrid <= 255:
+            raise ValueError(f"VRID must be 1-255, not {self.vrid}")
+        if not 0 <= self.priority <= 255:
+            raise ValueError(f"priority must be 0-255, not {self.priority}")
+        limit = 255 if self.version == 2 else _V3_MAX_INTERVAL
+        if not 0 <= self.advert_int <= limit:
+            raise ValueError(f"v{self.version} advert interval field must be 0-{limit}")
+        if len(self.addresses) > 255:
+            raise ValueError("at most 255 addresses fit in an advertisement")
+        canonical = tuple(str(_ipv4(a)) for a in self.addresses)
+        object.__setattr__(self, "addresses", canonical)
+        if not 0 <= self.checksum <= 0xFFFF:
+            raise ValueError("checksum must fit in 16 bits")
+        if self.version == 3:
+            if self.auth_type != AuthType.NONE or self.auth_data:
+                raise ValueError("VRRPv3 has no authentication")
+            return
+        if not 0 <= self.auth_type <= 255:
+            raise ValueError(f"auth type must be 0-255, not {self.auth_type}")
+        if len(self.auth_data) > _AUTH_LEN:
+            raise ValueError(f"auth data is at most {_AUTH_LEN} octets")
+        object.__setattr__(self, "auth_data", bytes(self.auth_data).ljust(_AUTH_LEN, b"\0"))
+
+    @property
+    def advert_interval(self) -> float:
+        """The advertisement interval in seconds."""
+        return float(self.advert_int) if self.version == 2 else self.advert_int / 100
+
+    @property
+    def length(self) -> int:
+        """Length of the VRRP message on the wire, in octets."""
+        return _message_length(self.version, len(self.addresses))
+
+
+def _message_length(version: int, count: int) -> int:
+    return 8 + 4 * count + (_AUTH_LEN if version == 2 else 0)
+
+
+def internet_checksum(data: bytes) -> int:
+    """The RFC 1071 ones' complement checksum of ``data`` (odd length padded with zero)."""
+    if len(data) % 2:
+        data += b"\0"
+    words: tuple[int, ...] = struct.unpack(f"!{len(data) // 2}H", data)
+    total = sum(words)
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _pseudo_header(src: str, dst: str, length: int) -> bytes:
+    return _ipv4(src).packed + _ipv4(dst).packed + struct.pack("!BBH", 0, VRRP_PROTO, length)
+
+
+def _checksum(version: int, message: bytes, src: str, dst: str) -> int:
+    if version == 3:
+        return internet_checksum(_pseudo_header(src, dst, len(message)) + message)
+    return internet_checksum(message)
+
+
+def encode(advert: VrrpAdvert, src: str, dst: str) -> bytes:
+    """The VRRP message (what follows the IPv4 header) with its checksum filled in.
+
+    ``src`` and ``dst`` are the IPv4 addresses the packet is sent from and to; only v3
+    uses them (pseudo-header), but pass them for both.
+    """
+    addrs = b"".join(_ipv4(a).packed for a in advert.addresses)
+    first = (advert.version << 4) | advert.type
+    count = len(advert.addresses)
+    if advert.version == 2:
+        head = _HEADER.pack(
+            first, advert.vrid, advert.priority, count, advert.auth_type, advert.advert_int, 0
+        )
+        message = head + addrs + advert.auth_data
+    else:
+        head = _V3_HEADER.pack(first, advert.vrid, advert.priority, count, advert.advert_int, 0)
+        message = head + addrs
+    checksum = _checksum(advert.version, message, src, dst)
+    return message[:6] + struct.pack("!H", checksum) + message[8:]
+
+
+def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
+    """Decode a VRRP message (the IPv4 payload) received from ``src`` to ``dst``.
+
+    Raises :class:`MalformedPacket` for anything that is not a valid advertisement, and
+    nothing else whatever the bytes (``src``/``dst`` must be IPv4 address strings: a bad
+    one is the caller's error and raises ``ValueError``). Checks, as keepalived's
+    ``vrrp_get_header``/``vrrp_check_packet`` and the RFCs require: the fixed header is
+    present; version is 2 or 3; type is ADVERTISEMENT; the length is exactly what the
+    address count implies (keepalived rejects both too short and too long); the checksum;
+    VRID is 1-255; v2 auth type is one keepalived knows (0, 1, 2).
+    """
+    _ipv4(src), _ipv4(dst)  # validate the caller's addresses before anything else
+    data = bytes(data)
+    if len(data) < 8:
+        raise MalformedPacket(f"too short: {len(data)} octets, the VRRP header is 8")
+    version, ptype = data[0] >> 4, data[0] & 0x0F
+    if version not in (2, 3):
+        raise MalformedPacket(f"bad version {version}, expected 2 or 3")
+    if ptype != ADVERTISEMENT:
+        raise MalformedPacket(f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)")
+    count = data[3]
+    expected = _message_length(version, count)
+    if len(data) != expected:
+        raise MalformedPacket(
+            f"length {len(data)} does not match {count} address(es): expected {expected}"
+        )
+    # Summing a message that carries a correct checksum gives zero.
+    residue = internet_checksum(data) if version == 2 else _checksum(3, data, src, dst)
+    if residue:
+        wire = struct.unpack_from("!H", data, 6)[0]
+        raise MalformedPacket(f"bad VRRPv{version} checksum 0x{wire:04x}")
+    vrid, priority = data[1], data[2]
+    if vrid == 0:
+        raise MalformedPacket("VRID 0 is not valid")
+    checksum = struct.unpack_from("!H", data, 6)[0]
+    end = 8 + 4 * count
+    addresses = tuple(str(ipaddress.IPv4Address(data[i : i + 4])) for i in range(8, end, 4))
+    if version == 2:
+        auth_type, advert_int = data[4], data[5]
+        if auth_type not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
+            raise MalformedPacket(f"invalid auth type {auth_type}")
+        return VrrpAdvert(
+            version=2,
+            vrid=vrid,
+            priority=priority,
+            advert_int=advert_int,
+            addresses=addresses,
+            auth_type=auth_type,
+            auth_data=data[end : end + _AUTH_LEN],
+            checksum=checksum,
+        )
+    # RFC 5798 5.2.5: the 4 reserved bits are ignored on receipt (keepalived masks them).
+    advert_int = struct.unpack_from("!H", data, 4)[0] & _V3_MAX_INTERVAL
+    return VrrpAdvert(
+        version=3,
+        vrid=vrid,
+        priority=priority,
+        advert_int=advert_int,
+        addresses=addresses,
+        checksum=checksum,
+    )
+
+
+# --- receive-side checks -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveExpectation:
+    """What one local VRRP instance expects of adverts it receives.
+
+    ``advert_int`` is the raw field in the instance's version's unit (v2 seconds, v3
+    centiseconds; see :func:`interval_field`). ``auth_data`` is the 8 PASS octets (see
+    :func:`password_auth_data`). Empty ``unicast_peers`` means a multicast instance.
+    """
+
+    version: int
+    vrid: int
+    advert_int: int
+    addresses: tuple[str, ...]
+    auth_type: int = AuthType.NONE
+    auth_data: bytes = b""
+    unicast_peers: tuple[str, ...] = ()
+    check_unicast_src: bool = False
+
+
+@dataclass(frozen=True)
+class DropReason:
+    """Why a decoded advert must not reach the state machine.
+
+    ``code`` is a stable short name (for counters and event logs); ``error`` is False only
+    for ``"other_vrid"``: an advert for another virtual router is not ours, not a fault.
+    """
+
+    code: str
+    message: str
+
+    @property
+    def error(self) -> bool:
+        return self.code != "other_vrid"
+
+
+def _addr_int(text: str) -> int:
+    return int(_ipv4(text))
+
+
+def check_advert(
+    advert: VrrpAdvert,
+    ttl: int | None,
+    expected: ReceiveExpectation,
+    *,
+    src: str | None = None,
+    dst: str | None = None,
+    check_addresses: bool = True,
+) -> DropReason | None:
+    """Return why to drop ``advert`` for the instance described by ``expected``, or None.
+
+    Rules, in keepalived's order (``vrrp_dispatcher_read`` in vrrp_scheduler.c, then
+    ``vrrp_check_packet`` in vrrp.c, keepalived 2.2.7):
+
+    - VRID differs: not ours (``other_vrid``, not an error; keepalived looks the instance up
+      by VRID and silently ignores unknown ones).
+    - TTL must be 255 (RFC 3768 7.1, RFC 5798 7.1), except for unicast instances, and not
+      when the TTL is unknown (``ttl=None``, keepalived's ``rx_ttl_hop_limit == -1``).
+    - version must equal the instance's.
+    - v2: auth type must equal ours (keepalived drops mismatches; RFC 3768 dropped auth but
+      keepalived keeps RFC 2338's); PASS: the 8 octets must match. AH (IP protocol 51 with
+      an HMAC) is not supported by this daemon, so AH adverts are dropped.
+    - v2: the advert interval must equal ours: keepalived drops mismatches "to prevent
+      concurrent VRID running" (RFC 3768 7.1 says MUST drop). v3 does no such check: a
+      backup learns Master_Adver_Interval from the advert (RFC 5798 6.4.2), which the
+      state machine does.
+    - the address count must equal ours (keepalived logs and drops, although the RFCs
+      only say MAY verify).
+    - multicast instances drop unicast packets and unicast instances multicast ones
+      (only checked when ``dst`` is given).
+    - each of our addresses must be in the advert (keepalived drops: "ip address
+      associated with VRID not present in MASTER advert"). keepalived skips this and the
+      count check when ``skip_check_adv_addr`` is set and the sender is the known master:
+      pass ``check_addresses=False`` then.
+    - unicast with ``check_unicast_src``: the source must be one of the peers.
+    """
+    if advert.vrid != expected.vrid:
+        return DropReason("other_vrid", f"advert for VRID {advert.vrid}, ours is {expected.vrid}")
+    unicast = bool(expected.unicast_peers)
+    if not unicast and ttl is not None and ttl != VRRP_TTL:
+        return DropReason("ttl", f"invalid TTL {ttl}, expected {VRRP_TTL}")
+    if advert.version != expected.version:
+        return DropReason(
+            "version", f"wrong version: received {advert.version}, expected {expected.version}"
+        )
+    if advert.version == 2:
+        if advert.auth_type != expected.auth_type:
+            return DropReason(
+                "auth_type",
+                f"received auth type {advert.auth_type}, expected {expected.auth_type}",
+            )
+        if advert.auth_type == AuthType.PASS and advert.auth_data != password_auth_data(
+            expected.auth_data
+        ):
+            return DropReason("auth_password", "received an invalid password")
+        if advert.auth_type == AuthType.AH:
+            return DropReason("auth_type", "IPSEC AH authentication is not supported")
+        if advert.advert_int != expected.advert_int:
+            return DropReason(
+                "advert_interval",
+                f"advertisement interval mismatch: mine {expected.advert_int} s,"
+                f" received {advert.advert_int} s",
+            )
+    if check_addresses and len(advert.addresses) != len(expected.addresses):
+        return DropReason(
+            "address_count",
+            f"received {len(advert.addresses)} address(es), expected {len(expected.addresses)}",
+        )
+    if dst is not None and _ipv4(dst).is_multicast == unicast:
+        kind = "multicast" if unicast else "unicast"
+        return DropReason("cast", f"expected {'un' if unicast else 'mult'}icast, got {kind}")
+    if check_addresses:
+        received = {_addr_int(a) for a in advert.addresses}
+        for address in expected.addresses:
+            if _addr_int(address) not in received:
+                return DropReason(
+                    "address_list",
+                    f"address {address} of VRID {expected.vrid} not present in MASTER advert",
+                )
+        if unicast and expected.check_unicast_src and src is not None:
+            peers = {_addr_int(p) for p in expected.unicast_peers}
+            if _addr_int(src) not in peers:
+                return DropReason("unicast_source", f"source {src} is not a unicast peer")
+    return None
+
+
+# --- IPv4 header for raw sockets --------------------------------------------------------
+
+
+class Ipv4Packet(NamedTuple):
+    """A parsed IPv4 packet: the fields VRRP needs and the payload."""
+
+    src: str
+    dst: str
+    ttl: int
+    proto: int
+    payload: bytes
+
+
+def build_ipv4_header(
+    src: str,
+    dst: str,
+    payload_len: int,
+    *,
+    ttl: int = VRRP_TTL,
+    proto: int = VRRP_PROTO,
+    ident: int = 0,
+    tos: int = 0xC0,
+) -> bytes:
+    """A 20-octet IPv4 header with its checksum, for an ``IP_HDRINCL`` raw socket.
+
+    Defaults as keepalived's ``vrrp_build_ip4``: TOS 0xc0 (internetwork control), no
+    fragmentation flags, TTL 255. keepalived increments ``ident`` per advert, skipping 0
+    (the kernel fills in an ID of 0).
+    """
+    total = 20 + payload_len
+    if not 0 <= payload_len <= 0xFFFF - 20:
+        raise ValueError(f"payload length {payload_len} does not fit an IPv4 packet")
+    fields = (0x45, tos, total, ident & 0xFFFF, 0, ttl, proto)
+    header = _IPV4_HEADER.pack(*fields, 0, _ipv4(src).packed, _ipv4(dst).packed)
+    return header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
+
+
+def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> Ipv4Packet:
+    """Split an IPv4 packet as read from a raw socket; raise :class:`MalformedPacket`.
+
+    Like keepalived, the total length must equal what was received (``ip_tot_len
+    mismatch``). Fragments are refused (the kernel reassembles before raw delivery).
+    """
+    data = bytes(data)
+    if len(data) < 20:
+        raise MalformedPacket(f"too short for an IPv4 header: {len(data)} octets")
+    ver_ihl, _tos, total, _ident, frag, ttl, proto, _check, src, dst = _IPV4_HEADER.unpack_from(
+        data
+    )
+    if ver_ihl >> 4 != 4:
+        raise MalformedPacket(f"not IPv4: version {ver_ihl >> 4}")
+    ihl = (ver_ihl & 0x0F) * 4
+    if ihl < 20 or len(data) < ihl:
+        raise MalformedPacket(f"bad IPv4 header length {ihl}")
+    if total != len(data):
+        raise MalformedPacket(f"IPv4 total length {total} but received {len(data)} octets")
+    if frag & 0x3FFF:
+        raise MalformedPacket("IPv4 fragment")
+    if verify_checksum and internet_checksum(data[:ihl]):
+        raise MalformedPacket("bad IPv4 header checksum")
+    return Ipv4Packet(
+        str(ipaddress.IPv4Address(src)),
+        str(ipaddress.IPv4Address(dst)),
+        ttl,
+        proto,
+        data[ihl:total],
+    )
