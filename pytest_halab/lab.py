@@ -222,6 +222,8 @@ class Lab:
 
     def _labels(self, **extra: str) -> dict[str, str]:
         labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: _owner()}
+        if self.topology is not None:
+            labels[L_TOPOLOGY] = self.topology.name
         if self.keep:
             labels[L_KEEP] = "1"
         labels.update(extra)
@@ -253,8 +255,7 @@ class Lab:
                     ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
                                                            gateway=str(addr.gateway))]),
                     options={"com.docker.network.bridge.name": bridge},
-                    labels=self._labels(**{L_TOPOLOGY: self.topology.name,
-                                           L_ENGINE: str(self.engine),
+                    labels=self._labels(**{L_ENGINE: str(self.engine),
                                            L_LAYOUT: self.layout.to_json()}),
                 )
             except docker.errors.APIError as exc:
@@ -280,7 +281,9 @@ class Lab:
             env = {"HALAB_NODE": name, "HALAB_LAB": self.lab_id, **nspec.env}
             if nspec.body is not None:
                 env["HALAB_WEB_BODY"] = nspec.body
-            endpoint = self.client.api.create_endpoint_config(ipv4_address=str(addr.nodes[name]))
+            endpoint = self.client.api.create_endpoint_config(
+                ipv4_address=str(addr.nodes[name]), aliases=[name]
+            )
             container = self.client.containers.create(
                 tags[_ROLE_IMAGE[nspec.role]],
                 name=f"halab-{self.lab_id}-{name}",
@@ -288,6 +291,10 @@ class Lab:
                 labels=self._labels(**{L_NODE: name, L_ROLE: nspec.role.value}),
                 environment=env,
                 cap_add=["NET_ADMIN"],
+                # Docker's embedded DNS resolves the lab's node names; every other name is
+                # forwarded to the node's own loopback, where nothing answers: no lookup
+                # ever leaves the lab.
+                dns=["127.0.0.1"],
                 network=self.network.name if self.network else None,
                 networking_config={self.network.name: endpoint} if self.network else None,
                 detach=True,
@@ -377,6 +384,16 @@ class Lab:
         self.rule = None
 
     # ------------------------------------------------------------ queries
+
+    def alive(self) -> bool:
+        """Whether the lab's network and every node's container still exist and run."""
+        try:
+            if self.network is None:
+                return False
+            self.network.reload()
+            return bool(self.nodes) and all(n.state() == "running" for n in self.nodes.values())
+        except docker.errors.NotFound:
+            return False
 
     def node(self, name: str) -> Node:
         try:

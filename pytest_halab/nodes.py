@@ -106,6 +106,7 @@ class Node:
         try:
             if self.state() == "running":
                 res = self.exec(
+                    "echo '--- processes'; ps -eo pid,stat,etime,args; "
                     "for f in /var/log/halab/*.log; do [ -s \"$f\" ] || continue; "
                     f"echo \"--- $f\"; tail -n {tail} \"$f\"; done"
                 )

@@ -1,0 +1,211 @@
+"""The ``halab`` command: build images, bring labs up and down, show status, clean up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from . import images, topology
+from .errors import HalabError
+from .lab import L_KEEP, L_LAB, L_TOPOLOGY, Lab, clean, docker_client, lab_ids, remove_lab
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _progress(name: str, msg: str) -> None:
+    err.print(f"[bold]{name:>9}[/bold] {msg}")
+
+
+def cmd_images_build(args: argparse.Namespace) -> int:
+    known = {s.name for s in images.SPECS}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        raise HalabError(f"unknown image(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    t0 = time.monotonic()
+    built = images.build_all(
+        docker_client(), rebuild=args.rebuild, names=tuple(args.names) or None, progress=_progress
+    )
+    table = Table(title="halab images")
+    for col in ("image", "tag", "action", "seconds"):
+        table.add_column(col)
+    for b in built.values():
+        table.add_row(b.name, b.tag, "built" if b.built else "cached", f"{b.seconds:.1f}")
+    console.print(table)
+    console.print(f"images ready in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def _running_labs() -> dict[str, dict[str, str]]:
+    return {k: v for k, v in lab_ids(docker_client()).items() if v}
+
+
+def _pick_lab(lab_id: str | None) -> str:
+    labs = _running_labs()
+    if lab_id:
+        if lab_id not in labs:
+            raise HalabError(f"no lab {lab_id}; labs: {', '.join(labs) or 'none'}")
+        return lab_id
+    if not labs:
+        raise HalabError("no lab is up; start one with `halab up TOPOLOGY`")
+    if len(labs) > 1:
+        raise HalabError(f"several labs are up ({', '.join(labs)}): name one with --lab")
+    return next(iter(labs))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    topo = topology.load(args.topology)
+    t0 = time.monotonic()
+    lab = Lab(topo, engine=args.vrrp, keep=True, client=docker_client(),
+              progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:6.2f} s[/dim] {m}"))
+    lab.start()
+    console.print(
+        f"lab [bold]{lab.lab_id}[/bold] up in {time.monotonic() - t0:.2f} s "
+        f"(images {lab.timings['images']:.2f} s, containers to ready {lab.timings['up']:.2f} s)"
+    )
+    _print_status(lab.status())
+    return 0
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    console.print(f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  "
+                  f"subnet {st['subnet']}")
+    nodes = Table(title="nodes")
+    for col in ("node", "role", "address", "state"):
+        nodes.add_column(col)
+    for n in st["nodes"]:
+        nodes.add_row(n["name"], n["role"], n["ip"], n["state"])
+    console.print(nodes)
+    vips = Table(title="virtual IPs")
+    for col in ("vip", "address", "expected master", "held by", "verdict"):
+        vips.add_column(col)
+    for v in st["vips"]:
+        holders = v["holders"]
+        if len(holders) == 1 and holders[0] == v["expected"]:
+            verdict = "[green]ok[/green]"
+        elif len(holders) == 1:
+            verdict = "[yellow]moved[/yellow]"
+        elif not holders:
+            verdict = "[red]no holder[/red]"
+        else:
+            verdict = "[red]split brain[/red]"
+        vips.add_row(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-", verdict)
+    console.print(vips)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    client = docker_client()
+    ids = [args.lab] if args.lab else list(_running_labs())
+    if not ids:
+        if args.json:
+            print("[]")
+        else:
+            console.print("no lab is up")
+        return 0
+    sts = [Lab.attach(client, i).status() for i in ids]
+    if args.json:
+        print(json.dumps(sts if len(sts) > 1 or not args.lab else sts[0], indent=2))
+    else:
+        for st in sts:
+            _print_status(st)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    client = docker_client()
+    ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
+    for lab_id in ids:
+        remove_lab(client, lab_id)
+        console.print(f"lab {lab_id} removed")
+    return 0
+
+
+def cmd_clean(_args: argparse.Namespace) -> int:
+    removed = clean(docker_client())
+    console.print(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
+    return 0
+
+
+def cmd_ls(_args: argparse.Namespace) -> int:
+    labs = _running_labs()
+    for lab_id, labels in labs.items():
+        kept = "kept" if labels.get(L_KEEP) == "1" else "owned by a test run"
+        console.print(f"{labels.get(L_LAB, lab_id)}  {labels.get(L_TOPOLOGY, '?')}  ({kept})")
+    if not labs:
+        console.print("no lab is up")
+    return 0
+
+
+def cmd_topologies(_args: argparse.Namespace) -> int:
+    for name in topology.available():
+        t = topology.load(name)
+        console.print(f"[bold]{name}[/bold]  {t.spec.description}")
+    return 0
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    print(topology.json_schema())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="halab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    img = sub.add_parser("images", help="lab images")
+    isub = img.add_subparsers(dest="images_command", required=True)
+    b = isub.add_parser("build", help="build the images that are missing or stale")
+    b.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    b.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"only these images and their parents ({', '.join(s.name for s in images.SPECS)})")
+    b.set_defaults(func=cmd_images_build)
+    up = sub.add_parser("up", help="bring a lab up and leave it running")
+    up.add_argument("topology", help="topology name or path to a .yaml file")
+    up.add_argument("--vrrp", choices=["keepalived", "halab"], default=None,
+                    help="VRRP engine on the balancers (default: the topology's)")
+    up.set_defaults(func=cmd_up)
+    st = sub.add_parser("status", help="nodes, addresses and VIP holders of running labs")
+    st.add_argument("--lab", help="lab id (default: every lab)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
+    dn = sub.add_parser("down", help="remove a lab")
+    dn.add_argument("--lab", help="lab id (default: the only lab up)")
+    dn.add_argument("--all", action="store_true", help="every lab that is up")
+    dn.set_defaults(func=cmd_down)
+    sub.add_parser("clean", help="remove every resource the project labelled, from any run") \
+        .set_defaults(func=cmd_clean)
+    sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
+    sub.add_parser("topologies", help="list shipped topologies").set_defaults(func=cmd_topologies)
+    sub.add_parser("schema", help="print the topology JSON schema").set_defaults(func=cmd_schema)
+    return p
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)  # clean up like Ctrl-C
+    try:
+        return int(args.func(args))
+    except HalabError as exc:
+        err.print(f"[red]halab: error:[/red] {exc}", markup=True)
+        for note in getattr(exc, "__notes__", []):
+            err.print(note, markup=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("halab: interrupted; what was started has been removed")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""pytest hooks, options and fixtures of pytest-halab. Thin: the work is in lab.py.
+
+Settings come from the command line, then the environment (HALAB_TOPOLOGY, HALAB_VRRP),
+then ini options (halab_topology, halab_vrrp), and are resolved once into a frozen
+``HalabSettings`` kept under ``SETTINGS_KEY`` in ``config.stash``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+import pytest
+
+from . import topology as topology_mod
+from .errors import HalabError
+from .lab import Engine, Lab
+from .topology import Topology
+
+ENGINES = ("keepalived", "halab")
+
+
+@dataclass(frozen=True)
+class HalabSettings:
+    """Resolved plugin settings; ``source`` says where each value came from."""
+
+    topology: Topology | None
+    vrrp: Engine | None
+    keep: bool
+    report_dir: Path | None
+    source: dict[str, str]
+
+
+SETTINGS_KEY = pytest.StashKey[HalabSettings]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("halab", "high-availability lab (pytest-halab)")
+    group.addoption("--hal-topology", metavar="NAME|PATH", default=None,
+                    help="topology of the session's `lab` fixture (name in lab/topologies "
+                         "or path to a .yaml file); env HALAB_TOPOLOGY, ini halab_topology")
+    group.addoption("--hal-vrrp", choices=ENGINES, default=None,
+                    help="VRRP engine on the balancers (default: the topology's); "
+                         "env HALAB_VRRP, ini halab_vrrp")
+    group.addoption("--hal-keep", action="store_true", default=False,
+                    help="leave labs up after the run (remove with `halab down`)")
+    group.addoption("--hal-report", metavar="DIR", default=None,
+                    help="directory for JSON reports of the run")
+    parser.addini("halab_topology", "default topology of the `lab` fixture", default="")
+    parser.addini("halab_vrrp", "default VRRP engine (keepalived|halab)", default="")
+
+
+def _setting(config: pytest.Config, opt: str, env: str, ini: str) -> tuple[str | None, str]:
+    val = config.getoption(opt)
+    if val:
+        return str(val), f"--{opt.replace('_', '-')}"
+    if os.environ.get(env):
+        return os.environ[env], f"environment {env}"
+    ini_val = config.getini(ini)
+    if ini_val:
+        return str(ini_val), f"ini option {ini}"
+    return None, "default"
+
+
+def resolve_settings(config: pytest.Config) -> HalabSettings:
+    """Settings from CLI, environment and ini; bad values raise pytest.UsageError naming
+    their source."""
+    source: dict[str, str] = {}
+    topo_name, source["topology"] = _setting(config, "hal_topology", "HALAB_TOPOLOGY",
+                                             "halab_topology")
+    vrrp, source["vrrp"] = _setting(config, "hal_vrrp", "HALAB_VRRP", "halab_vrrp")
+    if vrrp is not None and vrrp not in ENGINES:
+        raise pytest.UsageError(
+            f"halab: VRRP engine {vrrp!r} from {source['vrrp']} is not one of {', '.join(ENGINES)}"
+        )
+    topo = None
+    if topo_name:
+        try:
+            topo = topology_mod.load(topo_name)
+        except HalabError as exc:
+            raise pytest.UsageError(f"halab: topology from {source['topology']}: {exc}") from None
+    report = config.getoption("hal_report")
+    return HalabSettings(
+        topology=topo,
+        vrrp=cast(Engine | None, vrrp),
+        keep=bool(config.getoption("hal_keep")),
+        report_dir=Path(report) if report else None,
+        source=source,
+    )
+
+
+class HalabRun:
+    """Run state registered with the plugin manager: the labs this session started."""
+
+    def __init__(self, settings: HalabSettings) -> None:
+        self.settings = settings
+        self.labs: dict[tuple[str, str], Lab] = {}
+        self._old_sigterm: Any = None
+
+    def get_lab(self, topo: Topology | str, vrrp: Engine | None = None) -> Lab:
+        """A running lab for this topology and engine, started on first use."""
+        if isinstance(topo, str):
+            topo = topology_mod.load(topo)
+        engine: Engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
+        key = (str(topo.path), engine)
+        if key in self.labs and not self.labs[key].alive():
+            self.labs.pop(key).stop()  # removed under us (`halab clean`): start afresh
+        if key not in self.labs:
+            lab = Lab(topo, engine=engine, keep=self.settings.keep)
+            lab.start()
+            self.labs[key] = lab
+        return self.labs[key]
+
+    def stop_all(self) -> None:
+        errors = []
+        while self.labs:
+            _key, lab = self.labs.popitem()
+            if self.settings.keep:
+                continue
+            try:
+                lab.stop()
+            except Exception as exc:  # keep going: remove every other lab too
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A SIGTERM (CI timeout, docker stop) becomes Ctrl-C, so teardown removes the lab.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.stop_all()
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        s = self.settings
+        if s.topology is None:
+            return "halab: no topology selected (--hal-topology)"
+        engine = s.vrrp or s.topology.spec.vrrp_engine
+        return (f"halab: topology {s.topology.name} ({s.topology.path}), vrrp {engine}"
+                f"{' (keep)' if s.keep else ''}")
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab: the test needs a real Docker lab")
+    settings = resolve_settings(config)
+    config.stash[SETTINGS_KEY] = settings
+    config.pluginmanager.register(HalabRun(settings), "halab-run")
+
+
+def _run(config: pytest.Config) -> HalabRun:
+    run = config.pluginmanager.get_plugin("halab-run")
+    assert isinstance(run, HalabRun)
+    return run
+
+
+@pytest.fixture(scope="session")
+def lab_factory(pytestconfig: pytest.Config) -> Callable[..., Lab]:
+    """``lab_factory(topology, vrrp=None)``: a running lab for any topology, shared by the
+    session (started on first use, removed at session end unless --hal-keep)."""
+    return _run(pytestconfig).get_lab
+
+
+@pytest.fixture(scope="session")
+def lab(pytestconfig: pytest.Config, lab_factory: Callable[..., Lab]) -> Iterator[Lab]:
+    """The session's lab, built from --hal-topology: ``lab.node("lb1").exec(...)``,
+    ``lab.vip_holders()``, ``lab.status()``."""
+    settings = pytestconfig.stash[SETTINGS_KEY]
+    if settings.topology is None:
+        raise pytest.UsageError(
+            "halab: the `lab` fixture needs a topology: pass --hal-topology=NAME|PATH "
+            f"(shipped: {', '.join(topology_mod.available())})"
+        )
+    yield lab_factory(settings.topology)

@@ -1,0 +1,418 @@
+"""The network side of halab-vrrpd: VRRP raw sockets, rtnetlink, gratuitous ARP.
+
+Standard library only (the daemon runs inside Debian containers):
+
+- :class:`VrrpSocket`: one raw IPv4 socket (protocol 112) per interface, joined to
+  224.0.0.18 on that interface, bound to it, sending with ``IP_HDRINCL`` so the header is
+  keepalived's (TTL 255, TOS 0xc0, our source address); received packets keep their IP
+  header so the TTL can be checked.
+- :class:`Netlink`: a small rtnetlink client: add and delete addresses, list them, read
+  link state, and a subscription to link/address changes for the event loop.
+- :func:`send_gratuitous_arp`: broadcast ARP requests for an address, as keepalived sends.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+from pytest_halab.vrrp.packet import VRRP_MCAST_GROUP, VRRP_PROTO, build_ipv4_header
+
+__all__ = [
+    "AddressInfo",
+    "LinkInfo",
+    "Netlink",
+    "NetlinkError",
+    "VrrpSocket",
+    "build_garp_frame",
+    "interface_mac",
+    "send_gratuitous_arp",
+]
+
+# --- rtnetlink constants (linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h) ------------
+
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2
+NLM_F_ACK = 0x4
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
+NLM_F_DUMP = 0x300
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTM_GETLINK = 18
+RTM_NEWADDR = 20
+RTM_DELADDR = 21
+RTM_GETADDR = 22
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
+IFA_LABEL = 3
+IFA_BROADCAST = 4
+IFA_F_SECONDARY = 0x01
+IFLA_IFNAME = 3
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_IFINFOMSG = struct.Struct("=BxHiII")
+_RTATTR = struct.Struct("=HH")
+
+# setsockopt numbers the socket module does not export on every Python version.
+_SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+_IP_MULTICAST_ALL = 49
+_ETH_P_ARP = 0x0806
+_BROADCAST_MAC = b"\xff" * 6
+
+
+def _align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def _rtattr(kind: int, payload: bytes) -> bytes:
+    length = _RTATTR.size + len(payload)
+    return _RTATTR.pack(length, kind) + payload + b"\0" * (_align(length) - length)
+
+
+def _parse_attrs(data: bytes, offset: int) -> dict[int, bytes]:
+    attrs: dict[int, bytes] = {}
+    while offset + _RTATTR.size <= len(data):
+        length, kind = _RTATTR.unpack_from(data, offset)
+        if length < _RTATTR.size:
+            break
+        attrs.setdefault(kind, data[offset + _RTATTR.size : offset + length])
+        offset += _align(length)
+    return attrs
+
+
+class NetlinkError(OSError):
+    """The kernel refused a netlink request (``errno`` is the kernel's)."""
+
+
+@dataclass(frozen=True)
+class AddressInfo:
+    """One IPv4 address on an interface, as the kernel reports it."""
+
+    index: int
+    address: str
+    prefixlen: int
+    label: str
+    secondary: bool
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """An interface's index, name and whether it is up and running (keepalived's test)."""
+
+    index: int
+    name: str
+    up: bool
+
+
+def _parse_addr(payload: bytes) -> AddressInfo | None:
+    if len(payload) < _IFADDRMSG.size:
+        return None
+    family, prefixlen, flags, _scope, index = _IFADDRMSG.unpack_from(payload)
+    if family != socket.AF_INET:
+        return None
+    attrs = _parse_attrs(payload, _IFADDRMSG.size)
+    raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    if raw is None or len(raw) != 4:
+        return None
+    label = attrs.get(IFA_LABEL, b"").split(b"\0", 1)[0].decode(errors="replace")
+    return AddressInfo(
+        index, socket.inet_ntoa(raw), prefixlen, label, bool(flags & IFA_F_SECONDARY)
+    )
+
+
+def _parse_link(payload: bytes) -> LinkInfo | None:
+    if len(payload) < _IFINFOMSG.size:
+        return None
+    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(payload)
+    attrs = _parse_attrs(payload, _IFINFOMSG.size)
+    name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")
+    return LinkInfo(index, name, bool(flags & IFF_UP) and bool(flags & IFF_RUNNING))
+
+
+class Netlink:
+    """A blocking rtnetlink request socket (requests complete in microseconds).
+
+    Use :meth:`monitor` for a separate non-blocking socket subscribed to link and IPv4
+    address changes, and :meth:`read_events` to decode what it delivers.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self._sock.bind((0, 0))
+        self._seq = 0
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Netlink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, kind: int, flags: int, body: bytes) -> list[tuple[int, bytes]]:
+        self._seq += 1
+        seq = self._seq
+        msg = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, flags, seq, 0) + body
+        self._sock.send(msg)
+        replies: list[tuple[int, bytes]] = []
+        while True:
+            data = self._sock.recv(1 << 16)
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                length, mtype, _flags, mseq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if length < _NLMSGHDR.size:
+                    return replies
+                payload = data[offset + _NLMSGHDR.size : offset + length]
+                offset += _align(length)
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_DONE:
+                    return replies
+                if mtype == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("=i", payload)
+                    if code:
+                        raise NetlinkError(-code, os.strerror(-code))
+                    return replies
+                replies.append((mtype, payload))
+                if not flags & NLM_F_DUMP and not _flags & NLM_F_MULTI:
+                    return replies
+
+    def _addr_message(
+        self,
+        kind: int,
+        flags: int,
+        index: int,
+        address: str,
+        prefixlen: int,
+        *,
+        label: str | None = None,
+        broadcast: str | None = None,
+        scope: str | None = None,
+    ) -> None:
+        packed = ipaddress.IPv4Address(address).packed
+        scope_id = RT_SCOPES.get(scope or "global", RT_SCOPE_UNIVERSE)
+        body = _IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, scope_id, index)
+        body += _rtattr(IFA_LOCAL, packed) + _rtattr(IFA_ADDRESS, packed)
+        if broadcast:
+            body += _rtattr(IFA_BROADCAST, ipaddress.IPv4Address(broadcast).packed)
+        if label:
+            body += _rtattr(IFA_LABEL, label.encode()[:15] + b"\0")
+        self._request(kind, flags, body)
+
+    def add_address(
+        self,
+        index: int,
+        address: str,
+        prefixlen: int,
+        *,
+        label: str | None = None,
+        broadcast: str | None = None,
+        scope: str | None = None,
+    ) -> bool:
+        """Add ``address/prefixlen``; False when it was already there."""
+        try:
+            self._addr_message(
+                RTM_NEWADDR,
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                index,
+                address,
+                prefixlen,
+                label=label,
+                broadcast=broadcast,
+                scope=scope,
+            )
+        except NetlinkError as exc:
+            if exc.errno == errno.EEXIST:
+                return False
+            raise
+        return True
+
+    def delete_address(self, index: int, address: str, prefixlen: int) -> bool:
+        """Delete ``address/prefixlen``; False when it was not there."""
+        try:
+            self._addr_message(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, index, address, prefixlen)
+        except NetlinkError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ESRCH):
+                return False
+            raise
+        return True
+
+    def addresses(self, index: int | None = None) -> list[AddressInfo]:
+        """IPv4 addresses, of one interface or all, in the kernel's order."""
+        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        result = []
+        for mtype, payload in self._request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, body):
+            info = _parse_addr(payload) if mtype == RTM_NEWADDR else None
+            if info is not None and (index is None or info.index == index):
+                result.append(info)
+        return result
+
+    def links(self) -> list[LinkInfo]:
+        """Every interface with its up/running state."""
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        result = []
+        for mtype, payload in self._request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, body):
+            info = _parse_link(payload) if mtype == RTM_NEWLINK else None
+            if info is not None:
+                result.append(info)
+        return result
+
+    def primary_address(self, index: int, exclude: frozenset[str] = frozenset()) -> str | None:
+        """The interface's primary IPv4 address, skipping ``exclude`` (our own VIPs)."""
+        candidates = [a for a in self.addresses(index) if a.address not in exclude]
+        for info in candidates:
+            if not info.secondary:
+                return info.address
+        return candidates[0].address if candidates else None
+
+    @staticmethod
+    def monitor() -> socket.socket:
+        """A non-blocking netlink socket subscribed to link and IPv4 address changes."""
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+        sock.setblocking(False)
+        return sock
+
+    @staticmethod
+    def read_events(sock: socket.socket) -> list[LinkInfo | tuple[str, AddressInfo]]:
+        """Drain ``sock``: link states, and ("add"|"del", address) changes."""
+        events: list[LinkInfo | tuple[str, AddressInfo]] = []
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return events
+            except OSError as exc:  # ENOBUFS: events were lost; callers re-read state
+                if exc.errno == errno.ENOBUFS:
+                    events.append(LinkInfo(0, "", False))
+                    continue
+                raise
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                length, mtype, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if length < _NLMSGHDR.size:
+                    break
+                payload = data[offset + _NLMSGHDR.size : offset + length]
+                offset += _align(length)
+                if mtype in (RTM_NEWLINK, RTM_DELLINK):
+                    link = _parse_link(payload)
+                    if link is not None:
+                        down = mtype == RTM_DELLINK
+                        events.append(LinkInfo(link.index, link.name, link.up and not down))
+                elif mtype in (RTM_NEWADDR, RTM_DELADDR):
+                    addr = _parse_addr(payload)
+                    if addr is not None:
+                        events.append(("add" if mtype == RTM_NEWADDR else "del", addr))
+
+
+# --- VRRP socket -------------------------------------------------------------------------
+
+
+class VrrpSocket:
+    """Raw VRRP socket on one interface: receives every protocol-112 packet arriving on
+    it (multicast group joined), sends with our own IPv4 header."""
+
+    def __init__(self, interface: str, *, multicast: bool = True) -> None:
+        self.interface = interface
+        self.index = socket.if_nametoindex(interface)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, interface.encode())
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            # Only the groups joined on this socket, not every group the host joined.
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
+            mreqn = socket.inet_aton("0.0.0.0") + struct.pack("=i", self.index)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            if multicast:
+                self.join()
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self._ident = 0
+
+    def _mreqn(self) -> bytes:
+        return (
+            socket.inet_aton(VRRP_MCAST_GROUP)
+            + socket.inet_aton("0.0.0.0")
+            + struct.pack("=i", self.index)
+        )
+
+    def join(self, sock: socket.socket | None = None) -> None:
+        """Join 224.0.0.18 on the interface (again, e.g. after the link came back)."""
+        target = self._sock if sock is None else sock
+        try:
+            target.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, self._mreqn())
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:  # already a member
+                raise
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def send(self, payload: bytes, src: str, dst: str) -> None:
+        """Send one VRRP message from ``src`` to ``dst`` with keepalived's IPv4 header."""
+        self._ident = self._ident % 0xFFFF + 1  # never 0, as keepalived
+        header = build_ipv4_header(src, dst, len(payload), ident=self._ident)
+        self._sock.sendto(header + payload, (dst, 0))
+
+    def receive(self) -> bytes | None:
+        """One packet (IPv4 header included), or None when nothing is waiting."""
+        try:
+            return self._sock.recv(65535)
+        except (BlockingIOError, InterruptedError):
+            return None
+
+
+# --- gratuitous ARP ------------------------------------------------------------------------
+
+
+def interface_mac(interface: str) -> bytes:
+    """The interface's hardware address (6 octets)."""
+    with open(f"/sys/class/net/{interface}/address", encoding="ascii") as fh:
+        text = fh.read().strip()
+    return bytes(int(part, 16) for part in text.split(":"))
+
+
+def build_garp_frame(mac: bytes, address: str) -> bytes:
+    """A broadcast gratuitous ARP request for ``address`` from ``mac``, as keepalived's
+    ``send_gratuitous_arp`` builds it (target hardware address all ones), padded to 60."""
+    ip = ipaddress.IPv4Address(address).packed
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + _BROADCAST_MAC + ip
+    frame = _BROADCAST_MAC + mac + struct.pack("!H", _ETH_P_ARP) + arp
+    return frame.ljust(60, b"\0")
+
+
+def send_gratuitous_arp(interface: str, addresses: list[str], repeat: int = 1) -> int:
+    """Send ``repeat`` gratuitous ARPs for each address on ``interface``; frames sent."""
+    mac = interface_mac(interface)
+    frames = [build_garp_frame(mac, a) for a in addresses]
+    sent = 0
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP)) as sock:
+        sock.bind((interface, _ETH_P_ARP))
+        for _ in range(repeat):
+            for frame in frames:
+                sock.send(frame)
+                sent += 1
+    return sent

@@ -1,0 +1,420 @@
+"""Tracking and notifications for halab-vrrpd: vrrp_script, track_interface, notify, email.
+
+Nothing here blocks the event loop: scripts are child processes watched through a pidfd
+(:func:`os.pidfd_open`) the loop selects on, with a timer for their timeout; emails go out
+on a thread. The loop is reached through the small :class:`Scheduler` protocol, which
+``daemon.EventLoop`` implements.
+
+keepalived 2.2.7 semantics:
+
+- A ``vrrp_script`` runs every ``interval`` seconds (never two at once), and fails when it
+  exits non-zero or runs longer than ``timeout`` (default: ``interval``; it is killed).
+  It goes from OK to failed after ``fall`` consecutive failures and back after ``rise``
+  consecutive successes. It starts OK, or failed with ``init_fail``.
+- A tracker's weight: ``weight > 0`` is added to the priority while OK, ``weight < 0`` is
+  added while failing, ``weight 0`` puts the instance in FAULT while failing; ``reverse``
+  flips the sign of the adjustment. The effective priority is clamped to 1-254.
+- A tracked interface is OK while it is up and running (``IFF_UP`` and ``IFF_RUNNING``).
+- ``notify_master|backup|fault|stop`` run with no arguments; ``notify`` gets
+  ``INSTANCE|GROUP NAME STATE PRIORITY``. Commands are split like a shell would split them
+  but run without one (keepalived execs them directly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import shlex
+import signal
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+__all__ = [
+    "EmailAlerter",
+    "ProcessRunner",
+    "Scheduler",
+    "ScriptTracker",
+    "TimerHandle",
+    "TrackedItem",
+    "notify_commands",
+    "split_command",
+    "tracking_result",
+]
+
+log = logging.getLogger("halab-vrrpd")
+
+PRIORITY_MIN = 1
+PRIORITY_MAX = 254
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    """What tracking needs of the event loop."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None: ...
+
+    def remove_reader(self, fd: int) -> None: ...
+
+
+def split_command(command: str) -> list[str]:
+    """Split a script line into argv as keepalived does (quotes group words)."""
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+# --- child processes -----------------------------------------------------------------
+
+
+class ProcessRunner:
+    """Starts commands and reports their exit through the loop (pidfd), never blocking."""
+
+    def __init__(self, scheduler: Scheduler, *, user: str | None = None) -> None:
+        self._scheduler = scheduler
+        self._user = user
+        self._children: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
+
+    def _uid_gid(self, user: str | None) -> tuple[int, int] | None:
+        name = user or self._user
+        if not name or os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            return None
+        return entry.pw_uid, entry.pw_gid
+
+    def start(
+        self,
+        argv: Sequence[str],
+        on_exit: Callable[[int], None] | None = None,
+        *,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes] | None:
+        """Start ``argv``; ``on_exit(returncode)`` runs in the loop when it ends.
+
+        Returns None (after logging) when the command cannot be started.
+        """
+        ids = self._uid_gid(user)
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                user=ids[0] if ids else None,
+                group=ids[1] if ids else None,
+            )
+        except OSError as exc:
+            log.warning("Cannot run %s: %s", shlex.join(argv), exc)
+            return None
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except OSError:
+            # No pidfd (old kernel): wait on a thread and wake the loop through a pipe.
+            pidfd = self._thread_waiter(proc)
+        self._children[pidfd] = (proc, pidfd)
+
+        def reap() -> None:
+            self._scheduler.remove_reader(pidfd)
+            self._children.pop(pidfd, None)
+            code = proc.wait()
+            os.close(pidfd)
+            if on_exit is not None:
+                on_exit(code)
+
+        self._scheduler.add_reader(pidfd, reap)
+        return proc
+
+    @staticmethod
+    def _thread_waiter(proc: subprocess.Popen[bytes]) -> int:
+        read_fd, write_fd = os.pipe()
+
+        def wait() -> None:
+            proc.wait()
+            os.close(write_fd)
+
+        threading.Thread(target=wait, daemon=True).start()
+        return read_fd
+
+    def kill_all(self) -> None:
+        """Kill every child still running (at daemon exit)."""
+        for proc, _fd in list(self._children.values()):
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- vrrp_script ---------------------------------------------------------------------
+
+
+class ScriptTracker:
+    """One ``vrrp_script``: runs it on its interval and keeps its OK/failed status.
+
+    ``on_change(name, ok)`` is called in the loop when the status flips. ``result_log``
+    gets one message per flip ("succeeded", "failed (exited with status 1)") so the
+    daemon can log them as keepalived does.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        command: str,
+        *,
+        scheduler: Scheduler,
+        runner: ProcessRunner,
+        interval: float = 1.0,
+        timeout: float = 0.0,
+        rise: int = 1,
+        fall: int = 1,
+        init_fail: bool = False,
+        user: str | None = None,
+        on_change: Callable[[str, bool, str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = split_command(command)
+        self.interval = max(interval, 0.001)
+        self.timeout = timeout if timeout > 0 else self.interval
+        self.rise = max(rise, 1)
+        self.fall = max(fall, 1)
+        self.user = user
+        self.ok = not init_fail
+        self.runs = 0
+        self._scheduler = scheduler
+        self._runner = runner
+        self._on_change = on_change
+        self._streak = 0  # consecutive results that disagree with self.ok
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._timer: TimerHandle | None = None
+        self._kill_timer: TimerHandle | None = None
+        self._timed_out = False
+        self._stopped = False
+
+    def start(self) -> None:
+        """Run the first check now, then every interval."""
+        self._stopped = False
+        self._tick()
+
+    def stop(self) -> None:
+        self._stopped = True
+        for timer in (self._timer, self._kill_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._kill_timer = None
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        now = self._scheduler.time()
+        self._timer = self._scheduler.call_at(now + self.interval, self._tick)
+        if self._proc is not None:
+            return  # still running: keepalived never runs a script twice at once
+        if not self.argv:
+            self._result(False, "empty script")
+            return
+        self._timed_out = False
+        self.runs += 1
+        self._proc = self._runner.start(self.argv, self._exited, user=self.user)
+        if self._proc is None:
+            self._result(False, "could not be started")
+            return
+        self._kill_timer = self._scheduler.call_at(now + self.timeout, self._kill)
+
+    def _kill(self) -> None:
+        self._kill_timer = None
+        if self._proc is not None and self._proc.poll() is None:
+            self._timed_out = True
+            with contextlib.suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def _exited(self, code: int) -> None:
+        self._proc = None
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+            self._kill_timer = None
+        if self._stopped:
+            return
+        if self._timed_out:
+            self._result(False, "timed out")
+        elif code == 0:
+            self._result(True, "succeeded")
+        elif code < 0:
+            self._result(False, f"failed (killed by signal {-code})")
+        else:
+            self._result(False, f"failed (exited with status {code})")
+
+    def _result(self, success: bool, detail: str) -> None:
+        if success == self.ok:
+            self._streak = 0
+            return
+        self._streak += 1
+        if self._streak < (self.rise if success else self.fall):
+            return
+        self._streak = 0
+        self.ok = success
+        if self._on_change is not None:
+            self._on_change(self.name, success, detail)
+
+
+# --- weights -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedItem:
+    """One thing an instance tracks (a script or an interface) and its current status."""
+
+    kind: str  # "script" | "interface"
+    name: str
+    weight: int
+    reverse: bool
+    ok: bool
+
+    @property
+    def adjustment(self) -> int:
+        """What this item adds to the priority now (keepalived's weight rules)."""
+        if self.weight == 0:
+            return 0
+        applies = self.ok if self.weight > 0 else not self.ok
+        if not applies:
+            return 0
+        return -self.weight if self.reverse else self.weight
+
+    @property
+    def faults(self) -> bool:
+        """A weight-0 item that is failing puts the instance in FAULT."""
+        return self.weight == 0 and not self.ok
+
+
+def tracking_result(base_priority: int, items: Iterable[TrackedItem]) -> tuple[bool, int]:
+    """(fault, effective priority) of an instance with ``base_priority`` tracking ``items``.
+
+    The address owner (255) keeps its priority whatever the weights, as in keepalived.
+    """
+    items = list(items)
+    fault = any(i.faults for i in items)
+    if base_priority >= 255:
+        return fault, base_priority
+    total = base_priority + sum(i.adjustment for i in items)
+    return fault, min(max(total, PRIORITY_MIN), PRIORITY_MAX)
+
+
+# --- notify ----------------------------------------------------------------------------
+
+
+def notify_commands(
+    *,
+    kind: str,
+    name: str,
+    state: str,
+    priority: int,
+    specific: str | None,
+    generic: str | None,
+) -> list[list[str]]:
+    """The argv lists to run for a state change, as keepalived 2.2 runs them.
+
+    ``kind`` is "INSTANCE" or "GROUP"; ``specific`` is the notify_<state> command (run
+    with no extra argument), ``generic`` the ``notify`` command (gets kind, name, state,
+    priority appended).
+    """
+    commands: list[list[str]] = []
+    if specific:
+        commands.append(split_command(specific))
+    if generic:
+        commands.append([*split_command(generic), kind, name, state, str(priority)])
+    return [c for c in commands if c]
+
+
+# --- email ---------------------------------------------------------------------------
+
+
+class EmailAlerter:
+    """Sends keepalived-style alert emails on a thread, with a bounded SMTP timeout."""
+
+    def __init__(
+        self,
+        *,
+        server: str | None,
+        port: int = 25,
+        recipients: Sequence[str] = (),
+        sender: str | None = None,
+        router_id: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.recipients = list(recipients)
+        self.sender = sender or f"keepalived@{socket.gethostname()}"
+        self.router_id = router_id or socket.gethostname()
+        self.timeout = min(max(timeout, 0.1), 60.0)
+        self.sent = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.server and self.recipients)
+
+    def message(self, subject: str, body: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg["Subject"] = f"[{self.router_id}] {subject}"
+        msg["Date"] = time.strftime("%a, %d %b %Y %H:%M:%S %z")
+        msg.set_content(body)
+        return msg
+
+    def send(self, subject: str, body: str) -> threading.Thread | None:
+        """Queue one alert; returns its thread (tests join it), None when disabled."""
+        if not self.enabled:
+            return None
+        msg = self.message(subject, body)
+        thread = threading.Thread(target=self._deliver, args=(msg,), daemon=True)
+        thread.start()
+        return thread
+
+    def _deliver(self, msg: EmailMessage) -> None:
+        assert self.server is not None
+        try:
+            with smtplib.SMTP(self.server, self.port, timeout=self.timeout) as smtp:
+                smtp.send_message(msg, from_addr=self.sender, to_addrs=self.recipients)
+        except (OSError, smtplib.SMTPException) as exc:
+            with self._lock:
+                self.failed += 1
+            log.warning("Error sending alert email to %s:%s: %s", self.server, self.port, exc)
+            return
+        with self._lock:
+            self.sent += 1
+
+    def instance_alert(self, instance: str, state: str) -> threading.Thread | None:
+        """keepalived's VRRP instance alert (subject and body as keepalived words them)."""
+        bodies = {
+            "MASTER": "=> VRRP Instance is now owning VRRP VIPs <=",
+            "BACKUP": "=> VRRP Instance is nolonger owning VRRP VIPs <=",
+            "FAULT": "=> VRRP Instance is nolonger owning VRRP VIPs <=",
+            "STOP": "=> VRRP Instance stopped <=",
+        }
+        subject = f"VRRP Instance {instance} - Entering {state} state"
+        return self.send(subject, bodies.get(state, ""))

@@ -1,0 +1,127 @@
+"""Nothing leaks: teardown, a failed start, and `halab clean` after a SIGKILLed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from pytest_halab import hostrules, topology
+from pytest_halab.cli import main as halab_main
+from pytest_halab.errors import LabStartError
+from pytest_halab.lab import L_LAB, Lab, docker_client, sweep_stale
+
+TOPOLOGIES = Path(__file__).resolve().parents[2] / "lab" / "topologies"
+
+
+def resources(client: docker.DockerClient, lab_id: str) -> dict[str, int]:
+    flt = {"label": f"{L_LAB}={lab_id}"}
+    return {
+        "containers": len(client.containers.list(all=True, filters=flt)),
+        "networks": len(client.networks.list(filters=flt)),
+        "rules": sum(1 for i, _ in hostrules.labelled() if i == lab_id),
+    }
+
+
+NONE = {"containers": 0, "networks": 0, "rules": 0}
+
+
+def test_teardown_removes_everything() -> None:
+    client = docker_client()
+    with Lab(topology.load("nginx_master_backup"), client=client) as lab:
+        assert resources(client, lab.lab_id) == {"containers": 5, "networks": 1, "rules": 1}
+    assert resources(client, lab.lab_id) == NONE
+
+
+def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) -> None:
+    """lb1 gets an nginx config that nginx refuses: the start fails on lb1, with its logs."""
+    src = (TOPOLOGIES / "nginx_master_backup.yaml").read_text()
+    broken = tmp_path / "broken_nginx.conf"
+    broken.write_text("server { listen 80; no_such_directive on; }\n")
+    for f in ("lb1.keepalived.conf", "lb2.keepalived.conf"):
+        (tmp_path / f).write_text((TOPOLOGIES / "nginx_master_backup" / f).read_text())
+    (tmp_path / "nginx.conf").write_text((TOPOLOGIES / "common" / "nginx.conf").read_text())
+    text = (src.replace("nginx_master_backup/", "")
+               .replace("common/nginx.conf", "nginx.conf")
+               .replace("name: nginx_master_backup", "name: broken"))
+    # only lb1 gets the broken file
+    first = text.index("/etc/nginx/conf.d/halab.conf: nginx.conf")
+    text = text[:first] + "/etc/nginx/conf.d/halab.conf: broken_nginx.conf" + \
+        text[first + len("/etc/nginx/conf.d/halab.conf: nginx.conf"):]
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    client = docker_client()
+    lab = Lab(topology.load(path), client=client, ready_timeout=6)
+    with pytest.raises(LabStartError) as info:
+        lab.start()
+    err = info.value
+    assert err.node == "lb1"
+    assert f"{lab.layout.nodes['lb1']['ip']}/halab-health" in str(err)  # type: ignore[union-attr]
+    notes = "\n".join(getattr(err, "__notes__", []))
+    assert "logs of lb1" in notes
+    assert 'unknown directive "no_such_directive"' in notes  # nginx's words, from lb1's logs
+    assert resources(client, lab.lab_id) == NONE
+
+
+OWNER = textwrap.dedent("""
+    import sys, time
+    from pytest_halab import topology
+    from pytest_halab.lab import Lab
+    lab = Lab(topology.load("nginx_master_backup")).start()
+    print(lab.lab_id, flush=True)
+    time.sleep(600)
+""")
+
+
+def start_and_sigkill(client: docker.DockerClient) -> str:
+    """A process that owns a lab is killed with SIGKILL: no teardown runs."""
+    proc = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lab_id = proc.stdout.readline().strip()
+        assert lab_id.startswith("hl"), lab_id
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert resources(client, lab_id) == {"containers": 5, "networks": 1, "rules": 1}
+    return lab_id
+
+
+def test_stale_lab_of_a_killed_run_is_swept() -> None:
+    client = docker_client()
+    lab_id = start_and_sigkill(client)
+    assert lab_id in sweep_stale(client)
+    assert resources(client, lab_id) == NONE
+
+
+def test_halab_clean_after_sigkill_leaves_nothing_labelled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = docker_client()
+    lab_id = start_and_sigkill(client)
+    assert halab_main(["clean"]) == 0
+    assert lab_id in capsys.readouterr().out
+    assert client.containers.list(all=True, filters={"label": L_LAB}) == []
+    assert client.networks.list(filters={"label": L_LAB}) == []
+    assert hostrules.labelled() == []
+
+
+def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client = docker_client()
+    before = {c.id for c in client.containers.list(all=True, filters={"label": L_LAB})}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nnodes:\n  lb1: {role: balancer, host: 999}\nvips: {}\n")
+    t0 = time.monotonic()
+    assert halab_main(["up", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:3: nodes.lb1.host" in err
+    assert time.monotonic() - t0 < 10
+    after = {c.id for c in client.containers.list(all=True, filters={"label": L_LAB})}
+    assert after == before

@@ -1,0 +1,76 @@
+"""Every shipped topology, for real: VIPs held where the configs say, traffic balanced."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from pytest_halab import hostrules
+from pytest_halab.lab import Lab
+
+TOPOLOGIES = ["nginx_master_backup", "nginx_nopreempt", "nginx_dual_master"]
+
+
+def probe(lab: Lab, vip: str, count: int = 20) -> list[dict[str, object]]:
+    ip = lab.layout.vips[vip]["ip"] if lab.layout else ""
+    res = lab.node("client").exec(
+        ["halab-probe", ip, "--count", str(count), "--interval", "0.02", "--timeout", "1"]
+    )
+    assert res.ok, res.output
+    return [json.loads(line) for line in res.output.splitlines()]
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_each_vip_held_by_its_expected_master(lab_factory: Callable[..., Lab], name: str) -> None:
+    lab = lab_factory(name)
+    holders = lab.vip_holders()
+    assert holders == {v: [m] for v, m in lab.expected_masters().items()}
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_requests_through_each_vip_reach_both_backends(
+    lab_factory: Callable[..., Lab], name: str
+) -> None:
+    lab = lab_factory(name)
+    for vip in lab.expected_masters():
+        records = probe(lab, vip, 20)
+        assert len(records) == 20
+        failed = [r for r in records if not r["ok"]]
+        assert not failed, failed
+        bodies = Counter(r["body"] for r in records)
+        assert set(bodies) == {"1111", "2222"}, bodies
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_every_container_runs_an_init_as_pid1(lab_factory: Callable[..., Lab], name: str) -> None:
+    lab = lab_factory(name)
+    for node in lab.nodes.values():
+        comm = node.exec("cat /proc/1/comm", check=True).output.strip()
+        assert comm == "tini", (node.name, comm)
+
+
+def test_status_reports_nodes_and_holders(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory("nginx_dual_master")
+    st = lab.status()
+    assert [n["name"] for n in st["nodes"]] == ["client", "lb1", "lb2", "web1", "web2"]
+    assert all(n["state"] == "running" for n in st["nodes"])
+    ips = {n["name"]: n["ip"] for n in st["nodes"]}
+    prefix = ips["lb1"].rsplit(".", 1)[0]
+    assert ips == {"client": f"{prefix}.100", "lb1": f"{prefix}.10", "lb2": f"{prefix}.11",
+                   "web1": f"{prefix}.20", "web2": f"{prefix}.30"}
+    assert {v["name"]: v["holders"] for v in st["vips"]} == {"VI_1": ["lb1"], "VI_2": ["lb2"]}
+
+
+def test_lab_is_isolated_from_the_outside(lab_factory: Callable[..., Lab]) -> None:
+    """Internal network; the one host rule only lets traffic stay inside the lab's bridge."""
+    lab = lab_factory("nginx_master_backup")
+    assert lab.network is not None and lab.rule is not None
+    lab.network.reload()
+    assert lab.network.attrs["Internal"] is True
+    assert hostrules.exists(lab.rule)
+    ours = [line for lab_id, line in hostrules.labelled() if lab_id == lab.lab_id]
+    assert ours == [f"-A DOCKER-USER -i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
+                    f'--comment "{lab.rule.comment}" -j ACCEPT']

@@ -1,0 +1,131 @@
+"""Topology files: the shipped ones load; bad ones are refused naming file, line and field."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_halab import topology
+from pytest_halab.errors import TopologyError
+
+SHIPPED = ["nginx_dual_master", "nginx_master_backup", "nginx_nopreempt"]
+
+GOOD = """\
+name: mini
+nodes:
+  client: {role: client, host: 100}
+  lb1:
+    role: balancer
+    host: 10
+    files:
+      /etc/keepalived/keepalived.conf: ka.conf
+  web1: {role: web, host: 20, body: "1111"}
+vips:
+  VI_1: {host: 3, master: lb1}
+"""
+
+
+def write(tmp_path: Path, text: str, ka: str = "vip {{ vip.VI_1 }} me {{ self.ip }}\n") -> Path:
+    (tmp_path / "ka.conf").write_text(ka)
+    p = tmp_path / "mini.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_topologies_load(name: str) -> None:
+    t = topology.load(name)
+    assert t.name == name
+    assert sorted(t.spec.nodes) == ["client", "lb1", "lb2", "web1", "web2"]
+    hosts = {n: s.host for n, s in t.spec.nodes.items()}
+    assert hosts == {"client": 100, "lb1": 10, "lb2": 11, "web1": 20, "web2": 30}
+    assert t.balancers == ["lb1", "lb2"]
+    assert t.spec.nodes["web1"].body == "1111" and t.spec.nodes["web2"].body == "2222"
+
+
+def test_available_lists_shipped() -> None:
+    assert set(SHIPPED) <= set(topology.available())
+
+
+def test_rendering_fills_lab_addresses() -> None:
+    t = topology.load("nginx_dual_master")
+    addr = t.addressing(ipaddress.IPv4Network("10.213.7.0/24"))
+    files = t.render_files("lb2", addr)
+    ka = files["/etc/keepalived/keepalived.conf"].decode()
+    assert "{{" not in ka
+    assert "mcast_src_ip 10.213.7.11" in ka
+    assert "10.213.7.3" in ka and "10.213.7.4" in ka
+    ng = files["/etc/nginx/conf.d/halab.conf"].decode()
+    assert "server 10.213.7.20:80" in ng and "server 10.213.7.30:80" in ng
+
+
+def test_dual_master_vips() -> None:
+    t = topology.load("nginx_dual_master")
+    assert {v: s.master for v, s in t.spec.vips.items()} == {"VI_1": "lb1", "VI_2": "lb2"}
+
+
+def test_good_file_by_path(tmp_path: Path) -> None:
+    t = topology.load(write(tmp_path, GOOD))
+    assert t.name == "mini"
+    assert t.spec.vrrp_engine == "keepalived"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("  web1: {role: web, host: 20", "  web1: {role: web, hots: 20"),
+         r"mini.yaml:9: nodes.web1.hots: unknown field"),
+        (("    host: 10\n", "    host: 300\n"), r"mini.yaml:6: nodes.lb1.host: Input should be less than"),
+        (("    host: 10\n", "    host: 1\n"), r"mini.yaml:6: nodes.lb1.host: Input should be greater than"),
+        (("role: balancer", "role: router"), r"mini.yaml:5: nodes.lb1.role: Input should be"),
+        (("master: lb1", "master: web1"), r"mini.yaml:1: (top level): vip VI_1: master 'web1'"),
+        (("host: 20,", "host: 10,"), r"share host number 10"),
+        (("{host: 3,", "{host: 20,"), r"vip VI_1 uses host number 20 of node web1"),
+        (("name: mini", "name: Mini Lab"), r"mini.yaml:1: name: String should match pattern"),
+        (("  client: {role: client, host: 100}\n", ""), r"exactly one client node"),
+        (("/etc/keepalived/keepalived.conf: ka.conf", "etc/keepalived.conf: ka.conf"),
+         r"mini.yaml:7: nodes.lb1.files: destination 'etc/keepalived.conf' must be an absolute path"),
+        (("ka.conf", "missing.conf"),
+         r"mini.yaml:8: nodes.lb1.files./etc/keepalived/keepalived.conf: no such file"),
+        (("vips:", "vips: [oops"), "invalid YAML"),
+    ],
+)
+def test_bad_files_are_refused_with_location(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    assert edit[0] in GOOD
+    p = write(tmp_path, GOOD.replace(edit[0], edit[1], 1))
+    with pytest.raises(TopologyError) as info:
+        topology.load(p)
+    msg = str(info.value)
+    assert str(p) in msg
+    assert expected in msg, msg
+
+
+def test_unknown_placeholder_names_template_line(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD, ka="ok line\nvirtual {{ vip.VI_9 }}\n")
+    with pytest.raises(TopologyError, match=r"ka.conf:2: unknown placeholder \{\{ vip.VI_9 \}\}"):
+        topology.load(p)
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    p = tmp_path / "x.yaml"
+    p.write_text("- a\n- b\n")
+    with pytest.raises(TopologyError, match=r"x.yaml:1: a topology file must be a mapping"):
+        topology.load(p)
+
+
+def test_unknown_name_lists_available() -> None:
+    with pytest.raises(TopologyError, match=r"unknown topology 'nope'; available: .*nginx_dual"):
+        topology.load("nope")
+
+
+def test_json_schema_describes_fields() -> None:
+    schema = json.loads(topology.json_schema())
+    assert schema["title"] == "pytest-halab topology"
+    assert {"name", "nodes", "vips"} <= set(schema["properties"])
+    assert "NodeSpec" in schema["$defs"]
