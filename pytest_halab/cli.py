@@ -30,7 +30,9 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     known = {s.name for s in images.SPECS}
     unknown = [n for n in args.names if n not in known]
     if unknown:
-        raise HalabError(f"unknown image(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise HalabError(
+            f"unknown image(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     t0 = time.monotonic()
     built = images.build_all(
         docker_client(), rebuild=args.rebuild, names=tuple(args.names) or None, progress=_progress
@@ -65,8 +67,13 @@ def _pick_lab(lab_id: str | None) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     topo = topology.load(args.topology)
     t0 = time.monotonic()
-    lab = Lab(topo, engine=args.vrrp, keep=True, client=docker_client(),
-              progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:6.2f} s[/dim] {m}"))
+    lab = Lab(
+        topo,
+        engine=args.vrrp,
+        keep=True,
+        client=docker_client(),
+        progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:6.2f} s[/dim] {m}"),
+    )
     lab.start()
     console.print(
         f"lab [bold]{lab.lab_id}[/bold] up in {time.monotonic() - t0:.2f} s "
@@ -77,8 +84,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _print_status(st: dict[str, Any]) -> None:
-    console.print(f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  "
-                  f"subnet {st['subnet']}")
+    console.print(
+        f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  subnet {st['subnet']}"
+    )
     nodes = Table(title="nodes")
     for col in ("node", "role", "address", "state"):
         nodes.add_column(col)
@@ -164,13 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     isub = img.add_subparsers(dest="images_command", required=True)
     b = isub.add_parser("build", help="build the images that are missing or stale")
     b.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
-    b.add_argument("names", nargs="*", metavar="NAME",
-                   help=f"only these images and their parents ({', '.join(s.name for s in images.SPECS)})")
+    b.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"only these images and their parents ({', '.join(s.name for s in images.SPECS)})",
+    )
     b.set_defaults(func=cmd_images_build)
     up = sub.add_parser("up", help="bring a lab up and leave it running")
     up.add_argument("topology", help="topology name or path to a .yaml file")
-    up.add_argument("--vrrp", choices=["keepalived", "halab"], default=None,
-                    help="VRRP engine on the balancers (default: the topology's)")
+    up.add_argument(
+        "--vrrp",
+        choices=["keepalived", "halab"],
+        default=None,
+        help="VRRP engine on the balancers (default: the topology's)",
+    )
     up.set_defaults(func=cmd_up)
     st = sub.add_parser("status", help="nodes, addresses and VIP holders of running labs")
     st.add_argument("--lab", help="lab id (default: every lab)")
@@ -180,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("--lab", help="lab id (default: the only lab up)")
     dn.add_argument("--all", action="store_true", help="every lab that is up")
     dn.set_defaults(func=cmd_down)
-    sub.add_parser("clean", help="remove every resource the project labelled, from any run") \
-        .set_defaults(func=cmd_clean)
+    sub.add_parser(
+        "clean", help="remove every resource the project labelled, from any run"
+    ).set_defaults(func=cmd_clean)
     sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
     sub.add_parser("topologies", help="list shipped topologies").set_defaults(func=cmd_topologies)
     sub.add_parser("schema", help="print the topology JSON schema").set_defaults(func=cmd_schema)

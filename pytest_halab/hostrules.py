@@ -10,6 +10,7 @@ still cannot reach the outside world, nor the outside world the lab.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -33,8 +34,18 @@ class BridgeRule:
         return f"io.halab.lab={self.lab_id} io.halab.run={self.run_id}"
 
     def spec(self) -> list[str]:
-        return ["-i", self.bridge, "-o", self.bridge, "-m", "comment",
-                "--comment", self.comment, "-j", "ACCEPT"]
+        return [
+            "-i",
+            self.bridge,
+            "-o",
+            self.bridge,
+            "-m",
+            "comment",
+            "--comment",
+            self.comment,
+            "-j",
+            "ACCEPT",
+        ]
 
 
 def _iptables() -> str:
@@ -86,14 +97,9 @@ def remove_labelled(lab_ids: set[str] | None = None) -> int:
     for lab_id, line in labelled():
         if lab_ids is not None and lab_id not in lab_ids:
             continue
-        args = _split_rule(line)
+        args = shlex.split(line)
         args[0] = "-D"
         if _run(args).returncode == 0:
             n += 1
     return n
 
-
-def _split_rule(line: str) -> list[str]:
-    import shlex
-
-    return shlex.split(line)

@@ -256,9 +256,7 @@ def build_all(
     images: dict[str | None, Image] = {None: root_image(client, progress)}
     wanted = set(names) if names else {s.name for s in SPECS}
     for s in SPECS:
-        need = s.name in wanted or any(
-            o.parent == s.name and o.name in wanted for o in SPECS
-        )
+        need = s.name in wanted or any(o.parent == s.name and o.name in wanted for o in SPECS)
         if not need:
             continue
         parent = images[s.parent]

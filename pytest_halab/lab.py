@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -147,7 +147,9 @@ def wait_until(
             last_exc = exc
         if time.monotonic() >= deadline:
             extra = f" (last error: {last_exc})" if last_exc else ""
-            raise LabTimeoutError(f"timed out after {timeout:.0f} s waiting for {what}{extra}", node)
+            raise LabTimeoutError(
+                f"timed out after {timeout:.0f} s waiting for {what}{extra}", node
+            )
         time.sleep(interval)
 
 
@@ -242,21 +244,27 @@ class Lab:
                 topology=self.topology.name,
                 engine=str(self.engine),
                 subnet=str(subnet),
-                nodes={n: {"role": s.role.value, "ip": str(addr.nodes[n])}
-                       for n, s in self.topology.spec.nodes.items()},
-                vips={v: {"ip": str(addr.vips[v]), "master": s.master, "port": str(s.port)}
-                      for v, s in self.topology.spec.vips.items()},
+                nodes={
+                    n: {"role": s.role.value, "ip": str(addr.nodes[n])}
+                    for n, s in self.topology.spec.nodes.items()
+                },
+                vips={
+                    v: {"ip": str(addr.vips[v]), "master": s.master, "port": str(s.port)}
+                    for v, s in self.topology.spec.vips.items()
+                },
             )
             try:
                 self.network = self.client.networks.create(
                     f"halab-{self.lab_id}",
                     driver="bridge",
                     internal=True,
-                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet),
-                                                           gateway=str(addr.gateway))]),
+                    ipam=IPAMConfig(
+                        pool_configs=[IPAMPool(subnet=str(subnet), gateway=str(addr.gateway))]
+                    ),
                     options={"com.docker.network.bridge.name": bridge},
-                    labels=self._labels(**{L_ENGINE: str(self.engine),
-                                           L_LAYOUT: self.layout.to_json()}),
+                    labels=self._labels(
+                        **{L_ENGINE: str(self.engine), L_LAYOUT: self.layout.to_json()}
+                    ),
                 )
             except docker.errors.APIError as exc:
                 if "overlap" in str(exc).lower():
@@ -318,10 +326,13 @@ class Lab:
         _parallel(lambda n: n.container.start(), self.balancers())
         go = f"{time.time() + 0.05:.6f}\n".encode()
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
-        _parallel(lambda job: job(), [
-            *(lambda n=n: n.put_files({"/run/halab/vrrp-go": go}) for n in self.balancers()),
-            *(lambda n=n: n.container.start() for n in others),
-        ])
+        _parallel(
+            lambda job: job(),
+            [
+                *(lambda n=n: n.put_files({"/run/halab/vrrp-go": go}) for n in self.balancers()),
+                *(lambda n=n: n.container.start() for n in others),
+            ],
+        )
 
     def balancers(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
@@ -331,17 +342,19 @@ class Lab:
         self.progress("ready: backends and nginx")
         client = self.node(self._client_name())
         urls = [f"http://{n.ip}/health" for n in self.nodes.values() if n.role == "web"]
-        urls += [f"http://{n.ip}/halab-health" for n in self.balancers()
-                 if n.exec("test -f /etc/nginx/conf.d/halab.conf").ok]
-        loop = " ".join(
-            f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls
-        )
+        urls += [
+            f"http://{n.ip}/halab-health"
+            for n in self.balancers()
+            if n.exec("test -f /etc/nginx/conf.d/halab.conf").ok
+        ]
+        loop = " ".join(f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls)
         budget = max(5, int(self.ready_timeout))
         res = client.exec(f"timeout {budget} sh -c '{loop}'")
         if not res.ok:
             failing = [u for u in urls if not client.exec(f"curl -sf -m 1 -o /dev/null {u}").ok]
-            node = next((n.name for n in self.nodes.values() if str(n.ip) in " ".join(failing)),
-                        None)
+            node = next(
+                (n.name for n in self.nodes.values() if str(n.ip) in " ".join(failing)), None
+            )
             raise LabTimeoutError(f"not answering after {budget} s: {', '.join(failing)}", node)
         self.progress("ready: one holder per VIP")
 
@@ -399,8 +412,9 @@ class Lab:
         try:
             return self.nodes[name]
         except KeyError:
-            raise KeyError(f"no node {name!r} in lab {self.lab_id}; nodes: {list(self.nodes)}") \
-                from None
+            raise KeyError(
+                f"no node {name!r} in lab {self.lab_id}; nodes: {list(self.nodes)}"
+            ) from None
 
     def exec(self, node: str, cmd: str) -> ExecResult:
         return self.node(node).exec(cmd)
@@ -449,14 +463,20 @@ class Lab:
         if not nets:
             raise LabStartError(f"no lab {lab_id}")
         layout = LabLayout.from_json(nets[0].attrs["Labels"][L_LAYOUT])
-        lab = cls(topology=None, engine=layout.engine if layout.engine in ("keepalived", "halab")
-                  else None, keep=True, client=client, lab_id=lab_id)  # type: ignore[arg-type]
+        lab = cls(
+            topology=None,
+            engine=layout.engine if layout.engine in ("keepalived", "halab") else None,
+            keep=True,
+            client=client,
+            lab_id=lab_id,
+        )  # type: ignore[arg-type]
         lab.layout = layout
         lab.network = nets[0]
         for c in client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"}):
             name = c.labels[L_NODE]
-            lab.nodes[name] = Node(name, c.labels[L_ROLE],
-                                   ipaddress.IPv4Address(layout.nodes[name]["ip"]), c)
+            lab.nodes[name] = Node(
+                name, c.labels[L_ROLE], ipaddress.IPv4Address(layout.nodes[name]["ip"]), c
+            )
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
         return lab
 
@@ -491,17 +511,13 @@ def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
     containers = client.containers.list(all=True, filters=flt)
 
     def rm(c: Container) -> None:
-        try:
+        with suppress(docker.errors.NotFound):
             c.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
     _parallel(rm, containers)
     for net in client.networks.list(filters=flt):
-        try:
+        with suppress(docker.errors.NotFound):
             net.remove()
-        except docker.errors.NotFound:
-            pass
     hostrules.remove_labelled({lab_id})
 
 

@@ -45,7 +45,9 @@ class Node:
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         code, out = self.container.exec_run(argv, demux=False)
-        res = ExecResult(int(code if code is not None else -1), (out or b"").decode(errors="replace"))
+        res = ExecResult(
+            int(code if code is not None else -1), (out or b"").decode(errors="replace")
+        )
         if check and not res.ok:
             raise RuntimeError(
                 f"{self.name}: `{shlex.join(argv)}` exited {res.exit_code}:\n{res.output}"
@@ -107,8 +109,8 @@ class Node:
             if self.state() == "running":
                 res = self.exec(
                     "echo '--- processes'; ps -eo pid,stat,etime,args; "
-                    "for f in /var/log/halab/*.log; do [ -s \"$f\" ] || continue; "
-                    f"echo \"--- $f\"; tail -n {tail} \"$f\"; done"
+                    'for f in /var/log/halab/*.log; do [ -s "$f" ] || continue; '
+                    f'echo "--- $f"; tail -n {tail} "$f"; done'
                 )
                 parts.append(res.output)
         except docker.errors.APIError:

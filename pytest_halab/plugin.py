@@ -41,16 +41,29 @@ SETTINGS_KEY = pytest.StashKey[HalabSettings]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("halab", "high-availability lab (pytest-halab)")
-    group.addoption("--hal-topology", metavar="NAME|PATH", default=None,
-                    help="topology of the session's `lab` fixture (name in lab/topologies "
-                         "or path to a .yaml file); env HALAB_TOPOLOGY, ini halab_topology")
-    group.addoption("--hal-vrrp", choices=ENGINES, default=None,
-                    help="VRRP engine on the balancers (default: the topology's); "
-                         "env HALAB_VRRP, ini halab_vrrp")
-    group.addoption("--hal-keep", action="store_true", default=False,
-                    help="leave labs up after the run (remove with `halab down`)")
-    group.addoption("--hal-report", metavar="DIR", default=None,
-                    help="directory for JSON reports of the run")
+    group.addoption(
+        "--hal-topology",
+        metavar="NAME|PATH",
+        default=None,
+        help="topology of the session's `lab` fixture (name in lab/topologies "
+        "or path to a .yaml file); env HALAB_TOPOLOGY, ini halab_topology",
+    )
+    group.addoption(
+        "--hal-vrrp",
+        choices=ENGINES,
+        default=None,
+        help="VRRP engine on the balancers (default: the topology's); "
+        "env HALAB_VRRP, ini halab_vrrp",
+    )
+    group.addoption(
+        "--hal-keep",
+        action="store_true",
+        default=False,
+        help="leave labs up after the run (remove with `halab down`)",
+    )
+    group.addoption(
+        "--hal-report", metavar="DIR", default=None, help="directory for JSON reports of the run"
+    )
     parser.addini("halab_topology", "default topology of the `lab` fixture", default="")
     parser.addini("halab_vrrp", "default VRRP engine (keepalived|halab)", default="")
 
@@ -71,8 +84,9 @@ def resolve_settings(config: pytest.Config) -> HalabSettings:
     """Settings from CLI, environment and ini; bad values raise pytest.UsageError naming
     their source."""
     source: dict[str, str] = {}
-    topo_name, source["topology"] = _setting(config, "hal_topology", "HALAB_TOPOLOGY",
-                                             "halab_topology")
+    topo_name, source["topology"] = _setting(
+        config, "hal_topology", "HALAB_TOPOLOGY", "halab_topology"
+    )
     vrrp, source["vrrp"] = _setting(config, "hal_vrrp", "HALAB_VRRP", "halab_vrrp")
     if vrrp is not None and vrrp not in ENGINES:
         raise pytest.UsageError(
@@ -146,8 +160,10 @@ class HalabRun:
         if s.topology is None:
             return "halab: no topology selected (--hal-topology)"
         engine = s.vrrp or s.topology.spec.vrrp_engine
-        return (f"halab: topology {s.topology.name} ({s.topology.path}), vrrp {engine}"
-                f"{' (keep)' if s.keep else ''}")
+        return (
+            f"halab: topology {s.topology.name} ({s.topology.path}), vrrp {engine}"
+            f"{' (keep)' if s.keep else ''}"
+        )
 
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:

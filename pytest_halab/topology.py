@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -94,11 +95,15 @@ class TopologySpec(_Frozen):
         seen: dict[int, str] = {}
         for name, node in self.nodes.items():
             if node.host in seen:
-                raise ValueError(f"nodes {seen[node.host]} and {name} share host number {node.host}")
+                raise ValueError(
+                    f"nodes {seen[node.host]} and {name} share host number {node.host}"
+                )
             seen[node.host] = name
         for vname, vip in self.vips.items():
             if vip.host in seen:
-                raise ValueError(f"vip {vname} uses host number {vip.host} of node {seen[vip.host]}")
+                raise ValueError(
+                    f"vip {vname} uses host number {vip.host} of node {seen[vip.host]}"
+                )
             seen[vip.host] = f"vip {vname}"
             master = self.nodes.get(vip.master)
             if master is None or master.role is not Role.BALANCER:
@@ -134,7 +139,10 @@ class Topology:
     def addressing(self, subnet: ipaddress.IPv4Network) -> Addressing:
         hosts = list(subnet.hosts())
         if len(hosts) < 254 and max(
-            [*(n.host for n in self.spec.nodes.values()), *(v.host for v in self.spec.vips.values())]
+            [
+                *(n.host for n in self.spec.nodes.values()),
+                *(v.host for v in self.spec.vips.values()),
+            ]
         ) > len(hosts):
             raise TopologyError(f"{self.path}: subnet {subnet} too small for this topology")
         base = int(subnet.network_address)
@@ -197,8 +205,7 @@ def render_template(path: Path, variables: dict[str, str]) -> str:
             if m.group(1) not in variables:
                 known = ", ".join(sorted(variables))
                 raise TopologyError(
-                    f"{path}:{lineno}: unknown placeholder {{{{ {m.group(1)} }}}} "
-                    f"(known: {known})"
+                    f"{path}:{lineno}: unknown placeholder {{{{ {m.group(1)} }}}} (known: {known})"
                 )
     return _PLACEHOLDER.sub(lambda m: variables[m.group(1)], text)
 
@@ -303,11 +310,43 @@ def load(name_or_path: str | Path) -> Topology:
             src = (path.parent / rel).resolve()
             if not src.is_file():
                 line = _line_of(root, ("nodes", node, "files", dest))
-                raise TopologyError(
-                    f"{path}:{line}: nodes.{node}.files.{dest}: no such file {src}"
-                )
-        topo.render_files(node, sample)
+                raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: no such file {src}")
+        rendered = topo.render_files(node, sample)
+        if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:
+            src = (path.parent / nspec.files[KEEPALIVED_CONF]).resolve()
+            _check_keepalived_conf(topo, node, src, rendered[KEEPALIVED_CONF], sample)
     return topo
+
+
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+
+
+def _check_keepalived_conf(
+    topo: Topology, node: str, src: Path, text: bytes, sample: Addressing
+) -> None:
+    """The balancer's keepalived.conf as keepalived -t would judge it, and holding the VIPs
+    the topology expects. Diagnostics point at the template (rendering keeps lines)."""
+    from .vrrp.config import config_test_exit_status, load_config
+
+    with tempfile.TemporaryDirectory(prefix="halab-check-") as tmp:
+        conf = Path(tmp) / "keepalived.conf"
+        conf.write_bytes(text)
+        # Scripts live in the image, not on this host: their existence is not checked here.
+        cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+        status = config_test_exit_status(diags)
+        if status != 0:
+            lines = [f"{src}:{d.line}: {d.message}" for d in diags]
+            raise TopologyError(
+                f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
+                f"errors (keepalived -t would exit {status}):\n" + "\n".join(lines)
+            )
+    configured = {str(v.address) for inst in cfg.instances.values() for v in inst.vips}
+    for vname, ip in sample.vips.items():
+        if str(ip) not in configured:
+            raise TopologyError(
+                f"{topo.path}: vips.{vname}: address {{{{ vip.{vname} }}}} is in no "
+                f"virtual_ipaddress block of {node}'s {src.name}"
+            )
 
 
 def json_schema() -> str:

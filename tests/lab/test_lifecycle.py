@@ -48,13 +48,18 @@ def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) ->
     for f in ("lb1.keepalived.conf", "lb2.keepalived.conf"):
         (tmp_path / f).write_text((TOPOLOGIES / "nginx_master_backup" / f).read_text())
     (tmp_path / "nginx.conf").write_text((TOPOLOGIES / "common" / "nginx.conf").read_text())
-    text = (src.replace("nginx_master_backup/", "")
-               .replace("common/nginx.conf", "nginx.conf")
-               .replace("name: nginx_master_backup", "name: broken"))
+    text = (
+        src.replace("nginx_master_backup/", "")
+        .replace("common/nginx.conf", "nginx.conf")
+        .replace("name: nginx_master_backup", "name: broken")
+    )
     # only lb1 gets the broken file
     first = text.index("/etc/nginx/conf.d/halab.conf: nginx.conf")
-    text = text[:first] + "/etc/nginx/conf.d/halab.conf: broken_nginx.conf" + \
-        text[first + len("/etc/nginx/conf.d/halab.conf: nginx.conf"):]
+    text = (
+        text[:first]
+        + "/etc/nginx/conf.d/halab.conf: broken_nginx.conf"
+        + text[first + len("/etc/nginx/conf.d/halab.conf: nginx.conf") :]
+    )
     path = tmp_path / "broken.yaml"
     path.write_text(text)
     client = docker_client()

@@ -59,8 +59,13 @@ def test_status_reports_nodes_and_holders(lab_factory: Callable[..., Lab]) -> No
     assert all(n["state"] == "running" for n in st["nodes"])
     ips = {n["name"]: n["ip"] for n in st["nodes"]}
     prefix = ips["lb1"].rsplit(".", 1)[0]
-    assert ips == {"client": f"{prefix}.100", "lb1": f"{prefix}.10", "lb2": f"{prefix}.11",
-                   "web1": f"{prefix}.20", "web2": f"{prefix}.30"}
+    assert ips == {
+        "client": f"{prefix}.100",
+        "lb1": f"{prefix}.10",
+        "lb2": f"{prefix}.11",
+        "web1": f"{prefix}.20",
+        "web2": f"{prefix}.30",
+    }
     assert {v["name"]: v["holders"] for v in st["vips"]} == {"VI_1": ["lb1"], "VI_2": ["lb2"]}
 
 
@@ -72,5 +77,7 @@ def test_lab_is_isolated_from_the_outside(lab_factory: Callable[..., Lab]) -> No
     assert lab.network.attrs["Internal"] is True
     assert hostrules.exists(lab.rule)
     ours = [line for lab_id, line in hostrules.labelled() if lab_id == lab.lab_id]
-    assert ours == [f"-A DOCKER-USER -i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
-                    f'--comment "{lab.rule.comment}" -j ACCEPT']
+    assert ours == [
+        f"-A DOCKER-USER -i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
+        f'--comment "{lab.rule.comment}" -j ACCEPT'
+    ]

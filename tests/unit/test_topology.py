@@ -29,7 +29,8 @@ vips:
 """
 
 
-def write(tmp_path: Path, text: str, ka: str = "vip {{ vip.VI_1 }} me {{ self.ip }}\n") -> Path:
+def write(tmp_path: Path, text: str, ka: str | None = None) -> Path:
+    ka = KA if ka is None else ka
     (tmp_path / "ka.conf").write_text(ka)
     p = tmp_path / "mini.yaml"
     p.write_text(textwrap.dedent(text))
@@ -77,20 +78,33 @@ def test_good_file_by_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (("  web1: {role: web, host: 20", "  web1: {role: web, hots: 20"),
-         r"mini.yaml:9: nodes.web1.hots: unknown field"),
-        (("    host: 10\n", "    host: 300\n"), r"mini.yaml:6: nodes.lb1.host: Input should be less than"),
-        (("    host: 10\n", "    host: 1\n"), r"mini.yaml:6: nodes.lb1.host: Input should be greater than"),
+        (
+            ("  web1: {role: web, host: 20", "  web1: {role: web, hots: 20"),
+            r"mini.yaml:9: nodes.web1.hots: unknown field",
+        ),
+        (
+            ("    host: 10\n", "    host: 300\n"),
+            r"mini.yaml:6: nodes.lb1.host: Input should be less than",
+        ),
+        (
+            ("    host: 10\n", "    host: 1\n"),
+            r"mini.yaml:6: nodes.lb1.host: Input should be greater than",
+        ),
         (("role: balancer", "role: router"), r"mini.yaml:5: nodes.lb1.role: Input should be"),
         (("master: lb1", "master: web1"), r"mini.yaml:1: (top level): vip VI_1: master 'web1'"),
         (("host: 20,", "host: 10,"), r"share host number 10"),
         (("{host: 3,", "{host: 20,"), r"vip VI_1 uses host number 20 of node web1"),
         (("name: mini", "name: Mini Lab"), r"mini.yaml:1: name: String should match pattern"),
         (("  client: {role: client, host: 100}\n", ""), r"exactly one client node"),
-        (("/etc/keepalived/keepalived.conf: ka.conf", "etc/keepalived.conf: ka.conf"),
-         r"mini.yaml:7: nodes.lb1.files: destination 'etc/keepalived.conf' must be an absolute path"),
-        (("ka.conf", "missing.conf"),
-         r"mini.yaml:8: nodes.lb1.files./etc/keepalived/keepalived.conf: no such file"),
+        (
+            ("/etc/keepalived/keepalived.conf: ka.conf", "etc/keepalived.conf: ka.conf"),
+            "mini.yaml:7: nodes.lb1.files: destination 'etc/keepalived.conf' must be an "
+            "absolute path",
+        ),
+        (
+            ("ka.conf", "missing.conf"),
+            r"mini.yaml:8: nodes.lb1.files./etc/keepalived/keepalived.conf: no such file",
+        ),
         (("vips:", "vips: [oops"), "invalid YAML"),
     ],
 )
@@ -107,7 +121,7 @@ def test_bad_files_are_refused_with_location(
 
 
 def test_unknown_placeholder_names_template_line(tmp_path: Path) -> None:
-    p = write(tmp_path, GOOD, ka="ok line\nvirtual {{ vip.VI_9 }}\n")
+    p = write(tmp_path, GOOD, ka="! ok line\nvirtual {{ vip.VI_9 }}\n")
     with pytest.raises(TopologyError, match=r"ka.conf:2: unknown placeholder \{\{ vip.VI_9 \}\}"):
         topology.load(p)
 
@@ -129,3 +143,41 @@ def test_json_schema_describes_fields() -> None:
     assert schema["title"] == "pytest-halab topology"
     assert {"name", "nodes", "vips"} <= set(schema["properties"])
     assert "NodeSpec" in schema["$defs"]
+
+
+KA = """\
+vrrp_instance VI_1 {
+    state MASTER
+    interface {{ interface }}
+    virtual_router_id 50
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        {{ vip.VI_1 }}
+    }
+}
+"""
+
+
+def test_keepalived_conf_checked_before_start(tmp_path: Path) -> None:
+    assert topology.load(write(tmp_path, GOOD, ka=KA)).name == "mini"
+
+
+def test_keepalived_conf_error_names_template_line(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD, ka=KA.replace("virtual_router_id 50", "virtual_router_id 300"))
+    with pytest.raises(TopologyError) as info:
+        topology.load(p)
+    msg = str(info.value)
+    assert "nodes.lb1.files./etc/keepalived/keepalived.conf" in msg
+    assert "keepalived -t would exit 5" in msg
+    assert f"{tmp_path / 'ka.conf'}:4: " in msg, msg
+
+
+def test_keepalived_conf_must_hold_the_topology_vips(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD, ka=KA.replace("{{ vip.VI_1 }}", "{{ lb1.ip }}"))
+    with pytest.raises(
+        TopologyError,
+        match=r"vips.VI_1: address .* is in no virtual_ipaddress "
+        r"block of lb1's ka.conf",
+    ):
+        topology.load(p)

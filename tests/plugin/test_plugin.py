@@ -1,0 +1,83 @@
+"""The plugin as a user meets it, driven through pytester in a separate pytest process."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+USER_TEST = textwrap.dedent("""
+    import json
+
+    def test_vips_where_the_configs_say(lab):
+        assert lab.layout.topology == "nginx_dual_master"
+        assert lab.vip_holders() == {"VI_1": ["lb1"], "VI_2": ["lb2"]}
+
+    def test_node_handles(lab):
+        res = lab.node("lb1").exec("hostname")
+        assert res.ok and res.output.strip() == "lb1"
+        vip = lab.layout.vips["VI_2"]["ip"]
+        out = lab.node("client").exec(["halab-probe", vip, "--count", "4"]).output
+        bodies = {json.loads(line)["body"] for line in out.splitlines()}
+        assert bodies == {"1111", "2222"}
+
+    def test_same_lab_for_the_session(lab, lab_factory):
+        assert lab_factory("nginx_dual_master") is lab
+""")
+
+
+def test_user_test_file_gets_a_working_lab(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TEST)
+    result = pytester.runpytest_subprocess("--hal-topology=nginx_dual_master", "-v")
+    result.stdout.fnmatch_lines(["halab: topology nginx_dual_master (*), vrrp keepalived"])
+    result.assert_outcomes(passed=3)
+
+
+def test_bad_topology_is_a_usage_error_before_anything_runs(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nnodes: {}\nvips: {}\nextra: 1\n")
+    pytester.makepyfile(test_user="def test_x(lab): pass\n")
+    result = pytester.runpytest_subprocess(f"--hal-topology={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*halab: topology from --hal-topology: {bad}:4: extra: unknown field*"]
+    )
+
+
+def test_topology_from_environment_names_its_source(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HALAB_TOPOLOGY", "no_such_topology")
+    pytester.makepyfile(test_user="def test_x(): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*topology from environment HALAB_TOPOLOGY: unknown topology 'no_such_topology'*"]
+    )
+
+
+def test_lab_fixture_without_topology_says_how(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user="def test_x(lab): pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the `lab` fixture needs a topology: pass --hal-topology*"])
+
+
+def test_bad_engine_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhalab_vrrp = vrrpd2\n")
+    pytester.makepyfile(test_user="def test_x(): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*VRRP engine 'vrrpd2' from ini option halab_vrrp*"])
+
+
+def test_options_and_marker_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(
+        ["*--hal-topology=NAME|PATH*", "*--hal-vrrp=*", "*--hal-keep*", "*--hal-report=DIR*"]
+    )
+    result = pytester.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.lab: the test needs a real Docker lab"])
