@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import docker
 import docker.errors
@@ -47,6 +47,13 @@ L_ENGINE = "io.halab.vrrp"
 Engine = Literal["keepalived", "halab"]
 RUN_ID = secrets.token_hex(4)
 T = TypeVar("T")
+
+# Either engine writes its pid file once it runs (30-vrrp in the balancer image starts it).
+ENGINE_ALIVE = (
+    "for f in /run/keepalived.pid /run/halab-vrrpd.pid; do "
+    '[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && exit 0; done; exit 1'
+)
+ENGINE_GRACE_S = 2.0
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
 # Candidate subnets: /24s inside 10.213.0.0/16, tried from a random offset so that labs
@@ -189,6 +196,7 @@ class Lab:
     rule: hostrules.BridgeRule | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    _engine_go: float = 0.0
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
@@ -324,7 +332,8 @@ class Lab:
         # nodes start. Every balancer starts its engine at the same instant, so start order
         # never decides who becomes master (it would under nopreempt).
         _parallel(lambda n: n.container.start(), self.balancers())
-        go = f"{time.time() + 0.05:.6f}\n".encode()
+        self._engine_go = time.time() + 0.05
+        go = f"{self._engine_go:.6f}\n".encode()
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
         _parallel(
             lambda job: job(),
@@ -359,17 +368,29 @@ class Lab:
         self.progress("ready: one holder per VIP")
 
         def settled() -> dict[str, list[str]] | None:
+            self._check_engines()
             holders = self.vip_holders()
             return holders if all(len(h) == 1 for h in holders.values()) else None
 
         try:
             wait_until("every VIP to have exactly one holder", settled, self.ready_timeout)
         except LabTimeoutError as exc:
-            exc.node = self.balancers()[0].name if self.balancers() else None
-            raise LabTimeoutError(f"{exc} (holders: {self.vip_holders()})", exc.node) from None
+            holders = self.vip_holders()
+            bad = [h for v, h in holders.items() if len(h) != 1]
+            node = bad[0][0] if bad and bad[0] else self.balancers()[0].name
+            raise LabTimeoutError(f"{exc} (holders: {holders})", node) from None
         for n in self.balancers():
             if n.state() != "running":
                 raise LabStartError(f"{n.name} stopped during start", n.name)
+
+    def _check_engines(self) -> None:
+        """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
+        if time.time() < self._engine_go + ENGINE_GRACE_S:
+            return
+        checks = _parallel(lambda n: n.exec(ENGINE_ALIVE).ok, self.balancers())
+        for node, alive in zip(self.balancers(), checks, strict=True):
+            if not alive:
+                raise LabStartError(f"the VRRP engine ({self.engine}) is not running", node.name)
 
     def _client_name(self) -> str:
         for n in self.nodes.values():
@@ -465,11 +486,13 @@ class Lab:
         layout = LabLayout.from_json(nets[0].attrs["Labels"][L_LAYOUT])
         lab = cls(
             topology=None,
-            engine=layout.engine if layout.engine in ("keepalived", "halab") else None,
+            engine=cast(Engine, layout.engine)
+            if layout.engine in ("keepalived", "halab")
+            else None,
             keep=True,
             client=client,
             lab_id=lab_id,
-        )  # type: ignore[arg-type]
+        )
         lab.layout = layout
         lab.network = nets[0]
         for c in client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"}):

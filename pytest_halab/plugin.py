@@ -7,6 +7,7 @@ then ini options (halab_topology, halab_vrrp), and are resolved once into a froz
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -130,6 +131,21 @@ class HalabRun:
             self.labs[key] = lab
         return self.labs[key]
 
+    def write_report(self) -> None:
+        """With --hal-report=DIR: DIR/labs.json, each lab's layout, timings and final status."""
+        if self.settings.report_dir is None or not self.labs:
+            return
+        out = []
+        for lab in self.labs.values():
+            entry: dict[str, Any] = {"lab": lab.lab_id, "timings_s": lab.timings}
+            try:
+                entry["status"] = lab.status()
+            except Exception as exc:  # a dead lab still gets its entry
+                entry["status_error"] = str(exc)
+            out.append(entry)
+        self.settings.report_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.report_dir / "labs.json").write_text(json.dumps(out, indent=2))
+
     def stop_all(self) -> None:
         errors = []
         while self.labs:
@@ -151,7 +167,10 @@ class HalabRun:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.stop_all()
+        try:
+            self.write_report()
+        finally:
+            self.stop_all()
         if self._old_sigterm is not None:
             signal.signal(signal.SIGTERM, self._old_sigterm)
 

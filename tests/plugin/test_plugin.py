@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -29,9 +30,19 @@ USER_TEST = textwrap.dedent("""
 
 def test_user_test_file_gets_a_working_lab(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TEST)
-    result = pytester.runpytest_subprocess("--hal-topology=nginx_dual_master", "-v")
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess(
+        "--hal-topology=nginx_dual_master", "-v", f"--hal-report={report}"
+    )
     result.stdout.fnmatch_lines(["halab: topology nginx_dual_master (*), vrrp keepalived"])
     result.assert_outcomes(passed=3)
+    (entry,) = json.loads((report / "labs.json").read_text())
+    assert entry["status"]["topology"] == "nginx_dual_master"
+    assert {v["name"]: v["holders"] for v in entry["status"]["vips"]} == {
+        "VI_1": ["lb1"],
+        "VI_2": ["lb2"],
+    }
+    assert entry["timings_s"]["up"] > 0
 
 
 def test_bad_topology_is_a_usage_error_before_anything_runs(
