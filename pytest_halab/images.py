@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,17 +256,31 @@ def build_all(
     done: dict[str, BuiltImage] = {}
     images: dict[str | None, Image] = {None: root_image(client, progress)}
     wanted = set(names) if names else {s.name for s in SPECS}
-    for s in SPECS:
-        need = s.name in wanted or any(o.parent == s.name and o.name in wanted for o in SPECS)
-        if not need:
-            continue
-        parent = images[s.parent]
-        built = _build_one(client, s, parent, rebuild, progress)
-        done[s.name] = built
-        img = _image(client, built.tag)
-        assert img is not None
-        images[s.name] = img
-    return done
+    needed = [
+        s
+        for s in SPECS
+        if s.name in wanted or any(o.parent == s.name and o.name in wanted for o in SPECS)
+    ]
+    # Build level by level: images whose parent is ready are built side by side (their
+    # time is mostly apt downloads, which overlap well).
+    while needed:
+        ready = [s for s in needed if s.parent in images]
+        if not ready:
+            raise ImageBuildError(f"unbuildable images: {[s.name for s in needed]}")
+        with ThreadPoolExecutor(max_workers=len(ready)) as pool:
+            results = list(
+                pool.map(
+                    lambda s: _build_one(client, s, images[s.parent], rebuild, progress), ready
+                )
+            )
+        for s, built in zip(ready, results, strict=True):
+            done[s.name] = built
+            img = _image(client, built.tag)
+            if img is None:
+                raise ImageBuildError(f"{built.tag} vanished right after its build")
+            images[s.name] = img
+            needed.remove(s)
+    return {s.name: done[s.name] for s in SPECS if s.name in done}
 
 
 def ensure_images(client: docker.DockerClient, progress: Progress = _quiet) -> dict[str, str]:
