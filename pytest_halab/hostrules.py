@@ -102,4 +102,3 @@ def remove_labelled(lab_ids: set[str] | None = None) -> int:
         if _run(args).returncode == 0:
             n += 1
     return n
-

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import docker
 import docker.errors
@@ -33,6 +33,9 @@ from . import hostrules, images
 from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
 from .nodes import ExecResult, Node
 from .topology import Addressing, Role, Topology
+
+if TYPE_CHECKING:
+    from .observe import Observation
 
 L_LAB = "io.halab.lab"
 L_RUN = "io.halab.run"
@@ -197,6 +200,7 @@ class Lab:
     nodes: dict[str, Node] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     _engine_go: float = 0.0
+    observation: Observation | None = None  # the running Observation, if any
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
@@ -393,9 +397,12 @@ class Lab:
                 raise LabStartError(f"the VRRP engine ({self.engine}) is not running", node.name)
 
     def _client_name(self) -> str:
+        return self.client_node().name
+
+    def client_node(self) -> Node:
         for n in self.nodes.values():
             if n.role == Role.CLIENT.value:
-                return n.name
+                return n
         raise LabStartError("the lab has no client node")
 
     def _attach_logs(self, exc: BaseException) -> None:
@@ -457,6 +464,71 @@ class Lab:
             v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
             for v, ip in vips.items()
         }
+
+    def wait_for_holders(
+        self, expected: dict[str, list[str]], timeout: float = 15.0
+    ) -> dict[str, list[str]]:
+        """Poll until the named VIPs are held by exactly the given nodes (kernel's view)."""
+
+        def match() -> dict[str, list[str]] | None:
+            h = self.vip_holders()
+            return h if all(sorted(h[v]) == sorted(n) for v, n in expected.items()) else None
+
+        try:
+            return wait_until(f"VIP holders {expected}", match, timeout)
+        except LabTimeoutError as exc:
+            raise AssertionError(f"{exc}; holders now: {self.vip_holders()}") from None
+
+    def restore(self, settle_timeout: float = 8.0) -> None:
+        """Bring the lab back to its initial state after faults: every node running and
+        unpaused, nginx up, and each VIP on its expected master. When VRRP does not put the
+        VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left its VIPs), the
+        engines are restarted together, as at start."""
+        expected = {v: [m] for v, m in self.expected_masters().items()}
+        for n in self.nodes.values():
+            n.container.reload()
+            if n.container.status == "paused":
+                n.container.unpause()
+            elif n.container.status != "running":
+                n.container.start()
+        try:
+            wait_until(
+                "nodes running",
+                lambda: True if all(n.state() == "running" for n in self.nodes.values()) else None,
+                30,
+            )
+            for b in self.balancers():
+                b.exec(
+                    "test -f /etc/nginx/conf.d/halab.conf && ! pgrep -x nginx >/dev/null "
+                    "&& nginx; true"
+                )
+            self.wait_for_holders(expected, timeout=settle_timeout)
+        except (AssertionError, LabTimeoutError):
+            self.reset_vrrp()
+
+    def reset_vrrp(self) -> None:
+        """Stop every balancer's VRRP engine, remove every VIP, start the engines together
+        and wait for the expected masters (the start-up sequence, on a running lab)."""
+        vips = [str(ip) for ip in self.vip_addresses().values()]
+        dels = "; ".join(
+            f"for a in $(ip -o -4 addr show to {ip} | awk '{{print $4\"@\"$2}}'); do "
+            f'ip addr del "${{a%@*}}" dev "${{a#*@}}"; done'
+            for ip in vips
+        )
+        stop = (
+            "pkill -KILL -x keepalived; pkill -KILL -f 'pytest_halab[.]vrrp'; "
+            "for i in $(seq 100); do pgrep -x keepalived >/dev/null || "
+            "pgrep -f 'pytest_halab[.]vrrp' >/dev/null || break; sleep 0.02; done; "
+            "rm -f /run/halab/vrrp-go; ip link set dev eth0 up; " + dels + "; "
+            "/etc/halab/services.d/30-vrrp start"
+        )
+        _parallel(lambda n: n.exec(stop, check=True), self.balancers())
+        self._engine_go = time.time() + 0.05
+        go = f"{self._engine_go:.6f}\n".encode()
+        _parallel(lambda n: n.put_files({"/run/halab/vrrp-go": go}), self.balancers())
+        self.wait_for_holders(
+            {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
+        )
 
     def status(self) -> dict[str, Any]:
         """Nodes, addresses, states and VIP holders, as JSON-ready data."""

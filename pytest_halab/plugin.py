@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,11 @@ import pytest
 
 from . import topology as topology_mod
 from .errors import HalabError
+from .faults import Faults
 from .lab import Engine, Lab
+from .measures import FailoverMeasure
+from .report import ReportCollector, junit_properties, plot_timeline, write_json
+from .scenario import Scenario
 from .topology import Topology
 
 ENGINES = ("keepalived", "halab")
@@ -63,7 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="leave labs up after the run (remove with `halab down`)",
     )
     group.addoption(
-        "--hal-report", metavar="DIR", default=None, help="directory for JSON reports of the run"
+        "--hal-report",
+        metavar="DIR",
+        default=None,
+        help="reports: per test a JSON timeline + PNG picture; labs.json",
     )
     parser.addini("halab_topology", "default topology of the `lab` fixture", default="")
     parser.addini("halab_vrrp", "default VRRP engine (keepalived|halab)", default="")
@@ -110,12 +119,58 @@ def resolve_settings(config: pytest.Config) -> HalabSettings:
 
 
 class HalabRun:
-    """Run state registered with the plugin manager: the labs this session started."""
+    """Run state registered with the plugin manager: the labs this session started and the
+    failover measures its tests took."""
 
     def __init__(self, settings: HalabSettings) -> None:
         self.settings = settings
         self.labs: dict[tuple[str, str], Lab] = {}
+        self.records = ReportCollector()
         self._old_sigterm: Any = None
+
+    def scenario(self, request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
+        """A Scenario for one test: measures go to the JUnit record and the summary; with
+        --hal-report, the test's timeline (JSON) and a picture of it are written."""
+        node = request.node
+
+        def record(m: FailoverMeasure) -> None:
+            layout = lab.layout
+            self.records.record(node.nodeid, layout.topology if layout else "?", str(lab.engine), m)
+            for name, value in junit_properties(m):
+                node.user_properties.append((name, value))
+
+        with Scenario(lab, record=record) as hal:
+            yield hal
+        if self.settings.report_dir is not None:
+            self._write_test_report(node.nodeid, lab, hal)
+
+    def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
+        assert self.settings.report_dir is not None
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+        tl = hal.observation.timeline()
+        meta = {
+            "test": nodeid,
+            "lab": lab.lab_id,
+            "vrrp": str(lab.engine),
+            "topology": lab.layout.topology if lab.layout else None,
+        }
+        write_json(self.settings.report_dir / f"{stem}.json", tl, hal.measures, meta=meta)
+        try:
+            plot_timeline(
+                self.settings.report_dir / f"{stem}.png",
+                tl,
+                {v: str(ip) for v, ip in lab.vip_addresses().items()},
+                tl.of_kind("fault"),
+                initial=hal.observation.initial_holders,
+                title=nodeid,
+            )
+        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
+            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if len(self.records):
+            terminalreporter.write_line("")
+            terminalreporter.write_line(self.records.render_text())
 
     def get_lab(self, topo: Topology | str, vrrp: Engine | None = None) -> Lab:
         """A running lab for this topology and engine, started on first use."""
@@ -220,3 +275,38 @@ def lab(pytestconfig: pytest.Config, lab_factory: Callable[..., Lab]) -> Iterato
             f"(shipped: {', '.join(topology_mod.available())})"
         )
     yield lab_factory(settings.topology)
+
+
+@pytest.fixture
+def hal(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
+    """The test's scenario on the session lab: ``hal.faults`` to inject, ``hal.failover()``
+    / ``hal.recovery()`` to measure, ``hal.timeline()`` for everything observed. Faults are
+    reverted and the lab restored at the end of the test."""
+    yield from _run(request.config).scenario(request, lab)
+
+
+@pytest.fixture
+def hal_scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[Lab], Scenario]]:
+    """``hal_scenario(lab)``: like ``hal`` for a lab of your choosing (from ``lab_factory``)."""
+    gens: list[Iterator[Scenario]] = []
+
+    def make(lab: Lab) -> Scenario:
+        gen = _run(request.config).scenario(request, lab)
+        gens.append(gen)
+        return next(gen)
+
+    yield make
+    errors = []
+    for gen in reversed(gens):
+        try:
+            next(gen, None)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def faults(hal: Scenario) -> Faults:
+    """Fault injection on the session lab (the faults of ``hal``)."""
+    return hal.faults

@@ -1,0 +1,579 @@
+"""Faults: each one is injected, verified to have taken effect, and reverted at test end.
+
+``Faults(lab)`` is what the ``faults`` fixture gives a test::
+
+    faults.kill_process("lb1", "nginx", "SIGKILL")
+    faults.crash_node("lb1")
+    faults.firewall("lb2", "vrrp", direction="in")
+
+A fault that cannot be applied raises ``FaultError`` naming the node and the reason; a fault
+whose effect is not observed (process still alive, rule not in place) raises
+``FaultNotEffective``. Each fault records ``fault`` events (inject, effective, revert) in the
+lab's running observation, so measures are taken from the moment it was injected.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+import signal as signal_mod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import docker.errors
+
+from .errors import HalabError
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .nodes import Node
+
+Direction = Literal["in", "out", "both"]
+VERIFY_TIMEOUT_S = 10.0
+ENGINE_PATTERNS = {
+    "keepalived": ["pgrep", "-x", "keepalived"],
+    "halab": ["pgrep", "-f", "pytest_halab[.]vrrp"],
+}
+
+
+class FaultError(HalabError):
+    """The fault could not be applied."""
+
+    def __init__(self, node: str, reason: str) -> None:
+        super().__init__(f"{node}: {reason}")
+        self.node = node
+
+
+class FaultNotEffective(FaultError, AssertionError):
+    """The fault was applied but its effect was not observed: the test must not go on."""
+
+
+def _wait(
+    what: str,
+    node: str,
+    check: Callable[[], bool],
+    timeout: float = VERIFY_TIMEOUT_S,
+    interval: float = 0.02,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise FaultNotEffective(node, f"{what} not observed within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@dataclass
+class Fault:
+    """One applied fault and how to undo it."""
+
+    name: str
+    target: str
+    detail: str
+    injected_at: float
+    effective_at: float
+    undo: Callable[[], None] | None = None
+    reverted_at: float | None = None
+
+
+@dataclass
+class Faults:
+    """Fault injection on a running lab."""
+
+    lab: Lab
+    applied: list[Fault] = field(default_factory=list)
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _event(self, fault: str, phase: str, target: str, detail: str) -> float:
+        obs = self.lab.observation
+        if obs is not None:
+            return obs.note(
+                "lab", "fault", name=fault, phase=phase, target=target, detail=detail
+            ).ts
+        return time.time()
+
+    def _apply(
+        self,
+        name: str,
+        target: str,
+        detail: str,
+        inject: Callable[[], object],
+        verify: Callable[[], None],
+        undo: Callable[[], None] | None,
+    ) -> Fault:
+        self.lab.node(target)  # unknown node: KeyError naming the nodes
+        t_inject = self._event(name, "inject", target, detail)
+        inject()
+        verify()
+        t_eff = self._event(name, "effective", target, detail)
+        fault = Fault(name, target, detail, t_inject, t_eff, undo)
+        self.applied.append(fault)
+        return fault
+
+    def revert(self, fault: Fault) -> None:
+        """Undo one fault now (it is then not undone again at test end)."""
+        if fault.reverted_at is not None or fault.undo is None:
+            return
+        fault.reverted_at = self._event(fault.name, "revert", fault.target, fault.detail)
+        fault.undo()
+
+    def revert_all(self) -> list[Exception]:
+        """Undo every fault still applied, newest first; returns what failed to undo."""
+        errors: list[Exception] = []
+        for fault in reversed(self.applied):
+            try:
+                self.revert(fault)
+            except Exception as exc:  # undo the others regardless
+                errors.append(exc)
+        return errors
+
+    # ------------------------------------------------------------ processes
+
+    def _pids(self, node: Node, pattern: list[str]) -> list[int]:
+        res = node.exec(pattern)
+        return [int(p) for p in res.output.split()] if res.ok else []
+
+    def _pattern(self, process: str) -> list[str]:
+        if process in ("vrrp", "engine"):
+            return ENGINE_PATTERNS[str(self.lab.engine)]
+        if process == "halab-vrrpd":
+            return ENGINE_PATTERNS["halab"]
+        return ["pgrep", "-x", process]
+
+    def kill_process(self, node: str, process: str, sig: str | int = "SIGTERM") -> Fault:
+        """Signal every process named ``process`` ("vrrp" = the balancer's VRRP engine).
+
+        SIGTERM/SIGKILL/SIGINT/SIGQUIT must make them exit; other signals must leave them
+        alive. Reverted by starting the service again (nginx, or the VRRP engine).
+        """
+        n = self.lab.node(node)
+        signum = signal_mod.Signals[sig] if isinstance(sig, str) else signal_mod.Signals(sig)
+        pattern = self._pattern(process)
+        pids = self._pids(n, pattern)
+        if not pids:
+            raise FaultError(node, f"no running process matches {shlex.join(pattern[1:])}")
+        terminal = signum in (
+            signal_mod.SIGTERM,
+            signal_mod.SIGKILL,
+            signal_mod.SIGINT,
+            signal_mod.SIGQUIT,
+        )
+
+        def inject() -> None:
+            n.exec(["kill", f"-{signum.name[3:]}", *map(str, pids)], check=True)
+
+        def verify() -> None:
+            if terminal:
+                _wait(
+                    f"{process} ({pids}) exiting after {signum.name}",
+                    node,
+                    lambda: not self._pids(n, pattern),
+                )
+            elif not self._pids(n, pattern):
+                raise FaultNotEffective(node, f"{process} died on {signum.name}")
+
+        def undo() -> None:
+            if self._pids(n, pattern):
+                return
+            self._start_service(n, process)
+
+        return self._apply(
+            "kill_process",
+            node,
+            f"{process} {signum.name}",
+            inject,
+            verify,
+            undo if terminal else None,
+        )
+
+    def _start_service(self, n: Node, process: str) -> None:
+        if process == "nginx":
+            n.exec("nginx", check=True)
+        elif process in ("vrrp", "engine", "keepalived", "halab-vrrpd"):
+            n.exec("/etc/halab/services.d/30-vrrp start", check=True)
+        else:
+            raise FaultError(n.name, f"do not know how to restart {process}")
+        _wait(
+            f"{process} running again", n.name, lambda: bool(self._pids(n, self._pattern(process)))
+        )
+
+    # ------------------------------------------------------------ containers
+
+    def _status(self, n: Node) -> str:
+        try:
+            return n.state()
+        except docker.errors.NotFound:
+            return "removed"
+
+    def _restarted(self, n: Node, since: float) -> None:
+        _wait("container running again", n.name, lambda: self._status(n) == "running")
+
+        def services_started() -> bool:
+            res = n.exec("cat /run/halab/services-started")
+            return res.ok and float(res.output.strip() or 0) >= since - 0.5
+
+        _wait("node services started", n.name, services_started)
+        if self.lab.observation is not None:
+            self.lab.observation.reattach(n.name)
+
+    def _held_vips(self, n: Node) -> list[str]:
+        vips = {str(ip) for ip in self.lab.vip_addresses().values()}
+        return sorted(str(a.ip) for a in n.ipv4_addresses() if str(a.ip) in vips)
+
+    def _note_vips_gone(self, n: Node, held: list[str], reason: str) -> None:
+        """A killed container's addresses vanish with its network namespace, and its
+        observer dies with it: record their removal on its behalf."""
+        obs = self.lab.observation
+        if obs is not None:
+            for addr in held:
+                obs.note(n.name, "vip_removed", addr=addr, dev="eth0", reason=reason)
+
+    def crash_node(self, node: str) -> Fault:
+        """SIGKILL the whole container (power cut). Reverted by starting it again."""
+        n = self.lab.node(node)
+        held = self._held_vips(n) if self._status(n) == "running" else []
+
+        def inject() -> None:
+            n.container.kill()
+            self._note_vips_gone(n, held, "container killed")
+
+        def undo() -> None:
+            t = time.time()
+            n.container.start()
+            self._restarted(n, t)
+
+        return self._apply(
+            "crash_node",
+            node,
+            "docker kill",
+            inject,
+            lambda: _wait("container exited", node, lambda: self._status(n) == "exited"),
+            undo,
+        )
+
+    def pause_node(self, node: str) -> Fault:
+        """Freeze every process of the node (cgroup freezer). Reverted by unpausing."""
+        n = self.lab.node(node)
+        return self._apply(
+            "pause_node",
+            node,
+            "docker pause",
+            lambda: n.container.pause(),
+            lambda: _wait("container paused", node, lambda: self._status(n) == "paused"),
+            lambda: n.container.unpause(),
+        )
+
+    def restart_node(self, node: str, timeout: int = 2) -> Fault:
+        """Stop (SIGTERM, then SIGKILL after ``timeout`` s) and start the container."""
+        n = self.lab.node(node)
+        n.container.reload()
+        before = n.container.attrs["State"]["StartedAt"]
+        held = self._held_vips(n)
+        t0 = time.time()
+
+        def verify() -> None:
+            def restarted() -> bool:
+                n.container.reload()
+                return bool(
+                    n.container.attrs["State"]["StartedAt"] != before
+                    and n.container.status == "running"
+                )
+
+            _wait("container restarted", node, restarted)
+            self._restarted(n, t0)
+
+        def inject() -> None:
+            n.container.stop(timeout=timeout)
+            self._note_vips_gone(n, held, "container stopped")
+            n.container.start()
+
+        return self._apply(
+            "restart_node", node, f"docker stop -t {timeout} + start", inject, verify, None
+        )
+
+    # ------------------------------------------------------------ links
+
+    def link_down(self, node: str, iface: str = "eth0") -> Fault:
+        """Take an interface down inside the node. Reverted by setting it up again."""
+        n = self.lab.node(node)
+
+        def oper() -> str:
+            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
+
+        if not n.exec(f"test -e /sys/class/net/{iface}").ok:
+            raise FaultError(node, f"no interface {iface}")
+
+        def undo() -> None:
+            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
+            _wait(f"{iface} up", node, lambda: oper() == "up")
+
+        return self._apply(
+            "link_down",
+            node,
+            iface,
+            lambda: n.exec(["ip", "link", "set", "dev", iface, "down"], check=True),
+            lambda: _wait(f"{iface} down", node, lambda: oper() == "down"),
+            undo,
+        )
+
+    def disconnect(self, node: str) -> Fault:
+        """Detach the node from the lab network (cable pulled). Reverted by reconnecting it
+        with the same address."""
+        n = self.lab.node(node)
+        net = self.lab.network
+        if net is None:
+            raise FaultError(node, "the lab has no network")
+
+        def attached() -> bool:
+            net.reload()
+            return n.container.id in (net.attrs.get("Containers") or {})
+
+        def undo() -> None:
+            net.connect(n.container, ipv4_address=str(n.ip), aliases=[n.name])
+            _wait("reconnected", node, attached)
+
+        return self._apply(
+            "disconnect",
+            node,
+            net.name,
+            lambda: net.disconnect(n.container),
+            lambda: _wait("detached", node, lambda: not attached()),
+            undo,
+        )
+
+    # ------------------------------------------------------------ firewall
+
+    def _rules(self, n: Node, rules: list[list[str]], name: str, detail: str) -> Fault:
+        tag = f"halab-fault-{secrets.token_hex(3)}"
+        tagged = [[*r[:-2], "-m", "comment", "--comment", tag, *r[-2:]] for r in rules]
+
+        def inject() -> None:
+            for r in tagged:
+                n.exec(["iptables", "-w", "-I", *r], check=True)
+
+        def verify() -> None:
+            for r in tagged:
+                if not n.exec(["iptables", "-w", "-C", *r]).ok:
+                    raise FaultNotEffective(n.name, f"rule not in place: {shlex.join(r)}")
+
+        def undo() -> None:
+            for r in tagged:
+                while n.exec(["iptables", "-w", "-C", *r]).ok:
+                    n.exec(["iptables", "-w", "-D", *r], check=True)
+
+        return self._apply(name, n.name, detail, inject, verify, undo)
+
+    @staticmethod
+    def _match(what: str | int) -> list[str]:
+        if what == "vrrp":
+            return ["-p", "112"]
+        if what == "all":
+            return []
+        if isinstance(what, int) or (isinstance(what, str) and what.isdigit()):
+            return ["-p", "tcp", "--dport", str(what)]
+        m = re.fullmatch(r"(tcp|udp)/(\d+)", str(what))
+        if m:
+            return ["-p", m.group(1), "--dport", m.group(2)]
+        raise ValueError(f"firewall: what={what!r}: use 'vrrp', 'all', a port or 'tcp/80'")
+
+    def firewall(self, node: str, what: str | int = "vrrp", direction: Direction = "in") -> Fault:
+        """Drop ``what`` ("vrrp", "all", a TCP port, "udp/53") on the node, inbound,
+        outbound or both (iptables inside the node, as firewalld would)."""
+        match = self._match(what)
+        rules = []
+        if direction in ("in", "both"):
+            rules.append(["INPUT", *match, "-j", "DROP"])
+        if direction in ("out", "both"):
+            rules.append(["OUTPUT", *match, "-j", "DROP"])
+        return self._rules(self.lab.node(node), rules, "firewall", f"drop {what} {direction}")
+
+    def packet_loss(self, node: str, percent: float, direction: Direction = "both") -> Fault:
+        """Drop a random ``percent`` of the node's packets (iptables statistic: this kernel
+        has no netem)."""
+        if not 0 < percent <= 100:
+            raise ValueError("percent must be in (0, 100]")
+        p = ["-m", "statistic", "--mode", "random", "--probability", f"{percent / 100:.4f}"]
+        rules = []
+        if direction in ("in", "both"):
+            rules.append(["INPUT", *p, "-j", "DROP"])
+        if direction in ("out", "both"):
+            rules.append(["OUTPUT", *p, "-j", "DROP"])
+        return self._rules(self.lab.node(node), rules, "packet_loss", f"{percent}% {direction}")
+
+    def partition(self, *groups: list[str]) -> list[Fault]:
+        """Nodes in different groups stop hearing each other (both ways)."""
+        if len(groups) < 2:
+            raise ValueError("partition needs at least two groups of nodes")
+        seen: set[str] = set()
+        for g in groups:
+            for name in g:
+                self.lab.node(name)
+                if name in seen:
+                    raise ValueError(f"node {name} is in two groups")
+                seen.add(name)
+        faults = []
+        for i, g in enumerate(groups):
+            others = [n for j, h in enumerate(groups) if j != i for n in h]
+            for name in g:
+                rules = []
+                for other in others:
+                    ip = str(self.lab.node(other).ip)
+                    rules.append(["INPUT", "-s", ip, "-j", "DROP"])
+                    rules.append(["OUTPUT", "-d", ip, "-j", "DROP"])
+                faults.append(
+                    self._rules(
+                        self.lab.node(name),
+                        rules,
+                        "partition",
+                        f"{'+'.join(g)} | {'+'.join(others)}",
+                    )
+                )
+        return faults
+
+    # ------------------------------------------------------------ VRRP
+
+    def set_priority(self, node: str, instance: str, priority: int) -> Fault:
+        """Edit the instance's priority in the node's keepalived.conf and reload the engine
+        (SIGHUP). Reverted by restoring the file and reloading again."""
+        if not 1 <= priority <= 255:
+            raise ValueError("priority must be 1..255")
+        n = self.lab.node(node)
+        path = "/etc/keepalived/keepalived.conf"
+        original = n.read_file(path).decode()
+        changed = _set_instance_priority(original, instance, priority)
+        if changed is None:
+            raise FaultError(node, f"no vrrp_instance {instance} with a priority line in {path}")
+        pid_before = self._engine_pid(n)
+
+        def reload(text: str) -> None:
+            n.put_files({path: text.encode()})
+            n.exec(["kill", "-HUP", str(pid_before)], check=True)
+
+        def verify() -> None:
+            if _set_instance_priority(n.read_file(path).decode(), instance, priority) is None:
+                raise FaultNotEffective(node, "priority not in the config file")
+            _wait(
+                "engine alive after reload",
+                node,
+                lambda: self._engine_pid(n) == pid_before,
+                timeout=3,
+            )
+
+        return self._apply(
+            "set_priority",
+            node,
+            f"{instance} priority {priority}",
+            lambda: reload(changed),
+            verify,
+            lambda: reload(original),
+        )
+
+    def _engine_pid(self, n: Node) -> int:
+        for f in ("/run/keepalived.pid", "/run/halab-vrrpd.pid"):
+            res = n.exec(f'p=$(cat {f} 2>/dev/null) && kill -0 "$p" 2>/dev/null && echo "$p"')
+            if res.ok and res.output.strip().isdigit():
+                return int(res.output.strip())
+        raise FaultError(n.name, "no running VRRP engine (no live pid file)")
+
+    def forge_advert(
+        self,
+        vrid: int,
+        priority: int,
+        addrs: list[str],
+        *,
+        src: str | None = None,
+        version: int = 2,
+        password: str | None = None,
+        advert_int: float = 1.0,
+        count: int = 5,
+        interval: float = 1.0,
+        node: str | None = None,
+    ) -> Fault:
+        """Send forged VRRP adverts from a non-balancer node (default: the client) with
+        scapy: a rogue master (high priority), or a fake resignation (priority 0, ``src``
+        spoofed as the real master). Verified by the adverts appearing in the sender's
+        record. Runs in the background; reverted by stopping it."""
+        sender = self.lab.node(node) if node else self.lab.client_node()
+        if sender.role == "balancer":
+            raise FaultError(sender.name, "forge adverts from a node that is not a balancer")
+        out = f"/var/log/halab/forge-{secrets.token_hex(3)}.jsonl"
+        argv = [
+            "halab-forge",
+            "--vrid",
+            str(vrid),
+            "--priority",
+            str(priority),
+            "--version",
+            str(version),
+            "--advert-int",
+            str(advert_int),
+            "--count",
+            str(count),
+            "--interval",
+            str(interval),
+        ]
+        for a in addrs:
+            argv += ["--addr", a]
+        if src:
+            argv += ["--src", src]
+        if password is not None:
+            argv += ["--password", password]
+        pidfile = out + ".pid"
+
+        def inject() -> None:
+            sender.container.exec_run(
+                ["sh", "-c", f"echo $$ > {pidfile}; exec {shlex.join(argv)} > {out} 2>&1"],
+                detach=True,
+            )
+
+        def verify() -> None:
+            _wait(
+                "first forged advert sent",
+                sender.name,
+                lambda: b'"forged"' in _safe_read(sender, out),
+            )
+
+        def undo() -> None:
+            sender.exec(f"kill $(cat {pidfile}) 2>/dev/null; true")
+
+        detail = f"vrid {vrid} priority {priority} src {src or sender.ip} v{version}"
+        return self._apply("forge_advert", sender.name, detail, inject, verify, undo)
+
+
+def _safe_read(n: Node, path: str) -> bytes:
+    try:
+        return n.read_file(path)
+    except (FileNotFoundError, docker.errors.APIError):
+        return b""
+
+
+def _set_instance_priority(text: str, instance: str, priority: int) -> str | None:
+    """The config with ``priority`` set inside ``vrrp_instance NAME { ... }``, or None."""
+    m = re.search(rf"^\s*vrrp_instance\s+{re.escape(instance)}\s*\{{?", text, re.M)
+    if m is None:
+        return None
+    depth, i = 0, m.start()
+    opened = False
+    while i < len(text):
+        c = text[i]
+        if c in "!#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+            continue
+        if c == "{":
+            depth += 1
+            opened = True
+        elif c == "}":
+            depth -= 1
+            if opened and depth == 0:
+                break
+        i += 1
+    block = text[m.start() : i]
+    new_block, n = re.subn(r"^(\s*priority\s+)\d+", rf"\g<1>{priority}", block, count=1, flags=re.M)
+    if n == 0:
+        return None
+    return text[: m.start()] + new_block + text[i:]

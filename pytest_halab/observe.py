@@ -1,0 +1,273 @@
+"""Observation of a running lab: in-node agents whose events merge into one timeline.
+
+While an ``Observation`` runs:
+
+- every balancer runs ``halab-observe --addr VIP...``, which stamps VIP additions and removals
+  as the kernel reports them (netlink);
+- the client runs ``halab-observe --capture eth0``, which records every VRRP advert and
+  gratuitous ARP on the lab's wire, stamped by the kernel on receipt;
+- the client runs one ``halab-probe`` per VIP, which makes an HTTP request every 20 ms and
+  records when it started, its result and the backend that answered;
+- halab-vrrpd's event log, when that engine runs, adds its state changes;
+- faults add their own events: inject, effective and revert.
+
+All containers share the host kernel's clock, so their wall-clock stamps are directly
+comparable (``clock_skew_s`` checks that). Events are collected when the observation stops.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from .errors import HalabError
+from .timeline import Event, Timeline
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .nodes import Node
+
+LOG_DIR = "/var/log/halab"
+PROBE_INTERVAL_S = 0.02
+PROBE_TIMEOUT_S = 1.0
+MAX_DURATION_S = 900.0
+
+
+@dataclass
+class _Agent:
+    node: str
+    name: str  # file stem
+    argv: list[str]
+
+    @property
+    def out(self) -> str:
+        return f"{LOG_DIR}/{self.name}.jsonl"
+
+    @property
+    def pidfile(self) -> str:
+        return f"/run/halab/{self.name}.pid"
+
+
+@dataclass
+class Observation:
+    """Agents watching a lab; ``timeline()`` returns everything seen, in order."""
+
+    lab: Lab
+    probe: bool = True
+    probe_interval: float = PROBE_INTERVAL_S
+    capture: bool = True
+    token: str = field(default_factory=lambda: secrets.token_hex(3))
+    agents: list[_Agent] = field(default_factory=list)
+    extra: list[Event] = field(default_factory=list)
+    started_at: float = 0.0
+    initial_holders: dict[str, list[str]] = field(default_factory=dict)
+    _collected: Timeline | None = None
+
+    def start(self) -> Observation:
+        lab = self.lab
+        assert lab.layout is not None
+        vips = lab.vip_addresses()
+        self.started_at = time.time()
+        for bal in lab.balancers():
+            self.agents.append(
+                _Agent(
+                    bal.name,
+                    f"obs-{self.token}-addr",
+                    [
+                        "halab-observe",
+                        "--addr",
+                        *map(str, vips.values()),
+                        "--duration",
+                        str(MAX_DURATION_S),
+                    ],
+                )
+            )
+        client = lab.client_node().name
+        if self.capture:
+            self.agents.append(
+                _Agent(
+                    client,
+                    f"obs-{self.token}-wire",
+                    ["halab-observe", "--capture", "eth0", "--duration", str(MAX_DURATION_S)],
+                )
+            )
+        if self.probe:
+            port = {v: d["port"] for v, d in lab.layout.vips.items()}
+            for vip, ip in vips.items():
+                count = int(MAX_DURATION_S / self.probe_interval)
+                self.agents.append(
+                    _Agent(
+                        client,
+                        f"obs-{self.token}-probe-{vip}",
+                        [
+                            "halab-probe",
+                            str(ip),
+                            "--port",
+                            port[vip],
+                            "--label",
+                            vip,
+                            "--count",
+                            str(count),
+                            "--interval",
+                            str(self.probe_interval),
+                            "--timeout",
+                            str(PROBE_TIMEOUT_S),
+                            "--duration",
+                            str(MAX_DURATION_S),
+                        ],
+                    )
+                )
+        for agent in self.agents:
+            self._launch(agent)
+        self._wait_ready()
+        self.initial_holders = lab.vip_holders()
+        lab.observation = self
+        return self
+
+    def _launch(self, agent: _Agent, append: bool = False) -> None:
+        node = self.lab.node(agent.node)
+        redirect = ">>" if append else ">"
+        cmd = (
+            f"mkdir -p /run/halab {LOG_DIR}; echo $$ > {agent.pidfile}; "
+            f"exec {' '.join(agent.argv)} {redirect} {agent.out} 2>{agent.out}.err"
+        )
+        node.container.exec_run(["sh", "-c", cmd], detach=True)
+
+    def _wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [a for a in self.agents if "probe" not in a.name]
+        while pending:
+            pending = [a for a in pending if b"observer_ready" not in self._read(a)]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                errs = {a.node: self._read(a, err=True).decode(errors="replace") for a in pending}
+                raise HalabError(f"observers not ready after {timeout:.0f} s: {errs}")
+            time.sleep(0.05)
+        # probes: wait for their first record so the timeline starts with a known state
+        for a in self.agents:
+            if "probe" in a.name:
+                while not self._read(a).strip():
+                    if time.monotonic() > deadline:
+                        raise HalabError(f"probe {a.name} produced nothing in {timeout:.0f} s")
+                    time.sleep(0.05)
+
+    def _read(self, agent: _Agent, err: bool = False) -> bytes:
+        node = self.lab.node(agent.node)
+        try:
+            return node.read_file(agent.out + (".err" if err else ""))
+        except (FileNotFoundError, docker.errors.APIError):
+            return b""
+
+    def reattach(self, node_name: str) -> None:
+        """Restart this node's agents (after its container was restarted), appending."""
+        for agent in self.agents:
+            if agent.node == node_name:
+                self._launch(agent, append=True)
+
+    def note(self, node: str, kind: str, **data: Any) -> Event:
+        """Add a host-side event (faults use this); stamped now."""
+        ev = Event(ts=time.time(), node=node, kind=kind, data=data)
+        self.extra.append(ev)
+        return ev
+
+    def stop(self) -> Timeline:
+        """Stop the agents and collect every event they recorded."""
+        if self._collected is not None:
+            return self._collected
+        by_node: dict[str, list[_Agent]] = {}
+        for a in self.agents:
+            by_node.setdefault(a.node, []).append(a)
+        for name, agents in by_node.items():
+            node = self.lab.node(name)
+            if node.state() != "running":
+                continue
+            pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in agents)
+            node.exec(f"kill -TERM {pids} 2>/dev/null; true")
+        self._collected = self._collect()
+        if self.lab.observation is self:
+            self.lab.observation = None
+        return self._collected
+
+    def snapshot(self) -> Timeline:
+        """Everything recorded so far; the agents keep running."""
+        return self._collected if self._collected is not None else self._collect()
+
+    def _collect(self) -> Timeline:
+        events: list[Event] = list(self.extra)
+        for a in self.agents:
+            for line in self._read(a).splitlines():
+                ev = _parse(line, a.node)
+                if ev is not None:
+                    events.append(ev)
+        events.extend(self._engine_events())
+        vips = {v: str(ip) for v, ip in self.lab.vip_addresses().items()}
+        return Timeline(events, vips=vips)
+
+    def _engine_events(self) -> list[Event]:
+        """halab-vrrpd's event log lines since the observation started."""
+        out = []
+        for bal in self.lab.balancers():
+            try:
+                raw = bal.read_file(f"{LOG_DIR}/vrrp-events.jsonl")
+            except (FileNotFoundError, docker.errors.APIError):
+                continue
+            for line in raw.splitlines():
+                ev = _parse(line, bal.name)
+                if ev is not None and ev.ts >= self.started_at - 0.001:
+                    out.append(ev)
+        return out
+
+    def timeline(self) -> Timeline:
+        return self.stop()
+
+
+def _parse(line: bytes, node: str) -> Event | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        return Event.from_json(line.decode(errors="replace"), node=node)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def clock_skew_s(nodes: list[Node]) -> float:
+    """Largest difference between a node's clock and the host's, with exec latency removed.
+
+    Containers share the host kernel's clock, so this is expected to be ~0 (what is left is
+    the exec round trip, bounded by halving it).
+    """
+    worst = 0.0
+    for node in nodes:
+        t0 = time.time()
+        res = node.exec(["python3", "-c", "import time; print(repr(time.time()))"])
+        t1 = time.time()
+        if not res.ok:
+            raise HalabError(f"{node.name}: cannot read its clock: {res.output}")
+        theirs = float(res.output.strip())
+        mid = (t0 + t1) / 2
+        worst = max(worst, abs(theirs - mid) - (t1 - t0) / 2, 0.0)
+    return worst
+
+
+@contextmanager
+def observing(lab: Lab, **kw: Any) -> Iterator[Observation]:
+    obs = Observation(lab, **kw).start()
+    try:
+        yield obs
+    finally:
+        obs.stop()
+
+
+def dumps_events(events: list[Event]) -> str:
+    return "\n".join(
+        json.dumps({"ts": e.ts, "node": e.node, "kind": e.kind, **e.data}) for e in events
+    )

@@ -1,0 +1,152 @@
+"""A test's scenario on a lab: observe everything, inject faults, measure what happened.
+
+``Scenario`` is what the ``hal`` fixture gives a test::
+
+    def test_crash_master(hal):
+        fault = hal.faults.crash_node("lb1")
+        m = hal.failover("VI_1", fault, to="lb2")          # waits, then measures
+        assert m.vip_move_s is not None and m.failed_requests < 100
+        hal.revert(fault)
+        hal.recovery("VI_1", fault, to="lb1")              # preemption brings it back
+
+At the end of the test every fault still applied is reverted and the lab is restored to its
+initial state (each VIP on its expected master), so the next test starts clean.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import Fault, Faults
+from .lab import Lab
+from .measures import FailoverMeasure, measure_failover, measure_recovery
+from .observe import Observation
+from .timeline import Timeline
+
+Recorder = Callable[[FailoverMeasure], None]
+
+
+@dataclass
+class Scenario:
+    """Observation + faults + measures on one lab, for one test."""
+
+    lab: Lab
+    record: Recorder | None = None
+    faults: Faults = field(init=False)
+    observation: Observation = field(init=False)
+    measures: list[FailoverMeasure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(self.lab)
+        self.observation = Observation(self.lab)
+
+    def __enter__(self) -> Scenario:
+        self.observation.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            errors = self.faults.revert_all()
+            self.observation.stop()
+        finally:
+            self.lab.restore()
+        if errors:
+            raise errors[0]
+
+    # ------------------------------------------------------------ queries
+
+    def timeline(self) -> Timeline:
+        """Everything observed so far (agents keep running)."""
+        return self.observation.snapshot()
+
+    def _node_addrs(self) -> dict[str, str]:
+        return {n.name: str(n.ip) for n in self.lab.nodes.values()}
+
+    def _vip_addr(self, vip: str) -> str:
+        return str(self.lab.vip_addresses()[vip])
+
+    def revert(self, fault: Fault) -> None:
+        self.faults.revert(fault)
+
+    def wait_holders(self, expected: dict[str, list[str]], timeout: float = 15.0) -> None:
+        self.lab.wait_for_holders(expected, timeout)
+
+    def _measure(
+        self,
+        fn: Any,
+        vip: str,
+        ts: float,
+        to: str | None,
+        settle: float,
+        timeout: float,
+        fault: Fault,
+    ) -> FailoverMeasure:
+        if to is not None:
+            self.lab.wait_for_holders({vip: [to]}, timeout)
+        # let the probes see the service answer again before measuring
+        deadline = time.monotonic() + timeout
+        time.sleep(settle)
+        tl = self.timeline()
+        m: FailoverMeasure = fn(
+            tl,
+            vip,
+            self._vip_addr(vip),
+            ts,
+            node_addrs=self._node_addrs(),
+            new_holder=to,
+            fault=_label(fault),
+            initial_holders=self.observation.initial_holders.get(vip),
+        )
+        while not m.recovered and time.monotonic() < deadline:
+            time.sleep(0.2)
+            tl = self.timeline()
+            m = fn(
+                tl,
+                vip,
+                self._vip_addr(vip),
+                ts,
+                node_addrs=self._node_addrs(),
+                new_holder=to,
+                fault=_label(fault),
+                initial_holders=self.observation.initial_holders.get(vip),
+            )
+        self.measures.append(m)
+        if self.record is not None:
+            self.record(m)
+        return m
+
+    def failover(
+        self,
+        vip: str,
+        fault: Fault,
+        to: str | None = None,
+        *,
+        settle: float = 0.3,
+        timeout: float = 15.0,
+    ) -> FailoverMeasure:
+        """Wait until ``to`` holds ``vip`` (if given) and the service answers again, then
+        measure the failover from the moment ``fault`` was injected."""
+        return self._measure(measure_failover, vip, fault.injected_at, to, settle, timeout, fault)
+
+    def recovery(
+        self,
+        vip: str,
+        fault: Fault,
+        to: str | None = None,
+        *,
+        settle: float = 0.3,
+        timeout: float = 15.0,
+    ) -> FailoverMeasure:
+        """Same, from the moment ``fault`` was reverted (revert it first)."""
+        if fault.reverted_at is None:
+            self.faults.revert(fault)
+        assert fault.reverted_at is not None
+        return self._measure(measure_recovery, vip, fault.reverted_at, to, settle, timeout, fault)
+
+
+def _label(fault: Fault) -> str:
+    """How a fault reads in reports: its name and what it did."""
+    return f"{fault.name} {fault.detail}"
