@@ -163,7 +163,10 @@ class Faults:
         )
 
         def inject() -> None:
-            n.exec(["kill", f"-{signum.name[3:]}", *map(str, pids)], check=True)
+            # Children before parents: keepalived's VRRP child gets SIGTERM from the kernel
+            # (PR_SET_PDEATHSIG) when its parent dies first, and would then shut down
+            # cleanly: not what a SIGKILL of the daemon means.
+            n.exec(["kill", f"-{signum.name[3:]}", *map(str, _children_first(n, pids))], check=True)
 
         def verify() -> None:
             if terminal:
@@ -541,6 +544,26 @@ class Faults:
 
         detail = f"vrid {vrid} priority {priority} src {src or sender.ip} v{version}"
         return self._apply("forge_advert", sender.name, detail, inject, verify, undo)
+
+
+def _children_first(n: Node, pids: list[int]) -> list[int]:
+    """The pids ordered so that every process comes before its ancestors among them."""
+    res = n.exec(["ps", "-o", "pid=,ppid=", "-p", ",".join(map(str, pids))])
+    parent = {}
+    for line in res.output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            parent[int(parts[0])] = int(parts[1])
+
+    def depth(pid: int) -> int:
+        d, seen = 0, set()
+        while pid in parent and parent[pid] in pids and pid not in seen:
+            seen.add(pid)
+            pid = parent[pid]
+            d += 1
+        return d
+
+    return sorted(pids, key=lambda p: (-depth(p), -p))
 
 
 def _safe_read(n: Node, path: str) -> bytes:

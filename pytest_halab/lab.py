@@ -261,7 +261,13 @@ class Lab:
                     for n, s in self.topology.spec.nodes.items()
                 },
                 vips={
-                    v: {"ip": str(addr.vips[v]), "master": s.master, "port": str(s.port)}
+                    v: {
+                        "ip": str(addr.vips[v]),
+                        "master": s.master,
+                        "port": str(s.port),
+                        "instance": b.instance if (b := self.topology.vrrp.get(v)) else "",
+                        "vrid": str(b.vrid) if b else "",
+                    }
                     for v, s in self.topology.spec.vips.items()
                 },
             )

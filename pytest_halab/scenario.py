@@ -74,6 +74,15 @@ class Scenario:
     def wait_holders(self, expected: dict[str, list[str]], timeout: float = 15.0) -> None:
         self.lab.wait_for_holders(expected, timeout)
 
+    def _vrrp_of(self, vip: str) -> dict[str, Any]:
+        d = self.lab.layout.vips[vip] if self.lab.layout else {}
+        out: dict[str, Any] = {}
+        if d.get("vrid"):
+            out["vrid"] = int(d["vrid"])
+        if d.get("instance"):
+            out["instances"] = [d["instance"]]
+        return out
+
     def _measure(
         self,
         fn: Any,
@@ -86,25 +95,14 @@ class Scenario:
     ) -> FailoverMeasure:
         if to is not None:
             self.lab.wait_for_holders({vip: [to]}, timeout)
-        # let the probes see the service answer again before measuring
         deadline = time.monotonic() + timeout
+        # `settle`: a stretch of observation after the move (not a race: the measure is
+        # taken from the timestamps recorded in the nodes, whatever the wait).
         time.sleep(settle)
-        tl = self.timeline()
-        m: FailoverMeasure = fn(
-            tl,
-            vip,
-            self._vip_addr(vip),
-            ts,
-            node_addrs=self._node_addrs(),
-            new_holder=to,
-            fault=_label(fault),
-            initial_holders=self.observation.initial_holders.get(vip),
-        )
-        while not m.recovered and time.monotonic() < deadline:
-            time.sleep(0.2)
-            tl = self.timeline()
-            m = fn(
-                tl,
+
+        def compute() -> FailoverMeasure:
+            result: FailoverMeasure = fn(
+                self.timeline(),
                 vip,
                 self._vip_addr(vip),
                 ts,
@@ -112,7 +110,15 @@ class Scenario:
                 new_holder=to,
                 fault=_label(fault),
                 initial_holders=self.observation.initial_holders.get(vip),
+                **self._vrrp_of(vip),
             )
+            return result
+
+        m = compute()
+        # the service may answer again a little after the move: wait for it (bounded)
+        while not m.recovered and time.monotonic() < deadline:
+            time.sleep(0.1)
+            m = compute()
         self.measures.append(m)
         if self.record is not None:
             self.record(m)

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -119,11 +119,22 @@ class TopologySpec(_Frozen):
 
 
 @dataclass(frozen=True)
+class VrrpBinding:
+    """Which VRRP instance carries a VIP on its expected master."""
+
+    instance: str
+    vrid: int
+    version: int
+    advert_int: float
+
+
+@dataclass(frozen=True)
 class Topology:
     """A validated topology: the spec plus where it came from and its rendered files."""
 
     spec: TopologySpec
     path: Path
+    vrrp: dict[str, VrrpBinding] = field(default_factory=dict)  # VIP name -> instance
 
     @property
     def name(self) -> str:
@@ -314,7 +325,10 @@ def load(name_or_path: str | Path) -> Topology:
         rendered = topo.render_files(node, sample)
         if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:
             src = (path.parent / nspec.files[KEEPALIVED_CONF]).resolve()
-            _check_keepalived_conf(topo, node, src, rendered[KEEPALIVED_CONF], sample)
+            bindings = _check_keepalived_conf(topo, node, src, rendered[KEEPALIVED_CONF], sample)
+            for vname, vip in spec.vips.items():
+                if vip.master == node and vname in bindings:
+                    topo.vrrp[vname] = bindings[vname]
     return topo
 
 
@@ -323,7 +337,7 @@ KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 
 def _check_keepalived_conf(
     topo: Topology, node: str, src: Path, text: bytes, sample: Addressing
-) -> None:
+) -> dict[str, VrrpBinding]:
     """The balancer's keepalived.conf as keepalived -t would judge it, and holding the VIPs
     the topology expects. Diagnostics point at the template (rendering keeps lines)."""
     from .vrrp.config import config_test_exit_status, load_config
@@ -340,13 +354,18 @@ def _check_keepalived_conf(
                 f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
                 f"errors (keepalived -t would exit {status}):\n" + "\n".join(lines)
             )
-    configured = {str(v.address) for inst in cfg.instances.values() for v in inst.vips}
+    configured = {
+        str(v.address): VrrpBinding(inst.name, inst.vrid or 0, inst.version, inst.advert_int)
+        for inst in cfg.instances.values()
+        for v in inst.vips
+    }
     for vname, ip in sample.vips.items():
         if str(ip) not in configured:
             raise TopologyError(
                 f"{topo.path}: vips.{vname}: address {{{{ vip.{vname} }}}} is in no "
                 f"virtual_ipaddress block of {node}'s {src.name}"
             )
+    return {vname: configured[str(ip)] for vname, ip in sample.vips.items()}
 
 
 def json_schema() -> str:
