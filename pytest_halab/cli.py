@@ -18,7 +18,8 @@ from . import images, topology
 from .errors import HalabError
 from .lab import L_KEEP, L_LAB, L_TOPOLOGY, Lab, clean, docker_client, lab_ids, remove_lab
 
-console = Console(highlight=False)
+# Tables stay readable when piped (CI logs): no 80-column wrapping.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -160,6 +161,93 @@ def cmd_topologies(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import FAULTS, run_bench
+
+    topo = topology.load(args.topology)
+    engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
+    bad = [e for e in engines if e not in ("keepalived", "halab")]
+    if bad or not engines:
+        raise HalabError(f"--vrrp: unknown engine(s) {bad}; use keepalived and/or halab")
+    faults = [f.strip() for f in args.fault.split(",") if f.strip()]
+    bad = [f for f in faults if f not in FAULTS]
+    if bad or not faults:
+        raise HalabError(f"--fault: unknown fault(s) {bad}; known: {', '.join(FAULTS)}")
+    if not 1 <= args.runs <= 100:
+        raise HalabError("--runs must be between 1 and 100")
+    t0 = time.monotonic()
+    res = run_bench(
+        topo,
+        engines,
+        faults,
+        args.runs,
+        vip=args.vip,
+        progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:7.1f} s[/dim] {m}"),
+    )
+    _print_bench(res)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res.as_dict(), fh, indent=1)
+        console.print(f"runs and summary written to {args.json}")
+    return 0
+
+
+def _print_bench(res: Any) -> None:
+    def cell(engine: str, fault: str, fig: str, keys: tuple[str, ...] = ("p50", "p90")) -> str:
+        st = res.stats(engine, fault, fig)
+        if st is None:
+            return "-"
+        return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
+
+    table = Table(
+        title=f"failover benchmark: {res.topology}, {res.vip} "
+        "(ms; p50 / p90, takeover p50 / min / max)"
+    )
+    for col in (
+        "engine",
+        "fault",
+        "n",
+        "detection",
+        "VIP move",
+        "outage",
+        "takeover (wire)",
+        "GARP - netlink max",
+    ):
+        table.add_column(col, justify="left" if col in ("engine", "fault") else "right")
+    for engine, fault in res.groups():
+        n = sum(1 for r in res.runs if r.engine == engine and r.fault == fault)
+        deltas = [
+            abs(d)
+            for r in res.runs
+            if r.engine == engine and r.fault == fault and (d := r.garp_vs_netlink_s) is not None
+        ]
+        table.add_row(
+            engine,
+            fault,
+            str(n),
+            cell(engine, fault, "detection"),
+            cell(engine, fault, "vip_move"),
+            cell(engine, fault, "outage"),
+            cell(engine, fault, "takeover", ("p50", "min", "max")),
+            f"{max(deltas) * 1000:.1f}" if deltas else "-",
+        )
+    console.print(table)
+    engines = sorted({r.engine for r in res.runs})
+    if {"keepalived", "halab"} <= set(engines):
+        ratios = Table(
+            title="halab-vrrpd / keepalived, ratio of medians (<= 1.0: as fast or faster)"
+        )
+        for col in ("fault", "VIP move", "outage", "takeover (wire)"):
+            ratios.add_column(col)
+        for fault in dict.fromkeys(r.fault for r in res.runs):
+            row = [fault]
+            for fig in ("vip_move", "outage", "takeover"):
+                a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
+                row.append(f"{a['p50'] / b['p50']:.2f}" if a and b and b["p50"] > 0 else "-")
+            ratios.add_row(*row)
+        console.print(ratios)
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     print(topology.json_schema())
     return 0
@@ -200,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
         "clean", help="remove every resource the project labelled, from any run"
     ).set_defaults(func=cmd_clean)
     sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
+    bn = sub.add_parser("bench", help="failover-latency benchmark: faults repeated, percentiles")
+    bn.add_argument("topology", nargs="?", default="nginx_master_backup")
+    bn.add_argument(
+        "--vrrp",
+        default="keepalived",
+        help="engines, comma-separated: keepalived,halab (side by side)",
+    )
+    bn.add_argument(
+        "--fault",
+        default="crash_node,kill_nginx,sigterm_vrrp",
+        help="faults, comma-separated: crash_node, kill_nginx, sigterm_vrrp, link_down",
+    )
+    bn.add_argument("--runs", type=int, default=5, help="repetitions per engine and fault")
+    bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
+    bn.add_argument("--json", default=None, metavar="FILE", help="write every run and the summary")
+    bn.set_defaults(func=cmd_bench)
     sub.add_parser("topologies", help="list shipped topologies").set_defaults(func=cmd_topologies)
     sub.add_parser("schema", help="print the topology JSON schema").set_defaults(func=cmd_schema)
     return p

@@ -92,3 +92,39 @@ def test_options_and_marker_registered(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.lab: the test needs a real Docker lab"])
+
+
+FAULT_TEST = textwrap.dedent("""
+    def test_sigterm_hands_over(hal):
+        fault = hal.faults.kill_process("lb1", "vrrp", "SIGTERM")
+        m = hal.failover("VI_1", fault, to="lb2")
+        assert m.new_holder == "lb2" and m.vip_move_s is not None
+
+    def test_lab_was_restored(lab):
+        assert lab.vip_holders() == {"VI_1": ["lb1"]}
+""")
+
+
+def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=FAULT_TEST)
+    report = pytester.path / "report"
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "--hal-topology=nginx_master_backup",
+        f"--hal-report={report}",
+        f"--junitxml={junit}",
+        "-p",
+        "no:randomly",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*halab failover measures*", "*nginx_master_backup*keepalived*kill_process vrrp SIGTERM*"]
+    )
+    xml = junit.read_text()
+    assert 'name="halab.VI_1.vip_move_ms"' in xml
+    stem = "test_user.py_test_sigterm_hands_over"
+    doc = json.loads((report / f"{stem}.json").read_text())
+    assert doc["meta"]["topology"] == "nginx_master_backup"
+    kinds = {e["kind"] for e in doc["events"]}
+    assert {"fault", "probe", "advert", "vip_added", "vip_removed"} <= kinds
+    assert (report / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,193 @@
+"""Failover-latency benchmarks: the same faults, repeated, per VRRP engine, with percentiles.
+
+For each engine a lab is started; for each fault and run the fault is injected on the
+VIP's master, the failover measured from in-node timestamps, the fault reverted and the lab
+restored. Figures per failover:
+
+- ``vip_move``: fault -> the VIP appears on the new holder (netlink, in the node);
+- ``detection``: fault -> the new master's first advert / state change;
+- ``outage``: first failed client request -> first success after the last failure;
+- ``takeover``: the old master's last advert -> the new master's first advert, from the
+  packet capture (LAB_NOTES: compare engines on this one; it excludes where in the advert
+  cycle the fault landed);
+- ``garp_vs_netlink``: first gratuitous ARP of the new holder (capture) minus the VIP-move
+  time (netlink): how far the lab's two clocks of the same moment agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import Fault
+from .lab import Engine, Lab
+from .measures import FailoverMeasure, summarize
+from .scenario import Scenario
+from .timeline import Timeline
+from .topology import Topology
+
+FAULTS: dict[str, Callable[[Scenario, str], Fault]] = {
+    "crash_node": lambda hal, master: hal.faults.crash_node(master),
+    "kill_nginx": lambda hal, master: hal.faults.kill_process(master, "nginx", "SIGKILL"),
+    "sigterm_vrrp": lambda hal, master: hal.faults.kill_process(master, "vrrp", "SIGTERM"),
+    "link_down": lambda hal, master: hal.faults.link_down(master),
+}
+FIGURES = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink")
+
+
+@dataclass
+class BenchRun:
+    engine: str
+    fault: str
+    run: int
+    measure: FailoverMeasure
+    takeover_s: float | None
+    garp_vs_netlink_s: float | None
+
+    def figure(self, name: str) -> float | None:
+        m = self.measure
+        return {
+            "detection": m.detection_s,
+            "vip_move": m.vip_move_s,
+            "outage": m.outage_s,
+            "takeover": self.takeover_s,
+            "garp_vs_netlink": self.garp_vs_netlink_s,
+        }[name]
+
+
+@dataclass
+class BenchResult:
+    topology: str
+    vip: str
+    runs: list[BenchRun] = field(default_factory=list)
+    lab_start_s: dict[str, float] = field(default_factory=dict)
+
+    def stats(self, engine: str, fault: str, figure: str) -> dict[str, Any] | None:
+        vals = [
+            v
+            for r in self.runs
+            if r.engine == engine and r.fault == fault and (v := r.figure(figure)) is not None
+        ]
+        return summarize(vals) if vals else None
+
+    def groups(self) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        for r in self.runs:
+            if (r.engine, r.fault) not in seen:
+                seen.append((r.engine, r.fault))
+        return seen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "topology": self.topology,
+            "vip": self.vip,
+            "lab_start_s": self.lab_start_s,
+            "summary": [
+                {"engine": e, "fault": f, **{fig: self.stats(e, f, fig) for fig in FIGURES}}
+                for e, f in self.groups()
+            ],
+            "runs": [
+                {
+                    "engine": r.engine,
+                    "fault": r.fault,
+                    "run": r.run,
+                    "takeover_s": r.takeover_s,
+                    "garp_vs_netlink_s": r.garp_vs_netlink_s,
+                    "measure": r.measure.as_dict(),
+                }
+                for r in self.runs
+            ],
+        }
+
+
+def takeover_s(
+    tl: Timeline, m: FailoverMeasure, addrs: dict[str, str], vrid: int | None
+) -> float | None:
+    """Old master's last advert before the new master's first one -> that first advert."""
+    if m.old_holder is None or m.new_holder is None or vrid is None:
+        return None
+    old_ip, new_ip = addrs.get(m.old_holder), addrs.get(m.new_holder)
+    adverts = [
+        e
+        for e in tl.between(m.fault_ts - 5.0, m.window_end)
+        if e.kind == "advert" and e.data.get("vrid") == vrid
+    ]
+    first_new = next(
+        (
+            e
+            for e in adverts
+            if e.ts >= m.fault_ts
+            and e.data.get("src") == new_ip
+            and int(e.data.get("priority", 0)) > 0
+        ),
+        None,
+    )
+    if first_new is None:
+        return None
+    old = [e for e in adverts if e.data.get("src") == old_ip and e.ts < first_new.ts]
+    if not old:
+        return None
+    return round(first_new.ts - old[-1].ts, 6)
+
+
+def run_bench(
+    topology: Topology,
+    engines: list[Engine],
+    faults: list[str],
+    runs: int,
+    vip: str | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> BenchResult:
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+    vip = vip or next(iter(topology.spec.vips))
+    result = BenchResult(topology.name, vip)
+    for engine in engines:
+        t0 = time.monotonic()
+        with Lab(topology, engine=engine) as lab:
+            result.lab_start_s[engine] = round(time.monotonic() - t0, 3)
+            progress(f"{engine}: lab {lab.lab_id} up in {result.lab_start_s[engine]:.2f} s")
+            for fault in faults:
+                for i in range(runs):
+                    result.runs.append(_one(lab, engine, fault, i, vip))
+                    r = result.runs[-1]
+                    progress(
+                        f"{engine} {fault} #{i + 1}: vip_move "
+                        f"{_ms(r.measure.vip_move_s)} outage {_ms(r.measure.outage_s)} "
+                        f"takeover {_ms(r.takeover_s)}"
+                    )
+    return result
+
+
+def _one(lab: Lab, engine: str, fault: str, run: int, vip: str) -> BenchRun:
+    master = lab.expected_masters()[vip]
+    backup = next(b.name for b in lab.balancers() if b.name != master)
+    addrs = {n.name: str(n.ip) for n in lab.nodes.values()}
+    vrid_s = lab.layout.vips[vip].get("vrid") if lab.layout else None
+    vrid = int(vrid_s) if vrid_s else None
+    with Scenario(lab) as hal:
+        # The wire figure needs the old master's last advert before the fault: wait until
+        # the capture has one (bounded by a few advert intervals).
+        deadline = time.monotonic() + 10
+        while vrid is not None and time.monotonic() < deadline:
+            if hal.timeline().first(
+                lambda e: e.kind == "advert"
+                and e.data.get("src") == addrs[master]
+                and e.data.get("vrid") == vrid
+            ):
+                break
+            time.sleep(0.1)
+        f = FAULTS[fault](hal, master)
+        m = hal.failover(vip, f, to=backup, settle=0.2, timeout=20)
+        tl = hal.timeline()
+    delta = None
+    if m.garp_s is not None and m.vip_move_s is not None:
+        delta = round(m.garp_s - m.vip_move_s, 6)
+    return BenchRun(engine, fault, run, m, takeover_s(tl, m, addrs, vrid), delta)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.1f} ms"
