@@ -337,6 +337,21 @@ class Faults:
         def undo() -> None:
             net.connect(n.container, ipv4_address=str(n.ip), aliases=[n.name])
             _wait("reconnected", node, attached)
+            # Docker names the new interface eth1; the node's configs say eth0: give it its
+            # old name back, as a replaced NIC would get from udev.
+            res = n.exec(f"ip -o -4 addr show to {n.ip} | awk '{{print $2}}'")
+            new = res.output.strip().split("@")[0]
+            if new and new != "eth0":
+                n.exec(
+                    f"ip link set dev {new} down && ip link set dev {new} name eth0 && "
+                    "ip link set dev eth0 up",
+                    check=True,
+                )
+            _wait(
+                "eth0 up with the node's address",
+                node,
+                lambda: n.exec(f"ip -o -4 addr show dev eth0 to {n.ip} | grep -q .").ok,
+            )
 
         return self._apply(
             "disconnect",
@@ -494,11 +509,14 @@ class Faults:
         count: int = 5,
         interval: float = 1.0,
         node: str | None = None,
+        sync_after: str | None = None,
     ) -> Fault:
         """Send forged VRRP adverts from a non-balancer node (default: the client) with
         scapy: a rogue master (high priority), or a fake resignation (priority 0, ``src``
         spoofed as the real master). Verified by the adverts appearing in the sender's
-        record. Runs in the background; reverted by stopping it."""
+        record. ``sync_after=IP`` sends the first one right after an advert from IP (e.g. a
+        resignation that the real master's next advert cannot cancel before Skew_Time).
+        Runs in the background; reverted by stopping it."""
         sender = self.lab.node(node) if node else self.lab.client_node()
         if sender.role == "balancer":
             raise FaultError(sender.name, "forge adverts from a node that is not a balancer")
@@ -524,6 +542,8 @@ class Faults:
             argv += ["--src", src]
         if password is not None:
             argv += ["--password", password]
+        if sync_after:
+            argv += ["--sync-after", sync_after]
         pidfile = out + ".pid"
 
         def inject() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from .faults import Fault, Faults
 from .lab import Lab
 from .measures import FailoverMeasure, measure_failover, measure_recovery
-from .observe import Observation
+from .observe import PROBE_TIMEOUT_S, Observation
 from .timeline import Timeline
 
 Recorder = Callable[[FailoverMeasure], None]
@@ -38,6 +38,7 @@ class Scenario:
     faults: Faults = field(init=False)
     observation: Observation = field(init=False)
     measures: list[FailoverMeasure] = field(default_factory=list)
+    _macs: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.faults = Faults(self.lab)
@@ -48,11 +49,18 @@ class Scenario:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        errors: list[Exception] = []
         try:
             errors = self.faults.revert_all()
             self.observation.stop()
         finally:
-            self.lab.restore()
+            try:
+                self.lab.restore()
+            except Exception as exc:
+                # a fault that failed to undo usually explains why the lab did not recover
+                for err in errors:
+                    exc.add_note(f"while undoing faults: {type(err).__name__}: {err}")
+                raise
         if errors:
             raise errors[0]
 
@@ -73,6 +81,16 @@ class Scenario:
 
     def wait_holders(self, expected: dict[str, list[str]], timeout: float = 15.0) -> None:
         self.lab.wait_for_holders(expected, timeout)
+
+    def _node_macs(self) -> dict[str, str]:
+        if self._macs is None:
+            self._macs = {}
+            for n in self.lab.nodes.values():
+                n.container.reload()
+                for net in (n.container.attrs["NetworkSettings"].get("Networks") or {}).values():
+                    if net.get("MacAddress"):
+                        self._macs[n.name] = str(net["MacAddress"]).lower()
+        return self._macs
 
     def _vrrp_of(self, vip: str) -> dict[str, Any]:
         d = self.lab.layout.vips[vip] if self.lab.layout else {}
@@ -101,12 +119,25 @@ class Scenario:
         time.sleep(settle)
 
         def compute() -> FailoverMeasure:
+            # A probe is written when it ends, up to its timeout after it started: measure
+            # up to `cut` only once every probe started before `cut` has reported.
+            cut = time.time()
+            time.sleep(max(0.0, cut + PROBE_TIMEOUT_S + 0.2 - time.time()))
+            tl = self.timeline()
+            nxt = tl.first(
+                lambda e: (
+                    e.kind == "fault" and e.get("phase") in ("inject", "revert") and e.ts > ts
+                ),
+                after=ts,
+            )
             result: FailoverMeasure = fn(
-                self.timeline(),
+                tl,
                 vip,
                 self._vip_addr(vip),
                 ts,
+                window_end=min(cut, nxt.ts) if nxt is not None else cut,
                 node_addrs=self._node_addrs(),
+                node_macs=self._node_macs(),
                 new_holder=to,
                 fault=_label(fault),
                 initial_holders=self.observation.initial_holders.get(vip),
@@ -117,7 +148,6 @@ class Scenario:
         m = compute()
         # the service may answer again a little after the move: wait for it (bounded)
         while not m.recovered and time.monotonic() < deadline:
-            time.sleep(0.1)
             m = compute()
         self.measures.append(m)
         if self.record is not None:
