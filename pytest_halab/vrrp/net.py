@@ -24,6 +24,7 @@ from pytest_halab.vrrp.packet import VRRP_MCAST_GROUP, VRRP_PROTO, build_ipv4_he
 
 __all__ = [
     "AddressInfo",
+    "GarpSender",
     "LinkInfo",
     "Netlink",
     "NetlinkError",
@@ -338,10 +339,11 @@ class VrrpSocket:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             # Only the groups joined on this socket, not every group the host joined.
             sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
-            mreqn = socket.inet_aton("0.0.0.0") + struct.pack("=i", self.index)
+            # struct ip_mreqn (group, address, ifindex): 12 octets select the index form.
+            mreqn = socket.inet_aton("0.0.0.0") * 2 + struct.pack("=i", self.index)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
             if multicast:
-                self.join()
+                self.join(sock)
             sock.setblocking(False)
         except OSError:
             sock.close()
@@ -381,7 +383,7 @@ class VrrpSocket:
         """One packet (IPv4 header included), or None when nothing is waiting."""
         try:
             return self._sock.recv(65535)
-        except (BlockingIOError, InterruptedError):
+        except OSError:  # EAGAIN, or e.g. ENETDOWN while the link is down
             return None
 
 
@@ -404,15 +406,63 @@ def build_garp_frame(mac: bytes, address: str) -> bytes:
     return frame.ljust(60, b"\0")
 
 
+class GarpSender:
+    """Sends gratuitous ARPs through one long-lived AF_PACKET socket per interface.
+
+    Opening and closing a packet socket costs tens of milliseconds (the kernel waits for
+    an RCU grace period on release), too slow on the takeover path, so sockets stay open.
+    They are bound with protocol 0: they send, and never receive.
+    """
+
+    def __init__(self) -> None:
+        self._socks: dict[str, tuple[socket.socket, bytes]] = {}
+
+    def _socket(self, interface: str) -> tuple[socket.socket, bytes]:
+        entry = self._socks.get(interface)
+        if entry is None:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            try:
+                sock.bind((interface, 0))
+            except OSError:
+                sock.close()
+                raise
+            entry = (sock, interface_mac(interface))
+            self._socks[interface] = entry
+        return entry
+
+    def send(self, interface: str, addresses: list[str], repeat: int = 1) -> int:
+        """Send ``repeat`` gratuitous ARPs for each address on ``interface``; frames sent."""
+        try:
+            sock, mac = self._socket(interface)
+        except OSError:
+            self.forget(interface)
+            raise
+        frames = [build_garp_frame(mac, a) for a in addresses]
+        sent = 0
+        try:
+            for _ in range(repeat):
+                for frame in frames:
+                    sock.send(frame)
+                    sent += 1
+        except OSError:
+            self.forget(interface)  # the interface may have gone: reopen next time
+            raise
+        return sent
+
+    def forget(self, interface: str) -> None:
+        entry = self._socks.pop(interface, None)
+        if entry is not None:
+            entry[0].close()
+
+    def close(self) -> None:
+        for interface in list(self._socks):
+            self.forget(interface)
+
+
 def send_gratuitous_arp(interface: str, addresses: list[str], repeat: int = 1) -> int:
-    """Send ``repeat`` gratuitous ARPs for each address on ``interface``; frames sent."""
-    mac = interface_mac(interface)
-    frames = [build_garp_frame(mac, a) for a in addresses]
-    sent = 0
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP)) as sock:
-        sock.bind((interface, _ETH_P_ARP))
-        for _ in range(repeat):
-            for frame in frames:
-                sock.send(frame)
-                sent += 1
-    return sent
+    """One-off :meth:`GarpSender.send` (opens and closes its own socket)."""
+    sender = GarpSender()
+    try:
+        return sender.send(interface, addresses, repeat)
+    finally:
+        sender.close()

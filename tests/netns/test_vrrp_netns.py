@@ -1,0 +1,789 @@
+"""halab-vrrpd against keepalived 2.2.7, for real, in Linux network namespaces.
+
+Each test builds its own little LAN: a "switch" namespace holding a bridge, and one
+namespace per node joined to it by a veth pair (``eth0`` inside the node). Everything is
+named with a unique ``hlt`` prefix and removed at teardown; no packet leaves the
+namespaces. Waits are polls with timeouts.
+
+Run as a benchmark (not a test: nothing is asserted)::
+
+    python -m tests.netns.test_vrrp_netns --bench [--runs 5] [--engines halab,keepalived]
+        [--no-steady]
+
+measures failover (master SIGKILL) for both engines, v2 advert 1 s and v3 advert 0.1 s,
+from a packet capture taken in an observer namespace, and the daemon's CPU/RSS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VIP = "10.77.0.100"
+SUBNET = "10.77.0"
+
+
+def _missing() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "network namespaces need Linux"
+    if os.geteuid() != 0:
+        return "needs root (ip netns)"
+    if shutil.which("ip") is None:
+        return "no ip command (iproute2)"
+    if shutil.which("keepalived") is None:
+        return "no keepalived binary"
+    return None
+
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(_missing() is not None, reason=_missing() or ""),
+]
+
+_counter = itertools.count()
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=30)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.01) -> float:
+    """Poll ``predicate`` until true; return the seconds it took; fail after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout:.2f} s waiting for {what}")
+        time.sleep(step)
+
+
+def holds_for(predicate: Callable[[], bool], duration: float, what: str) -> None:
+    """Fail if ``predicate`` turns false at any poll during ``duration`` seconds."""
+    end = time.monotonic() + duration
+    while time.monotonic() < end:
+        assert predicate(), f"{what} stopped holding"
+        time.sleep(0.02)
+
+
+# --- configuration -------------------------------------------------------------------
+
+
+def vrrp_conf(
+    *,
+    priority: int,
+    version: int = 2,
+    advert: float = 1.0,
+    nopreempt: bool = False,
+    vrid: int = 51,
+    unicast: tuple[str, str] | None = None,
+) -> str:
+    """One keepalived.conf both engines read unchanged."""
+    lines = [
+        "vrrp_instance VI_1 {",
+        "    state BACKUP",
+        "    interface eth0",
+        f"    virtual_router_id {vrid}",
+        f"    priority {priority}",
+        f"    advert_int {advert:g}",
+        f"    version {version}",
+    ]
+    if nopreempt:
+        lines.append("    nopreempt")
+    if version == 2:
+        lines += [
+            "    authentication {",
+            "        auth_type PASS",
+            "        auth_pass h4lab",
+            "    }",
+        ]
+    if unicast is not None:
+        lines += [
+            f"    unicast_src_ip {unicast[0]}",
+            "    unicast_peer {",
+            f"        {unicast[1]}",
+            "    }",
+        ]
+    lines += ["    virtual_ipaddress {", f"        {VIP}/24", "    }", "}", ""]
+    return "\n".join(lines)
+
+
+# --- the namespace lab ---------------------------------------------------------------
+
+
+@dataclass
+class Engine:
+    """A VRRP daemon process running in a node's namespace."""
+
+    kind: str  # "halab" | "keepalived"
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    event_log: Path | None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (keepalived's parent and VRRP child at once)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self) -> None:
+        """SIGTERM, as an init system stops a daemon (keepalived relays it to its child)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGTERM)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def events(self) -> list[dict[str, object]]:
+        if self.event_log is None or not self.event_log.exists():
+            return []
+        return [json.loads(line) for line in self.event_log.read_text().splitlines() if line]
+
+
+@dataclass
+class Node:
+    lab: NetnsLab
+    name: str
+    ns: str
+    address: str
+    engines: list[Engine] = field(default_factory=list)
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return _run("ip", "-n", self.ns, *args, check=check)
+
+    def addresses(self) -> list[str]:
+        out = self.ip("-4", "-o", "addr", "show", "dev", "eth0", check=False).stdout
+        return [line.split()[3].split("/")[0] for line in out.splitlines() if " inet " in line]
+
+    def has_vip(self, vip: str = VIP) -> bool:
+        return vip in self.addresses()
+
+    def link(self, up: bool) -> None:
+        self.ip("link", "set", "eth0", "up" if up else "down")
+
+    def start(self, kind: str, conf: str) -> Engine:
+        n = len(self.engines)
+        base = self.lab.workdir / f"{self.name}-{kind}-{n}"
+        conf_path = base.with_suffix(".conf")
+        conf_path.write_text(conf)
+        log_path = base.with_suffix(".log")
+        event_log: Path | None = None
+        env = dict(os.environ)
+        if kind == "halab":
+            event_log = base.with_suffix(".events")
+            env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+            cmd = [sys.executable, "-m", "pytest_halab.vrrp.daemon", "-n", "-l", "-D"]
+            cmd += ["-f", str(conf_path), "-p", str(base.with_suffix(".pid"))]
+            cmd += ["--event-log", str(event_log)]
+        elif kind == "keepalived":
+            cmd = ["keepalived", "-n", "-l", "-D", "-P", "-f", str(conf_path)]
+            cmd += ["-p", str(base.with_suffix(".pid")), "-r", str(base.with_suffix(".vpid"))]
+        else:
+            raise ValueError(kind)
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, *cmd],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        engine = Engine(kind, proc, log_path, event_log)
+        self.engines.append(engine)
+        self.lab.engines.append(engine)
+        return engine
+
+
+class NetnsLab:
+    """Namespaces on one bridge; a context manager that removes everything it made."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.prefix = f"hlt{os.getpid() % 100000}x{next(_counter)}"
+        self.workdir = workdir
+        self.switch = f"{self.prefix}sw"
+        self.nodes: list[Node] = []
+        self.engines: list[Engine] = []
+        self.namespaces: list[str] = []
+
+    def __enter__(self) -> NetnsLab:
+        try:
+            self._add_ns(self.switch)
+            _run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
+            _run("ip", "-n", self.switch, "link", "set", "br0", "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _add_ns(self, name: str) -> None:
+        _run("ip", "netns", "add", name)
+        self.namespaces.append(name)
+
+    def add_node(self, name: str, host: int) -> Node:
+        ns = f"{self.prefix}{name}"
+        self._add_ns(ns)
+        peer = f"{self.prefix}{name}"[-15:]
+        _run(
+            "ip",
+            "link",
+            "add",
+            peer,
+            "netns",
+            self.switch,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns,
+        )
+        _run("ip", "-n", self.switch, "link", "set", peer, "master", "br0", "up")
+        address = f"{SUBNET}.{host}"
+        _run("ip", "-n", ns, "link", "set", "lo", "up")
+        _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        _run("ip", "-n", ns, "link", "set", "eth0", "up")
+        node = Node(self, name, ns, address)
+        self.nodes.append(node)
+        return node
+
+    def holders(self, vip: str = VIP) -> list[str]:
+        return [n.name for n in self.nodes if n.has_vip(vip)]
+
+    def close(self) -> None:
+        for engine in self.engines:
+            if engine.alive():
+                with contextlib.suppress(Exception):
+                    engine.kill()
+        for ns in reversed(self.namespaces):
+            _run("ip", "netns", "delete", ns, check=False)
+        self.namespaces.clear()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[NetnsLab]:
+    with NetnsLab(tmp_path) as the_lab:
+        yield the_lab
+        for engine in the_lab.engines:  # shown on failure only
+            print(f"--- {engine.kind} pid {engine.pid} log:\n{engine.log()[-4000:]}")
+
+
+# --- timing expectations ---------------------------------------------------------------
+
+VERSIONS = [
+    pytest.param((2, 1.0), id="v2-advert1"),
+    pytest.param((3, 0.1), id="v3-advert0.1"),
+]
+PAIRS = [
+    pytest.param(("halab", "keepalived"), id="halab-master"),
+    pytest.param(("keepalived", "halab"), id="keepalived-master"),
+]
+
+
+def master_down(advert: float, priority: int) -> float:
+    skew = (256 - priority) / 256 * (1.0 if advert >= 1 else advert)
+    return 3 * advert + skew
+
+
+def startup_allowance() -> float:
+    return 5.0  # interpreter start, namespace exec
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("pair", PAIRS)
+def test_higher_priority_wins_and_one_holder(
+    lab: NetnsLab, pair: tuple[str, str], version: tuple[int, float]
+) -> None:
+    high_kind, low_kind = pair
+    ver, advert = version
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    # The low-priority node starts alone and becomes master ...
+    low.start(low_kind, vrrp_conf(priority=100, version=ver, advert=advert))
+    wait_for(low.has_vip, master_down(advert, 100) + startup_allowance(), "low to become master")
+    # ... then the higher priority joins and preempts it.
+    high.start(high_kind, vrrp_conf(priority=150, version=ver, advert=advert))
+    wait_for(
+        lambda: lab.holders() == ["a"],
+        master_down(advert, 150) + startup_allowance(),
+        "the higher priority to take the VIP over",
+    )
+    holds_for(lambda: lab.holders() == ["a"], 4 * advert + 0.5, "exactly one holder (a)")
+    assert all(e.alive() for e in lab.engines)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("pair", PAIRS)
+def test_sigkill_master_moves_vip(
+    lab: NetnsLab, pair: tuple[str, str], version: tuple[int, float]
+) -> None:
+    high_kind, low_kind = pair
+    ver, advert = version
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    master = high.start(high_kind, vrrp_conf(priority=150, version=ver, advert=advert))
+    wait_for(high.has_vip, master_down(advert, 150) + startup_allowance(), "a to become master")
+    low.start(low_kind, vrrp_conf(priority=100, version=ver, advert=advert))
+    holds_for(lambda: lab.holders() == ["a"], 4 * advert + 0.5, "a to stay the only holder")
+    master.kill()
+    took = wait_for(low.has_vip, master_down(advert, 100) + 1.0, "b to take the VIP over")
+    assert took > 2 * advert, "took over before the master-down interval could have run out"
+    # A killed daemon cannot remove its address: the old node still holds it (as keepalived).
+    assert high.has_vip()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("pair", PAIRS)
+def test_link_down_moves_vip_and_back(
+    lab: NetnsLab, pair: tuple[str, str], version: tuple[int, float]
+) -> None:
+    high_kind, low_kind = pair
+    ver, advert = version
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    high.start(high_kind, vrrp_conf(priority=150, version=ver, advert=advert))
+    wait_for(high.has_vip, master_down(advert, 150) + startup_allowance(), "a to become master")
+    low.start(low_kind, vrrp_conf(priority=100, version=ver, advert=advert))
+    holds_for(lambda: lab.holders() == ["a"], 3 * advert + 0.5, "a to stay the only holder")
+    high.link(up=False)
+    wait_for(lambda: lab.holders() == ["b"], master_down(advert, 100) + 1.0, "the VIP to move to b")
+    high.link(up=True)
+    wait_for(
+        lambda: lab.holders() == ["a"],
+        master_down(advert, 150) + 2.0,
+        "a to preempt back when its link returns",
+    )
+    holds_for(lambda: lab.holders() == ["a"], 3 * advert + 0.5, "exactly one holder (a)")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("pair", PAIRS)
+def test_sigterm_hands_over_fast(
+    lab: NetnsLab, pair: tuple[str, str], version: tuple[int, float]
+) -> None:
+    high_kind, low_kind = pair
+    ver, advert = version
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    master = high.start(high_kind, vrrp_conf(priority=150, version=ver, advert=advert))
+    wait_for(high.has_vip, master_down(advert, 150) + startup_allowance(), "a to become master")
+    low.start(low_kind, vrrp_conf(priority=100, version=ver, advert=advert))
+    holds_for(lambda: lab.holders() == ["a"], 3 * advert + 0.5, "a to stay the only holder")
+    master.terminate()
+    took = wait_for(
+        lambda: lab.holders() == ["b"], master_down(advert, 100) + 1.0, "b to take over"
+    )
+    master.proc.wait(timeout=10)
+    assert master.proc.returncode == 0
+    skew = (256 - 100) / 256 * (1.0 if ver == 2 else advert)
+    # Priority 0 means Skew_Time instead of Master_Down_Interval: generous sanity bound.
+    if ver == 2:
+        assert took < 3 * advert, f"handover took {took:.3f} s: priority 0 was not honoured"
+    assert took < skew + 0.5
+    if master.kind == "halab":
+        events = [e["event"] for e in master.events()]
+        assert "vip_removed" in events
+        assert events[-1] == "daemon_stop"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("pair", PAIRS)
+def test_nopreempt_keeps_vip_where_it_is(
+    lab: NetnsLab, pair: tuple[str, str], version: tuple[int, float]
+) -> None:
+    high_kind, low_kind = pair
+    ver, advert = version
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    old_master = high.start(
+        high_kind, vrrp_conf(priority=150, version=ver, advert=advert, nopreempt=True)
+    )
+    wait_for(high.has_vip, master_down(advert, 150) + startup_allowance(), "a to become master")
+    low.start(low_kind, vrrp_conf(priority=100, version=ver, advert=advert, nopreempt=True))
+    holds_for(lambda: lab.holders() == ["a"], 3 * advert + 0.5, "a to stay the only holder")
+    old_master.kill()
+    wait_for(low.has_vip, master_down(advert, 100) + 1.0, "b to take over")
+    # The old master returns (removing its stale address at start) and must not preempt.
+    high.start(high_kind, vrrp_conf(priority=150, version=ver, advert=advert, nopreempt=True))
+    wait_for(lambda: lab.holders() == ["b"], startup_allowance(), "a to drop its stale VIP")
+    holds_for(
+        lambda: lab.holders() == ["b"],
+        2 * master_down(advert, 150) + 1.0,
+        "the VIP to stay on b (nopreempt)",
+    )
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_unicast_peers(lab: NetnsLab, pair: tuple[str, str]) -> None:
+    high_kind, low_kind = pair
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    high.start(
+        high_kind,
+        vrrp_conf(priority=150, version=3, advert=0.1, unicast=(high.address, low.address)),
+    )
+    low.start(
+        low_kind,
+        vrrp_conf(priority=100, version=3, advert=0.1, unicast=(low.address, high.address)),
+    )
+    wait_for(lambda: lab.holders() == ["a"], startup_allowance(), "a to become master")
+    holds_for(lambda: lab.holders() == ["a"], 1.0, "exactly one holder (a)")
+    high.engines[0].kill()
+    wait_for(low.has_vip, master_down(0.1, 100) + 1.0, "b to take over")
+
+
+def test_malformed_packets_are_counted_not_fatal(lab: NetnsLab) -> None:
+    node, attacker = lab.add_node("a", 1), lab.add_node("c", 3)
+    engine = node.start("halab", vrrp_conf(priority=150, version=3, advert=0.1))
+    wait_for(node.has_vip, startup_allowance(), "a to become master")
+    sender = textwrap.dedent(
+        """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("{src}"))
+        for payload in (b"", b"\\x31\\x33", b"\\x31\\x33\\x64\\x01\\x00\\x0a\\x00\\x00" + bytes(4)):
+            s.sendto(payload, ("224.0.0.18", 0))
+        """
+    ).format(src=attacker.address)
+    _run("ip", "netns", "exec", attacker.ns, sys.executable, "-c", sender)
+    wait_for(
+        lambda: sum(e["event"] == "malformed_packet" for e in engine.events()) >= 3,
+        3.0,
+        "three malformed_packet events",
+    )
+    holds_for(lambda: engine.alive() and node.has_vip(), 0.5, "the daemon to keep running")
+
+
+def _executable(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("backup_kind", ["keepalived", "halab"])
+def test_track_script_weight_and_notify(lab: NetnsLab, tmp_path: Path, backup_kind: str) -> None:
+    """A failing vrrp_script (weight -60) drops halab below the keepalived backup; notify
+    scripts get keepalived's arguments; the script coming back preempts again."""
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    flag = tmp_path / "healthy"
+    flag.touch()
+    check = _executable(tmp_path / "check.sh", f'test -e "{flag}"')
+    notes = tmp_path / "notes"
+    notify = _executable(tmp_path / "notify.sh", f'echo "$@" >> "{notes}"')
+    master_note = _executable(tmp_path / "master.sh", f'echo "master-script $#" >> "{notes}"')
+    conf = vrrp_conf(priority=150, version=3, advert=0.1)
+    script_block = (
+        f'vrrp_script chk {{\n    script "{check}"\n    interval 0.2\n    weight -60\n'
+        "    fall 2\n    rise 2\n}\n"
+    )
+    conf = script_block + conf.replace(
+        "    virtual_ipaddress {",
+        f'    track_script {{\n        chk\n    }}\n    notify "{notify}"\n'
+        f'    notify_master "{master_note}"\n    virtual_ipaddress {{',
+    )
+    engine = high.start("halab", conf)
+    wait_for(high.has_vip, startup_allowance(), "a to become master")
+    low.start(backup_kind, vrrp_conf(priority=100, version=3, advert=0.1))
+    holds_for(lambda: lab.holders() == ["a"], 1.0, "a to stay the only holder")
+    flag.unlink()
+    wait_for(lambda: lab.holders() == ["b"], 3.0, "b to take over when the script fails")
+    events = engine.events()
+    assert any(e["event"] == "priority_change" and e["new"] == 90 for e in events)
+    assert any(e["event"] == "tracker_change" and e["ok"] is False for e in events)
+    flag.touch()
+    wait_for(lambda: lab.holders() == ["a"], 3.0, "a to preempt back when the script recovers")
+    wait_for(lambda: notes.exists() and notes.read_text().count("MASTER") >= 2, 3.0, "notify")
+    lines = notes.read_text().splitlines()
+    assert "INSTANCE VI_1 MASTER 150" in lines
+    assert "INSTANCE VI_1 BACKUP 90" in lines
+    assert "master-script 0" in lines  # notify_master runs with no arguments
+
+
+def test_track_interface_weight_zero_means_fault(lab: NetnsLab) -> None:
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    high.ip("link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+    high.ip("link", "set", "eth1", "up")
+    high.ip("link", "set", "eth1p", "up")
+    conf = vrrp_conf(priority=150, version=3, advert=0.1).replace(
+        "    virtual_ipaddress {",
+        "    track_interface {\n        eth1\n    }\n    virtual_ipaddress {",
+    )
+    engine = high.start("halab", conf)
+    wait_for(high.has_vip, startup_allowance(), "a to become master")
+    low.start("keepalived", vrrp_conf(priority=100, version=3, advert=0.1))
+    holds_for(lambda: lab.holders() == ["a"], 0.5, "a to stay the only holder")
+    high.ip("link", "set", "eth1p", "down")  # eth1 loses carrier
+    wait_for(lambda: lab.holders() == ["b"], 2.0, "b to take over while a is in FAULT")
+    assert any(e["event"] == "state_change" and e["new"] == "FAULT" for e in engine.events())
+    high.ip("link", "set", "eth1p", "up")
+    wait_for(lambda: lab.holders() == ["a"], 3.0, "a to come back from FAULT and preempt")
+
+
+def test_sighup_reload_keeps_vips_that_stay(lab: NetnsLab) -> None:
+    node = lab.add_node("a", 1)
+    conf = vrrp_conf(priority=150, version=3, advert=0.1)
+    engine = node.start("halab", conf)
+    wait_for(node.has_vip, startup_allowance(), "a to become master")
+    conf_path = node.lab.workdir / "a-halab-0.conf"
+    conf_path.write_text(
+        conf.replace(f"        {VIP}/24\n", f"        {VIP}/24\n        {SUBNET}.101/24\n")
+    )
+    os.kill(engine.pid, signal.SIGHUP)
+    wait_for(lambda: node.has_vip(f"{SUBNET}.101"), 3.0, "the new VIP to be added")
+    assert node.has_vip(VIP)
+    removed = [e for e in engine.events() if e["event"] == "vip_removed"]
+    assert removed == [], "a VIP that stays must not be removed on reload"
+    # Now drop the first VIP.
+    conf_path.write_text(conf.replace(f"        {VIP}/24\n", f"        {SUBNET}.101/24\n"))
+    os.kill(engine.pid, signal.SIGHUP)
+    wait_for(lambda: not node.has_vip(VIP), 3.0, "the dropped VIP to be removed")
+    assert node.has_vip(f"{SUBNET}.101")
+    assert engine.alive()
+    engine.terminate()
+    engine.proc.wait(timeout=10)
+    assert engine.proc.returncode == 0
+    assert node.addresses() == [node.address]
+
+
+def test_sync_group_members_fault_together(lab: NetnsLab) -> None:
+    node = lab.add_node("a", 1)
+    node.ip("link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+    node.ip("addr", "add", "10.78.0.1/24", "dev", "eth1")
+    node.ip("link", "set", "eth1", "up")
+    node.ip("link", "set", "eth1p", "up")
+    conf = textwrap.dedent(
+        f"""
+        vrrp_sync_group G1 {{
+            group {{
+                VI_1
+                VI_2
+            }}
+        }}
+        vrrp_instance VI_1 {{
+            interface eth0
+            virtual_router_id 51
+            priority 150
+            version 3
+            advert_int 0.1
+            virtual_ipaddress {{
+                {VIP}/24
+            }}
+        }}
+        vrrp_instance VI_2 {{
+            interface eth1
+            virtual_router_id 52
+            priority 150
+            version 3
+            advert_int 0.1
+            virtual_ipaddress {{
+                10.78.0.100/24 dev eth1
+            }}
+        }}
+        """
+    )
+    engine = node.start("halab", conf)
+    wait_for(lambda: node.has_vip(VIP), startup_allowance(), "VI_1 master")
+    node.ip("link", "set", "eth1p", "down")  # VI_2's interface loses carrier
+    wait_for(lambda: not node.has_vip(VIP), 2.0, "VI_1 to follow VI_2 into FAULT")
+    states = {e["instance"]: e["new"] for e in engine.events() if e["event"] == "state_change"}
+    assert states == {"VI_1": "FAULT", "VI_2": "FAULT"}
+    node.ip("link", "set", "eth1p", "up")
+    wait_for(lambda: node.has_vip(VIP), 3.0, "the group to come back")
+
+
+def test_daemonizes_without_dont_fork(lab: NetnsLab) -> None:
+    node = lab.add_node("a", 1)
+    conf = lab.workdir / "daemon.conf"
+    conf.write_text(vrrp_conf(priority=150, version=3, advert=0.1))
+    pid_file, events = lab.workdir / "daemon.pid", lab.workdir / "daemon.events"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "pytest_halab.vrrp.daemon", "-f", str(conf)]
+    cmd += ["-p", str(pid_file), "--event-log", str(events)]
+    run = subprocess.run(
+        ["ip", "netns", "exec", node.ns, *cmd], env=env, capture_output=True, timeout=30
+    )
+    assert run.returncode == 0, run.stderr
+    pid = int(pid_file.read_text())  # written before the launching command returned
+    try:
+        assert Path(f"/proc/{pid}").exists()
+        assert os.getsid(pid) != os.getsid(0), "the daemon left our session"
+        wait_for(node.has_vip, startup_allowance(), "the daemon to become master")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), 5.0, "the daemon to exit")
+    assert not pid_file.exists()
+    assert not node.has_vip()
+    assert json.loads(events.read_text().splitlines()[-1])["event"] == "daemon_stop"
+
+
+# --- benchmark (python -m tests.netns.test_vrrp_netns --bench) ----------------------------
+
+OBSERVER = textwrap.dedent(
+    r"""
+    import json, select, socket, struct, sys, time
+    SO_TIMESTAMPNS = 35
+    vr = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+    vr.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                  socket.inet_aton("224.0.0.18") + socket.inet_aton("0.0.0.0")
+                  + struct.pack("=i", socket.if_nametoindex("eth0")))
+    arp = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    for s in (vr, arp):
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    print("ready", flush=True)
+    end = time.time() + float(sys.argv[1])
+    while time.time() < end:
+        ready, _, _ = select.select([vr, arp], [], [], 0.2)
+        for s in ready:
+            data, anc, _, _ = s.recvmsg(2048, 64)
+            ts = time.time()
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, ns = struct.unpack("=qq", raw[:16])
+                    ts = sec + ns / 1e9
+            if s is vr:
+                ihl = (data[0] & 15) * 4
+                print(json.dumps({"ts": ts, "kind": "vrrp", "src": socket.inet_ntoa(data[12:16]),
+                                  "prio": data[ihl + 2]}), flush=True)
+            elif len(data) >= 42 and data[20:22] == b"\x00\x01":
+                print(json.dumps({"ts": ts, "kind": "arp", "ip": socket.inet_ntoa(data[28:32])}),
+                      flush=True)
+    """
+)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def bench_failover(kind: str, ver: int, advert: float, runs: int) -> dict[str, float]:
+    kill_to_garp: list[float] = []
+    capture: list[float] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="hlt") as tmp, NetnsLab(Path(tmp)) as the_lab:
+            high, low = the_lab.add_node("a", 1), the_lab.add_node("b", 2)
+            obs = the_lab.add_node("o", 9)
+            watcher = subprocess.Popen(
+                ["ip", "netns", "exec", obs.ns, sys.executable, "-c", OBSERVER, "60"],
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                assert watcher.stdout is not None
+                assert watcher.stdout.readline().strip() == "ready"
+                master = high.start(kind, vrrp_conf(priority=150, version=ver, advert=advert))
+                wait_for(high.has_vip, 15, "a master")
+                low.start(kind, vrrp_conf(priority=100, version=ver, advert=advert))
+                time.sleep(3 * advert + 1.0)  # let the backup settle (benchmark, not a test)
+                t_kill = time.time()
+                master.kill()
+                wait_for(low.has_vip, 10, "b master")
+                time.sleep(2 * advert + 0.2)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(watcher.pid, signal.SIGKILL)
+                out, _ = watcher.communicate(timeout=10)
+            records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            old = [r["ts"] for r in records if r["kind"] == "vrrp" and r["src"] == high.address]
+            new = [
+                r["ts"]
+                for r in records
+                if r["kind"] == "vrrp" and r["src"] == low.address and r["ts"] > t_kill
+            ]
+            garps = [r["ts"] for r in records if r["kind"] == "arp" and r["ts"] > t_kill]
+            last_old = max(t for t in old if t <= t_kill)
+            capture.append(min(new) - last_old)
+            kill_to_garp.append(min(garps) - t_kill)
+    return {
+        "capture_median": _median(capture),
+        "capture_min": min(capture),
+        "capture_max": max(capture),
+        "kill_to_vip_median": _median(kill_to_garp),
+        "kill_to_vip_min": min(kill_to_garp),
+        "kill_to_vip_max": max(kill_to_garp),
+    }
+
+
+def _proc_cpu_rss(pid: int) -> tuple[float, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    rss_kb = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    return ticks / os.sysconf("SC_CLK_TCK"), rss_kb
+
+
+def bench_steady_state(seconds: float) -> dict[str, float]:
+    """CPU and RSS of halab-vrrpd as master and as backup, advert 1 s, from /proc."""
+    result: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="hlt") as tmp, NetnsLab(Path(tmp)) as the_lab:
+        high, low = the_lab.add_node("a", 1), the_lab.add_node("b", 2)
+        master = high.start("halab", vrrp_conf(priority=150, version=2, advert=1.0))
+        wait_for(high.has_vip, 15, "a master")
+        backup = low.start("halab", vrrp_conf(priority=100, version=2, advert=1.0))
+        time.sleep(2)
+        before = {e.kind + r: _proc_cpu_rss(e.pid) for e, r in ((master, "m"), (backup, "b"))}
+        time.sleep(seconds)
+        for engine, role in ((master, "master"), (backup, "backup")):
+            cpu0, _ = before[engine.kind + role[0]]
+            cpu1, rss = _proc_cpu_rss(engine.pid)
+            result[f"{role}_cpu_percent"] = 100 * (cpu1 - cpu0) / seconds
+            result[f"{role}_rss_kb"] = rss
+    return result
+
+
+def _bench(argv: list[str]) -> int:
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 5
+    reason = _missing()
+    if reason:
+        print(f"cannot run: {reason}")
+        return 1
+    engines = ["halab", "keepalived"]
+    if "--engines" in argv:
+        engines = argv[argv.index("--engines") + 1].split(",")
+    for kind in engines:
+        for ver, advert in ((2, 1.0), (3, 0.1)):
+            figures = bench_failover(kind, ver, advert, runs)
+            print(
+                json.dumps(
+                    {"engine": kind, "version": ver, "advert": advert, "runs": runs, **figures}
+                ),
+                flush=True,
+            )
+    if "--no-steady" not in argv:
+        print(json.dumps({"steady_state": bench_steady_state(30.0)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_bench(sys.argv[1:]))

@@ -1,0 +1,534 @@
+"""halab-vrrpd without a network: flags, -t, the event log, tracking, notify, the loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_halab.vrrp import daemon
+from pytest_halab.vrrp.config import config_test_exit_status, load_config
+from pytest_halab.vrrp.daemon import EventLog, EventLoop, main, parse_args
+from pytest_halab.vrrp.net import build_garp_frame
+from pytest_halab.vrrp.track import (
+    EmailAlerter,
+    ProcessRunner,
+    ScriptTracker,
+    TrackedItem,
+    notify_commands,
+    split_command,
+    tracking_result,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "keepalived"
+DIAG = re.compile(r"^\(.+: Line \d+\) .+$")
+
+
+# --- command line --------------------------------------------------------------------
+
+
+def test_keepalived_flags_parse() -> None:
+    args = parse_args(
+        ["-f", "/x.conf", "-n", "-l", "-D", "-p", "/run/x.pid", "-P", "--event-log", "/e.jsonl"]
+    )
+    assert args.use_file == "/x.conf"
+    assert args.dont_fork and args.log_console and args.log_detail and args.vrrp
+    assert args.pid == "/run/x.pid"
+    assert args.event_log == "/e.jsonl"
+    assert not args.config_test
+
+
+def test_long_flags_parse() -> None:
+    args = parse_args(
+        ["--use-file", "/y.conf", "--dont-fork", "--log-console", "--log-detail", "--pid", "p"]
+    )
+    assert (args.use_file, args.pid) == ("/y.conf", "p")
+    assert args.dont_fork and args.log_console and args.log_detail
+
+
+def test_defaults_match_keepalived() -> None:
+    args = parse_args([])
+    assert args.use_file == "/etc/keepalived/keepalived.conf"
+    assert not args.dont_fork
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert "keepalived 2.2.7" in capsys.readouterr().out
+
+
+def test_unknown_flag_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--no-such-flag"])
+    assert exc.value.code == 2
+
+
+def test_missing_config_file_exits_nonzero(tmp_path: Path) -> None:
+    assert main(["-n", "-f", str(tmp_path / "absent.conf")]) == 1
+
+
+# --- -t --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("bad_missing_parameter.conf", 2),
+        ("bad_duplicate_instance.conf", 5),
+        ("bad_values_wrong_block.conf", 5),
+        ("bad_unterminated_quote.conf", 2),
+    ],
+)
+def test_config_test_exit_status(
+    name: str, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-t", "-f", str(DATA / name)]) == status
+    lines = capsys.readouterr().err.splitlines()
+    assert lines, "diagnostics are printed"
+    assert all(DIAG.match(line) for line in lines), lines
+
+
+def test_config_test_missing_file_is_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "nope.conf"
+    assert main(["-t", "-f", str(path)]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith(f"({path}: Line")
+
+
+@pytest.mark.parametrize("conf", sorted(p.name for p in DATA.glob("*.conf")))
+def test_config_test_agrees_with_the_parser(conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / conf)
+    _cfg, diags = load_config(path)
+    assert main(["--config-test", "--use-file", path]) == config_test_exit_status(diags)
+    assert capsys.readouterr().err.splitlines() == [str(d) for d in diags]
+
+
+def test_config_test_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    iface = next((n for n in sorted(os.listdir("/sys/class/net")) if n != "lo"), None)
+    if iface is None:
+        pytest.skip("no non-loopback interface")
+    conf = tmp_path / "k.conf"
+    conf.write_text(
+        f"vrrp_instance VI_1 {{\n interface {iface}\n virtual_router_id 5\n priority 100\n"
+        f" advert_int 1\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n}}\n"
+    )
+    assert main(["-t", "-f", str(conf)]) == 0
+
+
+# --- event log ---------------------------------------------------------------------------
+
+
+def test_event_log_lines(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    events = EventLog(str(path))
+    before = time.time_ns() // 1000
+    events.emit("state_change", "VI_1", old="BACKUP", new="MASTER", priority=150)
+    events.emit("malformed_packet", None, reason="too short", src="10.0.0.1")
+    after = time.time_ns() // 1000
+    # Flushed at once: readable before close.
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    events.close()
+    assert [r["event"] for r in records] == ["state_change", "malformed_packet"]
+    for record in records:
+        assert isinstance(record["ts"], int)
+        assert before <= record["ts"] <= after
+        assert "instance" in record
+    assert records[0]["instance"] == "VI_1" and records[0]["new"] == "MASTER"
+    assert records[1]["instance"] is None
+    assert events.counts["state_change"] == 1
+
+
+def test_event_log_appends(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    for _ in range(2):
+        log = EventLog(str(path))
+        log.emit("daemon_start", None)
+        log.close()
+    assert len(path.read_text().splitlines()) == 2
+
+
+# --- event loop ------------------------------------------------------------------------
+
+
+def test_loop_runs_timers_in_order_and_skips_cancelled() -> None:
+    loop = EventLoop()
+    seen: list[str] = []
+    now = loop.time()
+    loop.call_at(now + 0.02, lambda: seen.append("b"))
+    loop.call_at(now + 0.01, lambda: seen.append("a"))
+    loop.call_at(now + 0.015, lambda: seen.append("x")).cancel()
+    while len(seen) < 2:
+        loop.run_once(max_wait=1.0)
+    assert seen == ["a", "b"]
+    assert loop.next_deadline() is None
+    loop.close()
+
+
+def test_loop_sleeps_until_the_deadline_not_in_ticks() -> None:
+    loop = EventLoop()
+    fired: list[float] = []
+    start = loop.time()
+    loop.call_at(start + 0.2, lambda: fired.append(loop.time()))
+    while not fired:
+        loop.run_once()
+    # One wake-up for one timer: no polling tick.
+    assert loop.wakeups == 1
+    assert 0.2 <= fired[0] - start < 0.3
+    loop.close()
+
+
+def test_loop_readers() -> None:
+    loop = EventLoop()
+    a, b = socket.socketpair()
+    got: list[bytes] = []
+    loop.add_reader(a.fileno(), lambda: got.append(a.recv(10)))
+    b.send(b"hi")
+    loop.run_once(max_wait=1.0)
+    assert got == [b"hi"]
+    loop.remove_reader(a.fileno())
+    loop.remove_reader(a.fileno())  # twice is harmless
+    a.close()
+    b.close()
+    loop.close()
+
+
+# --- tracking ----------------------------------------------------------------------------
+
+
+def item(weight: int, ok: bool, reverse: bool = False) -> TrackedItem:
+    return TrackedItem("script", "chk", weight, reverse, ok)
+
+
+@pytest.mark.parametrize(
+    ("weight", "reverse", "ok", "priority", "fault"),
+    [
+        (20, False, True, 120, False),  # weight > 0 added while OK
+        (20, False, False, 100, False),
+        (-30, False, True, 100, False),
+        (-30, False, False, 70, False),  # weight < 0 applied while failing
+        (0, False, True, 100, False),
+        (0, False, False, 100, True),  # weight 0: FAULT while failing
+        (20, True, True, 80, False),  # reverse flips the sign
+        (-30, True, False, 130, False),
+    ],
+)
+def test_weights(weight: int, reverse: bool, ok: bool, priority: int, fault: bool) -> None:
+    assert tracking_result(100, [item(weight, ok, reverse)]) == (fault, priority)
+
+
+def test_priority_is_clamped_and_owner_is_fixed() -> None:
+    assert tracking_result(250, [item(50, True)]) == (False, 254)
+    assert tracking_result(10, [item(-50, False)]) == (False, 1)
+    assert tracking_result(255, [item(-50, False)]) == (False, 255)
+    assert tracking_result(100, [item(10, True), item(-5, False), item(0, True)]) == (False, 105)
+
+
+def _script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _drive(loop: EventLoop, until: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < end, "condition not reached"
+        loop.run_once(max_wait=0.1)
+
+
+@pytest.fixture
+def loop() -> Iterator[EventLoop]:
+    the_loop = EventLoop()
+    yield the_loop
+    the_loop.close()
+
+
+def test_script_fall_and_rise(tmp_path: Path, loop: EventLoop) -> None:
+    flag = tmp_path / "ok"
+    flag.touch()
+    runs = tmp_path / "runs"
+    script = _script(
+        tmp_path,
+        "chk.sh",
+        f'if test -e "{flag}"; then echo ok >> "{runs}"; else echo fail >> "{runs}"; exit 1; fi',
+    )
+
+    def trailing(word: str) -> int:
+        lines = runs.read_text().split()
+        count = 0
+        while count < len(lines) and lines[-1 - count] == word:
+            count += 1
+        return count
+
+    changes: list[tuple[bool, str]] = []
+    tracker = ScriptTracker(
+        "chk",
+        str(script),
+        scheduler=loop,
+        runner=ProcessRunner(loop),
+        interval=0.05,
+        rise=2,
+        fall=3,
+        on_change=lambda name, ok, detail: changes.append((ok, detail)),
+    )
+    assert tracker.ok
+    tracker.start()
+    _drive(loop, lambda: tracker.runs >= 3)
+    assert changes == []
+    flag.unlink()
+    _drive(loop, lambda: bool(changes))
+    assert changes == [(False, "failed (exited with status 1)")]
+    assert trailing("fail") == 3, "fall 3: the third failure in a row flips it"
+    flag.touch()
+    _drive(loop, lambda: len(changes) == 2)
+    assert changes[-1] == (True, "succeeded")
+    assert trailing("ok") == 2, "rise 2: the second success in a row flips it"
+    tracker.stop()
+
+
+def test_script_init_fail_then_success(tmp_path: Path, loop: EventLoop) -> None:
+    changes: list[bool] = []
+    tracker = ScriptTracker(
+        "chk",
+        "/bin/true",
+        scheduler=loop,
+        runner=ProcessRunner(loop),
+        interval=0.05,
+        init_fail=True,
+        on_change=lambda name, ok, detail: changes.append(ok),
+    )
+    assert not tracker.ok
+    tracker.start()
+    _drive(loop, lambda: bool(changes))
+    assert changes == [True] and tracker.ok
+    tracker.stop()
+
+
+def test_script_timeout_is_a_failure(tmp_path: Path, loop: EventLoop) -> None:
+    script = _script(tmp_path, "slow.sh", "sleep 5")
+    details: list[str] = []
+    tracker = ScriptTracker(
+        "slow",
+        str(script),
+        scheduler=loop,
+        runner=ProcessRunner(loop),
+        interval=0.3,
+        timeout=0.1,
+        on_change=lambda name, ok, detail: details.append(detail),
+    )
+    start = time.monotonic()
+    tracker.start()
+    _drive(loop, lambda: bool(details))
+    assert details == ["timed out"]
+    assert time.monotonic() - start < 2.0
+    tracker.stop()
+
+
+def test_script_with_quoted_arguments(tmp_path: Path, loop: EventLoop) -> None:
+    out = tmp_path / "args"
+    script = _script(tmp_path, "args.sh", f'printf "%s|" "$@" > "{out}"')
+    tracker = ScriptTracker(
+        "args",
+        f"{script} 'two words' plain",
+        scheduler=loop,
+        runner=ProcessRunner(loop),
+        interval=10,
+    )
+    tracker.start()
+    _drive(loop, lambda: out.exists() and out.read_text() != "")
+    assert out.read_text() == "two words|plain|"
+    tracker.stop()
+
+
+def test_unstartable_script_fails(loop: EventLoop) -> None:
+    changes: list[bool] = []
+    tracker = ScriptTracker(
+        "nope",
+        "/nonexistent/check",
+        scheduler=loop,
+        runner=ProcessRunner(loop),
+        interval=10,
+        on_change=lambda name, ok, detail: changes.append(ok),
+    )
+    tracker.start()
+    assert changes == [False]
+    tracker.stop()
+
+
+# --- notify --------------------------------------------------------------------------
+
+
+def test_notify_commands_as_keepalived() -> None:
+    cmds = notify_commands(
+        kind="INSTANCE",
+        name="VI_1",
+        state="MASTER",
+        priority=150,
+        specific="/etc/keepalived/master.sh 'a b'",
+        generic="/etc/keepalived/notify.sh",
+    )
+    assert cmds == [
+        ["/etc/keepalived/master.sh", "a b"],
+        ["/etc/keepalived/notify.sh", "INSTANCE", "VI_1", "MASTER", "150"],
+    ]
+    assert (
+        notify_commands(
+            kind="GROUP", name="G", state="FAULT", priority=0, specific=None, generic=None
+        )
+        == []
+    )
+    assert split_command('"/x y/z" -a') == ["/x y/z", "-a"]
+
+
+def test_notify_runs_without_blocking(tmp_path: Path, loop: EventLoop) -> None:
+    out = tmp_path / "notified"
+    script = _script(tmp_path, "notify.sh", f'sleep 0.2; echo "$@" > "{out}"')
+    runner = ProcessRunner(loop)
+    exits: list[int] = []
+    (argv,) = notify_commands(
+        kind="INSTANCE",
+        name="VI_1",
+        state="BACKUP",
+        priority=90,
+        specific=None,
+        generic=str(script),
+    )
+    start = time.monotonic()
+    runner.start(argv, exits.append)
+    assert time.monotonic() - start < 0.15
+    _drive(loop, lambda: bool(exits))
+    assert exits == [0]
+    assert out.read_text().strip() == "INSTANCE VI_1 BACKUP 90"
+
+
+# --- email -----------------------------------------------------------------------------
+
+
+class _FakeSmtp(threading.Thread):
+    """A minimal SMTP server on localhost that records one message."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.data = b""
+
+    def run(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            f = conn.makefile("rwb")
+
+            def reply(text: str) -> None:
+                f.write(text.encode() + b"\r\n")
+                f.flush()
+
+            reply("220 fake")
+            in_data = False
+            for raw in f:
+                if in_data:
+                    if raw == b".\r\n":
+                        in_data = False
+                        reply("250 ok")
+                    else:
+                        self.data += raw
+                    continue
+                cmd = raw[:4].upper()
+                if cmd == b"DATA":
+                    in_data = True
+                    reply("354 go")
+                elif cmd == b"QUIT":
+                    reply("221 bye")
+                    return
+                else:
+                    reply("250 ok")
+
+
+def test_email_alert_is_sent_on_a_thread() -> None:
+    server = _FakeSmtp()
+    server.start()
+    alerter = EmailAlerter(
+        server="127.0.0.1",
+        port=server.port,
+        recipients=["ops@example.com"],
+        sender="lb@example.com",
+        router_id="LB1",
+        timeout=5,
+    )
+    thread = alerter.instance_alert("VI_1", "MASTER")
+    assert thread is not None
+    thread.join(10)
+    server.join(10)
+    assert alerter.sent == 1
+    text = server.data.decode()
+    assert "Subject: [LB1] VRRP Instance VI_1 - Entering MASTER state" in text
+    assert "owning VRRP VIPs" in text
+
+
+def test_email_failure_is_counted_not_raised() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connection refused
+    alerter = EmailAlerter(server="127.0.0.1", port=port, recipients=["a@b"], timeout=1)
+    thread = alerter.send("s", "b")
+    assert thread is not None
+    thread.join(10)
+    assert (alerter.sent, alerter.failed) == (0, 1)
+    assert EmailAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
+    assert smtplib  # the module the alerter uses
+
+
+# --- packets -----------------------------------------------------------------------------
+
+
+def test_garp_frame_layout() -> None:
+    mac = bytes.fromhex("020000000001")
+    frame = build_garp_frame(mac, "10.0.0.100")
+    assert len(frame) == 60
+    assert frame[:6] == b"\xff" * 6 and frame[6:12] == mac
+    assert frame[12:14] == b"\x08\x06"
+    arp = frame[14:42]
+    assert arp[:8] == bytes.fromhex("0001080006040001")  # Ethernet/IPv4, request
+    assert arp[8:14] == mac and arp[14:18] == socket.inet_aton("10.0.0.100")
+    assert arp[18:24] == b"\xff" * 6 and arp[24:28] == socket.inet_aton("10.0.0.100")
+
+
+# --- module entry points -----------------------------------------------------------------
+
+
+def test_runs_as_a_module(tmp_path: Path) -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    for module in ("pytest_halab.vrrp", "pytest_halab.vrrp.daemon"):
+        run = subprocess.run(
+            [sys.executable, "-m", module, "--version"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "halab-vrrpd" in run.stdout
+
+
+def test_daemon_module_exports_main() -> None:
+    assert daemon.main is main
+    record: dict[str, Any] = EventLog(None).emit("x", None)
+    assert record["event"] == "x"
