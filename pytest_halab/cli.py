@@ -16,7 +16,17 @@ from rich.table import Table
 
 from . import images, topology
 from .errors import HalabError
-from .lab import L_KEEP, L_LAB, L_TOPOLOGY, Lab, clean, docker_client, lab_ids, remove_lab
+from .lab import (
+    L_KEEP,
+    L_LAB,
+    L_TOPOLOGY,
+    Lab,
+    clean,
+    docker_client,
+    lab_ids,
+    parse_engine_spec,
+    remove_lab,
+)
 
 # Tables stay readable when piped (CI logs): no 80-column wrapping.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -67,10 +77,15 @@ def _pick_lab(lab_id: str | None) -> str:
 
 def cmd_up(args: argparse.Namespace) -> int:
     topo = topology.load(args.topology)
+    try:
+        default, overrides = parse_engine_spec(args.vrrp or "")
+    except ValueError as exc:
+        raise HalabError(f"--vrrp: {exc}") from None
     t0 = time.monotonic()
     lab = Lab(
         topo,
-        engine=args.vrrp,
+        engine=default,
+        node_engines=overrides,
         keep=True,
         client=docker_client(),
         progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:6.2f} s[/dim] {m}"),
@@ -271,9 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("topology", help="topology name or path to a .yaml file")
     up.add_argument(
         "--vrrp",
-        choices=["keepalived", "halab"],
         default=None,
-        help="VRRP engine on the balancers (default: the topology's)",
+        metavar="ENGINE|NODE=ENGINE,...",
+        help="VRRP engine on the balancers (keepalived or halab; default: the topology's), "
+        "or per node for an interop lab: lb1=halab,lb2=keepalived",
     )
     up.set_defaults(func=cmd_up)
     st = sub.add_parser("status", help="nodes, addresses and VIP holders of running labs")

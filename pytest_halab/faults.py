@@ -136,9 +136,9 @@ class Faults:
         res = node.exec(pattern)
         return [int(p) for p in res.output.split()] if res.ok else []
 
-    def _pattern(self, process: str) -> list[str]:
+    def _pattern(self, process: str, node: str) -> list[str]:
         if process in ("vrrp", "engine"):
-            return ENGINE_PATTERNS[str(self.lab.engine)]
+            return ENGINE_PATTERNS[str(self.lab.node_engines.get(node, self.lab.engine))]
         if process == "halab-vrrpd":
             return ENGINE_PATTERNS["halab"]
         return ["pgrep", "-x", process]
@@ -151,7 +151,7 @@ class Faults:
         """
         n = self.lab.node(node)
         signum = signal_mod.Signals[sig] if isinstance(sig, str) else signal_mod.Signals(sig)
-        pattern = self._pattern(process)
+        pattern = self._pattern(process, node)
         pids = self._pids(n, pattern)
         if not pids:
             raise FaultError(node, f"no running process matches {shlex.join(pattern[1:])}")
@@ -200,7 +200,9 @@ class Faults:
         else:
             raise FaultError(n.name, f"do not know how to restart {process}")
         _wait(
-            f"{process} running again", n.name, lambda: bool(self._pids(n, self._pattern(process)))
+            f"{process} running again",
+            n.name,
+            lambda: bool(self._pids(n, self._pattern(process, n.name))),
         )
 
     # ------------------------------------------------------------ containers

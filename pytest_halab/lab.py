@@ -57,11 +57,28 @@ ENGINE_ALIVE = (
     '[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && exit 0; done; exit 1'
 )
 ENGINE_GRACE_S = 2.0
+ENGINE_LAG_S = 0.5
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
 # Candidate subnets: /24s inside 10.213.0.0/16, tried from a random offset so that labs
 # started at the same time rarely race for the same one (Docker refuses overlaps anyway).
 _POOL = ipaddress.IPv4Network("10.213.0.0/16")
+
+
+def parse_engine_spec(spec: str) -> tuple[Engine | None, dict[str, Engine]]:
+    """``"halab"``, ``"lb1=halab,lb2=keepalived"`` or ``"keepalived,lb1=halab"`` -> the
+    default engine and the per-node overrides. Raises ValueError naming the bad part."""
+    default: Engine | None = None
+    nodes: dict[str, Engine] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        node, _, eng = part.rpartition("=")
+        if eng not in ("keepalived", "halab"):
+            raise ValueError(f"{part!r}: engine must be keepalived or halab")
+        if node:
+            nodes[node] = cast(Engine, eng)
+        else:
+            default = cast(Engine, eng)
+    return default, nodes
 
 
 def docker_client() -> docker.DockerClient:
@@ -189,6 +206,7 @@ class Lab:
     topology: Topology | None
     engine: Engine | None = None
     keep: bool = False
+    node_engines: dict[str, Engine] = field(default_factory=dict)  # per-balancer override
     client: docker.DockerClient | None = None
     ready_timeout: float = 60.0
     progress: Callable[[str], None] = field(default=lambda _msg: None)
@@ -205,6 +223,19 @@ class Lab:
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
             self.engine = self.topology.spec.vrrp_engine
+        if self.topology is not None:
+            for name in self.node_engines:
+                if name not in self.topology.balancers:
+                    raise LabStartError(
+                        f"VRRP engine override for {name!r}: not a balancer "
+                        f"(balancers: {', '.join(self.topology.balancers)})"
+                    )
+
+    @property
+    def engine_label(self) -> str:
+        """The engine, with per-node overrides: ``keepalived`` or ``halab;lb2=keepalived``."""
+        extra = [f"{n}={e}" for n, e in sorted(self.node_engines.items()) if e != self.engine]
+        return ";".join([str(self.engine), *extra])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -254,7 +285,7 @@ class Lab:
             self.layout = LabLayout(
                 lab_id=self.lab_id,
                 topology=self.topology.name,
-                engine=str(self.engine),
+                engine=self.engine_label,
                 subnet=str(subnet),
                 nodes={
                     n: {"role": s.role.value, "ip": str(addr.nodes[n])}
@@ -281,7 +312,7 @@ class Lab:
                     ),
                     options={"com.docker.network.bridge.name": bridge},
                     labels=self._labels(
-                        **{L_ENGINE: str(self.engine), L_LAYOUT: self.layout.to_json()}
+                        **{L_ENGINE: self.engine_label, L_LAYOUT: self.layout.to_json()}
                     ),
                 )
             except docker.errors.APIError as exc:
@@ -329,7 +360,8 @@ class Lab:
             node = Node(name, nspec.role.value, addr.nodes[name], container)
             files = self.topology.render_files(name, addr)
             if nspec.role is Role.BALANCER:
-                files["/etc/halab/vrrp-engine"] = f"{self.engine}\n".encode()
+                engine = self.node_engines.get(name, self.engine)
+                files["/etc/halab/vrrp-engine"] = f"{engine}\n".encode()
             if files:
                 node.put_files(files)
             return node
@@ -339,19 +371,29 @@ class Lab:
         made = _parallel(create, names)
         self.nodes = dict(zip(names, made, strict=True))
         # Balancers first: their VRRP engines then count down their timers while the other
-        # nodes start. Every balancer starts its engine at the same instant, so start order
-        # never decides who becomes master (it would under nopreempt).
+        # nodes start.
         _parallel(lambda n: n.container.start(), self.balancers())
         self._engine_go = time.time() + 0.05
-        go = f"{self._engine_go:.6f}\n".encode()
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
         _parallel(
             lambda job: job(),
             [
-                *(lambda n=n: n.put_files({"/run/halab/vrrp-go": go}) for n in self.balancers()),
+                *(lambda n=n: self._release_engine(n) for n in self.balancers()),
                 *(lambda n=n: n.container.start() for n in others),
             ],
         )
+
+    def _release_engine(self, node: Node) -> None:
+        """Tell the node's VRRP engine when to start (it waits for /run/halab/vrrp-go).
+
+        Every balancer that is the expected master of a VIP starts at the same instant, so
+        container start order never decides who becomes master; the others start
+        ENGINE_LAG_S later, so that under nopreempt (where whoever comes up first keeps the
+        VIP) an engine that starts slower (Python) cannot lose the intended election.
+        """
+        masters = set(self.expected_masters().values())
+        at = self._engine_go + (0.0 if node.name in masters else ENGINE_LAG_S)
+        node.put_files({"/run/halab/vrrp-go": f"{at:.6f}\n".encode()})
 
     def balancers(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
@@ -530,8 +572,7 @@ class Lab:
         )
         _parallel(lambda n: n.exec(stop, check=True), self.balancers())
         self._engine_go = time.time() + 0.05
-        go = f"{self._engine_go:.6f}\n".encode()
-        _parallel(lambda n: n.put_files({"/run/halab/vrrp-go": go}), self.balancers())
+        _parallel(self._release_engine, self.balancers())
         self.wait_for_holders(
             {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
         )

@@ -124,7 +124,7 @@ class HalabRun:
 
     def __init__(self, settings: HalabSettings) -> None:
         self.settings = settings
-        self.labs: dict[tuple[str, str], Lab] = {}
+        self.labs: dict[tuple[str, str], Lab] = {}  # (topology path, engine label) -> lab
         self.records = ReportCollector()
         self._old_sigterm: Any = None
 
@@ -151,7 +151,7 @@ class HalabRun:
         meta = {
             "test": nodeid,
             "lab": lab.lab_id,
-            "vrrp": str(lab.engine),
+            "vrrp": lab.engine_label,
             "topology": lab.layout.topology if lab.layout else None,
         }
         write_json(self.settings.report_dir / f"{stem}.json", tl, hal.measures, meta=meta)
@@ -172,16 +172,26 @@ class HalabRun:
             terminalreporter.write_line("")
             terminalreporter.write_line(self.records.render_text())
 
-    def get_lab(self, topo: Topology | str, vrrp: Engine | None = None) -> Lab:
-        """A running lab for this topology and engine, started on first use."""
+    def get_lab(
+        self,
+        topo: Topology | str,
+        vrrp: Engine | None = None,
+        node_engines: dict[str, Engine] | None = None,
+    ) -> Lab:
+        """A running lab for this topology and engine (``node_engines``: per-balancer
+        overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use."""
         if isinstance(topo, str):
             topo = topology_mod.load(topo)
         engine: Engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
-        key = (str(topo.path), engine)
+        overrides = dict(node_engines or {})
+        key = (
+            str(topo.path),
+            ";".join([engine, *(f"{n}={e}" for n, e in sorted(overrides.items()))]),
+        )
         if key in self.labs and not self.labs[key].alive():
             self.labs.pop(key).stop()  # removed under us (`halab clean`): start afresh
         if key not in self.labs:
-            lab = Lab(topo, engine=engine, keep=self.settings.keep)
+            lab = Lab(topo, engine=engine, keep=self.settings.keep, node_engines=overrides)
             lab.start()
             self.labs[key] = lab
         return self.labs[key]
@@ -259,7 +269,8 @@ def _run(config: pytest.Config) -> HalabRun:
 
 @pytest.fixture(scope="session")
 def lab_factory(pytestconfig: pytest.Config) -> Callable[..., Lab]:
-    """``lab_factory(topology, vrrp=None)``: a running lab for any topology, shared by the
+    """``lab_factory(topology, vrrp=None, node_engines=None)``: a running lab for any
+    topology (and engine, or per-balancer engines), shared by the
     session (started on first use, removed at session end unless --hal-keep)."""
     return _run(pytestconfig).get_lab
 

@@ -87,6 +87,10 @@ class TopologySpec(_Frozen):
         default="keepalived", description="VRRP engine when --hal-vrrp is not given"
     )
     prefixlen: int = Field(default=24, ge=16, le=28, description="size of the lab's subnet")
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")], str] = Field(
+        default_factory=dict,
+        description="values for {{ var.NAME }} placeholders in config files",
+    )
     nodes: dict[Annotated[str, Field(pattern=NAME_RE)], NodeSpec]
     vips: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,30}$")], VipSpec]
 
@@ -169,7 +173,9 @@ class Topology:
         out: dict[str, bytes] = {}
         for dest, rel in self.spec.nodes[node].files.items():
             src = (self.path.parent / rel).resolve()
-            out[dest] = render_template(src, _template_vars(node, addr)).encode()
+            out[dest] = render_template(
+                src, _with_vars(_template_vars(node, addr), self.spec)
+            ).encode()
         return out
 
 
@@ -199,6 +205,10 @@ def _template_vars(node: str, addr: Addressing) -> dict[str, str]:
     for n, ip in addr.vips.items():
         v[f"vip.{n}"] = str(ip)
     return v
+
+
+def _with_vars(base: dict[str, str], spec: TopologySpec) -> dict[str, str]:
+    return {**base, **{f"var.{k}": val for k, val in spec.vars.items()}}
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")

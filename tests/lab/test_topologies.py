@@ -12,6 +12,7 @@ from pytest_halab import hostrules
 from pytest_halab.lab import Lab
 
 TOPOLOGIES = ["nginx_master_backup", "nginx_nopreempt", "nginx_dual_master"]
+ENGINES = ["keepalived", "halab"]
 
 
 def probe(lab: Lab, vip: str, count: int = 20) -> list[dict[str, object]]:
@@ -23,18 +24,22 @@ def probe(lab: Lab, vip: str, count: int = 20) -> list[dict[str, object]]:
     return [json.loads(line) for line in res.output.splitlines()]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", TOPOLOGIES)
-def test_each_vip_held_by_its_expected_master(lab_factory: Callable[..., Lab], name: str) -> None:
-    lab = lab_factory(name)
+def test_each_vip_held_by_its_expected_master(
+    lab_factory: Callable[..., Lab], name: str, engine: str
+) -> None:
+    lab = lab_factory(name, vrrp=engine)
     holders = lab.vip_holders()
     assert holders == {v: [m] for v, m in lab.expected_masters().items()}
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", TOPOLOGIES)
 def test_requests_through_each_vip_reach_both_backends(
-    lab_factory: Callable[..., Lab], name: str
+    lab_factory: Callable[..., Lab], name: str, engine: str
 ) -> None:
-    lab = lab_factory(name)
+    lab = lab_factory(name, vrrp=engine)
     for vip in lab.expected_masters():
         records = probe(lab, vip, 20)
         assert len(records) == 20
