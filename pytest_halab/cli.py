@@ -263,6 +263,43 @@ def _print_bench(res: Any) -> None:
         console.print(ratios)
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from .bench import run_soak
+
+    topo = topology.load(args.topology)
+    if args.vrrp not in ("keepalived", "halab"):
+        raise HalabError("--vrrp must be keepalived or halab")
+    if not 1 <= args.seconds <= 3600:
+        raise HalabError("--seconds must be between 1 and 3600")
+    res = run_soak(topo, args.vrrp, args.seconds, progress=lambda m: err.print(m))
+    table = Table(title=f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched")
+    table.add_column("measure")
+    table.add_column("value")
+    for src, n in res.adverts.items():
+        g = res.advert_gap_s.get(src)
+        gap = (
+            (
+                f"gap p50 {g['p50'] * 1000:.2f} ms, p99 {g['p99'] * 1000:.2f} ms, "
+                f"max {g['max'] * 1000:.2f} ms"
+            )
+            if g
+            else ""
+        )
+        table.add_row(f"adverts from {src}", f"{n}  {gap}")
+    table.add_row("VIP added/removed (spurious transitions)", str(res.vip_events))
+    table.add_row("failed requests", f"{res.failed_probes} of {res.probes}")
+    for node in res.cpu_percent:
+        table.add_row(
+            f"{node} engine CPU / RSS",
+            f"{res.cpu_percent[node]:.2f} % of a core / {res.rss_mb[node]:.1f} MB",
+        )
+    console.print(table)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res.as_dict(), fh, indent=1)
+    return 0 if res.vip_events == 0 and res.failed_probes == 0 else 1
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     print(topology.json_schema())
     return 0
@@ -320,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
     bn.add_argument("--json", default=None, metavar="FILE", help="write every run and the summary")
     bn.set_defaults(func=cmd_bench)
+    sk = sub.add_parser(
+        "soak",
+        help="leave a lab untouched under observation: spurious "
+        "transitions, advert timing, engine CPU and memory",
+    )
+    sk.add_argument("topology", nargs="?", default="nginx_master_backup")
+    sk.add_argument("--vrrp", default="halab", help="keepalived or halab")
+    sk.add_argument("--seconds", type=float, default=60.0)
+    sk.add_argument("--json", default=None, metavar="FILE")
+    sk.set_defaults(func=cmd_soak)
     sub.add_parser("topologies", help="list shipped topologies").set_defaults(func=cmd_topologies)
     sub.add_parser("schema", help="print the topology JSON schema").set_defaults(func=cmd_schema)
     return p
