@@ -1,9 +1,22 @@
 """halab-vrrpd: a keepalived-compatible VRRP daemon (VRRPv2/v3, IPv4).
 
 Reads an unchanged keepalived.conf and takes keepalived's command-line flags. One
-selector loop drives everything: the raw VRRP sockets, a netlink monitor (link changes
-for track_interface), script children (pidfds) and a heap of monotonic deadlines. The loop
+selector loop drives everything: the raw VRRP sockets, a netlink monitor (link and IPv4
+address changes), script children (pidfds) and a heap of monotonic deadlines. The loop
 sleeps exactly until the nearest deadline: there is no polling tick.
+
+Interfaces may come and go, as keepalived 2.2 allows: an instance whose interface is
+deleted goes to FAULT (a master drops its addresses) and its socket is closed; when an
+interface of that name appears again (a new ifindex, e.g. created as ``eth1`` and renamed),
+the socket is reopened on it, the primary address re-read, and once it is up with an IPv4
+address the instance leaves FAULT for BACKUP. An interface with no IPv4 address keeps its
+instances in FAULT until one is added.
+
+Sync group members move together, as keepalived's vrrp_sync.c: into FAULT when one is; to
+MASTER only once every member's master-down timer has run out (one that still hears a
+master keeps the whole group BACKUP), then all at once; to BACKUP when one loses an
+election. state.py has no way to force a state, so the daemon feeds members adverts it
+makes up (never sent): priority 0 (then the Skew_Time timer is run) or priority 255.
 
 Signals: SIGTERM/SIGINT: every master sends a priority-0 advert and removes its addresses,
 then exit 0. SIGHUP: reload the configuration (unchanged instances keep their state and
@@ -41,7 +54,7 @@ from pytest_halab.vrrp.config import (
     config_test_exit_status,
     load_config,
 )
-from pytest_halab.vrrp.net import GarpSender, LinkInfo, Netlink, VrrpSocket
+from pytest_halab.vrrp.net import AddressInfo, GarpSender, LinkInfo, Netlink, VrrpSocket
 from pytest_halab.vrrp.packet import (
     VRRP_MCAST_GROUP,
     VRRP_PROTO,
@@ -56,6 +69,7 @@ from pytest_halab.vrrp.packet import (
     password_auth_data,
 )
 from pytest_halab.vrrp.state import (
+    PRIORITY_OWNER,
     Action,
     AddVips,
     InstanceParams,
@@ -83,6 +97,13 @@ __all__ = ["Daemon", "EventLog", "EventLoop", "main", "parse_args"]
 
 VERSION = "halab-vrrpd 0.1.0 (keepalived 2.2.7 compatible)"
 log = logging.getLogger("halab-vrrpd")
+
+# An instance's own fault reasons (besides tracking): its interface is missing, or has
+# no IPv4 address to send adverts from.
+_NO_INTERFACE = "no interface"
+_NO_ADDRESS = "no address"
+# Source of the adverts the daemon makes up to move a sync group member (never sent).
+_SYNC_SRC = "0.0.0.0"
 
 
 # --- event loop ----------------------------------------------------------------------
@@ -241,7 +262,7 @@ class Instance:
 
     cfg: VrrpInstance
     machine: VrrpInstanceMachine
-    sock: VrrpSocket
+    sock: VrrpSocket | None  # None while the interface is missing
     src: str
     expectation: ReceiveExpectation
     vips: list[Vip]
@@ -254,6 +275,7 @@ class Instance:
     timer: Any = None
     own_fault: bool = False
     fault_reasons: tuple[str, ...] = ()
+    wants_master: bool = False  # sync group: master-down ran out, no master heard since
     drops: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     received: int = 0
@@ -314,12 +336,16 @@ class Daemon:
         self.instances: dict[str, Instance] = {}
         self.sockets: dict[str, VrrpSocket] = {}
         self.scripts: dict[str, ScriptTracker] = {}
-        self.links: dict[str, bool] = {}
+        self.links: dict[str, bool] = {}  # interface name -> up and running
+        self.ifindex: dict[str, int] = {}  # interface name -> ifindex
+        self._ifnames: dict[int, str] = {}  # ifindex -> interface name
         self.group_states: dict[str, str] = {}
         self.email = EmailAlerter(server=None)
         self.malformed = 0
         self.stopping = False
         self.exit_code = 0
+        self._syncing = False
+        self._garp_next: dict[str, float] = {}  # interface -> earliest next paced GARP
         self._monitor = Netlink.monitor()
         self.loop.add_reader(self._monitor.fileno(), self._on_netlink)
         self._wakeup_r, self._wakeup_w = socket.socketpair()
@@ -435,27 +461,53 @@ class Daemon:
 
     # --- building instances -----------------------------------------------------------
 
-    def _socket_for(self, interface: str, multicast: bool) -> VrrpSocket:
+    def _socket_for(self, interface: str, multicast: bool, index: int) -> VrrpSocket:
         sock = self.sockets.get(interface)
+        if sock is not None and sock.index != index:
+            self._close_socket(interface)  # bound to an interface that has gone
+            sock = None
         if sock is None:
-            sock = VrrpSocket(interface, multicast=multicast)
+            sock = VrrpSocket(interface, multicast=multicast, index=index)
             self.sockets[interface] = sock
             self.loop.add_reader(sock.fileno(), functools.partial(self._on_readable, sock))
         elif multicast:
             sock.join()
         return sock
 
-    def _resolve_vips(self, cfg: VrrpInstance, interface: str) -> list[Vip]:
+    def _close_socket(self, interface: str) -> None:
+        """Close the VRRP socket of ``interface``; its instances are left without one."""
+        sock = self.sockets.pop(interface, None)
+        if sock is None:
+            return
+        self.loop.remove_reader(sock.fileno())
+        sock.close()
+        for inst in self.instances.values():
+            if inst.sock is sock:
+                inst.sock = None
+
+    def _index_of(self, name: str) -> int | None:
+        index = self.ifindex.get(name)
+        if index is None:
+            try:
+                index = socket.if_nametoindex(name)
+            except OSError:
+                return None
+        return index
+
+    def _resolve_vips(self, cfg: VrrpInstance, interface: str, *, quiet: bool = False) -> list[Vip]:
         vips = []
         for vip in cfg.vips:
             if ":" in vip.address:
-                log.warning("(%s) IPv6 address %s is not supported, ignored", cfg.name, vip.address)
+                if not quiet:
+                    log.warning(
+                        "(%s) IPv6 address %s is not supported, ignored", cfg.name, vip.address
+                    )
                 continue
             dev = vip.dev or interface
-            try:
-                index = socket.if_nametoindex(dev)
-            except OSError:
-                log.error("(%s) interface %s of VIP %s not found", cfg.name, dev, vip.address)
+            index = self._index_of(dev)
+            if index is None:
+                if not quiet:
+                    log.error("(%s) interface %s of VIP %s not found", cfg.name, dev, vip.address)
                 continue
             vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.brd, vip.scope))
         return vips
@@ -465,23 +517,24 @@ class Daemon:
         if interface is None or cfg.vrid is None:
             log.error("(%s) no interface or virtual_router_id: instance not started", cfg.name)
             return None
-        try:
-            index = socket.if_nametoindex(interface)
-        except OSError:
+        index = self._index_of(interface)
+        if index is None and not self.config.global_defs.dynamic_interfaces:
             log.error("(%s) Unknown interface %s: instance not started", cfg.name, interface)
             return None
         unicast = bool(cfg.unicast_peers)
         vips = self._resolve_vips(cfg, interface)
         exclude = frozenset(v.address for v in vips)
-        src = (cfg.unicast_src_ip if unicast else cfg.mcast_src_ip) or self.netlink.primary_address(
-            index, exclude
-        )
+        src = cfg.unicast_src_ip if unicast else cfg.mcast_src_ip
+        if src is None and index is not None:
+            src = self.netlink.primary_address(index, exclude)
         no_address = src is None
-        try:
-            sock = self._socket_for(interface, not unicast)
-        except OSError as exc:
-            log.error("(%s) cannot open VRRP socket on %s: %s", cfg.name, interface, exc)
-            return None
+        sock: VrrpSocket | None = None
+        if index is not None:
+            try:
+                sock = self._socket_for(interface, not unicast, index)
+            except OSError as exc:
+                log.error("(%s) cannot open VRRP socket on %s: %s", cfg.name, interface, exc)
+                return None
         params = InstanceParams(
             name=cfg.name,
             vrid=cfg.vrid,
@@ -532,9 +585,14 @@ class Daemon:
             destinations=tuple(cfg.unicast_peers) if unicast else (VRRP_MCAST_GROUP,),
             group=cfg.sync_group,
         )
-        if no_address:
-            log.error("(%s) no IPv4 address on %s: instance stays in FAULT", cfg.name, interface)
-            inst.fault_reasons = ("no address",)
+        if index is None:
+            log.warning(
+                "(%s) interface %s does not exist: FAULT until it appears", cfg.name, interface
+            )
+            inst.fault_reasons = (_NO_INTERFACE,)
+        elif no_address:
+            log.error("(%s) no IPv4 address on %s: FAULT until one is added", cfg.name, interface)
+            inst.fault_reasons = (_NO_ADDRESS,)
         return inst
 
     def _remove_stale_vips(self, inst: Instance) -> None:
@@ -574,9 +632,13 @@ class Daemon:
 
     def _refresh_links(self) -> None:
         try:
-            self.links = {link.name: link.up for link in self.netlink.links()}
+            links = self.netlink.links()
         except OSError as exc:
             log.error("cannot read links: %s", exc)
+            return
+        self.links = {link.name: link.up for link in links}
+        self.ifindex = {link.name: link.index for link in links}
+        self._ifnames = {link.index: link.name for link in links}
 
     def _tracked(self, inst: Instance) -> list[TrackedItem]:
         items: list[TrackedItem] = []
@@ -645,16 +707,35 @@ class Daemon:
         except OSError as exc:
             log.error("netlink monitor: %s", exc)
             return
-        changed: list[tuple[str, bool]] = []
+        self.handle_netlink_events(events)
+
+    def handle_netlink_events(self, events: Sequence[LinkInfo | tuple[str, AddressInfo]]) -> None:
+        """Apply link and address changes: tracking, and interfaces coming and going."""
+        changed: list[tuple[str, bool]] = []  # (name, up) for tracking
+        touched: set[str] = set()  # names that appeared, vanished or changed ifindex
+        addressed: set[int] = set()  # ifindexes whose IPv4 addresses changed
         for ev in events:
-            if isinstance(ev, LinkInfo):
-                if ev.index == 0:  # events were lost: re-read everything
-                    old = dict(self.links)
-                    self._refresh_links()
-                    changed += [(n, u) for n, u in self.links.items() if old.get(n) != u]
-                elif self.links.get(ev.name) != ev.up:
-                    self.links[ev.name] = ev.up
-                    changed.append((ev.name, ev.up))
+            if not isinstance(ev, LinkInfo):
+                addressed.add(ev[1].index)
+            elif ev.index == 0:  # events were lost: re-read everything
+                old, old_index = dict(self.links), dict(self.ifindex)
+                self._refresh_links()
+                changed += [(n, u) for n, u in self.links.items() if old.get(n, False) != u]
+                changed += [(n, False) for n, u in old.items() if u and n not in self.links]
+                names = old_index.keys() | self.ifindex.keys()
+                touched |= {n for n in names if old_index.get(n) != self.ifindex.get(n)}
+                addressed |= set(self.ifindex.values())
+            else:
+                changed += self._link_event(ev, touched)
+        for name in touched:
+            self.garp.forget(name)  # its packet socket is bound to the old ifindex
+        faults_changed = False
+        for inst in list(self.instances.values()):
+            interface = inst.cfg.interface or ""
+            if interface in touched or any(v.dev in touched for v in inst.cfg.vips if v.dev):
+                faults_changed |= self._attach(inst)
+            elif self.ifindex.get(interface) in addressed:
+                faults_changed |= self._check_address(inst)
         for name, up in changed:
             log.info("Netlink reports %s %s", name, "up" if up else "down")
             users = [
@@ -667,8 +748,141 @@ class Daemon:
             if up and name in self.sockets:
                 with contextlib.suppress(OSError):
                     self.sockets[name].join()
-        if changed:
+        if changed or faults_changed:
             self._update_tracking()
+
+    def _link_event(self, ev: LinkInfo, touched: set[str]) -> list[tuple[str, bool]]:
+        """Record one link event; return the (name, up) changes it makes."""
+        changes: list[tuple[str, bool]] = []
+        old_name = self._ifnames.get(ev.index, ev.name if ev.deleted else None)
+        if old_name is not None and (ev.deleted or old_name != ev.name):
+            # The name this ifindex had is gone: the interface was deleted or renamed.
+            if ev.deleted:
+                log.info("Interface %s deleted", old_name)
+                self.events.emit("interface_deleted", None, interface=old_name, index=ev.index)
+            else:
+                log.info("Interface name has changed from %s to %s", old_name, ev.name)
+            self._ifnames.pop(ev.index, None)
+            if self.ifindex.get(old_name) == ev.index:
+                del self.ifindex[old_name]
+                touched.add(old_name)
+                if self.links.pop(old_name, False):
+                    changes.append((old_name, False))
+        if ev.deleted:
+            return changes
+        if self.ifindex.get(ev.name) != ev.index:
+            log.info("Interface %s added", ev.name)
+            self.events.emit("interface_added", None, interface=ev.name, index=ev.index)
+            previous = self.ifindex.get(ev.name)
+            if previous is not None:
+                self._ifnames.pop(previous, None)
+            self.ifindex[ev.name] = ev.index
+            self._ifnames[ev.index] = ev.name
+            touched.add(ev.name)
+        was = self.links.get(ev.name)
+        self.links[ev.name] = ev.up
+        if was != ev.up and (was is not None or ev.up):  # a new, down link: no news
+            changes.append((ev.name, ev.up))
+        return changes
+
+    def _set_fault_reason(self, inst: Instance, reason: str, present: bool) -> bool:
+        """Add or drop one of the instance's own fault reasons; True if that changed."""
+        if (reason in inst.fault_reasons) == present:
+            return False
+        if present:
+            inst.fault_reasons += (reason,)
+        else:
+            inst.fault_reasons = tuple(r for r in inst.fault_reasons if r != reason)
+        return True
+
+    def _attach(self, inst: Instance) -> bool:
+        """Follow the instance's interfaces after one appeared, vanished or was replaced:
+        VIP ifindexes, the VRRP socket, the source address. True if its faults changed."""
+        interface = inst.cfg.interface or ""
+        self._refresh_vips(inst)
+        index = self.ifindex.get(interface)
+        if index is None:
+            if inst.sock is not None:
+                self._close_socket(interface)
+            inst.sock = None
+            return self._set_fault_reason(inst, _NO_INTERFACE, True)
+        if inst.sock is None or inst.sock.index != index:
+            try:
+                inst.sock = self._socket_for(interface, not inst.cfg.unicast_peers, index)
+            except OSError as exc:
+                log.error("(%s) cannot open VRRP socket on %s: %s", inst.name, interface, exc)
+                inst.sock = None
+                return self._set_fault_reason(inst, _NO_INTERFACE, True)
+            log.info("(%s) VRRP socket open on %s (ifindex %d)", inst.name, interface, index)
+        changed = self._set_fault_reason(inst, _NO_INTERFACE, False)
+        return self._check_address(inst) or changed
+
+    def _refresh_vips(self, inst: Instance) -> None:
+        """Re-resolve VIP ifindexes. Addresses on a deleted interface went with it."""
+        interface = inst.cfg.interface or ""
+        resolved = {v.key: v for v in self._resolve_vips(inst.cfg, interface, quiet=True)}
+        vips: list[Vip] = []
+        for vip in inst.vips:
+            new = resolved.pop(vip.key, None)
+            if new is None and vip.key in inst.installed:
+                inst.installed.discard(vip.key)
+                self.events.emit(
+                    "vip_removed",
+                    inst.name,
+                    address=vip.address,
+                    prefixlen=vip.prefixlen,
+                    dev=vip.dev,
+                    reason="interface deleted",
+                )
+            vips.append(new or vip)
+        if resolved:  # VIPs whose interface did not exist when the instance was built
+            vips += resolved.values()
+            inst.advert_addresses = tuple(v.address for v in vips)
+            inst.expectation = replace(inst.expectation, addresses=inst.advert_addresses)
+        inst.vips = vips
+        if inst.machine.state is State.MASTER and any(
+            v.key not in inst.installed and v.dev in self.ifindex for v in vips
+        ):
+            self._add_vips(inst)
+
+    def _check_address(self, inst: Instance) -> bool:
+        """Re-read the primary address (unless configured); True if the fault changed."""
+        cfg = inst.cfg
+        if (cfg.unicast_src_ip if cfg.unicast_peers else cfg.mcast_src_ip) is not None:
+            return False
+        index = self.ifindex.get(cfg.interface or "")
+        if index is None:
+            return False
+        exclude = frozenset(v.address for v in inst.vips)
+        try:
+            src = self.netlink.primary_address(index, exclude)
+        except OSError as exc:
+            log.error("(%s) cannot read addresses: %s", inst.name, exc)
+            return False
+        if src is None:
+            if _NO_ADDRESS not in inst.fault_reasons:
+                log.info("(%s) no IPv4 address on %s", inst.name, cfg.interface)
+            return self._set_fault_reason(inst, _NO_ADDRESS, True)
+        if src != inst.src:
+            self._change_source(inst, src)
+        return self._set_fault_reason(inst, _NO_ADDRESS, False)
+
+    def _change_source(self, inst: Instance, src: str) -> None:
+        """Adverts go from the new primary address. Out of service (FAULT), the state
+        machine is rebuilt so ties are broken with it too; in service it keeps the old
+        one for tie-breaking until the instance next goes through FAULT."""
+        log.info("(%s) source address changed from %s to %s", inst.name, inst.src, src)
+        inst.src = src
+        old = inst.machine
+        if old.state not in (State.FAULT, State.INIT):
+            return
+        machine = VrrpInstanceMachine(replace(old.params, primary_address=src))
+        if old.state is State.FAULT:
+            now = self.loop.time()
+            machine.set_fault(now, True)
+            machine.start(now)  # INIT -> FAULT, already reported by the old machine
+            machine.set_effective_priority(now, old.effective_priority)
+        inst.machine = machine
 
     # --- packets ------------------------------------------------------------------------
 
@@ -730,9 +944,16 @@ class Daemon:
                     )
                 continue
             inst.received += 1
-            self._apply(inst, inst.machine.on_advert(now, pkt.src, advert))
+            machine = inst.machine
+            if advert.priority >= machine.effective_priority or machine.nopreempt:
+                inst.wants_master = False  # a master is there (or one is leaving)
+            self._apply(inst, machine.on_advert(now, pkt.src, advert))
 
     def _send_advert(self, inst: Instance, priority: int) -> None:
+        if inst.sock is None:
+            if self.detail:
+                log.info("(%s) cannot send advert: %s is missing", inst.name, inst.cfg.interface)
+            return
         advert = VrrpAdvert(
             version=inst.cfg.version,
             vrid=inst.machine.params.vrid,
@@ -742,9 +963,10 @@ class Daemon:
             auth_type=inst.auth_type,
             auth_data=inst.auth_data,
         )
+        sock = inst.sock
         for dst in inst.destinations:
             try:
-                inst.sock.send(encode(advert, inst.src, dst), inst.src, dst)
+                sock.send(encode(advert, inst.src, dst), inst.src, dst)
                 inst.sent += 1
             except OSError as exc:
                 if self.detail:
@@ -758,7 +980,34 @@ class Daemon:
         inst.timer = None
         if self.instances.get(inst.name) is not inst:
             return
-        actions = inst.machine.on_timer(self.loop.time())
+        now = self.loop.time()
+        machine = inst.machine
+        deadline = machine.next_deadline
+        if (
+            inst.group
+            and machine.state is State.BACKUP
+            and deadline is not None
+            and deadline <= now
+        ):
+            # Master down. In a sync group, go MASTER only when every member wants to
+            # (keepalived's vrrp_sync_can_goto_master: prefer BACKUP to thrashing).
+            inst.wants_master = True
+            waiting = [
+                m.name
+                for m in self._group_members(inst)
+                if m.machine.state is not State.MASTER and not m.wants_master
+            ]
+            if waiting:
+                if self.detail:
+                    log.info(
+                        "(%s) master down, but sync group %s waits for %s",
+                        inst.name,
+                        inst.group,
+                        " ".join(waiting),
+                    )
+                self._apply(inst, self._sync_advert(inst, now, PRIORITY_OWNER))
+                return
+        actions = inst.machine.on_timer(now)
         if any(isinstance(a, StateChange) and a.new is State.MASTER for a in actions):
             log.info("(%s) Receive advertisement timeout", inst.name)
         self._apply(inst, actions)
@@ -817,6 +1066,82 @@ class Daemon:
             elif isinstance(action, LogNotice):
                 log.info("(%s) %s", inst.name, action.message)
         self._schedule(inst)
+        if inst.group and not self._syncing:
+            for action in actions:
+                if not isinstance(action, StateChange):
+                    continue
+                if (action.old, action.new) == (State.BACKUP, State.MASTER):
+                    self._sync_group_to(inst, State.MASTER)
+                elif (action.old, action.new) == (State.MASTER, State.BACKUP):
+                    self._sync_group_to(inst, State.BACKUP)
+
+    # --- sync groups: members move together -------------------------------------------
+
+    def _group_members(self, inst: Instance) -> list[Instance]:
+        """The other running members of the instance's sync group."""
+        group = self.config.sync_groups.get(inst.group or "")
+        if group is None:
+            return []
+        members = (self.instances.get(name) for name in group.members if name != inst.name)
+        return [m for m in members if m is not None]
+
+    def _sync_advert(self, inst: Instance, now: float, priority: int) -> list[Action]:
+        """Feed the machine an advert the daemon makes up (never sent): priority 255
+        makes a master step down, or re-arms a backup's Master_Down_Timer; priority 0
+        shortens a backup's timer to Skew_Time. state.py has no way to force a state,
+        and these are the RFC's own transitions. The made-up master is not reported."""
+        machine = inst.machine
+        unit = 1.0 if machine.params.version == 2 else 0.01
+        advert = VrrpAdvert(
+            version=machine.params.version,
+            vrid=machine.params.vrid,
+            priority=priority,
+            advert_int=round(machine.master_advert_interval / unit),
+            addresses=inst.advert_addresses,
+        )
+        actions = machine.on_advert(now, _SYNC_SRC, advert)
+        return [a for a in actions if not isinstance(a, NewMasterSeen)]
+
+    def _sync_group_to(self, cause: Instance, state: State) -> None:
+        """keepalived's vrrp_sync_master/vrrp_sync_backup: one member became MASTER (all
+        wanted to) or lost an election, and the others follow it at once."""
+        members = [m for m in self._group_members(cause) if m.machine.state is not state]
+        if state is State.MASTER:
+            members = [m for m in members if m.machine.state is State.BACKUP]
+        else:
+            # An address owner cannot be outranked: it stays (keepalived warns about it).
+            members = [
+                m
+                for m in members
+                if m.machine.state is State.MASTER and m.machine.effective_priority < 255
+            ]
+        if not members:
+            return
+        log.info("VRRP_Group(%s) Syncing instances to %s state", cause.group, state.value)
+        now = self.loop.time()
+        self._syncing = True
+        try:
+            for member in members:
+                reason = f"sync group {cause.group} ({cause.name} {state.value})"
+                if state is State.MASTER:
+                    # Priority 0: Master_Down_Timer = Skew_Time, then run that timer now.
+                    # The advert timer starts Skew_Time late, less than one interval.
+                    actions = self._sync_advert(member, now, 0)
+                    deadline = member.machine.next_deadline
+                    if deadline is not None:
+                        actions += member.machine.on_timer(deadline)
+                else:
+                    actions = self._sync_advert(member, now, PRIORITY_OWNER)
+                member.wants_master = False
+                self._apply(
+                    member,
+                    [
+                        replace(a, reason=reason) if isinstance(a, StateChange) else a
+                        for a in actions
+                    ],
+                )
+        finally:
+            self._syncing = False
 
     def _add_vips(self, inst: Instance) -> None:
         log.info("(%s) setting VIPs.", inst.name)
@@ -864,6 +1189,7 @@ class Daemon:
         by_dev: dict[str, list[str]] = {}
         for vip in inst.vips:
             by_dev.setdefault(vip.dev, []).append(vip.address)
+        interval = self._garp_interval()
         for dev, addresses in by_dev.items():
             if self.detail:
                 log.info(
@@ -872,14 +1198,41 @@ class Daemon:
                     dev,
                     " ".join(addresses),
                 )
-            try:
-                self.garp.send(dev, addresses, repeat)
-            except OSError as exc:
-                if self.detail:
-                    log.info("(%s) cannot send gratuitous ARP on %s: %s", inst.name, dev, exc)
+            if not interval:
+                self._send_garp(inst, dev, addresses, repeat)
+                continue
+            # vrrp_garp_interval: every ARP on an interface at least this far apart.
+            now = self.loop.time()
+            for address in addresses * repeat:
+                when = max(now, self._garp_next.get(dev, now))
+                self._garp_next[dev] = when + interval
+                if when <= now:
+                    self._send_garp(inst, dev, [address], 1)
+                else:
+                    self.loop.call_at(when, functools.partial(self._paced_garp, inst, dev, address))
+
+    def _paced_garp(self, inst: Instance, dev: str, address: str) -> None:
+        if self.instances.get(inst.name) is inst and inst.machine.state is State.MASTER:
+            self._send_garp(inst, dev, [address], 1)
+
+    def _send_garp(self, inst: Instance, dev: str, addresses: list[str], repeat: int) -> None:
+        try:
+            self.garp.send(dev, addresses, repeat)
+        except OSError as exc:
+            if self.detail:
+                log.info("(%s) cannot send gratuitous ARP on %s: %s", inst.name, dev, exc)
+
+    def _garp_interval(self) -> float:
+        """Global ``vrrp_garp_interval`` in seconds (keepalived's default 0: no pacing)."""
+        values = self.config.global_defs.options.get("vrrp_garp_interval")
+        try:
+            return max(0.0, float(values[0])) if values else 0.0
+        except ValueError:
+            return 0.0
 
     def _state_change(self, inst: Instance, change: StateChange) -> None:
         new = change.new.value
+        inst.wants_master = False
         if change.new is State.BACKUP and change.old is State.INIT:
             log.info("(%s) Entering BACKUP STATE (init)", inst.name)
         elif change.new is State.STOP:

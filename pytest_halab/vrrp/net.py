@@ -7,7 +7,8 @@ Standard library only (the daemon runs inside Debian containers):
   keepalived's (TTL 255, TOS 0xc0, our source address); received packets keep their IP
   header so the TTL can be checked.
 - :class:`Netlink`: a small rtnetlink client: add and delete addresses, list them, read
-  link state, and a subscription to link/address changes for the event loop.
+  link state, and a subscription to link/address changes (interfaces coming, going,
+  renamed, up/down; IPv4 addresses added/removed) for the event loop.
 - :func:`send_gratuitous_arp`: broadcast ARP requests for an address, as keepalived sends.
 """
 
@@ -113,11 +114,16 @@ class AddressInfo:
 
 @dataclass(frozen=True)
 class LinkInfo:
-    """An interface's index, name and whether it is up and running (keepalived's test)."""
+    """An interface's index, name and whether it is up and running (keepalived's test).
+
+    ``deleted``: from an ``RTM_DELLINK`` event (the interface is gone, not just down).
+    :meth:`Netlink.read_events` reports lost events as ``LinkInfo(0, "", False)``.
+    """
 
     index: int
     name: str
     up: bool
+    deleted: bool = False
 
 
 def _parse_addr(payload: bytes) -> AddressInfo | None:
@@ -314,8 +320,10 @@ class Netlink:
                 if mtype in (RTM_NEWLINK, RTM_DELLINK):
                     link = _parse_link(payload)
                     if link is not None:
-                        down = mtype == RTM_DELLINK
-                        events.append(LinkInfo(link.index, link.name, link.up and not down))
+                        gone = mtype == RTM_DELLINK
+                        events.append(
+                            LinkInfo(link.index, link.name, link.up and not gone, deleted=gone)
+                        )
                 elif mtype in (RTM_NEWADDR, RTM_DELADDR):
                     addr = _parse_addr(payload)
                     if addr is not None:
@@ -329,9 +337,9 @@ class VrrpSocket:
     """Raw VRRP socket on one interface: receives every protocol-112 packet arriving on
     it (multicast group joined), sends with our own IPv4 header."""
 
-    def __init__(self, interface: str, *, multicast: bool = True) -> None:
+    def __init__(self, interface: str, *, multicast: bool = True, index: int | None = None) -> None:
         self.interface = interface
-        self.index = socket.if_nametoindex(interface)
+        self.index = socket.if_nametoindex(interface) if index is None else index
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
         try:
             sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, interface.encode())

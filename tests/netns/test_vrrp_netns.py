@@ -172,6 +172,7 @@ class Node:
     name: str
     ns: str
     address: str
+    peer: str = ""  # the bridge end of the node's veth pair, in the switch namespace
     engines: list[Engine] = field(default_factory=list)
 
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -186,6 +187,31 @@ class Node:
 
     def link(self, up: bool) -> None:
         self.ip("link", "set", "eth0", "up" if up else "down")
+
+    def unplug(self) -> None:
+        """Delete the node's veth pair, as ``docker network disconnect`` removes eth0."""
+        _run("ip", "-n", self.lab.switch, "link", "del", self.peer)
+
+    def plug(self, *, address_first: bool) -> None:
+        """A new veth pair whose node end appears as ``eth1`` (a new ifindex) and is then
+        renamed ``eth0``, as the Docker lab does after ``docker network connect``.
+
+        ``address_first``: the address is on ``eth1`` and the link up before the rename
+        (Docker's order); otherwise the renamed ``eth0`` comes up and gets it last.
+        """
+        _run(
+            "ip", "link", "add", self.peer, "netns", self.lab.switch,
+            "type", "veth", "peer", "name", "eth1", "netns", self.ns,
+        )  # fmt: skip
+        _run("ip", "-n", self.lab.switch, "link", "set", self.peer, "master", "br0", "up")
+        if address_first:
+            self.ip("addr", "add", f"{self.address}/24", "dev", "eth1")
+            self.ip("link", "set", "eth1", "up")
+        self.ip("link", "set", "eth1", "down")
+        self.ip("link", "set", "eth1", "name", "eth0")
+        self.ip("link", "set", "eth0", "up")
+        if not address_first:
+            self.ip("addr", "add", f"{self.address}/24", "dev", "eth0")
 
     def start(self, kind: str, conf: str) -> Engine:
         n = len(self.engines)
@@ -273,7 +299,7 @@ class NetnsLab:
         _run("ip", "-n", ns, "link", "set", "lo", "up")
         _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
         _run("ip", "-n", ns, "link", "set", "eth0", "up")
-        node = Node(self, name, ns, address)
+        node = Node(self, name, ns, address, peer)
         self.nodes.append(node)
         return node
 
@@ -547,6 +573,59 @@ def test_track_interface_weight_zero_means_fault(lab: NetnsLab) -> None:
     wait_for(lambda: lab.holders() == ["a"], 3.0, "a to come back from FAULT and preempt")
 
 
+@pytest.mark.parametrize("address_first", [True, False], ids=["address-first", "address-last"])
+@pytest.mark.parametrize("kind", ["halab", "keepalived"])
+def test_interface_replaced_recovers(lab: NetnsLab, kind: str, address_first: bool) -> None:
+    """The Docker lab's reconnect: eth0 is deleted, a new interface appears as eth1 and is
+    renamed eth0 with the same address. keepalived 2.2.7 logs "Interface eth0 added",
+    leaves FAULT and preempts again; halab-vrrpd must too (keepalived is the reference)."""
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    engine = high.start(kind, vrrp_conf(priority=150, version=3, advert=0.1))
+    wait_for(high.has_vip, startup_allowance(), "a to become master")
+    low.start("keepalived", vrrp_conf(priority=100, version=3, advert=0.1))
+    holds_for(lambda: lab.holders() == ["a"], 0.5, "a to stay the only holder")
+    high.unplug()
+    wait_for(lambda: lab.holders() == ["b"], master_down(0.1, 100) + 1.0, "b to take over")
+    high.plug(address_first=address_first)
+    wait_for(lambda: lab.holders() == ["a"], 5.0, "a to take part again and preempt")
+    holds_for(lambda: lab.holders() == ["a"], 1.0, "exactly one holder (a)")
+    assert engine.alive()
+    if kind == "halab":
+        states = [e["new"] for e in engine.events() if e["event"] == "state_change"]
+        assert states[-3:] == ["FAULT", "BACKUP", "MASTER"], states
+
+
+@pytest.mark.parametrize("kind", ["halab", "keepalived"])
+def test_no_address_at_startup_waits_for_one(lab: NetnsLab, kind: str) -> None:
+    """An interface without an IPv4 address keeps the instance in FAULT until one is
+    added; then it runs, with no reload (keepalived is the reference)."""
+    node = lab.add_node("a", 1)
+    node.ip("addr", "del", f"{node.address}/24", "dev", "eth0")
+    engine = node.start(kind, vrrp_conf(priority=150, version=3, advert=0.1))
+    holds_for(lambda: not node.has_vip(), 1.5, "no VIP without an address")
+    if kind == "halab":
+        states = [e["new"] for e in engine.events() if e["event"] == "state_change"]
+        assert states == ["FAULT"], states
+    node.ip("addr", "add", f"{node.address}/24", "dev", "eth0")
+    wait_for(node.has_vip, 3.0, "the instance to leave FAULT and become master")
+    assert engine.alive()
+
+
+@pytest.mark.parametrize("kind", ["halab", "keepalived"])
+def test_dynamic_interface_missing_at_startup(lab: NetnsLab, kind: str) -> None:
+    """With ``dynamic_interfaces`` an instance may name an interface that does not exist
+    yet: FAULT until it appears (created as eth1, renamed eth0), then it runs."""
+    node = lab.add_node("a", 1)
+    node.unplug()
+    conf = "global_defs {\n    dynamic_interfaces\n}\n" + vrrp_conf(
+        priority=150, version=3, advert=0.1
+    )
+    engine = node.start(kind, conf)
+    holds_for(engine.alive, 1.0, "the daemon to keep running without its interface")
+    node.plug(address_first=True)
+    wait_for(node.has_vip, 3.0, "the instance to start on the new interface")
+
+
 def test_sighup_reload_keeps_vips_that_stay(lab: NetnsLab) -> None:
     node = lab.add_node("a", 1)
     conf = vrrp_conf(priority=150, version=3, advert=0.1)
@@ -617,6 +696,53 @@ def test_sync_group_members_fault_together(lab: NetnsLab) -> None:
     assert states == {"VI_1": "FAULT", "VI_2": "FAULT"}
     node.ip("link", "set", "eth1p", "up")
     wait_for(lambda: node.has_vip(VIP), 3.0, "the group to come back")
+
+
+def _two_instances(prio1: int, prio2: int, *, group: bool) -> str:
+    """VI_1 (VIP .100, VRID 51) and VI_2 (VIP .101, VRID 52) on eth0, maybe synced."""
+    text = ""
+    if group:
+        text += "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
+    for n, prio in ((1, prio1), (2, prio2)):
+        text += textwrap.dedent(
+            f"""
+            vrrp_instance VI_{n} {{
+                interface eth0
+                virtual_router_id {50 + n}
+                priority {prio}
+                version 3
+                advert_int 0.1
+                virtual_ipaddress {{
+                    {SUBNET}.{99 + n}/24
+                }}
+            }}
+            """
+        )
+    return text
+
+
+@pytest.mark.parametrize("kind", ["halab", "keepalived"])
+def test_sync_group_members_master_and_backup_together(lab: NetnsLab, kind: str) -> None:
+    """a syncs VI_1 (150, beats b) with VI_2 (150, loses to b's 200). The group goes
+    MASTER only if every member wants to: a's VI_2 hears b, so a stays BACKUP in both and
+    b holds both VIPs. When b stops, a takes both (keepalived is the reference)."""
+    a, b = lab.add_node("a", 1), lab.add_node("b", 2)
+    peer = b.start("keepalived", _two_instances(100, 200, group=False))
+    wait_for(lambda: b.has_vip(f"{SUBNET}.100") and b.has_vip(f"{SUBNET}.101"), 5.0, "b")
+    engine = a.start(kind, _two_instances(150, 150, group=True))
+    holds_for(
+        lambda: not a.has_vip(f"{SUBNET}.100") and not a.has_vip(f"{SUBNET}.101"),
+        2.0,
+        "a's group to stay BACKUP while VI_2 hears a higher priority",
+    )
+    assert b.has_vip(f"{SUBNET}.100") and b.has_vip(f"{SUBNET}.101")
+    peer.terminate()
+    wait_for(
+        lambda: a.has_vip(f"{SUBNET}.100") and a.has_vip(f"{SUBNET}.101"),
+        3.0,
+        "a's group to take both over",
+    )
+    assert engine.alive()
 
 
 def test_daemonizes_without_dont_fork(lab: NetnsLab) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -20,7 +21,9 @@ import pytest
 from pytest_halab.vrrp import daemon
 from pytest_halab.vrrp.config import config_test_exit_status, load_config
 from pytest_halab.vrrp.daemon import EventLog, EventLoop, main, parse_args
-from pytest_halab.vrrp.net import build_garp_frame
+from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, build_garp_frame
+from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
+from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.track import (
     EmailAlerter,
     ProcessRunner,
@@ -491,6 +494,289 @@ def test_email_failure_is_counted_not_raised() -> None:
     assert (alerter.sent, alerter.failed) == (0, 1)
     assert EmailAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
     assert smtplib  # the module the alerter uses
+
+
+# --- interfaces coming and going (fake netlink and sockets) ------------------------------
+
+
+class _FakeNetlink:
+    """The kernel's view, kept by the test: links and IPv4 addresses."""
+
+    def __init__(self) -> None:
+        self.link_list: list[LinkInfo] = []
+        self.addrs: list[AddressInfo] = []
+
+    def links(self) -> list[LinkInfo]:
+        return list(self.link_list)
+
+    def addresses(self, index: int | None = None) -> list[AddressInfo]:
+        return [a for a in self.addrs if index is None or a.index == index]
+
+    def primary_address(self, index: int, exclude: frozenset[str] = frozenset()) -> str | None:
+        return Netlink.primary_address(self, index, exclude)  # type: ignore[arg-type]
+
+    def add_address(self, index: int, address: str, prefixlen: int, **_kw: object) -> bool:
+        if any(a.index == index and a.address == address for a in self.addrs):
+            return False
+        if not any(link.index == index for link in self.link_list):
+            raise OSError(19, "No such device")
+        self.addrs.append(AddressInfo(index, address, prefixlen, "", True))
+        return True
+
+    def delete_address(self, index: int, address: str, prefixlen: int) -> bool:
+        before = len(self.addrs)
+        self.addrs = [a for a in self.addrs if (a.index, a.address) != (index, address)]
+        return len(self.addrs) < before
+
+    def remove_link(self, index: int) -> None:
+        self.link_list = [link for link in self.link_list if link.index != index]
+        self.addrs = [a for a in self.addrs if a.index != index]
+
+    def close(self) -> None:
+        pass
+
+
+class _FakeVrrpSocket:
+    def __init__(self, interface: str, *, multicast: bool = True, index: int | None = None) -> None:
+        assert index is not None
+        self.interface, self.index, self.closed = interface, index, False
+        self.sent: list[tuple[str, str]] = []
+        self._r, self._w = socket.socketpair()
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def join(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+        self._r.close()
+        self._w.close()
+
+    def send(self, payload: bytes, src: str, dst: str) -> None:
+        self.sent.append((src, dst))
+
+    def receive(self) -> bytes | None:
+        return None
+
+
+class _FakeGarp:
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str, str]] = []
+
+    def send(self, interface: str, addresses: list[str], repeat: int = 1) -> int:
+        now = time.monotonic()
+        self.sent += [(now, interface, a) for _ in range(repeat) for a in addresses]
+        return len(addresses) * repeat
+
+    def forget(self, interface: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+IF = "hltfake0"
+CONF = (
+    "global_defs {\n    dynamic_interfaces\n}\n"
+    f"vrrp_instance VI_1 {{\n    interface {IF}\n    virtual_router_id 51\n    priority 150\n"
+    "    version 3\n    advert_int 0.1\n    virtual_ipaddress {\n        10.9.0.100/24\n"
+    "    }\n}\n"
+)
+
+
+FakeDaemon = Callable[[str], tuple[daemon.Daemon, _FakeNetlink]]
+
+
+@pytest.fixture
+def fake_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDaemon]:
+    """Build a Daemon from a config text, on a fake kernel the test controls."""
+    monkeypatch.setattr(daemon, "VrrpSocket", _FakeVrrpSocket)
+    monkeypatch.setattr(daemon.Daemon, "_install_signals", lambda self: None)
+    made: list[daemon.Daemon] = []
+
+    def make(conf_text: str) -> tuple[daemon.Daemon, _FakeNetlink]:
+        conf = tmp_path / f"k{len(made)}.conf"
+        conf.write_text(conf_text)
+        the_daemon = daemon.Daemon(str(conf), event_log=EventLog(None))
+        made.append(the_daemon)
+        kernel = _FakeNetlink()
+        the_daemon.netlink.close()
+        the_daemon.netlink = kernel  # type: ignore[assignment]
+        the_daemon.garp.close()
+        the_daemon.garp = _FakeGarp()  # type: ignore[assignment]
+        assert the_daemon.load()
+        return the_daemon, kernel
+
+    yield make
+    for the_daemon in made:
+        the_daemon.shutdown()
+        the_daemon.close()
+
+
+def _plug(kernel: _FakeNetlink, index: int, name: str, address: str | None) -> None:
+    kernel.link_list.append(LinkInfo(index, name, True))
+    if address is not None:
+        kernel.addrs.append(AddressInfo(index, address, 24, name, False))
+
+
+def _state(d: daemon.Daemon, name: str = "VI_1") -> State:
+    return d.instances[name].machine.state
+
+
+def test_replaced_interface_leaves_fault_and_runs_again(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """Deleted eth0 -> FAULT, socket closed; a new ifindex that appears as another name,
+    gets the address, is renamed to the configured name and comes up -> BACKUP on a new
+    socket bound to it, then MASTER with the VIP on the new ifindex."""
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    inst = d.instances["VI_1"]
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert any(a.address == "10.9.0.100" and a.index == 7 for a in kernel.addrs)
+    old_sock = inst.sock
+    kernel.remove_link(7)
+    d.handle_netlink_events([LinkInfo(7, IF, False), LinkInfo(7, IF, False, deleted=True)])
+    assert _state(d) is State.FAULT
+    assert inst.sock is None and isinstance(old_sock, _FakeVrrpSocket) and old_sock.closed
+    assert IF not in d.sockets and not inst.installed
+    _plug(kernel, 9, IF, "10.9.0.1")
+    new_addr = AddressInfo(9, "10.9.0.1", 24, "hltfake1", False)
+    d.handle_netlink_events(
+        [
+            LinkInfo(9, "hltfake1", False),
+            ("add", new_addr),
+            LinkInfo(9, "hltfake1", True),
+            LinkInfo(9, "hltfake1", False),
+            LinkInfo(9, IF, False),  # renamed
+        ]
+    )
+    assert _state(d) is State.FAULT, "still down"
+    assert inst.sock is not None and inst.sock.index == 9
+    assert "hltfake1" not in d.ifindex and d.ifindex[IF] == 9
+    d.handle_netlink_events([LinkInfo(9, IF, True)])
+    assert _state(d) is State.BACKUP
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert any(a.address == "10.9.0.100" and a.index == 9 for a in kernel.addrs)
+    assert isinstance(inst.sock, _FakeVrrpSocket) and inst.sock.sent[-1] == (
+        "10.9.0.1",
+        "224.0.0.18",
+    )
+    assert d.events.counts["interface_deleted"] == 1
+    assert d.events.counts["interface_added"] == 2  # as hltfake1, then renamed
+
+
+def test_no_address_at_startup_then_one_is_added(
+    fake_daemon: FakeDaemon,
+) -> None:
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, None)
+    d.start()
+    inst = d.instances["VI_1"]
+    assert _state(d) is State.FAULT and inst.src == "0.0.0.0"
+    address = AddressInfo(7, "10.9.0.5", 24, IF, False)
+    kernel.addrs.append(address)
+    d.handle_netlink_events([("add", address)])
+    assert _state(d) is State.BACKUP
+    assert inst.src == "10.9.0.5"
+    assert inst.machine.params.primary_address == "10.9.0.5", "ties are broken with it"
+    # The address goes again: FAULT until it is back.
+    kernel.addrs.clear()
+    d.handle_netlink_events([("del", address)])
+    assert _state(d) is State.FAULT
+
+
+def test_missing_interface_with_dynamic_interfaces_and_lost_events(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """dynamic_interfaces: an absent interface is FAULT, not an error; an overflowed
+    monitor (ENOBUFS, reported as ifindex 0) re-reads every link and finds it."""
+    d, kernel = fake_daemon(CONF)
+    d.start()
+    inst = d.instances["VI_1"]
+    assert _state(d) is State.FAULT and inst.sock is None
+    _plug(kernel, 4, IF, "10.9.0.1")
+    d.handle_netlink_events([LinkInfo(0, "", False)])
+    assert _state(d) is State.BACKUP
+    assert inst.sock is not None and inst.sock.index == 4
+
+
+def test_garp_interval_paces_gratuitous_arps(fake_daemon: FakeDaemon) -> None:
+    conf = CONF.replace(
+        "    dynamic_interfaces\n", "    dynamic_interfaces\n    vrrp_garp_interval 0.05\n"
+    )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    garp: _FakeGarp = d.garp  # type: ignore[assignment]
+    _drive(d.loop, lambda: len(garp.sent) >= 5, timeout=3)  # garp_master_repeat 5
+    times = [t for t, _dev, _address in garp.sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.045, gaps
+
+
+GROUP_CONF = (
+    "global_defs {\n    dynamic_interfaces\n}\n"
+    "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
+    + "".join(
+        f"vrrp_instance VI_{n} {{\n    interface hltfake{n}\n    virtual_router_id 5{n}\n"
+        f"    priority {prio}\n    version 3\n    advert_int 0.1\n"
+        f"    virtual_ipaddress {{\n        10.9.{n}.100/24\n    }}\n}}\n"
+        for n, prio in ((1, 150), (2, 100))
+    )
+)
+
+
+def _advert_from_peer(d: daemon.Daemon, name: str, priority: int) -> None:
+    """A real (encoded) v3 advert from a peer, given to the daemon as its socket would."""
+    inst = d.instances[name]
+    n = name[-1]
+    src, dst = f"10.9.{n}.2", "224.0.0.18"
+    advert = VrrpAdvert(
+        version=3, vrid=inst.cfg.vrid or 0, priority=priority, advert_int=10,
+        addresses=inst.advert_addresses,
+    )  # fmt: skip
+    payload = encode(advert, src, dst)
+    assert inst.sock is not None
+    d._on_packet(inst.sock, build_ipv4_header(src, dst, len(payload), ident=1) + payload)
+
+
+def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
+    """Both members go MASTER together; one losing an election takes the other to
+    BACKUP; a member whose master-down runs out stays BACKUP while another still hears
+    its master (keepalived prefers BACKUP to thrashing)."""
+    d, kernel = fake_daemon(GROUP_CONF)
+    _plug(kernel, 11, "hltfake1", "10.9.1.1")
+    _plug(kernel, 12, "hltfake2", "10.9.2.1")
+    d.start()
+    vi1, vi2 = d.instances["VI_1"], d.instances["VI_2"]
+    # VI_1 (priority 150) times out first but waits for VI_2; then both go MASTER.
+    _drive(d.loop, lambda: _state(d, "VI_1") is State.MASTER, timeout=3)
+    assert _state(d, "VI_2") is State.MASTER
+    assert {(a.index, a.address) for a in kernel.addrs} >= {
+        (11, "10.9.1.100"),
+        (12, "10.9.2.100"),
+    }
+    # A higher priority master shows up for VI_2 only: VI_1 follows it to BACKUP.
+    _advert_from_peer(d, "VI_2", 200)
+    assert _state(d, "VI_2") is State.BACKUP
+    assert _state(d, "VI_1") is State.BACKUP
+    assert not any(a.address.endswith(".100") for a in kernel.addrs)
+    # VI_1 hears nobody, VI_2 keeps hearing its master: the group stays BACKUP.
+    end = time.monotonic() + 3 * vi1.machine.master_down_interval
+    while time.monotonic() < end:
+        _advert_from_peer(d, "VI_2", 200)
+        d.loop.run_once(max_wait=0.05)
+        assert _state(d, "VI_1") is State.BACKUP and _state(d, "VI_2") is State.BACKUP
+    assert vi1.wants_master and not vi2.wants_master
+    # VI_2's master goes away: the whole group takes over.
+    _drive(d.loop, lambda: _state(d, "VI_2") is State.MASTER, timeout=3)
+    assert _state(d, "VI_1") is State.MASTER
+    assert d.group_states["G1"] == "MASTER"
 
 
 # --- packets -----------------------------------------------------------------------------
