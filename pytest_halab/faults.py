@@ -170,11 +170,15 @@ class Faults:
 
         def verify() -> None:
             if terminal:
-                _wait(
-                    f"{process} ({pids}) exiting after {signum.name}",
-                    node,
-                    lambda: not self._pids(n, pattern),
-                )
+                try:
+                    _wait(
+                        f"{process} ({pids}) exiting after {signum.name}",
+                        node,
+                        lambda: not self._pids(n, pattern),
+                    )
+                except FaultNotEffective as exc:
+                    exc.add_note(n.exec("ps -eo pid,ppid,stat,wchan:20,etime,args").output)
+                    raise
             elif not self._pids(n, pattern):
                 raise FaultNotEffective(node, f"{process} died on {signum.name}")
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 LOG_DIR = "/var/log/halab"
 PROBE_INTERVAL_S = 0.02
-PROBE_TIMEOUT_S = 1.0
+PROBE_TIMEOUT_S = 0.5  # lab RTT is sub-millisecond; a hung request is a failed one
 MAX_DURATION_S = 900.0
 
 

@@ -30,6 +30,7 @@ from .scenario import Scenario
 from .topology import Topology
 
 ENGINES = ("keepalived", "halab")
+MAX_LABS = 4  # labs kept running at once by one session
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,16 @@ class HalabRun:
         )
         if key in self.labs and not self.labs[key].alive():
             self.labs.pop(key).stop()  # removed under us (`halab clean`): start afresh
+        if key not in self.labs and not self.settings.keep:
+            # A 2-core machine runs a few labs well, not ten: the least recently used goes.
+            while len(self.labs) >= MAX_LABS:
+                oldest = next(iter(self.labs))
+                self.labs.pop(oldest).stop()
         if key not in self.labs:
             lab = Lab(topo, engine=engine, keep=self.settings.keep, node_engines=overrides)
             lab.start()
             self.labs[key] = lab
+        self.labs[key] = self.labs.pop(key)  # most recently used last
         return self.labs[key]
 
     def write_report(self) -> None:

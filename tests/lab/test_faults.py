@@ -21,12 +21,13 @@ PREEMPTIVE = {"nginx_master_backup": True, "nginx_nopreempt": False, "nginx_dual
 ScenarioFactory = Callable[[Lab], Scenario]
 
 
-@pytest.fixture(params=TOPOLOGIES)
+# module scope: pytest then runs all tests of one topology together, one lab at a time
+@pytest.fixture(scope="module", params=TOPOLOGIES)
 def topo(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tlab(lab_factory: Callable[..., Lab], topo: str) -> Lab:
     return lab_factory(topo)
 

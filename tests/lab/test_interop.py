@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -22,12 +23,12 @@ def pair_id(p: dict[str, Engine]) -> str:
     return "+".join(f"{n}={e}" for n, e in sorted(p.items()))
 
 
-@pytest.fixture(params=list(VERSIONS), ids=list(VERSIONS))
+@pytest.fixture(scope="module", params=list(VERSIONS), ids=list(VERSIONS))
 def version(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=PAIRS, ids=[pair_id(p) for p in PAIRS])
+@pytest.fixture(scope="module", params=PAIRS, ids=[pair_id(p) for p in PAIRS])
 def mixed(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab], version: str) -> Lab:
     return lab_factory(VERSIONS[version], node_engines=request.param)
 
@@ -47,8 +48,12 @@ def test_engines_as_asked_and_higher_priority_wins(
     assert {b.name: engine_on(mixed, b.name) for b in mixed.balancers()} == mixed.node_engines
     hal = hal_scenario(mixed)
     hal.wait_holders({"VI_1": ["lb1"]})
-    # steady state: exactly one holder for a while, lb1 (priority 150)
+    # steady state: exactly one holder, lb1 (priority 150), over at least two adverts
     t0 = hal.observation.started_at
+    deadline = time.monotonic() + 10
+    while len(hal.timeline().of_kind("advert")) < 2:
+        assert time.monotonic() < deadline, "no VRRP adverts captured in 10 s"
+        time.sleep(0.1)
     tl = hal.timeline()
     assert assert_single_holder(tl, "VI_1", t0, tl.end or t0, initial=["lb1"]) == "lb1"
     adverts = {(e.data["src"], e.data["priority"], e.data["version"]) for e in tl.of_kind("advert")}
