@@ -67,13 +67,6 @@ SPECS: tuple[ImageSpec, ...] = (
 )
 
 
-def spec(name: str) -> ImageSpec:
-    for s in SPECS:
-        if s.name == name:
-            return s
-    raise KeyError(name)
-
-
 @dataclass(frozen=True)
 class BuiltImage:
     name: str

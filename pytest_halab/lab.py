@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -31,7 +31,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from . import hostrules, images
 from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
-from .nodes import ExecResult, Node
+from .nodes import Node
 from .topology import Addressing, Role, Topology
 
 if TYPE_CHECKING:
@@ -492,9 +492,6 @@ class Lab:
                 f"no node {name!r} in lab {self.lab_id}; nodes: {list(self.nodes)}"
             ) from None
 
-    def exec(self, node: str, cmd: str) -> ExecResult:
-        return self.node(node).exec(cmd)
-
     def vip_addresses(self) -> dict[str, ipaddress.IPv4Address]:
         assert self.layout is not None
         return {v: ipaddress.IPv4Address(d["ip"]) for v, d in self.layout.vips.items()}
@@ -686,10 +683,3 @@ def clean(client: docker.DockerClient) -> list[str]:
         remove_lab(client, lab_id)
     hostrules.remove_labelled()
     return ids
-
-
-@contextmanager
-def running_lab(topology: Topology, **kw: Any) -> Iterator[Lab]:
-    lab = Lab(topology, **kw)
-    with lab:
-        yield lab

@@ -17,11 +17,8 @@ comparable (``clock_skew_s`` checks that). Events are collected when the observa
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -256,18 +253,3 @@ def clock_skew_s(nodes: list[Node]) -> float:
         mid = (t0 + t1) / 2
         worst = max(worst, abs(theirs - mid) - (t1 - t0) / 2, 0.0)
     return worst
-
-
-@contextmanager
-def observing(lab: Lab, **kw: Any) -> Iterator[Observation]:
-    obs = Observation(lab, **kw).start()
-    try:
-        yield obs
-    finally:
-        obs.stop()
-
-
-def dumps_events(events: list[Event]) -> str:
-    return "\n".join(
-        json.dumps({"ts": e.ts, "node": e.node, "kind": e.kind, **e.data}) for e in events
-    )
