@@ -163,10 +163,18 @@ class Faults:
         )
 
         def inject() -> None:
-            # Children before parents: keepalived's VRRP child gets SIGTERM from the kernel
-            # (PR_SET_PDEATHSIG) when its parent dies first, and would then shut down
-            # cleanly: not what a SIGKILL of the daemon means.
-            n.exec(["kill", f"-{signum.name[3:]}", *map(str, _children_first(n, pids))], check=True)
+            ordered = list(map(str, _children_first(n, pids)))
+            if signum is signal_mod.SIGKILL:
+                # Freeze them all, then kill them all: no process gets to react to another's
+                # death in between (keepalived's VRRP child would get SIGTERM through
+                # PR_SET_PDEATHSIG and shut down cleanly; nginx's master would fork a new
+                # worker that outlives it and keeps port 80).
+                n.exec(
+                    ["sh", "-c", 'kill -STOP "$@" && kill -KILL "$@"', "kill", *ordered], check=True
+                )
+            else:
+                # Children before parents, for the same reason.
+                n.exec(["kill", f"-{signum.name[3:]}", *ordered], check=True)
 
         def verify() -> None:
             if terminal:
