@@ -198,6 +198,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.runs,
         vip=args.vip,
         progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:7.1f} s[/dim] {m}"),
+        phase=args.phase,
     )
     _print_bench(res)
     if args.json:
@@ -215,8 +216,8 @@ def _print_bench(res: Any) -> None:
         return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
 
     table = Table(
-        title=f"failover benchmark: {res.topology}, {res.vip} "
-        "(ms; p50 / p90, takeover p50 / min / max)"
+        title=f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase} "
+        "(ms; p50 / p90, takeover p50 / min / max, phase min / max)"
     )
     for col in (
         "engine",
@@ -227,6 +228,7 @@ def _print_bench(res: Any) -> None:
         "outage",
         "takeover (wire)",
         "GARP - netlink max",
+        "phase",
     ):
         table.add_column(col, justify="left" if col in ("engine", "fault") else "right")
     for engine, fault in res.groups():
@@ -245,6 +247,7 @@ def _print_bench(res: Any) -> None:
             cell(engine, fault, "outage"),
             cell(engine, fault, "takeover", ("p50", "min", "max")),
             f"{max(deltas) * 1000:.1f}" if deltas else "-",
+            cell(engine, fault, "phase", ("min", "max")),
         )
     console.print(table)
     engines = sorted({r.engine for r in res.runs})
@@ -258,7 +261,7 @@ def _print_bench(res: Any) -> None:
             row = [fault]
             for fig in ("vip_move", "outage", "takeover"):
                 a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
-                row.append(f"{a['p50'] / b['p50']:.2f}" if a and b and b["p50"] > 0 else "-")
+                row.append(f"{a['p50'] / b['p50']:.3f}" if a and b and b["p50"] > 0 else "-")
             ratios.add_row(*row)
         console.print(ratios)
 
@@ -356,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--runs", type=int, default=5, help="repetitions per engine and fault")
     bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
     bn.add_argument("--json", default=None, metavar="FILE", help="write every run and the summary")
+    bn.add_argument(
+        "--phase",
+        choices=("advert", "random"),
+        default="advert",
+        help="inject each fault just after an advert of the master (default), or whenever ready",
+    )
     bn.set_defaults(func=cmd_bench)
     sk = sub.add_parser(
         "soak",

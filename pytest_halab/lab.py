@@ -274,9 +274,14 @@ class Lab:
         labels.update(extra)
         return labels
 
+    @property
+    def bridge(self) -> str:
+        """The host-side Linux bridge of the lab's network (named after the lab id)."""
+        return f"hl-{self.lab_id[2:]}"
+
     def _create_network(self, prefixlen: int) -> Addressing:
         assert self.client is not None and self.topology is not None
-        bridge = f"hl-{self.lab_id[2:]}"
+        bridge = self.bridge
         last: Exception | None = None
         for attempt, subnet in enumerate(candidate_subnets(self.client, prefixlen)):
             if attempt >= 20:

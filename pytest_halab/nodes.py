@@ -38,6 +38,23 @@ class Node:
     def __repr__(self) -> str:
         return f"Node({self.name!r}, role={self.role!r}, ip={self.ip})"
 
+    def host_pid(self) -> int | None:
+        """The host PID of the container's init process, when this process can see it.
+
+        None when the engine runs elsewhere (remote DOCKER_HOST, another PID namespace) or
+        the container is not running. The PID is checked against the container's cgroup, so
+        a PID reused by another process is never returned.
+        """
+        try:
+            self.container.reload()
+        except docker.errors.APIError:
+            return None
+        state = self.container.attrs.get("State", {})
+        pid = int(state.get("Pid") or 0)
+        if not state.get("Running") or pid <= 0:
+            return None
+        return pid if pid_in_container(pid, self.container.id) else None
+
     def exec(self, cmd: str | Sequence[str], *, check: bool = False) -> ExecResult:
         """Run a command in the node and wait for it; a string runs through ``sh -c``.
 
@@ -116,3 +133,12 @@ class Node:
         except docker.errors.APIError:
             pass
         return "\n".join(p for p in parts if p.strip())
+
+
+def pid_in_container(pid: int, container_id: str) -> bool:
+    """Host ``pid`` belongs to the container (its cgroup path names the container's id)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as fh:
+            return container_id in fh.read()
+    except OSError:
+        return False

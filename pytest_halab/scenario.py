@@ -23,7 +23,7 @@ from typing import Any
 from .faults import Fault, Faults
 from .lab import Lab
 from .measures import FailoverMeasure, measure_failover, measure_recovery
-from .observe import PROBE_TIMEOUT_S, Observation
+from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
 from .timeline import Timeline
 
 Recorder = Callable[[FailoverMeasure], None]
@@ -38,11 +38,12 @@ class Scenario:
     faults: Faults = field(init=False)
     observation: Observation = field(init=False)
     measures: list[FailoverMeasure] = field(default_factory=list)
+    probe_interval: float = PROBE_INTERVAL_S
     _macs: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.faults = Faults(self.lab)
-        self.observation = Observation(self.lab)
+        self.observation = Observation(self.lab, probe_interval=self.probe_interval)
 
     def __enter__(self) -> Scenario:
         self.observation.start()

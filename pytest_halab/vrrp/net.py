@@ -73,6 +73,8 @@ _RTATTR = struct.Struct("=HH")
 # setsockopt numbers the socket module does not export on every Python version.
 _SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 _IP_MULTICAST_ALL = 49
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("=qq")
 _ETH_P_ARP = 0x0806
 _BROADCAST_MAC = b"\xff" * 6
 
@@ -352,6 +354,9 @@ class VrrpSocket:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
             if multicast:
                 self.join(sock)
+            # The kernel stamps each packet on arrival: the master-down timer then starts
+            # when the advert came in, not when this process got round to reading it.
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             sock.setblocking(False)
         except OSError:
             sock.close()
@@ -389,10 +394,25 @@ class VrrpSocket:
 
     def receive(self) -> bytes | None:
         """One packet (IPv4 header included), or None when nothing is waiting."""
+        got = self.receive_stamped()
+        return None if got is None else got[0]
+
+    def receive_stamped(self) -> tuple[bytes, float | None] | None:
+        """One packet and its kernel arrival time (wall clock, seconds since the epoch; None
+        if the kernel gave none), or None when nothing is waiting."""
         try:
-            return self._sock.recv(65535)
+            data, ancdata, _flags, _addr = self._sock.recvmsg(65535, 64)
         except OSError:  # EAGAIN, or e.g. ENETDOWN while the link is down
             return None
+        for level, kind, payload in ancdata:
+            if (
+                level == socket.SOL_SOCKET
+                and kind == _SO_TIMESTAMPNS
+                and len(payload) >= _TIMESPEC.size
+            ):
+                sec, nsec = _TIMESPEC.unpack_from(payload)
+                return data, sec + nsec / 1e9
+        return data, None
 
 
 # --- gratuitous ARP ------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
+from pytest_halab.bench import AdvertWatch, phase_s, takeover_s
 from pytest_halab.measures import (
     FailoverMeasure,
     assert_holder,
@@ -421,3 +423,42 @@ def test_summarize_interpolates_linearly() -> None:
     assert percentile(list(range(11)), 90) == 9.0
     with pytest.raises(ValueError):
         percentile([], 50)
+
+
+def _frame(src: str, proto: int = 112, vrid: int = 51, ethertype: bytes = b"\x08\x00") -> bytes:
+    ip = bytes([0x45, 0, 0, 40, 0, 1, 0, 0, 255, proto, 0, 0])
+    ip += socket.inet_aton(src) + socket.inet_aton("224.0.0.18")
+    vrrp = bytes([0x31, vrid, 100, 1, 0, 10, 0, 0]) + socket.inet_aton(VIP1)
+    return b"\x01\x00\x5e\x00\x00\x12" + b"\x02" * 6 + ethertype + ip + vrrp
+
+
+def test_advert_watch_recognises_the_masters_adverts_only() -> None:
+    src = NODE_ADDRS["lb1"]
+    assert AdvertWatch.matches(_frame(src), src, 51)
+    assert AdvertWatch.matches(_frame(src), src, None)
+    assert not AdvertWatch.matches(_frame(src, vrid=52), src, 51)
+    assert not AdvertWatch.matches(_frame(NODE_ADDRS["lb2"]), src, 51)
+    assert not AdvertWatch.matches(_frame(src, proto=6), src, 51)
+    assert not AdvertWatch.matches(_frame(src, ethertype=b"\x86\xdd"), src, 51)
+    assert not AdvertWatch.matches(_frame(src)[:30], src, 51)  # truncated
+    assert not AdvertWatch.matches(b"", src, 51)
+
+
+def test_bench_phase_and_takeover_from_the_capture() -> None:
+    """Phase: the old master's last advert -> the fault; takeover: that advert -> the new
+    master's first (priority > 0) advert."""
+    events = [
+        added(-5000, "lb1", vip="VI_1"),
+        *adverts("lb1", 51, -3000, -1, prio=150),  # last one at -1000 ms
+        fault(0, "inject", name="crash_node"),
+        ev(2612.5, "client", "advert", src=NODE_ADDRS["lb2"], vrid=51, priority=100, version=2),
+        added(2612.8, "lb2", vip="VI_1"),
+        *probes(-1000, 4000),
+    ]
+    tl = Timeline(events, vips=VIPS)
+    m = measure_failover(tl, "VI_1", VIP1, at(0), node_addrs=NODE_ADDRS, node_macs=NODE_MACS)
+    assert m.old_holder == "lb1" and m.new_holder == "lb2"
+    assert phase_s(tl, m, NODE_ADDRS, 51) == 1.0
+    assert takeover_s(tl, m, NODE_ADDRS, 51) == 3.6125
+    assert phase_s(tl, m, NODE_ADDRS, None) is None
+    assert phase_s(tl, m, NODE_ADDRS, 52) is None  # no advert of that router

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import re
+import select
 import smtplib
 import socket
 import stat
@@ -21,7 +22,7 @@ import pytest
 from pytest_halab.vrrp import daemon
 from pytest_halab.vrrp.config import config_test_exit_status, load_config
 from pytest_halab.vrrp.daemon import EventLog, EventLoop, main, parse_args
-from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, build_garp_frame
+from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket, build_garp_frame
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
 from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.track import (
@@ -560,6 +561,9 @@ class _FakeVrrpSocket:
     def receive(self) -> bytes | None:
         return None
 
+    def receive_stamped(self) -> tuple[bytes, float | None] | None:
+        return None
+
 
 class _FakeGarp:
     def __init__(self) -> None:
@@ -818,3 +822,62 @@ def test_daemon_module_exports_main() -> None:
     assert daemon.main is main
     record: dict[str, Any] = EventLog(None).emit("x", None)
     assert record["event"] == "x"
+
+
+def _peer_advert(d: daemon.Daemon, priority: int, arrived: float | None) -> None:
+    inst = d.instances["VI_1"]
+    src, dst = "10.9.0.2", "224.0.0.18"
+    advert = VrrpAdvert(
+        version=3, vrid=51, priority=priority, advert_int=10, addresses=inst.advert_addresses
+    )
+    payload = encode(advert, src, dst)
+    assert inst.sock is not None
+    packet = build_ipv4_header(src, dst, len(payload), ident=1) + payload
+    d._on_packet(inst.sock, packet, arrived=arrived)
+
+
+def test_master_down_counts_from_the_adverts_arrival(fake_daemon: FakeDaemon) -> None:
+    """The kernel's arrival stamp of an advert, not the time the daemon read it, starts
+    the master-down timer; a stamp from the future or over a second old is not trusted."""
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    machine = d.instances["VI_1"].machine
+
+    def deadline_after(arrived: float | None) -> float:
+        before = d.loop.time()
+        _peer_advert(d, 200, arrived)
+        assert machine.state is State.BACKUP
+        assert machine.next_deadline is not None
+        return machine.next_deadline - before
+
+    read_now = deadline_after(None)
+    # priority 150 at advert 0.1 s: 3 * 100 ms + Skew_Time (256 - 150) / 256 * 100 ms
+    assert read_now == pytest.approx(0.3 + 106 / 256 * 0.1, abs=0.01)
+    stamped = deadline_after(time.time() - 0.25)
+    assert read_now - stamped == pytest.approx(0.25, abs=0.01)
+    assert deadline_after(time.time() + 5) == pytest.approx(read_now, abs=0.01)
+    assert deadline_after(time.time() - 5) == pytest.approx(read_now, abs=0.01)
+
+
+def test_raw_socket_gives_the_kernel_arrival_stamp() -> None:
+    """A VRRP packet through loopback comes back with SO_TIMESTAMPNS (needs root: raw
+    sockets; the CI runs as root)."""
+    sock = VrrpSocket("lo", multicast=False)
+    try:
+        advert = VrrpAdvert(
+            version=3, vrid=9, priority=100, advert_int=10, addresses=("127.0.0.9",)
+        )
+        sent = time.time()
+        sock.send(encode(advert, "127.0.0.1", "127.0.0.1"), "127.0.0.1", "127.0.0.1")
+        got = None
+        deadline = time.monotonic() + 2
+        while got is None and time.monotonic() < deadline:
+            select.select([sock], [], [], 0.1)
+            got = sock.receive_stamped()
+        assert got is not None
+        data, arrived = got
+        assert len(data) == 20 + 12 and data[9] == 112
+        assert arrived is not None and sent <= arrived <= time.time()
+    finally:
+        sock.close()
