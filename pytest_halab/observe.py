@@ -8,7 +8,9 @@ While an ``Observation`` runs:
   gratuitous ARP on the lab's wire, stamped by the kernel on receipt;
 - the client runs one ``halab-probe`` per VIP, which makes an HTTP request every 20 ms and
   records when it started, its result and the backend that answered;
-- halab-vrrpd's event log, when that engine runs, adds its state changes;
+- halab-vrrpd's event log, when that engine runs, adds its state changes as ``vrrp_state``
+  events (instance, ``state``, ``prev``, ``priority``, ``engine``; see
+  :func:`engine_log_event`);
 - faults add their own events: inject, effective and revert.
 
 All containers share the host kernel's clock, so their wall-clock stamps are directly
@@ -17,21 +19,24 @@ comparable (``clock_skew_s`` checks that). Events are collected when the observa
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
 from .errors import HalabError
-from .timeline import Event, Timeline
+from .timeline import Event, EventKind, Timeline
 
 if TYPE_CHECKING:
     from .lab import Lab
     from .nodes import Node
 
 LOG_DIR = "/var/log/halab"
+ENGINE_LOG = f"{LOG_DIR}/vrrp-events.jsonl"  # halab-vrrpd --event-log
 PROBE_INTERVAL_S = 0.02
 PROBE_TIMEOUT_S = 0.5  # lab RTT is sub-millisecond; a hung request is a failed one
 MAX_DURATION_S = 900.0
@@ -213,11 +218,11 @@ class Observation:
         out = []
         for bal in self.lab.balancers():
             try:
-                raw = bal.read_file(f"{LOG_DIR}/vrrp-events.jsonl")
+                raw = bal.read_file(ENGINE_LOG)
             except (FileNotFoundError, docker.errors.APIError):
                 continue
             for line in raw.splitlines():
-                ev = _parse(line, bal.name)
+                ev = _parse_engine_log(line, bal.name)
                 if ev is not None and ev.ts >= self.started_at - 0.001:
                     out.append(ev)
         return out
@@ -234,6 +239,49 @@ def _parse(line: bytes, node: str) -> Event | None:
         return Event.from_json(line.decode(errors="replace"), node=node)
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _parse_engine_log(line: bytes, node: str) -> Event | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line.decode(errors="replace"))
+    except ValueError:
+        return None
+    return engine_log_event(record, node) if isinstance(record, dict) else None
+
+
+def engine_log_event(record: Mapping[str, Any], node: str) -> Event | None:
+    """One record of halab-vrrpd's ``--event-log`` as a timeline event; None if unusable.
+
+    The log stamps ``ts`` in integer microseconds and names the record ``event``:
+
+    - ``state_change`` (``old``, ``new``) becomes ``vrrp_state`` with ``state``/``prev``;
+    - ``group_state_change`` becomes ``vrrp_group_state``;
+    - anything else becomes ``engine`` with the record's name in ``data["event"]``: the
+      daemon's own ``vip_added``/``vip_removed`` must not pass for the kernel's (netlink's).
+    """
+    rest = dict(record)
+    ts_us = rest.pop("ts", None)
+    name = rest.pop("event", None)
+    if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
+        return None
+    rest.pop("node", None)
+    ts = ts_us / 1_000_000
+    if name == "state_change":
+        instance, new = rest.pop("instance", None), rest.pop("new", None)
+        old = rest.pop("old", None)
+        if not isinstance(instance, str) or not isinstance(new, str):
+            return None
+        data = {"instance": instance, "state": new, "prev": old, **rest, "engine": "halab"}
+        return Event(ts=ts, node=node, kind=EventKind.VRRP_STATE.value, data=data)
+    if name == "group_state_change":
+        rest.pop("instance", None)
+        group, new = rest.pop("group", None), rest.pop("new", None)
+        data = {"group": group, "state": new, **rest, "engine": "halab"}
+        return Event(ts=ts, node=node, kind=EventKind.VRRP_GROUP_STATE.value, data=data)
+    return Event(ts=ts, node=node, kind=EventKind.ENGINE.value, data={"event": name, **rest})
 
 
 def clock_skew_s(nodes: list[Node]) -> float:

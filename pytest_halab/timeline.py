@@ -37,6 +37,9 @@ class EventKind(StrEnum):
     VIP_ADDED = "vip_added"
     VIP_REMOVED = "vip_removed"
     VRRP_STATE = "vrrp_state"
+    VRRP_GROUP_STATE = "vrrp_group_state"
+    VRRP_NOTICE = "vrrp_notice"  # keepalived: priority changes, MASTER_RX_LOWER_PRI
+    ENGINE = "engine"  # any other VRRP engine event (data["event"] names it)
     ADVERT = "advert"
     GARP = "garp"
     PROBE = "probe"
@@ -307,8 +310,9 @@ class Timeline:
         """The events about one VIP, plus every ``fault`` and ``note`` event for context.
 
         VIP address events match by name or address (``addr``, else ``self.vips[vip]``);
-        ``vrrp_state`` events match when their instance is in ``instances`` (default: an
-        instance named like the VIP); ``advert`` events only when ``vrid`` is given.
+        ``vrrp_state``/``vrrp_notice`` events match when their instance is in ``instances``
+        (default: an instance named like the VIP); ``advert`` events only when ``vrid`` is
+        given.
         """
         address = _bare_addr(addr) or self.vips.get(vip)
         inst = {vip} if instances is None else set(instances)
@@ -322,7 +326,7 @@ class Timeline:
                 return address is not None and _bare_addr(e.get("addr")) == address
             if e.kind == EventKind.PROBE:
                 return bool(e.get("vip") == vip)
-            if e.kind == EventKind.VRRP_STATE:
+            if e.kind in (EventKind.VRRP_STATE, EventKind.VRRP_NOTICE):
                 return e.get("instance") in inst
             if e.kind == EventKind.ADVERT:
                 return vrid is not None and bool(e.get("vrid") == vrid)
@@ -451,10 +455,11 @@ def describe(event: Event) -> str:
         if "dev" in d:
             parts.append(f"dev {d['dev']}")
         return " ".join(parts)
-    if k == EventKind.VRRP_STATE:
+    if k in (EventKind.VRRP_STATE, EventKind.VRRP_GROUP_STATE):
         prev = d.get("prev")
         arrow = f"{prev} -> " if prev else ""
-        return f"{d.get('instance', '?')} {arrow}{d.get('state', '?')}"
+        name = d.get("instance" if k == EventKind.VRRP_STATE else "group", "?")
+        return f"{name} {arrow}{d.get('state', '?')}"
     if k == EventKind.ADVERT:
         return (
             f"src {d.get('src', '?')} vrid {d.get('vrid', '?')} "
