@@ -1,0 +1,336 @@
+"""keepalived's notify FIFO as the balancers read it (halab-observe --fifo), and the VRRP
+engines' state events as the timeline gets them: one shape for keepalived and halab-vrrpd."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import select
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pytest_halab.measures import measure_failover
+from pytest_halab.observe import engine_log_event
+from pytest_halab.timeline import Event, Timeline
+
+OBSERVER = Path(__file__).resolve().parents[2] / "lab" / "images" / "base" / "halab-observe"
+
+
+def _load_observer() -> ModuleType:
+    loader = SourceFileLoader("halab_observe", str(OBSERVER))
+    spec = importlib.util.spec_from_loader("halab_observe", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+obs = _load_observer()
+
+
+# --- one line --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ('INSTANCE "VI_1" MASTER 150\n', ("INSTANCE", "VI_1", "MASTER", 150)),
+        ('INSTANCE "VI_1" BACKUP 100', ("INSTANCE", "VI_1", "BACKUP", 100)),
+        ('INSTANCE "VI_1" FAULT 0\r\n', ("INSTANCE", "VI_1", "FAULT", 0)),
+        ('INSTANCE "VI_1" STOP 255\n', ("INSTANCE", "VI_1", "STOP", 255)),
+        ('GROUP "G1" MASTER 0\n', ("GROUP", "G1", "MASTER", 0)),
+        (
+            'INSTANCE "VI_1" MASTER_RX_LOWER_PRI 150\n',
+            ("INSTANCE", "VI_1", "MASTER_RX_LOWER_PRI", 150),
+        ),
+        ('INSTANCE "VI_1" {UNKNOWN} 7\n', ("INSTANCE", "VI_1", "{UNKNOWN}", 7)),
+        # keepalived writes the name between quotes as it is: the last '" ' ends it
+        ('INSTANCE "web vip" MASTER 150\n', ("INSTANCE", "web vip", "MASTER", 150)),
+        ('INSTANCE "a" b" BACKUP 1\n', ("INSTANCE", 'a" b', "BACKUP", 1)),
+    ],
+)
+def test_notify_lines(line: str, parsed: tuple[str, str, str, int]) -> None:
+    assert obs.parse_notify_line(line) == parsed
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "\n",
+        "garbage",
+        "INSTANCE VI_1 MASTER 150",  # no quotes
+        'INSTANCE "" MASTER 150',  # empty name
+        'INSTANCE "VI_1 MASTER 150',  # unterminated name
+        'INSTANCE "VI_1" MASTER',  # no priority
+        'INSTANCE "VI_1" 150',  # no state
+        'INSTANCE "VI_1" MASTER 150 extra',
+        'INSTANCE "VI_1"  MASTER 150',  # two spaces
+        'INSTANCE "VI_1" master 150',  # keepalived writes states in capitals
+        'INSTANCE "VI_1" MASTER 256',
+        'INSTANCE "VI_1" MASTER -1',
+        'INSTANCE "VI_1" MASTER 1.5',
+        'INSTANCE "VI_1" MASTER \u0661\u0665\u0660',  # digits, but not ASCII ones
+        'VRRP "VI_1" MASTER 150',  # neither INSTANCE nor GROUP
+        'instance "VI_1" MASTER 150',
+        ' INSTANCE "VI_1" MASTER 150',
+        'INSTANCE "VI_1" MAS',  # a line cut off by a dying writer
+    ],
+)
+def test_malformed_notify_lines(line: str) -> None:
+    with pytest.raises(ValueError):
+        obs.parse_notify_line(line)
+
+
+# --- lines into events -----------------------------------------------------------------------
+
+
+def test_state_changes_carry_the_state_left() -> None:
+    t = obs.NotifyTracker()
+    recs = [
+        t.record(line, 1_700_000_000.0 + i)
+        for i, line in enumerate(
+            [
+                'GROUP "G1" BACKUP 0',
+                'INSTANCE "VI_1" BACKUP 150',
+                'INSTANCE "VI_2" BACKUP 100',
+                'INSTANCE "VI_1" MASTER 150',
+                'INSTANCE "VI_1" MASTER_PRIORITY 50',  # a notice: the state stays MASTER
+                'INSTANCE "VI_1" BACKUP 50',
+                'GROUP "G1" MASTER 0',
+            ]
+        )
+    ]
+    states = [
+        (r.get("instance") or r.get("group"), r.get("prev"), r["state"])
+        for r in recs
+        if "state" in r
+    ]
+    assert states == [
+        ("G1", "INIT", "BACKUP"),
+        ("VI_1", "INIT", "BACKUP"),
+        ("VI_2", "INIT", "BACKUP"),
+        ("VI_1", "BACKUP", "MASTER"),
+        ("VI_1", "MASTER", "BACKUP"),
+        ("G1", "BACKUP", "MASTER"),
+    ]
+    assert recs[3] == {
+        "ts": 1_700_000_003.0,
+        "kind": "vrrp_state",
+        "instance": "VI_1",
+        "state": "MASTER",
+        "prev": "BACKUP",
+        "priority": 150,
+        "engine": "keepalived",
+        "source": "notify_fifo",
+    }
+    assert recs[0]["kind"] == "vrrp_group_state" and "priority" not in recs[0]
+    assert recs[4] == {
+        "ts": 1_700_000_004.0,
+        "kind": "vrrp_notice",
+        "instance": "VI_1",
+        "notice": "MASTER_PRIORITY",
+        "priority": 50,
+        "engine": "keepalived",
+        "source": "notify_fifo",
+    }
+
+
+def test_a_new_writer_starts_from_init() -> None:
+    t = obs.NotifyTracker()
+    t.record('INSTANCE "VI_1" MASTER 150', 1.0)
+    t.new_session()  # keepalived restarted: its instances begin in INIT again
+    assert t.record('INSTANCE "VI_1" BACKUP 150', 2.0)["prev"] == "INIT"
+
+
+def test_a_malformed_line_is_reported_not_dropped() -> None:
+    t = obs.NotifyTracker()
+    rec = t.record('INSTANCE "VI_1" MASTER 999\n', 1_700_000_000.1234567)
+    assert rec["kind"] == "observer_error"
+    assert rec["ts"] == 1_700_000_000.123457
+    assert rec["line"] == 'INSTANCE "VI_1" MASTER 999'
+    assert "notify_fifo" in rec["error"] and "0-255" in rec["error"]
+    # ... and leaves the instance's state alone
+    assert t.record('INSTANCE "VI_1" BACKUP 150', 2.0)["prev"] == "INIT"
+
+
+def test_stamps_are_microseconds() -> None:
+    rec = obs.NotifyTracker().record('INSTANCE "VI_1" MASTER 150', 1_795_325_903.9062949)
+    assert rec["ts"] == 1_795_325_903.906295
+
+
+# --- one shape for both engines ----------------------------------------------------------------
+
+
+def test_both_engines_give_the_timeline_the_same_state_event() -> None:
+    keepalived = obs.NotifyTracker()
+    keepalived.record('INSTANCE "VI_1" BACKUP 100', 1_795_325_900.0)
+    line = json.dumps(keepalived.record('INSTANCE "VI_1" MASTER 100', 1_795_325_903.906294))
+    from_fifo = Event.from_json(line, node="lb2")
+    record = {"ts": 1_795_325_903_906_294, "event": "state_change", "instance": "VI_1"}
+    from_vrrpd = engine_log_event(
+        {**record, "old": "BACKUP", "new": "MASTER", "priority": 100}, "lb2"
+    )
+    assert from_vrrpd is not None
+    for ev in (from_fifo, from_vrrpd):
+        assert (ev.ts, ev.node, ev.kind) == (1_795_325_903.906294, "lb2", "vrrp_state")
+        assert {k: ev.data[k] for k in ("instance", "state", "prev", "priority")} == {
+            "instance": "VI_1",
+            "state": "MASTER",
+            "prev": "BACKUP",
+            "priority": 100,
+        }
+    assert from_fifo.data["engine"] == "keepalived" and from_vrrpd.data["engine"] == "halab"
+
+
+def test_keepalived_state_events_drive_detection() -> None:
+    """With keepalived's FIFO events in the timeline, detection is the state change."""
+    t0 = 1_795_325_900.0
+    tracker = obs.NotifyTracker()
+    fifo = [
+        Event.from_json(json.dumps(tracker.record(line, t0 + dt)), node="lb2")
+        for line, dt in (('INSTANCE "VI_1" BACKUP 100', -9.0), ('INSTANCE "VI_1" MASTER 100', 3.61))
+    ]
+    tl = Timeline(
+        [
+            Event(t0 - 10, "lb1", "vip_added", {"addr": "10.0.0.3", "dev": "eth0"}),
+            Event(t0, "lab", "fault", {"name": "crash_node", "phase": "inject", "target": "lb1"}),
+            *fifo,
+            Event(
+                t0 + 3.6102, "client", "advert", {"src": "10.0.0.11", "vrid": 51, "priority": 100}
+            ),
+            Event(t0 + 3.6105, "lb2", "vip_added", {"addr": "10.0.0.3", "dev": "eth0"}),
+        ],
+        vips={"VI_1": "10.0.0.3"},
+    )
+    m = measure_failover(
+        tl, "VI_1", "10.0.0.3", t0, node_addrs={"lb2": "10.0.0.11"}, vrid=51, instances=["VI_1"]
+    )
+    assert m.detection_source == "vrrp_state"
+    assert m.detection_s == 3.61 and m.vip_move_s == 3.6105
+
+
+# --- the FIFO itself ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fifo_path(tmp_path: Path) -> Path:
+    return tmp_path / "keepalived.fifo"
+
+
+@pytest.fixture
+def reader(fifo_path: Path) -> Iterator[Any]:
+    r = obs.NotifyFifo(str(fifo_path))
+    r.open()
+    yield r
+    r.close()
+
+
+def keepalived_writer(path: Path) -> int:
+    """A writer as keepalived 2.2.7 opens the FIFO: read-write and non-blocking."""
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+
+def readable(r: Any, timeout: float = 1.0) -> bool:
+    return bool(select.select([r.fileno()], [], [], timeout)[0])
+
+
+def test_the_reader_makes_the_fifo(reader: Any, fifo_path: Path) -> None:
+    assert stat.S_ISFIFO(fifo_path.stat().st_mode)
+    assert stat.S_IMODE(fifo_path.stat().st_mode) == 0o600
+    assert not readable(reader, 0.05)  # no writer yet: no busy loop on a false EOF
+
+
+def test_lines_partial_lines_and_a_new_writer(reader: Any, fifo_path: Path) -> None:
+    w = keepalived_writer(fifo_path)
+    os.write(w, b'INSTANCE "VI_1" BACKUP 150\nINSTANCE "VI_1" MAS')
+    assert readable(reader)
+    recs = reader.read(10.0)
+    assert [(r["kind"], r["state"], r["prev"]) for r in recs] == [("vrrp_state", "BACKUP", "INIT")]
+    os.write(w, b"TER 150\n\nnonsense\n")
+    assert readable(reader)
+    recs = reader.read(11.0)
+    assert [(r["kind"], r.get("state"), r["ts"]) for r in recs] == [
+        ("vrrp_state", "MASTER", 11.0),
+        ("observer_error", None, 11.0),
+    ]
+    assert recs[0]["prev"] == "BACKUP" and recs[1]["line"] == "nonsense"
+    # keepalived dies in the middle of a line: EOF, the cut-off line is reported, and the
+    # FIFO is reopened for the next keepalived
+    os.write(w, b'INSTANCE "VI_1" ST')
+    os.close(w)
+    recs = []
+    while readable(reader, 0.05):  # the data, then the EOF
+        recs += reader.read(12.0)
+    assert [r["kind"] for r in recs] == ["observer_error"]
+    assert recs[0]["line"] == 'INSTANCE "VI_1" ST'
+    # reopened (the loop above ended): quiet until the next writer
+    w = keepalived_writer(fifo_path)
+    os.write(w, b'INSTANCE "VI_1" BACKUP 150\n')
+    assert readable(reader)
+    (rec,) = reader.read(13.0)
+    assert (rec["state"], rec["prev"]) == ("BACKUP", "INIT")  # a new keepalived
+    os.close(w)
+
+
+def test_a_replaced_fifo_is_noticed(reader: Any, fifo_path: Path) -> None:
+    assert not reader.replaced()
+    fifo_path.unlink()
+    assert reader.replaced()
+    fifo_path.write_text("not a fifo")
+    reader.open()  # our own path: a stale file there gives way to a FIFO
+    assert stat.S_ISFIFO(fifo_path.stat().st_mode) and not reader.replaced()
+
+
+def test_the_observer_follows_keepalived_restarts(fifo_path: Path) -> None:
+    """halab-observe --fifo end to end: ready line, stamped events, a writer leaving and a
+    new one coming, SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, str(OBSERVER), "--fifo", str(fifo_path), "--duration", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert ready["kind"] == "observer_ready" and ready["modes"] == ["fifo"]
+        assert ready["pid"] == proc.pid
+        lines: list[dict[str, Any]] = []
+        for session in range(2):
+            w = keepalived_writer(fifo_path)
+            before = time.time()
+            os.write(w, b'GROUP "G1" BACKUP 0\nINSTANCE "VI_1" BACKUP 150\n')
+            os.write(w, b'INSTANCE "VI_1" MASTER 150\n')
+            for _ in range(3):
+                lines.append(json.loads(proc.stdout.readline()))
+            after = time.time()
+            assert all(before - 1e-6 <= r["ts"] <= after + 1e-6 for r in lines[-3:]), session
+            os.close(w)
+            time.sleep(0.05)  # the reader sees EOF and reopens
+        states = [(r["kind"], r.get("state"), r.get("prev")) for r in lines]
+        assert (
+            states
+            == [
+                ("vrrp_group_state", "BACKUP", "INIT"),
+                ("vrrp_state", "BACKUP", "INIT"),
+                ("vrrp_state", "MASTER", "BACKUP"),
+            ]
+            * 2
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=5)
+    assert proc.returncode == 0, err
+    assert out == ""  # nothing else was written
