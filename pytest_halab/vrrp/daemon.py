@@ -112,15 +112,20 @@ _SYNC_SRC = "0.0.0.0"
 
 _FINE_WAIT = 0.002  # the last 2 ms before a deadline are waited with select(2)
 _KERNEL_SLACK = 0.0011  # epoll_wait's timer slack is 0.1 % of the timeout
+# The last 0.3 ms before a protocol deadline (advert, master down) are polled: a wake-up
+# from select(2) lands 0.15 ms late at the median and 0.4 ms at p90 on a busy 2-core host,
+# a poll 0.03 / 0.04 ms. It costs 0.3 ms of CPU per deadline: 0.03 % of a core at advert 1 s.
+_SPIN = 0.0003
 
 
 class _Timer:
-    __slots__ = ("callback", "cancelled", "when")
+    __slots__ = ("callback", "cancelled", "precise", "when")
 
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+    def __init__(self, when: float, callback: Callable[[], None], precise: bool = False) -> None:
         self.when = when
         self.callback = callback
         self.cancelled = False
+        self.precise = precise
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -138,8 +143,12 @@ class EventLoop:
     def time(self) -> float:
         return time.monotonic()
 
-    def call_at(self, when: float, callback: Callable[[], None]) -> _Timer:
-        timer = _Timer(when, callback)
+    def call_at(
+        self, when: float, callback: Callable[[], None], *, precise: bool = False
+    ) -> _Timer:
+        """Run ``callback`` at ``when``; ``precise`` timers are polled for their last
+        0.3 ms instead of slept for (the VRRP protocol's own deadlines)."""
+        timer = _Timer(when, callback, precise)
         heapq.heappush(self._timers, (when, next(self._seq), timer))
         return timer
 
@@ -196,12 +205,19 @@ class EventLoop:
             if events:
                 return events
             remaining = deadline - self.time()
-        if remaining > 0:
-            fd = self._selector.fileno() if hasattr(self._selector, "fileno") else -1
+        fd = self._selector.fileno() if hasattr(self._selector, "fileno") else -1
+        spin = _SPIN if fd >= 0 and self._timers and self._timers[0][2].precise else 0.0
+        if remaining > spin:
             if fd >= 0:
-                select.select([fd], [], [], remaining)
+                ready, _, _ = select.select([fd], [], [], remaining - spin)
+                if ready:
+                    return self._selector.select(0)
             else:
                 time.sleep(remaining)
+        while spin and self.time() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0)
+            if ready:
+                break
         return self._selector.select(0)
 
     def close(self) -> None:
@@ -1038,7 +1054,7 @@ class Daemon:
             inst.timer.cancel()
             inst.timer = None
         if deadline is not None and not self.stopping:
-            inst.timer = self.loop.call_at(deadline, lambda: self._on_timer(inst))
+            inst.timer = self.loop.call_at(deadline, lambda: self._on_timer(inst), precise=True)
 
     def _apply(self, inst: Instance, actions: Sequence[Action]) -> None:
         for action in actions:

@@ -194,6 +194,33 @@ def test_loop_sleeps_until_the_deadline_not_in_ticks() -> None:
     loop.close()
 
 
+def test_loop_precise_timers_never_fire_early_and_readers_cut_the_poll_short() -> None:
+    """A precise timer is polled for its last 0.3 ms: it still runs at or after its
+    deadline, in one wake-up, and a packet arriving meanwhile is handled at once."""
+    loop = EventLoop()
+    fired: list[float] = []
+    whens = []
+    for delay in (0.05, 0.0002, 0.1):
+        when = loop.time() + delay
+        whens.append(when)
+        loop.call_at(when, lambda: fired.append(loop.time()), precise=True)
+        before = loop.wakeups
+        while len(fired) < len(whens):
+            loop.run_once()
+        assert loop.wakeups == before + 1
+    assert all(f >= w for f, w in zip(fired, whens, strict=True))
+    a, b = socket.socketpair()
+    got: list[bytes] = []
+    loop.add_reader(a.fileno(), lambda: got.append(a.recv(10)))
+    loop.call_at(loop.time() + 30, lambda: None, precise=True)
+    b.send(b"x")
+    loop.run_once()
+    assert got == [b"x"]
+    loop.close()
+    a.close()
+    b.close()
+
+
 def test_loop_readers() -> None:
     loop = EventLoop()
     a, b = socket.socketpair()
