@@ -8,9 +8,11 @@ While an ``Observation`` runs:
   gratuitous ARP on the lab's wire, stamped by the kernel on receipt;
 - the client runs one ``halab-probe`` per VIP, which makes an HTTP request every 20 ms and
   records when it started, its result and the backend that answered;
-- halab-vrrpd's event log, when that engine runs, adds its state changes as ``vrrp_state``
-  events (instance, ``state``, ``prev``, ``priority``, ``engine``; see
-  :func:`engine_log_event`);
+- each balancer's VRRP engine adds its state changes as ``vrrp_state`` events (instance,
+  ``state``, ``prev``, ``priority``, ``engine``), the same for both engines: halab-vrrpd's
+  event log (``--event-log``, translated by :func:`engine_log_event`), and keepalived's notify
+  FIFO, which ``halab-observe --fifo`` reads in the node from keepalived's start on
+  (``keepalived-events.jsonl``; the balancer image's ``30-vrrp`` sets that up);
 - faults add their own events: inject, effective and revert.
 
 All containers share the host kernel's clock, so their wall-clock stamps are directly
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 LOG_DIR = "/var/log/halab"
 ENGINE_LOG = f"{LOG_DIR}/vrrp-events.jsonl"  # halab-vrrpd --event-log
+KEEPALIVED_STATES = f"{LOG_DIR}/keepalived-events.jsonl"  # halab-observe --fifo (30-vrrp)
 PROBE_INTERVAL_S = 0.02
 PROBE_TIMEOUT_S = 0.5  # lab RTT is sub-millisecond; a hung request is a failed one
 MAX_DURATION_S = 900.0
@@ -214,15 +217,20 @@ class Observation:
         return Timeline(events, vips=vips)
 
     def _engine_events(self) -> list[Event]:
-        """halab-vrrpd's event log lines since the observation started."""
+        """The VRRP engines' events since the observation started: halab-vrrpd's event log,
+        keepalived's notify FIFO as halab-observe recorded it."""
         out = []
         for bal in self.lab.balancers():
+            if self.lab.node_engines.get(bal.name, self.lab.engine) == "halab":
+                path, parse = ENGINE_LOG, _parse_engine_log
+            else:
+                path, parse = KEEPALIVED_STATES, _parse
             try:
-                raw = bal.read_file(ENGINE_LOG)
+                raw = bal.read_file(path)
             except (FileNotFoundError, docker.errors.APIError):
                 continue
             for line in raw.splitlines():
-                ev = _parse_engine_log(line, bal.name)
+                ev = parse(line, bal.name)
                 if ev is not None and ev.ts >= self.started_at - 0.001:
                     out.append(ev)
         return out
@@ -257,7 +265,8 @@ def engine_log_event(record: Mapping[str, Any], node: str) -> Event | None:
 
     The log stamps ``ts`` in integer microseconds and names the record ``event``:
 
-    - ``state_change`` (``old``, ``new``) becomes ``vrrp_state`` with ``state``/``prev``;
+    - ``state_change`` (``old``, ``new``) becomes ``vrrp_state`` with ``state``/``prev``,
+      the shape keepalived's notify FIFO lines take too;
     - ``group_state_change`` becomes ``vrrp_group_state``;
     - anything else becomes ``engine`` with the record's name in ``data["event"]``: the
       daemon's own ``vip_added``/``vip_removed`` must not pass for the kernel's (netlink's).

@@ -100,7 +100,11 @@ def test_crash_master_then_it_returns(tlab: Lab, topo: str, hal_scenario: Scenar
     fault = hal.faults.crash_node(master)
     m = hal.failover("VI_1", fault, to=backup)
     assert m.new_holder == backup and m.detection_s is not None and m.vip_move_s is not None
-    assert m.detection_s <= m.vip_move_s + 0.01
+    assert m.detection_source == "vrrp_state"
+    # Detection is the new master's state event, stamped within a few ms of the VIP move
+    # (keepalived reports it after adding the VIP and sending its GARPs; both stamps are
+    # taken in user space, in the node).
+    assert m.detection_s <= m.vip_move_s + 0.05
     assert m.recovered and m.outage_s is not None and 0 < m.outage_s < 15
     if PREEMPTIVE[topo]:
         r = hal.recovery("VI_1", fault, to=master, timeout=20)
