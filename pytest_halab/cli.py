@@ -190,6 +190,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise HalabError(f"--fault: unknown fault(s) {bad}; known: {', '.join(FAULTS)}")
     if not 1 <= args.runs <= 100:
         raise HalabError("--runs must be between 1 and 100")
+    if not 1 <= args.probe_interval <= 100:
+        raise HalabError("--probe-interval must be between 1 and 100 (ms)")
     t0 = time.monotonic()
     res = run_bench(
         topo,
@@ -199,6 +201,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         vip=args.vip,
         progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:7.1f} s[/dim] {m}"),
         phase=args.phase,
+        probe_interval=args.probe_interval / 1000,
     )
     _print_bench(res)
     if args.json:
@@ -216,7 +219,8 @@ def _print_bench(res: Any) -> None:
         return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
 
     table = Table(
-        title=f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase} "
+        title=f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase}, "
+        f"client probe every {res.probe_interval * 1000:g} ms "
         "(ms; p50 / p90, takeover p50 / min / max, phase min / max)"
     )
     for col in (
@@ -364,6 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("advert", "random"),
         default="advert",
         help="inject each fault just after an advert of the master (default), or whenever ready",
+    )
+    bn.add_argument(
+        "--probe-interval",
+        type=float,
+        default=10.0,
+        metavar="MS",
+        help="client request cadence in ms (1-100, default 10): the outage's resolution",
     )
     bn.set_defaults(func=cmd_bench)
     sk = sub.add_parser(

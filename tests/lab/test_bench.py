@@ -16,7 +16,10 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
     argv += ["--fault", "crash_node,sigterm_vrrp", "--runs", "1", "--json", str(out)]
     assert halab_main(argv) == 0
     text = capsys.readouterr().out
-    assert "failover benchmark: nginx_v3_fast, VI_1, faults at phase advert" in text
+    assert (
+        "failover benchmark: nginx_v3_fast, VI_1, faults at phase advert, client probe every 10 ms"
+        in text
+    )
     assert "ratio of medians" in text
     doc = json.loads(out.read_text())
     assert doc["phase"] == "advert"
@@ -46,3 +49,11 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_bench_refuses_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:
     assert halab_main(["bench", "--fault", "meteor"]) == 2
     assert "unknown fault(s) ['meteor']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ms", ["0.5", "101"])
+def test_bench_refuses_a_probe_interval_out_of_range(
+    ms: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert halab_main(["bench", "--probe-interval", ms]) == 2
+    assert "--probe-interval must be between 1 and 100 (ms)" in capsys.readouterr().err
