@@ -328,6 +328,10 @@ def _machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
         "sync_group",
     ):
         data.pop(name, None)
+    # A new priority is applied in place (SIGHUP must not drop the VIPs of a master whose
+    # priority changed); only becoming or ceasing to be the address owner restarts.
+    data["priority"] = cfg.priority == PRIORITY_OWNER
+    data.pop("configured_priority", None)
     return data
 
 
@@ -1359,6 +1363,14 @@ class Daemon:
                 if inst.machine.state is State.MASTER:
                     self._remove_vips(inst, keep=keep)
                 inst.installed &= keep
+                if cfg.priority != inst.cfg.priority:
+                    log.info(
+                        "(%s) configured priority %d -> %d",
+                        inst.name,
+                        inst.cfg.priority,
+                        cfg.priority,
+                    )
+                    inst.machine.set_base_priority(cfg.priority)
                 inst.cfg = cfg
                 inst.vips = new_vips
                 inst.group = cfg.sync_group

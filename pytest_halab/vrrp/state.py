@@ -25,7 +25,7 @@ configured interval (a v2 advert with another interval is dropped before it gets
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pytest_halab.vrrp.packet import VrrpAdvert
@@ -398,6 +398,17 @@ class VrrpInstanceMachine:
         if self._state is State.MASTER:
             return self._master_rx(now, src_ip, advert)
         return []
+
+    def set_base_priority(self, priority: int) -> None:
+        """A reload changed the configured priority; the state is kept, as keepalived's
+        ``restore_vrrp_state`` keeps it. The new value reaches the effective priority (and
+        the adverts) through :meth:`set_effective_priority`. Becoming or ceasing to be the
+        address owner (255) is not a change of priority but of role: the caller restarts
+        the instance instead."""
+        if PRIORITY_OWNER in (priority, self._base_priority):
+            raise ValueError("a change to or from priority 255 restarts the instance")
+        self._base_priority = priority
+        self.params = replace(self.params, priority=priority)
 
     def set_effective_priority(self, now: float, priority: int) -> list[Action]:
         """Base priority plus tracking weights changed to ``priority``.

@@ -10,7 +10,12 @@ import pytest
 
 from pytest_halab.faults import FaultError
 from pytest_halab.lab import Lab
-from pytest_halab.measures import assert_split_brain
+from pytest_halab.measures import (
+    assert_holder,
+    assert_no_failed_requests,
+    assert_single_holder,
+    assert_split_brain,
+)
 from pytest_halab.scenario import Scenario
 
 ScenarioFactory = Callable[[Lab], Scenario]
@@ -92,6 +97,43 @@ def test_raise_backup_priority_live(mb: Lab, hal_scenario: ScenarioFactory) -> N
     assert adverts and adverts[-1].data["priority"] == 200
     r = hal.recovery("VI_1", fault, to="lb1")
     assert r.new_holder == "lb1"
+
+
+@pytest.mark.parametrize("engine", ["keepalived", "halab"])
+def test_raise_master_priority_live_keeps_the_vip(
+    engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
+) -> None:
+    """A reload (SIGHUP) that only changes the master's priority keeps the master: the VIP
+    never leaves it, no request fails, and its adverts carry the new priority."""
+    lab = lab_factory("nginx_v3_fast", vrrp=engine)
+    hal = hal_scenario(lab)
+    lb1 = str(lab.node("lb1").ip)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    fault = hal.faults.set_priority("lb1", "VI_1", 160)
+
+    def lb1_adverts(priority: int) -> bool:
+        return any(
+            e.data.get("src") == lb1 and e.data.get("priority") == priority
+            for e in hal.timeline().of_kind("advert")
+            if e.ts > fault.injected_at
+        )
+
+    deadline = time.monotonic() + 5
+    while not lb1_adverts(160):
+        assert time.monotonic() < deadline, "lb1 never advertised priority 160"
+        time.sleep(0.1)
+    hal.revert(fault)
+    deadline = time.monotonic() + 5
+    while not lb1_adverts(150):
+        assert time.monotonic() < deadline, "lb1 never went back to priority 150"
+        time.sleep(0.1)
+    tl = hal.timeline()
+    end = tl.events[-1].ts
+    removed = [e for e in tl.of_kind("vip_removed").events if e.ts > fault.injected_at]
+    assert not removed, "the reload removed the VIP\n" + tl.format_around(removed[0].ts)
+    assert_single_holder(tl, "VI_1", fault.injected_at, end, initial=["lb1"])
+    assert_holder(tl, "VI_1", "lb1", end, initial=["lb1"])
+    assert_no_failed_requests(tl, "VI_1", fault.injected_at, end)
 
 
 def test_set_priority_on_unknown_instance_is_refused(

@@ -908,3 +908,41 @@ def test_raw_socket_gives_the_kernel_arrival_stamp() -> None:
         assert arrived is not None and sent <= arrived <= time.time()
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("new_priority", [160, 50])
+def test_reload_with_a_new_priority_keeps_the_master_and_its_vips(
+    fake_daemon: FakeDaemon, new_priority: int
+) -> None:
+    """SIGHUP with only the priority changed: the master stays master, keeps its VIP, sends
+    no priority-0 advert, and advertises the new priority (as keepalived restores the state
+    of an instance across a reload)."""
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    inst = d.instances["VI_1"]
+    removed_before = d.events.counts["vip_removed"]
+    Path(d.config_path).write_text(CONF.replace("priority 150", f"priority {new_priority}"))
+    d.reload()
+    assert d.instances["VI_1"] is inst, "the instance is kept, not rebuilt"
+    assert _state(d) is State.MASTER
+    assert inst.machine.effective_priority == new_priority
+    assert d.events.counts["vip_removed"] == removed_before
+    assert any(a.address == "10.9.0.100" for a in kernel.addrs)
+    assert d.events.counts["state_change"] == 2  # INIT -> BACKUP -> MASTER, nothing since
+
+
+def test_reload_to_priority_255_restarts_the_instance(fake_daemon: FakeDaemon) -> None:
+    """Becoming the address owner is a change of role: the instance is rebuilt."""
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    inst = d.instances["VI_1"]
+    Path(d.config_path).write_text(CONF.replace("priority 150", "priority 255"))
+    d.reload()
+    assert d.instances["VI_1"] is not inst
+    assert d.instances["VI_1"].machine.effective_priority == 255
+    with pytest.raises(ValueError):
+        inst.machine.set_base_priority(255)
