@@ -100,6 +100,9 @@ class Diagnostic:
     message: str
     severity: Severity
     kind: str = ""
+    # keepalived 2.2.7 leaves the file name out of messages about the global_defs of the
+    # file it was given ("(Line 3) ..."); `file` still says where the line is.
+    show_file: bool = True
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -107,6 +110,8 @@ class Diagnostic:
             object.__setattr__(self, "kind", default)
 
     def __str__(self) -> str:
+        if not self.show_file:
+            return f"(Line {self.line}) {self.message}"
         return f"({self.file}: Line {self.line}) {self.message}"
 
 
@@ -349,7 +354,7 @@ class _Diags:
         self.items: list[Diagnostic] = []
         self._seen: set[tuple[str, int, str]] = set()
 
-    def add(self, file: str, line: int, kind: str, message: str) -> None:
+    def add(self, file: str, line: int, kind: str, message: str, *, show_file: bool = True) -> None:
         key = (file, line, message)
         if key in self._seen:
             return
@@ -360,7 +365,7 @@ class _Diags:
             severity = "fatal"
         else:
             severity = "error"
-        self.items.append(Diagnostic(file, line, message, severity, kind))
+        self.items.append(Diagnostic(file, line, message, severity, kind, show_file))
 
 
 def _decomment(text: str, report: Callable[[str, str], None]) -> str:
@@ -458,6 +463,7 @@ class _Reader:
         self.diags = diags
         self.lines: list[_Line] = []
         self.files: list[str] = []
+        self.main = ""  # the main file, as its lines name it
         self.stack: list[str] = []
         self.depth = 0
         self.last: tuple[str, int] = ("", 0)
@@ -469,6 +475,7 @@ class _Reader:
         if not os.access(path, os.R_OK):
             self.diags.add(path, 0, "file_not_found", f"Unable to read configuration file {path}")
             return False
+        self.main = path
         self._read_file(path, path, 0)
         if self.depth > 0:
             file, line = self.last
@@ -667,10 +674,10 @@ class _Numbers:
 
 
 def _true_false(s: str) -> bool | None:
-    low = s.lower()
-    if low in ("true", "on", "yes"):
+    """keepalived's check_true_false(): lower case only ("TRUE" and "On" are invalid)."""
+    if s in ("true", "on", "yes"):
         return True
-    if low in ("false", "off", "no"):
+    if s in ("false", "off", "no"):
         return False
     return None
 
@@ -840,6 +847,34 @@ _INSTANCE_OTHER = [
     "higher_prio_send_advert",
     "kernel_rx_buf_size",
 ]
+# Flags with an optional true/false value (keepalived's check_true_false, lower case only),
+# by the way keepalived words its refusal.
+_GLOBAL_BOOLS_QUOTED = (
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "vrrp_notify_priority_changes",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "process_monitor_rcv_bufs_force",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "rs_init_notifies",
+    "no_checker_emails",
+)
+_GLOBAL_BOOLS = (
+    "checker_log_all_failures",
+    "vrrp_min_garp",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+)
+_INSTANCE_BOOLS = (
+    "skip_check_adv_addr",
+    "strict_mode",
+    "higher_prio_send_advert",
+    "lower_prio_no_advert",
+    "notify_priority_changes",
+)
 _INSTANCE_BLOCKS = ("virtual_routes", "virtual_rules", "track_file", "track_process", "track_bfd")
 
 _TOP_GENERIC_BLOCKS = [
@@ -1010,6 +1045,8 @@ class _Parser:
         self.resolve_hosts = resolve_hosts
         self.cfg = KeepalivedConfig(files=list(reader.files))
         self.cur: _Line = _Line("", 0, [""], "")
+        self.main_file = reader.main
+        self.in_global_defs = False
         self.missing_if: _Line | None = None
         self.instance: VrrpInstance | None = None
         self.script: VrrpScript | None = None
@@ -1027,7 +1064,8 @@ class _Parser:
     # -- plumbing
     def report(self, kind: str, message: str, line: _Line | None = None) -> None:
         where = line or self.cur
-        self.diags.add(where.file, where.line, kind, message)
+        bare = self.in_global_defs and where.file == self.main_file
+        self.diags.add(where.file, where.line, kind, message, show_file=not bare)
 
     def next_line(self) -> _Line | None:
         if self.pos >= len(self.lines):
@@ -1079,7 +1117,12 @@ class _Parser:
                     self.skip_block()
                     continue
             if kw.sub is not None:
-                skipped = self.process(kw.sub, level + 1, True)
+                outer = self.in_global_defs
+                self.in_global_defs = outer or (level == 0 and word == "global_defs")
+                try:
+                    skipped = self.process(kw.sub, level + 1, True)
+                finally:
+                    self.in_global_defs = outer
                 if not skipped and kw.close is not None:
                     kw.close()
         return False
@@ -1166,6 +1209,10 @@ class _Parser:
 
     def _global_table(self) -> dict[str, _Kw]:
         table = {name: _Kw(self.h_global_option) for name in _GLOBAL_KEYWORDS}
+        for name in _GLOBAL_BOOLS_QUOTED:
+            table[name] = _Kw(self.h_global_bool(quoted=True))
+        for name in _GLOBAL_BOOLS:
+            table[name] = _Kw(self.h_global_bool(quoted=False))
         table.update(
             router_id=_Kw(self.h_router_id),
             notification_email=_Kw(self.h_email),
@@ -1202,6 +1249,9 @@ class _Parser:
         table = {name: _Kw(self.h_i_option) for name in _INSTANCE_OTHER}
         for name in _INSTANCE_BLOCKS:
             table[name] = _Kw(self.h_i_option_block)
+        for name in _INSTANCE_BOOLS:
+            table[name] = _Kw(self.h_i_bool)
+        table["linkbeat_use_polling"] = _Kw(self.h_i_linkbeat)
         table.update(
             state=_Kw(self.h_i_state),
             interface=_Kw(self.h_i_interface),
@@ -1266,6 +1316,27 @@ class _Parser:
     # -- global_defs
     def h_global_option(self, line: _Line) -> None:
         self.cfg.global_defs.options[line.words[0]] = line.words[1:]
+
+    def h_global_bool(self, quoted: bool) -> _Handler:
+        """A global flag with an optional true/false value; kept as ["true"|"false"].
+        keepalived words its refusal two ways, with or without the value."""
+
+        def handler(line: _Line) -> None:
+            name = line.words[0]
+            value: bool | None = True
+            if len(line.words) >= 2:
+                value = _true_false(line.words[1])
+                if value is None:
+                    message = (
+                        f"Invalid value '{line.words[1]}' for global {name} specified"
+                        if quoted
+                        else f"Invalid value for {name} specified"
+                    )
+                    self.report("general", message)
+                    return
+            self.cfg.global_defs.options[name] = ["true" if value else "false"]
+
+        return handler
 
     def h_router_id(self, line: _Line) -> None:
         if len(line.words) < 2:
@@ -1507,6 +1578,28 @@ class _Parser:
 
     def h_i_option(self, line: _Line) -> None:
         self._inst().options[line.words[0]] = line.words[1:]
+
+    def h_i_bool(self, line: _Line) -> None:
+        """An instance flag with an optional true/false value; kept as ["true"|"false"]."""
+        inst, name = self._inst(), line.words[0]
+        value: bool | None = True
+        if len(line.words) >= 2:
+            value = _true_false(line.words[1])
+            if value is None:
+                if name == "notify_priority_changes":
+                    message = f"({inst.name}) Invalid value '{line.words[1]}' for {name} specified"
+                else:
+                    message = f"({inst.name}) invalid {name} {line.words[1]} specified"
+                self.report("general", message)
+                return
+        inst.options[name] = ["true" if value else "false"]
+
+    def h_i_linkbeat(self, line: _Line) -> None:
+        self.report(
+            "general",
+            f"({self._inst().name}) 'linkbeat_use_polling' in vrrp instance deprecated"
+            " - use linkbeat_interfaces block",
+        )
 
     def h_i_option_block(self, line: _Line) -> None:
         items = self.value_block(line)
@@ -2402,7 +2495,7 @@ class _Validator:
             self.report(inst.file, inst.line, kind, message)
 
         family = self.p.family.get(inst.name, 4)
-        strict = gd.vrrp_strict or "strict_mode" in inst.options
+        strict = gd.vrrp_strict or inst.options.get("strict_mode") == ["true"]
         if not inst.vips:
             if inst.version == 3 or strict:
                 say(f"({inst.name}) No VIP specified; at least one is required")

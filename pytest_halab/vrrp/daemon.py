@@ -536,6 +536,11 @@ class Daemon:
             vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.brd, vip.scope))
         return vips
 
+    def _flag(self, cfg: VrrpInstance, name: str) -> bool:
+        """An instance flag, defaulting to the global ``vrrp_NAME`` as keepalived does."""
+        value = cfg.options.get(name) or self.config.global_defs.options.get(f"vrrp_{name}")
+        return value == ["true"]
+
     def _build(self, cfg: VrrpInstance) -> Instance | None:
         interface = cfg.interface
         if interface is None or cfg.vrid is None:
@@ -574,8 +579,8 @@ class Daemon:
             garp_master_repeat=cfg.garp_master_repeat,
             garp_master_refresh=cfg.garp_master_refresh,
             garp_master_refresh_repeat=cfg.garp_master_refresh_repeat,
-            lower_prio_no_advert="lower_prio_no_advert" in cfg.options,
-            higher_prio_send_advert="higher_prio_send_advert" in cfg.options,
+            lower_prio_no_advert=self._flag(cfg, "lower_prio_no_advert"),
+            higher_prio_send_advert=self._flag(cfg, "higher_prio_send_advert"),
         )
         machine = VrrpInstanceMachine(params)
         for warning in machine.config_warnings:
@@ -957,7 +962,7 @@ class Daemon:
             if pkt.src == inst.src:
                 continue  # our own advert (looped back)
             master = inst.machine.master
-            skip = "skip_check_adv_addr" in inst.cfg.options and master is not None
+            skip = inst.cfg.options.get("skip_check_adv_addr") == ["true"] and master is not None
             drop = check_advert(
                 advert,
                 pkt.ttl,

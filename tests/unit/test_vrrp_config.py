@@ -43,6 +43,20 @@ EXPECTED: dict[str, tuple[int, list[tuple[int, str]]]] = {
             (12, "vrrp_instance must have a name"),
         ],
     ),
+    "bad_flag_values.conf": (
+        5,
+        [
+            (3, "Invalid value for vrrp_lower_prio_no_advert specified"),
+            (5, "Invalid value 'TRUE' for global smtp_alert specified"),
+            (12, "(A) invalid skip_check_adv_addr On specified"),
+            (14, "(A) invalid lower_prio_no_advert 0 specified"),
+            (16, "(A) Invalid value 'Yes' for notify_priority_changes specified"),
+            (
+                17,
+                "(A) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block",
+            ),
+        ],
+    ),
     "bad_instance_options.conf": (
         6,
         [
@@ -730,7 +744,8 @@ def test_random_configs_never_raise(tmp_path: Path, parts: list[str]) -> None:
     assert isinstance(cfg, KeepalivedConfig)
     assert config_test_exit_status(diags) in (0, 2, 4, 5, 6)
     for diag in diags:
-        assert str(diag).startswith(f"({diag.file}: Line ")
+        where = f"({diag.file}: Line " if diag.show_file else "(Line "
+        assert str(diag).startswith(where)
 
 
 @settings(
@@ -741,3 +756,20 @@ def test_random_bytes_never_raise(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "fuzz.conf"
     path.write_bytes(data)
     load_config(path, interfaces=IFACES, check_scripts=False)
+
+
+def test_flag_values_and_where_keepalived_names_the_file() -> None:
+    """Flags keep their true/false value (an instance's overrides the global default); an
+    invalid value leaves the flag unset. Messages about the main file's global_defs carry
+    no file name, as keepalived prints them; the others do."""
+    cfg, diags = load_config(str(DATA / "bad_flag_values.conf"), interfaces=IFACES)
+    gd = cfg.global_defs.options
+    assert gd["vrrp_higher_prio_send_advert"] == ["true"] and gd["vrrp_min_garp"] == ["true"]
+    assert "vrrp_lower_prio_no_advert" not in gd and "smtp_alert" not in gd
+    opts = cfg.instances["A"].options
+    assert opts["strict_mode"] == ["false"] and opts["higher_prio_send_advert"] == ["true"]
+    assert "skip_check_adv_addr" not in opts and "lower_prio_no_advert" not in opts
+    shown = [str(d) for d in diags]
+    assert shown[0] == "(Line 3) Invalid value for vrrp_lower_prio_no_advert specified"
+    assert shown[2].startswith("(") and "bad_flag_values.conf: Line 12) (A) invalid" in shown[2]
+    assert all(d.file.endswith("bad_flag_values.conf") for d in diags)

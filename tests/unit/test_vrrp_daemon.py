@@ -36,7 +36,7 @@ from pytest_halab.vrrp.track import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "keepalived"
-DIAG = re.compile(r"^\(.+: Line \d+\) .+$")
+DIAG = re.compile(r"^\((.+: )?Line \d+\) .+$")
 
 
 # --- command line --------------------------------------------------------------------
@@ -946,3 +946,28 @@ def test_reload_to_priority_255_restarts_the_instance(fake_daemon: FakeDaemon) -
     assert d.instances["VI_1"].machine.effective_priority == 255
     with pytest.raises(ValueError):
         inst.machine.set_base_priority(255)
+
+
+@pytest.mark.parametrize(
+    ("global_value", "instance_line", "expected"),
+    [
+        ("true", "", True),
+        ("true", "    higher_prio_send_advert off\n", False),
+        (None, "    higher_prio_send_advert\n", True),
+        (None, "    higher_prio_send_advert On\n", False),  # invalid: left unset
+        (None, "", False),
+    ],
+)
+def test_instance_flags_default_to_the_global_ones(
+    fake_daemon: FakeDaemon, global_value: str | None, instance_line: str, expected: bool
+) -> None:
+    conf = CONF.replace("    priority 150\n", "    priority 150\n" + instance_line)
+    if global_value is not None:
+        conf = conf.replace(
+            "    dynamic_interfaces\n",
+            f"    dynamic_interfaces\n    vrrp_higher_prio_send_advert {global_value}\n",
+        )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    assert d.instances["VI_1"].machine.params.higher_prio_send_advert is expected
