@@ -299,8 +299,9 @@ def _one(
             ):
                 break
             time.sleep(0.1)
-        if phase == "advert":
-            with AdvertWatch(lab.bridge) as watch:
+        with contextlib.ExitStack() as stack:
+            if phase == "advert":
+                watch = stack.enter_context(AdvertWatch(lab.bridge))
                 wait = 3 * advert_int + 1
 
                 def after_advert() -> None:
@@ -311,11 +312,7 @@ def _one(
                         )
 
                 hal.faults.sync = after_advert
-                try:
-                    f = FAULTS[fault](hal, master)
-                finally:
-                    hal.faults.sync = None
-        else:
+                stack.callback(setattr, hal.faults, "sync", None)
             f = FAULTS[fault](hal, master)
         m = hal.failover(vip, f, to=backup, settle=0.2, timeout=20)
         tl = hal.timeline()

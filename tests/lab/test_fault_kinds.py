@@ -111,22 +111,19 @@ def test_raise_master_priority_live_keeps_the_vip(
     hal.wait_holders({"VI_1": ["lb1"]})
     fault = hal.faults.set_priority("lb1", "VI_1", 160)
 
-    def lb1_adverts(priority: int) -> bool:
-        return any(
+    def wait_for_lb1_advert(priority: int) -> None:
+        deadline = time.monotonic() + 5
+        while not any(
             e.data.get("src") == lb1 and e.data.get("priority") == priority
             for e in hal.timeline().of_kind("advert")
             if e.ts > fault.injected_at
-        )
+        ):
+            assert time.monotonic() < deadline, f"lb1 never advertised priority {priority}"
+            time.sleep(0.1)
 
-    deadline = time.monotonic() + 5
-    while not lb1_adverts(160):
-        assert time.monotonic() < deadline, "lb1 never advertised priority 160"
-        time.sleep(0.1)
+    wait_for_lb1_advert(160)
     hal.revert(fault)
-    deadline = time.monotonic() + 5
-    while not lb1_adverts(150):
-        assert time.monotonic() < deadline, "lb1 never went back to priority 150"
-        time.sleep(0.1)
+    wait_for_lb1_advert(150)
     tl = hal.timeline()
     end = tl.events[-1].ts
     removed = [e for e in tl.of_kind("vip_removed").events if e.ts > fault.injected_at]

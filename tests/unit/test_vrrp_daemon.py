@@ -762,8 +762,11 @@ GROUP_CONF = (
 )
 
 
-def _advert_from_peer(d: daemon.Daemon, name: str, priority: int) -> None:
-    """A real (encoded) v3 advert from a peer, given to the daemon as its socket would."""
+def _advert_from_peer(
+    d: daemon.Daemon, name: str, priority: int, arrived: float | None = None
+) -> None:
+    """A real (encoded) v3 advert from a peer, given to the daemon as its socket would
+    (``arrived``: the kernel's arrival stamp, wall clock)."""
     inst = d.instances[name]
     n = name[-1]
     src, dst = f"10.9.{n}.2", "224.0.0.18"
@@ -773,7 +776,8 @@ def _advert_from_peer(d: daemon.Daemon, name: str, priority: int) -> None:
     )  # fmt: skip
     payload = encode(advert, src, dst)
     assert inst.sock is not None
-    d._on_packet(inst.sock, build_ipv4_header(src, dst, len(payload), ident=1) + payload)
+    packet = build_ipv4_header(src, dst, len(payload), ident=1) + payload
+    d._on_packet(inst.sock, packet, arrived=arrived)
 
 
 def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
@@ -851,18 +855,6 @@ def test_daemon_module_exports_main() -> None:
     assert record["event"] == "x"
 
 
-def _peer_advert(d: daemon.Daemon, priority: int, arrived: float | None) -> None:
-    inst = d.instances["VI_1"]
-    src, dst = "10.9.0.2", "224.0.0.18"
-    advert = VrrpAdvert(
-        version=3, vrid=51, priority=priority, advert_int=10, addresses=inst.advert_addresses
-    )
-    payload = encode(advert, src, dst)
-    assert inst.sock is not None
-    packet = build_ipv4_header(src, dst, len(payload), ident=1) + payload
-    d._on_packet(inst.sock, packet, arrived=arrived)
-
-
 def test_master_down_counts_from_the_adverts_arrival(fake_daemon: FakeDaemon) -> None:
     """The kernel's arrival stamp of an advert, not the time the daemon read it, starts
     the master-down timer; a stamp from the future or over a second old is not trusted."""
@@ -873,7 +865,7 @@ def test_master_down_counts_from_the_adverts_arrival(fake_daemon: FakeDaemon) ->
 
     def deadline_after(arrived: float | None) -> float:
         before = d.loop.time()
-        _peer_advert(d, 200, arrived)
+        _advert_from_peer(d, "VI_1", 200, arrived)
         assert machine.state is State.BACKUP
         assert machine.next_deadline is not None
         return machine.next_deadline - before
