@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from .engines.halab import engine_log_event
 from .errors import HalabError
-from .timeline import Event, EventKind, Timeline
+from .timeline import Event, Timeline
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -258,39 +258,6 @@ def _parse_engine_log(line: bytes, node: str) -> Event | None:
     except ValueError:
         return None
     return engine_log_event(record, node) if isinstance(record, dict) else None
-
-
-def engine_log_event(record: Mapping[str, Any], node: str) -> Event | None:
-    """One record of halab-vrrpd's ``--event-log`` as a timeline event; None if unusable.
-
-    The log stamps ``ts`` in integer microseconds and names the record ``event``:
-
-    - ``state_change`` (``old``, ``new``) becomes ``vrrp_state`` with ``state``/``prev``,
-      the shape keepalived's notify FIFO lines take too;
-    - ``group_state_change`` becomes ``vrrp_group_state``;
-    - anything else becomes ``engine`` with the record's name in ``data["event"]``: the
-      daemon's own ``vip_added``/``vip_removed`` must not pass for the kernel's (netlink's).
-    """
-    rest = dict(record)
-    ts_us = rest.pop("ts", None)
-    name = rest.pop("event", None)
-    if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
-        return None
-    rest.pop("node", None)
-    ts = ts_us / 1_000_000
-    if name == "state_change":
-        instance, new = rest.pop("instance", None), rest.pop("new", None)
-        old = rest.pop("old", None)
-        if not isinstance(instance, str) or not isinstance(new, str):
-            return None
-        data = {"instance": instance, "state": new, "prev": old, **rest, "engine": "halab"}
-        return Event(ts=ts, node=node, kind=EventKind.VRRP_STATE.value, data=data)
-    if name == "group_state_change":
-        rest.pop("instance", None)
-        group, new = rest.pop("group", None), rest.pop("new", None)
-        data = {"group": group, "state": new, **rest, "engine": "halab"}
-        return Event(ts=ts, node=node, kind=EventKind.VRRP_GROUP_STATE.value, data=data)
-    return Event(ts=ts, node=node, kind=EventKind.ENGINE.value, data={"event": name, **rest})
 
 
 def clock_skew_s(nodes: list[Node]) -> float:

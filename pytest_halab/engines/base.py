@@ -1,0 +1,91 @@
+"""What the lab knows of a VRRP engine: how it starts, how to find it, how it reports.
+
+One subclass per engine, in its own module, registered in ``engines/__init__.py``. The lab,
+the faults, the observers and the bench ask the node's engine; none of them switches on an
+engine's name.
+
+The balancer image starts whichever engine ``/etc/halab/vrrp-engine`` names with
+``/etc/halab/services.d/30-vrrp start`` (after the lab's go signal); the engine writes its
+pid file once it runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, ClassVar
+
+from ..timeline import Event
+
+if TYPE_CHECKING:
+    from ..nodes import Node
+
+ENGINE_FILE = "/etc/halab/vrrp-engine"  # the balancer image's 30-vrrp reads it
+START = "/etc/halab/services.d/30-vrrp start"
+GO_FILE = "/run/halab/vrrp-go"
+
+
+class VrrpEngine:
+    """A VRRP engine as the lab sees it from outside the node."""
+
+    name: ClassVar[str]
+    process: ClassVar[str]  # the process name, as `pgrep -x` and `pidof` see it
+    pidfile: ClassVar[str]
+    events_path: ClassVar[str]  # file in the node holding its state events (JSON lines)
+
+    # ------------------------------------------------------------ shell snippets
+
+    @classmethod
+    def pgrep(cls) -> list[str]:
+        """argv listing the pids of every process of the engine (parent and children)."""
+        return ["pgrep", "-x", cls.process]
+
+    @classmethod
+    def alive_cmd(cls) -> str:
+        """Shell: exit 0 when the engine's pid file names a live process."""
+        f = shlex.quote(cls.pidfile)
+        return f'p=$(cat {f} 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null'
+
+    @classmethod
+    def tree_pids_cmd(cls) -> str:
+        """Shell: the pid from the pid file and its children, one per line."""
+        return f'{cls.alive_cmd()} && {{ echo "$p"; pgrep -P "$p"; }}; true'
+
+    @classmethod
+    def kill_all_cmd(cls) -> str:
+        """Shell: SIGKILL every process of the engine and wait (2 s at most) until gone."""
+        pat = shlex.quote(cls.process)
+        return (
+            f"pkill -KILL -x {pat}; for i in $(seq 100); do "
+            f"pgrep -x {pat} >/dev/null || break; sleep 0.02; done"
+        )
+
+    # ------------------------------------------------------------ on a node
+
+    @classmethod
+    def pid(cls, node: Node) -> int | None:
+        """The engine's main pid (from its pid file), if it runs."""
+        res = node.exec(f'{cls.alive_cmd()} && echo "$p"')
+        out = res.output.strip()
+        return int(out) if res.ok and out.isdigit() else None
+
+    @classmethod
+    def alive(cls, node: Node) -> bool:
+        return node.exec(cls.alive_cmd()).ok
+
+    @classmethod
+    def pids(cls, node: Node) -> list[int]:
+        """Every running process of the engine (by process name)."""
+        res = node.exec(cls.pgrep())
+        return [int(p) for p in res.output.split()] if res.ok else []
+
+    @classmethod
+    def start(cls, node: Node) -> None:
+        """Start the engine now (the go file, when present, lets it start at once)."""
+        node.exec(START, check=True)
+
+    # ------------------------------------------------------------ events
+
+    @classmethod
+    def parse_event(cls, line: bytes, node: str) -> Event | None:
+        """One line of ``events_path`` as a timeline event; None when unusable."""
+        raise NotImplementedError

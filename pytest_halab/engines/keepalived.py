@@ -1,0 +1,30 @@
+"""Debian's keepalived (2.2.7), the reference engine.
+
+It runs VRRP only (``--vrrp``: this kernel has no IPVS). Its state changes reach the lab
+through its notify FIFO, which ``halab-observe --fifo`` reads in the node and writes as
+timeline events (``30-vrrp`` in the balancer image sets that up).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..timeline import Event
+from .base import VrrpEngine
+
+
+class Keepalived(VrrpEngine):
+    name: ClassVar[str] = "keepalived"
+    process: ClassVar[str] = "keepalived"
+    pidfile: ClassVar[str] = "/run/keepalived.pid"
+    events_path: ClassVar[str] = "/var/log/halab/keepalived-events.jsonl"
+
+    @classmethod
+    def parse_event(cls, line: bytes, node: str) -> Event | None:
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            return Event.from_json(line.decode(errors="replace"), node=node)
+        except (ValueError, KeyError, TypeError):
+            return None
