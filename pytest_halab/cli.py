@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from . import engines as engines_mod
 from . import images, topology
 from .errors import HalabError
 from .lab import (
@@ -24,7 +25,6 @@ from .lab import (
     clean,
     docker_client,
     lab_ids,
-    parse_engine_spec,
     remove_lab,
 )
 
@@ -78,7 +78,7 @@ def _pick_lab(lab_id: str | None) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     topo = topology.load(args.topology)
     try:
-        default, overrides = parse_engine_spec(args.vrrp or "")
+        default, overrides = engines_mod.parse_spec(args.vrrp or "")
     except ValueError as exc:
         raise HalabError(f"--vrrp: {exc}") from None
     t0 = time.monotonic()
@@ -181,9 +181,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     topo = topology.load(args.topology)
     engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
-    bad = [e for e in engines if e not in ("keepalived", "halab")]
+    bad = [e for e in engines if e not in engines_mod.ENGINES]
     if bad or not engines:
-        raise HalabError(f"--vrrp: unknown engine(s) {bad}; use keepalived and/or halab")
+        raise HalabError(
+            f"--vrrp: unknown engine(s) {bad}; use {' and/or '.join(engines_mod.names())}"
+        )
     faults = [f.strip() for f in args.fault.split(",") if f.strip()]
     bad = [f for f in faults if f not in FAULTS]
     if bad or not faults:

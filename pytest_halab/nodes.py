@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import docker.errors
 from docker.models.containers import Container
 
+from .errors import NodeCommandError
+
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -58,7 +60,7 @@ class Node:
     def exec(self, cmd: str | Sequence[str], *, check: bool = False) -> ExecResult:
         """Run a command in the node and wait for it; a string runs through ``sh -c``.
 
-        With ``check=True`` a non-zero exit raises ``RuntimeError`` carrying the output.
+        With ``check=True`` a non-zero exit raises ``NodeCommandError`` carrying the output.
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         code, out = self.container.exec_run(argv, demux=False)
@@ -66,9 +68,7 @@ class Node:
             int(code if code is not None else -1), (out or b"").decode(errors="replace")
         )
         if check and not res.ok:
-            raise RuntimeError(
-                f"{self.name}: `{shlex.join(argv)}` exited {res.exit_code}:\n{res.output}"
-            )
+            raise NodeCommandError(self.name, shlex.join(argv), res.exit_code, res.output)
         return res
 
     def put_files(self, files: dict[str, bytes], mode: int = 0o644) -> None:

@@ -16,20 +16,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
+from . import engines as engines_mod
 from . import topology as topology_mod
 from .errors import HalabError
 from .faults import Faults
-from .lab import Engine, Lab
+from .lab import Lab
 from .measures import FailoverMeasure
 from .report import ReportCollector, junit_properties, plot_timeline, write_json
 from .scenario import Scenario
 from .topology import Topology
 
-ENGINES = ("keepalived", "halab")
+ENGINES = engines_mod.names()
+Engine = str
 MAX_LABS = 4  # labs kept running at once by one session
 
 
@@ -112,7 +114,7 @@ def resolve_settings(config: pytest.Config) -> HalabSettings:
     report = config.getoption("hal_report")
     return HalabSettings(
         topology=topo,
-        vrrp=cast(Engine | None, vrrp),
+        vrrp=vrrp,
         keep=bool(config.getoption("hal_keep")),
         report_dir=Path(report) if report else None,
         source=source,

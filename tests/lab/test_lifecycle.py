@@ -68,7 +68,7 @@ def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) ->
         lab.start()
     err = info.value
     assert err.node == "lb1"
-    assert f"{lab.layout.nodes['lb1']['ip']}/halab-health" in str(err)  # type: ignore[union-attr]
+    assert f"{lab.layout.nodes['lb1'].ip}/halab-health" in str(err)  # type: ignore[union-attr]
     notes = "\n".join(getattr(err, "__notes__", []))
     assert "logs of lb1" in notes
     assert 'unknown directive "no_such_directive"' in notes  # nginx's words, from lb1's logs
