@@ -73,7 +73,10 @@ def test_keepalived_fifo_events_are_timeline_events() -> None:
 
 
 def test_halab_event_log_records_are_translated() -> None:
-    line = b'{"ts": 1700000000123456, "event": "state_change", "instance": "VI_1", "old": "BACKUP", "new": "MASTER"}'
+    line = (
+        b'{"ts": 1700000000123456, "event": "state_change", "instance": "VI_1", '
+        b'"old": "BACKUP", "new": "MASTER"}'
+    )
     ev = engines.get("halab").parse_event(line, "lb2")
     assert ev is not None and ev.kind == "vrrp_state" and ev.node == "lb2"
     assert ev.data["state"] == "MASTER" and ev.data["prev"] == "BACKUP"

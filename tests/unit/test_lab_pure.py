@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from pytest_halab import topology
+from pytest_halab.engines import parse_spec as parse_engine_spec
 from pytest_halab.errors import TopologyError
 from pytest_halab.faults import _set_instance_priority
-from pytest_halab.engines import parse_spec as parse_engine_spec
 
 
 @pytest.mark.parametrize(
