@@ -17,16 +17,9 @@ from rich.table import Table
 from . import engines as engines_mod
 from . import images, topology
 from .errors import HalabError
-from .lab import (
-    L_KEEP,
-    L_LAB,
-    L_TOPOLOGY,
-    Lab,
-    clean,
-    docker_client,
-    lab_ids,
-    remove_lab,
-)
+from .lab import Lab, docker_client
+from .labels import L_KEEP, L_LAB, L_TOPOLOGY
+from .sweep import clean, lab_ids, remove_lab
 
 # Tables stay readable when piped (CI logs): no 80-column wrapping.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -10,53 +10,43 @@ Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run
 from __future__ import annotations
 
 import ipaddress
-import os
-import random
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
 from . import engines, hostrules, images, services, waits
 from .engines import VrrpEngine
 from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
+from .labels import (
+    L_ENGINE,
+    L_KEEP,
+    L_LAB,
+    L_LAYOUT,
+    L_NODE,
+    L_OWNER,
+    L_ROLE,
+    L_RUN,
+    L_TOPOLOGY,
+    RUN_ID,
+    owner,
+)
 from .layout import LabLayout, LayoutError
-from .nodes import Node
+from .network import POOL, candidate_subnets
+from .nodes import Node, parallel
+from .sweep import remove_lab, sweep_stale
 from .topology import Addressing, Role, Topology
-
-L_LAB = "io.halab.lab"
-L_RUN = "io.halab.run"
-L_NODE = "io.halab.node"
-L_ROLE = "io.halab.role"
-L_OWNER = "io.halab.owner"
-L_KEEP = "io.halab.keep"
-L_LAYOUT = "io.halab.layout"
-L_TOPOLOGY = "io.halab.topology"
-L_ENGINE = "io.halab.vrrp"
-
-RUN_ID = secrets.token_hex(4)
-T = TypeVar("T")
 
 ENGINE_GRACE_S = 2.0
 ENGINE_LAG_S = 0.5
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
-# Candidate subnets: /24s inside 10.213.0.0/16, tried from a random offset so that labs
-# started at the same time rarely race for the same one (Docker refuses overlaps anyway).
-_POOL = ipaddress.IPv4Network("10.213.0.0/16")
-
-
 def docker_client() -> docker.DockerClient:
     """A client for the local engine, or a clear error saying how to start one."""
     try:
@@ -67,68 +57,6 @@ def docker_client() -> docker.DockerClient:
             f"no Docker engine answers ({exc}); start one with scripts/ensure-docker"
         ) from exc
     return client
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start(os.getpid())}"
-
-
-def _proc_start(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def _owner_alive(owner: str) -> bool:
-    try:
-        host, pid_s, start = owner.split(":")
-        pid = int(pid_s)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return True  # not ours to judge
-    return os.path.exists(f"/proc/{pid}") and _proc_start(pid) == start
-
-
-def _host_routes() -> list[ipaddress.IPv4Network]:
-    nets = []
-    try:
-        with open("/proc/net/route") as fh:
-            next(fh)
-            for line in fh:
-                f = line.split()
-                dest = ipaddress.IPv4Address(int(f[1], 16).to_bytes(4, "little"))
-                mask = ipaddress.IPv4Address(int(f[7], 16).to_bytes(4, "little"))
-                if int(dest) == 0:
-                    continue  # default route collides with nothing
-                nets.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
-    except (OSError, StopIteration, ValueError):
-        pass
-    return nets
-
-
-def _used_subnets(client: docker.DockerClient) -> list[ipaddress.IPv4Network]:
-    used = _host_routes()
-    for net in client.networks.list():
-        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
-            sub = cfg.get("Subnet")
-            if sub and ":" not in sub:
-                used.append(ipaddress.IPv4Network(sub, strict=False))
-    return used
-
-
-def candidate_subnets(
-    client: docker.DockerClient, prefixlen: int
-) -> Iterator[ipaddress.IPv4Network]:
-    """Free subnets of the given size, colliding with no host route and no Docker network."""
-    subnets = list(_POOL.subnets(new_prefix=prefixlen))
-    start = random.randrange(len(subnets))
-    used = _used_subnets(client)
-    for sub in subnets[start:] + subnets[:start]:
-        if not any(sub.overlaps(u) for u in used):
-            yield sub
 
 
 @dataclass
@@ -211,7 +139,7 @@ class Lab:
         return self
 
     def _labels(self, **extra: str) -> dict[str, str]:
-        labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: _owner()}
+        labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: owner()}
         if self.topology is not None:
             labels[L_TOPOLOGY] = self.topology.name
         if self.keep:
@@ -263,7 +191,7 @@ class Lab:
             self.rule = hostrules.BridgeRule(bridge, self.lab_id, RUN_ID)
             hostrules.add(self.rule)
             return addr
-        raise LabStartError(f"no free /{prefixlen} subnet in {_POOL} ({last})")
+        raise LabStartError(f"no free /{prefixlen} subnet in {POOL} ({last})")
 
     def _create(self, tags: dict[str, str]) -> None:
         assert self.client is not None and self.topology is not None
@@ -307,14 +235,14 @@ class Lab:
 
         self.progress("containers")
         names = list(spec.nodes)
-        made = _parallel(create, names)
+        made = parallel(create, names)
         self.nodes = dict(zip(names, made, strict=True))
         # Balancers first: their VRRP engines then count down their timers while the other
         # nodes start.
-        _parallel(lambda n: n.container.start(), self.balancers())
+        parallel(lambda n: n.container.start(), self.balancers())
         self._engine_go = time.time() + 0.05
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
-        _parallel(
+        parallel(
             lambda job: job(),
             [
                 *(lambda n=n: self._release_engine(n) for n in self.balancers()),
@@ -374,7 +302,7 @@ class Lab:
         """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
         if time.time() < self._engine_go + ENGINE_GRACE_S:
             return
-        checks = _parallel(lambda n: self.engine_of(n.name).alive(n), self.balancers())
+        checks = parallel(lambda n: self.engine_of(n.name).alive(n), self.balancers())
         for node, alive in zip(self.balancers(), checks, strict=True):
             if not alive:
                 raise LabStartError(
@@ -448,7 +376,7 @@ class Lab:
         """VIP name -> balancers that have the address configured now (kernel's view)."""
         vips = self.vip_addresses()
         bals = [n for n in self.balancers() if n.state() == "running"]
-        found = _parallel(lambda n: {a.ip for a in n.ipv4_addresses()}, bals)
+        found = parallel(lambda n: {a.ip for a in n.ipv4_addresses()}, bals)
         return {
             v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
             for v, ip in vips.items()
@@ -510,9 +438,9 @@ class Lab:
                 check=True,
             )
 
-        _parallel(stop_and_start, self.balancers())
+        parallel(stop_and_start, self.balancers())
         self._engine_go = time.time() + 0.05
-        _parallel(self._release_engine, self.balancers())
+        parallel(self._release_engine, self.balancers())
         self.wait_for_holders(
             {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
         )
@@ -565,66 +493,3 @@ class Lab:
         return lab
 
 
-def _parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
-# ---------------------------------------------------------------- sweeping
-
-_sweep_lock = threading.Lock()
-
-
-def lab_ids(client: docker.DockerClient) -> dict[str, dict[str, str]]:
-    """Every lab with a labelled container or network: id -> labels of one of its resources."""
-    found: dict[str, dict[str, str]] = {}
-    for c in client.containers.list(all=True, filters={"label": L_LAB}):
-        found.setdefault(c.labels[L_LAB], dict(c.labels))
-    for n in client.networks.list(filters={"label": L_LAB}):
-        found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
-    for lab_id, _line in hostrules.labelled():
-        found.setdefault(lab_id, {})
-    return found
-
-
-def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
-    """Remove everything labelled with this lab id: containers, network, host rules."""
-    flt = {"label": f"{L_LAB}={lab_id}"}
-    containers = client.containers.list(all=True, filters=flt)
-
-    def rm(c: Container) -> None:
-        with suppress(docker.errors.NotFound):
-            c.remove(force=True, v=True)
-
-    _parallel(rm, containers)
-    for net in client.networks.list(filters=flt):
-        with suppress(docker.errors.NotFound):
-            net.remove()
-    hostrules.remove_labelled({lab_id})
-
-
-def sweep_stale(client: docker.DockerClient) -> list[str]:
-    """Remove labs whose owner process is gone (unless kept) or whose containers all stopped."""
-    removed = []
-    with _sweep_lock:
-        for lab_id, labels in lab_ids(client).items():
-            owner = labels.get(L_OWNER, "")
-            containers = client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"})
-            all_down = bool(containers) and all(c.status != "running" for c in containers)
-            orphan = not labels  # only a host rule is left
-            dead = labels.get(L_KEEP) != "1" and not _owner_alive(owner)
-            if orphan or dead or all_down:
-                remove_lab(client, lab_id)
-                removed.append(lab_id)
-    return removed
-
-
-def clean(client: docker.DockerClient) -> list[str]:
-    """Remove every resource the project labelled, from any run."""
-    ids = list(lab_ids(client))
-    for lab_id in ids:
-        remove_lab(client, lab_id)
-    hostrules.remove_labelled()
-    return ids

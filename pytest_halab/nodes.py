@@ -7,13 +7,17 @@ import ipaddress
 import shlex
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import docker.errors
 from docker.models.containers import Container
 
 from .errors import NodeCommandError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,3 +146,11 @@ def pid_in_container(pid: int, container_id: str) -> bool:
             return container_id in fh.read()
     except OSError:
         return False
+
+
+def parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``fn`` over ``items`` in threads (at most 8), results in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, items))
