@@ -60,3 +60,7 @@ class ObserverError(HalabError):
     def __init__(self, message: str, node: str | None = None) -> None:
         super().__init__(message)
         self.node = node
+
+
+class LayoutError(HalabError):
+    """A lab's layout label cannot be read (made by another version, or damaged)."""

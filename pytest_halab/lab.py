@@ -23,7 +23,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from . import engines, hostrules, images, services, waits
 from .engines import VrrpEngine
-from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
+from .errors import DockerUnavailableError, LabStartError, LabTimeoutError, LayoutError
 from .labels import (
     L_ENGINE,
     L_KEEP,
@@ -37,7 +37,7 @@ from .labels import (
     RUN_ID,
     owner,
 )
-from .layout import LabLayout, LayoutError
+from .layout import LabLayout
 from .network import POOL, candidate_subnets
 from .nodes import Node, parallel
 from .sweep import remove_lab, sweep_stale

@@ -12,14 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import HalabError
+from .errors import LayoutError
 from .topology import Addressing, Role, Topology
 
 LAYOUT_VERSION = 2
-
-
-class LayoutError(HalabError):
-    """A lab's layout label cannot be read (made by another version, or damaged)."""
 
 
 @dataclass(frozen=True)
