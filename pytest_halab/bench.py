@@ -41,9 +41,9 @@ from . import services, waits
 from .errors import HalabError
 from .faults import Fault
 from .lab import Lab
-from .measures import FailoverMeasure, summarize
+from .measures import FailoverMeasure, phase_s, takeover_s
 from .scenario import Scenario
-from .timeline import Timeline
+from .stats import summarize
 from .topology import Topology
 
 BenchFault = Callable[[Scenario, str], Fault]
@@ -138,51 +138,6 @@ class BenchResult:
                 for r in self.runs
             ],
         }
-
-
-def takeover_s(
-    tl: Timeline, m: FailoverMeasure, addrs: dict[str, str], vrid: int | None
-) -> float | None:
-    """Old master's last advert before the new master's first one -> that first advert."""
-    if m.old_holder is None or m.new_holder is None or vrid is None:
-        return None
-    old_ip, new_ip = addrs.get(m.old_holder), addrs.get(m.new_holder)
-    adverts = [
-        e
-        for e in tl.between(m.fault_ts - 5.0, m.window_end)
-        if e.kind == "advert" and e.data.get("vrid") == vrid
-    ]
-    first_new = next(
-        (
-            e
-            for e in adverts
-            if e.ts >= m.fault_ts
-            and e.data.get("src") == new_ip
-            and int(e.data.get("priority", 0)) > 0
-        ),
-        None,
-    )
-    if first_new is None:
-        return None
-    old = [e for e in adverts if e.data.get("src") == old_ip and e.ts < first_new.ts]
-    if not old:
-        return None
-    return round(first_new.ts - old[-1].ts, 6)
-
-
-def phase_s(
-    tl: Timeline, m: FailoverMeasure, addrs: dict[str, str], vrid: int | None
-) -> float | None:
-    """The old master's last advert before the fault -> the fault."""
-    if m.old_holder is None or vrid is None:
-        return None
-    old_ip = addrs.get(m.old_holder)
-    before = [
-        e
-        for e in tl.between(m.fault_ts - 5.0, m.fault_ts)
-        if e.kind == "advert" and e.data.get("vrid") == vrid and e.data.get("src") == old_ip
-    ]
-    return round(m.fault_ts - before[-1].ts, 6) if before else None
 
 
 class AdvertWatch:
@@ -329,17 +284,15 @@ def _one(
             f = FAULTS[fault](hal, master)
         m = hal.failover(vip, f, to=backup, settle=0.2, timeout=20)
         tl = hal.timeline()
-    delta = None
-    if m.garp_s is not None and m.vip_move_s is not None:
-        delta = round(m.garp_s - m.vip_move_s, 6)
+    ctx = hal.measure_context
     return BenchRun(
         engine,
         fault,
         run,
         m,
-        takeover_s(tl, m, addrs, vrid),
-        delta,
-        phase_s(tl, m, addrs, vrid),
+        takeover_s(tl, ctx, m),
+        m.garp_delta_s,
+        phase_s(tl, ctx, m),
     )
 
 

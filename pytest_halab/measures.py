@@ -1,11 +1,15 @@
-"""Failover figures computed from a timeline, and assertions that read like the domain.
+"""Failover figures computed from a timeline.
 
-All durations are seconds, rounded to the microsecond (the timeline's precision). The
-reference instant of a measure is the time the caller passes as ``fault_ts``: use the
-fault's ``inject`` event (when the action was issued) so that the figures include the time
-the fault took to bite.
+All durations are seconds, rounded to the microsecond (the timeline's precision). Every
+figure is computed by :func:`measure` from the timeline and a :class:`MeasureContext`: what
+the measures need to know about the lab (node addresses and MACs, each VIP's address, VRID
+and instances, who held each VIP when observation began), built once per scenario.
 
-Definitions (``t_f`` is the fault time, the window is ``[t_f, window_end]``):
+The reference instant ``t_f`` of a measure is the ``at`` the caller passes: for a failover
+use the fault's ``inject`` event (when the action was issued) so that the figures include
+the time the fault took to bite; for a recovery, its ``revert`` event.
+
+Definitions (the window is ``[t_f, window_end]``):
 
 - detection: ``t_f`` -> the new holder's first ``vrrp_state`` MASTER for an instance owning
   the VIP; without such an event, ``t_f`` -> the first advert (priority > 0) from the new
@@ -13,19 +17,22 @@ Definitions (``t_f`` is the fault time, the window is ``[t_f, window_end]``):
   not advertising before ``t_f``). ``detection_source`` says which was used.
 - VIP move: ``t_f`` -> the new holder's ``vip_added`` for the VIP.
 - GARP: ``t_f`` -> the first gratuitous ARP for the VIP's address (from the new holder's
-  MAC when ``node_macs`` knows it).
+  MAC when the context knows it).
 - outage: the first failed probe after ``t_f`` -> the first successful probe after the
   last failed one in the window, both by the probes' start times. 0.0 when no probe
   failed; None when probes failed and none succeeded afterwards, or when there was no
   probe at all. ``outage_from_fault_s`` is measured from ``t_f`` instead.
+
+Two more figures come from the packet capture alone (:func:`takeover_s`, :func:`phase_s`):
+where the fault landed in the old master's advert cycle, and the wire-to-wire takeover.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
 
 from pytest_halab.timeline import (
     Event,
@@ -33,6 +40,7 @@ from pytest_halab.timeline import (
     HolderInterval,
     SplitBrain,
     Timeline,
+    bare_addr,
     elapsed,
     event_vip,
     holders_at,
@@ -42,15 +50,61 @@ from pytest_halab.timeline import (
 
 __all__ = [
     "FailoverMeasure",
-    "assert_holder",
-    "assert_no_failed_requests",
-    "assert_single_holder",
-    "assert_split_brain",
-    "measure_failover",
-    "measure_recovery",
-    "percentile",
-    "summarize",
+    "MeasureContext",
+    "Phase",
+    "VipInfo",
+    "measure",
+    "phase_s",
+    "takeover_s",
 ]
+
+Phase = Literal["failover", "recovery"]
+"""What a measure is counted from: a fault's inject (failover) or its revert (recovery)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VipInfo:
+    """What the measures know of one VIP besides its name.
+
+    ``addr``: its address (None: ``timeline.vips[name]``); ``vrid``: its VRID, if known
+    (ties adverts to it); ``instances``: the VRRP instances owning it (None: one instance
+    named like the VIP).
+    """
+
+    addr: str | None = None
+    vrid: int | None = None
+    instances: tuple[str, ...] | None = None
+
+
+_NO_VIP = VipInfo()
+
+
+@dataclass(frozen=True)
+class MeasureContext:
+    """What the measures need to know about a lab, built once per scenario.
+
+    - ``node_addrs``/``node_macs`` (node -> IP / MAC) tie adverts and GARPs to nodes;
+    - ``vips``: VIP name -> :class:`VipInfo`;
+    - ``initial_holders``: VIP name -> who held it when observation began (a VIP missing
+      here: the old holder of the measure, see :func:`measure`).
+
+    The mappings are copied and read-only.
+    """
+
+    node_addrs: Mapping[str, str] = field(default_factory=dict)
+    node_macs: Mapping[str, str] = field(default_factory=dict)
+    vips: Mapping[str, VipInfo] = field(default_factory=dict)
+    initial_holders: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("node_addrs", "node_macs", "vips"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        held = {vip: frozenset(nodes) for vip, nodes in self.initial_holders.items()}
+        object.__setattr__(self, "initial_holders", MappingProxyType(held))
+
+    def vip(self, name: str) -> VipInfo:
+        """What is known of VIP ``name`` (nothing: a :class:`VipInfo` of defaults)."""
+        return self.vips.get(name, _NO_VIP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +227,6 @@ class FailoverMeasure:
         )
 
 
-def _bare(addr: str | None) -> str | None:
-    return addr.split("/", 1)[0] if addr else None
-
-
 def _holders_before(intervals: Sequence[HolderInterval], t: float) -> frozenset[str]:
     """The holders just before ``t`` (events at exactly ``t`` not yet applied)."""
     held = intervals[0].holders if intervals else frozenset()
@@ -210,37 +260,51 @@ def _dt(t0: float, ev: Event | None) -> float | None:
     return None if ev is None else elapsed(t0, ev.ts)
 
 
-def _measure(
+def measure(
     timeline: Timeline,
+    ctx: MeasureContext,
     vip: str,
-    vip_addr: str | None,
-    ref_ts: float,
     *,
-    phase: str,
-    fault: str | None,
-    old_holder: str | None,
-    new_holder: str | None,
-    window_end: float | None,
-    node_addrs: Mapping[str, str],
-    node_macs: Mapping[str, str],
-    instances: Collection[str] | None,
-    vrid: int | None,
-    initial_holders: Collection[str] | None,
+    at: float,
+    phase: Phase = "failover",
+    window_end: float | None = None,
+    old_holder: str | None = None,
+    new_holder: str | None = None,
+    fault: str | None = None,
 ) -> FailoverMeasure:
-    addr = _bare(vip_addr) or timeline.vips.get(vip) or ""
+    """Measure what happened to ``vip`` from ``at``: the fault's inject for
+    ``phase="failover"``, its revert for ``phase="recovery"`` (see the module doc).
+
+    - ``window_end``: default the next fault inject/revert after ``at``, else the
+      timeline's end.
+    - ``old_holder``: default the single holder just before ``at`` (None if not one).
+    - ``new_holder``: default the first other node to add the VIP in the window.
+    - ``fault``: the fault's name (default: from the fault event at ``at``).
+
+    Who held the VIP before the first event is ``ctx.initial_holders[vip]``, else
+    ``old_holder``. After a revert ``old_holder`` is the node that took over and
+    ``new_holder`` the one that takes the VIP back (under preemption, the original
+    master); under nopreempt nothing moves: ``new_holder`` is None and ``holders_after``
+    still the takeover node.
+    """
+    if phase not in ("failover", "recovery"):
+        raise ValueError(f"phase must be 'failover' or 'recovery', not {phase!r}")
+    info = ctx.vip(vip)
+    addr = bare_addr(info.addr) or timeline.vips.get(vip) or ""
     vips = {vip: addr}
-    end = window_end if window_end is not None else _default_window_end(timeline, ref_ts)
-    if end is None or end < ref_ts:
-        end = ref_ts
+    end = window_end if window_end is not None else _default_window_end(timeline, at)
+    if end is None or end < at:
+        end = at
+    initial_holders = ctx.initial_holders.get(vip)
     if initial_holders is not None:
         initial = set(initial_holders)
     else:
         initial = {old_holder} if old_holder else set()
     intervals = holders_over_time(timeline, vips, {vip: initial})[vip]
     if old_holder is None:
-        before = _holders_before(intervals, ref_ts)
+        before = _holders_before(intervals, at)
         old_holder = next(iter(before)) if len(before) == 1 else None
-    window = timeline.between(ref_ts, end)
+    window = timeline.between(at, end)
 
     def is_vip_event(e: Event, kind: str) -> bool:
         return e.kind == kind and event_vip(e, vips) == vip
@@ -256,7 +320,7 @@ def _measure(
     vip_move: float | None = None
     garp: float | None = None
     if new_holder is not None:
-        inst = {vip} if instances is None else set(instances)
+        inst = {vip} if info.instances is None else set(info.instances)
         became_master = window.first(
             lambda e: (
                 e.kind == EventKind.VRRP_STATE
@@ -266,24 +330,25 @@ def _measure(
             )
         )
         if became_master is not None:
-            detection, source = _dt(ref_ts, became_master), "vrrp_state"
+            detection, source = _dt(at, became_master), "vrrp_state"
         else:
-            advert = _first_advert(timeline, window, node_addrs.get(new_holder), vrid, ref_ts)
+            src = ctx.node_addrs.get(new_holder)
+            advert = _first_advert(timeline, window, src, info.vrid, at)
             if advert is not None:
-                detection, source = _dt(ref_ts, advert), "advert"
+                detection, source = _dt(at, advert), "advert"
         added = window.first(
             lambda e: is_vip_event(e, EventKind.VIP_ADDED) and e.node == new_holder
         )
-        vip_move = _dt(ref_ts, added)
-        mac = node_macs.get(new_holder, "").lower()
+        vip_move = _dt(at, added)
+        mac = ctx.node_macs.get(new_holder, "").lower()
         first_garp = window.first(
             lambda e: (
                 e.kind == EventKind.GARP
-                and _bare(e.get("addr")) == addr
+                and bare_addr(e.get("addr")) == addr
                 and (not mac or str(e.get("mac", "")).lower() == mac)
             )
         )
-        garp = _dt(ref_ts, first_garp)
+        garp = _dt(at, first_garp)
 
     probes = [e for e in window if e.kind == EventKind.PROBE and e.get("vip") == vip]
     failures = [e for e in probes if not e.get("ok")]
@@ -299,12 +364,12 @@ def _measure(
     else:
         recovery = next((e for e in probes if e.get("ok") and e.ts > last_fail.ts), None)
         outage = None if recovery is None else elapsed(failures[0].ts, recovery.ts)
-        outage_from_fault = _dt(ref_ts, recovery)
+        outage_from_fault = _dt(at, recovery)
 
     return FailoverMeasure(
         vip=vip,
-        fault=fault if fault is not None else _fault_name(timeline, ref_ts, _phase_event(phase)),
-        fault_ts=ref_ts,
+        fault=fault if fault is not None else _fault_name(timeline, at, _phase_event(phase)),
+        fault_ts=at,
         old_holder=old_holder,
         new_holder=new_holder,
         detection_s=detection,
@@ -318,7 +383,7 @@ def _measure(
         split_brain=tuple(
             sb
             for sb in split_brains_of(vip, intervals)
-            if sb.start <= end and (sb.end is None or sb.end > ref_ts)
+            if sb.start <= end and (sb.end is None or sb.end > at)
         ),
         holders_after=holders_at(intervals, end),
         first_failure_ts=first_fail.ts if first_fail is not None else None,
@@ -339,7 +404,7 @@ def _first_advert(
     """The first advert a node sent as (new) master for the VIP's VRID, see module doc."""
     if not src:
         return None
-    src = _bare(src)
+    src = bare_addr(src)
     if vrid is None:
         already = {
             e.get("vrid")
@@ -358,264 +423,56 @@ def _first_advert(
     )
 
 
-def measure_failover(
-    timeline: Timeline,
-    vip: str,
-    vip_addr: str | None,
-    fault_ts: float,
-    old_holder: str | None = None,
-    window_end: float | None = None,
-    node_addrs: Mapping[str, str] | None = None,
-    *,
-    new_holder: str | None = None,
-    fault: str | None = None,
-    node_macs: Mapping[str, str] | None = None,
-    instances: Collection[str] | None = None,
-    vrid: int | None = None,
-    initial_holders: Collection[str] | None = None,
-) -> FailoverMeasure:
-    """Measure how ``vip`` failed over after a fault injected at ``fault_ts``.
-
-    - ``vip_addr``: the VIP's address (None: ``timeline.vips[vip]``).
-    - ``old_holder``: default the single holder just before ``fault_ts`` (None if not one).
-    - ``new_holder``: default the first other node to add the VIP in the window.
-    - ``window_end``: default the next fault inject/revert after ``fault_ts``, else the
-      timeline's end.
-    - ``node_addrs``/``node_macs`` (node -> IP / MAC) tie adverts and GARPs to nodes;
-      ``instances`` are the VRRP instances owning the VIP (default: one named like it),
-      ``vrid`` its VRID if known.
-    - ``initial_holders``: who held it before the first event (default: ``old_holder``).
-    - ``fault``: the fault's name (default: from the fault event at ``fault_ts``).
-    """
-    return _measure(
-        timeline,
-        vip,
-        vip_addr,
-        fault_ts,
-        phase="failover",
-        fault=fault,
-        old_holder=old_holder,
-        new_holder=new_holder,
-        window_end=window_end,
-        node_addrs=node_addrs or {},
-        node_macs=node_macs or {},
-        instances=instances,
-        vrid=vrid,
-        initial_holders=initial_holders,
-    )
+# --- figures from the packet capture --------------------------------------------------------
 
 
-def measure_recovery(
-    timeline: Timeline,
-    vip: str,
-    vip_addr: str | None,
-    revert_ts: float,
-    old_holder: str | None = None,
-    window_end: float | None = None,
-    node_addrs: Mapping[str, str] | None = None,
-    *,
-    new_holder: str | None = None,
-    fault: str | None = None,
-    node_macs: Mapping[str, str] | None = None,
-    instances: Collection[str] | None = None,
-    vrid: int | None = None,
-    initial_holders: Collection[str] | None = None,
-) -> FailoverMeasure:
-    """Measure the VIP coming back after the fault was reverted at ``revert_ts``.
-
-    Same figures and defaults as :func:`measure_failover`, from ``revert_ts``: ``old_holder``
-    is who held the VIP just before the revert (the node that took over), ``new_holder``
-    the node that takes it back (under preemption, the original master). Under nopreempt
-    nothing moves: ``new_holder`` is None and ``holders_after`` still the takeover node.
-    """
-    return _measure(
-        timeline,
-        vip,
-        vip_addr,
-        revert_ts,
-        phase="recovery",
-        fault=fault,
-        old_holder=old_holder,
-        new_holder=new_holder,
-        window_end=window_end,
-        node_addrs=node_addrs or {},
-        node_macs=node_macs or {},
-        instances=instances,
-        vrid=vrid,
-        initial_holders=initial_holders,
-    )
-
-
-# --- assertions -----------------------------------------------------------------------------
-
-
-def _intervals(
-    timeline: Timeline, vip: str, vip_addr: str | None, initial: Collection[str]
-) -> list[HolderInterval]:
-    addr = _bare(vip_addr) or timeline.vips.get(vip) or ""
-    return holders_over_time(timeline, {vip: addr}, {vip: set(initial)})[vip]
-
-
-def _names(nodes: Collection[str]) -> str:
-    return "{" + ", ".join(sorted(nodes)) + "}" if nodes else "nobody"
-
-
-def _rel(t: float, ref: float) -> str:
-    return f"{elapsed(ref, t) * 1000:+.3f} ms"
-
-
-def assert_single_holder(
-    timeline: Timeline,
-    vip: str,
-    t0: float,
-    t1: float,
-    *,
-    vip_addr: str | None = None,
-    initial: Collection[str] = (),
-    allow_none: bool = False,
-) -> str | None:
-    """Assert that ``vip`` had exactly one holder at every instant of ``[t0, t1]``
-    (at most one with ``allow_none``). Returns the holder at ``t1``."""
-    for iv in _intervals(timeline, vip, vip_addr, initial):
-        if not iv.overlaps(t0, t1):
-            continue
-        n = len(iv.holders)
-        if n == 1 or (n == 0 and allow_none):
-            continue
-        start = max(iv.start, t0)
-        until = "the end" if iv.end is None else _rel(iv.end, t0)
-        want = "at most one" if allow_none else "exactly one"
-        raise AssertionError(
-            f"{vip}: held by {_names(iv.holders)} from {_rel(start, t0)} to {until} "
-            f"(relative to t0={t0:.6f}); expected {want} holder during "
-            f"[t0, t0{_rel(t1, t0)}]\n" + timeline.format_around(start)
-        )
-    held = holders_at(_intervals(timeline, vip, vip_addr, initial), t1)
-    return next(iter(held)) if held else None
-
-
-def assert_holder(
-    timeline: Timeline,
-    vip: str,
-    node: str,
-    at: float,
-    *,
-    vip_addr: str | None = None,
-    initial: Collection[str] = (),
-) -> None:
-    """Assert that at time ``at`` ``vip`` was held by ``node`` and by no other node."""
-    held = holders_at(_intervals(timeline, vip, vip_addr, initial), at)
-    if held != {node}:
-        raise AssertionError(
-            f"{vip} at {at:.6f}: held by {_names(held)}, expected only {node}\n"
-            + timeline.format_around(at)
-        )
-
-
-def assert_split_brain(
-    timeline: Timeline,
-    vip: str,
-    t0: float | None = None,
-    t1: float | None = None,
-    *,
-    vip_addr: str | None = None,
-    initial: Collection[str] = (),
-    holders: Collection[str] | None = None,
-) -> SplitBrain:
-    """Assert that ``vip`` had two or more holders at some time in ``[t0, t1]`` (None:
-    unbounded), including every node of ``holders`` if given; returns the first such
-    split brain."""
-    found = [
-        sb
-        for sb in split_brains_of(vip, _intervals(timeline, vip, vip_addr, initial))
-        if (t1 is None or sb.start <= t1) and (t0 is None or sb.end is None or sb.end > t0)
-    ]
-    want = set(holders or ())
-    for sb in found:
-        if want <= sb.holders:
-            return sb
-    if t0 is not None:
-        ref = t0
-    else:
-        first_fault = timeline.first(lambda e: e.kind == EventKind.FAULT)
-        ref = first_fault.ts if first_fault is not None else (timeline.start or 0.0)
-    extra = f" including {_names(want)}" if want else ""
-    where = ""
-    if t0 is not None:
-        where = f" during [t0={t0:.6f}, " + (f"t0{_rel(t1, t0)}]" if t1 is not None else "end]")
-    seen = "; split brains seen: " + ", ".join(
-        f"{_names(sb.holders)} at {_rel(sb.start, ref)}" for sb in found
-    )
-    raise AssertionError(
-        f"{vip}: no split brain{extra}{where}{seen if found else ''}\n"
-        + timeline.format_around(ref, before=0.5, after=max(2.0, _span(ref, t1)))
-    )
-
-
-def _span(t0: float, t1: float | None) -> float:
-    return 0.0 if t1 is None else max(0.0, t1 - t0)
-
-
-def assert_no_failed_requests(
-    timeline: Timeline,
-    vip: str | None = None,
-    t0: float | None = None,
-    t1: float | None = None,
-) -> int:
-    """Assert that no probe (of ``vip``, or of any VIP) started in ``[t0, t1]`` failed.
-    Returns the number of probes checked."""
-    probes = [
+def _adverts(timeline: Timeline, t0: float, t1: float | None, vrid: int) -> list[Event]:
+    return [
         e
         for e in timeline.between(t0, t1)
-        if e.kind == EventKind.PROBE and (vip is None or e.get("vip") == vip)
+        if e.kind == EventKind.ADVERT and e.data.get("vrid") == vrid
     ]
-    failed = [e for e in probes if not e.get("ok")]
-    if failed:
-        first, last = failed[0], failed[-1]
-        what = vip if vip is not None else "the VIPs"
-        errors = sorted({str(e.get("error") or e.get("status")) for e in failed})
-        raise AssertionError(
-            f"{len(failed)} of {len(probes)} requests to {what} failed, from "
-            f"{first.ts:.6f} to {last.ts:.6f} ({elapsed(first.ts, last.ts) * 1000:.3f} ms); "
-            f"errors: {', '.join(errors[:5])}\n" + timeline.format_around(first.ts)
-        )
-    return len(probes)
 
 
-# --- benchmarks -----------------------------------------------------------------------------
+def takeover_s(timeline: Timeline, ctx: MeasureContext, m: FailoverMeasure) -> float | None:
+    """The old master's last advert before the new master's first one (priority > 0, at or
+    after ``m.fault_ts``) -> that first advert, from the capture: the takeover as the
+    wire saw it, whatever the point of the advert cycle the fault landed on. None without
+    both holders, the VIP's VRID or those adverts (looked for from 5 s before the fault)."""
+    vrid = ctx.vip(m.vip).vrid
+    if m.old_holder is None or m.new_holder is None or vrid is None:
+        return None
+    old_ip, new_ip = ctx.node_addrs.get(m.old_holder), ctx.node_addrs.get(m.new_holder)
+    adverts = _adverts(timeline, m.fault_ts - 5.0, m.window_end, vrid)
+    first_new = next(
+        (
+            e
+            for e in adverts
+            if e.ts >= m.fault_ts
+            and e.data.get("src") == new_ip
+            and int(e.data.get("priority", 0)) > 0
+        ),
+        None,
+    )
+    if first_new is None:
+        return None
+    old = [e for e in adverts if e.data.get("src") == old_ip and e.ts < first_new.ts]
+    if not old:
+        return None
+    return round(first_new.ts - old[-1].ts, 6)
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) of sorted values, by linear interpolation between
-    closest ranks (numpy's default ``"linear"``, Hyndman-Fan type 7)."""
-    if not sorted_values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile {q} outside 0..100")
-    pos = (len(sorted_values) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    frac = pos - lo
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
-
-
-_FIGURES = ("min", "p50", "p90", "p99", "max", "mean")
-
-
-def summarize(values: Iterable[float]) -> dict[str, float | int | None]:
-    """``n``, ``min``, ``p50``, ``p90``, ``p99``, ``max``, ``mean`` of the values
-    (percentiles by linear interpolation, see :func:`percentile`); with no values every
-    figure but ``n`` is None. Callers drop missing (None) figures first."""
-    s = sorted(float(v) for v in values)
-    if not s:
-        empty: dict[str, float | int | None] = dict.fromkeys(_FIGURES, None)
-        return {"n": 0, **empty}
-    return {
-        "n": len(s),
-        "min": s[0],
-        "p50": percentile(s, 50),
-        "p90": percentile(s, 90),
-        "p99": percentile(s, 99),
-        "max": s[-1],
-        "mean": math.fsum(s) / len(s),
-    }
+def phase_s(timeline: Timeline, ctx: MeasureContext, m: FailoverMeasure) -> float | None:
+    """The old master's last advert before the fault -> the fault, from the capture: where
+    in the advert cycle the fault landed. None without the old holder, the VIP's VRID or
+    an advert of the old holder in the 5 s before the fault."""
+    vrid = ctx.vip(m.vip).vrid
+    if m.old_holder is None or vrid is None:
+        return None
+    old_ip = ctx.node_addrs.get(m.old_holder)
+    before = [
+        e
+        for e in _adverts(timeline, m.fault_ts - 5.0, m.fault_ts, vrid)
+        if e.data.get("src") == old_ip
+    ]
+    return round(m.fault_ts - before[-1].ts, 6) if before else None

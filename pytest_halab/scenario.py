@@ -18,11 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
 
 from .faults import Fault, Faults
 from .lab import Lab
-from .measures import FailoverMeasure, measure_failover, measure_recovery
+from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
 from .timeline import Timeline
 
@@ -93,18 +93,30 @@ class Scenario:
                         self._macs[n.name] = str(net["MacAddress"]).lower()
         return self._macs
 
-    def _vrrp_of(self, vip: str) -> dict[str, Any]:
+    def _vip_info(self, vip: str) -> VipInfo:
         d = self.lab.layout.vips.get(vip) if self.lab.layout else None
-        out: dict[str, Any] = {}
-        if d is not None and d.vrid is not None:
-            out["vrid"] = d.vrid
-        if d is not None and d.instance:
-            out["instances"] = [d.instance]
-        return out
+        return VipInfo(
+            self._vip_addr(vip),
+            vrid=d.vrid if d is not None else None,
+            instances=(d.instance,) if d is not None and d.instance else None,
+        )
+
+    @cached_property
+    def measure_context(self) -> MeasureContext:
+        """What the measures need to know about this lab: built at the first measure (the
+        nodes' MACs are read from Docker then), after observation has begun."""
+        return MeasureContext(
+            node_addrs=self._node_addrs(),
+            node_macs=self._node_macs(),
+            vips={vip: self._vip_info(vip) for vip in self.lab.vip_addresses()},
+            initial_holders={
+                vip: frozenset(held) for vip, held in self.observation.initial_holders.items()
+            },
+        )
 
     def _measure(
         self,
-        fn: Any,
+        phase: Phase,
         vip: str,
         ts: float,
         to: str | None,
@@ -131,20 +143,16 @@ class Scenario:
                 ),
                 after=ts,
             )
-            result: FailoverMeasure = fn(
+            return measure(
                 tl,
+                self.measure_context,
                 vip,
-                self._vip_addr(vip),
-                ts,
+                phase=phase,
+                at=ts,
                 window_end=min(cut, nxt.ts) if nxt is not None else cut,
-                node_addrs=self._node_addrs(),
-                node_macs=self._node_macs(),
                 new_holder=to,
                 fault=_label(fault),
-                initial_holders=self.observation.initial_holders.get(vip),
-                **self._vrrp_of(vip),
             )
-            return result
 
         m = compute()
         # the service may answer again a little after the move: wait for it (bounded)
@@ -166,7 +174,7 @@ class Scenario:
     ) -> FailoverMeasure:
         """Wait until ``to`` holds ``vip`` (if given) and the service answers again, then
         measure the failover from the moment ``fault`` was injected."""
-        return self._measure(measure_failover, vip, fault.injected_at, to, settle, timeout, fault)
+        return self._measure("failover", vip, fault.injected_at, to, settle, timeout, fault)
 
     def recovery(
         self,
@@ -181,7 +189,7 @@ class Scenario:
         if fault.reverted_at is None:
             self.faults.revert(fault)
         assert fault.reverted_at is not None
-        return self._measure(measure_recovery, vip, fault.reverted_at, to, settle, timeout, fault)
+        return self._measure("recovery", vip, fault.reverted_at, to, settle, timeout, fault)
 
 
 def _label(fault: Fault) -> str:

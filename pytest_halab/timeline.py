@@ -25,6 +25,7 @@ __all__ = [
     "HolderInterval",
     "SplitBrain",
     "Timeline",
+    "bare_addr",
     "holders_at",
     "holders_over_time",
     "split_brains",
@@ -64,7 +65,7 @@ def elapsed(t0: float, t1: float) -> float:
     return (to_us(t1) - to_us(t0)) / _US
 
 
-def _bare_addr(value: Any) -> str | None:
+def bare_addr(value: Any) -> str | None:
     """``"10.0.0.3/24"`` -> ``"10.0.0.3"``; anything not a string -> None."""
     if not isinstance(value, str) or not value:
         return None
@@ -175,7 +176,7 @@ class Timeline:
 
     def __init__(self, events: Iterable[Event] = (), *, vips: Mapping[str, str] | None = None):
         self._events: list[Event] = sorted(events, key=_ts)
-        self.vips: dict[str, str] = {k: _bare_addr(v) or v for k, v in (vips or {}).items()}
+        self.vips: dict[str, str] = {k: bare_addr(v) or v for k, v in (vips or {}).items()}
         self._lock = threading.Lock()
 
     # --- building -------------------------------------------------------------------------
@@ -314,7 +315,7 @@ class Timeline:
         (default: an instance named like the VIP); ``advert`` events only when ``vrid`` is
         given.
         """
-        address = _bare_addr(addr) or self.vips.get(vip)
+        address = bare_addr(addr) or self.vips.get(vip)
         inst = {vip} if instances is None else set(instances)
 
         def keep(e: Event) -> bool:
@@ -323,7 +324,7 @@ class Timeline:
             if e.kind in (EventKind.VIP_ADDED, EventKind.VIP_REMOVED, EventKind.GARP):
                 if e.get("vip") == vip:
                     return True
-                return address is not None and _bare_addr(e.get("addr")) == address
+                return address is not None and bare_addr(e.get("addr")) == address
             if e.kind == EventKind.PROBE:
                 return bool(e.get("vip") == vip)
             if e.kind in (EventKind.VRRP_STATE, EventKind.VRRP_NOTICE):
@@ -436,7 +437,7 @@ def event_vip(event: Event, vips: Mapping[str, str]) -> str | None:
     name = event.get("vip")
     if isinstance(name, str) and (name in vips or not vips):
         return name
-    addr = _bare_addr(event.get("addr"))
+    addr = bare_addr(event.get("addr"))
     if addr is not None:
         for vname, vaddr in vips.items():
             if vaddr == addr:
@@ -615,7 +616,7 @@ def holders_over_time(
     An event naming an unknown VIP, or an address of no VIP, is ignored.
     """
     tl = timeline if isinstance(timeline, Timeline) else Timeline(timeline)
-    bare = {k: _bare_addr(v) or v for k, v in vips.items()}
+    bare = {k: bare_addr(v) or v for k, v in vips.items()}
     events = [e for e in tl.events if e.kind in (EventKind.VIP_ADDED, EventKind.VIP_REMOVED)]
     t_start = start if start is not None else (tl.start if tl.start is not None else 0.0)
     current: dict[str, set[str]] = {v: set((initial or {}).get(v, ())) for v in bare}

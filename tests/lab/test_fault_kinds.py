@@ -10,14 +10,14 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_halab.faults import FaultError
-from pytest_halab.lab import Lab
-from pytest_halab.measures import (
+from pytest_halab.assertions import (
     assert_holder,
     assert_no_failed_requests,
     assert_single_holder,
     assert_split_brain,
 )
+from pytest_halab.faults import FaultError
+from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import Event, Timeline
 

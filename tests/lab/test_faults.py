@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_halab.assertions import assert_single_holder, assert_split_brain
 from pytest_halab.lab import Lab
-from pytest_halab.measures import assert_single_holder, assert_split_brain
 from pytest_halab.observe import clock_skew_s
 from pytest_halab.scenario import Scenario
 

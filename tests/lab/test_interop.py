@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_halab.assertions import assert_single_holder
 from pytest_halab.lab import Lab
-from pytest_halab.measures import assert_single_holder
 from pytest_halab.scenario import Scenario
 
 ScenarioFactory = Callable[[Lab], Scenario]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_halab.engines.halab import engine_log_event
-from pytest_halab.measures import measure_failover
+from pytest_halab.measures import MeasureContext, VipInfo, measure
 from pytest_halab.timeline import Event, Timeline
 
 
@@ -100,6 +100,9 @@ def test_vrrpd_state_events_drive_detection() -> None:
         assert ev is not None
         tl.add(ev)
     tl.add(Event(t0 + 3.6025, "lb2", "vip_added", {"addr": "10.0.0.3", "dev": "eth0"}))
-    m = measure_failover(tl, "VI_1", "10.0.0.3", t0, node_addrs={"lb2": "10.0.0.11"}, vrid=51)
+    ctx = MeasureContext(
+        node_addrs={"lb2": "10.0.0.11"}, vips={"VI_1": VipInfo("10.0.0.3", vrid=51)}
+    )
+    m = measure(tl, ctx, "VI_1", at=t0)
     assert m.detection_source == "vrrp_state" and m.detection_s == 3.601
     assert m.vip_move_s == 3.6025  # netlink's, not the daemon's own vip_added

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_halab.engines.halab import engine_log_event
-from pytest_halab.measures import measure_failover
+from pytest_halab.measures import MeasureContext, VipInfo, measure
 from pytest_halab.timeline import Event, Timeline
 
 OBSERVER = Path(__file__).resolve().parents[2] / "lab" / "images" / "base" / "halab-observe"
@@ -214,9 +214,11 @@ def test_keepalived_state_events_drive_detection() -> None:
         ],
         vips={"VI_1": "10.0.0.3"},
     )
-    m = measure_failover(
-        tl, "VI_1", "10.0.0.3", t0, node_addrs={"lb2": "10.0.0.11"}, vrid=51, instances=["VI_1"]
+    ctx = MeasureContext(
+        node_addrs={"lb2": "10.0.0.11"},
+        vips={"VI_1": VipInfo("10.0.0.3", vrid=51, instances=("VI_1",))},
     )
+    m = measure(tl, ctx, "VI_1", at=t0)
     assert m.detection_source == "vrrp_state"
     assert m.detection_s == 3.61 and m.vip_move_s == 3.6105
 

@@ -1,23 +1,29 @@
-"""Failover measures and domain assertions, on synthetic timelines with exact timestamps."""
+"""Failover measures, the capture's wire figures and domain assertions, on synthetic
+timelines with exact timestamps."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP
+from scapy.layers.l2 import Ether
+from scapy.layers.vrrp import VRRPv3
 
-from pytest_halab.bench import AdvertWatch, phase_s, takeover_s
-from pytest_halab.measures import (
-    FailoverMeasure,
+from pytest_halab.assertions import (
     assert_holder,
     assert_no_failed_requests,
     assert_single_holder,
     assert_split_brain,
-    measure_failover,
-    measure_recovery,
-    percentile,
-    summarize,
+)
+from pytest_halab.bench import AdvertWatch
+from pytest_halab.measures import (
+    FailoverMeasure,
+    MeasureContext,
+    VipInfo,
+    measure,
+    phase_s,
+    takeover_s,
 )
 from pytest_halab.timeline import Event, SplitBrain, Timeline
 
@@ -26,6 +32,20 @@ VIP1, VIP2 = "10.213.5.3", "10.213.5.4"
 VIPS = {"VI_1": VIP1, "VI_2": VIP2}
 NODE_ADDRS = {"lb1": "10.213.5.10", "lb2": "10.213.5.11"}
 NODE_MACS = {"lb1": "02:42:0a:d5:05:0a", "lb2": "02:42:0a:d5:05:0b"}
+VIP_INFO = {"VI_1": VipInfo(VIP1), "VI_2": VipInfo(VIP2)}
+BARE = MeasureContext(vips=VIP_INFO)  # the VIPs' addresses only
+ADDRS = MeasureContext(node_addrs=NODE_ADDRS, vips=VIP_INFO)
+FULL = MeasureContext(node_addrs=NODE_ADDRS, node_macs=NODE_MACS, vips=VIP_INFO)
+
+
+def with_vrid(vrid: int | None, base: MeasureContext = FULL) -> MeasureContext:
+    """``base`` with VI_1's VRID known."""
+    return MeasureContext(
+        base.node_addrs,
+        base.node_macs,
+        {**base.vips, "VI_1": VipInfo(VIP1, vrid=vrid)},
+        base.initial_holders,
+    )
 
 
 def at(ms: float) -> float:
@@ -103,7 +123,7 @@ def clean_failover() -> list[Event]:
 
 def test_a_clean_failover_measured_to_the_microsecond() -> None:
     tl = Timeline(clean_failover(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(0), node_addrs=NODE_ADDRS, node_macs=NODE_MACS)
+    m = measure(tl, FULL, "VI_1", at=at(0))
     assert m.fault == "kill_process"
     assert m.old_holder == "lb1"
     assert m.new_holder == "lb2"
@@ -124,7 +144,7 @@ def test_a_clean_failover_measured_to_the_microsecond() -> None:
 
 def test_no_failed_probe_means_no_outage() -> None:
     tl = Timeline(clean_failover(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(0))
+    m = measure(tl, BARE, "VI_1", at=at(0))
     assert (m.outage_s, m.outage_from_fault_s, m.failed_requests) == (0.0, 0.0, 0)
     assert m.probes == 301  # 0, 10, ..., 3000 ms
     assert m.last_failure_ts is None and m.first_failure_ts is None
@@ -133,12 +153,12 @@ def test_no_failed_probe_means_no_outage() -> None:
 
 def test_no_probes_at_all_means_no_outage_figure() -> None:
     events = [e for e in clean_failover() if e.kind != "probe"]
-    m = measure_failover(Timeline(events), "VI_1", VIP1, at(0))
+    m = measure(Timeline(events), BARE, "VI_1", at=at(0))
     assert (m.outage_s, m.outage_from_fault_s, m.probes, m.failed_requests) == (None, None, 0, 0)
 
 
 def test_the_garp_without_known_macs_is_the_first_for_the_address() -> None:
-    m = measure_failover(Timeline(clean_failover()), "VI_1", VIP1, at(0))
+    m = measure(Timeline(clean_failover()), BARE, "VI_1", at=at(0))
     assert m.garp_s == 0.6129
 
 
@@ -159,7 +179,7 @@ def failing_probes() -> list[Event]:
 
 def test_a_failover_with_failing_then_recovering_requests() -> None:
     tl = Timeline(failing_probes(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(0))
+    m = measure(tl, BARE, "VI_1", at=at(0))
     assert m.fault == "kill_nginx"
     assert (m.old_holder, m.new_holder) == ("lb1", "lb2")
     assert m.detection_s == 2.950123
@@ -177,7 +197,7 @@ def test_a_failover_with_failing_then_recovering_requests() -> None:
 
 def test_requests_still_failing_at_the_end_give_no_outage_figure() -> None:
     events = [e for e in failing_probes() if e.ts < at(3000)]
-    m = measure_failover(Timeline(events), "VI_1", VIP1, at(0))
+    m = measure(Timeline(events), BARE, "VI_1", at=at(0))
     assert m.failed_requests == 300
     assert m.outage_s is None and m.outage_from_fault_s is None
     assert not m.recovered
@@ -214,7 +234,7 @@ def split_brain() -> list[Event]:
 
 def test_split_brain_start_and_end_are_reported() -> None:
     tl = Timeline(split_brain(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(1000))
+    m = measure(tl, BARE, "VI_1", at=at(1000))
     assert m.window_end == at(10_000)  # up to the revert
     assert (m.old_holder, m.new_holder) == ("lb1", "lb2")
     assert m.detection_s == 3.600001
@@ -260,7 +280,7 @@ def never_moves() -> list[Event]:
 
 def test_a_vip_that_never_moves_has_no_figures_and_the_assertion_shows_the_timeline() -> None:
     tl = Timeline(never_moves(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(0), node_addrs=NODE_ADDRS)
+    m = measure(tl, ADDRS, "VI_1", at=at(0))
     assert m.old_holder == "lb1"
     assert m.new_holder is None
     assert (m.detection_s, m.vip_move_s, m.garp_s, m.detection_source) == (None,) * 4
@@ -307,11 +327,11 @@ def with_recovery(preempt: bool) -> list[Event]:
 
 def test_recovery_under_preemption_moves_the_vip_back() -> None:
     tl = Timeline(with_recovery(preempt=True), vips=VIPS)
-    failover = measure_failover(tl, "VI_1", VIP1, at(0))
+    failover = measure(tl, BARE, "VI_1", at=at(0))
     assert failover.window_end == at(20_000)
     assert failover.failed_requests == 0  # the failure after the revert is not the failover's
 
-    m = measure_recovery(tl, "VI_1", VIP1, at(20_000))
+    m = measure(tl, BARE, "VI_1", at=at(20_000), phase="recovery")
     assert m.phase == "recovery"
     assert m.fault == "kill_process"
     assert (m.old_holder, m.new_holder) == ("lb2", "lb1")
@@ -330,7 +350,7 @@ def test_recovery_under_preemption_moves_the_vip_back() -> None:
 
 def test_recovery_under_nopreempt_leaves_the_vip_where_it_is() -> None:
     tl = Timeline(with_recovery(preempt=False), vips=VIPS)
-    m = measure_recovery(tl, "VI_1", VIP1, at(20_000))
+    m = measure(tl, BARE, "VI_1", at=at(20_000), phase="recovery")
     assert m.old_holder == "lb2"
     assert m.new_holder is None
     assert m.vip_move_s is None
@@ -365,7 +385,7 @@ def dual_master() -> list[Event]:
 
 def test_two_vips_fail_over_independently() -> None:
     tl = Timeline(dual_master(), vips=VIPS)
-    vi1 = measure_failover(tl, "VI_1", VIP1, at(0), node_addrs=NODE_ADDRS)
+    vi1 = measure(tl, ADDRS, "VI_1", at=at(0))
     assert (vi1.old_holder, vi1.new_holder) == ("lb1", "lb2")
     # lb2 was advertising VRID 52 all along: the first advert for VRID 51 is the detection
     assert vi1.detection_s == 0.6505
@@ -373,12 +393,12 @@ def test_two_vips_fail_over_independently() -> None:
     assert vi1.vip_move_s == 0.6509
     assert vi1.holders_after == {"lb2"}
 
-    vi2 = measure_failover(tl, "VI_2", VIP2, at(0), node_addrs=NODE_ADDRS)
+    vi2 = measure(tl, ADDRS, "VI_2", at=at(0))
     assert (vi2.old_holder, vi2.new_holder) == ("lb2", None)
     assert vi2.detection_s is None and vi2.vip_move_s is None
     assert vi2.holders_after == {"lb2"} and vi2.failed_requests == 0
 
-    back = measure_recovery(tl, "VI_1", VIP1, at(10_000), node_addrs=NODE_ADDRS, vrid=51)
+    back = measure(tl, with_vrid(51, ADDRS), "VI_1", at=at(10_000), phase="recovery")
     assert (back.old_holder, back.new_holder) == ("lb2", "lb1")
     assert back.detection_s == 0.70025 and back.vip_move_s == 0.7005
     assert back.split_brain[0].duration == 0.0005
@@ -390,15 +410,15 @@ def test_explicit_holders_and_initial_state() -> None:
     events = [e for e in clean_failover() if not (e.kind == "vip_added" and e.node == "lb1")]
     tl = Timeline(events)
     # without the initial vip_added, lb1's holding is only known if we say so
-    m = measure_failover(tl, "VI_1", VIP1, at(0), old_holder="lb1")
+    m = measure(tl, BARE, "VI_1", at=at(0), old_holder="lb1")
     assert m.old_holder == "lb1" and m.new_holder == "lb2" and m.split_brain == ()
-    m = measure_failover(tl, "VI_1", VIP1, at(0), new_holder="lb3", fault="custom")
+    m = measure(tl, BARE, "VI_1", at=at(0), new_holder="lb3", fault="custom")
     assert m.new_holder == "lb3" and m.vip_move_s is None and m.fault == "custom"
 
 
 def test_as_dict_round_trips() -> None:
     tl = Timeline(split_brain(), vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(1000))
+    m = measure(tl, BARE, "VI_1", at=at(1000))
     d = m.as_dict()
     assert d["split_brain"][0]["holders"] == ["lb1", "lb2"]
     assert d["holders_after"] == ["lb1", "lb2"]
@@ -409,27 +429,13 @@ def test_as_dict_round_trips() -> None:
 # --- benchmarks ---------------------------------------------------------------------------------
 
 
-def test_summarize_interpolates_linearly() -> None:
-    s = summarize([4.0, 1.0, 3.0, 2.0])
-    assert s["n"] == 4 and s["min"] == 1.0 and s["max"] == 4.0
-    assert s["p50"] == 2.5
-    assert s["p90"] == pytest.approx(3.7)
-    assert s["p99"] == pytest.approx(3.97)
-    assert s["mean"] == 2.5
-    assert summarize([7.0]) == dict.fromkeys(["min", "p50", "p90", "p99", "max", "mean"], 7.0) | {
-        "n": 1
-    }
-    assert summarize([])["n"] == 0 and summarize([])["p50"] is None
-    assert percentile(list(range(11)), 90) == 9.0
-    with pytest.raises(ValueError):
-        percentile([], 50)
-
-
-def _frame(src: str, proto: int = 112, vrid: int = 51, ethertype: bytes = b"\x08\x00") -> bytes:
-    ip = bytes([0x45, 0, 0, 40, 0, 1, 0, 0, 255, proto, 0, 0])
-    ip += socket.inet_aton(src) + socket.inet_aton("224.0.0.18")
-    vrrp = bytes([0x31, vrid, 100, 1, 0, 10, 0, 0]) + socket.inet_aton(VIP1)
-    return b"\x01\x00\x5e\x00\x00\x12" + b"\x02" * 6 + ethertype + ip + vrrp
+def _frame(src: str, proto: int = 112, vrid: int = 51, ethertype: int = 0x0800) -> bytes:
+    """A VRRPv3 advert as the bridge carries it, built by scapy (checksums included)."""
+    ip = IP(src=src, dst="224.0.0.18", ttl=255, proto=proto)
+    vrrp = VRRPv3(vrid=vrid, priority=100, ipcount=1, addrlist=[VIP1], adv=10)
+    return bytes(
+        Ether(dst="01:00:5e:00:00:12", src="02:02:02:02:02:02", type=ethertype) / ip / vrrp
+    )
 
 
 def test_advert_watch_recognises_the_masters_adverts_only() -> None:
@@ -439,7 +445,7 @@ def test_advert_watch_recognises_the_masters_adverts_only() -> None:
     assert not AdvertWatch.matches(_frame(src, vrid=52), src, 51)
     assert not AdvertWatch.matches(_frame(NODE_ADDRS["lb2"]), src, 51)
     assert not AdvertWatch.matches(_frame(src, proto=6), src, 51)
-    assert not AdvertWatch.matches(_frame(src, ethertype=b"\x86\xdd"), src, 51)
+    assert not AdvertWatch.matches(_frame(src, ethertype=0x86DD), src, 51)
     assert not AdvertWatch.matches(_frame(src)[:30], src, 51)  # truncated
     assert not AdvertWatch.matches(b"", src, 51)
 
@@ -456,9 +462,63 @@ def test_bench_phase_and_takeover_from_the_capture() -> None:
         *probes(-1000, 4000),
     ]
     tl = Timeline(events, vips=VIPS)
-    m = measure_failover(tl, "VI_1", VIP1, at(0), node_addrs=NODE_ADDRS, node_macs=NODE_MACS)
+    m = measure(tl, FULL, "VI_1", at=at(0))
     assert m.old_holder == "lb1" and m.new_holder == "lb2"
-    assert phase_s(tl, m, NODE_ADDRS, 51) == 1.0
-    assert takeover_s(tl, m, NODE_ADDRS, 51) == 3.6125
-    assert phase_s(tl, m, NODE_ADDRS, None) is None
-    assert phase_s(tl, m, NODE_ADDRS, 52) is None  # no advert of that router
+    assert phase_s(tl, with_vrid(51), m) == 1.0
+    assert takeover_s(tl, with_vrid(51), m) == 3.6125
+    assert phase_s(tl, FULL, m) is None and takeover_s(tl, FULL, m) is None  # VRID unknown
+    assert phase_s(tl, with_vrid(52), m) is None  # no advert of that router
+    assert takeover_s(tl, with_vrid(51, BARE), m) is None  # nodes' addresses unknown
+
+
+# --- the measure context -------------------------------------------------------------------------
+
+
+def test_initial_holders_from_the_context() -> None:
+    """Without lb1's vip_added in the timeline, the context's initial holders say who held
+    VI_1 when observation began (the scenario reads them from the kernel then)."""
+    events = [e for e in clean_failover() if not (e.kind == "vip_added" and e.node == "lb1")]
+    tl = Timeline(events)
+    assert measure(tl, BARE, "VI_1", at=at(0)).old_holder is None
+    ctx = MeasureContext(vips=VIP_INFO, initial_holders={"VI_1": frozenset({"lb1"})})
+    m = measure(tl, ctx, "VI_1", at=at(0))
+    assert (m.old_holder, m.new_holder) == ("lb1", "lb2")
+    assert m.split_brain == () and m.holders_after == {"lb2"}
+    # the context's initial holders win over an old holder given: lb3 is named, lb1 held it
+    m = measure(tl, ctx, "VI_1", at=at(0), old_holder="lb3")
+    assert m.old_holder == "lb3" and m.split_brain == ()
+    assert measure(tl, BARE, "VI_1", at=at(0), old_holder="lb3").split_brain != ()
+
+
+def test_the_vips_instances_tie_state_changes_to_it() -> None:
+    tl = Timeline(clean_failover(), vips=VIPS)
+    other = MeasureContext(vips={"VI_1": VipInfo(VIP1, vrid=51, instances=("VI_other",))})
+    m = measure(tl, MeasureContext(node_addrs=NODE_ADDRS, vips=other.vips), "VI_1", at=at(0))
+    assert m.detection_source == "advert" and m.detection_s == 0.6125  # not VI_1's state event
+    named = MeasureContext(vips={"VI_1": VipInfo(VIP1, instances=("VI_1",))})
+    assert measure(tl, named, "VI_1", at=at(0)).detection_source == "vrrp_state"
+
+
+def test_the_vips_address_comes_from_the_context_or_the_timeline() -> None:
+    events = clean_failover()
+    no_names = Timeline(events)  # events name their VIP; garps only carry the address
+    assert measure(no_names, BARE, "VI_1", at=at(0)).garp_s == 0.6129
+    assert measure(no_names, MeasureContext(), "VI_1", at=at(0)).garp_s is None
+    named = Timeline(events, vips={"VI_1": VIP1 + "/24"})
+    assert measure(named, MeasureContext(), "VI_1", at=at(0)).garp_s == 0.6129
+
+
+def test_the_context_is_a_read_only_copy() -> None:
+    addrs = dict(NODE_ADDRS)
+    ctx = MeasureContext(node_addrs=addrs, vips=VIP_INFO)
+    addrs["lb3"] = "10.213.5.12"
+    assert "lb3" not in ctx.node_addrs
+    with pytest.raises(TypeError):
+        ctx.node_addrs["lb3"] = "10.213.5.12"  # type: ignore[index]
+    assert ctx.vip("VI_9") == VipInfo()
+    assert ctx == MeasureContext(node_addrs=NODE_ADDRS, vips=VIP_INFO)
+
+
+def test_a_phase_is_failover_or_recovery() -> None:
+    with pytest.raises(ValueError, match="phase"):
+        measure(Timeline(clean_failover()), BARE, "VI_1", at=at(0), phase="revert")  # type: ignore[arg-type]

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from rich.table import Table
 
-from pytest_halab.measures import FailoverMeasure, measure_failover, measure_recovery
+from pytest_halab import measures
+from pytest_halab.measures import FailoverMeasure, MeasureContext
 from pytest_halab.report import (
     FailoverRecord,
     ReportCollector,
@@ -199,8 +200,8 @@ def dual_master_timeline() -> Timeline:
 def test_write_json_round_trips_timeline_and_measures(tmp_path: Path) -> None:
     tl = dual_master_timeline()
     ms = [
-        measure_failover(tl, "VI_1", None, at(0)),
-        measure_recovery(tl, "VI_1", None, at(5000)),
+        measures.measure(tl, MeasureContext(), "VI_1", at=at(0)),
+        measures.measure(tl, MeasureContext(), "VI_1", at=at(5000), phase="recovery"),
     ]
     out = write_json(tmp_path / "sub" / "t.json", tl, ms, meta={"test": "t.py::test_a"})
     doc = json.loads(out.read_text())
