@@ -45,6 +45,7 @@ from .measures import FailoverMeasure, phase_s, takeover_s
 from .scenario import Scenario
 from .stats import summarize
 from .topology import Topology
+from .vrrp.packet import decode_frame
 
 BenchFault = Callable[[Scenario, str], Fault]
 
@@ -170,15 +171,8 @@ class AdvertWatch:
     @staticmethod
     def matches(frame: bytes, src: str, vrid: int | None) -> bool:
         """An Ethernet frame carrying a VRRP advert from ``src`` (for ``vrid``, if given)."""
-        if len(frame) < 14 + 20 + 2 or frame[12:14] != b"\x08\x00":
-            return False
-        ip = frame[14:]
-        ihl = (ip[0] & 0x0F) * 4
-        if ip[0] >> 4 != 4 or ihl < 20 or len(ip) < ihl + 2 or ip[9] != 112:
-            return False
-        if socket.inet_ntoa(ip[12:16]) != src:
-            return False
-        return vrid is None or ip[ihl + 1] == vrid
+        got = decode_frame(frame)
+        return got is not None and got.src == src and (vrid is None or got.vrid == vrid)
 
     def next_advert(self, src: str, vrid: int | None, timeout: float) -> bool:
         """Wait for the next advert from ``src`` (older queued frames are ignored)."""

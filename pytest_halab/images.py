@@ -59,8 +59,18 @@ def _vrrp_sources() -> tuple[tuple[str, Path], ...]:
     )
 
 
+def _wire_format_sources() -> tuple[tuple[str, Path], ...]:
+    """The VRRP wire format alone, for halab-observe's capture in every node. Not the whole
+    package: editing the daemon then rebuilds the balancer image only, not all of them."""
+    return (
+        ("halab/pytest_halab/__init__.py", PACKAGE_DIR / "__init__.py"),
+        ("halab/pytest_halab/vrrp/__init__.py", PACKAGE_DIR / "vrrp" / "__init__.py"),
+        ("halab/pytest_halab/vrrp/packet.py", PACKAGE_DIR / "vrrp" / "packet.py"),
+    )
+
+
 SPECS: tuple[ImageSpec, ...] = (
-    ImageSpec("base", None),
+    ImageSpec("base", None, _wire_format_sources()),
     ImageSpec("balancer", "base", _vrrp_sources()),
     ImageSpec("web", "base"),
     ImageSpec("client", "base"),

@@ -19,6 +19,8 @@ VRRP message (RFC 5798 5.2.8), which is what keepalived computes by default
 Receiving is two steps: :func:`decode` rejects what is not a well-formed advertisement
 (:class:`MalformedPacket`), then :func:`check_advert` applies the per-instance rules
 keepalived applies in ``vrrp_check_packet`` and returns why to drop it, if it should be.
+Watching the wire (a capture, not a router) is :func:`decode_frame`: an Ethernet frame or
+an IPv4 packet in, a :class:`VrrpFrame` or None out.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ __all__ = [
     "MalformedPacket",
     "ReceiveExpectation",
     "VrrpAdvert",
+    "VrrpFrame",
     "build_ipv4_header",
     "check_advert",
     "decode",
+    "decode_frame",
     "encode",
     "internet_checksum",
     "interval_field",
@@ -473,3 +477,77 @@ def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> Ipv4Packet:
         proto,
         data[ihl:total],
     )
+
+
+# --- frames seen on the wire ------------------------------------------------------------
+
+ETH_P_IP = 0x0800
+"""Ethertype of IPv4."""
+_ETH_HEADER = 14
+
+
+@dataclass(frozen=True)
+class VrrpFrame:
+    """A VRRP advertisement as captured: who sent it where, and the advertisement.
+
+    ``src_mac``/``dst_mac`` (lower-case, colon-separated) are None for a frame decoded
+    from an IPv4 packet without its Ethernet header.
+    """
+
+    src: str
+    dst: str
+    ttl: int
+    advert: VrrpAdvert
+    src_mac: str | None = None
+    dst_mac: str | None = None
+
+    @property
+    def vrid(self) -> int:
+        return self.advert.vrid
+
+    @property
+    def priority(self) -> int:
+        return self.advert.priority
+
+    @property
+    def version(self) -> int:
+        return self.advert.version
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.advert.addresses
+
+
+def _mac(octets: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in octets)
+
+
+def decode_frame(data: bytes, *, ethernet: bool = True) -> VrrpFrame | None:
+    """The VRRP advertisement an Ethernet frame carries (``ethernet=False``: an IPv4
+    packet), or None for anything else; never raises, whatever the bytes.
+
+    Accepted: ethertype IPv4 (no VLAN tag), a whole, unfragmented IPv4 packet (options
+    allowed, header checksum right) of protocol 112 whose payload :func:`decode` accepts.
+    Octets after the IPv4 total length in an Ethernet frame are the link's padding and
+    ignored. No per-instance check is made (:func:`check_advert` is the router's business):
+    any TTL, any VRID, any source.
+    """
+    data = bytes(data)
+    src_mac = dst_mac = None
+    if ethernet:
+        if len(data) < _ETH_HEADER or int.from_bytes(data[12:14], "big") != ETH_P_IP:
+            return None
+        dst_mac, src_mac = _mac(data[0:6]), _mac(data[6:12])
+        data = data[_ETH_HEADER:]
+        if len(data) >= 4:
+            total = int.from_bytes(data[2:4], "big")
+            if total < len(data):  # frames shorter than 60 octets are padded
+                data = data[:total]
+    try:
+        packet = parse_ipv4(data)
+        if packet.proto != VRRP_PROTO:
+            return None
+        advert = decode(packet.payload, packet.src, packet.dst)
+    except MalformedPacket:
+        return None
+    return VrrpFrame(packet.src, packet.dst, packet.ttl, advert, src_mac, dst_mac)

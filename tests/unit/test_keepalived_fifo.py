@@ -19,6 +19,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP
+from scapy.layers.l2 import ARP, Ether
+from scapy.layers.vrrp import VRRP, VRRPv3
 
 from pytest_halab.engines.halab import engine_log_event
 from pytest_halab.measures import MeasureContext, VipInfo, measure
@@ -336,3 +339,35 @@ def test_the_observer_follows_keepalived_restarts(fifo_path: Path) -> None:
         out, err = proc.communicate(timeout=5)
     assert proc.returncode == 0, err
     assert out == ""  # nothing else was written
+
+
+# --- the capture (halab-observe --capture) -------------------------------------------------------
+
+
+def test_captured_frames_become_advert_and_garp_events() -> None:
+    """The JSON lines the client's capture writes, to the byte: the timeline, the measures
+    and the lab tests read these keys."""
+    ts = 1_795_325_900.1234564
+    eth = Ether(src="02:42:AC:14:00:0B", dst="01:00:5e:00:00:12")
+    ip = IP(src="172.20.0.11", dst="224.0.0.18", ttl=255, proto=112)
+    v2 = bytes(eth / ip / VRRP(vrid=51, priority=0, addrlist=["10.0.0.3", "10.0.0.4"]))
+    v3 = bytes(eth / ip / VRRPv3(vrid=200, priority=150, addrlist=["10.0.0.5"], adv=10))
+    garp = bytes(
+        Ether(src="02:42:0a:00:00:0b")
+        / ARP(op=2, hwsrc="02:42:0A:00:00:0B", psrc="10.0.0.3", pdst="10.0.0.3")
+    )
+    lines = [json.dumps(obs.capture_event(f, ts), separators=(",", ":")) for f in (v2, v3, garp)]
+    assert lines == [
+        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","ttl":255,"vrid":51,'
+        '"priority":0,"version":2,"addrs":["10.0.0.3","10.0.0.4"],"smac":"02:42:ac:14:00:0b"}',
+        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","ttl":255,"vrid":200,'
+        '"priority":150,"version":3,"addrs":["10.0.0.5"],"smac":"02:42:ac:14:00:0b"}',
+        '{"ts":1795325900.123456,"kind":"garp","addr":"10.0.0.3","mac":"02:42:0a:00:00:0b",'
+        '"op":"reply"}',
+    ]
+    assert Event.from_json(lines[0], node="client").get("priority") == 0
+    # not events: an ARP that is not gratuitous, a broken advert, a runt
+    who_has = bytes(Ether() / ARP(op=1, psrc="10.0.0.3", pdst="10.0.0.4"))
+    assert obs.capture_event(who_has, ts) is None
+    assert obs.capture_event(v2[:-1], ts) is None
+    assert obs.capture_event(v2[:20], ts) is None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP
+from scapy.layers.l2 import Ether
 from scapy.layers.vrrp import VRRP, VRRPv3
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from pytest_halab.vrrp.packet import (
     VRRP_MCAST_GROUP,
@@ -20,9 +22,11 @@ from pytest_halab.vrrp.packet import (
     MalformedPacket,
     ReceiveExpectation,
     VrrpAdvert,
+    VrrpFrame,
     build_ipv4_header,
     check_advert,
     decode,
+    decode_frame,
     encode,
     internet_checksum,
     interval_field,
@@ -511,3 +515,183 @@ def test_check_skip_addresses() -> None:
     # keepalived's skip_check_adv_addr: the loop passes check_addresses=False for the known
     # master.
     assert check_advert(v2(addresses=()), 255, expect(), check_addresses=False) is None
+
+
+# --- frames on the wire (decode_frame) -----------------------------------------------------
+
+MAC_SRC, MAC_DST = "02:42:ac:14:00:0b", "01:00:5e:00:00:12"
+
+
+def ether(ip: Packet, *, src: str = MAC_SRC, ethertype: int = 0x0800) -> bytes:
+    """An Ethernet frame around ``ip``, all built (checksums too) by scapy."""
+    return bytes(Ether(src=src, dst=MAC_DST, type=ethertype) / ip)
+
+
+def scapy_v2_frame() -> bytes:
+    ip = IP(src="10.0.0.2", dst=DST, ttl=255, proto=VRRP_PROTO)
+    vrrp = VRRP(vrid=7, priority=150, adv=2, authtype=1, auth1=0x41424344, addrlist=list(VIPS))
+    return ether(ip / vrrp)
+
+
+def scapy_v3_frame(**ip_kw: Any) -> bytes:
+    ip = IP(src="172.20.0.3", dst=DST, ttl=255, proto=VRRP_PROTO, **ip_kw)
+    return ether(ip / VRRPv3(vrid=9, priority=0, adv=35, addrlist=["172.20.0.100"]))
+
+
+@pytest.mark.parametrize("build", [scapy_v2_frame, scapy_v3_frame])
+def test_frames_built_by_scapy_decode_as_scapy_dissects_them(build: Any) -> None:
+    raw = build()
+    theirs = Ether(raw)
+    layer = theirs[VRRP] if VRRP in theirs else theirs[VRRPv3]
+    frame = decode_frame(raw)
+    assert frame is not None
+    assert (frame.src, frame.dst, frame.ttl) == (theirs[IP].src, theirs[IP].dst, theirs[IP].ttl)
+    assert (frame.src_mac, frame.dst_mac) == (theirs.src, theirs.dst)
+    assert (frame.vrid, frame.priority, frame.version) == (
+        layer.vrid,
+        layer.priority,
+        layer.version,
+    )
+    assert frame.addresses == tuple(layer.addrlist)
+    assert frame.advert.checksum == layer.chksum
+    assert frame.advert == decode(bytes(layer), theirs[IP].src, theirs[IP].dst)
+    # the same packet without its Ethernet header
+    bare = decode_frame(bytes(theirs[IP]), ethernet=False)
+    assert bare == VrrpFrame(frame.src, frame.dst, frame.ttl, frame.advert)
+
+
+def test_a_frame_decodes_our_own_encoding() -> None:
+    payload = encode(v3(priority=254), SRC, DST)
+    packet = build_ipv4_header(SRC, DST, len(payload)) + payload
+    frame = decode_frame(bytes(6) + bytes.fromhex("02 00 00 00 00 01 08 00") + packet)
+    assert frame is not None
+    assert (frame.src, frame.dst, frame.ttl, frame.priority) == (SRC, DST, 255, 254)
+    assert frame.advert == v3(priority=254)
+    assert (frame.src_mac, frame.dst_mac) == ("02:00:00:00:00:01", "00:00:00:00:00:00")
+
+
+def test_a_padded_frame_decodes() -> None:
+    """Ethernet pads frames to 60 octets: a one-address v3 advert (46 octets) arrives with
+    14 zeros after the IPv4 total length."""
+    raw = scapy_v3_frame()
+    assert len(raw) == 46
+    frame = decode_frame(raw + bytes(14))
+    assert frame is not None and frame.addresses == ("172.20.0.100",)
+    assert decode_frame(raw + b"\xff" * 14) == frame  # whatever the padding holds
+
+
+def test_ipv4_options_are_skipped() -> None:
+    from scapy.layers.inet import IPOption_Router_Alert
+
+    raw = scapy_v3_frame(options=[IPOption_Router_Alert()])
+    assert raw[14] == 0x46  # a 24-octet IPv4 header
+    frame = decode_frame(raw)
+    assert frame is not None
+    assert (frame.vrid, frame.priority, frame.src) == (9, 0, "172.20.0.3")
+
+
+def _set(data: bytes, index: int, value: bytes) -> bytes:
+    return data[:index] + value + data[index + len(value) :]
+
+
+def _vrrp_at(raw: bytes) -> int:
+    return 14 + (raw[14] & 0x0F) * 4
+
+
+def _vrrp_set(frame: bytes, index: int, value: bytes) -> bytes:
+    """``frame`` (v2) with VRRP octets changed and the VRRP checksum made right again, so
+    that only the defect under test remains."""
+    v = _vrrp_at(frame)
+    return frame[:v] + _with_checksum(_set(frame[v:], index, value))
+
+
+def _broken_frames() -> list[tuple[str, bytes]]:
+    good = scapy_v2_frame()
+    v = _vrrp_at(good)
+    assert decode_frame(_vrrp_set(good, 2, b"\x01")) is not None  # the fix-up works
+    wrong_ip_sum = _set(good, 24, bytes([good[24] ^ 0xFF]))
+    vrrp_type_2 = ether(
+        IP(src="10.0.0.2", dst=DST, ttl=255, proto=VRRP_PROTO)
+        / VRRP(vrid=7, type=2, addrlist=list(VIPS))
+    )
+    return [
+        ("empty", b""),
+        ("shorter than an Ethernet header", good[:13]),
+        ("an Ethernet header only", good[:14]),
+        ("a cut IPv4 header", good[:30]),
+        ("ARP", _set(good, 12, b"\x08\x06")),
+        ("IPv6", _set(good, 12, b"\x86\xdd")),
+        ("a VLAN tag", _set(good, 12, b"\x81\x00")),
+        ("IPv4 header of version 6", _set(good, 14, b"\x65")),
+        ("IPv4 header length under 20", _set(good, 14, b"\x44")),
+        ("IPv4 header longer than the packet", _set(good, 14, b"\x4f")),
+        ("TCP", ether(IP(src="10.0.0.2", dst=DST, proto=6) / Raw(good[v:]))),
+        ("AH", ether(IP(src="10.0.0.2", dst=DST, proto=51) / Raw(good[v:]))),
+        ("VRRP cut short", good[:-1]),
+        ("VRRP header cut", good[: v + 4]),
+        ("IPv4 only, no VRRP", good[:v]),
+        ("bad IPv4 checksum", wrong_ip_sum),
+        (
+            "a fragment",
+            ether(IP(src="10.0.0.2", dst=DST, proto=VRRP_PROTO, frag=1) / Raw(good[v:])),
+        ),
+        ("bad VRRP checksum", _set(good, v + 6, b"\x00\x00")),
+        ("VRRP version 4", _vrrp_set(good, 0, b"\x41")),
+        ("VRRP type 2", vrrp_type_2),
+        ("VRID 0", ether(IP(src="10.0.0.2", dst=DST, proto=VRRP_PROTO) / VRRP(vrid=0))),
+        ("address count beyond the message", _vrrp_set(good, 3, b"\x09")),
+        ("v2 auth type 3", _vrrp_set(good, 4, b"\x03")),
+    ]
+
+
+@pytest.mark.parametrize("raw", [pytest.param(raw, id=what) for what, raw in _broken_frames()])
+def test_what_is_not_a_well_formed_advert_decodes_to_none(raw: bytes) -> None:
+    assert decode_frame(raw) is None
+
+
+def test_a_packet_without_ethernet_is_checked_the_same() -> None:
+    good = Ether(scapy_v2_frame())[IP]
+    assert decode_frame(bytes(good), ethernet=False) is not None
+    assert decode_frame(bytes(good) + bytes(4), ethernet=False) is None  # no link padding
+    assert decode_frame(bytes(good)[:-1], ethernet=False) is None
+    assert decode_frame(b"", ethernet=False) is None
+
+
+@given(st.binary(max_size=120), st.booleans())
+@settings(max_examples=500, deadline=None)
+def test_random_bytes_never_raise(data: bytes, ethernet: bool) -> None:
+    assert decode_frame(data, ethernet=ethernet) is None  # a valid checksum by chance: never
+
+
+@given(st.sampled_from([0, 1]), st.integers(0, 80), st.integers(0, 255), st.integers(0, 80))
+@settings(max_examples=800, deadline=None)
+def test_mutated_frames_never_raise(which: int, index: int, value: int, cut: int) -> None:
+    """Any octet of a good frame changed, then the frame cut anywhere: a frame or None."""
+    data = bytearray([scapy_v2_frame(), scapy_v3_frame()][which])
+    if index < len(data):
+        data[index] = value
+    frame = decode_frame(bytes(data[: len(data) - cut]))
+    if frame is not None:
+        assert frame.advert == decode(
+            encode(frame.advert, frame.src, frame.dst), frame.src, frame.dst
+        )
+
+
+def test_packet_module_is_standard_library_only() -> None:
+    """The base image ships vrrp/packet.py alone (halab-observe decodes captures with it):
+    it must import nothing but the standard library, and nothing of its own package."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import pytest_halab.vrrp.packet as packet
+
+    tree = ast.parse(Path(packet.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import: the image would not have it"
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
