@@ -15,11 +15,14 @@ initial state (each VIP on its expected master), so the next test starts clean.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from . import waits
+from .errors import LabTimeoutError
 from .faults import Fault, Faults
 from .lab import Lab
 from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
@@ -154,10 +157,23 @@ class Scenario:
                 fault=_label(fault),
             )
 
-        m = compute()
-        # the service may answer again a little after the move: wait for it (bounded)
-        while not m.recovered and time.monotonic() < deadline:
-            m = compute()
+        # The service may answer again a little after the move: measure again until it
+        # does (bounded by the timeout; an unrecovered measure is still the result).
+        last = [compute()]
+
+        def recovered() -> FailoverMeasure | None:
+            if not last[0].recovered:
+                last[0] = compute()
+            return last[0] if last[0].recovered else None
+
+        with contextlib.suppress(LabTimeoutError):
+            waits.until(
+                f"the client's requests to {vip} to succeed again",
+                recovered,
+                max(0.0, deadline - time.monotonic()),
+                interval=0.0,
+            )
+        m = last[0]
         self.measures.append(m)
         if self.record is not None:
             self.record(m)
