@@ -358,7 +358,7 @@ def _check_keepalived_conf(
 ) -> dict[str, VrrpBinding]:
     """The balancer's keepalived.conf as keepalived -t would judge it, and holding the VIPs
     the topology expects. Diagnostics point at the template (rendering keeps lines)."""
-    from .vrrp.config import config_test_exit_status, load_config
+    from .vrrp.conf import config_test_exit_status, load_config
 
     with tempfile.TemporaryDirectory(prefix="halab-check-") as tmp:
         conf = Path(tmp) / "keepalived.conf"

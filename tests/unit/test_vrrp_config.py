@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (expected keepalived messages are kept verbatim)
-"""Tests for pytest_halab.vrrp.config against keepalived 2.2.7's own behaviour.
+"""Tests for pytest_halab.vrrp.conf against keepalived 2.2.7's own behaviour.
 
 EXPECTED holds, for every file in tests/data/keepalived, the exit status and the
 diagnostics (line, message) observed from the real ``keepalived -t -f FILE`` v2.2.7 on a
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_halab.vrrp.config import (
+from pytest_halab.vrrp.conf import (
     Diagnostic,
     KeepalivedConfig,
     VrrpScript,

@@ -1,0 +1,69 @@
+"""keepalived.conf parser and config checker, following keepalived 2.2.7.
+
+`load_config` reads a configuration the way keepalived does (comments, braces, quoted
+strings, ``include`` globs, keyword tables per block) and returns a typed model plus a
+list of `Diagnostic`. Every diagnostic carries the file and line it concerns, and the
+message text keepalived itself prints for the same mistake. `config_test_exit_status`
+turns diagnostics into the exit status of ``keepalived -t``.
+
+The package runs inside balancer containers, so it uses only the standard library. It
+never raises on malformed input: whatever the text, the result is a model and diagnostics.
+
+Deliberate differences from keepalived 2.2.7 (see the tests for the observed behaviour):
+
+- keepalived prints some messages without a ``(FILE: Line N)`` prefix (checks made after
+  parsing) and omits the file name while only one file is open; here every diagnostic has
+  a file and a line (the line the problem was declared on).
+- keepalived reads the file several times (parent, VRRP and checker processes) and prints
+  some messages more than once; here each problem is reported once.
+- A missing main configuration file: keepalived 2.2.7 prints ``Config files missing`` and
+  exits 0; here it is fatal (exit 4), as `halab-vrrpd -t` promises.
+- ``$definitions``, ``~SEQ``/``~LST`` and ``@config_id`` line prefixes are not expanded.
+- ``smtp_server`` host names are resolved only when ``resolve_hosts`` is true; otherwise
+  a name is reported invalid, as keepalived does on a host without DNS.
+
+The package, one concept per module: `diagnostics` (messages, exit status), `model`,
+`lexer` (comments, words, braces, includes), `values` (numbers, flags, addresses),
+`keywords` (keyword tables), `context` (the state of one parse), one parser per block
+(`global_defs`, `vrrp_script`, `vrrp_instance`, `vrrp_sync_group`, `virtual_server`), the
+dispatching core `parser`, `scripts` (script checks on this host), `validate`, `load`
+(`load_config`), and `edit` (changes to a configuration's text).
+"""
+
+from __future__ import annotations
+
+from .diagnostics import Diagnostic, Severity, config_test_exit_status
+from .edit import set_instance_priority
+from .load import load_config
+from .model import (
+    ConfigItem,
+    GlobalDefs,
+    KeepalivedConfig,
+    RealServer,
+    SyncGroup,
+    TrackInterface,
+    TrackScript,
+    VirtualIp,
+    VirtualServer,
+    VrrpInstance,
+    VrrpScript,
+)
+
+__all__ = [
+    "ConfigItem",
+    "Diagnostic",
+    "GlobalDefs",
+    "KeepalivedConfig",
+    "RealServer",
+    "Severity",
+    "SyncGroup",
+    "TrackInterface",
+    "TrackScript",
+    "VirtualIp",
+    "VirtualServer",
+    "VrrpInstance",
+    "VrrpScript",
+    "config_test_exit_status",
+    "load_config",
+    "set_instance_priority",
+]

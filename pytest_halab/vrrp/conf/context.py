@@ -1,0 +1,185 @@
+"""The state of one parse, passed to every block parser: the cursor over the logical lines,
+the diagnostics, the host's interfaces, the model being built, the block being parsed, and
+the readers every block shares (a parameter, a value block, a block kept as data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostics
+from .lexer import Line
+from .model import ConfigItem, KeepalivedConfig, ParseNotes, SyncGroup, VrrpInstance, VrrpScript
+from .values import Numbers
+
+__all__ = [
+    "Close",
+    "Handler",
+    "Kw",
+    "MissingParameter",
+    "ParseContext",
+    "ignore",
+    "ignore_block",
+    "ignore_value_block",
+]
+
+
+class MissingParameter(Exception):
+    """keepalived exits (status 2) when a keyword lacks its parameter."""
+
+
+Handler = Callable[["ParseContext", Line], None]
+Close = Callable[["ParseContext"], None]
+
+
+@dataclass
+class Kw:
+    """A keyword of a block: its handler, the table of its own block, what ends that block."""
+
+    handler: Handler | None = None
+    sub: dict[str, Kw] | None = None
+    close: Close | None = None
+
+
+class ParseContext:
+    """One parse of a configuration's logical lines into `cfg` (and `notes`)."""
+
+    def __init__(
+        self,
+        lines: list[Line],
+        main_file: str,
+        files: list[str],
+        diags: Diagnostics,
+        interfaces: dict[str, bool],
+        resolve_hosts: bool,
+    ) -> None:
+        self.lines = lines
+        self.pos = 0
+        self.diags = diags
+        self.interfaces = interfaces  # name -> is loopback
+        self.resolve_hosts = resolve_hosts
+        self.cfg = KeepalivedConfig(files=list(files))
+        self.notes = ParseNotes()
+        self.cur: Line = Line("", 0, [""], "")
+        self.main_file = main_file
+        self.in_global_defs = False
+        self.skip_requested = False
+        self.num = Numbers(self.report)
+        # the block being parsed, and what its parser remembers about it
+        self.instance: VrrpInstance | None = None
+        self.script: VrrpScript | None = None
+        self.script_removed = False
+        self.group: SyncGroup | None = None
+        self.group_has_list = False
+        # where each instance's own ``priority`` keyword is (for edits of the text)
+        self.priority_lines: dict[str, list[Line]] = {}
+
+    # -- reporting
+    def report(self, kind: str, message: str, line: Line | None = None) -> None:
+        """A diagnostic about `line` (default: the current one)."""
+        where = line or self.cur
+        bare = self.in_global_defs and where.file == self.main_file
+        self.diags.add(where.file, where.line, kind, message, show_file=not bare)
+
+    # -- the cursor
+    def next_line(self) -> Line | None:
+        if self.pos >= len(self.lines):
+            return None
+        line = self.lines[self.pos]
+        self.pos += 1
+        self.cur = line
+        return line
+
+    def next_opens_block(self) -> bool:
+        return self.pos < len(self.lines) and self.lines[self.pos].words[0] == "{"
+
+    def arg(self, line: Line, index: int) -> str:
+        """The word at `index`; a missing one stops the parse, as in keepalived."""
+        if index < len(line.words):
+            return line.words[index]
+        if index > 0 and index - 1 < len(line.words):
+            message = (
+                f"*** Configuration line starting `{line.words[0]}` is missing a parameter"
+                f" after keyword `{line.words[index - 1]}` at word position {index + 1}"
+            )
+        else:
+            message = (
+                f"*** Configuration line starting `{line.words[0]}` is missing a parameter"
+                f" at word position {index + 1}"
+            )
+        self.report("missing_parameter", message, line)
+        raise MissingParameter
+
+    def request_skip(self) -> None:
+        """Have the dispatcher skip the block that follows the current keyword."""
+        self.skip_requested = True
+
+    def skip_block(self) -> None:
+        """keepalived's skip_block(): drop a following ``{ ... }`` block."""
+        if self.next_opens_block():
+            depth = 0
+            while (line := self.next_line()) is not None:
+                for word in line.words:
+                    if word == "{":
+                        depth += 1
+                    elif word == "}":
+                        depth -= 1
+                if depth <= 0:
+                    return
+
+    def value_block(self, line: Line) -> list[Line]:
+        """keepalived's alloc_value_block(): the lines of a ``{ ... }`` value list."""
+        if len(line.words) > 1:
+            self.report(
+                "general", f"Block {line.words[0]} has extra parameters {line.words[1]} ...", line
+            )
+        items: list[Line] = []
+        need_bob = True
+        while (item := self.next_line()) is not None:
+            words = item.words
+            if need_bob:
+                need_bob = False
+                if words[0] == "{":
+                    continue
+                self.report("log", f"'{{' missing from beginning of block {line.words[0]}", item)
+            if words[-1] == "}":
+                break
+            items.append(item)
+        return items
+
+    def generic_block(self, line: Line) -> ConfigItem:
+        """Keep a keyword and any nested block as data, without checking keywords."""
+        item = ConfigItem(line.words[0], line.words[1:], line.line, line.file)
+        if self.next_opens_block():
+            self.next_line()
+            while (sub := self.next_line()) is not None:
+                if sub.words[0] == "}":
+                    break
+                if sub.words[0] == "{":
+                    continue
+                item.children.append(self.generic_block(sub))
+        return item
+
+    # -- the host
+    def interface_exists(self, name: str) -> bool:
+        """Whether the interface exists; the first that does not is noted for validation."""
+        if name in self.interfaces or self.cfg.global_defs.dynamic_interfaces:
+            return True
+        if self.notes.missing_interface is None:
+            self.notes.missing_interface = (self.cur.file, self.cur.line)
+        return False
+
+
+# -- handlers shared by several blocks
+
+
+def ignore(ctx: ParseContext, line: Line) -> None:
+    return
+
+
+def ignore_block(ctx: ParseContext, line: Line) -> None:
+    ctx.generic_block(line)
+
+
+def ignore_value_block(ctx: ParseContext, line: Line) -> None:
+    ctx.value_block(line)

@@ -1,0 +1,113 @@
+"""Diagnostics: one message about the configuration, the sink that collects them, and the
+exit status ``keepalived -t`` gives for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "FATAL_KINDS",
+    "KINDS",
+    "Diagnostic",
+    "Diagnostics",
+    "Severity",
+    "config_test_exit_status",
+]
+
+Severity = Literal["fatal", "error", "warning"]
+
+# keepalived's config_err_t, in its enum order. keepalived keeps the *highest* value
+# reported, and `keepalived -t` maps it to its exit status (see config_test_exit_status).
+KINDS: tuple[str, ...] = (
+    "ok",
+    "file_not_found",
+    "bad_if",
+    "fatal",
+    "multiple_files",
+    "unknown_keyword",
+    "unexpected_bob",
+    "missing_bob",
+    "unexpected_eob",
+    "missing_eob",
+    "unmatched_quote",
+    "missing_parameter",
+    "invalid_number",
+    "general",
+    "warning",
+    "deprecated",
+    "security",
+)
+_KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+FATAL_KINDS = frozenset({"file_not_found", "bad_if", "fatal", "missing_parameter"})
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One message about the configuration, located like keepalived locates it.
+
+    `kind` is keepalived's error category (``config_err_t`` without the ``CONFIG_``
+    prefix, lower case, plus ``"log"`` for messages keepalived only logs); it decides the
+    exit status. When omitted it is derived from `severity`.
+    """
+
+    file: str
+    line: int
+    message: str
+    severity: Severity
+    kind: str = ""
+    # keepalived 2.2.7 leaves the file name out of messages about the global_defs of the
+    # file it was given ("(Line 3) ..."); `file` still says where the line is.
+    show_file: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            default = {"fatal": "fatal", "error": "general", "warning": "log"}[self.severity]
+            object.__setattr__(self, "kind", default)
+
+    def __str__(self) -> str:
+        if not self.show_file:
+            return f"(Line {self.line}) {self.message}"
+        return f"({self.file}: Line {self.line}) {self.message}"
+
+
+class Diagnostics:
+    """The sink every stage reports to: each (file, line, message) once, in report order."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+        self._seen: set[tuple[str, int, str]] = set()
+
+    def add(self, file: str, line: int, kind: str, message: str, *, show_file: bool = True) -> None:
+        key = (file, line, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        if kind == "log":
+            severity: Severity = "warning"
+        elif kind in FATAL_KINDS:
+            severity = "fatal"
+        else:
+            severity = "error"
+        self.items.append(Diagnostic(file, line, message, severity, kind, show_file))
+
+
+def config_test_exit_status(diags: list[Diagnostic]) -> int:
+    """Exit status of ``keepalived -t`` for these diagnostics.
+
+    0 valid (log-only warnings), 4 fatal (file not found, bad interface, fatal), 5 other
+    configuration errors. Like keepalived 2.2.7, two more: 2 when parsing stopped on a
+    keyword missing its parameter, 6 for a script-security violation. keepalived keeps the
+    least severe category it saw, so one ordinary error after a fatal one gives 5.
+    """
+    if any(d.kind == "missing_parameter" for d in diags):
+        return 2
+    ranks = [_KIND_RANK.get(d.kind, _KIND_RANK["general"]) for d in diags if d.kind != "log"]
+    if not ranks:
+        return 0
+    worst = max(ranks)
+    if worst == _KIND_RANK["security"]:
+        return 6
+    if worst <= _KIND_RANK["fatal"]:
+        return 4
+    return 5

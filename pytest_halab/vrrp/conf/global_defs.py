@@ -1,0 +1,188 @@
+"""The ``global_defs`` block."""
+
+from __future__ import annotations
+
+import socket
+
+from .context import Handler, Kw, ParseContext
+from .keywords import GLOBAL_BOOLS, GLOBAL_BOOLS_QUOTED, GLOBAL_KEYWORDS
+from .lexer import Line
+from .model import TIMER_HZ
+from .scripts import user_exists
+from .values import parse_ip, strtol_prefix, true_false
+
+__all__ = ["TABLE"]
+
+
+def _option(ctx: ParseContext, line: Line) -> None:
+    ctx.cfg.global_defs.options[line.words[0]] = line.words[1:]
+
+
+def _flag(quoted: bool) -> Handler:
+    """A global flag with an optional true/false value; kept as ["true"|"false"].
+    keepalived words its refusal two ways, with or without the value."""
+
+    def handler(ctx: ParseContext, line: Line) -> None:
+        name = line.words[0]
+        value: bool | None = True
+        if len(line.words) >= 2:
+            value = true_false(line.words[1])
+            if value is None:
+                message = (
+                    f"Invalid value '{line.words[1]}' for global {name} specified"
+                    if quoted
+                    else f"Invalid value for {name} specified"
+                )
+                ctx.report("general", message)
+                return
+        ctx.cfg.global_defs.options[name] = ["true" if value else "false"]
+
+    return handler
+
+
+def _router_id(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "routerid name missing - ignoring")
+        return
+    ctx.cfg.global_defs.router_id = line.words[1]
+
+
+def _email(ctx: ParseContext, line: Line) -> None:
+    emails = [w for item in ctx.value_block(line) for w in item.words]
+    if not emails:
+        ctx.report("general", "Warning - empty notification_email block", line)
+    ctx.cfg.global_defs.notification_email.extend(emails)
+
+
+def _email_from(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "emailfrom missing - ignoring")
+        return
+    ctx.cfg.global_defs.notification_email_from = line.words[1]
+
+
+def _smtp_server(ctx: ParseContext, line: Line) -> None:
+    host = ctx.arg(line, 1)
+    port_str = line.words[2] if len(line.words) >= 3 else "25"
+    port, rest = strtol_prefix(port_str)
+    valid_port = port is not None and not rest and 0 <= port <= 65535
+    ok = parse_ip(host) is not None
+    if not ok and ctx.resolve_hosts and host and not any(c in host for c in "/ "):
+        try:
+            socket.getaddrinfo(host, None)
+            ok = True
+        except (OSError, UnicodeError, ValueError):
+            ok = False
+    if not ok or not valid_port:
+        ctx.report("general", f"Invalid smtp server {host} {port_str}")
+        return
+    ctx.cfg.global_defs.smtp_server = host
+    ctx.cfg.global_defs.smtp_port = port or 25
+
+
+def _smtp_timeout(ctx: ParseContext, line: Line) -> None:
+    value = ctx.num.unsigned(ctx.arg(line, 1), 0, 0xFFFFFFFF // TIMER_HZ)
+    if value is None:
+        ctx.report(
+            "general",
+            f"smtp_connect_timeout '{line.words[1]}' must be in [0, {0xFFFFFFFF // TIMER_HZ}]"
+            " - ignoring",
+        )
+        return
+    if value == 0:
+        ctx.report("general", "smtp_conect_timeout must be greater than 0, setting to 1")
+        value = 1
+    ctx.cfg.global_defs.smtp_connect_timeout = value
+
+
+def _script_user(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "No script username specified")
+        return
+    user = line.words[1]
+    group = line.words[2] if len(line.words) > 2 else None
+    if not user_exists(user, group):
+        ctx.report("general", "Error setting global script uid/gid")
+        return
+    ctx.cfg.global_defs.script_user = user
+    ctx.cfg.global_defs.script_group = group
+
+
+def _script_security(ctx: ParseContext, line: Line) -> None:
+    ctx.cfg.global_defs.enable_script_security = True
+
+
+def _dynamic_interfaces(ctx: ParseContext, line: Line) -> None:
+    ctx.cfg.global_defs.dynamic_interfaces = True
+    ctx.cfg.global_defs.options[line.words[0]] = line.words[1:]
+
+
+def _strict(ctx: ParseContext, line: Line) -> None:
+    ctx.cfg.global_defs.vrrp_strict = True
+
+
+def _version(ctx: ParseContext, line: Line) -> None:
+    value, _ = ctx.num.integer(ctx.arg(line, 1), 2, 3)
+    if value is None:
+        ctx.report("general", "VRRP Error: Version must be either 2 or 3")
+        return
+    ctx.cfg.global_defs.vrrp_version = value
+
+
+def _garp(name: str) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        text = ctx.arg(line, 1)
+        gd = ctx.cfg.global_defs
+        if name == "vrrp_garp_master_delay":
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF // TIMER_HZ)
+            if value is None:
+                ctx.report("general", f"vrrp_garp_master_delay '{text}' invalid - ignoring")
+                return
+            gd.vrrp_garp_master_delay = value
+        elif name == "vrrp_garp_master_refresh":
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF)
+            if value is None:
+                ctx.report("general", f"Invalid vrrp_garp_master_refresh '{text}' - ignoring")
+            gd.vrrp_garp_master_refresh = value or 0
+        else:
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF)
+            if value is None:
+                ctx.report("general", f"{name} '{text}' invalid - ignoring")
+                return
+            if value == 0:
+                ctx.report("general", f"{name} must be greater than 0, setting to 1")
+                value = 1
+            setattr(gd, name, value)
+
+    return handler
+
+
+def _table() -> dict[str, Kw]:
+    table = {name: Kw(_option) for name in GLOBAL_KEYWORDS}
+    for name in GLOBAL_BOOLS_QUOTED:
+        table[name] = Kw(_flag(quoted=True))
+    for name in GLOBAL_BOOLS:
+        table[name] = Kw(_flag(quoted=False))
+    table.update(
+        router_id=Kw(_router_id),
+        notification_email=Kw(_email),
+        notification_email_from=Kw(_email_from),
+        smtp_server=Kw(_smtp_server),
+        smtp_connect_timeout=Kw(_smtp_timeout),
+        script_user=Kw(_script_user),
+        enable_script_security=Kw(_script_security),
+        dynamic_interfaces=Kw(_dynamic_interfaces),
+        vrrp_version=Kw(_version),
+        vrrp_strict=Kw(_strict),
+    )
+    for name in (
+        "vrrp_garp_master_delay",
+        "vrrp_garp_master_repeat",
+        "vrrp_garp_master_refresh",
+        "vrrp_garp_master_refresh_repeat",
+    ):
+        table[name] = Kw(_garp(name))
+    return table
+
+
+TABLE: dict[str, Kw] = _table()

@@ -1,0 +1,106 @@
+"""The parser's core: the top-level keyword table and keepalived's process_stream(), which
+dispatches each keyword of a block to its handler and each nested block to its table.
+
+The blocks themselves are parsed by their own modules (global_defs, vrrp_script,
+vrrp_instance, vrrp_sync_group, virtual_server), every handler taking the `ParseContext`.
+"""
+
+from __future__ import annotations
+
+from . import global_defs, virtual_server, vrrp_instance, vrrp_script, vrrp_sync_group
+from .context import Kw, ParseContext, ignore, ignore_block
+from .keywords import TOP_GENERIC_BLOCKS, TOP_IGNORED
+
+__all__ = ["TOP", "parse", "process", "skim"]
+
+
+def _top_table() -> dict[str, Kw]:
+    top: dict[str, Kw] = {
+        "global_defs": Kw(sub=global_defs.TABLE),
+        "vrrp_script": vrrp_script.KEYWORD,
+        "vrrp_instance": vrrp_instance.KEYWORD,
+        "vrrp_sync_group": vrrp_sync_group.KEYWORD,
+        "virtual_server": virtual_server.KEYWORD,
+    }
+    for name in TOP_GENERIC_BLOCKS:
+        top[name] = Kw(ignore_block)
+    for name in TOP_IGNORED:
+        top[name] = Kw(ignore)
+    return top
+
+
+TOP: dict[str, Kw] = _top_table()
+
+
+def parse(ctx: ParseContext) -> None:
+    """Parse the context's lines into ``ctx.cfg``; raises MissingParameter where
+    keepalived stops."""
+    skim(ctx)
+    ctx.pos = 0
+    process(ctx, TOP, 0, False)
+
+
+def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool) -> bool:
+    """keepalived's process_stream(); returns True when the block was skipped."""
+    while (line := ctx.next_line()) is not None:
+        word = line.words[0]
+        if need_bob:
+            need_bob = False
+            if word == "{" and level > 0:
+                continue
+            ctx.report("missing_bob", "Missing '{' at beginning of configuration block")
+        elif word == "{":
+            ctx.report("unexpected_bob", "Unexpected '{' - ignoring")
+            continue
+        if word == "}" and level > 0:
+            break
+        kw = table.get(word)
+        if kw is None:
+            ctx.report("unknown_keyword", f"Unknown keyword '{word}'")
+            continue
+        if kw.handler is not None:
+            ctx.skip_requested = False
+            kw.handler(ctx, line)
+            if ctx.skip_requested:
+                ctx.skip_requested = False
+                ctx.skip_block()
+                continue
+        if kw.sub is not None:
+            outer = ctx.in_global_defs
+            ctx.in_global_defs = outer or (level == 0 and word == "global_defs")
+            try:
+                skipped = process(ctx, kw.sub, level + 1, True)
+            finally:
+                ctx.in_global_defs = outer
+            if not skipped and kw.close is not None:
+                kw.close(ctx)
+    return False
+
+
+def skim(ctx: ParseContext) -> None:
+    """The top-level view of keepalived's other processes: known blocks skipped whole.
+
+    keepalived's parent and checker processes skip blocks they do not handle by
+    counting braces, so they see an extra ``}`` or an unknown keyword at top level
+    where the VRRP process sees something else; their reports are part of the output.
+    """
+    lines = ctx.lines
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        ctx.cur = line
+        word = line.words[0]
+        i += 1
+        if word in TOP:
+            if i < len(lines) and lines[i].words[0] == "{":
+                depth = 0
+                while i < len(lines):
+                    for w in lines[i].words:
+                        depth += (w == "{") - (w == "}")
+                    i += 1
+                    if depth <= 0:
+                        break
+        elif word == "{":
+            ctx.report("unexpected_bob", "Unexpected '{' - ignoring")
+        else:
+            ctx.report("unknown_keyword", f"Unknown keyword '{word}'")

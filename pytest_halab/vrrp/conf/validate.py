@@ -1,0 +1,399 @@
+"""keepalived's checks after parsing (vrrp_complete_init and friends), in its order:
+derived values (priority from state and back, version, garp defaults), interfaces,
+script security, sync groups, each instance's consistency, duplicate VRIDs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .diagnostics import Diagnostics
+from .model import (
+    TIMER_HZ,
+    VRRP_PRIO_DFL,
+    VRRP_PRIO_OWNER,
+    KeepalivedConfig,
+    ParseNotes,
+    SyncGroup,
+    TrackInterface,
+    TrackScript,
+    VrrpInstance,
+    VrrpScript,
+)
+from .scripts import (
+    SC_EXECUTABLE,
+    SC_INSECURE,
+    SC_ISSCRIPT,
+    SC_NOTFOUND,
+    check_script,
+    script_uid,
+)
+
+__all__ = ["validate"]
+
+
+def validate(
+    cfg: KeepalivedConfig, notes: ParseNotes, diags: Diagnostics, *, check_scripts: bool
+) -> None:
+    """Complete `cfg` with the values keepalived derives and report what it rejects.
+
+    `check_scripts` looks the scripts up on this host, as keepalived does."""
+    _Validator(cfg, notes, diags, check_scripts).run()
+
+
+class _Validator:
+    """keepalived's post-parse checks (vrrp_complete_init and friends), in its order."""
+
+    def __init__(
+        self, cfg: KeepalivedConfig, notes: ParseNotes, diags: Diagnostics, check_scripts: bool
+    ) -> None:
+        self.cfg = cfg
+        self.notes = notes
+        self.diags = diags
+        self.check_scripts = check_scripts
+
+    def report(self, file: str, line: int, kind: str, message: str) -> None:
+        self.diags.add(file, line, kind, message)
+
+    def run(self) -> None:
+        cfg = self.cfg
+        for inst in cfg.instances.values():
+            self._derive(inst)
+        if self.notes.missing_interface is not None:
+            file, line = self.notes.missing_interface
+            self.report(
+                file,
+                line,
+                "bad_if",
+                "Non-existent interface specified in configuration",
+            )
+            return
+        if not cfg.instances:
+            return
+        if self.check_scripts:
+            self._script_security()
+        for inst in cfg.instances.values():
+            if inst.vrid is None:
+                self.report(
+                    inst.file,
+                    inst.line,
+                    "general",
+                    f"({inst.name}) the virtual router id must be set",
+                )
+                return
+            if inst.interface is None and not inst.unicast_peers:
+                self.report(inst.file, inst.line, "general", f"({inst.name}) Unknown interface!")
+                return
+        self._sync_groups()
+        for inst in cfg.instances.values():
+            if not self._complete(inst):
+                return
+        self._duplicate_vrids()
+
+    def _derive(self, inst: VrrpInstance) -> None:
+        family = self.notes.families.get(inst.name, 4)
+        version = inst.configured_version or (
+            3 if family == 6 else self.cfg.global_defs.vrrp_version
+        )
+        inst.version = version
+        if inst.configured_priority is None:
+            inst.priority = VRRP_PRIO_OWNER if inst.configured_state == "MASTER" else VRRP_PRIO_DFL
+        else:
+            inst.priority = inst.configured_priority
+        if inst.configured_state is None:
+            inst.state = "MASTER" if inst.priority == VRRP_PRIO_OWNER else "BACKUP"
+        else:
+            inst.state = "MASTER" if inst.configured_state == "MASTER" else "BACKUP"
+        set_here = self.notes.garp_set.get(inst.name, set())
+        gd = self.cfg.global_defs
+        for name, default in (
+            ("garp_master_delay", gd.vrrp_garp_master_delay),
+            ("garp_master_repeat", gd.vrrp_garp_master_repeat),
+            ("garp_master_refresh", gd.vrrp_garp_master_refresh),
+            ("garp_master_refresh_repeat", gd.vrrp_garp_master_refresh_repeat),
+        ):
+            if name not in set_here:
+                setattr(inst, name, default)
+
+    def _script_security(self) -> None:
+        cfg = self.cfg
+        gd = cfg.global_defs
+        flags = 0
+        for scr in cfg.scripts.values():
+            uid = script_uid(scr.user or gd.script_user)
+
+            def log(message: str, scr: VrrpScript = scr) -> None:
+                self.report(scr.file, scr.line, "log", message)
+
+            sflags = check_script(scr.script or "", uid, log)
+            flags |= sflags
+            if sflags & SC_NOTFOUND:
+                self.report(
+                    scr.file,
+                    scr.line,
+                    "general",
+                    f"Disabling track script {scr.name} since not found/accessible",
+                )
+                scr.disabled = True
+            elif sflags & SC_INSECURE and gd.enable_script_security:
+                self.report(
+                    scr.file,
+                    scr.line,
+                    "general",
+                    f"Disabling track script {scr.name} due to insecure",
+                )
+                scr.disabled = True
+            elif not sflags & SC_EXECUTABLE:
+                scr.disabled = True
+        notify_owners: list[VrrpInstance | SyncGroup] = [
+            *cfg.instances.values(),
+            *cfg.sync_groups.values(),
+        ]
+        for owner in notify_owners:
+            for name in ("notify_backup", "notify_master", "notify_fault", "notify_stop", "notify"):
+                command = getattr(owner, name)
+                if command is None:
+                    continue
+
+                def nlog(message: str, owner: VrrpInstance | SyncGroup = owner) -> None:
+                    self.report(owner.file, owner.line, "log", message)
+
+                flags |= check_script(command, script_uid(gd.script_user), nlog)
+        if not gd.enable_script_security and flags & SC_ISSCRIPT:
+            first = next(iter(cfg.instances.values()))
+            suffix = " There are insecure scripts." if flags & SC_INSECURE else ""
+            self.report(
+                first.file,
+                first.line,
+                "security",
+                "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
+                + suffix,
+            )
+        for inst in cfg.instances.values():
+            inst.track_scripts = [t for t in inst.track_scripts if not cfg.scripts[t.name].disabled]
+
+    def _sync_groups(self) -> None:
+        cfg = self.cfg
+        owner: dict[str, str] = {}
+        for name, grp in list(cfg.sync_groups.items()):
+            if not grp.declared_members:
+                self.report(
+                    grp.file,
+                    grp.line,
+                    "general",
+                    f"Sync group {name} has no virtual router(s). removing",
+                )
+                del cfg.sync_groups[name]
+                continue
+            for member in grp.declared_members:
+                inst = cfg.instances.get(member)
+                if inst is None:
+                    self.report(
+                        grp.file,
+                        grp.line,
+                        "general",
+                        f"Virtual router {member} specified in sync group {name} doesn't exist"
+                        " - ignoring",
+                    )
+                    continue
+                if member in owner:
+                    self.report(
+                        grp.file,
+                        grp.line,
+                        "general",
+                        f"Virtual router {member} cannot exist in more than one sync group;"
+                        f" ignoring {name}",
+                    )
+                    continue
+                owner[member] = name
+                grp.members.append(member)
+                inst.sync_group = name
+            if not grp.members:
+                self.report(
+                    grp.file,
+                    grp.line,
+                    "general",
+                    f"Sync group {name}, no matching virtual router found in group declaration"
+                    " - removing",
+                )
+                del cfg.sync_groups[name]
+            elif len(grp.members) == 1:
+                self.report(
+                    grp.file,
+                    grp.line,
+                    "general",
+                    f"Sync group {name} has only 1 virtual router(s) - this probably isn't what"
+                    " you want",
+                )
+
+    def _complete(self, inst: VrrpInstance) -> bool:
+        gd = self.cfg.global_defs
+
+        def say(message: str, kind: str = "general") -> None:
+            self.report(inst.file, inst.line, kind, message)
+
+        family = self.notes.families.get(inst.name, 4)
+        strict = gd.vrrp_strict or inst.options.get("strict_mode") == ["true"]
+        if not inst.vips:
+            if inst.version == 3 or strict:
+                say(f"({inst.name}) No VIP specified; at least one is required")
+                return False
+            say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
+        if inst.auth_type is not None:
+            if strict:
+                say(f"({inst.name}) Strict mode does not support authentication. Ignoring.")
+                inst.auth_type = None
+            elif inst.version == 3:
+                say(f"({inst.name}) VRRP version 3 does not support authentication. Ignoring.")
+                inst.auth_type = None
+            elif not inst.auth_pass:
+                say(f"({inst.name}) Authentication specified but no password given. Ignoring")
+                inst.auth_type = None
+            elif family == 6 and inst.auth_type == "AH":
+                say(f"({inst.name}) Cannot use AH authentication with IPv6. ignoring")
+                inst.auth_type = None
+            elif (
+                inst.auth_type == "AH"
+                and inst.state == "MASTER"
+                and inst.priority != VRRP_PRIO_OWNER
+            ):
+                say(
+                    f"({inst.name}) Initial state master is incompatible with AH authentication"
+                    " - clearing"
+                )
+                inst.state = "BACKUP"
+        if inst.interface is None and inst.unicast_src_ip is None:
+            say(f"({inst.name}): Unicast instances must have unicast_src_ip or interface")
+            return False
+        if inst.name in self.notes.unicast_configured and not inst.unicast_peers:
+            say(
+                f"({inst.name}) A unicast keyword has been specified without any unicast peers."
+                " Defaulting to multicast. This usage is deprecated - please update your"
+                " configuration.",
+                "deprecated",
+            )
+        if inst.priority == VRRP_PRIO_OWNER and inst.nopreempt:
+            say(f"({inst.name}) nopreempt is incompatible with priority 255. resetting nopreempt")
+            inst.nopreempt = False
+        if inst.state == "MASTER":
+            if inst.nopreempt:
+                say(
+                    f"({inst.name}) Warning - nopreempt will not work with initial state MASTER"
+                    " - clearing"
+                )
+                inst.nopreempt = False
+            if inst.preempt_delay:
+                say(
+                    f"({inst.name}) Warning - preempt delay will not work with initial state"
+                    " MASTER - clearing"
+                )
+                inst.preempt_delay = 0.0
+        if inst.preempt_delay and inst.nopreempt:
+            say(f"({inst.name}) preempt_delay is incompatible with nopreempt mode - resetting")
+            inst.preempt_delay = 0.0
+        self._sync_weights(inst, say)
+        ticks = round(inst.advert_int * TIMER_HZ)
+        if inst.version == 2:
+            if ticks >= 256 * TIMER_HZ:
+                say(
+                    f"({inst.name}) VRRPv2 advertisement interval {ticks / TIMER_HZ:.2f}s is out of"
+                    " range. Must be less than 256s. Setting to 255s"
+                )
+                ticks = 255 * TIMER_HZ
+            elif ticks % TIMER_HZ:
+                say(
+                    f"({inst.name}) VRRPv2 advertisement interval {ticks / TIMER_HZ:f}s must be an"
+                    " integer. rounding"
+                )
+                ticks += TIMER_HZ // 2
+                ticks -= ticks % TIMER_HZ
+                ticks = ticks or TIMER_HZ
+        else:
+            centi = TIMER_HZ // 100
+            if ticks >= 4096 * centi:
+                say(
+                    f"({inst.name}) VRRPv3 advertisement interval {ticks / TIMER_HZ:.2f}s is out of"
+                    " range. Must be less than 40.96s. Setting to 40.95s"
+                )
+                ticks = 4095 * centi
+            elif ticks % centi:
+                say(
+                    f"({inst.name}) VRRPv3 advertisement interval {ticks / TIMER_HZ:f}s must be in"
+                    " units of 10ms - rounding"
+                )
+                ticks += centi // 2
+                ticks -= ticks % centi
+                ticks = ticks or centi
+        inst.advert_int = ticks / TIMER_HZ
+        if inst.interface is not None:
+            kept = []
+            for tip in inst.track_interfaces:
+                if tip.name == inst.interface:
+                    say(f"({inst.name}) Ignoring track_interface {tip.name} since own interface")
+                    continue
+                kept.append(tip)
+            inst.track_interfaces = kept
+        return True
+
+    def _sync_weights(self, inst: VrrpInstance, say: Callable[[str], None]) -> None:
+        """Sync group members and address owners ignore tracking weights."""
+        grp = self.cfg.sync_groups.get(inst.sync_group or "")
+        in_sync = grp is not None and not grp.tracking_weight
+        if not in_sync and inst.priority != VRRP_PRIO_OWNER:
+            return
+        why = "SYNC group" if in_sync else "address owner"
+        kept_if: list[TrackInterface] = []
+        for tip in inst.track_interfaces:
+            if tip.weight:
+                weight_word = "weight " if in_sync else ""
+                say(
+                    f"({inst.name}) ignoring {tip.name} tracked interface {weight_word}due to {why}"
+                )
+                if not in_sync:
+                    continue
+                tip.weight = 0
+            kept_if.append(tip)
+        inst.track_interfaces = kept_if
+        kept_sc: list[TrackScript] = []
+        for tsc in inst.track_scripts:
+            scr = self.cfg.scripts.get(tsc.name)
+            weight = tsc.weight if tsc.weight is not None else (scr.weight if scr else 0)
+            if weight:
+                why_sc = "SYNC group" if in_sync else "address_owner"
+                say(
+                    f"({inst.name}) ignoring tracked script {tsc.name} with weights due to {why_sc}"
+                )
+                continue
+            kept_sc.append(tsc)
+        inst.track_scripts = kept_sc
+
+    def _duplicate_vrids(self) -> None:
+        insts = list(self.cfg.instances.values())
+        for i, a in enumerate(insts):
+            for b in insts[i + 1 :]:
+                if a.vrid != b.vrid:
+                    continue
+                fam_a = self.notes.families.get(a.name, 4)
+                if fam_a != self.notes.families.get(b.name, 4):
+                    continue
+                if a.unicast_peers or b.unicast_peers:
+                    if not (a.unicast_peers and b.unicast_peers):
+                        continue
+                    if a.unicast_src_ip != b.unicast_src_ip:
+                        continue
+                    if set(a.unicast_peers) & set(b.unicast_peers):
+                        self.report(
+                            b.file,
+                            b.line,
+                            "general",
+                            f"({b.name}) duplicate VRID conflict with {a.name} VRID {b.vrid}",
+                        )
+                    continue
+                if a.interface is None or a.interface != b.interface:
+                    continue
+                self.report(
+                    b.file,
+                    b.line,
+                    "general",
+                    f"{a.name} and {b.name} both use VRID {a.vrid} with IPv{fam_a} on interface"
+                    f" {a.interface}",
+                )

@@ -1,0 +1,607 @@
+"""The ``vrrp_instance NAME { ... }`` block, with its nested blocks (authentication,
+addresses, unicast peers, tracked interfaces and scripts)."""
+
+from __future__ import annotations
+
+from .context import Handler, Kw, ParseContext
+from .keywords import (
+    INSTANCE_BLOCKS,
+    INSTANCE_BOOLS,
+    INSTANCE_OTHER,
+    NOTIFY_SCRIPTS,
+    SCOPES,
+    VIP_FLAG_OPTIONS,
+    VIP_PARAM_OPTIONS,
+)
+from .lexer import Line
+from .model import (
+    IFNAMSIZ,
+    TIMER_HZ,
+    VRRP_PRIO_DFL,
+    VRRP_PRIO_OWNER,
+    TrackInterface,
+    TrackScript,
+    VirtualIp,
+    VrrpInstance,
+)
+from .values import parse_ip, strtol_prefix, true_false
+
+__all__ = ["KEYWORD"]
+
+
+def _instance(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) != 2:
+        ctx.report("general", "vrrp_instance must have a name")
+        ctx.request_skip()
+        return
+    name = line.words[1]
+    if name in ctx.cfg.instances:
+        ctx.report("general", f"vrrp instance {name} already defined")
+        ctx.request_skip()
+        return
+    ctx.instance = VrrpInstance(name=name, line=line.line, file=line.file)
+    ctx.cfg.instances[name] = ctx.instance
+
+
+def _inst(ctx: ParseContext) -> VrrpInstance:
+    assert ctx.instance is not None
+    return ctx.instance
+
+
+def _set_family(ctx: ParseContext, inst: VrrpInstance, family: int) -> bool:
+    current = ctx.notes.families.get(inst.name)
+    if current is None:
+        ctx.notes.families[inst.name] = family
+        return True
+    return current == family
+
+
+def _option(ctx: ParseContext, line: Line) -> None:
+    _inst(ctx).options[line.words[0]] = line.words[1:]
+
+
+def _bool(ctx: ParseContext, line: Line) -> None:
+    """An instance flag with an optional true/false value; kept as ["true"|"false"]."""
+    inst, name = _inst(ctx), line.words[0]
+    value: bool | None = True
+    if len(line.words) >= 2:
+        value = true_false(line.words[1])
+        if value is None:
+            if name == "notify_priority_changes":
+                message = f"({inst.name}) Invalid value '{line.words[1]}' for {name} specified"
+            else:
+                message = f"({inst.name}) invalid {name} {line.words[1]} specified"
+            ctx.report("general", message)
+            return
+    inst.options[name] = ["true" if value else "false"]
+
+
+def _linkbeat(ctx: ParseContext, line: Line) -> None:
+    ctx.report(
+        "general",
+        f"({_inst(ctx).name}) 'linkbeat_use_polling' in vrrp instance deprecated"
+        " - use linkbeat_interfaces block",
+    )
+
+
+def _option_block(ctx: ParseContext, line: Line) -> None:
+    items = ctx.value_block(line)
+    _inst(ctx).options[line.words[0]] = [" ".join(i.words) for i in items]
+
+
+def _flag(name: str) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        setattr(_inst(ctx), name, True)
+
+    return handler
+
+
+def _state(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    if text == "MASTER":
+        inst.configured_state = "MASTER"
+    elif text == "BACKUP":
+        if inst.configured_state == "MASTER":
+            ctx.report("general", f"({inst.name}) state previously set as MASTER - ignoring BACKUP")
+        else:
+            inst.configured_state = "BACKUP"
+    else:
+        ctx.report("general", f"({inst.name}) unknown state '{text}', defaulting to BACKUP")
+        inst.configured_state = "BACKUP"
+
+
+def _interface(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    name = ctx.arg(line, 1)
+    if len(name.encode()) >= IFNAMSIZ:
+        ctx.report("general", f"Interface name '{name}' too long - ignoring")
+        return
+    if not ctx.interface_exists(name):
+        ctx.report(
+            "general", f"WARNING - interface {name} for vrrp_instance {inst.name} doesn't exist"
+        )
+        inst.interface = None
+        return
+    if ctx.interfaces.get(name, False):
+        ctx.report(
+            "general",
+            f"({inst.name}) cannot use a loopback interface ({name}) for vrrp - ignoring",
+        )
+        inst.interface = None
+        return
+    inst.interface = name
+
+
+def _vrid(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    value = ctx.num.unsigned(text, 1, 255)
+    if value is None:
+        ctx.report("general", f"({inst.name}): VRID '{text}' not valid - must be between 1 & 255")
+        return
+    inst.vrid = value
+
+
+def _priority(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    ctx.priority_lines.setdefault(inst.name, []).append(line)
+    value = ctx.num.unsigned(text, 1, VRRP_PRIO_OWNER)
+    if value is None:
+        ctx.report(
+            "general",
+            f"({inst.name}) Priority not valid! must be between 1 & {VRRP_PRIO_OWNER}."
+            f" Using default {VRRP_PRIO_DFL}",
+        )
+        value = VRRP_PRIO_DFL
+    inst.configured_priority = value
+
+
+def _advert(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    value = ctx.num.decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ)
+    if not value:
+        ctx.report(
+            "general",
+            f"({inst.name}) Advert interval ({text}) not valid! Must be > 0 - ignoring",
+        )
+        return
+    inst.advert_int = value / TIMER_HZ
+
+
+def _version(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    value, _ = ctx.num.integer(ctx.arg(line, 1), 2, 3)
+    if value is None:
+        ctx.report("general", f"({inst.name}): Version must be either 2 or 3")
+        return
+    if (inst.configured_version and inst.configured_version != value) or (
+        value == 2 and ctx.notes.families.get(inst.name) == 6
+    ):
+        ctx.report(
+            "general",
+            f"({inst.name}) vrrp_version {value} conflicts with configured or deduced"
+            f" version {inst.configured_version or 0}; ignoring.",
+        )
+        return
+    inst.configured_version = value
+
+
+def _auth(ctx: ParseContext, line: Line) -> None:
+    return
+
+
+def _auth_type(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    if text in ("AH", "PASS"):
+        inst.auth_type = "AH" if text == "AH" else "PASS"
+    else:
+        ctx.report("general", f"({inst.name}) unknown authentication type '{text}'")
+
+
+def _auth_pass(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    if len(text.encode()) > 8:
+        ctx.report("general", "Truncating auth_pass to 8 characters")
+        text = text.encode()[:8].decode(errors="ignore")
+    inst.auth_pass = text
+
+
+def _nopreempt(ctx: ParseContext, line: Line) -> None:
+    _inst(ctx).nopreempt = True
+
+
+def _preempt(ctx: ParseContext, line: Line) -> None:
+    _inst(ctx).nopreempt = False
+
+
+def _preempt_delay(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    value = ctx.num.decimal(ctx.arg(line, 1), 0, 1_000_000_000 * TIMER_HZ)
+    if value is None:
+        ctx.report(
+            "general", f"({inst.name}) Preempt_delay not valid! must be between 0-1000000000"
+        )
+        value = 0
+    inst.preempt_delay = value / TIMER_HZ
+
+
+def _accept(value: bool) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        _inst(ctx).accept = value
+
+    return handler
+
+
+def _smtp(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    value: bool | None = True
+    if len(line.words) >= 2:
+        value = true_false(line.words[1])
+        if value is None:
+            ctx.report("general", f"Invalid vrrp_instance smtp_alert parameter {line.words[1]}")
+            return
+    inst.smtp_alert = value
+
+
+def _garp(name: str) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        inst = _inst(ctx)
+        text = ctx.arg(line, 1)
+        if name == "garp_master_delay":
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF // TIMER_HZ)
+            if value is None:
+                ctx.report(
+                    "general", f"({inst.name}): garp_master_delay '{text}' invalid - ignoring"
+                )
+                return
+        elif name == "garp_master_refresh":
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF)
+            if value is None:
+                ctx.report(
+                    "general", f"({inst.name}): Invalid garp_master_refresh '{text}' - ignoring"
+                )
+                value = 0
+        else:
+            value = ctx.num.unsigned(text, 0, 0xFFFFFFFF)
+            if value is None:
+                ctx.report("general", f"({inst.name}): {name} '{text}' invalid - ignoring")
+                return
+            if value == 0:
+                ctx.report("general", f"({inst.name}): {name} must be greater than 0, setting to 1")
+                value = 1
+        setattr(inst, name, value)
+        ctx.notes.garp_set.setdefault(inst.name, set()).add(name)
+
+    return handler
+
+
+def _notify(name: str) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        inst = _inst(ctx)
+        command = " ".join(line.words[1:])
+        if getattr(inst, name) is not None:
+            ctx.report(
+                "general",
+                f"({inst.name}) {name} script already specified - ignoring {ctx.arg(line, 1)}",
+            )
+            return
+        ctx.arg(line, 1)
+        setattr(inst, name, command)
+
+    return handler
+
+
+def _srcip(unicast: bool) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        inst = _inst(ctx)
+        if unicast:
+            ctx.notes.unicast_configured.add(inst.name)
+        text = ctx.arg(line, 1)
+        addr = parse_ip(text)
+        if addr is None:
+            ctx.report(
+                "general",
+                f"Configuration error: VRRP instance[{inst.name}] malformed"
+                f" src address[{text}]."
+                " Skipping...",
+            )
+            return
+        if not _set_family(ctx, inst, addr.version):
+            ctx.report(
+                "general",
+                f"Configuration error: VRRP instance[{inst.name}] and src address[{text}]"
+                " MUST be of the same family !!! Skipping...",
+            )
+            return
+        if unicast:
+            inst.unicast_src_ip = str(addr)
+        else:
+            inst.mcast_src_ip = str(addr)
+
+    return handler
+
+
+def _peers(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    ctx.notes.unicast_configured.add(inst.name)
+    for item in ctx.value_block(line):
+        ctx.cur = item
+        text = item.words[0]
+        addr = parse_ip(text)
+        if addr is None:
+            ctx.report(
+                "general",
+                f"Configuration error: VRRP instance[{inst.name}] malformed unicast peer"
+                f" address[{text}]. Skipping...",
+                item,
+            )
+            continue
+        if not _set_family(ctx, inst, addr.version):
+            ctx.report(
+                "general",
+                f"Configuration error: VRRP instance[{inst.name}] and unicast peer address"
+                f"[{text}] MUST be of the same family !!! Skipping...",
+                item,
+            )
+            continue
+        inst.unicast_peers.append(str(addr))
+
+
+def _vips(excluded: bool) -> Handler:
+    def handler(ctx: ParseContext, line: Line) -> None:
+        inst = _inst(ctx)
+        for item in ctx.value_block(line):
+            vip = _parse_vip(ctx, item)
+            if vip is None:
+                continue
+            if not excluded and not _set_family(ctx, inst, vip.family):
+                ctx.report(
+                    "general",
+                    f"({inst.name}): address family must match VRRP instance [{vip.address}]"
+                    " - ignoring",
+                    item,
+                )
+                continue
+            (inst.excluded_vips if excluded else inst.vips).append(vip)
+
+    return handler
+
+
+def _parse_vip(ctx: ParseContext, item: Line) -> VirtualIp | None:
+    ctx.cur = item
+    words = item.words
+    text = words[0]
+    if text in ("default", "any", "all", "default6"):
+        ctx.report("general", f"VRRP parsed invalid IP {text}. skipping IP...", item)
+        return None
+    addr_text, slash, plen_text = text.partition("/")
+    addr = parse_ip(addr_text)
+    if addr is None:
+        ctx.report("general", f"VRRP parsed invalid IP {text}. skipping IP...", item)
+        return None
+    maxlen = 32 if addr.version == 4 else 128
+    prefixlen = maxlen
+    if slash:
+        value = ctx.num.unsigned(plen_text, 0, maxlen)
+        if value is None:
+            ctx.report(
+                "general",
+                f"Invalid address prefix len {plen_text} for address {text} - using {maxlen}",
+                item,
+            )
+        else:
+            prefixlen = value
+    vip = VirtualIp(str(addr), prefixlen, line=item.line, file=item.file)
+    i = 1
+    while i < len(words):
+        opt = words[i]
+        if opt in VIP_PARAM_OPTIONS:
+            if i + 1 >= len(words):
+                ctx.report("general", f"No {opt} parameter specified for {text}", item)
+                return None
+            param = words[i + 1]
+            i += 1
+            if opt == "dev":
+                if vip.dev is not None:
+                    ctx.report(
+                        "general", f"Cannot specify ipaddress device more than once for {text}"
+                    )
+                    return None
+                if not ctx.interface_exists(param):
+                    ctx.report(
+                        "general",
+                        f"WARNING - interface {param} for ip address {text} doesn't exist",
+                        item,
+                    )
+                    return None
+                vip.dev = param
+            elif opt == "scope":
+                if param not in SCOPES and strtol_prefix(param)[1] != "":
+                    ctx.report(
+                        "general", f"Invalid scope '{param}' specified for {text} - ignoring"
+                    )
+                else:
+                    vip.scope = param
+            elif opt in ("brd", "broadcast"):
+                if addr.version == 6:
+                    ctx.report(
+                        "general",
+                        f"VRRP is trying to assign a broadcast {param} to the IPv6 address"
+                        f" {text} !!?? WTF... skipping VIP...",
+                    )
+                    return None
+                if param not in ("+", "-") and parse_ip(param) is None:
+                    ctx.report(
+                        "general",
+                        f"VRRP is trying to assign invalid broadcast {param}. skipping VIP...",
+                    )
+                    return None
+                vip.brd = param
+            elif opt == "label":
+                if len(param.encode()) > IFNAMSIZ - 1:
+                    ctx.report(
+                        "general",
+                        f"Address label {param} is longer than maximum length"
+                        f" {IFNAMSIZ - 1} - removing address",
+                    )
+                    return None
+                vip.label = param
+            else:
+                vip.options.extend([opt, param])
+        elif opt in VIP_FLAG_OPTIONS:
+            vip.options.append(opt)
+        else:
+            ctx.report(
+                "general",
+                f"Unknown configuration entry '{opt}' for ip address - ignoring",
+                item,
+            )
+        i += 1
+    return vip
+
+
+def _track_if(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    for item in ctx.value_block(line):
+        ctx.cur = item
+        words = item.words
+        name = words[0]
+        if not ctx.interface_exists(name):
+            ctx.report("general", f"({inst.name}) tracked interface {name} doesn't exist")
+            continue
+        if any(t.name == name for t in inst.track_interfaces):
+            ctx.report("general", f"({inst.name}) duplicate track_interface {name} - ignoring")
+            continue
+        weight, reverse = 0, False
+        if len(words) >= 2:
+            if words[1] != "weight":
+                ctx.report(
+                    "general",
+                    f"({inst.name}) unknown track_interface {name} option {words[1]} - ignoring",
+                )
+                continue
+            if len(words) == 2:
+                ctx.report(
+                    "general",
+                    f"({inst.name}) weight without value specified for track_interface {name}"
+                    " - ignoring",
+                )
+                continue
+            value, _ = ctx.num.integer(words[2], -254, 254)
+            if value is None:
+                ctx.report(
+                    "general",
+                    f"({inst.name}) weight {words[2]} for {name} must be between"
+                    " [-253..253] inclusive. Ignoring...",
+                )
+                value = 0
+            elif value in (-254, 254):
+                ctx.report(
+                    "general",
+                    f"({inst.name}) weight for {name} cannot be +/-254. Setting to +/-253",
+                )
+                value = 253 if value > 0 else -253
+            weight = value
+            if len(words) >= 4:
+                if words[3] == "reverse":
+                    reverse = True
+                else:
+                    ctx.report(
+                        "general",
+                        f"({inst.name}) unknown track_interace {name} weight option"
+                        f" {words[3]} - ignoring",
+                    )
+        inst.track_interfaces.append(TrackInterface(name, weight, reverse, item.line))
+
+
+def _track_script(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    for item in ctx.value_block(line):
+        ctx.cur = item
+        words = item.words
+        name = words[0]
+        scr = ctx.cfg.scripts.get(name)
+        if scr is None:
+            ctx.report("general", f"({inst.name}) track script {name} not found, ignoring...")
+            continue
+        if any(t.name == name for t in inst.track_scripts):
+            ctx.report("general", f"({inst.name}) duplicate track_script {name} - ignoring")
+            continue
+        weight: int | None = None
+        reverse = scr.weight_reverse
+        if len(words) >= 2:
+            if words[1] != "weight":
+                ctx.report(
+                    "general",
+                    f"({inst.name}) track script {name} option {words[1]} invalid - ignoring",
+                )
+            elif len(words) == 2:
+                ctx.report(
+                    "general",
+                    f"({inst.name}) track script {name} weight missing - ignoring",
+                )
+            else:
+                value, _ = ctx.num.integer(words[2], -253, 253)
+                if value is None:
+                    ctx.report(
+                        "general",
+                        f"({inst.name}) track script {name}: weight must be between"
+                        " [-253..253] inclusive, ignoring...",
+                    )
+                else:
+                    weight = value
+                reverse = len(words) >= 4 and words[3] == "reverse"
+        inst.track_scripts.append(TrackScript(name, weight, reverse, item.line))
+
+
+def _table() -> dict[str, Kw]:
+    table = {name: Kw(_option) for name in INSTANCE_OTHER}
+    for name in INSTANCE_BLOCKS:
+        table[name] = Kw(_option_block)
+    for name in INSTANCE_BOOLS:
+        table[name] = Kw(_bool)
+    table["linkbeat_use_polling"] = Kw(_linkbeat)
+    table.update(
+        state=Kw(_state),
+        interface=Kw(_interface),
+        virtual_router_id=Kw(_vrid),
+        priority=Kw(_priority),
+        advert_int=Kw(_advert),
+        version=Kw(_version),
+        authentication=Kw(
+            _auth,
+            {"auth_type": Kw(_auth_type), "auth_pass": Kw(_auth_pass)},
+        ),
+        nopreempt=Kw(_nopreempt),
+        preempt=Kw(_preempt),
+        preempt_delay=Kw(_preempt_delay),
+        virtual_ipaddress=Kw(_vips(excluded=False)),
+        virtual_ipaddress_excluded=Kw(_vips(excluded=True)),
+        unicast_src_ip=Kw(_srcip(unicast=True)),
+        mcast_src_ip=Kw(_srcip(unicast=False)),
+        unicast_peer=Kw(_peers),
+        track_interface=Kw(_track_if),
+        track_script=Kw(_track_script),
+        dont_track_primary=Kw(_flag("dont_track_primary")),
+        accept=Kw(_accept(True)),
+        no_accept=Kw(_accept(False)),
+        smtp_alert=Kw(_smtp),
+        garp_master_delay=Kw(_garp("garp_master_delay")),
+        garp_master_repeat=Kw(_garp("garp_master_repeat")),
+        garp_master_refresh=Kw(_garp("garp_master_refresh")),
+        garp_master_refresh_repeat=Kw(_garp("garp_master_refresh_repeat")),
+    )
+    for name in NOTIFY_SCRIPTS:
+        table[name] = Kw(_notify(name))
+    return table
+
+
+TABLE: dict[str, Kw] = _table()
+
+# the top-level keyword: starts an instance (or has its block skipped), parses its block
+KEYWORD = Kw(_instance, TABLE)
