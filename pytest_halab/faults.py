@@ -31,6 +31,7 @@ import docker.errors
 from . import engines, services, waits
 from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .nodes import pid_in_container
+from .vrrp.conf import set_instance_priority
 
 if TYPE_CHECKING:
     from .engines import VrrpEngine
@@ -531,7 +532,7 @@ class Faults:
         n = self.lab.node(node)
         path = "/etc/keepalived/keepalived.conf"
         original = n.read_file(path).decode()
-        changed = _set_instance_priority(original, instance, priority)
+        changed = set_instance_priority(original, instance, priority)
         if changed is None:
             raise FaultError(node, f"no vrrp_instance {instance} with a priority line in {path}")
         pid_before = self._engine_pid(n)
@@ -541,8 +542,9 @@ class Faults:
             n.exec(["kill", "-HUP", str(pid_before)], check=True)
 
         def verify() -> None:
-            if _set_instance_priority(n.read_file(path).decode(), instance, priority) is None:
-                raise FaultNotEffective(node, "priority not in the config file")
+            now = n.read_file(path).decode()
+            if set_instance_priority(now, instance, priority) != now:
+                raise FaultNotEffective(node, f"{instance}'s priority is not {priority} in {path}")
             _wait(
                 "engine alive after reload",
                 node,
@@ -661,33 +663,3 @@ def _safe_read(n: Node, path: str) -> bytes:
         return n.read_file(path)
     except (FileNotFoundError, docker.errors.APIError):
         return b""
-
-
-def _set_instance_priority(text: str, instance: str, priority: int) -> str | None:
-    """The config with ``priority`` set inside ``vrrp_instance NAME { ... }``, or None."""
-    m = re.search(rf"^\s*vrrp_instance\s+{re.escape(instance)}\s*\{{?", text, re.M)
-    if m is None:
-        return None
-    depth, i = 0, m.start()
-    opened = False
-    while i < len(text):
-        c = text[i]
-        if c in "!#":
-            i = text.find("\n", i)
-            if i < 0:
-                break
-            continue
-        if c == "{":
-            depth += 1
-            opened = True
-        elif c == "}":
-            depth -= 1
-            if opened and depth == 0:
-                break
-        i += 1
-    block = text[m.start() : i]
-    new_block, n = re.subn(r"^(\s*priority\s+)\d+", rf"\g<1>{priority}", block, count=1, flags=re.M)
-    if n == 0:
-        return None
-    return text[: m.start()] + new_block + text[i:]
-

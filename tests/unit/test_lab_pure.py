@@ -9,7 +9,7 @@ import pytest
 from pytest_halab import topology
 from pytest_halab.engines import parse_spec as parse_engine_spec
 from pytest_halab.errors import TopologyError
-from pytest_halab.faults import _set_instance_priority
+from pytest_halab.vrrp.conf import set_instance_priority as _set_instance_priority
 
 
 @pytest.mark.parametrize(
