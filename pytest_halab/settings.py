@@ -113,7 +113,7 @@ KEEP = Setting[bool](
     dest="hal_keep",
     env="HALAB_KEEP",
     ini="halab_keep",
-    what="keep",
+    what="keep setting",
     parse=parse_bool,
     default=False,
 )

@@ -146,3 +146,15 @@ def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pyteste
     kinds = {e["kind"] for e in doc["events"]}
     assert {"fault", "probe", "advert", "vip_added", "vip_removed"} <= kinds
     assert (report / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_keep_from_the_environment_names_its_source(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HALAB_KEEP", "maybe")
+    pytester.makepyfile(test_user="def test_x(): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*halab: keep setting from environment HALAB_KEEP: 'maybe' is not a boolean*"]
+    )
