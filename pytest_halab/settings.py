@@ -142,6 +142,7 @@ class HalabSettings:
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def source_of(self, name: str) -> str:
+        """Where the setting ``name`` came from."""
         return self.source.get(name, DEFAULT)
 
 
