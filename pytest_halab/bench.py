@@ -37,16 +37,26 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from . import services, waits
+from .errors import HalabError
 from .faults import Fault
-from .lab import Engine, Lab
+from .lab import Lab
 from .measures import FailoverMeasure, summarize
 from .scenario import Scenario
 from .timeline import Timeline
 from .topology import Topology
 
-FAULTS: dict[str, Callable[[Scenario, str], Fault]] = {
+BenchFault = Callable[[Scenario, str], Fault]
+
+
+def _kill_service(process: str) -> BenchFault:
+    return lambda hal, master: hal.faults.kill_process(master, process, "SIGKILL")
+
+
+FAULTS: dict[str, BenchFault] = {
     "crash_node": lambda hal, master: hal.faults.crash_node(master),
-    "kill_nginx": lambda hal, master: hal.faults.kill_process(master, "nginx", "SIGKILL"),
+    # one per balancer service: its processes SIGKILLed on the master
+    **{f"kill_{s.name}": _kill_service(s.process) for s in services.SERVICES.values()},
     "sigterm_vrrp": lambda hal, master: hal.faults.kill_process(master, "vrrp", "SIGTERM"),
     "link_down": lambda hal, master: hal.faults.link_down(master),
 }
@@ -233,7 +243,7 @@ class AdvertWatch:
 
 def run_bench(
     topology: Topology,
-    engines: list[Engine],
+    engines: list[str],
     faults: list[str],
     runs: int,
     vip: str | None = None,
@@ -281,24 +291,27 @@ def _one(
     master = lab.expected_masters()[vip]
     backup = next(b.name for b in lab.balancers() if b.name != master)
     addrs = {n.name: str(n.ip) for n in lab.nodes.values()}
-    vrid_s = lab.layout.vips[vip].get("vrid") if lab.layout else None
-    vrid = int(vrid_s) if vrid_s else None
-    binding = lab.topology.vrrp.get(vip) if lab.topology is not None else None
-    advert_int = binding.advert_int if binding is not None else 1.0
+    layout = lab.layout.vips[vip] if lab.layout else None
+    vrid = layout.vrid if layout else None
+    advert_int = layout.advert_int if layout and layout.advert_int else 1.0
     with Scenario(lab, probe_interval=probe_interval) as hal:
         # The wire figures need the old master's last advert before the fault: wait until
-        # the capture has one (bounded by a few advert intervals).
-        deadline = time.monotonic() + 10
-        while vrid is not None and time.monotonic() < deadline:
-            if hal.timeline().first(
-                lambda e: (
-                    e.kind == "advert"
-                    and e.data.get("src") == addrs[master]
-                    and e.data.get("vrid") == vrid
+        # the capture has one (bounded by a few advert intervals; the figures that need it
+        # are left out otherwise).
+        if vrid is not None:
+            with contextlib.suppress(HalabError):
+                waits.until(
+                    f"an advert of {master} for VRID {vrid} in the capture",
+                    lambda: hal.timeline().first(
+                        lambda e: (
+                            e.kind == "advert"
+                            and e.data.get("src") == addrs[master]
+                            and e.data.get("vrid") == vrid
+                        )
+                    ),
+                    10,
+                    0.1,
                 )
-            ):
-                break
-            time.sleep(0.1)
         with contextlib.ExitStack() as stack:
             if phase == "advert":
                 watch = stack.enter_context(AdvertWatch(lab.bridge))
@@ -306,7 +319,7 @@ def _one(
 
                 def after_advert() -> None:
                     if not watch.next_advert(addrs[master], vrid, timeout=wait):
-                        raise RuntimeError(
+                        raise HalabError(
                             f"{lab.lab_id}: no advert from {master} ({addrs[master]}) seen "
                             f"on {lab.bridge} within {wait:.1f} s"
                         )
@@ -336,12 +349,6 @@ def _ms(v: float | None) -> str:
 
 # ---------------------------------------------------------------- soak
 
-ENGINE_PIDS = (
-    "for f in /run/keepalived.pid /run/halab-vrrpd.pid; do "
-    '[ -s "$f" ] && p=$(cat "$f") && kill -0 "$p" 2>/dev/null && '
-    "{ echo $p; pgrep -P $p; }; done; true"
-)
-
 
 @dataclass
 class SoakResult:
@@ -366,7 +373,7 @@ def _engine_usage(lab: Lab) -> dict[str, tuple[float, float]]:
     out = {}
     tick = 100.0  # USER_HZ on Linux
     for b in lab.balancers():
-        pids = b.exec(ENGINE_PIDS).output.split()
+        pids = b.exec(lab.engine_of(b.name).tree_pids_cmd()).output.split()
         cpu = rss = 0.0
         for pid in pids:
             res = b.exec(f"cat /proc/{pid}/stat; grep VmRSS /proc/{pid}/status")
@@ -382,7 +389,7 @@ def _engine_usage(lab: Lab) -> dict[str, tuple[float, float]]:
 
 def run_soak(
     topology: Topology,
-    engine: Engine,
+    engine: str,
     seconds: float,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> SoakResult:

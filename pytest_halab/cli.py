@@ -14,19 +14,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from . import engines as engines_mod
 from . import images, topology
 from .errors import HalabError
-from .lab import (
-    L_KEEP,
-    L_LAB,
-    L_TOPOLOGY,
-    Lab,
-    clean,
-    docker_client,
-    lab_ids,
-    parse_engine_spec,
-    remove_lab,
-)
+from .lab import Lab, docker_client
+from .labels import L_KEEP, L_LAB, L_TOPOLOGY
+from .sweep import clean, lab_ids, remove_lab
 
 # Tables stay readable when piped (CI logs): no 80-column wrapping.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -78,7 +71,7 @@ def _pick_lab(lab_id: str | None) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     topo = topology.load(args.topology)
     try:
-        default, overrides = parse_engine_spec(args.vrrp or "")
+        default, overrides = engines_mod.parse_spec(args.vrrp or "")
     except ValueError as exc:
         raise HalabError(f"--vrrp: {exc}") from None
     t0 = time.monotonic()
@@ -181,9 +174,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     topo = topology.load(args.topology)
     engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
-    bad = [e for e in engines if e not in ("keepalived", "halab")]
+    bad = [e for e in engines if e not in engines_mod.ENGINES]
     if bad or not engines:
-        raise HalabError(f"--vrrp: unknown engine(s) {bad}; use keepalived and/or halab")
+        raise HalabError(
+            f"--vrrp: unknown engine(s) {bad}; use {' and/or '.join(engines_mod.names())}"
+        )
     faults = [f.strip() for f in args.fault.split(",") if f.strip()]
     bad = [f for f in faults if f not in FAULTS]
     if bad or not faults:

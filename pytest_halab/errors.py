@@ -29,3 +29,38 @@ class LabStartError(HalabError):
 
 class LabTimeoutError(LabStartError):
     """A readiness condition was not met in time."""
+
+
+class NodeCommandError(HalabError):
+    """A command run in a node with ``check=True`` exited non-zero (its output attached)."""
+
+    def __init__(self, node: str, command: str, exit_code: int, output: str) -> None:
+        super().__init__(f"{node}: `{command}` exited {exit_code}:\n{output}")
+        self.node = node
+        self.command = command
+        self.exit_code = exit_code
+        self.output = output
+
+
+class FaultError(HalabError):
+    """A fault could not be applied (unknown node, nothing to kill, a command failed)."""
+
+    def __init__(self, node: str, reason: str) -> None:
+        super().__init__(f"{node}: {reason}")
+        self.node = node
+
+
+class FaultNotEffective(FaultError, AssertionError):
+    """A fault was applied but its effect was not observed: the test must not go on."""
+
+
+class ObserverError(HalabError):
+    """An in-node observer (capture, address watch, probe) did not start or cannot be read."""
+
+    def __init__(self, message: str, node: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+class LayoutError(HalabError):
+    """A lab's layout label cannot be read (made by another version, or damaged)."""

@@ -8,8 +8,10 @@
 
 A fault that cannot be applied raises ``FaultError`` naming the node and the reason; a fault
 whose effect is not observed (process still alive, rule not in place) raises
-``FaultNotEffective``. Each fault records ``fault`` events (inject, effective, revert) in the
-lab's running observation, so measures are taken from the moment it was injected.
+``FaultNotEffective``; both carry the node's recent logs as notes. Each fault publishes
+``fault`` events (inject, effective, revert) to the sink the scenario gives it (its
+observation), so measures are taken from the moment it was injected; the lab itself knows
+nothing of its observers.
 """
 
 from __future__ import annotations
@@ -22,35 +24,41 @@ import signal as signal_mod
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import docker.errors
 
-from .errors import HalabError
+from . import engines, services, waits
+from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .nodes import pid_in_container
 
 if TYPE_CHECKING:
+    from .engines import VrrpEngine
     from .lab import Lab
     from .nodes import Node
+    from .timeline import Event
+
+__all__ = ["Direction", "Fault", "FaultError", "FaultNotEffective", "FaultSink", "Faults"]
 
 Direction = Literal["in", "out", "both"]
 VERIFY_TIMEOUT_S = 10.0
-ENGINE_PATTERNS = {
-    "keepalived": ["pgrep", "-x", "keepalived"],
-    "halab": ["pgrep", "-f", "pytest_halab[.]vrrp"],
-}
+LOG_TAIL = 40  # lines of each node log attached to a fault's error
 
 
-class FaultError(HalabError):
-    """The fault could not be applied."""
+class FaultSink(Protocol):
+    """Where faults publish what they did (the scenario's observation implements it)."""
 
-    def __init__(self, node: str, reason: str) -> None:
-        super().__init__(f"{node}: {reason}")
-        self.node = node
+    def note(self, node: str, kind: str, **data: Any) -> Event:
+        """Record a host-side event now and return it (its ``ts`` is the fault's time)."""
+        ...
+
+    def node_restarted(self, node: str) -> None:
+        """The node's container was started again: its in-node observers are gone."""
+        ...
 
 
-class FaultNotEffective(FaultError, AssertionError):
-    """The fault was applied but its effect was not observed: the test must not go on."""
+def _not_effective(message: str, node: str | None) -> BaseException:
+    return FaultNotEffective(node or "?", message)
 
 
 def _wait(
@@ -60,11 +68,8 @@ def _wait(
     timeout: float = VERIFY_TIMEOUT_S,
     interval: float = 0.02,
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise FaultNotEffective(node, f"{what} not observed within {timeout:.0f} s")
-        time.sleep(interval)
+    """Wait for a fault's effect (or its undoing); FaultNotEffective naming it otherwise."""
+    waits.until(what, check, timeout, interval, node=node, error=_not_effective)
 
 
 @dataclass
@@ -85,6 +90,7 @@ class Faults:
     """Fault injection on a running lab."""
 
     lab: Lab
+    sink: FaultSink | None = None
     applied: list[Fault] = field(default_factory=list)
     # Called right before each injection, after the fault's preparation (looking up pids,
     # held VIPs...): the benchmark uses it to inject at a fixed point of the advert cycle.
@@ -93,9 +99,8 @@ class Faults:
     # ------------------------------------------------------------ bookkeeping
 
     def _event(self, fault: str, phase: str, target: str, detail: str) -> float:
-        obs = self.lab.observation
-        if obs is not None:
-            return obs.note(
+        if self.sink is not None:
+            return self.sink.note(
                 "lab", "fault", name=fault, phase=phase, target=target, detail=detail
             ).ts
         return time.time()
@@ -113,12 +118,37 @@ class Faults:
         if self.sync is not None:
             self.sync()
         t_inject = self._event(name, "inject", target, detail)
-        inject()
-        verify()
-        t_eff = self._event(name, "effective", target, detail)
-        fault = Fault(name, target, detail, t_inject, t_eff, undo)
+        fault = Fault(name, target, detail, t_inject, t_inject, undo)
+        injected = False
+        try:
+            try:
+                inject()
+                injected = True
+                verify()
+            except NodeCommandError as exc:
+                raise FaultError(exc.node, str(exc)) from exc
+        except FaultError as exc:
+            if injected and undo is not None:
+                # Half a fault must not outlive the test that failed on it.
+                try:
+                    undo()
+                    exc.add_note(f"the fault was undone ({name} on {target})")
+                except Exception as undo_exc:
+                    exc.add_note(f"undoing the fault failed too: {undo_exc}")
+            self._attach_logs(exc, target)
+            raise
+        fault.effective_at = self._event(name, "effective", target, detail)
         self.applied.append(fault)
         return fault
+
+    def _attach_logs(self, exc: Exception, target: str) -> None:
+        node = self.lab.nodes.get(target)
+        if node is None:
+            return
+        try:
+            exc.add_note(f"--- logs of {target} ---\n{node.logs(tail=LOG_TAIL)}")
+        except Exception as log_exc:  # logs are a courtesy; never mask the real error
+            exc.add_note(f"--- no logs of {target}: {log_exc}")
 
     def revert(self, fault: Fault) -> None:
         """Undo one fault now (it is then not undone again at test end)."""
@@ -143,18 +173,24 @@ class Faults:
         res = node.exec(pattern)
         return [int(p) for p in res.output.split()] if res.ok else []
 
-    def _pattern(self, process: str, node: str) -> list[str]:
+    def _engine_named(self, process: str, node: str) -> type[VrrpEngine] | None:
+        """The engine a process name designates: "vrrp"/"engine" = the node's engine."""
         if process in ("vrrp", "engine"):
-            return ENGINE_PATTERNS[str(self.lab.node_engines.get(node, self.lab.engine))]
-        if process == "halab-vrrpd":
-            return ENGINE_PATTERNS["halab"]
-        return ["pgrep", "-x", process]
+            return self.lab.engine_of(node)
+        return next((e for e in engines.ENGINES.values() if e.process == process), None)
+
+    def _pattern(self, process: str, node: str) -> list[str]:
+        engine = self._engine_named(process, node)
+        if engine is not None:
+            return engine.pgrep()
+        service = services.by_process(process)
+        return service.pgrep() if service is not None else ["pgrep", "-x", process]
 
     def kill_process(self, node: str, process: str, sig: str | int = "SIGTERM") -> Fault:
         """Signal every process named ``process`` ("vrrp" = the balancer's VRRP engine).
 
         SIGTERM/SIGKILL/SIGINT/SIGQUIT must make them exit; other signals must leave them
-        alive. Reverted by starting the service again (nginx, or the VRRP engine).
+        alive. Reverted by starting the service again (a balancer service, or the VRRP engine).
         """
         n = self.lab.node(node)
         signum = signal_mod.Signals[sig] if isinstance(sig, str) else signal_mod.Signals(sig)
@@ -212,10 +248,12 @@ class Faults:
         )
 
     def _start_service(self, n: Node, process: str) -> None:
-        if process == "nginx":
-            n.exec("nginx", check=True)
-        elif process in ("vrrp", "engine", "keepalived", "halab-vrrpd"):
-            n.exec("/etc/halab/services.d/30-vrrp start", check=True)
+        engine = self._engine_named(process, n.name)
+        service = services.by_process(process)
+        if engine is not None:
+            engine.start(n)
+        elif service is not None:
+            service.start(n)
         else:
             raise FaultError(n.name, f"do not know how to restart {process}")
         _wait(
@@ -240,8 +278,8 @@ class Faults:
             return res.ok and float(res.output.strip() or 0) >= since - 0.5
 
         _wait("node services started", n.name, services_started)
-        if self.lab.observation is not None:
-            self.lab.observation.reattach(n.name)
+        if self.sink is not None:
+            self.sink.node_restarted(n.name)
 
     def _held_vips(self, n: Node) -> list[str]:
         vips = {str(ip) for ip in self.lab.vip_addresses().values()}
@@ -250,10 +288,9 @@ class Faults:
     def _note_vips_gone(self, n: Node, held: list[str], reason: str) -> None:
         """A killed container's addresses vanish with its network namespace, and its
         observer dies with it: record their removal on its behalf."""
-        obs = self.lab.observation
-        if obs is not None:
+        if self.sink is not None:
             for addr in held:
-                obs.note(n.name, "vip_removed", addr=addr, dev="eth0", reason=reason)
+                self.sink.note(n.name, "vip_removed", addr=addr, dev="eth0", reason=reason)
 
     def crash_node(self, node: str) -> Fault:
         """SIGKILL the whole container (power cut). Reverted by starting it again.
@@ -523,11 +560,11 @@ class Faults:
         )
 
     def _engine_pid(self, n: Node) -> int:
-        for f in ("/run/keepalived.pid", "/run/halab-vrrpd.pid"):
-            res = n.exec(f'p=$(cat {f} 2>/dev/null) && kill -0 "$p" 2>/dev/null && echo "$p"')
-            if res.ok and res.output.strip().isdigit():
-                return int(res.output.strip())
-        raise FaultError(n.name, "no running VRRP engine (no live pid file)")
+        engine = self.lab.engine_of(n.name)
+        pid = engine.pid(n)
+        if pid is None:
+            raise FaultError(n.name, f"{engine.name} is not running (no live {engine.pidfile})")
+        return pid
 
     def forge_advert(
         self,

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from .errors import LabStartError
+from .errors import HalabError, LabStartError
 
 CHAIN = "DOCKER-USER"
 COMMENT_RE = re.compile(r'--comment "?(io\.halab\.lab=(\S+?) io\.halab\.run=(\S+?))"?(\s|$)')
@@ -75,7 +75,7 @@ def remove(rule: BridgeRule) -> None:
     while exists(rule):
         res = _run(["-D", CHAIN, *rule.spec()])
         if res.returncode != 0:
-            raise RuntimeError(f"could not remove host rule: {res.stderr.strip()}")
+            raise HalabError(f"could not remove host rule: {res.stderr.strip()}")
 
 
 def labelled() -> list[tuple[str, str]]:

@@ -10,77 +10,43 @@ Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-import random
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from . import hostrules, images
-from .errors import DockerUnavailableError, LabStartError, LabTimeoutError
-from .nodes import Node
+from . import engines, hostrules, images, services, waits
+from .engines import VrrpEngine
+from .errors import DockerUnavailableError, LabStartError, LabTimeoutError, LayoutError
+from .labels import (
+    L_ENGINE,
+    L_KEEP,
+    L_LAB,
+    L_LAYOUT,
+    L_NODE,
+    L_OWNER,
+    L_ROLE,
+    L_RUN,
+    L_TOPOLOGY,
+    RUN_ID,
+    owner,
+)
+from .layout import LabLayout
+from .network import POOL, candidate_subnets
+from .nodes import Node, parallel
+from .sweep import remove_lab, sweep_stale
 from .topology import Addressing, Role, Topology
 
-if TYPE_CHECKING:
-    from .observe import Observation
-
-L_LAB = "io.halab.lab"
-L_RUN = "io.halab.run"
-L_NODE = "io.halab.node"
-L_ROLE = "io.halab.role"
-L_OWNER = "io.halab.owner"
-L_KEEP = "io.halab.keep"
-L_LAYOUT = "io.halab.layout"
-L_TOPOLOGY = "io.halab.topology"
-L_ENGINE = "io.halab.vrrp"
-
-Engine = Literal["keepalived", "halab"]
-RUN_ID = secrets.token_hex(4)
-T = TypeVar("T")
-
-# Either engine writes its pid file once it runs (30-vrrp in the balancer image starts it).
-ENGINE_ALIVE = (
-    "for f in /run/keepalived.pid /run/halab-vrrpd.pid; do "
-    '[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && exit 0; done; exit 1'
-)
 ENGINE_GRACE_S = 2.0
 ENGINE_LAG_S = 0.5
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
-# Candidate subnets: /24s inside 10.213.0.0/16, tried from a random offset so that labs
-# started at the same time rarely race for the same one (Docker refuses overlaps anyway).
-_POOL = ipaddress.IPv4Network("10.213.0.0/16")
-
-
-def parse_engine_spec(spec: str) -> tuple[Engine | None, dict[str, Engine]]:
-    """``"halab"``, ``"lb1=halab,lb2=keepalived"`` or ``"keepalived,lb1=halab"`` -> the
-    default engine and the per-node overrides. Raises ValueError naming the bad part."""
-    default: Engine | None = None
-    nodes: dict[str, Engine] = {}
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        node, _, eng = part.rpartition("=")
-        if eng not in ("keepalived", "halab"):
-            raise ValueError(f"{part!r}: engine must be keepalived or halab")
-        if node:
-            nodes[node] = cast(Engine, eng)
-        else:
-            default = cast(Engine, eng)
-    return default, nodes
-
-
 def docker_client() -> docker.DockerClient:
     """A client for the local engine, or a clear error saying how to start one."""
     try:
@@ -93,120 +59,14 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start(os.getpid())}"
-
-
-def _proc_start(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def _owner_alive(owner: str) -> bool:
-    try:
-        host, pid_s, start = owner.split(":")
-        pid = int(pid_s)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return True  # not ours to judge
-    return os.path.exists(f"/proc/{pid}") and _proc_start(pid) == start
-
-
-def _host_routes() -> list[ipaddress.IPv4Network]:
-    nets = []
-    try:
-        with open("/proc/net/route") as fh:
-            next(fh)
-            for line in fh:
-                f = line.split()
-                dest = ipaddress.IPv4Address(int(f[1], 16).to_bytes(4, "little"))
-                mask = ipaddress.IPv4Address(int(f[7], 16).to_bytes(4, "little"))
-                if int(dest) == 0:
-                    continue  # default route collides with nothing
-                nets.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
-    except (OSError, StopIteration, ValueError):
-        pass
-    return nets
-
-
-def _used_subnets(client: docker.DockerClient) -> list[ipaddress.IPv4Network]:
-    used = _host_routes()
-    for net in client.networks.list():
-        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
-            sub = cfg.get("Subnet")
-            if sub and ":" not in sub:
-                used.append(ipaddress.IPv4Network(sub, strict=False))
-    return used
-
-
-def candidate_subnets(
-    client: docker.DockerClient, prefixlen: int
-) -> Iterator[ipaddress.IPv4Network]:
-    """Free subnets of the given size, colliding with no host route and no Docker network."""
-    subnets = list(_POOL.subnets(new_prefix=prefixlen))
-    start = random.randrange(len(subnets))
-    used = _used_subnets(client)
-    for sub in subnets[start:] + subnets[:start]:
-        if not any(sub.overlaps(u) for u in used):
-            yield sub
-
-
-def wait_until(
-    what: str,
-    check: Callable[[], T | None],
-    timeout: float,
-    interval: float = 0.05,
-    node: str | None = None,
-) -> T:
-    """Poll ``check`` until it returns something not None; LabTimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while True:
-        try:
-            got = check()
-            if got is not None:
-                return got
-        except docker.errors.APIError as exc:
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            extra = f" (last error: {last_exc})" if last_exc else ""
-            raise LabTimeoutError(
-                f"timed out after {timeout:.0f} s waiting for {what}{extra}", node
-            )
-        time.sleep(interval)
-
-
-@dataclass
-class LabLayout:
-    """What a lab is, in a form kept as a label so another process can reattach to it."""
-
-    lab_id: str
-    topology: str
-    engine: str
-    subnet: str
-    nodes: dict[str, dict[str, str]]  # name -> {"role", "ip"}
-    vips: dict[str, dict[str, str]]  # name -> {"ip", "master", "port"}
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> LabLayout:
-        return cls(**json.loads(text))
-
-
 @dataclass
 class Lab:
     """A lab built from a topology. Use as a context manager, or ``start()`` / ``stop()``."""
 
     topology: Topology | None
-    engine: Engine | None = None
+    engine: str | None = None  # the balancers' VRRP engine (default: the topology's)
     keep: bool = False
-    node_engines: dict[str, Engine] = field(default_factory=dict)  # per-balancer override
+    node_engines: dict[str, str] = field(default_factory=dict)  # per-balancer override
     client: docker.DockerClient | None = None
     ready_timeout: float = 60.0
     progress: Callable[[str], None] = field(default=lambda _msg: None)
@@ -218,11 +78,16 @@ class Lab:
     nodes: dict[str, Node] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     _engine_go: float = 0.0
-    observation: Observation | None = None  # the running Observation, if any
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
             self.engine = self.topology.spec.vrrp_engine
+        for name in (self.engine, *self.node_engines.values()):
+            if name is not None:
+                try:
+                    engines.get(name)
+                except ValueError as exc:
+                    raise LabStartError(str(exc)) from None
         if self.topology is not None:
             for name in self.node_engines:
                 if name not in self.topology.balancers:
@@ -236,6 +101,14 @@ class Lab:
         """The engine, with per-node overrides: ``keepalived`` or ``halab;lb2=keepalived``."""
         extra = [f"{n}={e}" for n, e in sorted(self.node_engines.items()) if e != self.engine]
         return ";".join([str(self.engine), *extra])
+
+    def engine_of(self, node: str) -> type[VrrpEngine]:
+        """The VRRP engine the balancer ``node`` runs."""
+        if self.layout is not None and node in self.layout.nodes:
+            name = self.layout.nodes[node].engine
+            if name is not None:
+                return engines.get(name)
+        return engines.get(self.node_engines.get(node) or self.engine or engines.DEFAULT)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -266,7 +139,7 @@ class Lab:
         return self
 
     def _labels(self, **extra: str) -> dict[str, str]:
-        labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: _owner()}
+        labels = {L_LAB: self.lab_id, L_RUN: RUN_ID, L_OWNER: owner()}
         if self.topology is not None:
             labels[L_TOPOLOGY] = self.topology.name
         if self.keep:
@@ -287,25 +160,15 @@ class Lab:
             if attempt >= 20:
                 break
             addr = self.topology.addressing(subnet)
-            self.layout = LabLayout(
-                lab_id=self.lab_id,
-                topology=self.topology.name,
-                engine=self.engine_label,
-                subnet=str(subnet),
-                nodes={
-                    n: {"role": s.role.value, "ip": str(addr.nodes[n])}
-                    for n, s in self.topology.spec.nodes.items()
+            self.layout = LabLayout.build(
+                self.lab_id,
+                self.topology,
+                addr,
+                {
+                    n: self.node_engines.get(n) or str(self.engine)
+                    for n in self.topology.balancers
                 },
-                vips={
-                    v: {
-                        "ip": str(addr.vips[v]),
-                        "master": s.master,
-                        "port": str(s.port),
-                        "instance": b.instance if (b := self.topology.vrrp.get(v)) else "",
-                        "vrid": str(b.vrid) if b else "",
-                    }
-                    for v, s in self.topology.spec.vips.items()
-                },
+                self.engine_label,
             )
             try:
                 self.network = self.client.networks.create(
@@ -328,7 +191,7 @@ class Lab:
             self.rule = hostrules.BridgeRule(bridge, self.lab_id, RUN_ID)
             hostrules.add(self.rule)
             return addr
-        raise LabStartError(f"no free /{prefixlen} subnet in {_POOL} ({last})")
+        raise LabStartError(f"no free /{prefixlen} subnet in {POOL} ({last})")
 
     def _create(self, tags: dict[str, str]) -> None:
         assert self.client is not None and self.topology is not None
@@ -365,22 +228,21 @@ class Lab:
             node = Node(name, nspec.role.value, addr.nodes[name], container)
             files = self.topology.render_files(name, addr)
             if nspec.role is Role.BALANCER:
-                engine = self.node_engines.get(name, self.engine)
-                files["/etc/halab/vrrp-engine"] = f"{engine}\n".encode()
+                files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
             if files:
                 node.put_files(files)
             return node
 
         self.progress("containers")
         names = list(spec.nodes)
-        made = _parallel(create, names)
+        made = parallel(create, names)
         self.nodes = dict(zip(names, made, strict=True))
         # Balancers first: their VRRP engines then count down their timers while the other
         # nodes start.
-        _parallel(lambda n: n.container.start(), self.balancers())
+        parallel(lambda n: n.container.start(), self.balancers())
         self._engine_go = time.time() + 0.05
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
-        _parallel(
+        parallel(
             lambda job: job(),
             [
                 *(lambda n=n: self._release_engine(n) for n in self.balancers()),
@@ -398,21 +260,17 @@ class Lab:
         """
         masters = set(self.expected_masters().values())
         at = self._engine_go + (0.0 if node.name in masters else ENGINE_LAG_S)
-        node.put_files({"/run/halab/vrrp-go": f"{at:.6f}\n".encode()})
+        node.put_files({engines.GO_FILE: f"{at:.6f}\n".encode()})
 
     def balancers(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
 
     def _wait_ready(self) -> None:
         assert self.layout is not None
-        self.progress("ready: backends and nginx")
-        client = self.node(self._client_name())
+        self.progress("ready: backends and balancer services")
+        client = self.client_node()
         urls = [f"http://{n.ip}/health" for n in self.nodes.values() if n.role == "web"]
-        urls += [
-            f"http://{n.ip}/halab-health"
-            for n in self.balancers()
-            if n.exec("test -f /etc/nginx/conf.d/halab.conf").ok
-        ]
+        urls += [svc.health_url(n) for n in self.balancers() for svc in self.services_of(n)]
         loop = " ".join(f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls)
         budget = max(5, int(self.ready_timeout))
         res = client.exec(f"timeout {budget} sh -c '{loop}'")
@@ -430,7 +288,7 @@ class Lab:
             return holders if all(len(h) == 1 for h in holders.values()) else None
 
         try:
-            wait_until("every VIP to have exactly one holder", settled, self.ready_timeout)
+            waits.until("every VIP to have exactly one holder", settled, self.ready_timeout)
         except LabTimeoutError as exc:
             holders = self.vip_holders()
             bad = [h for v, h in holders.items() if len(h) != 1]
@@ -444,13 +302,22 @@ class Lab:
         """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
         if time.time() < self._engine_go + ENGINE_GRACE_S:
             return
-        checks = _parallel(lambda n: n.exec(ENGINE_ALIVE).ok, self.balancers())
+        checks = parallel(lambda n: self.engine_of(n.name).alive(n), self.balancers())
         for node, alive in zip(self.balancers(), checks, strict=True):
             if not alive:
-                raise LabStartError(f"the VRRP engine ({self.engine}) is not running", node.name)
+                raise LabStartError(
+                    f"the VRRP engine ({self.engine_of(node.name).name}) is not running",
+                    node.name,
+                )
 
-    def _client_name(self) -> str:
-        return self.client_node().name
+    def services_of(self, node: Node) -> list[type[services.BalancerService]]:
+        """The balancer services the node runs (those whose config the lab gave it)."""
+        known = list(services.SERVICES.values())
+        if not known or node.role != Role.BALANCER.value:
+            return []
+        res = node.exec(" ; ".join(f"{s.enabled_cmd()} && echo {s.name}" for s in known) + "; true")
+        on = set(res.output.split())
+        return [s for s in known if s.name in on]
 
     def client_node(self) -> Node:
         for n in self.nodes.values():
@@ -499,17 +366,17 @@ class Lab:
 
     def vip_addresses(self) -> dict[str, ipaddress.IPv4Address]:
         assert self.layout is not None
-        return {v: ipaddress.IPv4Address(d["ip"]) for v, d in self.layout.vips.items()}
+        return {v: d.ip for v, d in self.layout.vips.items()}
 
     def expected_masters(self) -> dict[str, str]:
         assert self.layout is not None
-        return {v: d["master"] for v, d in self.layout.vips.items()}
+        return {v: d.master for v, d in self.layout.vips.items()}
 
     def vip_holders(self) -> dict[str, list[str]]:
         """VIP name -> balancers that have the address configured now (kernel's view)."""
         vips = self.vip_addresses()
         bals = [n for n in self.balancers() if n.state() == "running"]
-        found = _parallel(lambda n: {a.ip for a in n.ipv4_addresses()}, bals)
+        found = parallel(lambda n: {a.ip for a in n.ipv4_addresses()}, bals)
         return {
             v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
             for v, ip in vips.items()
@@ -525,15 +392,15 @@ class Lab:
             return h if all(sorted(h[v]) == sorted(n) for v, n in expected.items()) else None
 
         try:
-            return wait_until(f"VIP holders {expected}", match, timeout)
+            return waits.until(f"VIP holders {expected}", match, timeout)
         except LabTimeoutError as exc:
             raise AssertionError(f"{exc}; holders now: {self.vip_holders()}") from None
 
     def restore(self, settle_timeout: float = 8.0) -> None:
         """Bring the lab back to its initial state after faults: every node running and
-        unpaused, nginx up, and each VIP on its expected master. When VRRP does not put the
-        VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left its VIPs), the
-        engines are restarted together, as at start."""
+        unpaused, its balancer services up, and each VIP on its expected master. When VRRP
+        does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
+        its VIPs), the engines are restarted together, as at start."""
         expected = {v: [m] for v, m in self.expected_masters().items()}
         for n in self.nodes.values():
             n.container.reload()
@@ -542,16 +409,13 @@ class Lab:
             elif n.container.status != "running":
                 n.container.start()
         try:
-            wait_until(
+            waits.until(
                 "nodes running",
-                lambda: True if all(n.state() == "running" for n in self.nodes.values()) else None,
+                lambda: all(n.state() == "running" for n in self.nodes.values()),
                 30,
             )
             for b in self.balancers():
-                b.exec(
-                    "test -f /etc/nginx/conf.d/halab.conf && ! pgrep -x nginx >/dev/null "
-                    "&& nginx; true"
-                )
+                b.exec("; ".join(s.ensure_running_cmd() for s in services.SERVICES.values()))
             self.wait_for_holders(expected, timeout=settle_timeout)
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()
@@ -565,16 +429,18 @@ class Lab:
             f'ip addr del "${{a%@*}}" dev "${{a#*@}}"; done'
             for ip in vips
         )
-        stop = (
-            "pkill -KILL -x keepalived; pkill -KILL -f 'pytest_halab[.]vrrp'; "
-            "for i in $(seq 100); do pgrep -x keepalived >/dev/null || "
-            "pgrep -f 'pytest_halab[.]vrrp' >/dev/null || break; sleep 0.02; done; "
-            "rm -f /run/halab/vrrp-go; ip link set dev eth0 up; " + dels + "; "
-            "/etc/halab/services.d/30-vrrp start"
-        )
-        _parallel(lambda n: n.exec(stop, check=True), self.balancers())
+
+        def stop_and_start(n: Node) -> None:
+            engine = self.engine_of(n.name)
+            n.exec(
+                f"{engine.kill_all_cmd()}; rm -f {engines.GO_FILE}; ip link set dev eth0 up; "
+                f"{dels}; {engines.START}",
+                check=True,
+            )
+
+        parallel(stop_and_start, self.balancers())
         self._engine_go = time.time() + 0.05
-        _parallel(self._release_engine, self.balancers())
+        parallel(self._release_engine, self.balancers())
         self.wait_for_holders(
             {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
         )
@@ -587,13 +453,13 @@ class Lab:
             "lab": self.lab_id,
             "topology": self.layout.topology,
             "vrrp": self.layout.engine,
-            "subnet": self.layout.subnet,
+            "subnet": str(self.layout.subnet),
             "nodes": [
                 {"name": n.name, "role": n.role, "ip": str(n.ip), "state": n.state()}
                 for n in self.nodes.values()
             ],
             "vips": [
-                {"name": v, "ip": d["ip"], "expected": d["master"], "holders": holders[v]}
+                {"name": v, "ip": str(d.ip), "expected": d.master, "holders": holders[v]}
                 for v, d in self.layout.vips.items()
             ],
         }
@@ -604,12 +470,14 @@ class Lab:
         nets = client.networks.list(filters={"label": f"{L_LAB}={lab_id}"})
         if not nets:
             raise LabStartError(f"no lab {lab_id}")
-        layout = LabLayout.from_json(nets[0].attrs["Labels"][L_LAYOUT])
+        try:
+            layout = LabLayout.from_json(nets[0].attrs["Labels"].get(L_LAYOUT, ""))
+        except LayoutError as exc:
+            raise LabStartError(f"lab {lab_id}: {exc}") from None
+        default = layout.engine.split(";")[0]
         lab = cls(
             topology=None,
-            engine=cast(Engine, layout.engine)
-            if layout.engine in ("keepalived", "halab")
-            else None,
+            engine=default if default in engines.ENGINES else None,
             keep=True,
             client=client,
             lab_id=lab_id,
@@ -617,74 +485,11 @@ class Lab:
         lab.layout = layout
         lab.network = nets[0]
         for c in client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"}):
-            name = c.labels[L_NODE]
-            lab.nodes[name] = Node(
-                name, c.labels[L_ROLE], ipaddress.IPv4Address(layout.nodes[name]["ip"]), c
-            )
+            name = c.labels.get(L_NODE, "")
+            if name in layout.nodes:
+                d = layout.nodes[name]
+                lab.nodes[name] = Node(name, d.role.value, d.ip, c)
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
         return lab
 
 
-def _parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
-# ---------------------------------------------------------------- sweeping
-
-_sweep_lock = threading.Lock()
-
-
-def lab_ids(client: docker.DockerClient) -> dict[str, dict[str, str]]:
-    """Every lab with a labelled container or network: id -> labels of one of its resources."""
-    found: dict[str, dict[str, str]] = {}
-    for c in client.containers.list(all=True, filters={"label": L_LAB}):
-        found.setdefault(c.labels[L_LAB], dict(c.labels))
-    for n in client.networks.list(filters={"label": L_LAB}):
-        found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
-    for lab_id, _line in hostrules.labelled():
-        found.setdefault(lab_id, {})
-    return found
-
-
-def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
-    """Remove everything labelled with this lab id: containers, network, host rules."""
-    flt = {"label": f"{L_LAB}={lab_id}"}
-    containers = client.containers.list(all=True, filters=flt)
-
-    def rm(c: Container) -> None:
-        with suppress(docker.errors.NotFound):
-            c.remove(force=True, v=True)
-
-    _parallel(rm, containers)
-    for net in client.networks.list(filters=flt):
-        with suppress(docker.errors.NotFound):
-            net.remove()
-    hostrules.remove_labelled({lab_id})
-
-
-def sweep_stale(client: docker.DockerClient) -> list[str]:
-    """Remove labs whose owner process is gone (unless kept) or whose containers all stopped."""
-    removed = []
-    with _sweep_lock:
-        for lab_id, labels in lab_ids(client).items():
-            owner = labels.get(L_OWNER, "")
-            containers = client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"})
-            all_down = bool(containers) and all(c.status != "running" for c in containers)
-            orphan = not labels  # only a host rule is left
-            dead = labels.get(L_KEEP) != "1" and not _owner_alive(owner)
-            if orphan or dead or all_down:
-                remove_lab(client, lab_id)
-                removed.append(lab_id)
-    return removed
-
-
-def clean(client: docker.DockerClient) -> list[str]:
-    """Remove every resource the project labelled, from any run."""
-    ids = list(lab_ids(client))
-    for lab_id in ids:
-        remove_lab(client, lab_id)
-    hostrules.remove_labelled()
-    return ids

@@ -7,11 +7,17 @@ import ipaddress
 import shlex
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import docker.errors
 from docker.models.containers import Container
+
+from .errors import NodeCommandError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class Node:
     def exec(self, cmd: str | Sequence[str], *, check: bool = False) -> ExecResult:
         """Run a command in the node and wait for it; a string runs through ``sh -c``.
 
-        With ``check=True`` a non-zero exit raises ``RuntimeError`` carrying the output.
+        With ``check=True`` a non-zero exit raises ``NodeCommandError`` carrying the output.
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         code, out = self.container.exec_run(argv, demux=False)
@@ -66,9 +72,7 @@ class Node:
             int(code if code is not None else -1), (out or b"").decode(errors="replace")
         )
         if check and not res.ok:
-            raise RuntimeError(
-                f"{self.name}: `{shlex.join(argv)}` exited {res.exit_code}:\n{res.output}"
-            )
+            raise NodeCommandError(self.name, shlex.join(argv), res.exit_code, res.output)
         return res
 
     def put_files(self, files: dict[str, bytes], mode: int = 0o644) -> None:
@@ -142,3 +146,11 @@ def pid_in_container(pid: int, container_id: str) -> bool:
             return container_id in fh.read()
     except OSError:
         return False
+
+
+def parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``fn`` over ``items`` in threads (at most 8), results in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, items))

@@ -13,7 +13,8 @@ While an ``Observation`` runs:
   event log (``--event-log``, translated by :func:`engine_log_event`), and keepalived's notify
   FIFO, which ``halab-observe --fifo`` reads in the node from keepalived's start on
   (``keepalived-events.jsonl``; the balancer image's ``30-vrrp`` sets that up);
-- faults add their own events: inject, effective and revert.
+- faults add their own events (inject, effective, revert): an ``Observation`` is the
+  ``FaultSink`` the scenario hands its faults.
 
 All containers share the host kernel's clock, so their wall-clock stamps are directly
 comparable (``clock_skew_s`` checks that). Events are collected when the observation stops.
@@ -21,7 +22,6 @@ comparable (``clock_skew_s`` checks that). Events are collected when the observa
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from .engines.halab import engine_log_event
-from .errors import HalabError
+from . import waits
+from .errors import ObserverError
 from .timeline import Event, Timeline
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from .nodes import Node
 
 LOG_DIR = "/var/log/halab"
-ENGINE_LOG = f"{LOG_DIR}/vrrp-events.jsonl"  # halab-vrrpd --event-log
-KEEPALIVED_STATES = f"{LOG_DIR}/keepalived-events.jsonl"  # halab-observe --fifo (30-vrrp)
 PROBE_INTERVAL_S = 0.02
 PROBE_TIMEOUT_S = 0.5  # lab RTT is sub-millisecond; a hung request is a failed one
 MAX_DURATION_S = 900.0
@@ -104,7 +102,7 @@ class Observation:
                 )
             )
         if self.probe:
-            port = {v: d["port"] for v, d in lab.layout.vips.items()}
+            port = {v: str(d.port) for v, d in lab.layout.vips.items()}
             for vip, ip in vips.items():
                 count = int(MAX_DURATION_S / self.probe_interval)
                 self.agents.append(
@@ -133,7 +131,6 @@ class Observation:
             self._launch(agent)
         self._wait_ready()
         self.initial_holders = lab.vip_holders()
-        lab.observation = self
         return self
 
     def _launch(self, agent: _Agent, append: bool = False) -> None:
@@ -146,23 +143,35 @@ class Observation:
         node.container.exec_run(["sh", "-c", cmd], detach=True)
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        pending = [a for a in self.agents if "probe" not in a.name]
-        while pending:
-            pending = [a for a in pending if b"observer_ready" not in self._read(a)]
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                errs = {a.node: self._read(a, err=True).decode(errors="replace") for a in pending}
-                raise HalabError(f"observers not ready after {timeout:.0f} s: {errs}")
-            time.sleep(0.05)
-        # probes: wait for their first record so the timeline starts with a known state
-        for a in self.agents:
-            if "probe" in a.name:
-                while not self._read(a).strip():
-                    if time.monotonic() > deadline:
-                        raise HalabError(f"probe {a.name} produced nothing in {timeout:.0f} s")
-                    time.sleep(0.05)
+        """Every agent has said it listens (observers) or written its first record (probes,
+        so that the timeline starts from a known state)."""
+
+        def ready(a: _Agent) -> bool:
+            out = self._read(a)
+            return bool(out.strip()) if "probe" in a.name else b"observer_ready" in out
+
+        pending = list(self.agents)
+
+        def all_ready() -> bool:
+            pending[:] = [a for a in pending if not ready(a)]
+            return not pending
+
+        try:
+            waits.until(
+                "the lab's observers and probes to start",
+                all_ready,
+                timeout,
+                error=lambda msg, node: ObserverError(msg, node),
+            )
+        except ObserverError as exc:
+            for a in pending:
+                err = self._read(a, err=True).decode(errors="replace").strip()
+                exc.add_note(f"{a.node} {a.name}: {err or '(nothing on stderr)'}")
+            raise
+
+    def node_restarted(self, node: str) -> None:
+        """``FaultSink``: the node's container started again; restart its agents."""
+        self.reattach(node)
 
     def _read(self, agent: _Agent, err: bool = False) -> bytes:
         node = self.lab.node(agent.node)
@@ -197,8 +206,6 @@ class Observation:
             pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in agents)
             node.exec(f"kill -TERM {pids} 2>/dev/null; true")
         self._collected = self._collect()
-        if self.lab.observation is self:
-            self.lab.observation = None
         return self._collected
 
     def snapshot(self) -> Timeline:
@@ -221,16 +228,13 @@ class Observation:
         keepalived's notify FIFO as halab-observe recorded it."""
         out = []
         for bal in self.lab.balancers():
-            if self.lab.node_engines.get(bal.name, self.lab.engine) == "halab":
-                path, parse = ENGINE_LOG, _parse_engine_log
-            else:
-                path, parse = KEEPALIVED_STATES, _parse
+            engine = self.lab.engine_of(bal.name)
             try:
-                raw = bal.read_file(path)
+                raw = bal.read_file(engine.events_path)
             except (FileNotFoundError, docker.errors.APIError):
                 continue
             for line in raw.splitlines():
-                ev = parse(line, bal.name)
+                ev = engine.parse_event(line, bal.name)
                 if ev is not None and ev.ts >= self.started_at - 0.001:
                     out.append(ev)
         return out
@@ -249,17 +253,6 @@ def _parse(line: bytes, node: str) -> Event | None:
         return None
 
 
-def _parse_engine_log(line: bytes, node: str) -> Event | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        record = json.loads(line.decode(errors="replace"))
-    except ValueError:
-        return None
-    return engine_log_event(record, node) if isinstance(record, dict) else None
-
-
 def clock_skew_s(nodes: list[Node]) -> float:
     """Largest difference between a node's clock and the host's, with exec latency removed.
 
@@ -272,7 +265,7 @@ def clock_skew_s(nodes: list[Node]) -> float:
         res = node.exec(["python3", "-c", "import time; print(repr(time.time()))"])
         t1 = time.time()
         if not res.ok:
-            raise HalabError(f"{node.name}: cannot read its clock: {res.output}")
+            raise ObserverError(f"{node.name}: cannot read its clock: {res.output}", node.name)
         theirs = float(res.output.strip())
         mid = (t0 + t1) / 2
         worst = max(worst, abs(theirs - mid) - (t1 - t0) / 2, 0.0)

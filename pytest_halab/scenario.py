@@ -42,8 +42,8 @@ class Scenario:
     _macs: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        self.faults = Faults(self.lab)
         self.observation = Observation(self.lab, probe_interval=self.probe_interval)
+        self.faults = Faults(self.lab, sink=self.observation)
 
     def __enter__(self) -> Scenario:
         self.observation.start()
@@ -94,12 +94,12 @@ class Scenario:
         return self._macs
 
     def _vrrp_of(self, vip: str) -> dict[str, Any]:
-        d = self.lab.layout.vips[vip] if self.lab.layout else {}
+        d = self.lab.layout.vips.get(vip) if self.lab.layout else None
         out: dict[str, Any] = {}
-        if d.get("vrid"):
-            out["vrid"] = int(d["vrid"])
-        if d.get("instance"):
-            out["instances"] = [d["instance"]]
+        if d is not None and d.vrid is not None:
+            out["vrid"] = d.vrid
+        if d is not None and d.instance:
+            out["instances"] = [d.instance]
         return out
 
     def _measure(

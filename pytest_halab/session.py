@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pytest
 
 from . import topology as topology_mod
-from .lab import Engine, Lab
+from .lab import Lab
 from .measures import FailoverMeasure
 from .report import ReportCollector, junit_properties, plot_timeline, write_json
 from .scenario import Scenario
@@ -104,8 +104,8 @@ class LabRequest:
 
     topology: Topology = field(compare=False)
     path: str
-    engine: Engine
-    node_engines: tuple[tuple[str, Engine], ...] = ()
+    engine: str  # an engine name (pytest_halab.engines)
+    node_engines: tuple[tuple[str, str], ...] = ()  # (balancer, engine), sorted
 
 
 class HalabRun:
@@ -139,14 +139,14 @@ class HalabRun:
     def get_lab(
         self,
         topo: Topology | str,
-        vrrp: Engine | None = None,
-        node_engines: dict[str, Engine] | None = None,
+        vrrp: str | None = None,
+        node_engines: dict[str, str] | None = None,
     ) -> Lab:
         """A running lab for this topology and engine (``node_engines``: per-balancer
         overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use."""
         if isinstance(topo, str):
             topo = topology_mod.load(topo)
-        engine: Engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
+        engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
         req = LabRequest(topo, str(topo.path), engine, tuple(sorted((node_engines or {}).items())))
         return self.labs.get(req)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import pytest
 
@@ -22,9 +22,6 @@ from . import engines
 from . import topology as topology_mod
 from .errors import HalabError
 from .topology import Topology
-
-if TYPE_CHECKING:
-    from .lab import Engine
 
 T = TypeVar("T")
 
@@ -61,11 +58,11 @@ def parse_topology(text: str) -> Topology:
         raise ValueError(str(exc)) from None
 
 
-def parse_engine(text: str) -> Engine:
+def parse_engine(text: str) -> str:
     """The name of a registered VRRP engine."""
     if text not in engines.names():
         raise ValueError(f"{text!r} is not one of {', '.join(engines.names())}")
-    return cast("Engine", text)
+    return text
 
 
 _TRUE = ("1", "true", "yes")
@@ -99,7 +96,7 @@ TOPOLOGY = Setting[Topology | None](
     parse=parse_topology,
     default=None,
 )
-VRRP = Setting["Engine | None"](
+VRRP = Setting[str | None](
     name="vrrp",
     dest="hal_vrrp",
     env="HALAB_VRRP",
@@ -136,7 +133,7 @@ class HalabSettings:
     (``--hal-vrrp``, ``environment HALAB_VRRP``, ``ini option halab_vrrp`` or ``default``)."""
 
     topology: Topology | None = None
-    vrrp: Engine | None = None
+    vrrp: str | None = None  # an engine name (pytest_halab.engines)
     keep: bool = False
     report_dir: Path | None = None
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -19,11 +19,12 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import engines
 from .errors import TopologyError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,6 @@ class Role(StrEnum):
     WEB = "web"
 
 
-VrrpEngine = Literal["keepalived", "halab"]
 HostNumber = Annotated[int, Field(ge=2, le=254, description="host part of the node's address")]
 NAME_RE = r"^[a-z][a-z0-9_-]{0,30}$"
 
@@ -83,9 +83,17 @@ class TopologySpec(_Frozen):
 
     name: str = Field(pattern=NAME_RE)
     description: str = ""
-    vrrp_engine: VrrpEngine = Field(
-        default="keepalived", description="VRRP engine when --hal-vrrp is not given"
+    vrrp_engine: str = Field(
+        default=engines.DEFAULT,
+        description="VRRP engine when --hal-vrrp is not given",
+        json_schema_extra={"enum": list(engines.names())},
     )
+
+    @field_validator("vrrp_engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        engines.get(v)  # ValueError naming the known engines
+        return v
     prefixlen: int = Field(default=24, ge=16, le=28, description="size of the lab's subnet")
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")], str] = Field(
         default_factory=dict,

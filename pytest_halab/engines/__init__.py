@@ -5,7 +5,7 @@ Adding an engine: one module with a ``VrrpEngine`` subclass, plus one line in ``
 
 from __future__ import annotations
 
-from .base import VrrpEngine
+from .base import ENGINE_FILE, GO_FILE, START, VrrpEngine
 from .halab import Halab
 from .keepalived import Keepalived
 
@@ -29,4 +29,32 @@ def get(name: str) -> type[VrrpEngine]:
         ) from None
 
 
-__all__ = ["DEFAULT", "ENGINES", "VrrpEngine", "get", "names"]
+
+
+def parse_spec(spec: str) -> tuple[str | None, dict[str, str]]:
+    """``"halab"``, ``"lb1=halab,lb2=keepalived"`` or ``"keepalived,lb1=halab"`` -> the
+    default engine and the per-node overrides. Raises ValueError naming the bad part."""
+    default: str | None = None
+    nodes: dict[str, str] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        node, _, eng = part.rpartition("=")
+        if eng not in ENGINES:
+            raise ValueError(f"{part!r}: engine must be one of {', '.join(ENGINES)}")
+        if node:
+            nodes[node] = eng
+        else:
+            default = eng
+    return default, nodes
+
+
+__all__ = [
+    "DEFAULT",
+    "ENGINES",
+    "ENGINE_FILE",
+    "GO_FILE",
+    "START",
+    "VrrpEngine",
+    "get",
+    "names",
+    "parse_spec",
+]

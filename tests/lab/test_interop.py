@@ -7,19 +7,19 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_halab.lab import Engine, Lab
+from pytest_halab.lab import Lab
 from pytest_halab.measures import assert_single_holder
 from pytest_halab.scenario import Scenario
 
 ScenarioFactory = Callable[[Lab], Scenario]
-PAIRS: list[dict[str, Engine]] = [
+PAIRS: list[dict[str, str]] = [
     {"lb1": "halab", "lb2": "keepalived"},
     {"lb1": "keepalived", "lb2": "halab"},
 ]
 VERSIONS = {"v2": "nginx_master_backup", "v3": "nginx_v3_fast"}
 
 
-def pair_id(p: dict[str, Engine]) -> str:
+def pair_id(p: dict[str, str]) -> str:
     return "+".join(f"{n}={e}" for n, e in sorted(p.items()))
 
 
@@ -82,7 +82,7 @@ def test_sigterm_hands_over_after_skew_time(mixed: Lab, hal_scenario: ScenarioFa
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[pair_id(p) for p in PAIRS])
 def test_nopreempt_keeps_the_vip_when_the_old_master_returns(
-    lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory, pair: dict[str, Engine]
+    lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory, pair: dict[str, str]
 ) -> None:
     lab = lab_factory("nginx_nopreempt", node_engines=pair)
     hal = hal_scenario(lab)

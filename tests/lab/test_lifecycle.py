@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -11,12 +13,15 @@ import time
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from pytest_halab import hostrules, topology
 from pytest_halab.cli import main as halab_main
 from pytest_halab.errors import LabStartError
-from pytest_halab.lab import L_LAB, Lab, docker_client, sweep_stale
+from pytest_halab.lab import Lab, docker_client
+from pytest_halab.labels import L_LAB
+from pytest_halab.sweep import sweep_stale
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "lab" / "topologies"
 
@@ -68,7 +73,7 @@ def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) ->
         lab.start()
     err = info.value
     assert err.node == "lb1"
-    assert f"{lab.layout.nodes['lb1']['ip']}/halab-health" in str(err)  # type: ignore[union-attr]
+    assert f"{lab.layout.nodes['lb1'].ip}/halab-health" in str(err)  # type: ignore[union-attr]
     notes = "\n".join(getattr(err, "__notes__", []))
     assert "logs of lb1" in notes
     assert 'unknown directive "no_such_directive"' in notes  # nginx's words, from lb1's logs
@@ -130,3 +135,28 @@ def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert time.monotonic() - t0 < 10
     after = {c.id for c in client.containers.list(all=True, filters={"label": L_LAB})}
     assert after == before
+
+
+def test_sweep_spares_a_lab_another_live_process_is_building() -> None:
+    """Between create and start a lab's containers are all "created": a second process's
+    sweep must not take them for a dead lab; once their owner is gone, they are stale."""
+    from pytest_halab import images
+    from pytest_halab.labels import L_KEEP, L_OWNER, L_RUN, RUN_ID, owner
+
+    client = docker_client()
+    tag = images.ensure_images(client)["web"]
+    lab_id = "hlsweep" + os.urandom(2).hex()
+    labels = {L_LAB: lab_id, L_RUN: RUN_ID, L_OWNER: owner(), L_KEEP: "1"}
+    made = client.containers.create(tag, name=f"halab-{lab_id}-web1", labels=labels)
+    try:
+        assert made.status == "created"
+        assert lab_id not in sweep_stale(client)
+        assert resources(client, lab_id)["containers"] == 1
+        dead_owner = {**labels, L_OWNER: f"{socket.gethostname()}:999999999:0"}
+        made.remove(force=True)
+        made = client.containers.create(tag, name=f"halab-{lab_id}-web1", labels=dead_owner)
+        assert lab_id in sweep_stale(client)
+        assert resources(client, lab_id) == NONE
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            made.remove(force=True)

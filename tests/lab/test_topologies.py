@@ -16,7 +16,7 @@ ENGINES = ["keepalived", "halab"]
 
 
 def probe(lab: Lab, vip: str, count: int = 20) -> list[dict[str, object]]:
-    ip = lab.layout.vips[vip]["ip"] if lab.layout else ""
+    ip = str(lab.layout.vips[vip].ip) if lab.layout else ""
     res = lab.node("client").exec(
         ["halab-probe", ip, "--count", str(count), "--interval", "0.02", "--timeout", "1"]
     )

@@ -324,6 +324,106 @@ def lab(tmp_path: Path) -> Iterator[NetnsLab]:
             print(f"--- {engine.kind} pid {engine.pid} log:\n{engine.log()[-4000:]}")
 
 
+# --- what the nodes put on the wire ------------------------------------------------------
+
+# Runs in the switch namespace: an AF_PACKET socket sees every frame on every bridge port
+# before the bridge forwards it. A frame a node sent arrives on that node's port (any packet
+# type but OUTGOING); the same frame leaving by another port is OUTGOING there, and a
+# multicast copy handed up to br0 arrives on br0: only the first is kept, so each packet a
+# node sent is recorded once, attributed by the port it came in on (not by its source
+# address, which a node could get wrong). One JSON line per VRRP (IP protocol 112) packet.
+WIRE_SNIFFER = textwrap.dedent(
+    r"""
+    import json, select, signal, socket, sys, time
+    ETH_P_ALL, PACKET_OUTGOING = 3, 4
+    ports = set(sys.argv[2].split(","))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    out = open(sys.argv[3], "a", buffering=1)
+
+    def record(data, addr):
+        ifname, _, pkttype = addr[:3]
+        if ifname not in ports or pkttype == PACKET_OUTGOING:
+            return
+        if len(data) < 14 + 20 + 8 or data[12:14] != b"\x08\x00" or data[14 + 9] != 112:
+            return
+        ip = data[14:]
+        vrrp = ip[(ip[0] & 15) * 4:]
+        out.write(json.dumps({
+            "ts": time.time(), "port": ifname, "pkttype": pkttype,
+            "eth_dst": data[0:6].hex(":"), "eth_src": data[6:12].hex(":"),
+            "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
+            "ttl": ip[8], "version": vrrp[0] >> 4, "type": vrrp[0] & 15,
+            "vrid": vrrp[1], "priority": vrrp[2],
+        }) + "\n")
+
+    print("ready", flush=True)
+    end = time.monotonic() + float(sys.argv[1])
+    while not stop and time.monotonic() < end:
+        if select.select([s], [], [], 0.1)[0]:
+            record(*s.recvfrom(65535))
+    s.setblocking(False)
+    while True:  # what was already queued when told to stop
+        try:
+            record(*s.recvfrom(65535))
+        except BlockingIOError:
+            break
+    """
+)
+
+
+class WireCapture:
+    """Every VRRP packet the given nodes put on the lab's wire (see ``WIRE_SNIFFER``),
+    from the moment the context is entered; bounded to ``duration`` seconds."""
+
+    def __init__(self, lab: NetnsLab, nodes: list[Node], duration: float = 120.0) -> None:
+        self.lab = lab
+        self.ports = {n.peer: n for n in nodes}
+        self.path = lab.workdir / f"wire-{next(_counter)}.jsonl"
+        self.duration = duration
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> WireCapture:
+        self.path.touch()
+        self.proc = subprocess.Popen(
+            [
+                "ip", "netns", "exec", self.lab.switch, sys.executable, "-c", WIRE_SNIFFER,
+                str(self.duration), ",".join(self.ports), str(self.path),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            raise AssertionError("the wire capture did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def packets(self, node: Node | None = None) -> list[dict[str, object]]:
+        """The VRRP packets captured so far (those ``node`` sent, if given)."""
+        lines = self.path.read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.endswith("}")]
+        return [r for r in records if node is None or self.ports[str(r["port"])] is node]
+
+
+def mac_of(node: Node) -> str:
+    return str(json.loads(node.ip("-j", "link", "show", "dev", "eth0").stdout)[0]["address"])
+
+
 # --- timing expectations ---------------------------------------------------------------
 
 VERSIONS = [
@@ -467,22 +567,60 @@ def test_nopreempt_keeps_vip_where_it_is(
     )
 
 
+def assert_unicast_adverts(
+    capture: WireCapture, node: Node, peer: Node, priority: int, at_least: int
+) -> None:
+    """Every VRRP packet ``node`` put on the wire is an advert (v3, VRID 51, its priority)
+    from its own address to ``peer``'s, in a frame to ``peer``'s MAC: none to 224.0.0.18
+    (or anywhere else); and there were at least ``at_least`` of them."""
+    sent = capture.packets(node)
+    assert len(sent) >= at_least, (
+        f"{node.name} ({node.engines[0].kind}) put {len(sent)} VRRP packets on the wire,"
+        f" expected at least {at_least}: {sent}"
+    )
+    want = {
+        "src": node.address,
+        "dst": peer.address,
+        "eth_dst": mac_of(peer),
+        "version": 3,
+        "type": 1,
+        "vrid": 51,
+        "priority": priority,
+    }
+    wrong = [p for p in sent if any(p[k] != v for k, v in want.items())]
+    multicast = sum(p["dst"] == "224.0.0.18" for p in sent)
+    assert not wrong, (
+        f"{node.name} ({node.engines[0].kind}): {len(wrong)} of {len(sent)} VRRP packets are"
+        f" not unicast adverts to {peer.name} ({multicast} to 224.0.0.18); expected {want},"
+        f" first wrong: {wrong[0]}"
+    )
+
+
 @pytest.mark.parametrize("pair", PAIRS)
 def test_unicast_peers(lab: NetnsLab, pair: tuple[str, str]) -> None:
+    """With ``unicast_peer`` each engine sends its adverts only to its peer's address, as
+    seen on the wire (a capture on the bridge ports): a while master, then b once it has
+    taken over from the killed a; not one packet to 224.0.0.18."""
     high_kind, low_kind = pair
     high, low = lab.add_node("a", 1), lab.add_node("b", 2)
-    high.start(
-        high_kind,
-        vrrp_conf(priority=150, version=3, advert=0.1, unicast=(high.address, low.address)),
-    )
-    low.start(
-        low_kind,
-        vrrp_conf(priority=100, version=3, advert=0.1, unicast=(low.address, high.address)),
-    )
-    wait_for(lambda: lab.holders() == ["a"], startup_allowance(), "a to become master")
-    holds_for(lambda: lab.holders() == ["a"], 1.0, "exactly one holder (a)")
-    high.engines[0].kill()
-    wait_for(low.has_vip, master_down(0.1, 100) + 1.0, "b to take over")
+    with WireCapture(lab, [high, low]) as wire:
+        high.start(
+            high_kind,
+            vrrp_conf(priority=150, version=3, advert=0.1, unicast=(high.address, low.address)),
+        )
+        low.start(
+            low_kind,
+            vrrp_conf(priority=100, version=3, advert=0.1, unicast=(low.address, high.address)),
+        )
+        wait_for(lambda: lab.holders() == ["a"], startup_allowance(), "a to become master")
+        holds_for(lambda: lab.holders() == ["a"], 1.0, "exactly one holder (a)")
+        high.engines[0].kill()
+        wait_for(low.has_vip, master_down(0.1, 100) + 1.0, "b to take over")
+        # b as master, for at least 5 adverts (0.5 s at advert_int 0.1)
+        wait_for(lambda: len(wire.packets(low)) >= 5, 2.0, "5 adverts from b", step=0.05)
+    # a was master for over 1 s at advert_int 0.1 (about 10 adverts): at least 5
+    assert_unicast_adverts(wire, high, low, priority=150, at_least=5)
+    assert_unicast_adverts(wire, low, high, priority=100, at_least=5)
 
 
 def test_malformed_packets_are_counted_not_fatal(lab: NetnsLab) -> None:

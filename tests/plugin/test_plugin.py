@@ -20,7 +20,7 @@ USER_TEST = textwrap.dedent("""
     def test_node_handles(lab):
         res = lab.node("lb1").exec("hostname")
         assert res.ok and res.output.strip() == "lb1"
-        vip = lab.layout.vips["VI_2"]["ip"]
+        vip = str(lab.layout.vips["VI_2"].ip)
         out = lab.node("client").exec(["halab-probe", vip, "--count", "4"]).output
         bodies = {json.loads(line)["body"] for line in out.splitlines()}
         assert bodies == {"1111", "2222"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pytest_halab.engines.halab import engine_log_event
 from pytest_halab.measures import measure_failover
-from pytest_halab.observe import engine_log_event
 from pytest_halab.timeline import Event, Timeline
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from pytest_halab import topology
+from pytest_halab.engines import parse_spec as parse_engine_spec
 from pytest_halab.errors import TopologyError
 from pytest_halab.faults import _set_instance_priority
-from pytest_halab.lab import parse_engine_spec
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,7 @@ def test_engine_spec(spec: str, default: str | None, nodes: dict[str, str]) -> N
 
 
 def test_engine_spec_refuses_unknown_engine() -> None:
-    with pytest.raises(ValueError, match="'lb1=vrrpd': engine must be keepalived or halab"):
+    with pytest.raises(ValueError, match="'lb1=vrrpd': engine must be one of keepalived, halab"):
         parse_engine_spec("lb1=vrrpd")
 
 

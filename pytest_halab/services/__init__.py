@@ -1,0 +1,21 @@
+"""The balancer services the lab knows, by name.
+
+Adding a service (haproxy, an LVS director): one module with a ``BalancerService``
+subclass, plus one line in ``_SERVICES``.
+"""
+
+from __future__ import annotations
+
+from .base import BalancerService
+from .nginx import Nginx
+
+_SERVICES: tuple[type[BalancerService], ...] = (Nginx,)
+SERVICES: dict[str, type[BalancerService]] = {s.name: s for s in _SERVICES}
+
+
+def by_process(process: str) -> type[BalancerService] | None:
+    """The service whose process is called ``process``, if any."""
+    return next((s for s in _SERVICES if s.process == process), None)
+
+
+__all__ = ["SERVICES", "BalancerService", "by_process"]

@@ -1,0 +1,58 @@
+"""What the lab knows of a balancer service (the traffic the VIP carries): how it starts,
+how to tell it is up, which port it serves, which faults hit it.
+
+One subclass per service, in its own module, registered in ``services/__init__.py``. A
+balancer runs a service when the topology put the service's config file in it; the image's
+``/etc/halab/services.d`` script starts it at boot under the same rule.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..nodes import Node
+
+
+class BalancerService:
+    name: ClassVar[str]
+    process: ClassVar[str]  # the process name, as `pgrep -x` sees it
+    config_path: ClassVar[str]  # present in the node <=> the node runs the service
+    port: ClassVar[int] = 80
+    health_path: ClassVar[str]  # answers 2xx on `port` while the service is up
+    start_cmd: ClassVar[str]  # starts it (in the background) when it is not running
+
+    @classmethod
+    def pgrep(cls) -> list[str]:
+        return ["pgrep", "-x", cls.process]
+
+    @classmethod
+    def enabled_cmd(cls) -> str:
+        return f"test -f {shlex.quote(cls.config_path)}"
+
+    @classmethod
+    def enabled(cls, node: Node) -> bool:
+        return node.exec(cls.enabled_cmd()).ok
+
+    @classmethod
+    def health_url(cls, node: Node) -> str:
+        port = "" if cls.port == 80 else f":{cls.port}"
+        return f"http://{node.ip}{port}{cls.health_path}"
+
+    @classmethod
+    def pids(cls, node: Node) -> list[int]:
+        res = node.exec(cls.pgrep())
+        return [int(p) for p in res.output.split()] if res.ok else []
+
+    @classmethod
+    def start(cls, node: Node) -> None:
+        node.exec(cls.start_cmd, check=True)
+
+    @classmethod
+    def ensure_running_cmd(cls) -> str:
+        """Shell: start it if the node runs it and it is down; always exits 0."""
+        return (
+            f"{cls.enabled_cmd()} && ! pgrep -x {shlex.quote(cls.process)} >/dev/null "
+            f"&& {cls.start_cmd}; true"
+        )
