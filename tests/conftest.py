@@ -1,1 +1,44 @@
+"""Which tests need Docker: exactly those marked `lab`.
+
+A test needs a Docker engine when it starts a lab: every test in tests/lab (marked by
+tests/lab/conftest.py) and every pytester test whose inner session starts one (marked by
+hand). So ``pytest -m "not lab"`` runs without an engine.
+
+To keep it so, a test without the marker runs with DOCKER_HOST pointing at a socket nobody
+listens on: a test that needs Docker but lacks the marker fails everywhere, not only on a
+machine without an engine, and its report says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
 pytest_plugins = ["pytester"]
+
+NO_DOCKER = "unix:///nonexistent/halab-tests-without-the-lab-marker.sock"
+
+
+@pytest.fixture(autouse=True)
+def _docker_only_for_lab_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.node.get_closest_marker("lab") is None:
+        monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and item.get_closest_marker("lab") is None and "Docker" in report.longreprtext:
+        report.sections.append(
+            (
+                "no Docker without the lab marker",
+                f"DOCKER_HOST={NO_DOCKER}: a test that starts a lab needs @pytest.mark.lab "
+                "(tests/conftest.py)",
+            )
+        )
+    return report

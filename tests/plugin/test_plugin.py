@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
+
 USER_TEST = textwrap.dedent("""
     import json
 
@@ -28,6 +30,7 @@ USER_TEST = textwrap.dedent("""
 """)
 
 
+@pytest.mark.lab
 def test_user_test_file_gets_a_working_lab(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TEST)
     report = pytester.path / "report"
@@ -82,7 +85,9 @@ def test_bad_engine_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user="def test_x(): pass\n")
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*VRRP engine 'vrrpd2' from ini option halab_vrrp*"])
+    result.stderr.fnmatch_lines(
+        ["*halab: VRRP engine from ini option halab_vrrp: 'vrrpd2' is not one of keepalived, halab"]
+    )
 
 
 def test_options_and_marker_registered(pytester: pytest.Pytester) -> None:
@@ -92,6 +97,18 @@ def test_options_and_marker_registered(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.lab: the test needs a real Docker lab"])
+    assert _lab_marker_lines(result) == 1
+
+
+def test_lab_marker_registered_once_in_this_project(pytester: pytest.Pytester) -> None:
+    """The project's own configuration does not register the marker a second time."""
+    result = pytester.runpytest_subprocess("--markers", "-c", str(REPO / "pyproject.toml"))
+    assert result.ret == pytest.ExitCode.OK
+    assert _lab_marker_lines(result) == 1
+
+
+def _lab_marker_lines(result: pytest.RunResult) -> int:
+    return sum(line.startswith("@pytest.mark.lab:") for line in result.outlines)
 
 
 FAULT_TEST = textwrap.dedent("""
@@ -105,6 +122,7 @@ FAULT_TEST = textwrap.dedent("""
 """)
 
 
+@pytest.mark.lab
 def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=FAULT_TEST)
     report = pytester.path / "report"
@@ -128,3 +146,15 @@ def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pyteste
     kinds = {e["kind"] for e in doc["events"]}
     assert {"fault", "probe", "advert", "vip_added", "vip_removed"} <= kinds
     assert (report / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_keep_from_the_environment_names_its_source(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HALAB_KEEP", "maybe")
+    pytester.makepyfile(test_user="def test_x(): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*halab: keep setting from environment HALAB_KEEP: 'maybe' is not a boolean*"]
+    )

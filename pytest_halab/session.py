@@ -1,0 +1,248 @@
+"""The run state of a pytest session: the labs it started, the measures its tests took.
+
+``HalabRun`` is registered with the plugin manager by ``plugin.pytest_configure`` (as
+pytest-xdist registers its DSession) and holds its own hooks: the report header, the
+terminal summary, SIGTERM handling and the teardown of every lab at session end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Generic, Protocol, TypeVar
+
+import pytest
+
+from . import topology as topology_mod
+from .lab import Lab
+from .measures import FailoverMeasure
+from .report import ReportCollector, junit_properties, plot_timeline, write_json
+from .scenario import Scenario
+from .settings import HalabSettings
+from .topology import Topology
+
+MAX_LABS = 4  # labs kept running at once by one session: a 2-core machine runs a few well
+
+
+class RunningLab(Protocol):
+    """What the pool needs of a lab."""
+
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+K = TypeVar("K", bound=Hashable)
+L = TypeVar("L", bound=RunningLab)
+
+
+class LabPool(Generic[K, L]):
+    """Running labs by key, each started by ``start(key)`` on first use.
+
+    At most ``max_labs`` run at once: before another starts, the least recently used is
+    stopped. A lab found dead (removed under us, e.g. by ``halab clean``) is stopped and
+    started afresh. With ``keep``, no lab is ever stopped by the pool, however many there are.
+    """
+
+    def __init__(
+        self, start: Callable[[K], L], *, keep: bool = False, max_labs: int = MAX_LABS
+    ) -> None:
+        self._start = start
+        self.keep = keep
+        self.max_labs = max_labs
+        self._labs: OrderedDict[K, L] = OrderedDict()  # least recently used first
+
+    def get(self, key: K) -> L:
+        """The running lab for ``key``, started (after making room) if there is none."""
+        lab = self._labs.get(key)
+        if lab is not None and not lab.alive():
+            del self._labs[key]
+            lab.stop()  # whatever is left of it
+            lab = None
+        if lab is None:
+            if not self.keep:
+                while len(self._labs) >= self.max_labs:
+                    _oldest, evicted = self._labs.popitem(last=False)
+                    evicted.stop()
+            lab = self._start(key)
+            self._labs[key] = lab
+        self._labs.move_to_end(key)
+        return lab
+
+    def __len__(self) -> int:
+        return len(self._labs)
+
+    def __iter__(self) -> Iterator[L]:
+        """The labs, least recently used first."""
+        return iter(list(self._labs.values()))
+
+    def stop_all(self) -> None:
+        """Stop every lab (none with ``keep``), the most recently used first; every lab is
+        tried, and the first error is raised at the end."""
+        errors: list[Exception] = []
+        while self._labs:
+            _key, lab = self._labs.popitem()
+            if self.keep:
+                continue
+            try:
+                lab.stop()
+            except Exception as exc:  # keep going: remove every other lab too
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@dataclass(frozen=True)
+class LabRequest:
+    """Which lab a test asked for: a topology (known by its path) and the engines to run."""
+
+    topology: Topology = field(compare=False)
+    path: str
+    engine: str  # an engine name (pytest_halab.engines)
+    node_engines: tuple[tuple[str, str], ...] = ()  # (balancer, engine), sorted
+
+
+class HalabRun:
+    """Run state registered with the plugin manager: the labs this session started and the
+    failover measures its tests took."""
+
+    def __init__(
+        self,
+        settings: HalabSettings,
+        start_lab: Callable[[LabRequest], Lab] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.labs: LabPool[LabRequest, Lab] = LabPool(
+            start_lab or self._start_lab, keep=settings.keep
+        )
+        self.records = ReportCollector()
+        self._old_sigterm: Any = None
+
+    # ------------------------------------------------------------ labs
+
+    def _start_lab(self, req: LabRequest) -> Lab:
+        lab = Lab(
+            req.topology,
+            engine=req.engine,
+            keep=self.settings.keep,
+            node_engines=dict(req.node_engines),
+        )
+        lab.start()
+        return lab
+
+    def get_lab(
+        self,
+        topo: Topology | str,
+        vrrp: str | None = None,
+        node_engines: dict[str, str] | None = None,
+    ) -> Lab:
+        """A running lab for this topology and engine (``node_engines``: per-balancer
+        overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use."""
+        if isinstance(topo, str):
+            topo = topology_mod.load(topo)
+        engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
+        req = LabRequest(topo, str(topo.path), engine, tuple(sorted((node_engines or {}).items())))
+        return self.labs.get(req)
+
+    # ------------------------------------------------------------ per test
+
+    def scenario(self, request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
+        """A Scenario for one test: measures go to the JUnit record and the summary; with
+        --hal-report, the test's timeline (JSON) and a picture of it are written."""
+        node = request.node
+
+        def record(m: FailoverMeasure) -> None:
+            layout = lab.layout
+            self.records.record(node.nodeid, layout.topology if layout else "?", str(lab.engine), m)
+            for name, value in junit_properties(m):
+                node.user_properties.append((name, value))
+
+        with Scenario(lab, record=record) as hal:
+            yield hal
+        if self.settings.report_dir is not None:
+            self._write_test_report(node.nodeid, lab, hal)
+
+    def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
+        assert self.settings.report_dir is not None
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+        tl = hal.observation.timeline()
+        meta = {
+            "test": nodeid,
+            "lab": lab.lab_id,
+            "vrrp": lab.engine_label,
+            "topology": lab.layout.topology if lab.layout else None,
+        }
+        write_json(self.settings.report_dir / f"{stem}.json", tl, hal.measures, meta=meta)
+        try:
+            plot_timeline(
+                self.settings.report_dir / f"{stem}.png",
+                tl,
+                {v: str(ip) for v, ip in lab.vip_addresses().items()},
+                tl.of_kind("fault"),
+                initial=hal.observation.initial_holders,
+                title=nodeid,
+            )
+        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
+            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+
+    # ------------------------------------------------------------ end of the run
+
+    def write_report(self) -> None:
+        """With --hal-report=DIR: DIR/labs.json, each lab's layout, timings and final status."""
+        if self.settings.report_dir is None or not len(self.labs):
+            return
+        out = []
+        for lab in self.labs:
+            entry: dict[str, Any] = {"lab": lab.lab_id, "timings_s": lab.timings}
+            try:
+                entry["status"] = lab.status()
+            except Exception as exc:  # a dead lab still gets its entry
+                entry["status_error"] = str(exc)
+            out.append(entry)
+        self.settings.report_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.report_dir / "labs.json").write_text(json.dumps(out, indent=2))
+
+    def stop_all(self) -> None:
+        self.labs.stop_all()
+
+    # ------------------------------------------------------------ hooks
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        s = self.settings
+        if s.topology is None:
+            return "halab: no topology selected (--hal-topology)"
+        engine = s.vrrp or s.topology.spec.vrrp_engine
+        return (
+            f"halab: topology {s.topology.name} ({s.topology.path}), vrrp {engine}"
+            f"{' (keep)' if s.keep else ''}"
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if len(self.records):
+            terminalreporter.write_line("")
+            terminalreporter.write_line(self.records.render_text())
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A SIGTERM (CI timeout, docker stop) becomes Ctrl-C, so teardown removes the lab.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            self.write_report()
+        finally:
+            self.stop_all()
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")

@@ -1,0 +1,175 @@
+"""The plugin's settings, resolved once per run by one function.
+
+Every setting is read the same way: the command line, then the environment, then the ini
+file, then its default. ``resolve(config)`` returns one frozen ``HalabSettings`` (kept under
+``SETTINGS_KEY`` in ``config.stash``) in which every value remembers where it came from; a bad
+value is a ``pytest.UsageError`` that names that place (``--hal-vrrp``, ``environment
+HALAB_VRRP``, ``ini option halab_vrrp``) before anything has started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar, cast
+
+import pytest
+
+from . import engines
+from . import topology as topology_mod
+from .errors import HalabError
+from .topology import Topology
+
+T = TypeVar("T")
+
+DEFAULT = "default"  # the source of a value nobody set
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: the places it is read from, in order, and how text becomes its value.
+
+    ``parse`` raises ValueError saying what is wrong with the text; the resolver adds where
+    the text came from.
+    """
+
+    name: str  # field of HalabSettings
+    dest: str  # the command-line option's dest, e.g. "hal_vrrp" for --hal-vrrp
+    env: str
+    ini: str
+    what: str  # what the value is, in messages
+    parse: Callable[[str], T]
+    default: T
+
+    @property
+    def option(self) -> str:
+        """The command-line option, e.g. ``--hal-vrrp``."""
+        return "--" + self.dest.replace("_", "-")
+
+
+def parse_topology(text: str) -> Topology:
+    """A topology name (in lab/topologies) or path, loaded and validated."""
+    try:
+        return topology_mod.load(text)
+    except HalabError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_engine(text: str) -> str:
+    """The name of a registered VRRP engine."""
+    if text not in engines.names():
+        raise ValueError(f"{text!r} is not one of {', '.join(engines.names())}")
+    return text
+
+
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
+
+
+def parse_bool(text: str) -> bool:
+    """1/0, true/false, yes/no (any case)."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (1/0, true/false, yes/no)")
+
+
+def parse_directory(text: str) -> Path:
+    """A directory, made when first written to; refused when something else is there."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{text!r} exists and is not a directory")
+    return path
+
+
+TOPOLOGY = Setting[Topology | None](
+    name="topology",
+    dest="hal_topology",
+    env="HALAB_TOPOLOGY",
+    ini="halab_topology",
+    what="topology",
+    parse=parse_topology,
+    default=None,
+)
+VRRP = Setting[str | None](
+    name="vrrp",
+    dest="hal_vrrp",
+    env="HALAB_VRRP",
+    ini="halab_vrrp",
+    what="VRRP engine",
+    parse=parse_engine,
+    default=None,
+)
+KEEP = Setting[bool](
+    name="keep",
+    dest="hal_keep",
+    env="HALAB_KEEP",
+    ini="halab_keep",
+    what="keep setting",
+    parse=parse_bool,
+    default=False,
+)
+REPORT = Setting[Path | None](
+    name="report_dir",
+    dest="hal_report",
+    env="HALAB_REPORT",
+    ini="halab_report",
+    what="report directory",
+    parse=parse_directory,
+    default=None,
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (TOPOLOGY, VRRP, KEEP, REPORT)
+
+
+@dataclass(frozen=True)
+class HalabSettings:
+    """The resolved settings of a run; ``source[name]`` says where each value came from
+    (``--hal-vrrp``, ``environment HALAB_VRRP``, ``ini option halab_vrrp`` or ``default``)."""
+
+    topology: Topology | None = None
+    vrrp: str | None = None  # an engine name (pytest_halab.engines)
+    keep: bool = False
+    report_dir: Path | None = None
+    source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def source_of(self, name: str) -> str:
+        """Where the setting ``name`` came from."""
+        return self.source.get(name, DEFAULT)
+
+
+SETTINGS_KEY = pytest.StashKey[HalabSettings]()
+
+
+def resolve_one(config: pytest.Config, setting: Setting[T]) -> tuple[T, str]:
+    """One setting's value and where it came from: the command line, the environment, the
+    ini file, or its default. An empty string counts as not set."""
+    given: Any = config.getoption(setting.dest)
+    if given is not None and given != "":
+        source = setting.option
+    elif os.environ.get(setting.env):
+        given, source = os.environ[setting.env], f"environment {setting.env}"
+    elif config.getini(setting.ini):
+        given, source = config.getini(setting.ini), f"ini option {setting.ini}"
+    else:
+        return setting.default, DEFAULT
+    if not isinstance(given, str):  # already typed by the option's action (--hal-keep)
+        return cast(T, given), source
+    try:
+        return setting.parse(given), source
+    except ValueError as exc:
+        raise pytest.UsageError(f"halab: {setting.what} from {source}: {exc}") from None
+
+
+def resolve(config: pytest.Config) -> HalabSettings:
+    """Every setting, resolved; raises pytest.UsageError naming the source of a bad value."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        values[setting.name], sources[setting.name] = resolve_one(config, setting)
+    return HalabSettings(**values, source=MappingProxyType(sources))

@@ -1,0 +1,220 @@
+"""The run state without Docker: the lab pool's eviction, the keys labs are shared by, and
+labs.json, all with fake labs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from pytest_halab import engines, topology
+from pytest_halab.lab import Lab
+from pytest_halab.session import MAX_LABS, HalabRun, LabPool, LabRequest
+from pytest_halab.settings import HalabSettings
+
+
+@dataclass(eq=False)
+class FakeLab:
+    key: object
+    running: list[FakeLab]  # every fake lab started and not stopped, shared
+    is_alive: bool = True
+    stops: int = 0
+    fail_stop: bool = False
+
+    def alive(self) -> bool:
+        return self.is_alive
+
+    def stop(self) -> None:
+        self.stops += 1
+        if self in self.running:
+            self.running.remove(self)
+        if self.fail_stop:
+            raise RuntimeError(f"cannot stop {self.key}")
+
+
+@dataclass
+class Starter:
+    """The pool's lab-making callable: fake labs, and a check that room was made first."""
+
+    max_running: int | None = None
+    running: list[FakeLab] = field(default_factory=list)
+    started: list[object] = field(default_factory=list)
+
+    def __call__(self, key: object) -> FakeLab:
+        if self.max_running is not None:
+            assert len(self.running) < self.max_running, "started before making room"
+        lab = FakeLab(key, self.running)
+        self.running.append(lab)
+        self.started.append(key)
+        return lab
+
+
+def pool(keep: bool = False, max_labs: int = MAX_LABS) -> tuple[LabPool[Any, FakeLab], Starter]:
+    start = Starter(max_running=None if keep else max_labs)
+    return LabPool(start, keep=keep, max_labs=max_labs), start
+
+
+def test_a_lab_is_started_once_and_shared() -> None:
+    labs, start = pool()
+    first = labs.get("a")
+    assert labs.get("a") is first
+    assert start.started == ["a"]
+
+
+def test_never_more_than_max_labs_running() -> None:
+    labs, start = pool()
+    for i in range(3 * MAX_LABS):
+        labs.get(i)
+        assert len(start.running) <= MAX_LABS
+        assert len(labs) == min(i + 1, MAX_LABS)
+    assert start.started == list(range(3 * MAX_LABS))
+
+
+def test_the_least_recently_used_lab_is_stopped_first() -> None:
+    labs, _start = pool(max_labs=3)
+    a, b, c = labs.get("a"), labs.get("b"), labs.get("c")
+    labs.get("a")  # a is now the most recently used: b is the oldest
+    labs.get("d")
+    assert b.stops == 1 and a.stops == c.stops == 0
+    labs.get("e")
+    assert c.stops == 1 and a.stops == 0
+    assert [lab.key for lab in labs] == ["a", "d", "e"]
+
+
+def test_an_evicted_lab_is_started_afresh_when_asked_again() -> None:
+    labs, start = pool(max_labs=1)
+    a = labs.get("a")
+    labs.get("b")
+    again = labs.get("a")
+    assert again is not a and a.stops == 1
+    assert start.started == ["a", "b", "a"]
+
+
+def test_a_dead_lab_is_replaced() -> None:
+    labs, start = pool()
+    a, b = labs.get("a"), labs.get("b")
+    a.is_alive = False  # e.g. removed by `halab clean` under the run
+    fresh = labs.get("a")
+    assert fresh is not a and fresh.alive()
+    assert a.stops == 1  # whatever was left of it is removed
+    assert b.stops == 0 and len(labs) == 2
+    assert start.started == ["a", "b", "a"]
+
+
+def test_keep_keeps_every_lab() -> None:
+    labs, start = pool(keep=True)
+    made = [labs.get(i) for i in range(MAX_LABS + 3)]
+    assert len(start.running) == MAX_LABS + 3 and len(labs) == MAX_LABS + 3
+    labs.stop_all()
+    assert all(lab.stops == 0 for lab in made) and len(labs) == 0
+
+
+def test_keep_still_replaces_a_dead_lab() -> None:
+    labs, _start = pool(keep=True)
+    a = labs.get("a")
+    a.is_alive = False
+    assert labs.get("a") is not a and a.stops == 1
+
+
+def test_stop_all_stops_every_lab_despite_errors() -> None:
+    labs, start = pool()
+    a, b, c = labs.get("a"), labs.get("b"), labs.get("c")
+    b.fail_stop = c.fail_stop = True
+    with pytest.raises(RuntimeError, match="cannot stop c"):  # most recently used first
+        labs.stop_all()
+    assert a.stops == b.stops == c.stops == 1
+    assert len(labs) == 0 and not start.running
+
+
+# ------------------------------------------------------------ HalabRun
+
+
+@dataclass(eq=False)
+class ReportingLab(FakeLab):
+    lab_id: str = "hl000000"
+    timings: dict[str, float] = field(default_factory=lambda: {"up": 1.5})
+    broken: bool = False
+
+    def status(self) -> dict[str, Any]:
+        if self.broken:
+            raise RuntimeError("no such container")
+        return {"lab": self.lab_id}
+
+
+def run_with_fakes(settings: HalabSettings) -> tuple[HalabRun, list[LabRequest]]:
+    asked: list[LabRequest] = []
+    running: list[FakeLab] = []
+
+    def start_lab(req: LabRequest) -> Lab:
+        asked.append(req)
+        return cast(Lab, ReportingLab(req, running, lab_id=f"hl{len(asked):06d}"))
+
+    return HalabRun(settings, start_lab=start_lab), asked
+
+
+def test_labs_are_shared_by_topology_and_engines() -> None:
+    topo = topology.load("nginx_master_backup")
+    own = topo.spec.vrrp_engine
+    other = next(e for e in engines.names() if e != own)
+    run, asked = run_with_fakes(HalabSettings())
+    mb = run.get_lab("nginx_master_backup")
+    assert run.get_lab(topo) is mb  # by name or loaded: the same file
+    assert run.get_lab(topo, vrrp=own) is mb
+    assert run.get_lab(topo, vrrp=other) is not mb
+    interop = run.get_lab(topo, node_engines={"lb2": other})
+    assert interop is not mb
+    assert run.get_lab(topo, node_engines={"lb2": other}) is interop
+    assert [(r.engine, r.node_engines) for r in asked] == [
+        (own, ()),
+        (other, ()),
+        (own, (("lb2", other),)),
+    ]
+
+
+def test_the_engine_is_the_callers_then_the_settings_then_the_topologys() -> None:
+    topo = topology.load("nginx_master_backup")
+    run, asked = run_with_fakes(HalabSettings())
+    run.get_lab(topo)
+    assert asked[-1].engine == topo.spec.vrrp_engine
+    run, asked = run_with_fakes(HalabSettings(vrrp="halab"))
+    run.get_lab(topo)
+    assert asked[-1].engine == "halab"
+    run.get_lab(topo, vrrp="keepalived")
+    assert asked[-1].engine == "keepalived"
+
+
+def test_hal_keep_keeps_every_lab_of_the_run() -> None:
+    run, _asked = run_with_fakes(HalabSettings(keep=True))
+    labs = [
+        run.get_lab("nginx_master_backup", vrrp=e, node_engines=n)
+        for e in engines.names()
+        for n in ({}, {"lb1": "halab"}, {"lb2": "halab"})
+    ]
+    assert len(labs) > MAX_LABS and len(run.labs) == len(labs)
+    run.stop_all()
+    assert all(cast(FakeLab, lab).stops == 0 for lab in labs)
+
+
+def test_labs_json_has_every_lab_even_a_broken_one(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    run, _asked = run_with_fakes(HalabSettings(report_dir=report))
+    run.get_lab("nginx_master_backup")
+    broken = cast(ReportingLab, run.get_lab("nginx_master_backup", vrrp="halab"))
+    broken.broken = True
+    run.write_report()
+    entries = json.loads((report / "labs.json").read_text())
+    assert entries == [
+        {"lab": "hl000001", "timings_s": {"up": 1.5}, "status": {"lab": "hl000001"}},
+        {"lab": "hl000002", "timings_s": {"up": 1.5}, "status_error": "no such container"},
+    ]
+
+
+def test_no_report_without_a_report_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run, _asked = run_with_fakes(HalabSettings())
+    run.get_lab("nginx_master_backup")
+    run.write_report()
+    assert list(tmp_path.iterdir()) == []
