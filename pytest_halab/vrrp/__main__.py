@@ -23,9 +23,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from pytest_halab.vrrp.config import config_test_exit_status, load_config
-from pytest_halab.vrrp.daemon import Daemon
 from pytest_halab.vrrp.eventlog import EventLog
+
+# The daemon's own modules (config, daemon) are imported in main() once it has named the
+# process: they take 0.1-0.5 s on a busy node, and a process not yet named halab-vrrpd is
+# one that pgrep -x and pkill miss.
 
 __all__ = ["PROCESS_NAME", "VERSION", "config_test", "main", "name_process", "parse_args"]
 
@@ -139,6 +141,8 @@ def _daemon_ready(fd: int | None, ok: bool) -> None:
 
 def config_test(path: str) -> int:
     """``-t``: print every diagnostic as keepalived does and exit with its status."""
+    from pytest_halab.vrrp.config import config_test_exit_status, load_config
+
     _cfg, diags = load_config(path)
     for diag in diags:
         print(str(diag), file=sys.stderr)
@@ -153,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     if argv is None:
         name_process()
+    from pytest_halab.vrrp.daemon import Daemon
+
     args = parse_args(argv)
     if args.version:
         print(VERSION)
