@@ -1,5 +1,8 @@
 """halab-vrrpd, the project's own VRRP daemon (``pytest_halab.vrrp``, run in the node).
 
+Its processes are called ``halab-vrrpd`` (comm and argv[0]), as keepalived's are called
+keepalived: the base class finds and kills them by that name.
+
 Its state changes come from its event log (``--event-log``): JSON lines stamped with
 integer microseconds, translated here into the timeline's shape.
 """
@@ -19,18 +22,6 @@ class Halab(VrrpEngine):
     process: ClassVar[str] = "halab-vrrpd"
     pidfile: ClassVar[str] = "/run/halab-vrrpd.pid"
     events_path: ClassVar[str] = "/var/log/halab/vrrp-events.jsonl"
-
-    # Until the daemon names its own process, it is found by its module on the command line.
-    @classmethod
-    def pgrep(cls) -> list[str]:
-        return ["pgrep", "-f", "pytest_halab[.]vrrp"]
-
-    @classmethod
-    def kill_all_cmd(cls) -> str:
-        return (
-            "pkill -KILL -f 'pytest_halab[.]vrrp'; for i in $(seq 100); do "
-            "pgrep -f 'pytest_halab[.]vrrp' >/dev/null || break; sleep 0.02; done"
-        )
 
     @classmethod
     def parse_event(cls, line: bytes, node: str) -> Event | None:

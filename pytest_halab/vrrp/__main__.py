@@ -1,8 +1,205 @@
-"""``python3 -m pytest_halab.vrrp``: run halab-vrrpd."""
+"""halab-vrrpd's command line: ``halab-vrrpd`` / ``python3 -m pytest_halab.vrrp``.
 
+keepalived's flags (those that make sense here) plus ``--event-log FILE``: JSON lines, one
+object an event, each with ``ts`` (wall clock, integer microseconds since the epoch),
+``event``, ``instance`` and fields. ``-t`` checks the configuration and exits as
+keepalived 2.2 does (0 valid, 4 fatal or file not found, 5 other errors).
+
+The daemon is found by its name, as keepalived is: its process (and every process it
+forks) is called ``halab-vrrpd``, which ``ps``, ``pgrep -x``, ``pkill`` and ``killall``
+see (:func:`name_process`); the launcher in the balancer image gives it that command
+name too (``exec -a``), which ``pidof`` and ``ps -o args`` see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import logging.handlers
+import os
+import select
 import sys
+import time
+from collections.abc import Sequence
 
-from pytest_halab.vrrp.daemon import main
+from pytest_halab.vrrp.eventlog import EventLog
+
+# The daemon's own modules (config, daemon) are imported in main() once it has named the
+# process: they take 0.1-0.5 s on a busy node, and a process not yet named halab-vrrpd is
+# one that pgrep -x and pkill miss.
+
+__all__ = ["PROCESS_NAME", "VERSION", "config_test", "main", "name_process", "parse_args"]
+
+VERSION = "halab-vrrpd 0.1.0 (keepalived 2.2.7 compatible)"
+PROCESS_NAME = "halab-vrrpd"
+log = logging.getLogger("halab-vrrpd")
+
+_PR_SET_NAME = 15  # <linux/prctl.h>
+
+
+def name_process(name: str = PROCESS_NAME) -> bool:
+    """Set this process's name (its ``comm``: 15 bytes at most) with prctl(PR_SET_NAME).
+
+    ``ps``, ``top``, ``pgrep -x``, ``pkill`` and ``killall`` go by it; processes forked
+    afterwards inherit it (a command started with exec gets its own). The command line
+    (argv[0]) is the caller's to set: the launcher runs ``exec -a halab-vrrpd python3``.
+    False if the name could not be set (no C library to call).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (ImportError, OSError, AttributeError):
+        return False
+    prctl.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return int(prctl(_PR_SET_NAME, name.encode()[:15], 0, 0)) == 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """keepalived's flags (the ones that make sense here) plus ``--event-log``."""
+    parser = argparse.ArgumentParser(
+        prog="halab-vrrpd", description="keepalived-compatible VRRP daemon"
+    )
+    parser.add_argument("-f", "--use-file", default="/etc/keepalived/keepalived.conf")
+    parser.add_argument("-t", "--config-test", action="store_true")
+    parser.add_argument("-n", "--dont-fork", action="store_true")
+    parser.add_argument("-l", "--log-console", action="store_true")
+    parser.add_argument("-D", "--log-detail", action="store_true")
+    parser.add_argument("-p", "--pid", default=None)
+    parser.add_argument("-P", "--vrrp", action="store_true", help="accepted, no effect")
+    parser.add_argument("-r", "--vrrp_pid", default=None, help="accepted, no effect")
+    parser.add_argument("-i", "--config-id", default=None, help="accepted, no effect")
+    parser.add_argument("-G", "--no-syslog", action="store_true")
+    parser.add_argument("--event-log", default=None)
+    parser.add_argument("--version", action="store_true")
+    return parser.parse_args(argv)
+
+
+class _ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%a %b %d %H:%M:%S", time.localtime(record.created))
+        micros = int(record.created % 1 * 1_000_000)
+        return f"{stamp}.{micros:06d} {time.strftime('%Y')}: {record.getMessage()}"
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    log.handlers.clear()
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if args.log_console:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_ConsoleFormatter())
+        log.addHandler(handler)
+    if not args.no_syslog and os.path.exists("/dev/log"):
+        try:
+            syslog = logging.handlers.SysLogHandler(
+                "/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            )
+        except OSError:
+            pass
+        else:
+            syslog.setFormatter(logging.Formatter(f"Keepalived_vrrp[{os.getpid()}]: %(message)s"))
+            log.addHandler(syslog)
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+
+
+def _daemonize() -> int:
+    """Classic double fork: detach from the terminal and the caller's session.
+
+    The first process exits only once the daemon reports (through a pipe, with a bounded
+    wait) that its pid file is written: a caller may read the pid file as soon as the
+    command returns. Returns the pipe's write end for :func:`_daemon_ready`.
+    """
+    read_fd, write_fd = os.pipe()
+    if os.fork():
+        os.close(write_fd)
+        ready, _, _ = select.select([read_fd], [], [], 10.0)
+        os._exit(0 if ready and os.read(read_fd, 1) == b"1" else 1)
+    os.close(read_fd)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    os.chdir("/")
+    fd = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
+    if fd > 2:
+        os.close(fd)
+    return write_fd
+
+
+def _daemon_ready(fd: int | None, ok: bool) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"1" if ok else b"0")
+            os.close(fd)
+
+
+def config_test(path: str) -> int:
+    """``-t``: print every diagnostic as keepalived does and exit with its status."""
+    from pytest_halab.vrrp.config import config_test_exit_status, load_config
+
+    _cfg, diags = load_config(path)
+    for diag in diags:
+        print(str(diag), file=sys.stderr)
+    return config_test_exit_status(diags)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``halab-vrrpd`` / ``python3 -m pytest_halab.vrrp``.
+
+    Run as a program (``argv`` None: the process's own arguments), it first names the
+    process ``halab-vrrpd``, before it forks; a caller passing ``argv`` keeps its name.
+    """
+    if argv is None:
+        name_process()
+    from pytest_halab.vrrp.daemon import Daemon
+
+    args = parse_args(argv)
+    if args.version:
+        print(VERSION)
+        return 0
+    if args.config_test:
+        return config_test(args.use_file)
+    # Paths are the caller's: resolve them before a daemon changes directory to /.
+    conf = os.path.abspath(args.use_file)
+    pid_file = os.path.abspath(args.pid) if args.pid else None
+    event_log = os.path.abspath(args.event_log) if args.event_log else None
+    if not os.path.exists(conf):
+        print(f"Configuration file {conf} not found", file=sys.stderr)
+        return 1
+    ready_fd = None if args.dont_fork else _daemonize()
+    _setup_logging(args)
+    try:
+        events = EventLog(event_log)
+        if pid_file:
+            with open(pid_file, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        _daemon_ready(ready_fd, False)
+        return 1
+    log.info("Starting %s", VERSION)
+    daemon = Daemon(conf, event_log=events, log_detail=args.log_detail)
+    try:
+        if not daemon.load():
+            _daemon_ready(ready_fd, False)
+            return 1
+        events.emit("daemon_start", None, pid=os.getpid(), config=conf)
+        daemon.start()
+        _daemon_ready(ready_fd, True)
+        return daemon.run()
+    finally:
+        daemon.close()
+        events.close()
+        if pid_file:
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -224,7 +224,7 @@ class Node:
         if kind == "halab":
             event_log = base.with_suffix(".events")
             env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-            cmd = [sys.executable, "-m", "pytest_halab.vrrp.daemon", "-n", "-l", "-D"]
+            cmd = [sys.executable, "-m", "pytest_halab.vrrp", "-n", "-l", "-D"]
             cmd += ["-f", str(conf_path), "-p", str(base.with_suffix(".pid"))]
             cmd += ["--event-log", str(event_log)]
         elif kind == "keepalived":
@@ -889,7 +889,7 @@ def test_daemonizes_without_dont_fork(lab: NetnsLab) -> None:
     conf.write_text(vrrp_conf(priority=150, version=3, advert=0.1))
     pid_file, events = lab.workdir / "daemon.pid", lab.workdir / "daemon.events"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    cmd = [sys.executable, "-m", "pytest_halab.vrrp.daemon", "-f", str(conf)]
+    cmd = [sys.executable, "-m", "pytest_halab.vrrp", "-f", str(conf)]
     cmd += ["-p", str(pid_file), "--event-log", str(events)]
     run = subprocess.run(
         ["ip", "netns", "exec", node.ns, *cmd], env=env, capture_output=True, timeout=30

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
 import re
 import select
+import signal
 import smtplib
 import socket
 import stat
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_halab.vrrp import daemon
+from pytest_halab.vrrp import daemon, links
+from pytest_halab.vrrp.__main__ import main, parse_args
 from pytest_halab.vrrp.config import config_test_exit_status, load_config
-from pytest_halab.vrrp.daemon import EventLog, EventLoop, main, parse_args
+from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket, build_garp_frame
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
 from pytest_halab.vrrp.state import State
@@ -623,20 +628,21 @@ FakeDaemon = Callable[[str], tuple[daemon.Daemon, _FakeNetlink]]
 @pytest.fixture
 def fake_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDaemon]:
     """Build a Daemon from a config text, on a fake kernel the test controls."""
-    monkeypatch.setattr(daemon, "VrrpSocket", _FakeVrrpSocket)
+    monkeypatch.setattr(links, "VrrpSocket", _FakeVrrpSocket)
     monkeypatch.setattr(daemon.Daemon, "_install_signals", lambda self: None)
     made: list[daemon.Daemon] = []
 
     def make(conf_text: str) -> tuple[daemon.Daemon, _FakeNetlink]:
         conf = tmp_path / f"k{len(made)}.conf"
         conf.write_text(conf_text)
-        the_daemon = daemon.Daemon(str(conf), event_log=EventLog(None))
-        made.append(the_daemon)
         kernel = _FakeNetlink()
-        the_daemon.netlink.close()
-        the_daemon.netlink = kernel  # type: ignore[assignment]
-        the_daemon.garp.close()
-        the_daemon.garp = _FakeGarp()  # type: ignore[assignment]
+        the_daemon = daemon.Daemon(
+            str(conf),
+            event_log=EventLog(None),
+            netlink=kernel,  # type: ignore[arg-type]
+            garp=_FakeGarp(),  # type: ignore[arg-type]
+        )
+        made.append(the_daemon)
         assert the_daemon.load()
         return the_daemon, kernel
 
@@ -687,7 +693,7 @@ def test_replaced_interface_leaves_fault_and_runs_again(
     )
     assert _state(d) is State.FAULT, "still down"
     assert inst.sock is not None and inst.sock.index == 9
-    assert "hltfake1" not in d.ifindex and d.ifindex[IF] == 9
+    assert "hltfake1" not in d.links.ifindex and d.links.ifindex[IF] == 9
     d.handle_netlink_events([LinkInfo(9, IF, True)])
     assert _state(d) is State.BACKUP
     _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
@@ -811,7 +817,7 @@ def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
     # VI_2's master goes away: the whole group takes over.
     _drive(d.loop, lambda: _state(d, "VI_2") is State.MASTER, timeout=3)
     assert _state(d, "VI_1") is State.MASTER
-    assert d.group_states["G1"] == "MASTER"
+    assert d.groups.states["G1"] == "MASTER"
 
 
 # --- packets -----------------------------------------------------------------------------
@@ -849,10 +855,73 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
         assert "halab-vrrpd" in run.stdout
 
 
-def test_daemon_module_exports_main() -> None:
-    assert daemon.main is main
+def test_the_script_entry_point_is_the_command_line() -> None:
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, name = scripts["halab-vrrpd"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
     record: dict[str, Any] = EventLog(None).emit("x", None)
     assert record["event"] == "x"
+
+
+def test_a_caller_of_main_keeps_its_process_name(capsys: pytest.CaptureFixture[str]) -> None:
+    before = Path("/proc/self/comm").read_text()
+    assert main(["--version"]) == 0
+    assert Path("/proc/self/comm").read_text() == before
+    capsys.readouterr()
+
+
+def test_the_daemon_and_its_forks_are_called_halab_vrrpd(tmp_path: Path) -> None:
+    """Started as the balancer image's launcher starts it (``exec -a``), forking into the
+    background as keepalived does: the daemon's comm (pgrep -x, killall) and argv[0]
+    (pidof) are both halab-vrrpd, and SIGTERM stops it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)  # its interface does not exist: FAULT, no socket, no address
+    pid_file = tmp_path / "vrrpd.pid"
+    launch = 'exec -a halab-vrrpd "$0" -m pytest_halab.vrrp -G -f "$1" -p "$2"'
+    env = dict(os.environ, PYTHONPATH=str(root))
+    # The first process returns once the forked daemon has written its pid file.
+    subprocess.run(
+        ["bash", "-c", launch, sys.executable, str(conf), str(pid_file)],
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    pid = int(pid_file.read_text())
+    try:
+        assert Path(f"/proc/{pid}/comm").read_text() == "halab-vrrpd\n"
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[0] == b"halab-vrrpd"
+        assert pid != os.getpid()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while pid_file.exists():  # removed by the daemon as it exits
+        assert time.monotonic() < deadline, "halab-vrrpd did not stop on SIGTERM"
+        time.sleep(0.02)
+
+
+def test_name_process_sets_comm() -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "from pytest_halab.vrrp.__main__ import name_process\n"
+        "assert name_process()\n"
+        "print(open('/proc/self/comm').read().strip())"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "halab-vrrpd"
 
 
 def test_master_down_counts_from_the_adverts_arrival(fake_daemon: FakeDaemon) -> None:

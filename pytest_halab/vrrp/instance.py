@@ -1,0 +1,249 @@
+"""A running vrrp_instance: its virtual addresses, state machine, socket and counters.
+
+Built from its config by :func:`new_instance` (no I/O: the caller looks up the interface,
+its address and the socket); :func:`machine_identity` tells whether a reload may keep it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pytest_halab.vrrp.config import VrrpInstance
+from pytest_halab.vrrp.loop import Timer
+from pytest_halab.vrrp.net import VrrpSocket
+from pytest_halab.vrrp.packet import (
+    VRRP_MCAST_GROUP,
+    AuthType,
+    ReceiveExpectation,
+    password_auth_data,
+)
+from pytest_halab.vrrp.state import (
+    PRIORITY_OWNER,
+    InstanceParams,
+    State,
+    VrrpInstanceMachine,
+)
+
+__all__ = [
+    "NO_ADDRESS",
+    "NO_INTERFACE",
+    "Instance",
+    "Vip",
+    "machine_identity",
+    "new_instance",
+    "resolve_vips",
+]
+
+log = logging.getLogger("halab-vrrpd")
+
+# An instance's own fault reasons (besides tracking): its interface is missing, or has
+# no IPv4 address to send adverts from.
+NO_INTERFACE = "no interface"
+NO_ADDRESS = "no address"
+
+
+@dataclass
+class Vip:
+    """One virtual address of an instance, resolved to its interface."""
+
+    address: str
+    prefixlen: int
+    dev: str
+    index: int
+    label: str | None
+    broadcast: str | None
+    scope: str | None
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.address, self.prefixlen, self.dev)
+
+
+@dataclass
+class Instance:
+    """A running vrrp_instance: its config, state machine, socket and tracking."""
+
+    cfg: VrrpInstance
+    machine: VrrpInstanceMachine
+    sock: VrrpSocket | None  # None while the interface is missing
+    src: str
+    expectation: ReceiveExpectation
+    vips: list[Vip]
+    advert_addresses: tuple[str, ...]
+    auth_type: int
+    auth_data: bytes
+    destinations: tuple[str, ...]
+    group: str | None = None
+    installed: set[tuple[str, int, str]] = field(default_factory=set)
+    timer: Timer | None = None
+    own_fault: bool = False
+    fault_reasons: tuple[str, ...] = ()
+    wants_master: bool = False  # sync group: master-down ran out, no master heard since
+    drops: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    received: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def set_fault_reason(self, reason: str, present: bool) -> bool:
+        """Add or drop one of the instance's own fault reasons; True if that changed."""
+        if (reason in self.fault_reasons) == present:
+            return False
+        if present:
+            self.fault_reasons += (reason,)
+        else:
+            self.fault_reasons = tuple(r for r in self.fault_reasons if r != reason)
+        return True
+
+    def set_vips(self, vips: list[Vip]) -> None:
+        """New virtual addresses: advertised, and expected in the peers' adverts."""
+        self.vips = vips
+        self.advert_addresses = tuple(v.address for v in vips)
+        self.expectation = replace(self.expectation, addresses=self.advert_addresses)
+
+
+def new_instance(
+    cfg: VrrpInstance,
+    *,
+    vips: list[Vip],
+    src: str | None,
+    sock: VrrpSocket | None,
+    global_options: Mapping[str, list[str]],
+) -> Instance:
+    """The instance ``cfg`` describes, from its resolved ``vips``, its source address
+    (None: none yet, 0.0.0.0 until one appears) and its socket (None: no interface).
+    Logs what the config asks for that cannot be done."""
+    if cfg.vrid is None:
+        raise ValueError(f"({cfg.name}) no virtual_router_id")
+    unicast = bool(cfg.unicast_peers)
+    params = InstanceParams(
+        name=cfg.name,
+        vrid=cfg.vrid,
+        primary_address=src or "0.0.0.0",
+        version=cfg.version,
+        priority=cfg.priority,
+        advert_interval=cfg.advert_int,
+        initial_state=State.MASTER if cfg.state == "MASTER" else State.BACKUP,
+        nopreempt=cfg.nopreempt,
+        preempt_delay=cfg.preempt_delay,
+        down_timer_adverts=_int_option(cfg, "down_timer_adverts", 3),
+        garp_master_delay=cfg.garp_master_delay,
+        garp_master_repeat=cfg.garp_master_repeat,
+        garp_master_refresh=cfg.garp_master_refresh,
+        garp_master_refresh_repeat=cfg.garp_master_refresh_repeat,
+        lower_prio_no_advert=_flag(cfg, global_options, "lower_prio_no_advert"),
+        higher_prio_send_advert=_flag(cfg, global_options, "higher_prio_send_advert"),
+    )
+    machine = VrrpInstanceMachine(params)
+    for warning in machine.config_warnings:
+        log.warning("(%s) %s", cfg.name, warning)
+    addresses = tuple(v.address for v in vips)
+    auth_type, auth_data = AuthType.NONE, b""
+    if cfg.version == 2 and cfg.auth_type == "PASS":
+        auth_type, auth_data = AuthType.PASS, password_auth_data(cfg.auth_pass or "")
+    elif cfg.version == 2 and cfg.auth_type == "AH":
+        log.warning("(%s) AH authentication is not supported, sending none", cfg.name)
+    expectation = ReceiveExpectation(
+        version=cfg.version,
+        vrid=cfg.vrid,
+        advert_int=machine.advert_int_field,
+        addresses=addresses,
+        auth_type=auth_type,
+        auth_data=auth_data,
+        unicast_peers=tuple(cfg.unicast_peers),
+        check_unicast_src="check_unicast_src" in cfg.options,
+    )
+    return Instance(
+        cfg=cfg,
+        machine=machine,
+        sock=sock,
+        src=src or "0.0.0.0",
+        expectation=expectation,
+        vips=vips,
+        advert_addresses=addresses,
+        auth_type=auth_type,
+        auth_data=auth_data,
+        destinations=tuple(cfg.unicast_peers) if unicast else (VRRP_MCAST_GROUP,),
+        group=cfg.sync_group,
+    )
+
+
+def resolve_vips(
+    cfg: VrrpInstance,
+    interface: str,
+    index_of: Callable[[str], int | None],
+    *,
+    quiet: bool = False,
+) -> list[Vip]:
+    """The instance's IPv4 virtual addresses on their interfaces (``interface`` unless a
+    VIP names its ``dev``); those whose interface ``index_of`` does not know are left out,
+    with an error unless ``quiet``."""
+    vips = []
+    for vip in cfg.vips:
+        if ":" in vip.address:
+            if not quiet:
+                log.warning("(%s) IPv6 address %s is not supported, ignored", cfg.name, vip.address)
+            continue
+        dev = vip.dev or interface
+        index = index_of(dev)
+        if index is None:
+            if not quiet:
+                log.error("(%s) interface %s of VIP %s not found", cfg.name, dev, vip.address)
+            continue
+        vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.brd, vip.scope))
+    return vips
+
+
+def _flag(cfg: VrrpInstance, global_options: Mapping[str, list[str]], name: str) -> bool:
+    """An instance flag, defaulting to the global ``vrrp_NAME`` as keepalived does."""
+    value = cfg.options.get(name) or global_options.get(f"vrrp_{name}")
+    return value == ["true"]
+
+
+def _int_option(cfg: VrrpInstance, name: str, default: int) -> int:
+    values = cfg.options.get(name)
+    if not values:
+        return default
+    try:
+        return int(values[0])
+    except ValueError:
+        return default
+
+
+def _identity(cfg: VrrpInstance) -> dict[str, Any]:
+    """The config of an instance minus where it was written: equal means unchanged."""
+    data = {k: v for k, v in vars(cfg).items() if k not in ("line", "file")}
+    data["vips"] = [(v.address, v.prefixlen, v.dev, v.label, v.brd, v.scope) for v in cfg.vips]
+    data["track_interfaces"] = [(t.name, t.weight, t.reverse) for t in cfg.track_interfaces]
+    data["track_scripts"] = [(t.name, t.weight, t.reverse) for t in cfg.track_scripts]
+    data.pop("excluded_vips", None)
+    return data
+
+
+def machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
+    """What the state machine and socket depend on: if equal, a reload keeps the state."""
+    data = _identity(cfg)
+    for name in (
+        "vips",
+        "track_interfaces",
+        "track_scripts",
+        "notify_master",
+        "notify_backup",
+        "notify_fault",
+        "notify_stop",
+        "notify",
+        "smtp_alert",
+        "sync_group",
+    ):
+        data.pop(name, None)
+    # A new priority is applied in place (SIGHUP must not drop the VIPs of a master whose
+    # priority changed); only becoming or ceasing to be the address owner restarts.
+    data["priority"] = cfg.priority == PRIORITY_OWNER
+    data.pop("configured_priority", None)
+    return data

@@ -1,0 +1,317 @@
+"""Interfaces as they come and go, as keepalived 2.2 follows them.
+
+:class:`LinkTable` is the kernel's interfaces as netlink last told of them (name, ifindex,
+up). :class:`VrrpSockets` holds one VRRP socket per interface. :class:`InterfaceFollower`
+keeps every instance on its interfaces: an instance whose interface is deleted goes to
+FAULT (a master drops its addresses) and its socket is closed; when an interface of that
+name appears again (a new ifindex, e.g. created as ``eth1`` and renamed), the socket is
+reopened on it, the primary address re-read, and once it is up with an IPv4 address the
+instance leaves FAULT for BACKUP. An interface with no IPv4 address keeps its instances in
+FAULT until one is added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.instance import NO_ADDRESS, NO_INTERFACE, Instance, Vip, resolve_vips
+from pytest_halab.vrrp.loop import EventLoop
+from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket
+from pytest_halab.vrrp.state import State, VrrpInstanceMachine
+from pytest_halab.vrrp.vips import VirtualAddresses
+
+__all__ = ["InterfaceFollower", "LinkChanges", "LinkTable", "NetlinkEvent", "VrrpSockets"]
+
+log = logging.getLogger("halab-vrrpd")
+
+# What the netlink monitor reports: a link, or an address added/removed ("add"/"del").
+NetlinkEvent = LinkInfo | tuple[str, AddressInfo]
+
+
+@dataclass
+class LinkChanges:
+    """What a batch of netlink events changed."""
+
+    changed: list[tuple[str, bool]] = field(default_factory=list)  # (name, up) for tracking
+    touched: set[str] = field(default_factory=set)  # appeared, vanished or changed ifindex
+    addressed: set[int] = field(default_factory=set)  # ifindexes whose IPv4 addresses changed
+
+
+class LinkTable:
+    """The kernel's interfaces as netlink last told of them: name <-> ifindex, up or not."""
+
+    def __init__(self, netlink: Netlink, events: EventLog) -> None:
+        self._netlink = netlink
+        self._events = events
+        self.up: dict[str, bool] = {}  # interface name -> up and running
+        self.ifindex: dict[str, int] = {}  # interface name -> ifindex
+        self._names: dict[int, str] = {}  # ifindex -> interface name
+
+    def is_up(self, name: str) -> bool:
+        return self.up.get(name, False)
+
+    def index_of(self, name: str) -> int | None:
+        """The interface's ifindex, asking the kernel for one not heard of yet."""
+        index = self.ifindex.get(name)
+        if index is None:
+            try:
+                index = socket.if_nametoindex(name)
+            except OSError:
+                return None
+        return index
+
+    def refresh(self) -> None:
+        """Read every link afresh (at start, and when monitor events were lost)."""
+        try:
+            links = self._netlink.links()
+        except OSError as exc:
+            log.error("cannot read links: %s", exc)
+            return
+        self.up = {link.name: link.up for link in links}
+        self.ifindex = {link.name: link.index for link in links}
+        self._names = {link.index: link.name for link in links}
+
+    def apply(self, events: Iterable[NetlinkEvent]) -> LinkChanges:
+        """Record a batch of monitor events; say what they changed."""
+        changes = LinkChanges()
+        for ev in events:
+            if not isinstance(ev, LinkInfo):
+                changes.addressed.add(ev[1].index)
+            elif ev.index == 0:  # events were lost: re-read everything
+                old, old_index = dict(self.up), dict(self.ifindex)
+                self.refresh()
+                changes.changed += [(n, u) for n, u in self.up.items() if old.get(n, False) != u]
+                changes.changed += [(n, False) for n, u in old.items() if u and n not in self.up]
+                names = old_index.keys() | self.ifindex.keys()
+                changes.touched |= {n for n in names if old_index.get(n) != self.ifindex.get(n)}
+                changes.addressed |= set(self.ifindex.values())
+            else:
+                changes.changed += self._link_event(ev, changes.touched)
+        return changes
+
+    def _link_event(self, ev: LinkInfo, touched: set[str]) -> list[tuple[str, bool]]:
+        """Record one link event; return the (name, up) changes it makes."""
+        changes: list[tuple[str, bool]] = []
+        old_name = self._names.get(ev.index, ev.name if ev.deleted else None)
+        if old_name is not None and (ev.deleted or old_name != ev.name):
+            # The name this ifindex had is gone: the interface was deleted or renamed.
+            if ev.deleted:
+                log.info("Interface %s deleted", old_name)
+                self._events.emit("interface_deleted", None, interface=old_name, index=ev.index)
+            else:
+                log.info("Interface name has changed from %s to %s", old_name, ev.name)
+            self._names.pop(ev.index, None)
+            if self.ifindex.get(old_name) == ev.index:
+                del self.ifindex[old_name]
+                touched.add(old_name)
+                if self.up.pop(old_name, False):
+                    changes.append((old_name, False))
+        if ev.deleted:
+            return changes
+        if self.ifindex.get(ev.name) != ev.index:
+            log.info("Interface %s added", ev.name)
+            self._events.emit("interface_added", None, interface=ev.name, index=ev.index)
+            previous = self.ifindex.get(ev.name)
+            if previous is not None:
+                self._names.pop(previous, None)
+            self.ifindex[ev.name] = ev.index
+            self._names[ev.index] = ev.name
+            touched.add(ev.name)
+        was = self.up.get(ev.name)
+        self.up[ev.name] = ev.up
+        if was != ev.up and (was is not None or ev.up):  # a new, down link: no news
+            changes.append((ev.name, ev.up))
+        return changes
+
+
+class VrrpSockets:
+    """One VRRP socket per interface, read by the loop; the instances on an interface
+    share it. ``on_readable(sock)`` runs when one has packets; ``on_closed(sock)`` when
+    :meth:`close` closed one its instances still hold."""
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        *,
+        on_readable: Callable[[VrrpSocket], None],
+        on_closed: Callable[[VrrpSocket], None],
+    ) -> None:
+        self._loop = loop
+        self._on_readable = on_readable
+        self._on_closed = on_closed
+        self._by_interface: dict[str, VrrpSocket] = {}
+
+    def __contains__(self, interface: object) -> bool:
+        return interface in self._by_interface
+
+    def interfaces(self) -> list[str]:
+        return list(self._by_interface)
+
+    def open(self, interface: str, multicast: bool, index: int) -> VrrpSocket:
+        """The socket of ``interface`` (ifindex ``index``), opened if need be."""
+        sock = self._by_interface.get(interface)
+        if sock is not None and sock.index != index:
+            self.close(interface)  # bound to an interface that has gone
+            sock = None
+        if sock is None:
+            sock = VrrpSocket(interface, multicast=multicast, index=index)
+            self._by_interface[interface] = sock
+            self._loop.add_reader(sock.fileno(), functools.partial(self._on_readable, sock))
+        elif multicast:
+            sock.join()
+        return sock
+
+    def close(self, interface: str) -> None:
+        """Close the socket of ``interface``; its instances are left without one."""
+        sock = self._discard(interface)
+        if sock is not None:
+            self._on_closed(sock)
+
+    def rejoin(self, interface: str) -> None:
+        """The interface came up: join the VRRP group on it again."""
+        sock = self._by_interface.get(interface)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.join()
+
+    def close_unused(self, used: Iterable[str | None]) -> None:
+        """Close the sockets of interfaces no instance is configured on any more."""
+        keep = set(used)
+        for interface in [n for n in self._by_interface if n not in keep]:
+            self._discard(interface)
+
+    def close_all(self) -> None:
+        for interface in list(self._by_interface):
+            self._discard(interface)
+
+    def _discard(self, interface: str) -> VrrpSocket | None:
+        sock = self._by_interface.pop(interface, None)
+        if sock is not None:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
+        return sock
+
+
+class InterfaceFollower:
+    """Keeps each instance on its interfaces: the VRRP socket, the VIPs' ifindexes and the
+    source address follow interfaces appearing, vanishing, being renamed or readdressed.
+    Each method returns True when the instance's own fault reasons changed (the caller
+    then recomputes tracking)."""
+
+    def __init__(
+        self,
+        *,
+        links: LinkTable,
+        sockets: VrrpSockets,
+        netlink: Netlink,
+        vips: VirtualAddresses,
+        clock: Callable[[], float],
+    ) -> None:
+        self._links = links
+        self._sockets = sockets
+        self._netlink = netlink
+        self._vips = vips
+        self._clock = clock
+
+    def follow(self, instances: Sequence[Instance], changes: LinkChanges) -> bool:
+        """Bring every instance up to date after a batch of link and address events."""
+        for name in changes.touched:
+            self._vips.forget(name)
+        faults_changed = False
+        for inst in instances:
+            interface = inst.cfg.interface or ""
+            touched = changes.touched
+            if interface in touched or any(v.dev in touched for v in inst.cfg.vips if v.dev):
+                faults_changed |= self.attach(inst)
+            elif self._links.ifindex.get(interface) in changes.addressed:
+                faults_changed |= self.check_address(inst)
+        return faults_changed
+
+    def attach(self, inst: Instance) -> bool:
+        """Follow the instance's interfaces after one appeared, vanished or was replaced:
+        VIP ifindexes, the VRRP socket, the source address."""
+        interface = inst.cfg.interface or ""
+        self._refresh_vips(inst)
+        index = self._links.ifindex.get(interface)
+        if index is None:
+            if inst.sock is not None:
+                self._sockets.close(interface)
+            inst.sock = None
+            return inst.set_fault_reason(NO_INTERFACE, True)
+        if inst.sock is None or inst.sock.index != index:
+            try:
+                inst.sock = self._sockets.open(interface, not inst.cfg.unicast_peers, index)
+            except OSError as exc:
+                log.error("(%s) cannot open VRRP socket on %s: %s", inst.name, interface, exc)
+                inst.sock = None
+                return inst.set_fault_reason(NO_INTERFACE, True)
+            log.info("(%s) VRRP socket open on %s (ifindex %d)", inst.name, interface, index)
+        changed = inst.set_fault_reason(NO_INTERFACE, False)
+        return self.check_address(inst) or changed
+
+    def _refresh_vips(self, inst: Instance) -> None:
+        """Re-resolve VIP ifindexes. Addresses on a deleted interface went with it."""
+        interface = inst.cfg.interface or ""
+        resolved = {
+            v.key: v for v in resolve_vips(inst.cfg, interface, self._links.index_of, quiet=True)
+        }
+        vips: list[Vip] = []
+        for vip in inst.vips:
+            new = resolved.pop(vip.key, None)
+            if new is None:
+                self._vips.gone_with_interface(inst, vip)
+            vips.append(new or vip)
+        if resolved:  # VIPs whose interface did not exist when the instance was built
+            vips += resolved.values()
+            inst.set_vips(vips)
+        else:
+            inst.vips = vips
+        if inst.machine.state is State.MASTER and any(
+            v.key not in inst.installed and v.dev in self._links.ifindex for v in vips
+        ):
+            self._vips.add(inst)
+
+    def check_address(self, inst: Instance) -> bool:
+        """Re-read the primary address (unless configured)."""
+        cfg = inst.cfg
+        if (cfg.unicast_src_ip if cfg.unicast_peers else cfg.mcast_src_ip) is not None:
+            return False
+        index = self._links.ifindex.get(cfg.interface or "")
+        if index is None:
+            return False
+        exclude = frozenset(v.address for v in inst.vips)
+        try:
+            src = self._netlink.primary_address(index, exclude)
+        except OSError as exc:
+            log.error("(%s) cannot read addresses: %s", inst.name, exc)
+            return False
+        if src is None:
+            if NO_ADDRESS not in inst.fault_reasons:
+                log.info("(%s) no IPv4 address on %s", inst.name, cfg.interface)
+            return inst.set_fault_reason(NO_ADDRESS, True)
+        if src != inst.src:
+            self._change_source(inst, src)
+        return inst.set_fault_reason(NO_ADDRESS, False)
+
+    def _change_source(self, inst: Instance, src: str) -> None:
+        """Adverts go from the new primary address. Out of service (FAULT), the state
+        machine is rebuilt so ties are broken with it too; in service it keeps the old
+        one for tie-breaking until the instance next goes through FAULT."""
+        log.info("(%s) source address changed from %s to %s", inst.name, inst.src, src)
+        inst.src = src
+        old = inst.machine
+        if old.state not in (State.FAULT, State.INIT):
+            return
+        machine = VrrpInstanceMachine(replace(old.params, primary_address=src))
+        if old.state is State.FAULT:
+            now = self._clock()
+            machine.set_fault(now, True)
+            machine.start(now)  # INIT -> FAULT, already reported by the old machine
+            machine.set_effective_priority(now, old.effective_priority)
+        inst.machine = machine
