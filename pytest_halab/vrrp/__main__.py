@@ -141,7 +141,7 @@ def _daemon_ready(fd: int | None, ok: bool) -> None:
 
 def config_test(path: str) -> int:
     """``-t``: print every diagnostic as keepalived does and exit with its status."""
-    from pytest_halab.vrrp.config import config_test_exit_status, load_config
+    from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 
     _cfg, diags = load_config(path)
     for diag in diags:

@@ -23,11 +23,10 @@ import gc
 import logging
 import signal
 import socket
-import sys
 import time
 from collections.abc import Sequence
 
-from pytest_halab.vrrp.config import KeepalivedConfig, VrrpInstance, load_config
+from pytest_halab.vrrp.conf import KeepalivedConfig, VrrpInstance, load_config
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.instance import (
     NO_ADDRESS,
@@ -693,9 +692,3 @@ class Daemon:
 
 def _noop_handler(signum: int, frame: object) -> None:
     del signum, frame  # the wakeup fd carries the signal to the loop
-
-
-if __name__ == "__main__":  # the old way in, ``python3 -m pytest_halab.vrrp.daemon``
-    from pytest_halab.vrrp.__main__ import main
-
-    sys.exit(main())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pytest_halab.vrrp.config import VrrpInstance
+from pytest_halab.vrrp.conf import VrrpInstance
 from pytest_halab.vrrp.loop import Timer
 from pytest_halab.vrrp.net import VrrpSocket
 from pytest_halab.vrrp.packet import (

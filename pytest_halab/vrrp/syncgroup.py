@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from pytest_halab.vrrp.config import KeepalivedConfig
+from pytest_halab.vrrp.conf import KeepalivedConfig
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.instance import Instance
 from pytest_halab.vrrp.packet import VrrpAdvert

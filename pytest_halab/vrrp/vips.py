@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Callable
 
-from pytest_halab.vrrp.config import KeepalivedConfig
+from pytest_halab.vrrp.conf import KeepalivedConfig
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.instance import Instance, Vip
 from pytest_halab.vrrp.loop import EventLoop

@@ -35,7 +35,7 @@ def mixed(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab], versi
 
 def engine_on(lab: Lab, node: str) -> str:
     n = lab.node(node)
-    if n.exec(["pgrep", "-f", "pytest_halab[.]vrrp"]).ok:
+    if n.exec(["pgrep", "-x", "halab-vrrpd"]).ok:
         return "halab"
     if n.exec(["pgrep", "-x", "keepalived"]).ok:
         return "keepalived"

@@ -24,7 +24,7 @@ import pytest
 
 from pytest_halab.vrrp import daemon, links
 from pytest_halab.vrrp.__main__ import main, parse_args
-from pytest_halab.vrrp.config import config_test_exit_status, load_config
+from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket, build_garp_frame
