@@ -170,10 +170,6 @@ class Faults:
 
     # ------------------------------------------------------------ processes
 
-    def _pids(self, node: Node, pattern: list[str]) -> list[int]:
-        res = node.exec(pattern)
-        return [int(p) for p in res.output.split()] if res.ok else []
-
     def _engine_named(self, process: str, node: str) -> type[VrrpEngine] | None:
         """The engine a process name designates: "vrrp"/"engine" = the node's engine."""
         if process in ("vrrp", "engine"):
@@ -196,7 +192,7 @@ class Faults:
         n = self.lab.node(node)
         signum = signal_mod.Signals[sig] if isinstance(sig, str) else signal_mod.Signals(sig)
         pattern = self._pattern(process, node)
-        pids = self._pids(n, pattern)
+        pids = n.pids(pattern)
         if not pids:
             raise FaultError(node, f"no running process matches {shlex.join(pattern[1:])}")
         terminal = signum in (
@@ -226,16 +222,16 @@ class Faults:
                     _wait(
                         f"{process} ({pids}) exiting after {signum.name}",
                         node,
-                        lambda: not self._pids(n, pattern),
+                        lambda: not n.pids(pattern),
                     )
                 except FaultNotEffective as exc:
                     exc.add_note(n.exec("ps -eo pid,ppid,stat,wchan:20,etime,args").output)
                     raise
-            elif not self._pids(n, pattern):
+            elif not n.pids(pattern):
                 raise FaultNotEffective(node, f"{process} died on {signum.name}")
 
         def undo() -> None:
-            if self._pids(n, pattern):
+            if n.pids(pattern):
                 return
             self._start_service(n, process)
 
@@ -260,7 +256,7 @@ class Faults:
         _wait(
             f"{process} running again",
             n.name,
-            lambda: bool(self._pids(n, self._pattern(process, n.name))),
+            lambda: bool(n.pids(self._pattern(process, n.name))),
         )
 
     # ------------------------------------------------------------ containers

@@ -75,6 +75,11 @@ class Node:
             raise NodeCommandError(self.name, shlex.join(argv), res.exit_code, res.output)
         return res
 
+    def pids(self, pgrep: Sequence[str]) -> list[int]:
+        """The pids a ``pgrep ...`` argv lists in the node (none: an empty list)."""
+        res = self.exec(pgrep)
+        return [int(p) for p in res.output.split() if p.isdigit()] if res.ok else []
+
     def put_files(self, files: dict[str, bytes], mode: int = 0o644) -> None:
         """Write files (absolute path -> content) into the node in one archive."""
         buf = io.BytesIO()

@@ -216,7 +216,7 @@ class Observation:
         events: list[Event] = list(self.extra)
         for a in self.agents:
             for line in self._read(a).splitlines():
-                ev = _parse(line, a.node)
+                ev = Event.from_record(line, a.node)
                 if ev is not None:
                     events.append(ev)
         events.extend(self._engine_events())
@@ -241,16 +241,6 @@ class Observation:
 
     def timeline(self) -> Timeline:
         return self.stop()
-
-
-def _parse(line: bytes, node: str) -> Event | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        return Event.from_json(line.decode(errors="replace"), node=node)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def clock_skew_s(nodes: list[Node]) -> float:

@@ -161,6 +161,18 @@ class Event:
             raise ValueError(f"not JSON: {exc}") from None
         return cls.from_dict(obj, node=node)
 
+    @classmethod
+    def from_record(cls, line: bytes, node: str) -> Event | None:
+        """One line an in-node agent wrote, as an event of ``node``; None when the line is
+        blank or not an event (a half-written last line, a stray message)."""
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            return cls.from_json(line.decode(errors="replace"), node=node)
+        except (ValueError, KeyError, TypeError):
+            return None
+
 
 def _ts(ev: Event) -> float:
     return ev.ts

@@ -75,8 +75,7 @@ class VrrpEngine:
     @classmethod
     def pids(cls, node: Node) -> list[int]:
         """Every running process of the engine (by process name)."""
-        res = node.exec(cls.pgrep())
-        return [int(p) for p in res.output.split()] if res.ok else []
+        return node.pids(cls.pgrep())
 
     @classmethod
     def start(cls, node: Node) -> None:

@@ -21,10 +21,5 @@ class Keepalived(VrrpEngine):
 
     @classmethod
     def parse_event(cls, line: bytes, node: str) -> Event | None:
-        line = line.strip()
-        if not line:
-            return None
-        try:
-            return Event.from_json(line.decode(errors="replace"), node=node)
-        except (ValueError, KeyError, TypeError):
-            return None
+        # halab-observe --fifo writes timeline events already
+        return Event.from_record(line, node)

@@ -42,8 +42,7 @@ class BalancerService:
 
     @classmethod
     def pids(cls, node: Node) -> list[int]:
-        res = node.exec(cls.pgrep())
-        return [int(p) for p in res.output.split()] if res.ok else []
+        return node.pids(cls.pgrep())
 
     @classmethod
     def start(cls, node: Node) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_halab import engines
 from pytest_halab.engines.base import VrrpEngine
-from pytest_halab.nodes import ExecResult
+from pytest_halab.nodes import ExecResult, Node
 
 
 def test_registry_by_name() -> None:
@@ -31,6 +31,7 @@ def test_every_engine_is_complete(name: str) -> None:
 
 class _Node:
     name = "lb1"
+    pids = Node.pids  # the real parsing of pgrep's output, over this fake exec
 
     def __init__(self, outputs: dict[str, ExecResult]) -> None:
         self.outputs = outputs
