@@ -843,7 +843,7 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
-    for module in ("pytest_halab.vrrp", "pytest_halab.vrrp.daemon"):
+    for module in ("pytest_halab.vrrp",):  # the one way in (the image uses it)
         run = subprocess.run(
             [sys.executable, "-m", module, "--version"],
             capture_output=True,
