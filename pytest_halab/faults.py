@@ -120,17 +120,17 @@ class Faults:
             self.sync()
         t_inject = self._event(name, "inject", target, detail)
         fault = Fault(name, target, detail, t_inject, t_inject, undo)
-        injected = False
         try:
             try:
                 inject()
-                injected = True
                 verify()
             except NodeCommandError as exc:
                 raise FaultError(exc.node, str(exc)) from exc
         except FaultError as exc:
-            if injected and undo is not None:
-                # Half a fault must not outlive the test that failed on it.
+            if undo is not None:
+                # An inject that failed or did not verify may still have taken effect (one
+                # of two rules in place, a process half killed): it must not outlive the
+                # test that failed on it.
                 try:
                     undo()
                     exc.add_note(f"the fault was undone ({name} on {target})")

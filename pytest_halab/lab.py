@@ -9,6 +9,7 @@ Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 import time
@@ -45,6 +46,7 @@ from .topology import Addressing, Role, Topology
 
 ENGINE_GRACE_S = 2.0
 ENGINE_LAG_S = 0.5
+MASTER_START_WAIT_S = 10.0
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
 def docker_client() -> docker.DockerClient:
@@ -240,26 +242,43 @@ class Lab:
         # Balancers first: their VRRP engines then count down their timers while the other
         # nodes start.
         parallel(lambda n: n.container.start(), self.balancers())
-        self._engine_go = time.time() + 0.05
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
         parallel(
             lambda job: job(),
-            [
-                *(lambda n=n: self._release_engine(n) for n in self.balancers()),
-                *(lambda n=n: n.container.start() for n in others),
-            ],
+            [self._release_engines, *(lambda n=n: n.container.start() for n in others)],
         )
 
-    def _release_engine(self, node: Node) -> None:
-        """Tell the node's VRRP engine when to start (it waits for /run/halab/vrrp-go).
+    def _release_engines(self) -> None:
+        """Tell the balancers' VRRP engines when to start (each waits for its go file).
 
         Every balancer that is the expected master of a VIP starts at the same instant, so
-        container start order never decides who becomes master; the others start
-        ENGINE_LAG_S later, so that under nopreempt (where whoever comes up first keeps the
-        VIP) an engine that starts slower (Python) cannot lose the intended election.
+        container start order never decides who becomes master. The others start
+        ENGINE_LAG_S later, and never before the masters' engines run (pid file written):
+        under nopreempt whoever comes up first keeps the VIP, and on a loaded machine an
+        engine can take seconds to start (halab-vrrpd is Python), so a fixed lag alone could
+        hand the election to the wrong node.
         """
         masters = set(self.expected_masters().values())
-        at = self._engine_go + (0.0 if node.name in masters else ENGINE_LAG_S)
+        first = [n for n in self.balancers() if n.name in masters]
+        rest = [n for n in self.balancers() if n.name not in masters]
+        self._engine_go = go = time.time() + 0.05
+        parallel(lambda n: self._go(n, go), first)
+        if not rest:
+            return
+        # A master whose engine never starts (its config refused) is reported by the
+        # readiness check; the others are released after MASTER_START_WAIT_S regardless.
+        with contextlib.suppress(LabTimeoutError):
+            waits.until(
+                f"the VRRP engines of {', '.join(n.name for n in first)} to run",
+                lambda: all(parallel(lambda n: self.engine_of(n.name).alive(n), first)),
+                MASTER_START_WAIT_S,
+                0.02,
+            )
+        at = max(go + ENGINE_LAG_S, time.time() + 0.05)
+        parallel(lambda n: self._go(n, at), rest)
+
+    @staticmethod
+    def _go(node: Node, at: float) -> None:
         node.put_files({engines.GO_FILE: f"{at:.6f}\n".encode()})
 
     def balancers(self) -> list[Node]:
@@ -302,7 +321,7 @@ class Lab:
         """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
         if time.time() < self._engine_go + ENGINE_GRACE_S:
             return
-        checks = parallel(lambda n: self.engine_of(n.name).alive(n), self.balancers())
+        checks = parallel(lambda n: self.engine_of(n.name).running(n), self.balancers())
         for node, alive in zip(self.balancers(), checks, strict=True):
             if not alive:
                 raise LabStartError(
@@ -439,8 +458,7 @@ class Lab:
             )
 
         parallel(stop_and_start, self.balancers())
-        self._engine_go = time.time() + 0.05
-        parallel(self._release_engine, self.balancers())
+        self._release_engines()
         self.wait_for_holders(
             {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
         )

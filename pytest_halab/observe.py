@@ -22,6 +22,7 @@ comparable (``clock_skew_s`` checks that). Events are collected when the observa
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -129,7 +130,13 @@ class Observation:
                 )
         for agent in self.agents:
             self._launch(agent)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            # The agents that did start must not outlive an observation that failed.
+            with contextlib.suppress(Exception):
+                self._kill_agents()
+            raise
         self.initial_holders = lab.vip_holders()
         return self
 
@@ -196,6 +203,11 @@ class Observation:
         """Stop the agents and collect every event they recorded."""
         if self._collected is not None:
             return self._collected
+        self._kill_agents()
+        self._collected = self._collect()
+        return self._collected
+
+    def _kill_agents(self) -> None:
         by_node: dict[str, list[_Agent]] = {}
         for a in self.agents:
             by_node.setdefault(a.node, []).append(a)
@@ -205,8 +217,6 @@ class Observation:
                 continue
             pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in agents)
             node.exec(f"kill -TERM {pids} 2>/dev/null; true")
-        self._collected = self._collect()
-        return self._collected
 
     def snapshot(self) -> Timeline:
         """Everything recorded so far; the agents keep running."""

@@ -46,6 +46,13 @@ class VrrpEngine:
         return f'p=$(cat {f} 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null'
 
     @classmethod
+    def running_cmd(cls) -> str:
+        """Shell: exit 0 while the engine runs or is starting: a live pid file, or a process
+        of its name (under load an engine can take seconds to load its config and write
+        its pid file; it carries its name from exec on)."""
+        return f"{{ {cls.alive_cmd()}; }} || pgrep -x {shlex.quote(cls.process)} >/dev/null"
+
+    @classmethod
     def tree_pids_cmd(cls) -> str:
         """Shell: the pid from the pid file and its children, one per line."""
         return f'{cls.alive_cmd()} && {{ echo "$p"; pgrep -P "$p"; }}; true'
@@ -70,7 +77,13 @@ class VrrpEngine:
 
     @classmethod
     def alive(cls, node: Node) -> bool:
+        """It runs and has written its pid file."""
         return node.exec(cls.alive_cmd()).ok
+
+    @classmethod
+    def running(cls, node: Node) -> bool:
+        """It runs, or its process is starting (see ``running_cmd``)."""
+        return node.exec(cls.running_cmd()).ok
 
     @classmethod
     def pids(cls, node: Node) -> list[int]:

@@ -7,9 +7,11 @@ import math
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from pytest_halab import waits
 from pytest_halab.assertions import (
     assert_holder,
     assert_no_failed_requests,
@@ -86,13 +88,15 @@ def master_down_interval(advert_int: float, priority: int) -> float:
 
 def timeline_when(hal: Scenario, done: Callable[[Timeline], bool], what: str) -> Timeline:
     """The timeline, once ``done`` holds for it (the agents write a little after the fact)."""
-    deadline = time.monotonic() + 5.0
-    while True:
+    def ready() -> Timeline | None:
         tl = hal.timeline()
-        if done(tl):
-            return tl
-        assert time.monotonic() < deadline, f"{what} never appeared in the timeline"
-        time.sleep(0.1)
+        return tl if done(tl) else None
+
+    return waits.until(f"{what} in the timeline", ready, 5.0, 0.1, error=_assertion)
+
+
+def _assertion(message: str, _node: str | None) -> BaseException:
+    return AssertionError(message)
 
 
 def test_total_packet_loss_on_backup_is_split_brain(mb: Lab, hal_scenario: ScenarioFactory) -> None:
@@ -104,6 +108,13 @@ def test_total_packet_loss_on_backup_is_split_brain(mb: Lab, hal_scenario: Scena
     lb1 = str(mb.node("lb1").ip)
     advert = float(conf_value(mb, "lb2", "advert_int"))
     mdi = master_down_interval(advert, int(conf_value(mb, "lb2", "priority")))
+    # The takeover is timed from the last advert of lb1 that lb2 heard: the capture must
+    # hold one before the fault (the observation may have begun less than an advert ago).
+    timeline_when(
+        hal,
+        lambda tl: any(e.get("src") == lb1 for e in tl.of_kind("advert")),
+        "an advert of lb1 before the fault",
+    )
     fault = hal.faults.packet_loss("lb2", 100, direction="in")
     hal.wait_holders({"VI_1": ["lb1", "lb2"]})
     time.sleep(2 * advert)  # lb1 goes on advertising, unheard: the split brain stays
@@ -360,3 +371,32 @@ def test_forged_resignation_of_the_master(mb: Lab, hal_scenario: ScenarioFactory
         assert time.monotonic() < deadline, hal.timeline().format_around(fault.injected_at, after=4)
         time.sleep(0.1)
     hal.wait_holders({"VI_1": ["lb1"]})
+
+
+def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None:
+    """One agent cannot start: the observation fails, naming it, and the agents that did
+    start are stopped (none is left running in any node)."""
+    from pytest_halab.errors import ObserverError
+    from pytest_halab.observe import Observation
+
+    obs = Observation(mb)
+    launch = obs._launch
+
+    def broken_capture(agent: Any, append: bool = False) -> None:
+        if agent.name.endswith("-wire"):
+            agent.argv = ["halab-observe", "--no-such-option"]
+        launch(agent, append)
+
+    obs._launch = broken_capture  # type: ignore[method-assign]
+    with pytest.raises(ObserverError, match="observers and probes to start") as info:
+        obs.start()
+    assert any("-wire" in note for note in info.value.__notes__)
+    assert len(obs.agents) > 1
+    for agent in obs.agents:
+        node = mb.node(agent.node)
+        waits.command(
+            node,
+            f'! {{ p=$(cat {agent.pidfile}) && kill -0 "$p"; }}',
+            f"{agent.name} to exit in {agent.node}",
+            5,
+        )

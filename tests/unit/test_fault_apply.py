@@ -1,0 +1,93 @@
+"""A fault's life cycle without Docker: events to its sink, undone when it fails to verify."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pytest_halab.errors import FaultError, FaultNotEffective, NodeCommandError
+from pytest_halab.faults import Faults
+from pytest_halab.timeline import Event
+
+
+class _Node:
+    name = "lb1"
+
+    def logs(self, tail: int = 200) -> str:
+        return "nginx: [emerg] bind() failed"
+
+
+class _Lab:
+    def __init__(self) -> None:
+        self.nodes = {"lb1": _Node()}
+
+    def node(self, name: str) -> _Node:
+        return self.nodes[name]
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.restarted: list[str] = []
+
+    def note(self, node: str, kind: str, **data: Any) -> Event:
+        ev = Event(ts=time.time(), node=node, kind=kind, data=data)
+        self.events.append(ev)
+        return ev
+
+    def node_restarted(self, node: str) -> None:
+        self.restarted.append(node)
+
+
+def _faults() -> tuple[Faults, _Sink]:
+    sink = _Sink()
+    return Faults(_Lab(), sink=sink), sink  # type: ignore[arg-type]
+
+
+def test_events_go_to_the_sink_and_times_come_from_it() -> None:
+    faults, sink = _faults()
+    undone = []
+    f = faults._apply("demo", "lb1", "x", lambda: None, lambda: None, lambda: undone.append(1))
+    assert [e.data["phase"] for e in sink.events] == ["inject", "effective"]
+    assert f.injected_at == sink.events[0].ts and f.effective_at == sink.events[1].ts
+    faults.revert(f)
+    assert undone == [1] and sink.events[-1].data["phase"] == "revert"
+    faults.revert(f)  # once only
+    assert undone == [1]
+
+
+def test_a_fault_that_does_not_verify_is_undone_and_carries_the_logs() -> None:
+    faults, _sink = _faults()
+    undone = []
+
+    def verify() -> None:
+        raise FaultNotEffective("lb1", "rule not in place")
+
+    with pytest.raises(FaultNotEffective) as info:
+        faults._apply("demo", "lb1", "x", lambda: None, verify, lambda: undone.append(1))
+    assert undone == [1], "an injected fault that failed to verify must be reverted"
+    notes = "\n".join(info.value.__notes__)
+    assert "the fault was undone" in notes and "bind() failed" in notes
+    assert faults.applied == []
+
+
+def test_a_fault_that_failed_to_inject_is_undone_too() -> None:
+    """One of its rules may be in place already."""
+    faults, _sink = _faults()
+    undone = []
+
+    def inject() -> None:
+        raise NodeCommandError("lb1", "iptables -I INPUT ...", 2, "iptables: bad rule")
+
+    with pytest.raises(FaultError, match="iptables: bad rule"):
+        faults._apply("demo", "lb1", "x", inject, lambda: None, lambda: undone.append(1))
+    assert undone == [1]
+
+
+def test_without_a_sink_faults_still_stamp_their_times() -> None:
+    faults = Faults(_Lab())  # type: ignore[arg-type]
+    t0 = time.time()
+    f = faults._apply("demo", "lb1", "x", lambda: None, lambda: None, None)
+    assert t0 <= f.injected_at <= f.effective_at <= time.time()
