@@ -28,6 +28,7 @@ from .scenario import Scenario
 from .settings import HalabSettings
 from .topology import Topology
 
+
 def report_stem(nodeid: str) -> str:
     """The file name (without suffix) of a test's report files: a readable form of the node
     id plus a short hash of the whole id, so ``test[a b]`` and ``test[a_b]`` (the same
