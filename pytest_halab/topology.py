@@ -408,9 +408,10 @@ def _field_of(root: yaml.Node, target: yaml.Node) -> str:
 
 def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (for lines) and its data, or a TopologyError with the line."""
-    loader = _Loader(text)
     root: yaml.Node | None = None
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader refuses unprintable characters at once
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
@@ -426,11 +427,12 @@ def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
                 field = _field_of(root, exc.node)
         problem = getattr(exc, "problem", None) or str(exc)
         if isinstance(exc, yaml.reader.ReaderError):
-            problem = f"character {exc.character!r} is not allowed in YAML"
+            problem = f"character U+{exc.character:04X} is not allowed in YAML"
         field = f"{field}: " if field else ""
         raise TopologyError(f"{where}: {field}invalid YAML: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return root, data
 
 
