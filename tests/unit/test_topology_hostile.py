@@ -46,8 +46,10 @@ def test_template_not_utf8(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ("description: " + "[" * 2000 + "]" * 2000, ":12: description.0.0.0...: invalid YAML: "
-         "nested deeper than 20 levels"),
+        (
+            "description: " + "[" * 2000 + "]" * 2000,
+            ":12: description.0.0.0...: invalid YAML: nested deeper than 20 levels",
+        ),
         ("vars: " + "{a: " * 2000 + "b" + "}" * 2000, ":12: vars.a.a.a...: invalid YAML: nested"),
     ],
 )
@@ -189,20 +191,28 @@ def check_only_topology_errors(tmp_path: Path, raw: bytes, ka: bytes | None = No
         assert str(exc)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_fuzz_mutated_topology_raises_only_topology_error(tmp_path: Path, data: st.DataObject) -> None:
+def test_fuzz_mutated_topology_raises_only_topology_error(
+    tmp_path: Path, data: st.DataObject
+) -> None:
     check_only_topology_errors(tmp_path, mutate(data, textwrap.dedent(GOOD)))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=st.binary(max_size=300), ka=st.binary(max_size=200))
 def test_fuzz_random_bytes_raise_only_topology_error(tmp_path: Path, raw: bytes, ka: bytes) -> None:
     check_only_topology_errors(tmp_path, raw)
     check_only_topology_errors(tmp_path, textwrap.dedent(GOOD).encode(), ka)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(dest=st.text(max_size=40), src=st.text(max_size=40), depth=st.integers(0, 40))
 def test_fuzz_odd_paths_and_depths(tmp_path: Path, dest: str, src: str, depth: int) -> None:
     text = textwrap.dedent(GOOD).replace(
