@@ -520,7 +520,15 @@ def _check_keepalived_conf(
         conf = Path(tmp) / "keepalived.conf"
         conf.write_bytes(text)
         # Scripts live in the image, not on this host: their existence is not checked here.
-        cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+        try:
+            cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+        except (ValueError, OverflowError, RecursionError) as exc:
+            # The checker's own limits (e.g. a number of thousands of digits): still refused
+            # here, with the template named, rather than a traceback.
+            raise TopologyError(
+                f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: {src}: keepalived.conf "
+                f"could not be checked: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
         status = config_test_exit_status(diags)
         if status != 0:
             lines = [f"{src}:{d.line}: {d.message}" for d in diags]

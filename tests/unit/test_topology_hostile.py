@@ -220,3 +220,11 @@ def test_fuzz_odd_paths_and_depths(tmp_path: Path, dest: str, src: str, depth: i
     )
     text += "description: " + "[" * depth + "]" * depth + "\n"
     check_only_topology_errors(tmp_path, text.encode("utf-8", "surrogatepass"))
+
+
+def test_keepalived_conf_the_checker_cannot_read(tmp_path: Path) -> None:
+    # found by the long mutation campaign: a 5,000-digit advert_int
+    p = write(tmp_path, GOOD, ka=KA.replace("advert_int 1", "advert_int " + "9" * 5000))
+    msg = refused(p)
+    assert "nodes.lb1.files./etc/keepalived/keepalived.conf" in msg
+    assert "keepalived.conf could not be checked: ValueError" in msg
