@@ -228,3 +228,16 @@ def test_keepalived_conf_the_checker_cannot_read(tmp_path: Path) -> None:
     msg = refused(p)
     assert "nodes.lb1.files./etc/keepalived/keepalived.conf" in msg
     assert "keepalived.conf could not be checked: ValueError" in msg
+
+
+def test_pytest_run_with_a_hostile_topology_is_a_usage_error(
+    tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    # no INTERNALERROR, nothing started: the error names the file and line
+    p = write(tmp_path, GOOD)
+    p.write_bytes(GOOD.encode() + b"description: \xff\n")
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_inprocess(f"--hal-topology={p}", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{p}:12: topology file is not UTF-8 text (byte 0xff)*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
