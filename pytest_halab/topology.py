@@ -407,6 +407,33 @@ def _field_of(root: yaml.Node, target: yaml.Node) -> str:
     return ""
 
 
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    """YAML keeps the last of two equal keys and drops the first without a word: refused."""
+    todo: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while todo:
+        node, keys = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            firsts: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in firsts:
+                        field = ".".join((*keys, str(k.value)))
+                        raise _Refused(
+                            f"duplicate key {_short(str(k.value))} (first at line "
+                            f"{firsts[k.value]})",
+                            k.start_mark,
+                            field,
+                        )
+                    firsts[k.value] = k.start_mark.line + 1
+                todo.append((v, (*keys, str(getattr(k, "value", "?")))))
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(v, (*keys, str(i))) for i, v in enumerate(node.value)]
+
+
 def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (for lines) and its data, or a TopologyError with the line."""
     root: yaml.Node | None = None
@@ -414,6 +441,8 @@ def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
     try:
         loader = _Loader(text)  # the reader refuses unprintable characters at once
         root = loader.get_single_node()
+        if root is not None:
+            _refuse_duplicate_keys(root)
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

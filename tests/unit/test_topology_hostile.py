@@ -241,3 +241,10 @@ def test_pytest_run_with_a_hostile_topology_is_a_usage_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{p}:12: topology file is not UTF-8 text (byte 0xff)*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_duplicate_key_is_refused_not_silently_dropped(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD.replace("    host: 10\n", "    host: 10\n    host: 11\n"))
+    assert refused(p) == (
+        f"{p}:7: nodes.lb1.host: invalid YAML: duplicate key 'host' (first at line 6)"
+    )
