@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import engines as engines_mod
 from . import images, topology
@@ -21,13 +26,35 @@ from .lab import Lab, docker_client
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
 from .sweep import clean, lab_ids, remove_lab
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
+
+
+class _Console(Console):
+    """A console that lets main() handle a closed pipe (rich would exit on its own)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+# Whatever a user or a lab gave (paths, lab ids, node names, descriptions, messages) is printed
+# as plain text: as a Text, or escape()d inside markup. Emoji codes are off for the same reason.
 # Tables stay readable when piped (CI logs): no 80-column wrapping.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = _Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
+err = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _cells(*values: object) -> list[Text]:
+    """Table cells shown as they are (a str cell would be read as markup)."""
+    return [Text(str(v)) for v in values]
 
 
 def _progress(name: str, msg: str) -> None:
-    err.print(f"[bold]{name:>9}[/bold] {msg}")
+    err.print(Text.assemble((f"{name:>9}", "bold"), " ", msg))
+
+
+def _timed(t0: float, fmt: str) -> Callable[[str], None]:
+    """A progress printer that prefixes the seconds since t0."""
+    return lambda m: err.print(Text.assemble((f"{time.monotonic() - t0:{fmt}} s", "dim"), " ", m))
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
@@ -45,7 +72,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     for col in ("image", "tag", "action", "seconds"):
         table.add_column(col)
     for b in built.values():
-        table.add_row(b.name, b.tag, "built" if b.built else "cached", f"{b.seconds:.1f}")
+        table.add_row(*_cells(b.name, b.tag, "built" if b.built else "cached", f"{b.seconds:.1f}"))
     console.print(table)
     console.print(f"images ready in {time.monotonic() - t0:.1f} s")
     return 0
@@ -81,11 +108,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         node_engines=overrides,
         keep=True,
         client=docker_client(),
-        progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:6.2f} s[/dim] {m}"),
+        progress=_timed(t0, "6.2f"),
     )
     lab.start()
     console.print(
-        f"lab [bold]{lab.lab_id}[/bold] up in {time.monotonic() - t0:.2f} s "
+        f"lab [bold]{escape(lab.lab_id)}[/bold] up in {time.monotonic() - t0:.2f} s "
         f"(images {lab.timings['images']:.2f} s, containers to ready {lab.timings['up']:.2f} s)"
     )
     _print_status(lab.status())
@@ -94,13 +121,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _print_status(st: dict[str, Any]) -> None:
     console.print(
-        f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  subnet {st['subnet']}"
+        Text(
+            f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  subnet {st['subnet']}"
+        )
     )
     nodes = Table(title="nodes")
     for col in ("node", "role", "address", "state"):
         nodes.add_column(col)
     for n in st["nodes"]:
-        nodes.add_row(n["name"], n["role"], n["ip"], n["state"])
+        nodes.add_row(*_cells(n["name"], n["role"], n["ip"], n["state"]))
     console.print(nodes)
     vips = Table(title="virtual IPs")
     for col in ("vip", "address", "expected master", "held by", "verdict"):
@@ -115,7 +144,10 @@ def _print_status(st: dict[str, Any]) -> None:
             verdict = "[red]no holder[/red]"
         else:
             verdict = "[red]split brain[/red]"
-        vips.add_row(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-", verdict)
+        vips.add_row(
+            *_cells(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-"),
+            Text.from_markup(verdict),
+        )
     console.print(vips)
 
 
@@ -142,13 +174,15 @@ def cmd_down(args: argparse.Namespace) -> int:
     ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
     for lab_id in ids:
         remove_lab(client, lab_id)
-        console.print(f"lab {lab_id} removed")
+        console.print(Text(f"lab {lab_id} removed"))
     return 0
 
 
 def cmd_clean(_args: argparse.Namespace) -> int:
     removed = clean(docker_client())
-    console.print(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
+    console.print(
+        Text(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
+    )
     return 0
 
 
@@ -156,7 +190,7 @@ def cmd_ls(_args: argparse.Namespace) -> int:
     labs = _running_labs()
     for lab_id, labels in labs.items():
         kept = "kept" if labels.get(L_KEEP) == "1" else "owned by a test run"
-        console.print(f"{labels.get(L_LAB, lab_id)}  {labels.get(L_TOPOLOGY, '?')}  ({kept})")
+        console.print(Text(f"{labels.get(L_LAB, lab_id)}  {labels.get(L_TOPOLOGY, '?')}  ({kept})"))
     if not labs:
         console.print("no lab is up")
     return 0
@@ -165,7 +199,7 @@ def cmd_ls(_args: argparse.Namespace) -> int:
 def cmd_topologies(_args: argparse.Namespace) -> int:
     for name in topology.available():
         t = topology.load(name)
-        console.print(f"[bold]{name}[/bold]  {t.spec.description}")
+        console.print(Text.assemble((name, "bold"), "  ", t.spec.description))
     return 0
 
 
@@ -187,6 +221,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise HalabError("--runs must be between 1 and 100")
     if not 1 <= args.probe_interval <= 100:
         raise HalabError("--probe-interval must be between 1 and 100 (ms)")
+    if args.vip is not None and args.vip not in topo.spec.vips:
+        raise HalabError(
+            f"--vip: topology {topo.name} has no VIP {args.vip!r}; "
+            f"its VIPs: {', '.join(topo.spec.vips)}"
+        )
+    out = _writable(args.json)
     t0 = time.monotonic()
     res = run_bench(
         topo,
@@ -194,16 +234,56 @@ def cmd_bench(args: argparse.Namespace) -> int:
         faults,
         args.runs,
         vip=args.vip,
-        progress=lambda m: err.print(f"[dim]{time.monotonic() - t0:7.1f} s[/dim] {m}"),
+        progress=_timed(t0, "7.1f"),
         phase=args.phase,
         probe_interval=args.probe_interval / 1000,
     )
     _print_bench(res)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res.as_dict(), fh, indent=1)
-        console.print(f"runs and summary written to {args.json}")
+    if out is not None:
+        if not _write_json(out, res.as_dict()):
+            return 1
+        console.print(Text(f"runs and summary written to {out}"))
     return 0
+
+
+def _writable(name: str | None) -> Path | None:
+    """The --json file, checked before any run: a bench that took minutes is not lost to a
+    typo. Creates nothing (a file made to test is removed), truncates nothing."""
+    if name is None:
+        return None
+    path = Path(name)
+    try:
+        if path.is_dir():
+            raise HalabError(f"--json {name}: is a directory")
+        if path.exists():
+            with path.open("a"):
+                pass
+        else:
+            with path.open("x"):
+                pass
+            path.unlink()
+    except OSError as exc:
+        raise HalabError(f"--json {name}: cannot write: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the name
+        raise HalabError(f"--json {name!r}: cannot write: {exc}") from None
+    return path
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> bool:
+    """Write the results; if that fails now, print them on stdout rather than lose them."""
+    text = json.dumps(doc, indent=1)
+    try:
+        path.write_text(text + "\n")
+    except OSError as exc:
+        print(text)
+        err.print(
+            Text.assemble(
+                ("halab: error:", "red"),
+                f" could not write {path} ({exc.strerror or exc}); the JSON is above, on stdout",
+            )
+        )
+        return False
+    return True
 
 
 def _print_bench(res: Any) -> None:
@@ -214,9 +294,11 @@ def _print_bench(res: Any) -> None:
         return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
 
     table = Table(
-        title=f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase}, "
-        f"client probe every {res.probe_interval * 1000:g} ms "
-        "(ms; p50 / p90, takeover p50 / min / max, phase min / max)"
+        title=escape(
+            f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase}, "
+            f"client probe every {res.probe_interval * 1000:g} ms "
+            "(ms; p50 / p90, takeover p50 / min / max, phase min / max)"
+        )
     )
     for col in (
         "engine",
@@ -238,15 +320,17 @@ def _print_bench(res: Any) -> None:
             if r.engine == engine and r.fault == fault and (d := r.garp_vs_netlink_s) is not None
         ]
         table.add_row(
-            engine,
-            fault,
-            str(n),
-            cell(engine, fault, "detection"),
-            cell(engine, fault, "vip_move"),
-            cell(engine, fault, "outage"),
-            cell(engine, fault, "takeover", ("p50", "min", "max")),
-            f"{max(deltas) * 1000:.1f}" if deltas else "-",
-            cell(engine, fault, "phase", ("min", "max")),
+            *_cells(
+                engine,
+                fault,
+                str(n),
+                cell(engine, fault, "detection"),
+                cell(engine, fault, "vip_move"),
+                cell(engine, fault, "outage"),
+                cell(engine, fault, "takeover", ("p50", "min", "max")),
+                f"{max(deltas) * 1000:.1f}" if deltas else "-",
+                cell(engine, fault, "phase", ("min", "max")),
+            )
         )
     console.print(table)
     engines = sorted({r.engine for r in res.runs})
@@ -261,7 +345,7 @@ def _print_bench(res: Any) -> None:
             for fig in ("vip_move", "outage", "takeover"):
                 a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
                 row.append(f"{a['p50'] / b['p50']:.3f}" if a and b and b["p50"] > 0 else "-")
-            ratios.add_row(*row)
+            ratios.add_row(*_cells(*row))
         console.print(ratios)
 
 
@@ -273,8 +357,11 @@ def cmd_soak(args: argparse.Namespace) -> int:
         raise HalabError("--vrrp must be keepalived or halab")
     if not 1 <= args.seconds <= 3600:
         raise HalabError("--seconds must be between 1 and 3600")
-    res = run_soak(topo, args.vrrp, args.seconds, progress=lambda m: err.print(m))
-    table = Table(title=f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched")
+    out = _writable(args.json)
+    res = run_soak(topo, args.vrrp, args.seconds, progress=lambda m: err.print(Text(m)))
+    table = Table(
+        title=escape(f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched")
+    )
     table.add_column("measure")
     table.add_column("value")
     for src, n in res.adverts.items():
@@ -287,18 +374,19 @@ def cmd_soak(args: argparse.Namespace) -> int:
             if g
             else ""
         )
-        table.add_row(f"adverts from {src}", f"{n}  {gap}")
+        table.add_row(*_cells(f"adverts from {src}", f"{n}  {gap}"))
     table.add_row("VIP added/removed (spurious transitions)", str(res.vip_events))
     table.add_row("failed requests", f"{res.failed_probes} of {res.probes}")
     for node in res.cpu_percent:
         table.add_row(
-            f"{node} engine CPU / RSS",
-            f"{res.cpu_percent[node]:.2f} % of a core / {res.rss_mb[node]:.1f} MB",
+            *_cells(
+                f"{node} engine CPU / RSS",
+                f"{res.cpu_percent[node]:.2f} % of a core / {res.rss_mb[node]:.1f} MB",
+            )
         )
     console.print(table)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res.as_dict(), fh, indent=1)
+    if out is not None and not _write_json(out, res.as_dict()):
+        return 1
     return 0 if res.vip_events == 0 and res.failed_probes == 0 else 1
 
 
@@ -391,19 +479,38 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _drop_output() -> None:
+    """After a closed pipe: further output (and the flush at exit) goes to /dev/null, so
+    `halab schema | head` ends quietly, as `cat` would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # captured streams
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)  # clean up like Ctrl-C
+    previous = signal.signal(signal.SIGTERM, _sigterm)  # clean up like Ctrl-C
     try:
-        return int(args.func(args))
-    except HalabError as exc:
-        err.print(f"[red]halab: error:[/red] {exc}", markup=True)
-        for note in getattr(exc, "__notes__", []):
-            err.print(note, markup=False)
-        return 2
-    except KeyboardInterrupt:
-        err.print("halab: interrupted; what was started has been removed")
-        return 130
+        try:
+            args = build_parser().parse_args(argv)  # --help and usage errors: SystemExit
+            return int(args.func(args))
+        except HalabError as exc:
+            err.print(Text.assemble(("halab: error:", "red"), " ", str(exc)))
+            for note in getattr(exc, "__notes__", []):
+                err.print(Text(str(note)))
+            return 2
+        except KeyboardInterrupt:
+            err.print("halab: interrupted; what was started has been removed")
+            return 130
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        _drop_output()
+        return EXIT_BROKEN_PIPE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ terminal summary, SIGTERM handling and the teardown of every lab at session end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -26,6 +27,16 @@ from .report import ReportCollector, junit_properties, plot_timeline, write_json
 from .scenario import Scenario
 from .settings import HalabSettings
 from .topology import Topology
+
+
+def report_stem(nodeid: str) -> str:
+    """The file name (without suffix) of a test's report files: a readable form of the node
+    id plus a short hash of the whole id, so ``test[a b]`` and ``test[a_b]`` (the same
+    readable form) or two long ids sharing their first 100 characters never share a file."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_.")[:100] or "test"
+    digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{readable}-{digest}"
+
 
 MAX_LABS = 4  # labs kept running at once by one session: a 2-core machine runs a few well
 
@@ -170,7 +181,7 @@ class HalabRun:
 
     def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
         assert self.settings.report_dir is not None
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+        stem = report_stem(nodeid)
         tl = hal.observation.timeline()
         meta = {
             "test": nodeid,

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIRS_ENV = "HALAB_TOPOLOGY_PATH"
 SAMPLE_SUBNET = ipaddress.IPv4Network("192.0.2.0/24")  # TEST-NET-1: only for validation
 RESERVED_HOSTS = {0, 1, 255}  # network, Docker's gateway, broadcast (for a /24)
+MAX_FILE_BYTES = 1 << 20  # a topology file or a config template: far above any real one
+MAX_DEPTH = 20  # YAML nesting: a real topology nests 4 levels
+MAX_PATH = 1024  # a path in `files:` (either side), in characters
+MAX_PATH_PART = 255  # one component of such a path (NAME_MAX)
+PSEUDO_FS = (Path("/proc"), Path("/sys"), Path("/dev"))  # files there may block or never end
 
 
 class Role(StrEnum):
@@ -63,11 +69,30 @@ class NodeSpec(_Frozen):
 
     @field_validator("files")
     @classmethod
-    def _absolute_destinations(cls, v: dict[str, str]) -> dict[str, str]:
-        for dest in v:
+    def _sane_paths(cls, v: dict[str, str]) -> dict[str, str]:
+        for dest, src in v.items():
             if not dest.startswith("/"):
-                raise ValueError(f"destination {dest!r} must be an absolute path in the node")
+                raise ValueError(f"destination {_short(dest)} must be an absolute path in the node")
+            if ".." in dest.split("/"):
+                raise ValueError(f"destination {_short(dest)} must not contain '..'")
+            if dest.endswith("/"):
+                raise ValueError(f"destination {_short(dest)} must name a file, not a directory")
+            for what, path in (("destination", dest), ("template", src)):
+                if "\0" in path:
+                    raise ValueError(f"{what} {_short(path)} contains a NUL character")
+                if not path:
+                    raise ValueError(f"{what} path is empty")
+                if len(path) > MAX_PATH or max(len(x) for x in path.split("/")) > MAX_PATH_PART:
+                    raise ValueError(
+                        f"{what} {_short(path)} is too long (at most {MAX_PATH} characters, "
+                        f"{MAX_PATH_PART} per component)"
+                    )
         return v
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A user's string quoted for a message, cut if long."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
 class VipSpec(_Frozen):
@@ -94,6 +119,7 @@ class TopologySpec(_Frozen):
     def _known_engine(cls, v: str) -> str:
         engines.get(v)  # ValueError naming the known engines
         return v
+
     prefixlen: int = Field(default=24, ge=16, le=28, description="size of the lab's subnet")
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")], str] = Field(
         default_factory=dict,
@@ -222,12 +248,41 @@ def _with_vars(base: dict[str, str], spec: TopologySpec) -> dict[str, str]:
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A topology file or config template as text: a regular file outside /proc, /sys and
+    /dev (a FIFO or a device could block or never end), at most MAX_FILE_BYTES, in UTF-8.
+    Anything else is a TopologyError naming the file (and the line of a bad byte)."""
+    try:
+        real = path.resolve()
+        for pseudo in PSEUDO_FS:
+            if real == pseudo or pseudo in real.parents:
+                raise TopologyError(f"{path}: {what} must be a regular file, not under {pseudo}")
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise TopologyError(f"{path}: {what} must be a regular file")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise TopologyError(f"{_short(str(path))}: cannot read {what}: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise TopologyError(f"{path}: {what} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TopologyError(
+            f"{path}:{line}: {what} is not UTF-8 text (byte {data[exc.start]:#04x})"
+        ) from None
+
+
 def render_template(path: Path, variables: dict[str, str]) -> str:
     """Fill ``{{ name }}`` placeholders; an unknown name is an error with file and line."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TopologyError(f"{path}: cannot read config template: {exc.strerror}") from exc
+    text = read_text_file(path, "config template")
     lines = text.splitlines(keepends=True)
     for lineno, line in enumerate(lines, 1):
         for m in _PLACEHOLDER.finditer(line):
@@ -259,18 +314,156 @@ def available() -> list[str]:
 def resolve(name_or_path: str) -> Path:
     """A topology by name (searched in HALAB_TOPOLOGY_PATH, ./lab/topologies, the project's)
     or by path to a .yaml file."""
+    if "\0" in name_or_path or len(name_or_path) > 4 * MAX_PATH:
+        raise TopologyError(f"{_short(name_or_path)}: not a topology name or path")
     p = Path(name_or_path)
     if p.suffix in {".yaml", ".yml"} or os.sep in name_or_path:
-        if not p.is_file():
+        if not _is_file(p):
             raise TopologyError(f"{name_or_path}: no such topology file")
         return p.resolve()
     for d in search_dirs():
         cand = d / f"{name_or_path}.yaml"
-        if cand.is_file():
+        if _is_file(cand):
             return cand.resolve()
     raise TopologyError(
         f"unknown topology {name_or_path!r}; available: {', '.join(available()) or 'none'}"
     )
+
+
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL...
+        return False
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A YAML document refused while loading: too deep, or a value Python cannot hold."""
+
+    def __init__(
+        self, problem: str, mark: yaml.Mark | None, field: str, node: yaml.Node | None = None
+    ) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.field = field
+        self.node = node
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting deeper than MAX_DEPTH (composing recurses) and turns
+    a value Python refuses (an integer of thousands of digits, a date like 2001-02-30) into
+    a YAML error at its line, with the field it sits in."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._keys: list[str] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        label = index.value if isinstance(index, yaml.ScalarNode) else index
+        pushed = parent is not None and label is not None
+        if pushed:
+            self._keys.append(str(label))
+        try:
+            if len(self._keys) > MAX_DEPTH:
+                raise _Refused(
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                    ".".join(self._keys[:4]) + "...",
+                )
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            if pushed:
+                self._keys.pop()
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise _Refused(f"unreadable value: {exc}", node.start_mark, "", node) from None
+
+
+def _field_of(root: yaml.Node, target: yaml.Node) -> str:
+    """The dotted field of a node in the document (breadth first; aliases may loop)."""
+    todo: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while todo:
+        node, keys = todo.pop(0)
+        if node is target:
+            return ".".join(keys)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            todo += [(v, (*keys, str(k.value))) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(v, (*keys, str(i))) for i, v in enumerate(node.value)]
+    return ""
+
+
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    """YAML keeps the last of two equal keys and drops the first without a word: refused."""
+    todo: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while todo:
+        node, keys = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            firsts: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in firsts:
+                        field = ".".join((*keys, str(k.value)))
+                        raise _Refused(
+                            f"duplicate key {_short(str(k.value))} (first at line "
+                            f"{firsts[k.value]})",
+                            k.start_mark,
+                            field,
+                        )
+                    firsts[k.value] = k.start_mark.line + 1
+                todo.append((v, (*keys, str(getattr(k, "value", "?")))))
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(v, (*keys, str(i))) for i, v in enumerate(node.value)]
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for lines) and its data, or a TopologyError with the line."""
+    root: yaml.Node | None = None
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)  # the reader refuses unprintable characters at once
+        root = loader.get_single_node()
+        if root is not None:
+            _refuse_duplicate_keys(root)
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line: int | None = mark.line + 1 if mark is not None else None
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text[: exc.position].count("\n") + 1
+        where = f"{path}:{line}" if line else str(path)
+        field = ""
+        if isinstance(exc, _Refused):
+            field = exc.field
+            if exc.node is not None and root is not None:
+                field = _field_of(root, exc.node)
+        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            problem = f"character U+{exc.character:04X} is not allowed in YAML"
+        field = f"{field}: " if field else ""
+        raise TopologyError(f"{where}: {field}invalid YAML: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return root, data
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -313,18 +506,7 @@ def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> 
 def load(name_or_path: str | Path) -> Topology:
     """Load and fully validate a topology; raises TopologyError naming file, line and field."""
     path = resolve(str(name_or_path))
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TopologyError(f"{path}: {exc.strerror}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TopologyError(f"{where}: invalid YAML: {problem}") from exc
+    root, data = _parse_yaml(path, read_text_file(path, "topology file"))
     if not isinstance(data, dict):
         raise TopologyError(f"{path}:1: a topology file must be a mapping of fields")
     try:
@@ -336,10 +518,13 @@ def load(name_or_path: str | Path) -> Topology:
     sample = topo.addressing(SAMPLE_SUBNET)
     for node, nspec in spec.nodes.items():
         for dest, rel in nspec.files.items():
-            src = (path.parent / rel).resolve()
-            if not src.is_file():
-                line = _line_of(root, ("nodes", node, "files", dest))
-                raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: no such file {src}")
+            src = path.parent / rel
+            line = _line_of(root, ("nodes", node, "files", dest))
+            try:
+                read_text_file(src, "config template")
+            except TopologyError as exc:
+                why = str(exc) if _exists(src) else f"no such file {src.resolve()}"
+                raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: {why}") from None
         rendered = topo.render_files(node, sample)
         if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:
             src = (path.parent / nspec.files[KEEPALIVED_CONF]).resolve()
@@ -364,7 +549,15 @@ def _check_keepalived_conf(
         conf = Path(tmp) / "keepalived.conf"
         conf.write_bytes(text)
         # Scripts live in the image, not on this host: their existence is not checked here.
-        cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+        try:
+            cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+        except (ValueError, OverflowError, RecursionError) as exc:
+            # The checker's own limits (e.g. a number of thousands of digits): still refused
+            # here, with the template named, rather than a traceback.
+            raise TopologyError(
+                f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: {src}: keepalived.conf "
+                f"could not be checked: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
         status = config_test_exit_status(diags)
         if status != 0:
             lines = [f"{src}:{d.line}: {d.message}" for d in diags]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_halab.session import report_stem
+
 REPO = Path(__file__).resolve().parents[2]
 
 USER_TEST = textwrap.dedent("""
@@ -140,7 +142,8 @@ def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pyteste
     )
     xml = junit.read_text()
     assert 'name="halab.VI_1.vip_move_ms"' in xml
-    stem = "test_user.py_test_sigterm_hands_over"
+    stem = report_stem("test_user.py::test_sigterm_hands_over")
+    assert stem.startswith("test_user.py_test_sigterm_hands_over-")
     doc = json.loads((report / f"{stem}.json").read_text())
     assert doc["meta"]["topology"] == "nginx_master_backup"
     kinds = {e["kind"] for e in doc["events"]}
