@@ -301,10 +301,24 @@ class Lab:
             raise LabTimeoutError(f"not answering after {budget} s: {', '.join(failing)}", node)
         self.progress("ready: one holder per VIP")
 
+        expected = {v: [m] for v, m in self.expected_masters().items()}
+        # One holder per VIP, but not the one the topology expects: give VRRP the time to
+        # correct it (on a loaded machine a master's engine may start after its backup took
+        # over, and then preempts), then accept what it settled on (`status` shows it).
+        grace = 3 * self._max_advert_int() + 1.0
+        elsewhere_since: list[float] = []
+
         def settled() -> dict[str, list[str]] | None:
             self._check_engines()
             holders = self.vip_holders()
-            return holders if all(len(h) == 1 for h in holders.values()) else None
+            if not all(len(h) == 1 for h in holders.values()):
+                elsewhere_since.clear()
+                return None
+            if holders == expected:
+                return holders
+            if not elsewhere_since:
+                elsewhere_since.append(time.monotonic())
+            return holders if time.monotonic() - elsewhere_since[0] >= grace else None
 
         try:
             waits.until("every VIP to have exactly one holder", settled, self.ready_timeout)
@@ -316,6 +330,10 @@ class Lab:
         for n in self.balancers():
             if n.state() != "running":
                 raise LabStartError(f"{n.name} stopped during start", n.name)
+
+    def _max_advert_int(self) -> float:
+        assert self.layout is not None
+        return max((v.advert_int or 1.0 for v in self.layout.vips.values()), default=1.0)
 
     def _check_engines(self) -> None:
         """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
