@@ -94,6 +94,7 @@ class TopologySpec(_Frozen):
     def _known_engine(cls, v: str) -> str:
         engines.get(v)  # ValueError naming the known engines
         return v
+
     prefixlen: int = Field(default=24, ge=16, le=28, description="size of the lab's subnet")
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")], str] = Field(
         default_factory=dict,

@@ -233,13 +233,12 @@ def check_script(
         protect = (
             uid == 0
             or gid == 0
-            or (st.st_uid == 0 and mode & stat.S_IXUSR and mode & stat.S_ISUID)
-            or (st.st_gid == 0 and mode & stat.S_IXGRP and mode & stat.S_ISGID)
+            or (st.st_uid == 0 and bool(mode & stat.S_IXUSR) and bool(mode & stat.S_ISUID))
+            or (st.st_gid == 0 and bool(mode & stat.S_IXGRP) and bool(mode & stat.S_ISGID))
         )
     else:
         report_log(
-            f"WARNING - script '{new_path}' is not executable for uid:gid {uid}:{gid}"
-            " - disabling."
+            f"WARNING - script '{new_path}' is not executable for uid:gid {uid}:{gid} - disabling."
         )
     if not protect:
         return flags

@@ -139,10 +139,7 @@ class _Validator:
             self._no_default_user()
         flags = 0
         for scr in cfg.scripts.values():
-            if scr.user is not None:
-                ids = script_ids(scr.user, scr.group)
-            else:
-                ids = default_ids
+            ids = script_ids(scr.user, scr.group) if scr.user is not None else default_ids
             if ids is None:
                 scr.disabled = True  # reported when parsed, or by _no_default_user
                 continue
@@ -213,9 +210,13 @@ class _Validator:
         same, reported here after the parser's)."""
         cfg = self.cfg
         orphans = [scr for scr in cfg.scripts.values() if scr.user is None]
+        owners: list[VrrpInstance | SyncGroup] = [
+            *cfg.instances.values(),
+            *cfg.sync_groups.values(),
+        ]
         notified = [
             owner
-            for owner in (*cfg.instances.values(), *cfg.sync_groups.values())
+            for owner in owners
             if any(getattr(owner, name) is not None for name in NOTIFY_SCRIPTS)
         ]
         firsts = [(s.file, s.line) for s in orphans] + [(o.file, o.line) for o in notified]
