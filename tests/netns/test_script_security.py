@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_vrrp_netns import (  # type: ignore[import-not-found]
+from test_vrrp_netns import (  # type: ignore[import-not-found, unused-ignore]
     NetnsLab,
     holds_for,
     lab,
