@@ -49,6 +49,8 @@ ENGINE_LAG_S = 0.5
 MASTER_START_WAIT_S = 10.0
 
 _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
+
+
 def docker_client() -> docker.DockerClient:
     """A client for the local engine, or a clear error saying how to start one."""
     try:
@@ -166,10 +168,7 @@ class Lab:
                 self.lab_id,
                 self.topology,
                 addr,
-                {
-                    n: self.node_engines.get(n) or str(self.engine)
-                    for n in self.topology.balancers
-                },
+                {n: self.node_engines.get(n) or str(self.engine) for n in self.topology.balancers},
                 self.engine_label,
             )
             try:
@@ -527,5 +526,3 @@ class Lab:
                 lab.nodes[name] = Node(name, d.role.value, d.ip, c)
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
         return lab
-
-

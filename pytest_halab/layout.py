@@ -63,8 +63,7 @@ class LabLayout:
             engine=engine_label,
             subnet=addr.subnet,
             nodes={
-                n: NodeLayout(s.role, addr.nodes[n], engines.get(n))
-                for n, s in spec.nodes.items()
+                n: NodeLayout(s.role, addr.nodes[n], engines.get(n)) for n, s in spec.nodes.items()
             },
             vips={
                 v: VipLayout(

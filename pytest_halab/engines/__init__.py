@@ -24,11 +24,7 @@ def get(name: str) -> type[VrrpEngine]:
     try:
         return ENGINES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown VRRP engine {name!r}; known: {', '.join(ENGINES)}"
-        ) from None
-
-
+        raise ValueError(f"unknown VRRP engine {name!r}; known: {', '.join(ENGINES)}") from None
 
 
 def parse_spec(spec: str) -> tuple[str | None, dict[str, str]]:

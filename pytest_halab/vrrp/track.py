@@ -23,6 +23,7 @@ keepalived 2.2.7 semantics:
 from __future__ import annotations
 
 import contextlib
+import grp
 import logging
 import os
 import pwd
@@ -86,20 +87,35 @@ def split_command(command: str) -> list[str]:
 class ProcessRunner:
     """Starts commands and reports their exit through the loop (pidfd), never blocking."""
 
-    def __init__(self, scheduler: Scheduler, *, user: str | None = None) -> None:
+    def __init__(
+        self, scheduler: Scheduler, *, user: str | None = None, group: str | None = None
+    ) -> None:
         self._scheduler = scheduler
         self._user = user
+        self._group = group
         self._children: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
 
-    def _uid_gid(self, user: str | None) -> tuple[int, int] | None:
-        name = user or self._user
-        if not name or os.geteuid() != 0:
+    def _uid_gid(self, user: str | None, group: str | None = None) -> tuple[int, int] | None:
+        """The ids a script runs as, as keepalived picks them: its own user (and group),
+        else ``script_user`` (and its group), else keepalived_script when it exists;
+        root when none applies; None (unchanged) when we are not root."""
+        if os.geteuid() != 0:
             return None
+        if user is None:
+            user, group = self._user, self._group
+        name = user or "keepalived_script"
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
-            return None
-        return entry.pw_uid, entry.pw_gid
+            # root, but still without supplementary groups, as keepalived runs it
+            return 0, os.getegid()
+        gid = entry.pw_gid
+        if group is not None:
+            try:
+                gid = grp.getgrnam(group).gr_gid
+            except KeyError:
+                return 0, os.getegid()
+        return entry.pw_uid, gid
 
     def start(
         self,
@@ -107,13 +123,16 @@ class ProcessRunner:
         on_exit: Callable[[int], None] | None = None,
         *,
         user: str | None = None,
+        group: str | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes] | None:
         """Start ``argv``; ``on_exit(returncode)`` runs in the loop when it ends.
 
+        As keepalived's set_script_env(): a script run as another user gets that user's
+        gid and no other group (root's supplementary groups are dropped), then its uid.
         Returns None (after logging) when the command cannot be started.
         """
-        ids = self._uid_gid(user)
+        ids = self._uid_gid(user, group)
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -123,10 +142,12 @@ class ProcessRunner:
                 start_new_session=True,
                 close_fds=True,
                 env=env,
-                user=ids[0] if ids else None,
+                # setgroups([gid]), then setgid, then setuid, in the child before exec
+                extra_groups=[ids[1]] if ids else None,
                 group=ids[1] if ids else None,
+                user=ids[0] if ids else None,
             )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             log.warning("Cannot run %s: %s", shlex.join(argv), exc)
             return None
         try:
@@ -189,6 +210,7 @@ class ScriptTracker:
         fall: int = 1,
         init_fail: bool = False,
         user: str | None = None,
+        group: str | None = None,
         on_change: Callable[[str, bool, str], None] | None = None,
     ) -> None:
         self.name = name
@@ -198,6 +220,7 @@ class ScriptTracker:
         self.rise = max(rise, 1)
         self.fall = max(fall, 1)
         self.user = user
+        self.group = group
         self.ok = not init_fail
         self.runs = 0
         self._scheduler = scheduler
@@ -237,7 +260,7 @@ class ScriptTracker:
             return
         self._timed_out = False
         self.runs += 1
-        self._proc = self._runner.start(self.argv, self._exited, user=self.user)
+        self._proc = self._runner.start(self.argv, self._exited, user=self.user, group=self.group)
         if self._proc is None:
             self._result(False, "could not be started")
             return

@@ -20,15 +20,22 @@ from .model import (
     VrrpScript,
 )
 from .scripts import (
+    DEFAULT_SCRIPT_USER,
     SC_EXECUTABLE,
+    SC_INHIBIT,
     SC_INSECURE,
     SC_ISSCRIPT,
     SC_NOTFOUND,
+    SC_SYSTEM,
     check_script,
-    script_uid,
+    script_ids,
+    user_exists,
 )
 
-__all__ = ["validate"]
+__all__ = ["NOTIFY_SCRIPTS", "validate"]
+
+# The notify scripts of an instance or a sync group, in the order keepalived checks them.
+NOTIFY_SCRIPTS = ("notify_backup", "notify_master", "notify_fault", "notify_stop", "notify")
 
 
 def validate(
@@ -115,26 +122,34 @@ class _Validator:
                 setattr(inst, name, default)
 
     def _script_security(self) -> None:
+        """keepalived's check_vrrp_script_security(): track scripts, then each instance's
+        and each sync group's notify scripts, then the SECURITY VIOLATION summary.
+
+        A track script that is insecure (under enable_script_security), not found, or not
+        executable is disabled and dropped from the instances tracking it. A notify script
+        in that state is removed from its instance or group, as keepalived frees it: the
+        daemon never runs it."""
         cfg = self.cfg
         gd = cfg.global_defs
+        security = gd.enable_script_security
+        default_ids = script_ids(gd.script_user, gd.script_group)
+        if security and gd.script_user is None and not user_exists(DEFAULT_SCRIPT_USER, None):
+            # keepalived refuses to fall back to root under enable_script_security.
+            default_ids = None
+            self._no_default_user()
         flags = 0
         for scr in cfg.scripts.values():
-            uid = script_uid(scr.user or gd.script_user)
+            ids = script_ids(scr.user, scr.group) if scr.user is not None else default_ids
+            if ids is None:
+                scr.disabled = True  # reported when parsed, or by _no_default_user
+                continue
 
             def log(message: str, scr: VrrpScript = scr) -> None:
                 self.report(scr.file, scr.line, "log", message)
 
-            sflags = check_script(scr.script or "", uid, log)
+            sflags = check_script(scr.script or "", ids[0], log, gid=ids[1], security=security)
             flags |= sflags
-            if sflags & SC_NOTFOUND:
-                self.report(
-                    scr.file,
-                    scr.line,
-                    "general",
-                    f"Disabling track script {scr.name} since not found/accessible",
-                )
-                scr.disabled = True
-            elif sflags & SC_INSECURE and gd.enable_script_security:
+            if sflags & SC_INHIBIT:
                 self.report(
                     scr.file,
                     scr.line,
@@ -142,14 +157,22 @@ class _Validator:
                     f"Disabling track script {scr.name} due to insecure",
                 )
                 scr.disabled = True
-            elif not sflags & SC_EXECUTABLE:
+            elif sflags & SC_NOTFOUND:
+                self.report(
+                    scr.file,
+                    scr.line,
+                    "general",
+                    f"Disabling track script {scr.name} since not found/accessible",
+                )
+                scr.disabled = True
+            elif not sflags & (SC_EXECUTABLE | SC_SYSTEM):
                 scr.disabled = True
         notify_owners: list[VrrpInstance | SyncGroup] = [
             *cfg.instances.values(),
             *cfg.sync_groups.values(),
         ]
         for owner in notify_owners:
-            for name in ("notify_backup", "notify_master", "notify_fault", "notify_stop", "notify"):
+            for name in NOTIFY_SCRIPTS:
                 command = getattr(owner, name)
                 if command is None:
                     continue
@@ -157,8 +180,17 @@ class _Validator:
                 def nlog(message: str, owner: VrrpInstance | SyncGroup = owner) -> None:
                     self.report(owner.file, owner.line, "log", message)
 
-                flags |= check_script(command, script_uid(gd.script_user), nlog)
-        if not gd.enable_script_security and flags & SC_ISSCRIPT:
+                if default_ids is None:
+                    nlog(f"Failed to set default user for notify script {command} - ignoring")
+                    setattr(owner, name, None)
+                    continue
+                nflags = check_script(
+                    command, default_ids[0], nlog, gid=default_ids[1], security=security
+                )
+                flags |= nflags
+                if nflags & (SC_INHIBIT | SC_NOTFOUND) or not nflags & SC_EXECUTABLE:
+                    setattr(owner, name, None)
+        if not security and flags & SC_ISSCRIPT:
             first = next(iter(cfg.instances.values()))
             suffix = " There are insecure scripts." if flags & SC_INSECURE else ""
             self.report(
@@ -170,6 +202,47 @@ class _Validator:
             )
         for inst in cfg.instances.values():
             inst.track_scripts = [t for t in inst.track_scripts if not cfg.scripts[t.name].disabled]
+
+    def _no_default_user(self) -> None:
+        """keepalived's messages when enable_script_security is set, no script_user is
+        given and the user keepalived_script does not exist: scripts without a user of
+        their own are removed (keepalived does it while parsing; the messages are the
+        same, reported here after the parser's)."""
+        cfg = self.cfg
+        orphans = [scr for scr in cfg.scripts.values() if scr.user is None]
+        owners: list[VrrpInstance | SyncGroup] = [
+            *cfg.instances.values(),
+            *cfg.sync_groups.values(),
+        ]
+        notified = [
+            owner
+            for owner in owners
+            if any(getattr(owner, name) is not None for name in NOTIFY_SCRIPTS)
+        ]
+        firsts = [(s.file, s.line) for s in orphans] + [(o.file, o.line) for o in notified]
+        if not firsts:
+            return
+        file, line = min(firsts, key=lambda fl: fl[1])
+        self.report(
+            file, line, "general", f"Unable to set default user {DEFAULT_SCRIPT_USER} for script"
+        )
+        for scr in orphans:
+            self.report(
+                scr.file,
+                scr.line,
+                "general",
+                f"Unable to set default user for vrrp script {scr.name} - removing",
+            )
+        removed = {scr.name for scr in orphans}
+        for inst in cfg.instances.values():
+            for tsc in inst.track_scripts:
+                if tsc.name in removed:
+                    self.report(
+                        inst.file,
+                        tsc.line or inst.line,
+                        "general",
+                        f"({inst.name}) track script {tsc.name} not found, ignoring...",
+                    )
 
     def _sync_groups(self) -> None:
         cfg = self.cfg
