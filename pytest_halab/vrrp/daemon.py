@@ -168,7 +168,7 @@ class Daemon:
             router_id=gd.router_id,
             timeout=gd.smtp_connect_timeout,
         )
-        self.runner = ProcessRunner(self.loop, user=gd.script_user)
+        self.runner = ProcessRunner(self.loop, user=gd.script_user, group=gd.script_group)
         return True
 
     def start(self) -> None:
@@ -323,6 +323,7 @@ class Daemon:
                 fall=scr.fall,
                 init_fail=scr.init_fail,
                 user=scr.user or gd.script_user,
+                group=scr.group if scr.user else gd.script_group,
                 on_change=self._on_script_change,
             )
             self.scripts[name] = tracker
