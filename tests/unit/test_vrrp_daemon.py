@@ -1077,7 +1077,7 @@ def test_reload_survives_a_parser_crash(
 def test_reload_survives_a_crash_while_applying(
     fake_daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d, kernel = _running_master(fake_daemon)
+    d, _kernel = _running_master(fake_daemon)
 
     def crash(self: daemon.Daemon, cfg: object) -> None:
         raise ValueError("applying")
