@@ -27,12 +27,10 @@ def strtol_prefix(s: str) -> tuple[int | None, str]:
     if k == j:
         return None, s
     digits = s[j:k].lstrip("0")
-    if len(digits) > _MAX_DIGITS:
-        # strtol saturates (ERANGE); Python's int() would refuse over 4,300 digits and
-        # is quadratic below that. Any value this large is out of every range we check.
-        value = 10**_MAX_DIGITS
-        return (-value if s[i] == "-" else value), s[k:]
-    return int(s[i:k]), s[k:]
+    # strtol saturates (ERANGE); Python's int() would refuse over 4,300 digits and is
+    # quadratic below that. Any value this large is out of every range we check.
+    value = 10**_MAX_DIGITS if len(digits) > _MAX_DIGITS else int(digits or "0")
+    return (-value if s[i] == "-" else value), s[k:]
 
 
 class Numbers:
