@@ -144,8 +144,17 @@ def config_test(path: str) -> int:
     from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 
     _cfg, diags = load_config(path)
+    sys.stderr.flush()
+    out = getattr(sys.stderr, "buffer", None)
     for diag in diags:
-        print(str(diag), file=sys.stderr)
+        # The file's own bytes, as keepalived prints them, even when not UTF-8.
+        text = f"{diag}\n"
+        if out is not None:
+            out.write(text.encode("utf-8", "surrogateescape"))
+        else:
+            sys.stderr.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    if out is not None:
+        out.flush()
     return config_test_exit_status(diags)
 
 

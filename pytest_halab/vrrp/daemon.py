@@ -24,7 +24,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pytest_halab.vrrp.conf import KeepalivedConfig, VrrpInstance, load_config
 from pytest_halab.vrrp.eventlog import EventLog
@@ -111,6 +111,7 @@ class Daemon:
         self.scripts: dict[str, ScriptTracker] = {}
         self.email = EmailAlerter(server=None)
         self.malformed = 0
+        self._malformed_limit = LogLimiter(self.loop, self._malformed_suppressed)
         self.stopping = False
         self.exit_code = 0
         self.links = LinkTable(self.netlink, self.events)
@@ -150,12 +151,24 @@ class Daemon:
 
     def load(self) -> bool:
         """Read the configuration; log its diagnostics. False if nothing can run."""
+        cfg = self._read_config()
+        if cfg is None:
+            return False
+        self._configure(cfg)
+        return True
+
+    def _read_config(self) -> KeepalivedConfig | None:
+        """Parse the configuration file and log its diagnostics; None if it cannot run."""
         cfg, diags = load_config(self.config_path)
         for diag in diags:
             level = logging.WARNING if diag.severity == "warning" else logging.ERROR
-            log.log(level, "%s", diag)
+            log.log(level, "%s", _printable(str(diag)))
         if any(d.kind == "file_not_found" for d in diags):
-            return False
+            return None
+        return cfg
+
+    def _configure(self, cfg: KeepalivedConfig) -> None:
+        """Make `cfg` the running configuration's global part (addresses, groups, mail)."""
         self.config = cfg
         self.vips.configure(cfg)
         self.groups.configure(cfg)
@@ -169,7 +182,6 @@ class Daemon:
             timeout=gd.smtp_connect_timeout,
         )
         self.runner = ProcessRunner(self.loop, user=gd.script_user, group=gd.script_group)
-        return True
 
     def start(self) -> None:
         """Open sockets, start trackers and every instance (BACKUP/FAULT/owner MASTER)."""
@@ -425,10 +437,31 @@ class Daemon:
             self._on_packet(sock, data, arrived=arrived)
 
     def _drop_malformed(self, sock: VrrpSocket, reason: str, src: str | None) -> None:
+        """Count a malformed packet; log it (and its event) unless its source floods."""
         self.malformed += 1
+        if not self._malformed_limit.allow((src or "?", sock.interface)):
+            return
         if self.detail:
             log.info("Malformed VRRP packet on %s from %s dropped: %s", sock.interface, src, reason)
         self.events.emit("malformed_packet", None, reason=reason, src=src, interface=sock.interface)
+
+    def _malformed_suppressed(self, key: tuple[str, str], count: int, interval: float) -> None:
+        src, interface = key
+        log.info(
+            "%d more malformed VRRP packets on %s from %s dropped in %.0f s (not logged)",
+            count,
+            interface,
+            src,
+            interval,
+        )
+        self.events.emit(
+            "malformed_suppressed",
+            None,
+            src=src,
+            interface=interface,
+            count=count,
+            interval=interval,
+        )
 
     def _arrival(self, arrived: float | None) -> float:
         """The loop-clock time of a packet's arrival from its kernel wall-clock stamp.
@@ -632,12 +665,41 @@ class Daemon:
     # --- reload ---------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """SIGHUP: apply a new configuration, keeping what did not change."""
-        old_config, old_instances = self.config, self.instances
-        if not self.load():
-            log.error("Reload failed: keeping the running configuration")
-            self.config = old_config
+        """SIGHUP: apply a new configuration, keeping what did not change.
+
+        Never raises: a file that cannot be read or parsed leaves the running
+        configuration (and every master and its addresses) as it was."""
+        try:
+            cfg = self._read_config()
+        except Exception as exc:  # the parser's bug must not take the masters down
+            log.exception(
+                "Reload of %s failed: keeping the running configuration", self.config_path
+            )
+            self.events.emit(
+                "config_reload_failed",
+                None,
+                path=self.config_path,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return
+        if cfg is None:
+            log.error("Reload of %s failed: keeping the running configuration", self.config_path)
+            self.events.emit("config_reload_failed", None, path=self.config_path, error="not found")
+            return
+        try:
+            self._apply_reload(cfg)
+        except Exception as exc:
+            log.exception("Reload of %s failed while applying it", self.config_path)
+            self.events.emit(
+                "config_reload_failed",
+                None,
+                path=self.config_path,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _apply_reload(self, new_config: KeepalivedConfig) -> None:
+        old_instances = self.instances
+        self._configure(new_config)
         self.events.emit("config_reload", None, path=self.config_path)
         now = self.loop.time()
         new_cfgs = self.config.instances
@@ -689,6 +751,65 @@ class Daemon:
         self._update_tracking(initial=True)
         for inst in started:
             self._apply(inst, inst.machine.start(now))
+
+
+def _printable(text: str) -> str:
+    """A message with any non-UTF-8 byte of the file shown as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class LogLimiter:
+    """Rate limit for a log that an attacker can drive: per key (a packet's source and
+    interface), the first `burst` in `interval` seconds are logged; the rest are only
+    counted, and one summary per key (``on_suppressed(key, count, interval)``) follows at
+    the interval's end. At most `max_keys` keys are followed; beyond that, new keys share
+    one (``("*", "*")``), so that a flood of forged sources cannot grow memory."""
+
+    OVERFLOW = ("*", "*")
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        on_suppressed: Callable[[tuple[str, str], int, float], None],
+        *,
+        burst: int = 5,
+        interval: float = 10.0,
+        max_keys: int = 256,
+    ) -> None:
+        self.loop = loop
+        self.on_suppressed = on_suppressed
+        self.burst, self.interval, self.max_keys = burst, interval, max_keys
+        # key -> [window start, logged, suppressed]
+        self.windows: dict[tuple[str, str], list[float]] = {}
+
+    def allow(self, key: tuple[str, str]) -> bool:
+        now = self.loop.time()
+        window = self.windows.get(key)
+        if window is not None and now - window[0] >= self.interval and not window[2]:
+            window = None  # expired with nothing suppressed: start again
+        if window is None:
+            if key not in self.windows and len(self.windows) >= self.max_keys:
+                self._expire(now)
+                if len(self.windows) >= self.max_keys and key != self.OVERFLOW:
+                    return self.allow(self.OVERFLOW)
+            window = self.windows[key] = [now, 0, 0]
+        if window[1] < self.burst:
+            window[1] += 1
+            return True
+        window[2] += 1
+        if window[2] == 1:
+            self.loop.call_at(window[0] + self.interval, lambda: self._summary(key))
+        return False
+
+    def _expire(self, now: float) -> None:
+        for key, window in list(self.windows.items()):
+            if now - window[0] >= self.interval and not window[2]:
+                del self.windows[key]
+
+    def _summary(self, key: tuple[str, str]) -> None:
+        window = self.windows.pop(key, None)
+        if window is not None and window[2]:
+            self.on_suppressed(key, int(window[2]), self.interval)
 
 
 def _noop_handler(signum: int, frame: object) -> None:

@@ -221,7 +221,7 @@ class Netlink:
         if broadcast:
             body += _rtattr(IFA_BROADCAST, ipaddress.IPv4Address(broadcast).packed)
         if label:
-            body += _rtattr(IFA_LABEL, label.encode()[:15] + b"\0")
+            body += _rtattr(IFA_LABEL, label.encode("utf-8", "surrogateescape")[:15] + b"\0")
         self._request(kind, flags, body)
 
     def add_address(
@@ -344,7 +344,9 @@ class VrrpSocket:
         self.index = socket.if_nametoindex(interface) if index is None else index
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, interface.encode())
+            sock.setsockopt(
+                socket.SOL_SOCKET, _SO_BINDTODEVICE, interface.encode("utf-8", "surrogateescape")
+            )
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             # Only the groups joined on this socket, not every group the host joined.

@@ -96,7 +96,11 @@ def password_auth_data(password: str | bytes) -> bytes:
     keepalived truncates ``auth_pass`` to 8 characters (with a config warning) and pads
     with NULs (``vrrp_auth_pass_handler`` in keepalived/vrrp/vrrp_parser.c).
     """
-    raw = password.encode() if isinstance(password, str) else bytes(password)
+    # the config is read with surrogateescape: bytes that are not UTF-8 go out as they were
+    if isinstance(password, str):
+        raw = password.encode("utf-8", "surrogateescape")
+    else:
+        raw = bytes(password)
     return raw[:_AUTH_LEN].ljust(_AUTH_LEN, b"\0")
 
 

@@ -1032,3 +1032,139 @@ def test_instance_flags_default_to_the_global_ones(
     _plug(kernel, 7, IF, "10.9.0.1")
     d.start()
     assert d.instances["VI_1"].machine.params.higher_prio_send_advert is expected
+
+
+# --- hostile input: a reload never kills the daemon; a flood of bad adverts is not logged
+
+
+def _running_master(fake_daemon: FakeDaemon) -> tuple[daemon.Daemon, _FakeNetlink]:
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    return d, kernel
+
+
+def test_reload_survives_a_parser_crash(
+    fake_daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever loading the new file raises, the master stays master with its VIP and
+    sends no priority-0 advert; the failure is logged with the file."""
+    d, kernel = _running_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    sent_before = len(inst.sock.sent) if inst.sock is not None else 0
+    config_before = d.config
+
+    def crash(path: str) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(daemon, "load_config", crash)
+    with caplog.at_level("ERROR", logger="halab-vrrpd"):
+        d.reload()
+    assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
+    assert d.config is config_before
+    assert any(a.address == "10.9.0.100" for a in kernel.addrs)
+    assert d.events.counts["config_reload_failed"] == 1
+    assert d.events.counts["config_reload"] == 0
+    assert any(d.config_path in r.getMessage() for r in caplog.records)
+    assert inst.sock is not None
+    assert inst.machine.effective_priority == 150
+    # no priority-0 advert: the instance sends as before, it was not shut down
+    assert d.events.counts["vip_removed"] == 0
+    assert len(inst.sock.sent) >= sent_before
+
+
+def test_reload_survives_a_crash_while_applying(
+    fake_daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d, _kernel = _running_master(fake_daemon)
+
+    def crash(self: daemon.Daemon, cfg: object) -> None:
+        raise ValueError("applying")
+
+    monkeypatch.setattr(daemon.Daemon, "_apply_reload", crash)
+    d.reload()
+    assert _state(d) is State.MASTER
+    assert d.events.counts["config_reload_failed"] == 1
+
+
+def test_reload_of_a_hostile_file_keeps_the_daemon(fake_daemon: FakeDaemon) -> None:
+    """Deep nesting, a 5,000-digit number and non-UTF-8 bytes in the new file: parsed
+    with diagnostics, no exception, the unchanged instance kept."""
+    d, kernel = _running_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    hostile = (
+        CONF.encode()
+        + b"static_routes {\n"
+        + b"a {\n" * 2000
+        + b"}\n" * 2001
+        + b"global_defs {\n vrrp_garp_master_delay "
+        + b"9" * 5000
+        + b"\n router_id r\xff\xfe\n}\n"
+        + b"{}" * 20000
+        + b"\n"
+    )
+    Path(d.config_path).write_bytes(hostile)
+    d.reload()
+    assert d.events.counts["config_reload"] == 1
+    assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
+    assert any(a.address == "10.9.0.100" for a in kernel.addrs)
+
+
+class _FakeClockLoop:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None], **_kw: object) -> None:
+        self.timers.append((when, callback))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        due = [t for t in self.timers if t[0] <= self.now]
+        self.timers = [t for t in self.timers if t[0] > self.now]
+        for _when, callback in sorted(due, key=lambda t: t[0]):
+            callback()
+
+
+def test_log_limiter_logs_a_burst_then_one_summary_per_interval() -> None:
+    loop = _FakeClockLoop()
+    summaries: list[tuple[tuple[str, str], int, float]] = []
+    limiter = daemon.LogLimiter(
+        loop,  # type: ignore[arg-type]
+        lambda key, n, interval: summaries.append((key, n, interval)),
+        burst=3,
+        interval=10.0,
+        max_keys=4,
+    )
+    a, b = ("10.0.0.1", "eth0"), ("10.0.0.2", "eth0")
+    assert [limiter.allow(a) for _ in range(1000)].count(True) == 3
+    assert limiter.allow(b), "another source has its own budget"
+    assert summaries == []
+    loop.advance(10.0)
+    assert summaries == [(a, 997, 10.0)]
+    assert limiter.allow(a), "a new interval logs again"
+    # many forged sources: memory stays bounded, they share one budget
+    for i in range(10_000):
+        limiter.allow((f"10.1.{i // 256}.{i % 256}", "eth0"))
+    assert len(limiter.windows) <= 5
+    loop.advance(10.0)
+    assert any(key == daemon.LogLimiter.OVERFLOW for key, _n, _i in summaries)
+
+
+def test_a_flood_of_malformed_adverts_is_rate_limited(fake_daemon: FakeDaemon) -> None:
+    d, _kernel = _running_master(fake_daemon)
+    d._malformed_limit.interval = 0.2
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    garbage = b"\x31" + b"\x00" * 7  # VRRP version 3 type 1, too short
+    packet = build_ipv4_header("10.9.0.2", "224.0.0.18", len(garbage), ident=1) + garbage
+    for _ in range(2000):
+        d._on_packet(inst.sock, packet)
+    assert d.malformed == 2000
+    assert d.events.counts["malformed_packet"] == d._malformed_limit.burst
+    _drive(d.loop, lambda: d.events.counts["malformed_suppressed"] == 1, timeout=3)
+    assert _state(d) is State.MASTER

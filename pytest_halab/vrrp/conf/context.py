@@ -24,6 +24,10 @@ __all__ = [
 ]
 
 
+# Nesting kept by generic_block: keepalived's blocks nest a few levels at most.
+MAX_KEPT_DEPTH = 32
+
+
 class MissingParameter(Exception):
     """keepalived exits (status 2) when a keyword lacks its parameter."""
 
@@ -148,17 +152,30 @@ class ParseContext:
         return items
 
     def generic_block(self, line: Line) -> ConfigItem:
-        """Keep a keyword and any nested block as data, without checking keywords."""
-        item = ConfigItem(line.words[0], line.words[1:], line.line, line.file)
+        """Keep a keyword and any nested block as data, without checking keywords.
+
+        Iterative, so that no nesting exhausts Python's stack; items nested deeper than
+        `MAX_KEPT_DEPTH` are read past but not kept (nothing reads them)."""
+        root = ConfigItem(line.words[0], line.words[1:], line.line, line.file)
+        # the items whose block is open, innermost last
+        open_items: list[ConfigItem] = []
         if self.next_opens_block():
             self.next_line()
-            while (sub := self.next_line()) is not None:
-                if sub.words[0] == "}":
-                    break
-                if sub.words[0] == "{":
-                    continue
-                item.children.append(self.generic_block(sub))
-        return item
+            open_items.append(root)
+        while open_items and (sub := self.next_line()) is not None:
+            word = sub.words[0]
+            if word == "}":
+                open_items.pop()
+                continue
+            if word == "{":
+                continue
+            item = ConfigItem(word, sub.words[1:], sub.line, sub.file)
+            if len(open_items) <= MAX_KEPT_DEPTH:
+                open_items[-1].children.append(item)
+            if self.next_opens_block():
+                self.next_line()
+                open_items.append(item)
+        return root
 
     # -- the host
     def interface_exists(self, name: str) -> bool:

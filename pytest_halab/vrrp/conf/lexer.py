@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ Report = Callable[[str, str], None]  # (kind, message) about the line being read
 Span = tuple[int, int]  # [start, end) columns in the physical line
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """A logical line: its file (as keepalived names it), physical line number, words.
 
@@ -114,39 +115,34 @@ def split_words(text: str, report: Report) -> list[tuple[int, str]]:
     return words
 
 
+_BRACE_OR_QUOTE = re.compile(r'["{}]')
+
+
 def split_braces(text: str) -> list[tuple[int, str]]:
     """keepalived's read_line() puts each unquoted ``{`` / ``}`` on a line of its own.
 
-    Returns (offset in `text`, part) pairs, empty parts left out."""
+    Returns (offset in `text`, part) pairs, empty parts left out. One pass over the
+    text: a quoted string is jumped over whole; after an unmatched quote nothing more is
+    split."""
     parts: list[tuple[int, str]] = []
-    base = 0
-    while text:
-        if text[0] in "{}":
-            parts.append((base, text[0]))
-            rest = text[1:]
-            text = rest.lstrip(" \t")
-            base += 1 + len(rest) - len(text)
-            continue
-        pos = -1
-        i = 0
-        while i < len(text):
-            c = text[i]
-            if c == '"':
-                end = text.find('"', i + 1)
-                if end < 0:
-                    break
-                i = end + 1
-                continue
-            if c in "{}":
-                pos = i
+    n = len(text)
+    start = i = 0
+    while (found := _BRACE_OR_QUOTE.search(text, i)) is not None:
+        i = found.start()
+        c = text[i]
+        if c == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
                 break
+            i = end + 1
+        else:
+            parts.append((start, text[start:i].rstrip(" \t")))
+            parts.append((i, c))
             i += 1
-        if pos < 0:
-            parts.append((base, text.rstrip(" \t")))
-            break
-        parts.append((base, text[:pos].rstrip(" \t")))
-        text = text[pos:]
-        base += pos
+            while i < n and text[i] in " \t":
+                i += 1
+            start = i
+    parts.append((start, text[start:].rstrip(" \t")))
     return [(offset, part) for offset, part in parts if part]
 
 
@@ -159,6 +155,12 @@ def is_include(text: str) -> bool:
     return len(text) > 8 and text[7] in "rmwba" and text[8] in " \t"
 
 
+MAX_INCLUDE_DEPTH = 32
+# Reads of a file already read for this configuration (a snippet included in several
+# places is fine): bounds files that include each other, which would otherwise be read
+# once for every order of the files on the include stack (n! times for n files).
+MAX_INCLUDE_REREADS = 256
+
 _INCLUDE_TYPES = {"": "", "r": "r", "m": "rm", "w": "rmw", "b": "rb", "a": "rmbw"}
 
 
@@ -170,7 +172,9 @@ class Reader:
         self.lines: list[Line] = []
         self.files: list[str] = []
         self.main = ""  # the main file, as its lines name it
-        self.stack: list[str] = []
+        self.stack: list[tuple[int, int]] = []  # (device, inode) of each file being read
+        self.seen: set[tuple[int, int]] = set()  # every file read so far
+        self.rereads = 0  # reads of a file already read (the same snippet included twice)
         self.depth = 0
         self.last: tuple[str, int] = ("", 0)
 
@@ -206,6 +210,7 @@ class Reader:
     def _read_file(self, real: str, shown: str, nesting: int) -> None:
         try:
             with open(real, "rb") as fh:
+                identity = _identity(os.fstat(fh.fileno()))
                 raw = fh.read()
         except OSError as exc:
             self.diags.add(
@@ -216,7 +221,10 @@ class Reader:
             )
             return
         self.files.append(os.path.abspath(real))
-        self.stack.append(os.path.realpath(real))
+        if identity in self.seen:
+            self.rereads += 1
+        self.seen.add(identity)
+        self.stack.append(identity)
         text = raw.decode("utf-8", errors="surrogateescape")
         self._read_text(text, shown, os.path.dirname(real), nesting)
         self.stack.pop()
@@ -244,14 +252,17 @@ class Reader:
                 self._include(text, shown, lineno, base, nesting)
             return
         for offset, part in split_braces(text):
-            if part == "{":
-                self.depth += 1
-            elif part == "}":
-                if self.depth < 1:
+            if part == "{" or part == "}":
+                if part == "{":
+                    self.depth += 1
+                elif self.depth < 1:
                     report("unexpected_eob", "Extra '}' found")
                     self.depth = 0
                 else:
                     self.depth -= 1
+                column = columns[offset]
+                self.lines.append(Line(shown, lineno, [part], part, [(column, column + 1)]))
+                continue
             words = split_words(part, report)
             if words:
                 spans = [_span(columns, offset + at, len(word)) for at, word in words]
@@ -263,7 +274,7 @@ class Reader:
         else:
             itype, pattern = _INCLUDE_TYPES[text[7]], text[9:]
         pattern = pattern.strip(" \t")
-        if nesting > 32:
+        if nesting > MAX_INCLUDE_DEPTH:
             self.diags.add(shown, lineno, "fatal", f"Include depth exceeded for '{pattern}'")
             return
         if not pattern:
@@ -297,7 +308,7 @@ class Reader:
                     f"Configuration file '{match}' is not a regular non-executable file - skipping",
                 )
                 continue
-            if os.path.realpath(real) in self.stack:
+            if _identity(st) in self.stack:
                 self.diags.add(
                     shown,
                     lineno,
@@ -305,7 +316,22 @@ class Reader:
                     f"Configuration file '{match}' includes itself - skipping",
                 )
                 continue
+            if _identity(st) in self.seen and self.rereads >= MAX_INCLUDE_REREADS:
+                # keepalived 2.2.7 has no bound here: files that include each other make
+                # it recurse until it runs out of file descriptors, through every order.
+                self.diags.add(
+                    shown,
+                    lineno,
+                    "fatal",
+                    f"Configuration file '{match}' already read too often"
+                    f" ({MAX_INCLUDE_REREADS} repeated includes) - skipping",
+                )
+                continue
             self._read_file(real, match, nesting + 1)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _span(columns: list[int], at: int, length: int) -> Span:

@@ -53,11 +53,32 @@ def load_config(
     except (OSError, ValueError) as exc:
         diags.add(name, 0, "file_not_found", f"Unable to read configuration file {name} ({exc})")
         return KeepalivedConfig(), diags.items
+    except Exception as exc:
+        file, line = reader.last
+        _internal_error(diags, file or name, line, "reading", exc)
+        return KeepalivedConfig(), diags.items
     known = system_interfaces() if interfaces is None else {n: n == "lo" for n in interfaces}
     ctx = ParseContext(reader.lines, reader.main, reader.files, diags, known, resolve_hosts)
     try:
         parse(ctx)
     except MissingParameter:
         return ctx.cfg, diags.items
-    validate(ctx.cfg, ctx.notes, diags, check_scripts=check_scripts)
+    except Exception as exc:  # a bug met on hostile input: a diagnostic, never a traceback
+        _internal_error(diags, ctx.cur.file or name, ctx.cur.line, "parsing", exc)
+        return ctx.cfg, diags.items
+    try:
+        validate(ctx.cfg, ctx.notes, diags, check_scripts=check_scripts)
+    except Exception as exc:
+        _internal_error(diags, name, 0, "checking", exc)
     return ctx.cfg, diags.items
+
+
+INTERNAL_ERROR = "halab-vrrpd internal error"
+
+
+def _internal_error(diags: Diagnostics, file: str, line: int, stage: str, exc: Exception) -> None:
+    """Report an unexpected exception as a fatal diagnostic (exit status 4) at the line
+    being read. The message starts with `INTERNAL_ERROR`: the fuzz tests look for it."""
+    diags.add(
+        file, line, "fatal", f"{INTERNAL_ERROR} {stage} this line: {type(exc).__name__}: {exc}"
+    )

@@ -10,6 +10,9 @@ from .lexer import Report
 __all__ = ["Numbers", "parse_ip", "strtol_prefix", "true_false"]
 
 
+_MAX_DIGITS = 40  # far beyond 64 bits
+
+
 def strtol_prefix(s: str) -> tuple[int | None, str]:
     """Mimic strtol(…, 10): returns (value or None if no digits, rest)."""
     i = 0
@@ -23,7 +26,11 @@ def strtol_prefix(s: str) -> tuple[int | None, str]:
         k += 1
     if k == j:
         return None, s
-    return int(s[i:k]), s[k:]
+    digits = s[j:k].lstrip("0")
+    # strtol saturates (ERANGE); Python's int() would refuse over 4,300 digits and is
+    # quadratic below that. Any value this large is out of every range we check.
+    value = 10**_MAX_DIGITS if len(digits) > _MAX_DIGITS else int(digits or "0")
+    return (-value if s[i] == "-" else value), s[k:]
 
 
 class Numbers:

@@ -111,10 +111,15 @@ def _state(ctx: ParseContext, line: Line) -> None:
         inst.configured_state = "BACKUP"
 
 
+def _raw(text: str) -> bytes:
+    """The bytes keepalived sees: the file's own, any non-UTF-8 byte included."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _interface(ctx: ParseContext, line: Line) -> None:
     inst = _inst(ctx)
     name = ctx.arg(line, 1)
-    if len(name.encode()) >= IFNAMSIZ:
+    if len(_raw(name)) >= IFNAMSIZ:
         ctx.report("general", f"Interface name '{name}' too long - ignoring")
         return
     if not ctx.interface_exists(name):
@@ -205,9 +210,9 @@ def _auth_type(ctx: ParseContext, line: Line) -> None:
 def _auth_pass(ctx: ParseContext, line: Line) -> None:
     inst = _inst(ctx)
     text = ctx.arg(line, 1)
-    if len(text.encode()) > 8:
+    if len(_raw(text)) > 8:
         ctx.report("general", "Truncating auth_pass to 8 characters")
-        text = text.encode()[:8].decode(errors="ignore")
+        text = _raw(text)[:8].decode("utf-8", "surrogateescape")
     inst.auth_pass = text
 
 
@@ -443,7 +448,7 @@ def _parse_vip(ctx: ParseContext, item: Line) -> VirtualIp | None:
                     return None
                 vip.brd = param
             elif opt == "label":
-                if len(param.encode()) > IFNAMSIZ - 1:
+                if len(_raw(param)) > IFNAMSIZ - 1:
                     ctx.report(
                         "general",
                         f"Address label {param} is longer than maximum length"
