@@ -305,19 +305,20 @@ class Lab:
         # correct it (on a loaded machine a master's engine may start after its backup took
         # over, and then preempts), then accept what it settled on (`status` shows it).
         grace = 3 * self._max_advert_int() + 1.0
-        elsewhere_since: list[float] = []
+        elsewhere_since: float | None = None
 
         def settled() -> dict[str, list[str]] | None:
+            nonlocal elsewhere_since
             self._check_engines()
             holders = self.vip_holders()
             if not all(len(h) == 1 for h in holders.values()):
-                elsewhere_since.clear()
+                elsewhere_since = None
                 return None
             if holders == expected:
                 return holders
-            if not elsewhere_since:
-                elsewhere_since.append(time.monotonic())
-            return holders if time.monotonic() - elsewhere_since[0] >= grace else None
+            if elsewhere_since is None:
+                elsewhere_since = time.monotonic()
+            return holders if time.monotonic() - elsewhere_since >= grace else None
 
         try:
             waits.until("every VIP to have exactly one holder", settled, self.ready_timeout)

@@ -160,7 +160,8 @@ class Observation:
         pending = list(self.agents)
 
         def all_ready() -> bool:
-            pending[:] = [a for a in pending if not ready(a)]
+            nonlocal pending
+            pending = [a for a in pending if not ready(a)]
             return not pending
 
         try:

@@ -159,12 +159,13 @@ class Scenario:
 
         # The service may answer again a little after the move: measure again until it
         # does (bounded by the timeout; an unrecovered measure is still the result).
-        last = [compute()]
+        m = compute()
 
         def recovered() -> FailoverMeasure | None:
-            if not last[0].recovered:
-                last[0] = compute()
-            return last[0] if last[0].recovered else None
+            nonlocal m
+            if not m.recovered:
+                m = compute()
+            return m if m.recovered else None
 
         with contextlib.suppress(LabTimeoutError):
             waits.until(
@@ -173,7 +174,6 @@ class Scenario:
                 max(0.0, deadline - time.monotonic()),
                 interval=0.0,
             )
-        m = last[0]
         self.measures.append(m)
         if self.record is not None:
             self.record(m)

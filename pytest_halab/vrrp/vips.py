@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from pytest_halab.vrrp.conf import KeepalivedConfig
 from pytest_halab.vrrp.eventlog import EventLog
@@ -111,15 +112,15 @@ class VirtualAddresses:
                 self._netlink.delete_address(vip.index, vip.address, vip.prefixlen)
             except OSError as exc:
                 log.error("(%s) cannot remove %s: %s", inst.name, vip.address, exc)
-            inst.installed.discard(vip.key)
-            self._events.emit(
-                "vip_removed", inst.name, address=vip.address, prefixlen=vip.prefixlen, dev=vip.dev
-            )
+            self._forget(inst, vip)
 
     def gone_with_interface(self, inst: Instance, vip: Vip) -> None:
         """An address the instance added went with its deleted interface."""
-        if vip.key not in inst.installed:
-            return
+        if vip.key in inst.installed:
+            self._forget(inst, vip, reason="interface deleted")
+
+    def _forget(self, inst: Instance, vip: Vip, **extra: Any) -> None:
+        """The instance no longer holds ``vip``: drop it from its set, log the removal."""
         inst.installed.discard(vip.key)
         self._events.emit(
             "vip_removed",
@@ -127,7 +128,7 @@ class VirtualAddresses:
             address=vip.address,
             prefixlen=vip.prefixlen,
             dev=vip.dev,
-            reason="interface deleted",
+            **extra,
         )
 
     # --- gratuitous ARP ---------------------------------------------------------------
