@@ -29,15 +29,18 @@ each engine alike.
 from __future__ import annotations
 
 import contextlib
+import queue
 import select
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
 from . import services, waits
+from .dockerhost import DockerHost
 from .errors import HalabError
 from .faults import Fault
 from .lab import Lab
@@ -141,26 +144,73 @@ class BenchResult:
         }
 
 
-class AdvertWatch:
-    """Passive listener on a lab's bridge, host side, for the VRRP adverts of one router.
+# Run by a helper container on a remote engine's host: the frames of one bridge carrying
+# IP protocol 112 (VRRP), one hex line each, after a "ready" line.
+_REMOTE_WATCH = """
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+while True:
+    f = s.recv(65535)
+    if len(f) > 23 and f[23] == 112:
+        print(f.hex(), flush=True)
+"""
 
-    Only receives (an AF_PACKET socket bound to the bridge): nothing is ever sent.
+
+class AdvertWatch:
+    """Passive listener on a lab's bridge, on the engine's host, for the VRRP adverts of
+    one router.
+
+    Only receives (an AF_PACKET socket bound to the bridge): nothing is ever sent. On a
+    local engine the socket is this process's; on a remote one a helper container in the
+    host's network namespace listens and streams the frames here (a few milliseconds
+    later: the phase lock is then that much less tight; the measured phase says so).
     """
 
     ETH_P_IP = 0x0800
 
-    def __init__(self, bridge: str) -> None:
+    def __init__(self, bridge: str, host: DockerHost | None = None) -> None:
         self.bridge = bridge
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(self.ETH_P_IP))
+        self.host = host
+        self._sock: socket.socket | None = None
+        self._stack = contextlib.ExitStack()
+        self._frames: queue.Queue[bytes] = queue.Queue()
+        if host is None or host.local:
+            self._sock = socket.socket(
+                socket.AF_PACKET, socket.SOCK_RAW, socket.htons(self.ETH_P_IP)
+            )
+            try:
+                self._sock.bind((bridge, 0))
+                self._sock.setblocking(False)
+            except OSError:
+                self._sock.close()
+                raise
+            return
         try:
-            self._sock.bind((bridge, 0))
-            self._sock.setblocking(False)
-        except OSError:
-            self._sock.close()
+            lines = self._stack.enter_context(
+                host.stream(["python3", "-u", "-c", _REMOTE_WATCH, bridge])
+            )
+            first = next(lines, "")
+            if first.strip() != "ready":
+                raise HalabError(
+                    f"the advert watch on {host.name} did not start on {bridge}: {first.strip()}"
+                )
+        except BaseException:
+            self._stack.close()
             raise
+        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
+
+    def _pump(self, lines: Iterator[str]) -> None:
+        with contextlib.suppress(Exception):  # the stream ends when the helper is removed
+            for line in lines:
+                with contextlib.suppress(ValueError):
+                    self._frames.put(bytes.fromhex(line.strip()))
 
     def close(self) -> None:
-        self._sock.close()
+        if self._sock is not None:
+            self._sock.close()
+        self._stack.close()
 
     def __enter__(self) -> AdvertWatch:
         return self
@@ -174,19 +224,35 @@ class AdvertWatch:
         got = decode_frame(frame)
         return got is not None and got.src == src and (vrid is None or got.vrid == vrid)
 
+    def _recv(self, timeout: float) -> bytes | None:
+        """The next frame, or None after ``timeout`` (0: only what is already queued)."""
+        if self._sock is None:
+            try:
+                return (
+                    self._frames.get(timeout=timeout) if timeout > 0 else self._frames.get_nowait()
+                )
+            except queue.Empty:
+                return None
+        if timeout > 0:
+            ready, _, _ = select.select([self._sock], [], [], timeout)
+            if not ready:
+                return None
+        try:
+            return self._sock.recv(65535)
+        except BlockingIOError:
+            return b""
+
     def next_advert(self, src: str, vrid: int | None, timeout: float) -> bool:
         """Wait for the next advert from ``src`` (older queued frames are ignored)."""
-        with contextlib.suppress(BlockingIOError):
-            while self._sock.recv(65535):
-                pass
+        while self._recv(0):
+            pass
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([self._sock], [], [], left)
-            if not ready:
+            frame = self._recv(left)
+            if frame is None:
                 break
-            with contextlib.suppress(BlockingIOError):
-                if self.matches(self._sock.recv(65535), src, vrid):
-                    return True
+            if frame and self.matches(frame, src, vrid):
+                return True
         return False
 
 
@@ -263,7 +329,7 @@ def _one(
                 )
         with contextlib.ExitStack() as stack:
             if phase == "advert":
-                watch = stack.enter_context(AdvertWatch(lab.bridge))
+                watch = stack.enter_context(AdvertWatch(lab.bridge, lab.host))
                 wait = 3 * advert_int + 1
 
                 def after_advert() -> None:

@@ -21,8 +21,9 @@ from rich.text import Text
 
 from . import engines as engines_mod
 from . import images, topology
+from .dockerhost import from_env as docker_host
 from .errors import HalabError
-from .lab import Lab, docker_client
+from .lab import Lab
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
 from .sweep import clean, lab_ids, remove_lab
 
@@ -66,7 +67,10 @@ def cmd_images_build(args: argparse.Namespace) -> int:
         )
     t0 = time.monotonic()
     built = images.build_all(
-        docker_client(), rebuild=args.rebuild, names=tuple(args.names) or None, progress=_progress
+        docker_host().client(),
+        rebuild=args.rebuild,
+        names=tuple(args.names) or None,
+        progress=_progress,
     )
     table = Table(title="halab images")
     for col in ("image", "tag", "action", "seconds"):
@@ -79,7 +83,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 
 def _running_labs() -> dict[str, dict[str, str]]:
-    return {k: v for k, v in lab_ids(docker_client()).items() if v}
+    return {k: v for k, v in lab_ids(docker_host()).items() if v}
 
 
 def _pick_lab(lab_id: str | None) -> str:
@@ -107,7 +111,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         engine=default,
         node_engines=overrides,
         keep=True,
-        client=docker_client(),
+        docker_host=docker_host(),
         progress=_timed(t0, "6.2f"),
     )
     lab.start()
@@ -152,7 +156,7 @@ def _print_status(st: dict[str, Any]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    client = docker_client()
+    host = docker_host()
     ids = [args.lab] if args.lab else list(_running_labs())
     if not ids:
         if args.json:
@@ -160,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             console.print("no lab is up")
         return 0
-    sts = [Lab.attach(client, i).status() for i in ids]
+    sts = [Lab.attach(host, i).status() for i in ids]
     if args.json:
         print(json.dumps(sts if len(sts) > 1 or not args.lab else sts[0], indent=2))
     else:
@@ -170,19 +174,26 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    client = docker_client()
+    host = docker_host()
     ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
     for lab_id in ids:
-        remove_lab(client, lab_id)
+        remove_lab(host, lab_id)
         console.print(Text(f"lab {lab_id} removed"))
     return 0
 
 
-def cmd_clean(_args: argparse.Namespace) -> int:
-    removed = clean(docker_client())
+def cmd_clean(args: argparse.Namespace) -> int:
+    removed, spared = clean(docker_host(), in_use_too=args.all)
     console.print(
         Text(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
     )
+    if spared:
+        console.print(
+            Text(
+                f"spared {len(spared)} lab(s) a running test session or bench is using: "
+                f"{', '.join(spared)} (`halab clean --all` removes them too)"
+            )
+        )
     return 0
 
 
@@ -427,9 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("--lab", help="lab id (default: the only lab up)")
     dn.add_argument("--all", action="store_true", help="every lab that is up")
     dn.set_defaults(func=cmd_down)
-    sub.add_parser(
-        "clean", help="remove every resource the project labelled, from any run"
-    ).set_defaults(func=cmd_clean)
+    cl = sub.add_parser(
+        "clean",
+        help="remove every lab and helper the project labelled on the engine (DOCKER_HOST), "
+        "except those a running test session or bench uses",
+    )
+    cl.add_argument(
+        "--all", action="store_true", help="also remove labs that running processes use"
+    )
+    cl.set_defaults(func=cmd_clean)
     sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
     bn = sub.add_parser("bench", help="failover-latency benchmark: faults repeated, percentiles")
     bn.add_argument("topology", nargs="?", default="nginx_master_backup")

@@ -49,8 +49,9 @@ LOG_TAIL = 40  # lines of each node log attached to a fault's error
 class FaultSink(Protocol):
     """Where faults publish what they did (the scenario's observation implements it)."""
 
-    def note(self, node: str, kind: str, **data: Any) -> Event:
-        """Record a host-side event now and return it (its ``ts`` is the fault's time)."""
+    def note(self, node: str, kind: str, *, at: float | None = None, **data: Any) -> Event:
+        """Record a host-side event and return it (its ``ts`` is the fault's time): stamped
+        now, or ``at`` (epoch seconds) when the moment was taken where the fault ran."""
         ...
 
     def node_restarted(self, node: str) -> None:
@@ -99,12 +100,14 @@ class Faults:
 
     # ------------------------------------------------------------ bookkeeping
 
-    def _event(self, fault: str, phase: str, target: str, detail: str) -> float:
+    def _event(
+        self, fault: str, phase: str, target: str, detail: str, at: float | None = None
+    ) -> float:
         if self.sink is not None:
             return self.sink.note(
-                "lab", "fault", name=fault, phase=phase, target=target, detail=detail
+                "lab", "fault", at=at, name=fault, phase=phase, target=target, detail=detail
             ).ts
-        return time.time()
+        return time.time() if at is None else at
 
     def _apply(
         self,
@@ -114,15 +117,23 @@ class Faults:
         inject: Callable[[], object],
         verify: Callable[[], None],
         undo: Callable[[], None] | None,
+        *,
+        stamped: bool = False,
     ) -> Fault:
+        """Inject, verify, record. With ``stamped``, ``inject`` returns the moment it acted
+        (epoch seconds, taken where it ran: a helper container on a remote engine's host),
+        and that is the fault's time; otherwise the time is taken right before ``inject``."""
         self.lab.node(target)  # unknown node: KeyError naming the nodes
         if self.sync is not None:
             self.sync()
-        t_inject = self._event(name, "inject", target, detail)
+        t_inject = 0.0 if stamped else self._event(name, "inject", target, detail)
         fault = Fault(name, target, detail, t_inject, t_inject, undo)
         try:
             try:
-                inject()
+                at = inject()
+                if stamped:
+                    assert isinstance(at, float), f"{name}: a stamped inject returns its time"
+                    t_inject = fault.injected_at = self._event(name, "inject", target, detail, at)
                 verify()
             except NodeCommandError as exc:
                 raise FaultError(exc.node, str(exc)) from exc
@@ -292,23 +303,56 @@ class Faults:
     def crash_node(self, node: str) -> Fault:
         """SIGKILL the whole container (power cut). Reverted by starting it again.
 
-        When the container's init is visible from here (local engine), it is SIGKILLed
-        directly: the kernel then kills every process of the container's PID namespace at
-        once, which is what ``docker kill`` does, but without the engine's round trip
-        (about 50 ms on this machine, and jittery), so the fault's timestamp is the moment
-        of the crash to well under a millisecond. Otherwise ``docker kill`` is used.
+        The container's init is SIGKILLed: the kernel then kills every process of the
+        container's PID namespace at once, which is what ``docker kill`` does, but without
+        the engine's round trip (about 50 ms on this machine, and jittery). On a local
+        engine this process sends the signal, and the fault's time is the moment of the
+        crash to well under a millisecond. On a remote engine a helper container in the
+        host's PID namespace sends it and reports the moment by that host's clock, the
+        clock the lab's own observers use there. ``docker kill`` is the fallback when the
+        init's PID cannot be had. The fault's detail says which way it ran.
         """
         n = self.lab.node(node)
         held = self._held_vips(n) if self._status(n) == "running" else []
-        pid = n.host_pid()
-        how = f"SIGKILL to init (host pid {pid})" if pid else "docker kill"
+        host = self.lab.host
+        if host.local:
+            pid = n.host_pid()
+            how = f"SIGKILL to init (host pid {pid})" if pid else "docker kill"
+        else:
+            pid = n.init_pid()
+            how = (
+                f"SIGKILL to init (host pid {pid}) by a helper container on {host.name}"
+                if pid
+                else f"docker kill on {host.name}"
+            )
 
-        def inject() -> None:
-            if pid is None or not pid_in_container(pid, n.container.id):
+        def inject() -> float:
+            t = time.time()
+            if pid is None:
                 n.container.kill()
+            elif host.local:
+                if pid_in_container(pid, n.container.id):
+                    t = time.time()
+                    os.kill(pid, signal_mod.SIGKILL)
+                else:
+                    n.container.kill()
             else:
-                os.kill(pid, signal_mod.SIGKILL)
+                # The PID must still be the container's (its cgroup path names the
+                # container); the moment is printed right before the signal.
+                script = (
+                    f"grep -q {shlex.quote(n.container.id)} /proc/{pid}/cgroup || exit 3; "
+                    f"date +%s.%N; kill -KILL {pid}"
+                )
+                res = host.run(["sh", "-c", script])
+                if res.returncode == 3:
+                    t = time.time()
+                    n.container.kill()
+                elif not res.ok:
+                    raise FaultError(node, f"helper on {host.name} could not kill: {res.stderr}")
+                else:
+                    t = float(res.stdout.split()[0])
             self._note_vips_gone(n, held, "container killed")
+            return t
 
         def undo() -> None:
             t = time.time()
@@ -322,6 +366,7 @@ class Faults:
             inject,
             lambda: _wait("container exited", node, lambda: self._status(n) == "exited"),
             undo,
+            stamped=True,
         )
 
     def pause_node(self, node: str) -> Fault:

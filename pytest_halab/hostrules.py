@@ -5,20 +5,25 @@ outside its subnet; with br_netfilter those rules also see traffic *inside* the 
 VRRP adverts to 224.0.0.18 would be dropped (LAB_NOTES pitfall 1). One rule in DOCKER-USER
 accepts traffic that enters and leaves the lab's own bridge; nothing else is opened: the lab
 still cannot reach the outside world, nor the outside world the lab.
+
+The rules live on the host of the lab's Docker engine: they are read and changed through
+``DockerHost.run`` (here, or in a helper container on a remote engine).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
 from dataclasses import dataclass
 
+from .dockerhost import DockerHost, HostResult
 from .errors import HalabError, LabStartError
 
 CHAIN = "DOCKER-USER"
-COMMENT_RE = re.compile(r'--comment "?(io\.halab\.lab=(\S+?) io\.halab\.run=(\S+?))"?(\s|$)')
+COMMENT_RE = re.compile(
+    r'--comment "?(io\.halab\.lab=(\S+?) io\.halab\.run=(\S+?)'
+    r'(?: io\.halab\.engine=(\S+?))?)"?(\s|$)'
+)
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,14 @@ class BridgeRule:
     bridge: str
     lab_id: str
     run_id: str
+    engine_id: str  # the Docker engine's ID: engines sharing one host keep their rules apart
 
     @property
     def comment(self) -> str:
-        return f"io.halab.lab={self.lab_id} io.halab.run={self.run_id}"
+        return (
+            f"io.halab.lab={self.lab_id} io.halab.run={self.run_id} "
+            f"io.halab.engine={self.engine_id}"
+        )
 
     def spec(self) -> list[str]:
         return [
@@ -48,57 +57,67 @@ class BridgeRule:
         ]
 
 
-def _iptables() -> str:
-    exe = shutil.which("iptables")
-    if exe is None:
-        raise LabStartError("iptables is not installed on this host; the lab needs it")
-    return exe
+def _iptables(host: DockerHost, args: list[str]) -> HostResult:
+    return host.run(["iptables", "-w", "5", *args])
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_iptables(), "-w", "5", *args], capture_output=True, text=True)
-
-
-def add(rule: BridgeRule) -> None:
-    res = _run(["-I", CHAIN, *rule.spec()])
-    if res.returncode != 0:
-        raise LabStartError(f"could not add host rule to {CHAIN}: {res.stderr.strip()}")
-    if not exists(rule):
+def add(host: DockerHost, rule: BridgeRule) -> None:
+    """Insert the rule and check it is there (one command on the engine's host)."""
+    ipt = ["iptables", "-w", "5"]
+    script = (
+        f"{shlex.join([*ipt, '-I', CHAIN, *rule.spec()])} || exit 3; "
+        f"{shlex.join([*ipt, '-C', CHAIN, *rule.spec()])} || exit 4"
+    )
+    res = host.run(["sh", "-c", script])
+    if res.returncode == 127 or "not found" in res.stderr:
+        raise LabStartError(
+            f"iptables is not installed on the host of {host.name}; the lab needs it"
+        )
+    if res.returncode == 4:
         raise LabStartError(f"host rule for {rule.bridge} not in {CHAIN} after adding it")
+    if not res.ok:
+        raise LabStartError(
+            f"could not add host rule to {CHAIN} on {host.name}: {res.stderr.strip()}"
+        )
 
 
-def exists(rule: BridgeRule) -> bool:
-    return _run(["-C", CHAIN, *rule.spec()]).returncode == 0
+def exists(host: DockerHost, rule: BridgeRule) -> bool:
+    return _iptables(host, ["-C", CHAIN, *rule.spec()]).ok
 
 
-def remove(rule: BridgeRule) -> None:
-    while exists(rule):
-        res = _run(["-D", CHAIN, *rule.spec()])
-        if res.returncode != 0:
-            raise HalabError(f"could not remove host rule: {res.stderr.strip()}")
+def remove(host: DockerHost, rule: BridgeRule) -> None:
+    while exists(host, rule):
+        res = _iptables(host, ["-D", CHAIN, *rule.spec()])
+        if not res.ok:
+            raise HalabError(f"could not remove host rule on {host.name}: {res.stderr.strip()}")
 
 
-def labelled() -> list[tuple[str, str]]:
-    """(lab id, full rule spec as iptables -S prints it) of every rule the project made."""
-    if shutil.which("iptables") is None:
+def labelled(host: DockerHost) -> list[tuple[str, str]]:
+    """(lab id, full rule spec as iptables -S prints it) of every rule the project made for
+    a lab of this engine (or, from before rules named their engine, for any engine)."""
+    try:
+        res = _iptables(host, ["-S", CHAIN])
+    except HalabError:  # a remote engine without the base image holds no lab of ours
         return []
-    res = _run(["-S", CHAIN])
     out = []
     for line in res.stdout.splitlines():
         m = COMMENT_RE.search(line)
-        if m and line.startswith("-A "):
+        if m and line.startswith("-A ") and m.group(4) in (None, host.engine_id):
             out.append((m.group(2), line))
     return out
 
 
-def remove_labelled(lab_ids: set[str] | None = None) -> int:
-    """Remove project rules (all, or those of the given labs); returns how many."""
-    n = 0
-    for lab_id, line in labelled():
+def remove_labelled(host: DockerHost, lab_ids: set[str] | None = None) -> int:
+    """Remove project rules (all, or those of the given labs); returns how many. On a
+    remote engine all of them go in one helper run."""
+    doomed = []
+    for lab_id, line in labelled(host):
         if lab_ids is not None and lab_id not in lab_ids:
             continue
         args = shlex.split(line)
         args[0] = "-D"
-        if _run(args).returncode == 0:
-            n += 1
-    return n
+        doomed.append(args)
+    if not doomed:
+        return 0
+    script = "; ".join(shlex.join(["iptables", "-w", "5", *a]) + " && echo ok" for a in doomed)
+    return host.run(["sh", "-c", script]).stdout.split().count("ok")

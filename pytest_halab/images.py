@@ -9,6 +9,7 @@ rebuilt; the same image is also tagged ``:latest``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -20,13 +21,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
+import requests
 from docker.models.images import Image
 
+from .dockerhost import DockerHost
 from .errors import ImageBuildError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +40,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT_CANDIDATE = "debian:bookworm-slim"
 ROOTFS_REPO = "halab/rootfs"
 SUITE = "bookworm"
+ROOTFS_REF = f"{ROOTFS_REPO}:{SUITE}"
 LABEL_IMAGE = "io.halab.image"
 
 
@@ -160,7 +165,7 @@ def _host_mirror() -> str:
 
 def root_image(client: docker.DockerClient, progress: Progress = _quiet) -> Image:
     """The image everything is built on; made from Debian's packages when none is present."""
-    for ref in (ROOT_CANDIDATE, f"{ROOTFS_REPO}:{SUITE}"):
+    for ref in (ROOT_CANDIDATE, ROOTFS_REF):
         img = _image(client, ref)
         if img is not None:
             progress("rootfs", f"using {ref}")
@@ -187,15 +192,15 @@ def root_image(client: docker.DockerClient, progress: Progress = _quiet) -> Imag
             )
         progress("rootfs", f"importing as {ROOTFS_REPO}:{SUITE}")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run(
-            ["docker", "import", "-", f"{ROOTFS_REPO}:{SUITE}"],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-        )
-        tar.wait()
-        if imp.returncode != 0 or tar.returncode != 0:
-            raise ImageBuildError(f"docker import of the root file system failed: {imp.stderr}")
+        try:
+            # Through the client, not the docker CLI: the engine may be a remote one.
+            client.api.import_image(src=tar.stdout, repository=ROOTFS_REPO, tag=SUITE)
+        except docker.errors.APIError as exc:
+            raise ImageBuildError(f"importing the root file system failed: {exc}") from exc
+        finally:
+            tar.wait()
+        if tar.returncode != 0:
+            raise ImageBuildError(f"tar of the root file system failed (exit {tar.returncode})")
     progress("rootfs", f"made in {time.monotonic() - t0:.1f} s")
     img = _image(client, f"{ROOTFS_REPO}:{SUITE}")
     if img is None:
@@ -225,6 +230,9 @@ def _build_one(
         forcerm=True,
         nocache=rebuild,
         decode=True,
+        # apt needs the network, and an engine may have no default bridge (the second
+        # engine of scripts/ensure-docker has none): build in the host's network.
+        network_mode="host",
         labels={LABEL_IMAGE: s.name, "io.halab.inputs": tag.rsplit(":", 1)[1]},
     )
     for chunk in stream:
@@ -289,3 +297,63 @@ def build_all(
 def ensure_images(client: docker.DockerClient, progress: Progress = _quiet) -> dict[str, str]:
     """Tags of up-to-date images for every role, building what is missing or stale."""
     return {name: b.tag for name, b in build_all(client, progress=progress).items()}
+
+
+@contextmanager
+def _engine_lock(host: DockerHost) -> Iterator[None]:
+    """One process of this machine at a time builds or copies images for one engine
+    (pytest-xdist workers starting labs together); the others then find them there."""
+    path = Path(tempfile.gettempdir()) / f"halab-images-{host.engine_id}.lock"
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_on(host: DockerHost, progress: Progress = _quiet) -> dict[str, str]:
+    """Tags of up-to-date images for every role on this engine: built here, or, for an
+    engine with an ``image_source``, built there once and copied (save/load, keyed by the
+    content-hash tags: no registry is needed)."""
+    if host.image_source is None or host.image_source is host:
+        with _engine_lock(host):
+            return ensure_images(host.client(), progress)
+    tags = ensure_on(host.image_source, progress)
+    root = root_image(host.image_source.client(), progress)
+    refs = {**tags, "rootfs": next(t for t in root.tags if t in (ROOT_CANDIDATE, ROOTFS_REF))}
+    with _engine_lock(host):
+        copy_images(host.image_source, host, refs, progress)
+    return tags
+
+
+def copy_images(
+    src: DockerHost, dst: DockerHost, tags: dict[str, str], progress: Progress = _quiet
+) -> list[str]:
+    """Copy the images ``dst`` lacks from ``src`` (one ``docker save`` of all of them, so
+    shared layers travel once, streamed into ``docker load``); the lab's images are tagged
+    ``:latest`` there too (not the root). Returns the tags copied."""
+    client = dst.client()
+    missing = [t for t in tags.values() if _image(client, t) is None]
+    if missing:
+        progress("copy", f"{len(missing)} image(s) from {src.name} to {dst.name}")
+        t0 = time.monotonic()
+        api = src.client().api
+        # GET /images/get?names=...: the engine API's multi-image save (the SDK's
+        # get_image saves one image at a time, which would send the shared layers again).
+        try:
+            resp = api._get(api._url("/images/get"), params={"names": missing}, stream=True)
+            api._raise_for_status(resp)
+            for msg in client.api.load_image(resp.iter_content(chunk_size=1 << 20), quiet=True):
+                if isinstance(msg, dict) and msg.get("error"):
+                    raise ImageBuildError(f"loading images on {dst.name}: {msg['error']}")
+        except (docker.errors.APIError, requests.RequestException) as exc:
+            raise ImageBuildError(f"copying images to {dst.name} failed: {exc}") from exc
+        progress("copy", f"done in {time.monotonic() - t0:.1f} s")
+    for tag in tags.values():
+        img = _image(client, tag)
+        if img is None:
+            raise ImageBuildError(f"{tag} is not on {dst.name} after copying it there")
+        if tag.startswith("halab/") and not tag.startswith(ROOTFS_REPO):
+            img.tag(tag.split(":", 1)[0], "latest")
+    return missing

@@ -22,9 +22,10 @@ import docker.errors
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from . import engines, hostrules, images, services, waits
+from . import dockerhost, engines, hostrules, images, services, waits
+from .dockerhost import DockerHost
 from .engines import VrrpEngine
-from .errors import DockerUnavailableError, LabStartError, LabTimeoutError, LayoutError
+from .errors import LabStartError, LabTimeoutError, LayoutError
 from .labels import (
     L_ENGINE,
     L_KEEP,
@@ -39,7 +40,7 @@ from .labels import (
     owner,
 )
 from .layout import LabLayout
-from .network import POOL, candidate_subnets
+from .network import POOL, candidate_subnets, subnet_lock
 from .nodes import Node, parallel
 from .sweep import remove_lab, sweep_stale
 from .topology import Addressing, Role, Topology
@@ -52,15 +53,8 @@ _ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"
 
 
 def docker_client() -> docker.DockerClient:
-    """A client for the local engine, or a clear error saying how to start one."""
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(
-            f"no Docker engine answers ({exc}); start one with scripts/ensure-docker"
-        ) from exc
-    return client
+    """A client for the environment's engine, or a clear error saying how to start one."""
+    return dockerhost.from_env().client()
 
 
 @dataclass
@@ -71,7 +65,7 @@ class Lab:
     engine: str | None = None  # the balancers' VRRP engine (default: the topology's)
     keep: bool = False
     node_engines: dict[str, str] = field(default_factory=dict)  # per-balancer override
-    client: docker.DockerClient | None = None
+    docker_host: DockerHost | None = None  # the engine (default: the environment's)
     ready_timeout: float = 60.0
     progress: Callable[[str], None] = field(default=lambda _msg: None)
 
@@ -106,6 +100,17 @@ class Lab:
         extra = [f"{n}={e}" for n, e in sorted(self.node_engines.items()) if e != self.engine]
         return ";".join([str(self.engine), *extra])
 
+    @property
+    def host(self) -> DockerHost:
+        """The Docker engine the lab runs on."""
+        if self.docker_host is None:
+            self.docker_host = dockerhost.from_env()
+        return self.docker_host
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return self.host.client()
+
     def engine_of(self, node: str) -> type[VrrpEngine]:
         """The VRRP engine the balancer ``node`` runs."""
         if self.layout is not None and node in self.layout.nodes:
@@ -125,12 +130,11 @@ class Lab:
 
     def start(self) -> Lab:
         assert self.topology is not None, "a reattached lab cannot be started again"
-        self.client = self.client or docker_client()
         t0 = time.monotonic()
         self.progress("images")
-        tags = images.ensure_images(self.client, progress=lambda n, m: self.progress(f"[{n}] {m}"))
+        tags = images.ensure_on(self.host, progress=lambda n, m: self.progress(f"[{n}] {m}"))
         self.timings["images"] = time.monotonic() - t0
-        sweep_stale(self.client)
+        sweep_stale(self.host)
         t1 = time.monotonic()
         try:
             self._create(tags)
@@ -158,6 +162,11 @@ class Lab:
 
     def _create_network(self, prefixlen: int) -> Addressing:
         assert self.client is not None and self.topology is not None
+        with subnet_lock():
+            return self._create_network_locked(prefixlen)
+
+    def _create_network_locked(self, prefixlen: int) -> Addressing:
+        assert self.topology is not None
         bridge = self.bridge
         last: Exception | None = None
         for attempt, subnet in enumerate(candidate_subnets(self.client, prefixlen)):
@@ -189,8 +198,8 @@ class Lab:
                     last = exc
                     continue
                 raise
-            self.rule = hostrules.BridgeRule(bridge, self.lab_id, RUN_ID)
-            hostrules.add(self.rule)
+            self.rule = hostrules.BridgeRule(bridge, self.lab_id, RUN_ID, self.host.engine_id)
+            hostrules.add(self.host, self.rule)
             return addr
         raise LabStartError(f"no free /{prefixlen} subnet in {POOL} ({last})")
 
@@ -375,8 +384,7 @@ class Lab:
 
     def stop(self) -> None:
         """Remove every container, the network and the host rule. Safe to call twice."""
-        client = self.client or docker_client()
-        remove_lab(client, self.lab_id)
+        remove_lab(self.host, self.lab_id)
         self.nodes = {}
         self.network = None
         self.rule = None
@@ -501,8 +509,9 @@ class Lab:
         }
 
     @classmethod
-    def attach(cls, client: docker.DockerClient, lab_id: str) -> Lab:
+    def attach(cls, host: DockerHost, lab_id: str) -> Lab:
         """Reattach to a running lab (from another process) by its id."""
+        client = host.client()
         nets = client.networks.list(filters={"label": f"{L_LAB}={lab_id}"})
         if not nets:
             raise LabStartError(f"no lab {lab_id}")
@@ -515,7 +524,7 @@ class Lab:
             topology=None,
             engine=default if default in engines.ENGINES else None,
             keep=True,
-            client=client,
+            docker_host=host,
             lab_id=lab_id,
         )
         lab.layout = layout

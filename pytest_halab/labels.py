@@ -20,6 +20,7 @@ L_KEEP = "io.halab.keep"
 L_LAYOUT = "io.halab.layout"
 L_TOPOLOGY = "io.halab.topology"
 L_ENGINE = "io.halab.vrrp"
+L_HELPER = "io.halab.helper"  # a short-lived helper container on a remote engine
 
 RUN_ID = secrets.token_hex(4)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import random
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import docker
 
@@ -50,3 +54,17 @@ def candidate_subnets(
     for sub in subnets[start:] + subnets[:start]:
         if not any(sub.overlaps(u) for u in used):
             yield sub
+
+
+@contextmanager
+def subnet_lock() -> Iterator[None]:
+    """Held while a subnet is chosen and its network made: labs started at once by several
+    processes of this machine (pytest-xdist workers), on one engine or on several engines
+    sharing this host's routes, never pick the same subnet."""
+    path = Path(tempfile.gettempdir()) / "halab-subnets.lock"
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

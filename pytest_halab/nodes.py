@@ -44,6 +44,18 @@ class Node:
     def __repr__(self) -> str:
         return f"Node({self.name!r}, role={self.role!r}, ip={self.ip})"
 
+    def init_pid(self) -> int | None:
+        """The PID of the container's init on the engine's host (``docker inspect``), or
+        None when the container is not running. Not checked: the engine's host may not
+        be this one (see ``host_pid``)."""
+        try:
+            self.container.reload()
+        except docker.errors.APIError:
+            return None
+        state = self.container.attrs.get("State", {})
+        pid = int(state.get("Pid") or 0)
+        return pid if state.get("Running") and pid > 0 else None
+
     def host_pid(self) -> int | None:
         """The host PID of the container's init process, when this process can see it.
 
@@ -51,15 +63,8 @@ class Node:
         the container is not running. The PID is checked against the container's cgroup, so
         a PID reused by another process is never returned.
         """
-        try:
-            self.container.reload()
-        except docker.errors.APIError:
-            return None
-        state = self.container.attrs.get("State", {})
-        pid = int(state.get("Pid") or 0)
-        if not state.get("Running") or pid <= 0:
-            return None
-        return pid if pid_in_container(pid, self.container.id) else None
+        pid = self.init_pid()
+        return pid if pid is not None and pid_in_container(pid, self.container.id) else None
 
     def exec(self, cmd: str | Sequence[str], *, check: bool = False) -> ExecResult:
         """Run a command in the node and wait for it; a string runs through ``sh -c``.

@@ -194,9 +194,9 @@ class Observation:
             if agent.node == node_name:
                 self._launch(agent, append=True)
 
-    def note(self, node: str, kind: str, **data: Any) -> Event:
-        """Add a host-side event (faults use this); stamped now."""
-        ev = Event(ts=time.time(), node=node, kind=kind, data=data)
+    def note(self, node: str, kind: str, *, at: float | None = None, **data: Any) -> Event:
+        """Add a host-side event (faults use this); stamped now, or ``at``."""
+        ev = Event(ts=time.time() if at is None else at, node=node, kind=kind, data=data)
         self.extra.append(ev)
         return ev
 

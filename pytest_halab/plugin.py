@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from . import engines
+from . import distribute, dockerhost, engines
 from . import topology as topology_mod
+from .capacity import check_engines
+from .dockerhost import DockerHost
 from .faults import Faults
 from .lab import Lab
 from .scenario import Scenario
 from .session import HalabRun
-from .settings import KEEP, REPORT, SETTINGS_KEY, TOPOLOGY, VRRP, resolve
+from .settings import DOCKER_HOSTS, KEEP, REPORT, SETTINGS_KEY, TOPOLOGY, VRRP, resolve
 
 RUN_PLUGIN = "halab-run"
 
@@ -57,7 +59,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="reports: per test a JSON timeline + PNG picture; labs.json; "
         f"env {REPORT.env}, ini {REPORT.ini}",
     )
+    group.addoption(
+        DOCKER_HOSTS.option,
+        dest=DOCKER_HOSTS.dest,
+        metavar="URL",
+        action="append",
+        default=None,
+        help="Docker engine for the labs (unix://, tcp://, ssh://); repeat it to spread "
+        "pytest-xdist workers over several engines, round robin; "
+        f"env {DOCKER_HOSTS.env}, ini {DOCKER_HOSTS.ini} (space-separated)",
+    )
     parser.addini(TOPOLOGY.ini, "default topology of the `lab` fixture", default="")
+    parser.addini(DOCKER_HOSTS.ini, "Docker engine URLs for the labs (space-separated)", default="")
     parser.addini(VRRP.ini, f"default VRRP engine ({'|'.join(engines.names())})", default="")
     parser.addini(KEEP.ini, "leave labs up after the run (1/0, true/false, yes/no)", default="")
     parser.addini(REPORT.ini, "directory of the halab reports", default="")
@@ -68,7 +81,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab: the test needs a real Docker lab")
     settings = resolve(config)
     config.stash[SETTINGS_KEY] = settings
-    config.pluginmanager.register(HalabRun(settings), RUN_PLUGIN)
+    hosts = _docker_hosts(config, settings.docker_hosts)
+    if distribute.worker_input(config) is None and hosts:
+        # Before any lab starts, in the process that runs (or hands out) the tests: every
+        # engine answers, and holds the labs the workers bound to it will run.
+        check_engines(hosts, distribute.worker_count(config), settings.source_of("docker_hosts"))
+    if config.pluginmanager.hasplugin("xdist"):
+        distribute.choose_dist(config)
+        if getattr(config.option, "loadgroup", False):  # set by xdist in its workers
+            config.pluginmanager.register(distribute.XdistGroups(settings), "halab-xdist-groups")
+    url = distribute.engine_url(config, settings.docker_hosts)
+    mine = next((h for h in hosts if h.url == url), None)
+    config.pluginmanager.register(HalabRun(settings, docker_host=mine, config=config), RUN_PLUGIN)
+
+
+def _docker_hosts(config: pytest.Config, urls: tuple[str, ...]) -> list[DockerHost]:
+    """The engines of --hal-docker-host; images are built on the first, copied to others."""
+    source = config.stash[SETTINGS_KEY].source_of("docker_hosts")
+    hosts = [DockerHost(url, source) for url in urls]
+    for h in hosts[1:]:
+        h.image_source = hosts[0]
+    return hosts
 
 
 def _run(config: pytest.Config) -> HalabRun:
@@ -83,6 +116,15 @@ def lab_factory(pytestconfig: pytest.Config) -> Callable[..., Lab]:
     topology (and engine, or per-balancer engines), shared by the
     session (started on first use, removed at session end unless --hal-keep)."""
     return _run(pytestconfig).get_lab
+
+
+@pytest.fixture(scope="session")
+def halab_docker(pytestconfig: pytest.Config) -> DockerHost:
+    """The Docker engine this session's labs run on (under pytest-xdist: this worker's)."""
+    run = _run(pytestconfig)
+    if run.docker_host is None:
+        run.docker_host = dockerhost.from_env()
+    return run.docker_host
 
 
 @pytest.fixture(scope="session")

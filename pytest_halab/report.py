@@ -55,6 +55,18 @@ class FailoverRecord:
             "measure": self.measure.as_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FailoverRecord:
+        """Read back :meth:`as_dict` (records sent by pytest-xdist workers)."""
+        return cls(
+            d["nodeid"],
+            d["topology"],
+            d["engine"],
+            d["fault"],
+            d["vip"],
+            FailoverMeasure.from_dict(d["measure"]),
+        )
+
 
 class ReportCollector:
     """The failover records of a run, in the order they were added (thread-safe)."""

@@ -20,10 +20,18 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
 
+from . import distribute
 from . import topology as topology_mod
+from .dockerhost import DockerHost
 from .lab import Lab
 from .measures import FailoverMeasure
-from .report import ReportCollector, junit_properties, plot_timeline, write_json
+from .report import (
+    FailoverRecord,
+    ReportCollector,
+    junit_properties,
+    plot_timeline,
+    write_json,
+)
 from .scenario import Scenario
 from .settings import HalabSettings
 from .topology import Topology
@@ -127,12 +135,18 @@ class HalabRun:
         self,
         settings: HalabSettings,
         start_lab: Callable[[LabRequest], Lab] | None = None,
+        *,
+        docker_host: DockerHost | None = None,
+        config: pytest.Config | None = None,
     ) -> None:
         self.settings = settings
+        self.docker_host = docker_host
+        self.config = config
         self.labs: LabPool[LabRequest, Lab] = LabPool(
             start_lab or self._start_lab, keep=settings.keep
         )
         self.records = ReportCollector()
+        self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
         self._old_sigterm: Any = None
 
     # ------------------------------------------------------------ labs
@@ -143,6 +157,7 @@ class HalabRun:
             engine=req.engine,
             keep=self.settings.keep,
             node_engines=dict(req.node_engines),
+            docker_host=self.docker_host,
         )
         lab.start()
         return lab
@@ -167,17 +182,18 @@ class HalabRun:
         """A Scenario for one test: measures go to the JUnit record and the summary; with
         --hal-report, the test's timeline (JSON) and a picture of it are written."""
         node = request.node
+        nodeid = distribute.original_nodeid(node.nodeid, node)
 
         def record(m: FailoverMeasure) -> None:
             layout = lab.layout
-            self.records.record(node.nodeid, layout.topology if layout else "?", str(lab.engine), m)
+            self.records.record(nodeid, layout.topology if layout else "?", str(lab.engine), m)
             for name, value in junit_properties(m):
                 node.user_properties.append((name, value))
 
         with Scenario(lab, record=record) as hal:
             yield hal
         if self.settings.report_dir is not None:
-            self._write_test_report(node.nodeid, lab, hal)
+            self._write_test_report(nodeid, lab, hal)
 
     def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
         assert self.settings.report_dir is not None
@@ -186,6 +202,7 @@ class HalabRun:
         meta = {
             "test": nodeid,
             "lab": lab.lab_id,
+            "docker": lab.host.name,
             "vrrp": lab.engine_label,
             "topology": lab.layout.topology if lab.layout else None,
         }
@@ -204,20 +221,50 @@ class HalabRun:
 
     # ------------------------------------------------------------ end of the run
 
-    def write_report(self) -> None:
-        """With --hal-report=DIR: DIR/labs.json, each lab's layout, timings and final status."""
-        if self.settings.report_dir is None or not len(self.labs):
-            return
+    def lab_entries(self) -> list[dict[str, Any]]:
+        """This process's labs, as labs.json entries: layout, timings and final status."""
         out = []
         for lab in self.labs:
-            entry: dict[str, Any] = {"lab": lab.lab_id, "timings_s": lab.timings}
+            entry: dict[str, Any] = {
+                "lab": lab.lab_id,
+                "docker": lab.host.name,
+                "timings_s": lab.timings,
+            }
             try:
                 entry["status"] = lab.status()
             except Exception as exc:  # a dead lab still gets its entry
                 entry["status_error"] = str(exc)
             out.append(entry)
+        return out
+
+    def write_report(self) -> None:
+        """With --hal-report=DIR: DIR/labs.json, every lab of the run (all xdist workers'
+        labs, written once by the controller; a worker sends its entries there)."""
+        if self.settings.report_dir is None:
+            return
+        entries = [*self._worker_labs, *self.lab_entries()]
+        if not entries:
+            return
         self.settings.report_dir.mkdir(parents=True, exist_ok=True)
-        (self.settings.report_dir / "labs.json").write_text(json.dumps(out, indent=2))
+        (self.settings.report_dir / "labs.json").write_text(json.dumps(entries, indent=2))
+
+    def _send_to_controller(self) -> None:
+        """In an xdist worker: the records and lab entries go to the controller."""
+        assert self.config is not None
+        out: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
+        labs = self.lab_entries() if self.settings.report_dir is not None else []
+        out["halab"] = json.dumps({"records": [r.as_dict() for r in self.records], "labs": labs})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """The controller receives a worker's records and lab entries (xdist hook)."""
+        raw = getattr(node, "workeroutput", {}).get("halab")
+        if not raw:
+            return
+        data = json.loads(raw)
+        for rec in data.get("records", []):
+            self.records.add(FailoverRecord.from_dict(rec))
+        self._worker_labs.extend(data.get("labs", []))
 
     def stop_all(self) -> None:
         self.labs.stop_all()
@@ -248,7 +295,10 @@ class HalabRun:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            self.write_report()
+            if self.config is not None and distribute.worker_input(self.config) is not None:
+                self._send_to_controller()
+            else:
+                self.write_report()
         finally:
             self.stop_all()
         if self._old_sigterm is not None:

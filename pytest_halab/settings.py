@@ -87,6 +87,22 @@ def parse_directory(text: str) -> Path:
     return path
 
 
+DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://")
+
+
+def parse_docker_hosts(text: str) -> tuple[str, ...]:
+    """Docker engine URLs (unix://, tcp://, ssh://), separated by spaces, commas or lines."""
+    urls = tuple(u for u in text.replace(",", " ").split() if u)
+    if not urls:
+        raise ValueError("no URL given")
+    for url in urls:
+        if not url.startswith(DOCKER_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
+            raise ValueError(f"{url!r} is not a Docker engine URL ({', '.join(DOCKER_SCHEMES)}...)")
+    if len(set(urls)) != len(urls):
+        raise ValueError(f"{' '.join(urls)!r} names an engine twice")
+    return urls
+
+
 TOPOLOGY = Setting[Topology | None](
     name="topology",
     dest="hal_topology",
@@ -124,7 +140,17 @@ REPORT = Setting[Path | None](
     default=None,
 )
 
-SETTINGS: tuple[Setting[Any], ...] = (TOPOLOGY, VRRP, KEEP, REPORT)
+DOCKER_HOSTS = Setting[tuple[str, ...]](
+    name="docker_hosts",
+    dest="hal_docker_host",
+    env="HALAB_DOCKER_HOST",
+    ini="halab_docker_host",
+    what="Docker engine",
+    parse=parse_docker_hosts,
+    default=(),
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (TOPOLOGY, VRRP, KEEP, REPORT, DOCKER_HOSTS)
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,7 @@ class HalabSettings:
     vrrp: str | None = None  # an engine name (pytest_halab.engines)
     keep: bool = False
     report_dir: Path | None = None
+    docker_hosts: tuple[str, ...] = ()  # engine URLs; () is the environment's engine
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def source_of(self, name: str) -> str:
@@ -150,6 +177,8 @@ def resolve_one(config: pytest.Config, setting: Setting[T]) -> tuple[T, str]:
     """One setting's value and where it came from: the command line, the environment, the
     ini file, or its default. An empty string counts as not set."""
     given: Any = config.getoption(setting.dest)
+    if isinstance(given, list):  # a repeatable option (--hal-docker-host)
+        given = " ".join(given)
     if given is not None and given != "":
         source = setting.option
     elif os.environ.get(setting.env):

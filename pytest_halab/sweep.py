@@ -1,7 +1,8 @@
 """Finding and removing labs: by id, stale ones (their owner died), or every one.
 
 Labs are found by their labels, on containers, networks and host rules alike, so a lab
-half-made by a crashed process is found as well as a whole one.
+half-made by a crashed process is found as well as a whole one. Everything here works on
+one Docker engine (a ``DockerHost``); its host rules are those that name that engine.
 """
 
 from __future__ import annotations
@@ -9,31 +10,33 @@ from __future__ import annotations
 import threading
 from contextlib import suppress
 
-import docker
 import docker.errors
 from docker.models.containers import Container
 
 from . import hostrules
-from .labels import L_KEEP, L_LAB, L_OWNER, owner_alive
+from .dockerhost import DockerHost
+from .labels import L_HELPER, L_KEEP, L_LAB, L_OWNER, owner_alive
 from .nodes import parallel
 
 _sweep_lock = threading.Lock()
 
 
-def lab_ids(client: docker.DockerClient) -> dict[str, dict[str, str]]:
+def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
     """Every lab with a labelled container or network: id -> labels of one of its resources."""
+    client = host.client()
     found: dict[str, dict[str, str]] = {}
     for c in client.containers.list(all=True, filters={"label": L_LAB}):
         found.setdefault(c.labels[L_LAB], dict(c.labels))
     for n in client.networks.list(filters={"label": L_LAB}):
         found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
-    for lab_id, _line in hostrules.labelled():
+    for lab_id, _line in hostrules.labelled(host):
         found.setdefault(lab_id, {})
     return found
 
 
-def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
+def remove_lab(host: DockerHost, lab_id: str) -> None:
     """Remove everything labelled with this lab id: containers, network, host rules."""
+    client = host.client()
     flt = {"label": f"{L_LAB}={lab_id}"}
     containers = client.containers.list(all=True, filters=flt)
 
@@ -45,16 +48,23 @@ def remove_lab(client: docker.DockerClient, lab_id: str) -> None:
     for net in client.networks.list(filters=flt):
         with suppress(docker.errors.NotFound):
             net.remove()
-    hostrules.remove_labelled({lab_id})
+    hostrules.remove_labelled(host, {lab_id})
 
 
-def sweep_stale(client: docker.DockerClient) -> list[str]:
+def _helpers(host: DockerHost, *, live_too: bool) -> list[Container]:
+    found = host.client().containers.list(all=True, filters={"label": L_HELPER})
+    return [c for c in found if live_too or not owner_alive(c.labels.get(L_OWNER, ""))]
+
+
+def sweep_stale(host: DockerHost) -> list[str]:
     """Remove labs whose owner process is gone (unless kept), and labs whose containers all
     stopped (an engine restart brings a lab back "exited") unless a live process is still
-    building them (containers "created", not started yet: another `halab up` at work)."""
+    building them (containers "created", not started yet: another `halab up` at work).
+    Helper containers whose owner is gone go too."""
     removed = []
     with _sweep_lock:
-        for lab_id, labels in lab_ids(client).items():
+        client = host.client()
+        for lab_id, labels in lab_ids(host).items():
             alive = owner_alive(labels.get(L_OWNER, ""))
             containers = client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"})
             states = {c.status for c in containers}
@@ -63,15 +73,28 @@ def sweep_stale(client: docker.DockerClient) -> list[str]:
             orphan = not labels  # only a host rule is left
             dead = labels.get(L_KEEP) != "1" and not alive
             if orphan or dead or (all_down and not being_built):
-                remove_lab(client, lab_id)
+                remove_lab(host, lab_id)
                 removed.append(lab_id)
+        for c in _helpers(host, live_too=False):
+            with suppress(docker.errors.NotFound):
+                c.remove(force=True)
     return removed
 
 
-def clean(client: docker.DockerClient) -> list[str]:
-    """Remove every resource the project labelled, from any run."""
-    ids = list(lab_ids(client))
-    for lab_id in ids:
-        remove_lab(client, lab_id)
-    hostrules.remove_labelled()
-    return ids
+def clean(host: DockerHost, *, in_use_too: bool = False) -> tuple[list[str], list[str]]:
+    """Remove the project's labs on this engine: every lab no live process uses (kept ones
+    included), or with ``in_use_too`` every lab at all. Returns (removed, spared) lab ids:
+    a lab another running session or bench owns is spared unless asked."""
+    removed, spared = [], []
+    for lab_id, labels in lab_ids(host).items():
+        if not in_use_too and labels and owner_alive(labels.get(L_OWNER, "")):
+            spared.append(lab_id)
+            continue
+        remove_lab(host, lab_id)
+        removed.append(lab_id)
+    for c in _helpers(host, live_too=in_use_too):
+        with suppress(docker.errors.NotFound):
+            c.remove(force=True)
+    if in_use_too:
+        hostrules.remove_labelled(host)
+    return removed, spared

@@ -88,6 +88,7 @@ def master_down_interval(advert_int: float, priority: int) -> float:
 
 def timeline_when(hal: Scenario, done: Callable[[Timeline], bool], what: str) -> Timeline:
     """The timeline, once ``done`` holds for it (the agents write a little after the fact)."""
+
     def ready() -> Timeline | None:
         tl = hal.timeline()
         return tl if done(tl) else None

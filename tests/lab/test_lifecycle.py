@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -18,34 +19,41 @@ import pytest
 
 from pytest_halab import hostrules, topology
 from pytest_halab.cli import main as halab_main
+from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import LabStartError
-from pytest_halab.lab import Lab, docker_client
-from pytest_halab.labels import L_LAB
+from pytest_halab.lab import Lab
+from pytest_halab.labels import L_LAB, L_OWNER, owner_alive
 from pytest_halab.sweep import sweep_stale
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "lab" / "topologies"
 
 
-def resources(client: docker.DockerClient, lab_id: str) -> dict[str, int]:
+def resources(host: DockerHost, lab_id: str) -> dict[str, int]:
     flt = {"label": f"{L_LAB}={lab_id}"}
+    client = host.client()
     return {
         "containers": len(client.containers.list(all=True, filters=flt)),
         "networks": len(client.networks.list(filters=flt)),
-        "rules": sum(1 for i, _ in hostrules.labelled() if i == lab_id),
+        "rules": sum(1 for i, _ in hostrules.labelled(host) if i == lab_id),
     }
 
 
 NONE = {"containers": 0, "networks": 0, "rules": 0}
 
 
-def test_teardown_removes_everything() -> None:
-    client = docker_client()
-    with Lab(topology.load("nginx_master_backup"), client=client) as lab:
-        assert resources(client, lab.lab_id) == {"containers": 5, "networks": 1, "rules": 1}
-    assert resources(client, lab.lab_id) == NONE
+def test_teardown_removes_everything(halab_docker: DockerHost) -> None:
+    with Lab(topology.load("nginx_master_backup"), docker_host=halab_docker) as lab:
+        assert resources(halab_docker, lab.lab_id) == {
+            "containers": 5,
+            "networks": 1,
+            "rules": 1,
+        }
+    assert resources(halab_docker, lab.lab_id) == NONE
 
 
-def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) -> None:
+def test_failed_start_removes_what_it_made_and_names_the_node(
+    tmp_path: Path, halab_docker: DockerHost
+) -> None:
     """lb1 gets an nginx config that nginx refuses: the start fails on lb1, with its logs."""
     src = (TOPOLOGIES / "nginx_master_backup.yaml").read_text()
     broken = tmp_path / "broken_nginx.conf"
@@ -67,8 +75,7 @@ def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) ->
     )
     path = tmp_path / "broken.yaml"
     path.write_text(text)
-    client = docker_client()
-    lab = Lab(topology.load(path), client=client, ready_timeout=6)
+    lab = Lab(topology.load(path), docker_host=halab_docker, ready_timeout=6)
     with pytest.raises(LabStartError) as info:
         lab.start()
     err = info.value
@@ -77,22 +84,26 @@ def test_failed_start_removes_what_it_made_and_names_the_node(tmp_path: Path) ->
     notes = "\n".join(getattr(err, "__notes__", []))
     assert "logs of lb1" in notes
     assert 'unknown directive "no_such_directive"' in notes  # nginx's words, from lb1's logs
-    assert resources(client, lab.lab_id) == NONE
+    assert resources(halab_docker, lab.lab_id) == NONE
 
 
 OWNER = textwrap.dedent("""
     import sys, time
     from pytest_halab import topology
+    from pytest_halab.dockerhost import DockerHost
     from pytest_halab.lab import Lab
-    lab = Lab(topology.load("nginx_master_backup")).start()
+    host = DockerHost(sys.argv[1] or None)
+    lab = Lab(topology.load("nginx_master_backup"), docker_host=host).start()
     print(lab.lab_id, flush=True)
     time.sleep(600)
 """)
 
 
-def start_and_sigkill(client: docker.DockerClient) -> str:
+def start_and_sigkill(host: DockerHost) -> str:
     """A process that owns a lab is killed with SIGKILL: no teardown runs."""
-    proc = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OWNER, host.url or ""], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         lab_id = proc.stdout.readline().strip()
@@ -100,31 +111,44 @@ def start_and_sigkill(client: docker.DockerClient) -> str:
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-    assert resources(client, lab_id) == {"containers": 5, "networks": 1, "rules": 1}
+    assert resources(host, lab_id) == {"containers": 5, "networks": 1, "rules": 1}
     return lab_id
 
 
-def test_stale_lab_of_a_killed_run_is_swept() -> None:
-    client = docker_client()
-    lab_id = start_and_sigkill(client)
-    assert lab_id in sweep_stale(client)
-    assert resources(client, lab_id) == NONE
+def test_stale_lab_of_a_killed_run_is_swept(halab_docker: DockerHost) -> None:
+    lab_id = start_and_sigkill(halab_docker)
+    assert lab_id in sweep_stale(halab_docker)
+    assert resources(halab_docker, lab_id) == NONE
 
 
-def test_halab_clean_after_sigkill_leaves_nothing_labelled(
+def test_halab_clean_after_sigkill_spares_only_labs_in_use(
+    halab_docker: DockerHost,
+    lab_factory: Callable[..., Lab],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client = docker_client()
-    lab_id = start_and_sigkill(client)
+    """`halab clean` removes the lab of a killed run, but not a lab a live session uses
+    (this one's, and under pytest-xdist the other workers')."""
+    in_use = lab_factory("nginx_master_backup")
+    lab_id = start_and_sigkill(halab_docker)
+    if halab_docker.url:
+        monkeypatch.setenv("DOCKER_HOST", halab_docker.url)
+    monkeypatch.setattr("pytest_halab.dockerhost._default", None)
     assert halab_main(["clean"]) == 0
-    assert lab_id in capsys.readouterr().out
-    assert client.containers.list(all=True, filters={"label": L_LAB}) == []
-    assert client.networks.list(filters={"label": L_LAB}) == []
-    assert hostrules.labelled() == []
+    out = capsys.readouterr().out
+    assert lab_id in out.split("spared")[0]
+    assert in_use.lab_id in out.split("spared")[1]
+    assert resources(halab_docker, lab_id) == NONE
+    assert resources(halab_docker, in_use.lab_id) == {"containers": 5, "networks": 1, "rules": 1}
+    client = halab_docker.client()
+    owners = {
+        c.labels.get(L_OWNER) for c in client.containers.list(all=True, filters={"label": L_LAB})
+    }
+    assert all(owner_alive(o or "") for o in owners)
 
 
 def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    client = docker_client()
+    client = docker.from_env()
     before = {c.id for c in client.containers.list(all=True, filters={"label": L_LAB})}
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nnodes:\n  lb1: {role: balancer, host: 999}\nvips: {}\n")
@@ -137,26 +161,26 @@ def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert after == before
 
 
-def test_sweep_spares_a_lab_another_live_process_is_building() -> None:
+def test_sweep_spares_a_lab_another_live_process_is_building(halab_docker: DockerHost) -> None:
     """Between create and start a lab's containers are all "created": a second process's
     sweep must not take them for a dead lab; once their owner is gone, they are stale."""
     from pytest_halab import images
     from pytest_halab.labels import L_KEEP, L_OWNER, L_RUN, RUN_ID, owner
 
-    client = docker_client()
-    tag = images.ensure_images(client)["web"]
+    client = halab_docker.client()
+    tag = images.ensure_on(halab_docker)["web"]
     lab_id = "hlsweep" + os.urandom(2).hex()
     labels = {L_LAB: lab_id, L_RUN: RUN_ID, L_OWNER: owner(), L_KEEP: "1"}
     made = client.containers.create(tag, name=f"halab-{lab_id}-web1", labels=labels)
     try:
         assert made.status == "created"
-        assert lab_id not in sweep_stale(client)
-        assert resources(client, lab_id)["containers"] == 1
+        assert lab_id not in sweep_stale(halab_docker)
+        assert resources(halab_docker, lab_id)["containers"] == 1
         dead_owner = {**labels, L_OWNER: f"{socket.gethostname()}:999999999:0"}
         made.remove(force=True)
         made = client.containers.create(tag, name=f"halab-{lab_id}-web1", labels=dead_owner)
-        assert lab_id in sweep_stale(client)
-        assert resources(client, lab_id) == NONE
+        assert lab_id in sweep_stale(halab_docker)
+        assert resources(halab_docker, lab_id) == NONE
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             made.remove(force=True)

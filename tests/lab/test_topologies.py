@@ -80,8 +80,8 @@ def test_lab_is_isolated_from_the_outside(lab_factory: Callable[..., Lab]) -> No
     assert lab.network is not None and lab.rule is not None
     lab.network.reload()
     assert lab.network.attrs["Internal"] is True
-    assert hostrules.exists(lab.rule)
-    ours = [line for lab_id, line in hostrules.labelled() if lab_id == lab.lab_id]
+    assert hostrules.exists(lab.host, lab.rule)
+    ours = [line for lab_id, line in hostrules.labelled(lab.host) if lab_id == lab.lab_id]
     assert ours == [
         f"-A DOCKER-USER -i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
         f'--comment "{lab.rule.comment}" -j ACCEPT'

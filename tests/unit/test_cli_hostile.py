@@ -49,7 +49,7 @@ def test_status_prints_lab_ids_and_names_as_is(
         def status(self) -> dict[str, Any]:
             return fake_status(self.lab_id)
 
-    monkeypatch.setattr(cli, "docker_client", lambda: None)
+    monkeypatch.setattr(cli, "docker_host", lambda: None)
     monkeypatch.setattr(cli.Lab, "attach", staticmethod(lambda _c, i: FakeLab(i)))
     monkeypatch.setattr(cli, "console", cli._Console(width=400, emoji=False, highlight=False))
     assert halab_main(["status", "--lab", "[/x]"]) == 0

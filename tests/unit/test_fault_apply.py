@@ -32,8 +32,8 @@ class _Sink:
         self.events: list[Event] = []
         self.restarted: list[str] = []
 
-    def note(self, node: str, kind: str, **data: Any) -> Event:
-        ev = Event(ts=time.time(), node=node, kind=kind, data=data)
+    def note(self, node: str, kind: str, *, at: float | None = None, **data: Any) -> Event:
+        ev = Event(ts=time.time() if at is None else at, node=node, kind=kind, data=data)
         self.events.append(ev)
         return ev
 

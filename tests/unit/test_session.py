@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from pytest_halab import engines, topology
+from pytest_halab.dockerhost import DockerHost
 from pytest_halab.lab import Lab
 from pytest_halab.session import MAX_LABS, HalabRun, LabPool, LabRequest
 from pytest_halab.settings import HalabSettings
@@ -137,6 +138,7 @@ class ReportingLab(FakeLab):
     lab_id: str = "hl000000"
     timings: dict[str, float] = field(default_factory=lambda: {"up": 1.5})
     broken: bool = False
+    host: Any = field(default_factory=lambda: DockerHost("tcp://engine.example:2375"))
 
     def status(self) -> dict[str, Any]:
         if self.broken:
@@ -207,8 +209,18 @@ def test_labs_json_has_every_lab_even_a_broken_one(tmp_path: Path) -> None:
     run.write_report()
     entries = json.loads((report / "labs.json").read_text())
     assert entries == [
-        {"lab": "hl000001", "timings_s": {"up": 1.5}, "status": {"lab": "hl000001"}},
-        {"lab": "hl000002", "timings_s": {"up": 1.5}, "status_error": "no such container"},
+        {
+            "lab": "hl000001",
+            "docker": "tcp://engine.example:2375",
+            "timings_s": {"up": 1.5},
+            "status": {"lab": "hl000001"},
+        },
+        {
+            "lab": "hl000002",
+            "docker": "tcp://engine.example:2375",
+            "timings_s": {"up": 1.5},
+            "status_error": "no such container",
+        },
     ]
 
 

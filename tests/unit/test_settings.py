@@ -12,6 +12,7 @@ import pytest
 
 from pytest_halab import engines
 from pytest_halab.settings import (
+    DOCKER_HOSTS,
     KEEP,
     REPORT,
     SETTINGS,
@@ -105,6 +106,18 @@ SAMPLES = [
             "env": Path("from-env"),
             "ini": Path("from-ini"),
             "default": None,
+        },
+    ),
+    Sample(
+        DOCKER_HOSTS,
+        cli=["tcp://127.0.0.1:2377", "unix:///var/run/docker.sock"],  # repeatable option
+        env="tcp://10.0.0.5:2376,ssh://root@builder",
+        ini="unix:///run/other.sock",
+        seen={
+            "cli": ("tcp://127.0.0.1:2377", "unix:///var/run/docker.sock"),
+            "env": ("tcp://10.0.0.5:2376", "ssh://root@builder"),
+            "ini": ("unix:///run/other.sock",),
+            "default": (),
         },
     ),
 ]
@@ -279,3 +292,22 @@ def test_real_vrrp_option_offers_the_registered_engines(pytester: pytest.Pyteste
         assert pytester.parseconfigure(f"--hal-vrrp={name}").stash[SETTINGS_KEY].vrrp == name
     with pytest.raises(pytest.UsageError, match="--hal-vrrp"):
         pytester.parseconfigure("--hal-vrrp=vrrpd2")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("http://x:2375", "is not a Docker engine URL"),
+        ("tcp://", "is not a Docker engine URL"),
+        ("tcp://a:1 tcp://a:1", "names an engine twice"),
+        (" , ", "no URL given"),
+    ],
+)
+def test_a_bad_docker_host_names_its_source(
+    text: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DOCKER_HOSTS.env, text)
+    with pytest.raises(pytest.UsageError) as info:
+        resolve_fake()
+    assert f"Docker engine from environment {DOCKER_HOSTS.env}: " in str(info.value)
+    assert message in str(info.value)

@@ -1,0 +1,171 @@
+"""pytest-xdist: which worker runs which tests, on which Docker engine, and what comes back.
+
+pytest-xdist does the distributing; this module only tells it what belongs together:
+
+- **Groups.** Each test that uses a lab is put in an ``xdist_group`` named after that lab
+  (topology and VRRP engine), so the tests of one lab run on one worker, which builds the
+  lab once. A big group is cut into consecutive chunks, so one topology does not hold the
+  whole run on one worker: each chunk costs one more lab, and buys parallel time. When
+  ``-n`` is given without ``--dist``, the run uses ``--dist loadgroup`` (which distributes
+  tests without a group as ``load`` does). A test the user grouped already is left alone.
+- **Engines.** Worker ``gwN`` runs its labs on the N-th engine of ``--hal-docker-host``,
+  round robin; images are built on the first engine and copied to the others.
+- **Results.** Each worker sends its failover records and its labs' entries for
+  ``labs.json`` to the controller (xdist's ``workeroutput``), which prints one summary
+  table and writes one ``labs.json``.
+
+A test's lab is known at collection time when it uses the session's lab (``lab``, ``hal``,
+``faults``: the ``--hal-topology``), or when its parameters name a shipped topology or a
+VRRP engine (``lab_factory(topo, vrrp=engine)`` under ``parametrize``); other tests that use
+``lab_factory`` are grouped by their module (their labs are usually the module's).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from . import engines
+from . import topology as topology_mod
+from .settings import HalabSettings
+
+SESSION_LAB_FIXTURES = frozenset({"lab", "hal", "faults"})
+FACTORY_FIXTURES = frozenset({"lab_factory", "hal_scenario"})
+GROUP_PREFIX = "halab:"
+MIN_CHUNK = 4  # a lab start costs about as much as a few tests: never cut smaller
+
+
+def worker_input(config: pytest.Config) -> dict[str, Any] | None:
+    """xdist's worker input when this process is a worker, else None."""
+    wi = getattr(config, "workerinput", None)
+    return wi if isinstance(wi, dict) else None
+
+
+def worker_index(config: pytest.Config) -> int:
+    """0 for ``gw0`` (and for a run without xdist), N for ``gwN``."""
+    wi = worker_input(config)
+    if wi is None:
+        return 0
+    digits = "".join(ch for ch in str(wi.get("workerid", "")) if ch.isdigit())
+    return int(digits or 0)
+
+
+def worker_count(config: pytest.Config) -> int:
+    wi = worker_input(config)
+    if wi is not None:
+        return int(wi.get("workercount") or 1)
+    return int(getattr(config.option, "numprocesses", 0) or 0) or 1
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """This process hands tests to xdist workers (and runs none itself)."""
+    return worker_input(config) is None and getattr(config.option, "dist", "no") != "no"
+
+
+def _dist_given(config: pytest.Config) -> bool:
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *(config.getini("addopts") or []),
+    ]
+    return any(str(a) in ("-d", "--dist") or str(a).startswith("--dist=") for a in args)
+
+
+def choose_dist(config: pytest.Config) -> None:
+    """``-n N`` alone means ``--dist loadgroup``: our groups decide (an explicit ``--dist``
+    is the user's choice, kept)."""
+    if getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
+        config.option.dist = "loadgroup"
+
+
+def engine_url(config: pytest.Config, urls: Sequence[str]) -> str | None:
+    """The engine this process's labs run on: round robin over the workers (None: the
+    environment's engine)."""
+    if not urls:
+        return None
+    return urls[worker_index(config) % len(urls)]
+
+
+# ------------------------------------------------------------------ groups
+
+
+def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
+    """The lab a test will use, as far as collection can tell; None: no lab."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & SESSION_LAB_FIXTURES and settings.topology is not None:
+        engine = settings.vrrp or settings.topology.spec.vrrp_engine
+        return f"{settings.topology.name}/{engine}"
+    if not fixtures & (FACTORY_FIXTURES | SESSION_LAB_FIXTURES):
+        return None
+    callspec = getattr(item, "callspec", None)
+    params = dict(callspec.params) if callspec is not None else {}
+    shipped = set(topology_mod.available())
+    known = set(engines.names())
+    topos = sorted({v for v in params.values() if isinstance(v, str) and v in shipped})
+    names = sorted({v for v in params.values() if isinstance(v, str) and v in known})
+    pairs = sorted(
+        ",".join(f"{k}={v}" for k, v in sorted(p.items()))
+        for p in params.values()
+        if isinstance(p, dict) and p and all(v in known for v in p.values())
+    )
+    module = item.nodeid.split("::", 1)[0]
+    where = "/".join(topos) if topos else module
+    return "/".join([where, *names, *pairs])
+
+
+def assign_groups(
+    items: Sequence[pytest.Item], key: Callable[[pytest.Item], str | None], workers: int
+) -> dict[str, str]:
+    """nodeid -> group name, for the tests that use a lab and have no group yet.
+
+    The tests of one lab form a group; a group longer than the chunk size (the lab tests
+    spread over twice the workers, at least MIN_CHUNK) is cut into consecutive chunks."""
+    by_key: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        k = key(item)
+        if k is not None:
+            by_key.setdefault(k, []).append(item)
+    total = sum(len(v) for v in by_key.values())
+    chunk = max(MIN_CHUNK, math.ceil(total / max(1, 2 * workers)))
+    out: dict[str, str] = {}
+    for k, members in by_key.items():
+        parts = math.ceil(len(members) / chunk)
+        for i, item in enumerate(members):
+            suffix = f"#{i // chunk + 1}" if parts > 1 else ""
+            out[item.nodeid] = f"{GROUP_PREFIX}{k}{suffix}"
+    return out
+
+
+class XdistGroups:
+    """Registered in xdist workers running ``--dist loadgroup``: marks each lab test with
+    its group before xdist reads the marks (tryfirst)."""
+
+    def __init__(self, settings: HalabSettings) -> None:
+        self.settings = settings
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        groups = assign_groups(items, lambda it: lab_key(it, self.settings), worker_count(config))
+        for item in items:
+            name = groups.get(item.nodeid)
+            if name is not None:
+                item.add_marker(pytest.mark.xdist_group(name=name))
+
+
+def original_nodeid(item_nodeid: str, item: pytest.Item) -> str:
+    """The node id without the ``@group`` suffix xdist adds under loadgroup."""
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return item_nodeid
+    name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+    suffix = f"@{name}"
+    return item_nodeid[: -len(suffix)] if item_nodeid.endswith(suffix) else item_nodeid

@@ -1,0 +1,213 @@
+"""The Docker engines labs run on, and commands on an engine's host.
+
+A ``DockerHost`` is one engine: the environment's (``DOCKER_HOST``, or the default socket) or
+one named by URL (``unix://``, ``tcp://``, ``ssh://``; ``--hal-docker-host``). An engine is
+*local* when it is reached through a unix socket of this machine: what the lab needs on the
+engine's host (the iptables rule that lets VRRP cross a lab bridge, SIGKILL to a container's
+init, listening on a bridge) is then done here, directly. Every other engine is *remote*,
+even one on 127.0.0.1: those things are done by a short-lived helper container on that
+engine, in the host's network and PID namespaces (``run``, ``stream``), so they work the
+same on an engine this process cannot see.
+
+The docker SDK is used here directly, not testcontainers: a helper is a one-shot command
+in the host's namespaces (host network, host PID namespace, NET_ADMIN), and its exit status,
+stdout and stderr are needed apart, as ``subprocess.run`` gives them locally;
+testcontainers' ``DockerContainer`` is made for long-lived services reached over ports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from .errors import DockerUnavailableError, HalabError
+from .labels import L_HELPER, L_OWNER, L_RUN, RUN_ID, owner
+
+HELPER_REPO = "halab/base"  # the helper runs the lab's base image (sh, iptables, python3)
+PING_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """A command's outcome on an engine's host."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass(eq=False)
+class DockerHost:
+    """One Docker engine. ``url`` None is the environment's engine (DOCKER_HOST or the
+    default socket); ``source`` says where the URL came from, for messages."""
+
+    url: str | None = None
+    source: str = "environment"
+    image_source: DockerHost | None = None  # images are copied from there (None: built here)
+    _client: docker.DockerClient | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _engine_id: str | None = field(default=None, repr=False)
+
+    @property
+    def effective_url(self) -> str:
+        return self.url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+    @property
+    def local(self) -> bool:
+        """Reached through a unix socket of this machine: the engine's host is this host."""
+        return self.effective_url.startswith("unix://")
+
+    @property
+    def name(self) -> str:
+        """How faults and messages name the engine."""
+        return "the local engine" if self.local else self.effective_url
+
+    def client(self, timeout: int = 120) -> docker.DockerClient:
+        """A client for this engine (made once); a clear error when it does not answer."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect(timeout)
+            return self._client
+
+    def _connect(self, timeout: int) -> docker.DockerClient:
+        try:
+            if self.url is None:
+                client = docker.from_env(timeout=timeout)
+            else:
+                client = docker.DockerClient(
+                    base_url=self.url,
+                    timeout=timeout,
+                    use_ssh_client=self.url.startswith("ssh://"),
+                )
+            client.ping()
+        except docker.errors.DockerException as exc:
+            where = f" at {self.url} (from {self.source})" if self.url else ""
+            raise DockerUnavailableError(
+                f"no Docker engine answers{where}: {exc}; start one with scripts/ensure-docker"
+            ) from exc
+        return client
+
+    @property
+    def engine_id(self) -> str:
+        """A short, stable name of the engine, unique on its host: a hash of its ID and its
+        data root (two engines on one host may share an ID: it comes from
+        /etc/docker/key.json, which Debian's dockerd reads whatever its data root)."""
+        if self._engine_id is None:
+            info = self.client().info()
+            ident = f"{info.get('ID')}|{info.get('DockerRootDir')}|{info.get('Name')}"
+            self._engine_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
+        return self._engine_id
+
+    def ping(self) -> None:
+        """Raise DockerUnavailableError naming the URL and its source unless it answers."""
+        self.client(timeout=PING_TIMEOUT_S)
+
+    # ------------------------------------------------------------ the engine's host
+
+    def run(self, argv: list[str], timeout: float = 60) -> HostResult:
+        """``argv`` in the engine host's namespaces: here for a local engine, in a helper
+        container (host network and PID namespace) for a remote one."""
+        if self.local:
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            except FileNotFoundError as exc:
+                return HostResult(127, "", str(exc))
+            return HostResult(proc.returncode, proc.stdout, proc.stderr)
+        with self._helper(argv) as c:
+            try:
+                rc = int(c.wait(timeout=timeout).get("StatusCode", 1))
+            except Exception as exc:  # requests' ReadTimeout, or the engine went away
+                raise HalabError(f"helper on {self.name} did not finish: {exc}") from exc
+            out = c.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = c.logs(stdout=False, stderr=True).decode(errors="replace")
+        return HostResult(rc, out, err)
+
+    @contextmanager
+    def stream(self, argv: list[str]) -> Iterator[Iterator[str]]:
+        """Lines ``argv`` prints on the engine's host, as they come; stopped on exit."""
+        if self.local:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, bufsize=1)
+            try:
+                assert proc.stdout is not None
+                yield iter(proc.stdout.readline, "")
+            finally:
+                proc.kill()
+                proc.wait()
+            return
+        with self._helper(argv) as c:
+            yield _lines(c.logs(stream=True, follow=True, stdout=True, stderr=False))
+
+    @contextmanager
+    def _helper(self, argv: list[str]) -> Iterator[Container]:
+        client = self.client()
+        image = self.helper_image()
+        try:
+            c = client.containers.create(
+                image,
+                argv,
+                entrypoint=[],
+                network_mode="host",
+                pid_mode="host",
+                # iptables in the host's network namespace, a packet socket on a bridge. Not
+                # privileged: some hosts cannot grant every capability (LAB_NOTES), and a
+                # SIGKILL to another container's root process needs none.
+                cap_add=["NET_ADMIN", "NET_RAW"],
+                labels={L_HELPER: "1", L_RUN: RUN_ID, L_OWNER: owner()},
+                detach=True,
+            )
+        except docker.errors.APIError as exc:
+            raise HalabError(f"could not create a helper container on {self.name}: {exc}") from exc
+        try:
+            c.start()
+            yield c
+        finally:
+            with suppress(docker.errors.APIError):
+                c.remove(force=True)
+
+    def helper_image(self) -> str:
+        """The base image on this engine (any tag): the helper's sh, iptables and python3."""
+        client = self.client()
+        for img in client.images.list(name=HELPER_REPO):
+            if img.tags:
+                return str(img.tags[0])
+        raise HalabError(
+            f"no {HELPER_REPO} image on {self.name} for the helper container: "
+            "run `halab images build` for that engine first"
+        )
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    buf = b""
+    for chunk in chunks:
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode(errors="replace") + "\n"
+    if buf:
+        yield buf.decode(errors="replace")
+
+
+_default: DockerHost | None = None
+_default_lock = threading.Lock()
+
+
+def from_env() -> DockerHost:
+    """The environment's engine (one per process)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = DockerHost()
+        return _default
