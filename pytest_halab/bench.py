@@ -24,6 +24,11 @@ same point of the cycle. ``phase="random"`` injects whenever the run is ready.
 With several engines, one lab per engine is up for the whole bench and the runs alternate
 between engines (A B, B A, ...), so that the machine's load drifting over time weighs on
 each engine alike.
+
+Regression gate: :meth:`BenchResult.baseline` turns a bench into a
+:class:`~pytest_halab.baseline.Baseline` (keys ``engine/fault/figure``, the
+:data:`GATED_FIGURES`), and :func:`bench_gate` checks a saved one against the bench about to
+run, before any lab starts, keeping the entries that gate it.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from itertools import pairwise
 from typing import Any
 
 from . import services, waits
+from .baseline import Baseline, Entry, Regression, compare
 from .dockerhost import DockerHost
-from .errors import HalabError
+from .errors import BaselineError, HalabError
 from .faults import Fault
 from .lab import Lab
 from .measures import FailoverMeasure, phase_s, takeover_s
@@ -65,6 +71,10 @@ FAULTS: dict[str, BenchFault] = {
     "link_down": lambda hal, master: hal.faults.link_down(master),
 }
 FIGURES = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink", "phase")
+# What the regression gate compares, lower is better. ``phase`` (where in the advert cycle
+# the fault landed) is an input of the run, not a result: never gated. ``garp_vs_netlink`` is
+# signed (either view may come first); its magnitude is what a baseline keeps and gates.
+GATED_FIGURES = tuple(f for f in FIGURES if f != "phase")
 PHASES = ("advert", "random")
 # The client's outage is resolved to its probe interval: the bench probes every 10 ms by
 # default; ``probe_interval`` goes down to 1 ms (one thread per request in the client).
@@ -93,6 +103,22 @@ class BenchRun:
             "phase": self.phase_s,
         }[name]
 
+    def gated(self, name: str) -> float | None:
+        """The figure as a baseline keeps it (``garp_vs_netlink``: its magnitude)."""
+        v = self.figure(name)
+        return abs(v) if v is not None and name == "garp_vs_netlink" else v
+
+
+def baseline_key(engine: str, fault: str, figure: str) -> str:
+    """A bench figure's key in a baseline file: ``engine/fault/figure``."""
+    return f"{engine}/{fault}/{figure}"
+
+
+def bench_conditions(vip: str, phase: str, probe_interval: float) -> dict[str, str | float]:
+    """What a bench's figures depend on besides the topology and the engine, as a baseline
+    records it: two benches compare only if these are equal."""
+    return {"vip": vip, "phase": phase, "probe_interval_ms": round(probe_interval * 1000, 3)}
+
 
 @dataclass
 class BenchResult:
@@ -118,6 +144,28 @@ class BenchResult:
                 seen.append((r.engine, r.fault))
         return seen
 
+    def baseline(self) -> Baseline:
+        """Every sample of the gated figures, by ``engine/fault/figure`` (a figure with no
+        sample in any run is left out)."""
+        entries: dict[str, Entry] = {}
+        for engine, fault in self.groups():
+            for fig in GATED_FIGURES:
+                vals = [
+                    v
+                    for r in self.runs
+                    if r.engine == engine and r.fault == fault and (v := r.gated(fig)) is not None
+                ]
+                if vals:
+                    entries[baseline_key(engine, fault, fig)] = Entry(
+                        fig, tuple(vals), {"engine": engine, "fault": fault}
+                    )
+        return Baseline(
+            self.topology,
+            "bench",
+            entries,
+            bench_conditions(self.vip, self.phase, self.probe_interval),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "topology": self.topology,
@@ -142,6 +190,63 @@ class BenchResult:
                 for r in self.runs
             ],
         }
+
+
+@dataclass(frozen=True)
+class BenchGate:
+    """A baseline, cut down to the entries that gate one bench (see :func:`bench_gate`)."""
+
+    name: str  # how messages name the file
+    baseline: Baseline
+    max_regression_pct: float
+    ungated: list[tuple[str, str]]  # the bench's (engine, fault) pairs the baseline lacks
+
+    def check(self, result: BenchResult) -> list[Regression]:
+        return compare(self.baseline, result.baseline(), self.max_regression_pct)
+
+
+def bench_gate(
+    base: Baseline,
+    name: str,
+    topology: str,
+    engines: list[str],
+    faults: list[str],
+    conditions: dict[str, str | float],
+    max_regression_pct: float,
+) -> BenchGate:
+    """Check that ``base`` can gate a bench of these engines and faults on ``topology`` under
+    ``conditions`` (:func:`bench_conditions`), before any lab starts: BaselineError, naming
+    the file as ``name``, if it was not saved by a bench, is for another topology or other
+    conditions, or has no entry for any engine and fault of the bench."""
+    if base.source != "bench":
+        raise BaselineError(f"{name} was saved by {base.source}, not by halab bench")
+    if base.topology != topology:
+        raise BaselineError(
+            f"{name} is for topology {base.topology or '(none)'}, this bench runs {topology}"
+        )
+    for k, v in conditions.items():
+        if base.conditions.get(k) != v:
+            then = base.conditions.get(k, "(not recorded)")
+            raise BaselineError(f"{name} was measured with {k} {then}, this bench runs {k} {v}")
+    wanted = {
+        baseline_key(e, f, fig): (e, f) for e in engines for f in faults for fig in GATED_FIGURES
+    }
+    entries = {k: entry for k, entry in base.entries.items() if k in wanted}
+    if not entries:
+        have = sorted({k.rsplit("/", 1)[0] for k in base.entries})
+        shown = ", ".join(have[:10]) + (f" and {len(have) - 10} more" if len(have) > 10 else "")
+        raise BaselineError(
+            f"{name} has no entry for any engine/fault of this bench "
+            f"({', '.join(f'{e}/{f}' for e in engines for f in faults)}); it has: "
+            f"{shown or 'no entries'}"
+        )
+    covered = {wanted[k] for k in entries}
+    return BenchGate(
+        name,
+        Baseline(base.topology, base.source, entries, base.conditions, base.created),
+        max_regression_pct,
+        [(e, f) for e in engines for f in faults if (e, f) not in covered],
+    )
 
 
 # Run by a helper container on a remote engine's host: the frames of one bridge carrying

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,12 +23,18 @@ from rich.text import Text
 from . import engines as engines_mod
 from . import images, topology
 from .dockerhost import from_env as docker_host
-from .errors import HalabError
+from .errors import BaselineError, HalabError
 from .lab import Lab
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
 from .sweep import clean, lab_ids, remove_lab
 
+if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
+    from .baseline import Regression
+    from .bench import BenchGate
+
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
+EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
+DEFAULT_MAX_REGRESSION_PCT = 10.0
 
 
 class _Console(Console):
@@ -215,7 +222,8 @@ def cmd_topologies(_args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import FAULTS, run_bench
+    from .baseline import dumps, load
+    from .bench import FAULTS, bench_conditions, bench_gate, run_bench
 
     topo = topology.load(args.topology)
     engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
@@ -237,7 +245,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"--vip: topology {topo.name} has no VIP {args.vip!r}; "
             f"its VIPs: {', '.join(topo.spec.vips)}"
         )
+    pct = _max_regression(args.max_regression, args.baseline)
+    _distinct_files(
+        ("--baseline", args.baseline),
+        ("--save-baseline", args.save_baseline),
+        ("--json", args.json),
+    )
     out = _writable(args.json)
+    save_to = _writable(args.save_baseline, "--save-baseline")
+    gate: BenchGate | None = None
+    if args.baseline is not None:
+        try:
+            base = load(args.baseline)
+        except BaselineError as exc:
+            raise BaselineError(f"--baseline {exc}") from None
+        vip = args.vip or next(iter(topo.spec.vips))
+        conditions = bench_conditions(vip, args.phase, args.probe_interval / 1000)
+        gate = bench_gate(
+            base, f"--baseline {args.baseline}", topo.name, engines, faults, conditions, pct
+        )
     t0 = time.monotonic()
     res = run_bench(
         topo,
@@ -250,22 +276,90 @@ def cmd_bench(args: argparse.Namespace) -> int:
         probe_interval=args.probe_interval / 1000,
     )
     _print_bench(res)
+    # Exit status: the gate's verdict first (3), then a file that could not be written (1).
+    code = 0
+    if gate is not None:
+        regressions = gate.check(res)
+        _print_gate(gate, regressions, args.baseline)
+        if regressions:
+            code = EXIT_REGRESSION
+    if save_to is not None:
+        if _write_text(save_to, dumps(res.baseline()), "the baseline"):
+            console.print(Text(f"baseline written to {save_to}"))
+        else:
+            code = code or 1
     if out is not None:
-        if not _write_json(out, res.as_dict()):
-            return 1
-        console.print(Text(f"runs and summary written to {out}"))
-    return 0
+        if _write_json(out, res.as_dict()):
+            console.print(Text(f"runs and summary written to {out}"))
+        else:
+            code = code or 1
+    return code
 
 
-def _writable(name: str | None) -> Path | None:
-    """The --json file, checked before any run: a bench that took minutes is not lost to a
+def _max_regression(text: str | None, baseline: str | None) -> float:
+    """--max-regression as a number of percent >= 0 (default 10); it needs --baseline."""
+    if text is None:
+        return DEFAULT_MAX_REGRESSION_PCT
+    if baseline is None:
+        raise HalabError("--max-regression needs --baseline FILE (the figures to compare with)")
+    try:
+        pct = float(text)
+    except ValueError:
+        pct = math.nan
+    if not math.isfinite(pct) or pct < 0:
+        raise HalabError(f"--max-regression: expected a percentage >= 0, got {text!r}")
+    return pct
+
+
+def _distinct_files(*options: tuple[str, str | None]) -> None:
+    """Refuse two file options naming the same file (the bench would overwrite its baseline
+    or one output with another)."""
+    given = [(opt, name) for opt, name in options if name is not None]
+    for i, (opt_a, a) in enumerate(given):
+        for opt_b, b in given[i + 1 :]:
+            try:
+                same = Path(a).resolve() == Path(b).resolve() or (
+                    Path(a).exists() and Path(b).exists() and os.path.samefile(a, b)
+                )
+            except (OSError, ValueError):  # the checks of each file say what is wrong
+                continue
+            if same:
+                raise HalabError(f"{opt_a} {a} and {opt_b} {b} are the same file")
+
+
+def _print_gate(gate: BenchGate, regressions: list[Regression], name: str) -> None:
+    """The regression gate's verdict: one line per failed figure, the bench's engine/fault
+    pairs the baseline cannot gate, and a summary line. Lines are never wrapped (CI logs are
+    read and grepped line by line)."""
+
+    def line(text: str) -> None:
+        console.print(Text(text), soft_wrap=True)
+
+    for r in regressions:
+        line(str(r))
+    for engine, fault in gate.ungated:
+        line(f"not gated: {engine}/{fault} has no entry in {name}")
+    n = len(gate.baseline.entries)
+    rule = f"+{gate.max_regression_pct:g}% over the baseline median and above its p90"
+    if not regressions:
+        line(f"gate passed: {n} figure(s) compared with {name}, none {rule}")
+        return
+    missing = sum(1 for r in regressions if r.current is None)
+    line(
+        f"gate FAILED: of {n} figure(s) in {name}, {len(regressions) - missing} regressed "
+        f"({rule}) and {missing} not measured; exit status {EXIT_REGRESSION}"
+    )
+
+
+def _writable(name: str | None, option: str = "--json") -> Path | None:
+    """An output file, checked before any run: a bench that took minutes is not lost to a
     typo. Creates nothing (a file made to test is removed), truncates nothing."""
     if name is None:
         return None
     path = Path(name)
     try:
         if path.is_dir():
-            raise HalabError(f"--json {name}: is a directory")
+            raise HalabError(f"{option} {name}: is a directory")
         if path.exists():
             with path.open("a"):
                 pass
@@ -274,23 +368,27 @@ def _writable(name: str | None) -> Path | None:
                 pass
             path.unlink()
     except OSError as exc:
-        raise HalabError(f"--json {name}: cannot write: {exc.strerror or exc}") from None
+        raise HalabError(f"{option} {name}: cannot write: {exc.strerror or exc}") from None
     except ValueError as exc:  # a NUL in the name
-        raise HalabError(f"--json {name!r}: cannot write: {exc}") from None
+        raise HalabError(f"{option} {name!r}: cannot write: {exc}") from None
     return path
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> bool:
     """Write the results; if that fails now, print them on stdout rather than lose them."""
-    text = json.dumps(doc, indent=1)
+    return _write_text(path, json.dumps(doc, indent=1) + "\n", "the JSON")
+
+
+def _write_text(path: Path, text: str, what: str) -> bool:
+    """Write ``text``; if that fails now, print it on stdout rather than lose it."""
     try:
-        path.write_text(text + "\n")
+        path.write_text(text)
     except OSError as exc:
-        print(text)
+        print(text, end="")
         err.print(
             Text.assemble(
                 ("halab: error:", "red"),
-                f" could not write {path} ({exc.strerror or exc}); the JSON is above, on stdout",
+                f" could not write {path} ({exc.strerror or exc}); {what} is above, on stdout",
             )
         )
         return False
@@ -463,6 +561,26 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--runs", type=int, default=5, help="repetitions per engine and fault")
     bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
     bn.add_argument("--json", default=None, metavar="FILE", help="write every run and the summary")
+    bn.add_argument(
+        "--save-baseline",
+        default=None,
+        metavar="FILE",
+        help="write every sample of the gated figures, a baseline for a later --baseline",
+    )
+    bn.add_argument(
+        "--baseline",
+        default=None,
+        metavar="FILE",
+        help="compare with a saved baseline: exit 3 if a figure's median rose more than "
+        "--max-regression and above the baseline's p90, or was not measured",
+    )
+    bn.add_argument(
+        "--max-regression",
+        default=None,
+        metavar="PCT",
+        help=f"allowed rise of a median over the baseline's, in percent "
+        f"(default {DEFAULT_MAX_REGRESSION_PCT:g}); needs --baseline",
+    )
     bn.add_argument(
         "--phase",
         choices=("advert", "random"),

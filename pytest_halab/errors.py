@@ -64,3 +64,8 @@ class ObserverError(HalabError):
 
 class LayoutError(HalabError):
     """A lab's layout label cannot be read (made by another version, or damaged)."""
+
+
+class BaselineError(HalabError):
+    """A baseline file cannot be read, is not JSON, has the wrong shape, or does not fit the
+    run it should gate; the message names the file (and the line, column or field)."""

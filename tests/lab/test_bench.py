@@ -1,12 +1,15 @@
-"""`halab bench` end to end, smallest size: one engine, one fault, one run."""
+"""`halab bench` end to end, smallest sizes: one or two engines, faults and runs."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from pytest_halab.baseline import load, save
+from pytest_halab.bench import baseline_key
 from pytest_halab.cli import main as halab_main
 
 
@@ -44,3 +47,30 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert term["takeover_s"] < crash["takeover_s"] - 0.2, engine
     (summary, *_rest) = doc["summary"]
     assert summary["vip_move"]["n"] == 1
+
+
+def test_bench_gates_on_a_saved_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--save-baseline, then --baseline: a run compared with its own kind passes; against
+    a baseline whose medians are 1 ms it fails with exit 3, naming the figure."""
+    base, tiny = tmp_path / "base.json", tmp_path / "tiny.json"
+    argv = ["bench", "nginx_v3_fast", "--vrrp", "halab", "--fault", "crash_node", "--runs", "2"]
+    assert halab_main([*argv, "--save-baseline", str(base)]) == 0
+    saved = load(base)
+    assert saved.topology == "nginx_v3_fast" and saved.source == "bench"
+    figures = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink")
+    assert list(saved.entries) == [baseline_key("halab", "crash_node", f) for f in figures]
+    assert all(len(e.samples) == 2 for e in saved.entries.values())
+    capsys.readouterr()
+
+    assert halab_main([*argv, "--baseline", str(base), "--max-regression", "100000"]) == 0
+    assert "gate passed: 5 figure(s) compared with " in capsys.readouterr().out
+
+    entries = {k: replace(e, samples=(0.001, 0.001)) for k, e in saved.entries.items()}
+    save(replace(saved, entries=entries), tiny)
+    assert halab_main([*argv, "--baseline", str(tiny)]) == 3
+    out = capsys.readouterr().out
+    assert "REGRESSED vip_move (engine halab, fault crash_node): median 1.00 ms -> " in out
+    assert "threshold 1.10 ms, the larger of +10% (1.10 ms) and the baseline p90 (1.00 ms)" in out
+    assert "gate FAILED: of 5 figure(s) in " in out
