@@ -11,12 +11,12 @@ import pytest
 
 from .dockerhost import DockerHost
 from .errors import DockerUnavailableError
-from .session import MAX_LABS
+from .session import MAX_LABS, WORKER_MAX_LABS
 
-# Memory of one lab at rest (five containers: client, two balancers with nginx and a VRRP
-# engine, two httpd backends), measured with `docker stats` on this project's images: about
-# 110 MiB with keepalived, 150 MiB with halab-vrrpd. Rounded up for the observers and the
-# probes a test adds.
+# Memory of one lab (five containers: client, two balancers with nginx and a VRRP engine, two
+# httpd backends), from `docker stats` during a parallel run of this project's suite: 40 to
+# 100 MiB (balancers 14 MiB each with keepalived, 23-26 MiB with halab-vrrpd and the
+# observers; the client 1 MiB idle, 20-23 MiB while it probes). Doubled for headroom.
 LAB_MEMORY_MIB = 200
 MEMORY_SHARE = 0.8  # of the engine's memory the labs may take
 
@@ -35,12 +35,13 @@ def check_engines(hosts: list[DockerHost], workers: int, source: str) -> None:
             raise pytest.UsageError(f"halab: Docker engine from {source}: {exc}") from None
         total = int(host.client().info().get("MemTotal") or 0)
         bound = workers_on(i, len(hosts), workers)
-        need = bound * MAX_LABS * LAB_MEMORY_MIB * 2**20
+        per_worker = WORKER_MAX_LABS if workers > 1 else MAX_LABS
+        need = bound * per_worker * LAB_MEMORY_MIB * 2**20
         if total and need > MEMORY_SHARE * total:
             raise pytest.UsageError(
                 f"halab: Docker engine {host.url} (from {source}) has "
                 f"{total / 2**30:.1f} GiB of memory; the {bound} pytest-xdist worker(s) bound "
-                f"to it keep up to {MAX_LABS} labs each, about {LAB_MEMORY_MIB} MiB per lab "
+                f"to it keep up to {per_worker} labs each, about {LAB_MEMORY_MIB} MiB per lab "
                 f"({need / 2**30:.1f} GiB in all, more than {MEMORY_SHARE:.0%}): "
                 "use fewer workers (-n) or more engines (--hal-docker-host)"
             )

@@ -200,14 +200,14 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
         yield buf.decode(errors="replace")
 
 
-_default: DockerHost | None = None
+_default: dict[str | None, DockerHost] = {}
 _default_lock = threading.Lock()
 
 
 def from_env() -> DockerHost:
-    """The environment's engine (one per process)."""
-    global _default
+    """The environment's engine (DOCKER_HOST, or the default socket): one per URL."""
+    url = os.environ.get("DOCKER_HOST") or None
     with _default_lock:
-        if _default is None:
-            _default = DockerHost()
-        return _default
+        if url not in _default:
+            _default[url] = DockerHost()
+        return _default[url]

@@ -68,9 +68,13 @@ def _wait(
     node: str,
     check: Callable[[], bool],
     timeout: float = VERIFY_TIMEOUT_S,
-    interval: float = 0.02,
+    interval: float = 0.05,
 ) -> None:
-    """Wait for a fault's effect (or its undoing); FaultNotEffective naming it otherwise."""
+    """Wait for a fault's effect (or its undoing); FaultNotEffective naming it otherwise.
+
+    Each check is a ``docker exec`` or an inspect (tens of ms of CPU on the engine's host):
+    polled every 50 ms, not faster, so parallel labs leave CPU to the labs themselves. The
+    fault's time is taken at injection, never from this poll."""
     waits.until(what, check, timeout, interval, node=node, error=_not_effective)
 
 

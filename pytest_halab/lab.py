@@ -529,7 +529,9 @@ class Lab:
         )
         lab.layout = layout
         lab.network = nets[0]
-        for c in client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"}):
+        for c in client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
+        ):
             name = c.labels.get(L_NODE, "")
             if name in layout.nodes:
                 d = layout.nodes[name]

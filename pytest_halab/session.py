@@ -7,6 +7,8 @@ terminal summary, SIGTERM handling and the teardown of every lab at session end.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 import re
@@ -47,6 +49,9 @@ def report_stem(nodeid: str) -> str:
 
 
 MAX_LABS = 4  # labs kept running at once by one session: a 2-core machine runs a few well
+# Under pytest-xdist each worker gets the tests of one lab together (distribute.py), so it
+# seldom goes back to an older lab: two per worker, and the workers' labs fit the machine.
+WORKER_MAX_LABS = 2
 
 
 class RunningLab(Protocol):
@@ -142,12 +147,20 @@ class HalabRun:
         self.settings = settings
         self.docker_host = docker_host
         self.config = config
+        worker = config is not None and distribute.worker_input(config) is not None
         self.labs: LabPool[LabRequest, Lab] = LabPool(
-            start_lab or self._start_lab, keep=settings.keep
+            start_lab or self._start_lab,
+            keep=settings.keep,
+            max_labs=WORKER_MAX_LABS if worker else MAX_LABS,
         )
         self.records = ReportCollector()
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
         self._old_sigterm: Any = None
+        if worker:
+            # A worker the controller tears down (Ctrl-C, -x) may exit without a session
+            # finish: its labs go at interpreter exit. A SIGKILLed one leaves them to the
+            # next run's sweep, or `halab clean`.
+            atexit.register(self._stop_quietly)
 
     # ------------------------------------------------------------ labs
 
@@ -268,6 +281,10 @@ class HalabRun:
 
     def stop_all(self) -> None:
         self.labs.stop_all()
+
+    def _stop_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.labs.stop_all()
 
     # ------------------------------------------------------------ hooks
 

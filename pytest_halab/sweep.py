@@ -25,7 +25,7 @@ def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
     """Every lab with a labelled container or network: id -> labels of one of its resources."""
     client = host.client()
     found: dict[str, dict[str, str]] = {}
-    for c in client.containers.list(all=True, filters={"label": L_LAB}):
+    for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB}):
         found.setdefault(c.labels[L_LAB], dict(c.labels))
     for n in client.networks.list(filters={"label": L_LAB}):
         found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
@@ -38,7 +38,7 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
     """Remove everything labelled with this lab id: containers, network, host rules."""
     client = host.client()
     flt = {"label": f"{L_LAB}={lab_id}"}
-    containers = client.containers.list(all=True, filters=flt)
+    containers = client.containers.list(all=True, ignore_removed=True, filters=flt)
 
     def rm(c: Container) -> None:
         with suppress(docker.errors.NotFound):
@@ -52,7 +52,9 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
 
 
 def _helpers(host: DockerHost, *, live_too: bool) -> list[Container]:
-    found = host.client().containers.list(all=True, filters={"label": L_HELPER})
+    found = host.client().containers.list(
+        all=True, ignore_removed=True, filters={"label": L_HELPER}
+    )
     return [c for c in found if live_too or not owner_alive(c.labels.get(L_OWNER, ""))]
 
 
@@ -66,7 +68,9 @@ def sweep_stale(host: DockerHost) -> list[str]:
         client = host.client()
         for lab_id, labels in lab_ids(host).items():
             alive = owner_alive(labels.get(L_OWNER, ""))
-            containers = client.containers.list(all=True, filters={"label": f"{L_LAB}={lab_id}"})
+            containers = client.containers.list(
+                all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
+            )
             states = {c.status for c in containers}
             all_down = bool(containers) and "running" not in states
             being_built = alive and "created" in states

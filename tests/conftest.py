@@ -6,7 +6,8 @@ hand). So ``pytest -m "not lab"`` runs without an engine.
 
 To keep it so, a test without the marker runs with DOCKER_HOST pointing at a socket nobody
 listens on: a test that needs Docker but lacks the marker fails everywhere, not only on a
-machine without an engine, and its report says why.
+machine without an engine, and its report says why. A test with the marker gets DOCKER_HOST
+set to the engine its pytest-xdist worker is bound to (when --hal-docker-host names some).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def _docker_only_for_lab_tests(
 ) -> None:
     if request.node.get_closest_marker("lab") is None:
         monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
+        return
+    # A lab test that runs `halab` or an inner pytest session reaches the engine this
+    # worker is bound to (--hal-docker-host), as the lab fixtures do.
+    host = request.getfixturevalue("halab_docker")
+    if host.url is not None:
+        monkeypatch.setenv("DOCKER_HOST", host.url)
 
 
 @pytest.hookimpl(wrapper=True)
