@@ -89,6 +89,28 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images_copy(args: argparse.Namespace) -> int:
+    """Build (or find) the images on the environment's engine and copy them to each URL."""
+    from .dockerhost import DockerHost, parse_docker_hosts
+
+    try:
+        urls = parse_docker_hosts(" ".join(args.urls))
+    except ValueError as exc:
+        raise HalabError(f"images copy: {exc}") from None
+    t0 = time.monotonic()
+    source = docker_host()
+    for url in urls:
+        target = DockerHost(url, "the command line", image_source=source)
+        try:
+            target.ping()
+        except HalabError as exc:
+            raise HalabError(f"images copy: {exc}") from None
+        images.ensure_on(target, progress=_progress)
+        console.print(Text(f"images ready on {url}"))
+    console.print(f"done in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
 def _running_labs() -> dict[str, dict[str, str]]:
     return {k: v for k, v in lab_ids(docker_host()).items() if v}
 
@@ -518,6 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"only these images and their parents ({', '.join(s.name for s in images.SPECS)})",
     )
     b.set_defaults(func=cmd_images_build)
+    cp = isub.add_parser(
+        "copy",
+        help="copy the images from this engine (DOCKER_HOST) to other engines (save/load, "
+        "only those they lack; built here first if needed)",
+    )
+    cp.add_argument("urls", nargs="+", metavar="URL", help="tcp://, ssh:// or unix:// URL")
+    cp.set_defaults(func=cmd_images_copy)
     up = sub.add_parser("up", help="bring a lab up and leave it running")
     up.add_argument("topology", help="topology name or path to a .yaml file")
     up.add_argument(

@@ -20,6 +20,7 @@ import pytest
 
 from . import engines
 from . import topology as topology_mod
+from .dockerhost import parse_docker_hosts
 from .errors import HalabError
 from .topology import Topology
 
@@ -85,22 +86,6 @@ def parse_directory(text: str) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{text!r} exists and is not a directory")
     return path
-
-
-DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://")
-
-
-def parse_docker_hosts(text: str) -> tuple[str, ...]:
-    """Docker engine URLs (unix://, tcp://, ssh://), separated by spaces, commas or lines."""
-    urls = tuple(u for u in text.replace(",", " ").split() if u)
-    if not urls:
-        raise ValueError("no URL given")
-    for url in urls:
-        if not url.startswith(DOCKER_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
-            raise ValueError(f"{url!r} is not a Docker engine URL ({', '.join(DOCKER_SCHEMES)}...)")
-    if len(set(urls)) != len(urls):
-        raise ValueError(f"{' '.join(urls)!r} names an engine twice")
-    return urls
 
 
 TOPOLOGY = Setting[Topology | None](

@@ -1,0 +1,69 @@
+"""pytest-xdist across Docker engines, as a user runs it: `pytest -n 2 --hal-docker-host A
+--hal-docker-host B`. Each worker builds its own lab on its own engine; the summary table,
+the JUnit properties and the --hal-report files come out whole."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pytest_halab.session import report_stem
+from pytest_halab.settings import SETTINGS_KEY
+
+TOPOLOGIES = ("nginx_master_backup", "nginx_v3_fast")
+
+XDIST_TEST = textwrap.dedent(f"""
+    import pytest
+
+    @pytest.mark.parametrize("topo", {list(TOPOLOGIES)!r})
+    def test_sigterm_hands_over(topo, lab_factory, hal_scenario):
+        lab = lab_factory(topo)
+        hal = hal_scenario(lab)
+        fault = hal.faults.kill_process("lb1", "vrrp", "SIGTERM")
+        m = hal.failover("VI_1", fault, to="lb2")
+        assert m.new_holder == "lb2" and m.vip_move_s is not None
+""")
+
+
+@pytest.mark.lab
+def test_two_workers_two_engines_one_summary(
+    pytester: pytest.Pytester, pytestconfig: pytest.Config
+) -> None:
+    # The engines of the outer run (CI gives two); run alone, the environment's one.
+    urls = list(pytestconfig.stash[SETTINGS_KEY].docker_hosts) or ["unix:///var/run/docker.sock"]
+    pytester.makepyfile(test_user=XDIST_TEST)
+    report = pytester.path / "report"
+    junit = pytester.path / "junit.xml"
+    args = ["-n", "2", f"--hal-report={report}", f"--junitxml={junit}", "-p", "no:randomly"]
+    for url in urls:
+        args += ["--hal-docker-host", url]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=2)
+
+    # one summary table, in the controller, with both workers' measures
+    text = result.stdout.str()
+    assert text.count("halab failover measures") == 1
+    for topo in TOPOLOGIES:
+        result.stdout.fnmatch_lines([f"*{topo}*kill_process vrrp SIGTERM*"])
+
+    # JUnit: each test has its own measures as properties, under its own name
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert len(cases) == 2
+    for case in cases.values():
+        props = {p.get("name") for p in case.iter("property")}
+        assert "halab.VI_1.vip_move_ms" in props, case.get("name")
+
+    # reports: one labs.json with the labs of both workers, and each test's files, named
+    # without xdist's group suffix
+    labs = json.loads((report / "labs.json").read_text())
+    assert sorted(e["status"]["topology"] for e in labs) == sorted(TOPOLOGIES)
+    engines_used = {e["docker"] for e in labs}
+    assert len(engines_used) == min(2, len(urls))
+    for topo in TOPOLOGIES:
+        stem = report_stem(f"test_user.py::test_sigterm_hands_over[{topo}]")
+        doc = json.loads((report / f"{stem}.json").read_text())
+        assert doc["meta"]["topology"] == topo
+        assert (report / f"{stem}.png").is_file()

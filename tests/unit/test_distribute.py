@@ -1,0 +1,169 @@
+"""pytest-xdist support without Docker: which lab a test uses, the groups, the dist mode,
+which engine a worker is bound to, the engines' capacity check, and the host rules' labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from pytest_halab import capacity, distribute, hostrules, topology
+from pytest_halab.dockerhost import DockerHost
+from pytest_halab.settings import HalabSettings
+
+
+@dataclass
+class FakeItem:
+    nodeid: str
+    fixturenames: tuple[str, ...] = ()
+    params: dict[str, Any] | None = None
+    marks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def callspec(self) -> Any:
+        return None if self.params is None else SimpleNamespace(params=self.params)
+
+    def get_closest_marker(self, name: str) -> Any:
+        return self.marks.get(name)
+
+
+def key(item: FakeItem, settings: HalabSettings | None = None) -> str | None:
+    return distribute.lab_key(cast(pytest.Item, item), settings or HalabSettings())
+
+
+def test_the_session_lab_is_the_topology_and_engine() -> None:
+    settings = HalabSettings(topology=topology.load("nginx_dual_master"), vrrp="halab")
+    assert key(FakeItem("t.py::a", ("hal",)), settings) == "nginx_dual_master/halab"
+    default = HalabSettings(topology=topology.load("nginx_master_backup"))
+    assert key(FakeItem("t.py::b", ("lab",)), default) == "nginx_master_backup/keepalived"
+
+
+def test_factory_labs_from_parameters_else_the_module() -> None:
+    item = FakeItem("t.py::a[x]", ("lab_factory",), {"name": "nginx_nopreempt", "engine": "halab"})
+    assert key(item) == "nginx_nopreempt/halab"
+    pair = FakeItem("t.py::b", ("lab_factory",), {"pair": {"lb1": "halab", "lb2": "keepalived"}})
+    assert key(pair) == "t.py/lb1=halab,lb2=keepalived"
+    assert key(FakeItem("tests/x.py::c", ("hal_scenario",))) == "tests/x.py"
+    assert key(FakeItem("tests/x.py::d", ("tmp_path",))) is None
+
+
+def test_groups_keep_a_lab_together_and_cut_big_ones() -> None:
+    items = [FakeItem(f"t.py::a{i}", ("lab_factory",), {"t": "nginx_nopreempt"}) for i in range(9)]
+    items += [FakeItem(f"u.py::b{i}", ("lab_factory",)) for i in range(2)]
+    items += [FakeItem("v.py::unit")]
+    items += [FakeItem("w.py::mine", ("lab_factory",), marks={"xdist_group": object()})]
+
+    def k(it: pytest.Item) -> str | None:
+        return key(cast(FakeItem, it))
+
+    groups = distribute.assign_groups(cast(list[pytest.Item], items), k, workers=2)
+    assert "v.py::unit" not in groups and "w.py::mine" not in groups
+    assert {groups[f"u.py::b{i}"] for i in range(2)} == {"halab:u.py"}
+    # 11 lab tests over 2 workers: chunks of max(4, ceil(11 / 4)) = 4, consecutive
+    names = [groups[f"t.py::a{i}"] for i in range(9)]
+    assert names == ["halab:nginx_nopreempt#1"] * 4 + ["halab:nginx_nopreempt#2"] * 4 + [
+        "halab:nginx_nopreempt#3"
+    ]
+    one = distribute.assign_groups(cast(list[pytest.Item], items[:3]), k, workers=8)
+    assert set(one.values()) == {"halab:nginx_nopreempt"}
+
+
+def test_the_group_suffix_is_taken_off_node_ids() -> None:
+    mark = SimpleNamespace(args=(), kwargs={"name": "halab:x#2"})
+    item = FakeItem("t.py::a@halab:x#2", marks={"xdist_group": mark})
+    assert distribute.original_nodeid(item.nodeid, cast(pytest.Item, item)) == "t.py::a"
+    plain = FakeItem("t.py::a[x@y]")
+    assert distribute.original_nodeid(plain.nodeid, cast(pytest.Item, plain)) == "t.py::a[x@y]"
+
+
+def _config(dist: str, args: tuple[str, ...] = (), worker: dict[str, Any] | None = None) -> Any:
+    cfg = SimpleNamespace(
+        option=SimpleNamespace(dist=dist, numprocesses=4),
+        invocation_params=SimpleNamespace(args=args),
+        getini=lambda _name: [],
+    )
+    if worker is not None:
+        cfg.workerinput = worker
+    return cfg
+
+
+def test_n_alone_means_loadgroup_but_an_explicit_dist_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    cfg = _config("load", ("-n", "4"))
+    distribute.choose_dist(cfg)
+    assert cfg.option.dist == "loadgroup"
+    for args in (("--dist", "load"), ("--dist=load",), ("-d",)):
+        cfg = _config("load", ("-n", "4", *args))
+        distribute.choose_dist(cfg)
+        assert cfg.option.dist == "load", args
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--dist load")
+    cfg = _config("load", ("-n", "4"))
+    distribute.choose_dist(cfg)
+    assert cfg.option.dist == "load"
+
+
+def test_workers_are_bound_to_engines_round_robin() -> None:
+    urls = ("unix:///a.sock", "tcp://127.0.0.1:2380")
+    bound = [
+        distribute.engine_url(_config("no", worker={"workerid": f"gw{i}", "workercount": 5}), urls)
+        for i in range(5)
+    ]
+    assert bound == [urls[0], urls[1], urls[0], urls[1], urls[0]]
+    assert distribute.engine_url(_config("no"), urls) == urls[0]
+    assert distribute.engine_url(_config("no"), ()) is None
+    assert [capacity.workers_on(i, 2, 5) for i in range(2)] == [3, 2]
+
+
+class FakeEngine(DockerHost):
+    def __init__(self, url: str, mem: int, answers: bool = True) -> None:
+        super().__init__(url, "--hal-docker-host")
+        self.mem, self.answers = mem, answers
+
+    def ping(self) -> None:
+        if not self.answers:
+            from pytest_halab.errors import DockerUnavailableError
+
+            raise DockerUnavailableError(f"no Docker engine answers at {self.url}")
+
+    def client(self, timeout: int = 120) -> Any:
+        return SimpleNamespace(info=lambda: {"MemTotal": self.mem})
+
+
+def test_engines_that_do_not_answer_or_cannot_hold_the_workers_are_usage_errors() -> None:
+    gib = 2**30
+    capacity.check_engines([FakeEngine("tcp://a:1", 24 * gib)], 8, "--hal-docker-host")
+    with pytest.raises(pytest.UsageError, match=r"from --hal-docker-host: no Docker engine"):
+        capacity.check_engines(
+            [FakeEngine("tcp://a:1", gib, answers=False)], 2, "--hal-docker-host"
+        )
+    with pytest.raises(pytest.UsageError) as info:
+        capacity.check_engines(
+            [FakeEngine("tcp://a:1", 24 * gib), FakeEngine("tcp://b:2", 1 * gib)], 8, "env X"
+        )
+    msg = str(info.value)
+    assert "tcp://b:2 (from env X) has 1.0 GiB" in msg and "the 4 pytest-xdist worker(s)" in msg
+
+
+def test_rules_name_their_engine_and_are_read_back_per_engine() -> None:
+    rule = hostrules.BridgeRule("hl-abc123", "hlabc123", "run1", "engine1")
+    line = (
+        f'-A DOCKER-USER -i hl-abc123 -o hl-abc123 -m comment --comment "{rule.comment}" -j ACCEPT'
+    )
+    m = hostrules.COMMENT_RE.search(line)
+    assert m is not None and (m.group(2), m.group(3), m.group(4)) == ("hlabc123", "run1", "engine1")
+    old = '-A DOCKER-USER -m comment --comment "io.halab.lab=hlold io.halab.run=r" -j ACCEPT'
+    m = hostrules.COMMENT_RE.search(old)
+    assert m is not None and m.group(2) == "hlold" and m.group(4) is None
+
+
+def test_engine_locality_follows_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert DockerHost().local and DockerHost("unix:///run/x.sock").local
+    assert not DockerHost("tcp://127.0.0.1:2380").local  # treated as remote, even here
+    assert not DockerHost("ssh://root@builder").local
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
+    assert not DockerHost().local and DockerHost().name == "tcp://10.0.0.1:2375"
