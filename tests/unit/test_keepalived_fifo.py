@@ -371,3 +371,49 @@ def test_captured_frames_become_advert_and_garp_events() -> None:
     assert obs.capture_event(who_has, ts) is None
     assert obs.capture_event(v2[:-1], ts) is None
     assert obs.capture_event(v2[:20], ts) is None
+
+
+def _run_bpf(program: tuple[tuple[int, int, int, int], ...], frame: bytes) -> int:
+    """A classic BPF interpreter for the four instructions the capture filter uses (load
+    half/byte absolute, jump if equal, return); out-of-frame loads drop, as the kernel does."""
+    a, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code in (0x28, 0x30):
+            size = 2 if code == 0x28 else 1
+            if k + size > len(frame):
+                return 0
+            a = int.from_bytes(frame[k : k + size], "big")
+            pc += 1
+        elif code == 0x15:
+            pc += 1 + (jt if a == k else jf)
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"instruction {code:#x} not expected")
+
+
+def test_the_capture_filter_keeps_vrrp_and_arp_only() -> None:
+    """The kernel-side filter keeps what capture_event can use and drops the probes' TCP."""
+    from scapy.layers.inet import TCP
+    from scapy.layers.inet6 import IPv6
+
+    eth = Ether(src="02:42:ac:14:00:0b", dst="01:00:5e:00:00:12")
+    kept = [
+        bytes(eth / IP(src="10.0.0.11", dst="224.0.0.18", proto=112) / VRRP(vrid=51)),
+        bytes(eth / IP(src="10.0.0.11", dst="224.0.0.18", proto=112) / VRRPv3(vrid=5)),
+        bytes(Ether() / ARP(op=2, psrc="10.0.0.3", pdst="10.0.0.3")),
+        bytes(Ether() / ARP(op=1, psrc="10.0.0.9", pdst="10.0.0.3")),
+        bytes(Ether() / IPv6(src="fe80::1", dst="ff02::12", nh=112) / VRRPv3(vrid=5)),
+    ]
+    dropped = [
+        bytes(Ether() / IP(src="10.0.0.100", dst="10.0.0.3") / TCP(dport=80, flags="S")),
+        bytes(Ether() / IP(src="10.0.0.100", dst="10.0.0.3", proto=1)),
+        bytes(Ether() / IPv6(src="fe80::1", dst="fe80::2") / TCP()),
+        bytes(Ether(type=0x88CC) / (b"\x00" * 40)),  # LLDP
+        b"\x00" * 12,  # shorter than an Ethernet header
+    ]
+    for frame in kept:
+        assert _run_bpf(obs.VRRP_AND_ARP_FILTER, frame) == 0x40000, frame.hex()
+    for frame in dropped:
+        assert _run_bpf(obs.VRRP_AND_ARP_FILTER, frame) == 0, frame.hex()
