@@ -291,7 +291,10 @@ def test_same_subject_compares_only_entries_measured_on_the_same_thing() -> None
 
 
 def test_the_bench_and_pytest_share_the_default_percentage() -> None:
+    from pytest_halab import settings
+
     assert cli.DEFAULT_MAX_REGRESSION_PCT == bl.DEFAULT_MAX_REGRESSION_PCT == 10.0
+    assert settings.MAX_REGRESSION.default == bl.DEFAULT_MAX_REGRESSION_PCT
 
 
 # ---------------------------------------------------------------- the bench's side
