@@ -4,8 +4,10 @@ A baseline is the samples of some figures (seconds, lower is better) from one ru
 a JSON file, so that a later run can be checked against it: ``halab bench --save-baseline``
 writes one, ``halab bench --baseline FILE --max-regression PCT`` compares with it. This
 module knows nothing of the lab: its keys are strings the caller builds (the bench's are
-``engine/fault/figure``, see ``bench.baseline_key``), so any producer of repeated figures
-can save, load and compare them the same way.
+``engine/fault/figure``, see ``bench.baseline_key``; pytest's, written by ``pytest
+--hal-save-baseline`` and compared by ``--hal-baseline``, are ``test/vip/fault/figure``, see
+``gate.baseline_key``), so any producer of repeated figures can save, load and compare them
+the same way.
 
 File format (``halab-baseline/1``), one JSON object::
 
@@ -53,6 +55,12 @@ A figure in the baseline with no sample in the run is a failure too (a gate that
 because nothing was measured is worthless); a figure only in the run is not gated. A median
 exactly at the threshold passes; "above" means by more than 1 ns (:data:`EPSILON_S`), so
 that floating-point rounding of a percentage never decides a verdict.
+
+With ``same_subject=True`` a key alone is not enough: when the subject of a baseline entry
+and of the run's entry of the same key disagree on a field both have (a pytest baseline's
+keys name the test, not the VRRP engine it ran on), the figure is not compared and fails as
+measured on something else. The bench's keys hold everything its subjects say, so it needs
+no such check.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ from .errors import BaselineError
 from .stats import percentile
 
 __all__ = [
+    "DEFAULT_MAX_REGRESSION_PCT",
     "EPSILON_S",
     "FORMAT",
     "SOURCES",
@@ -81,11 +90,13 @@ __all__ = [
     "dumps",
     "load",
     "save",
+    "subject_differences",
 ]
 
 FORMAT = "halab-baseline/1"
 SOURCES = ("bench", "pytest")
 EPSILON_S = 1e-9
+DEFAULT_MAX_REGRESSION_PCT = 10.0  # halab bench --max-regression, pytest --hal-max-regression
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SPREAD_PERCENTILE = 90
 
@@ -351,12 +362,14 @@ def _ms(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Regression:
-    """One figure that failed the gate: regressed, or measured in the baseline only."""
+    """One figure that failed the gate: regressed, measured in the baseline only, or (with
+    ``same_subject``) measured on another subject (``differs`` non-empty: not compared)."""
 
     key: str
     baseline: Entry
     current: Entry | None  # None: the run has no sample of it
     max_regression_pct: float
+    differs: tuple[tuple[str, str, str], ...] = ()  # (subject field, baseline's, run's)
 
     @property
     def allowed_s(self) -> float:
@@ -384,6 +397,13 @@ class Regression:
 
     def __str__(self) -> str:
         b = self.baseline
+        if self.differs:
+            then = ", ".join(f"{k} {v}" for k, v, _ in self.differs)
+            now = ", ".join(f"{k} {v}" for k, _, v in self.differs)
+            return (
+                f"DIFFERENT {self._name()}: the baseline measured it on {then}, this run on "
+                f"{now}; not compared"
+            )
         if self.current is None:
             return (
                 f"MISSING {self._name()}: baseline median {_ms(b.median)} (n={len(b.samples)}), "
@@ -398,15 +418,35 @@ class Regression:
         )
 
 
-def compare(baseline: Baseline, current: Baseline, max_regression_pct: float) -> list[Regression]:
+def subject_differences(base: Entry, now: Entry) -> tuple[tuple[str, str, str], ...]:
+    """The subject fields both entries have and disagree on: (field, base's, now's)."""
+    return tuple(
+        (k, v, now.subject[k])
+        for k, v in base.subject.items()
+        if k in now.subject and now.subject[k] != v
+    )
+
+
+def compare(
+    baseline: Baseline,
+    current: Baseline,
+    max_regression_pct: float,
+    *,
+    same_subject: bool = False,
+) -> list[Regression]:
     """The baseline's figures that the ``current`` run regressed or did not measure, in the
     baseline's order (see the module docstring for the rule). Keys only in ``current`` are
-    not gated. ``max_regression_pct`` must be a finite number >= 0 (ValueError)."""
+    not gated. With ``same_subject``, a figure whose entries' subjects disagree is not
+    compared and fails (``Regression.differs``). ``max_regression_pct`` must be a finite
+    number >= 0 (ValueError)."""
     if not math.isfinite(max_regression_pct) or max_regression_pct < 0:
         raise ValueError(f"max_regression_pct must be a number >= 0, got {max_regression_pct}")
     out = []
     for key, base in baseline.entries.items():
         now = current.entries.get(key)
+        if now is not None and same_subject and (diff := subject_differences(base, now)):
+            out.append(Regression(key, base, now, max_regression_pct, diff))
+            continue
         r = Regression(key, base, now, max_regression_pct)
         if now is None or now.median - r.threshold_s > EPSILON_S:
             out.append(r)

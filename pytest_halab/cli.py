@@ -22,6 +22,7 @@ from rich.text import Text
 
 from . import engines as engines_mod
 from . import images, topology
+from .baseline import DEFAULT_MAX_REGRESSION_PCT
 from .dockerhost import from_env as docker_host
 from .errors import BaselineError, HalabError
 from .lab import Lab
@@ -34,7 +35,6 @@ if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
 EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
-DEFAULT_MAX_REGRESSION_PCT = 10.0
 
 
 class _Console(Console):

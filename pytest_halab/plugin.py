@@ -3,7 +3,9 @@
 Settings are resolved by ``settings.resolve`` (command line, then environment, then ini, then
 default) into one frozen ``HalabSettings`` under ``settings.SETTINGS_KEY`` in
 ``config.stash``. The run state (the lab pool, the measures, the reports) is a
-``session.HalabRun`` registered with the plugin manager as ``halab-run``.
+``session.HalabRun`` registered with the plugin manager as ``halab-run``; with
+``--hal-baseline`` or ``--hal-save-baseline``, the failover regression gate is a
+``gate.RegressionGate`` registered as ``halab-gate``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from . import distribute, dockerhost, engines
+from . import distribute, dockerhost, engines, gate
 from . import topology as topology_mod
 from .capacity import check_engines
 from .dockerhost import DockerHost
@@ -20,9 +22,21 @@ from .faults import Faults
 from .lab import Lab
 from .scenario import Scenario
 from .session import HalabRun
-from .settings import DOCKER_HOSTS, KEEP, REPORT, SETTINGS_KEY, TOPOLOGY, VRRP, resolve
+from .settings import (
+    BASELINE,
+    DOCKER_HOSTS,
+    KEEP,
+    MAX_REGRESSION,
+    REPORT,
+    SAVE_BASELINE,
+    SETTINGS_KEY,
+    TOPOLOGY,
+    VRRP,
+    resolve,
+)
 
 RUN_PLUGIN = "halab-run"
+GATE_PLUGIN = "halab-gate"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,11 +83,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "pytest-xdist workers over several engines, round robin; "
         f"env {DOCKER_HOSTS.env}, ini {DOCKER_HOSTS.ini} (space-separated)",
     )
+    group.addoption(
+        SAVE_BASELINE.option,
+        dest=SAVE_BASELINE.dest,
+        metavar="FILE",
+        default=None,
+        help="write the failover figures of every test (a baseline for a later "
+        f"{BASELINE.option}); env {SAVE_BASELINE.env}, ini {SAVE_BASELINE.ini}",
+    )
+    group.addoption(
+        BASELINE.option,
+        dest=BASELINE.dest,
+        metavar="FILE",
+        default=None,
+        help="compare each test's failover figures with a saved baseline: exit status 1 if "
+        f"a median rose more than {MAX_REGRESSION.option} and above the baseline's p90, or a "
+        f"test that ran did not measure it; env {BASELINE.env}, ini {BASELINE.ini}",
+    )
+    group.addoption(
+        MAX_REGRESSION.option,
+        dest=MAX_REGRESSION.dest,
+        metavar="PCT",
+        default=None,
+        help="allowed rise of a median over the baseline's, in percent "
+        f"(default {MAX_REGRESSION.default:g}); env {MAX_REGRESSION.env}, "
+        f"ini {MAX_REGRESSION.ini}",
+    )
     parser.addini(TOPOLOGY.ini, "default topology of the `lab` fixture", default="")
     parser.addini(DOCKER_HOSTS.ini, "Docker engine URLs for the labs (space-separated)", default="")
     parser.addini(VRRP.ini, f"default VRRP engine ({'|'.join(engines.names())})", default="")
     parser.addini(KEEP.ini, "leave labs up after the run (1/0, true/false, yes/no)", default="")
     parser.addini(REPORT.ini, "directory of the halab reports", default="")
+    parser.addini(BASELINE.ini, "baseline file to compare the failover figures with", default="")
+    parser.addini(SAVE_BASELINE.ini, "baseline file to write the failover figures to", default="")
+    pct = MAX_REGRESSION.default
+    parser.addini(
+        MAX_REGRESSION.ini, f"allowed rise of a median, percent (default {pct:g})", default=""
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,8 +127,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab: the test needs a real Docker lab")
     settings = resolve(config)
     config.stash[SETTINGS_KEY] = settings
+    # The baseline is read and checked first: a bad one stops the run before any engine is asked.
+    worker = distribute.worker_input(config) is not None
+    gate_plan = gate.plan(settings, load_baseline=not worker)
     hosts = _docker_hosts(config, settings.docker_hosts)
-    if distribute.worker_input(config) is None and hosts:
+    if not worker and hosts:
         # Before any lab starts, in the process that runs (or hands out) the tests: every
         # engine answers, and holds the labs the workers bound to it will run.
         check_engines(hosts, distribute.worker_count(config), settings.source_of("docker_hosts"))
@@ -92,7 +141,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(distribute.XdistGroups(settings), "halab-xdist-groups")
     url = distribute.engine_url(config, settings.docker_hosts)
     mine = next((h for h in hosts if h.url == url), None)
-    config.pluginmanager.register(HalabRun(settings, docker_host=mine, config=config), RUN_PLUGIN)
+    run = HalabRun(settings, docker_host=mine, config=config)
+    config.pluginmanager.register(run, RUN_PLUGIN)
+    if gate_plan is not None:
+        config.pluginmanager.register(
+            gate.RegressionGate(gate_plan, run.records, config), GATE_PLUGIN
+        )
 
 
 def _docker_hosts(config: pytest.Config, urls: tuple[str, ...]) -> list[DockerHost]:

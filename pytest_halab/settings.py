@@ -9,6 +9,7 @@ HALAB_VRRP``, ``ini option halab_vrrp``) before anything has started.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pytest
 
 from . import engines
 from . import topology as topology_mod
+from .baseline import DEFAULT_MAX_REGRESSION_PCT
 from .dockerhost import parse_docker_hosts
 from .errors import HalabError
 from .topology import Topology
@@ -88,6 +90,40 @@ def parse_directory(text: str) -> Path:
     return path
 
 
+def parse_input_file(text: str) -> Path:
+    """A file to read later (its content is checked by whoever reads it)."""
+    return Path(text)
+
+
+def parse_output_file(text: str) -> Path:
+    """A file to write at the end of the run, checked now so that a long run is not lost to
+    a typo: not a directory, in an existing directory we may write to. Creates nothing,
+    truncates nothing (several pytest-xdist workers check it at once)."""
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{text!r} is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ValueError(f"{text!r}: no directory {str(parent)!r} to write it in")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{text!r} exists and cannot be written")
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{text!r} cannot be created: directory {str(parent)!r} is not writable")
+    return path
+
+
+def parse_percent(text: str) -> float:
+    """A percentage: a finite number >= 0."""
+    try:
+        pct = float(text)
+    except ValueError:
+        pct = math.nan
+    if not math.isfinite(pct) or pct < 0:
+        raise ValueError(f"expected a percentage >= 0, got {text!r}")
+    return pct
+
+
 TOPOLOGY = Setting[Topology | None](
     name="topology",
     dest="hal_topology",
@@ -135,7 +171,46 @@ DOCKER_HOSTS = Setting[tuple[str, ...]](
     default=(),
 )
 
-SETTINGS: tuple[Setting[Any], ...] = (TOPOLOGY, VRRP, KEEP, REPORT, DOCKER_HOSTS)
+# The failover regression gate (pytest_halab.gate): the baseline to compare with (loaded and
+# checked by the gate at configure time), the one to write, and the allowed rise of a median.
+BASELINE = Setting[Path | None](
+    name="baseline",
+    dest="hal_baseline",
+    env="HALAB_BASELINE",
+    ini="halab_baseline",
+    what="baseline",
+    parse=parse_input_file,
+    default=None,
+)
+SAVE_BASELINE = Setting[Path | None](
+    name="save_baseline",
+    dest="hal_save_baseline",
+    env="HALAB_SAVE_BASELINE",
+    ini="halab_save_baseline",
+    what="baseline to save",
+    parse=parse_output_file,
+    default=None,
+)
+MAX_REGRESSION = Setting[float](
+    name="max_regression_pct",
+    dest="hal_max_regression",
+    env="HALAB_MAX_REGRESSION",
+    ini="halab_max_regression",
+    what="maximum regression",
+    parse=parse_percent,
+    default=DEFAULT_MAX_REGRESSION_PCT,
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    TOPOLOGY,
+    VRRP,
+    KEEP,
+    REPORT,
+    DOCKER_HOSTS,
+    BASELINE,
+    SAVE_BASELINE,
+    MAX_REGRESSION,
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +223,9 @@ class HalabSettings:
     keep: bool = False
     report_dir: Path | None = None
     docker_hosts: tuple[str, ...] = ()  # engine URLs; () is the environment's engine
+    baseline: Path | None = None  # compare the run's failover figures with this file
+    save_baseline: Path | None = None  # write the run's failover figures to this file
+    max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def source_of(self, name: str) -> str:
@@ -156,6 +234,12 @@ class HalabSettings:
 
 
 SETTINGS_KEY = pytest.StashKey[HalabSettings]()
+
+
+def usage_error(setting: Setting[Any], source: str, problem: str) -> pytest.UsageError:
+    """The error for a bad value of ``setting`` from ``source``, as every check words it:
+    ``halab: baseline from --hal-baseline: ...``."""
+    return pytest.UsageError(f"halab: {setting.what} from {source}: {problem}")
 
 
 def resolve_one(config: pytest.Config, setting: Setting[T]) -> tuple[T, str]:
@@ -177,7 +261,7 @@ def resolve_one(config: pytest.Config, setting: Setting[T]) -> tuple[T, str]:
     try:
         return setting.parse(given), source
     except ValueError as exc:
-        raise pytest.UsageError(f"halab: {setting.what} from {source}: {exc}") from None
+        raise usage_error(setting, source, str(exc)) from None
 
 
 def resolve(config: pytest.Config) -> HalabSettings:

@@ -275,6 +275,28 @@ def test_the_percentage_must_be_a_finite_number_not_below_zero() -> None:
     assert compare(base, one("k", entry(1.0 + 1e-6)), 0) != []
 
 
+def test_same_subject_compares_only_entries_measured_on_the_same_thing() -> None:
+    base = one("k", Entry("vip_move", (0.3,), {"engine": "keepalived", "test": "t"}))
+    other = one("k", Entry("vip_move", (0.3,), {"engine": "halab", "vip": "VI_1"}))
+    assert compare(base, other, 10) == []  # keys alone: the same figure
+    (r,) = compare(base, other, 10, same_subject=True)
+    assert r.differs == (("engine", "keepalived", "halab"),)  # fields both have, only
+    assert str(r) == (
+        "DIFFERENT vip_move (engine keepalived, test t): the baseline measured it on engine "
+        "keepalived, this run on engine halab; not compared"
+    )
+    same = one("k", Entry("vip_move", (0.3,), {"engine": "keepalived"}))
+    assert compare(base, same, 10, same_subject=True) == []
+    assert bl.subject_differences(base.entries["k"], same.entries["k"]) == ()
+
+
+def test_the_bench_and_pytest_share_the_default_percentage() -> None:
+    from pytest_halab import settings
+
+    assert cli.DEFAULT_MAX_REGRESSION_PCT == bl.DEFAULT_MAX_REGRESSION_PCT == 10.0
+    assert settings.MAX_REGRESSION.default == bl.DEFAULT_MAX_REGRESSION_PCT
+
+
 # ---------------------------------------------------------------- the bench's side
 
 

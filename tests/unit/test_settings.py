@@ -12,9 +12,12 @@ import pytest
 
 from pytest_halab import engines
 from pytest_halab.settings import (
+    BASELINE,
     DOCKER_HOSTS,
     KEEP,
+    MAX_REGRESSION,
     REPORT,
+    SAVE_BASELINE,
     SETTINGS,
     SETTINGS_KEY,
     TOPOLOGY,
@@ -120,6 +123,38 @@ SAMPLES = [
             "default": (),
         },
     ),
+    # The baseline is only a path here: the gate reads it at configure time (test_gate.py).
+    Sample(
+        BASELINE,
+        cli="from-cli.json",
+        env="from-env.json",
+        ini="from-ini.json",
+        seen={
+            "cli": Path("from-cli.json"),
+            "env": Path("from-env.json"),
+            "ini": Path("from-ini.json"),
+            "default": None,
+        },
+    ),
+    Sample(
+        SAVE_BASELINE,
+        cli="save-cli.json",  # in the current directory: checked writable, never created
+        env="save-env.json",
+        ini="save-ini.json",
+        seen={
+            "cli": Path("save-cli.json"),
+            "env": Path("save-env.json"),
+            "ini": Path("save-ini.json"),
+            "default": None,
+        },
+    ),
+    Sample(
+        MAX_REGRESSION,
+        cli="25",
+        env="5.5",
+        ini="0",
+        seen={"cli": 25.0, "env": 5.5, "ini": 0.0, "default": 10.0},
+    ),
 ]
 PLACES = ["cli", "env", "ini", "default"]
 
@@ -159,6 +194,21 @@ def test_sources_are_named_as_in_messages() -> None:
         "HALAB_REPORT",
         "halab_report",
     )
+    assert (BASELINE.option, BASELINE.env, BASELINE.ini) == (
+        "--hal-baseline",
+        "HALAB_BASELINE",
+        "halab_baseline",
+    )
+    assert (SAVE_BASELINE.option, SAVE_BASELINE.env, SAVE_BASELINE.ini) == (
+        "--hal-save-baseline",
+        "HALAB_SAVE_BASELINE",
+        "halab_save_baseline",
+    )
+    assert (MAX_REGRESSION.option, MAX_REGRESSION.env, MAX_REGRESSION.ini) == (
+        "--hal-max-regression",
+        "HALAB_MAX_REGRESSION",
+        "halab_max_regression",
+    )
 
 
 def test_empty_strings_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,6 +246,12 @@ BAD = [
     (VRRP, "vrrpd2", "'vrrpd2' is not one of keepalived, halab"),
     (KEEP, "maybe", "'maybe' is not a boolean (1/0, true/false, yes/no)"),
     (REPORT, "{file}", "exists and is not a directory"),
+    (SAVE_BASELINE, "{dir}", "is a directory"),
+    (SAVE_BASELINE, "{dir}/no/such/dir/b.json", "no directory"),
+    (MAX_REGRESSION, "-1", "expected a percentage >= 0, got '-1'"),
+    (MAX_REGRESSION, "ten", "expected a percentage >= 0, got 'ten'"),
+    (MAX_REGRESSION, "nan", "expected a percentage >= 0, got 'nan'"),
+    (MAX_REGRESSION, "inf", "expected a percentage >= 0, got 'inf'"),
 ]
 
 
@@ -209,7 +265,7 @@ def test_a_bad_value_names_where_it_came_from(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    text = text.format(file=_file(tmp_path))
+    text = text.format(file=_file(tmp_path), dir=tmp_path)
     options: dict[str, object] = {}
     ini: dict[str, str] = {}
     if place == "cli":
