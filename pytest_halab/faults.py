@@ -16,6 +16,8 @@ nothing of its observers.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import secrets
@@ -30,6 +32,7 @@ import docker.errors
 
 from . import engines, services, waits
 from .errors import FaultError, FaultNotEffective, NodeCommandError
+from .measures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .nodes import pid_in_container
 from .vrrp.conf import set_instance_priority
 
@@ -438,6 +441,132 @@ class Faults:
             undo,
         )
 
+    def flap_link(
+        self, node: str, count: int, down_s: float, up_s: float, iface: str = "eth0"
+    ) -> Fault:
+        """Take an interface down for ``down_s`` and up for ``up_s``, ``count`` times.
+
+        The whole sequence runs inside the node (one detached shell loop), so its timing
+        does not depend on ``docker exec`` latency: each transition is stamped there, by the
+        clock the containers share, right after ``ip link set`` returned. The call returns
+        once the sequence has finished (about ``count * (down_s + up_s)`` s after the first
+        down; the last ``up_s`` included) and the link is up again: measure what it did
+        right after, e.g. with :func:`pytest_halab.measures.measure_flaps`.
+
+        Every transition becomes a ``fault`` event named ``flap_link``, phase ``link_down``
+        or ``link_up``, with ``flap`` (1..count), ``at`` (when it happened, node clock:
+        the event's own ``ts`` is when the fault read it, a poll later) and ``operstate``
+        (read right after the change). Verified by every ``link_down`` having found the
+        interface's operstate ``down``, every flap having run, and the link up at the end.
+        Reverted by stopping the loop if it still runs and setting the link up.
+
+        Bounds: 1 <= count <= 1000, 0.001 <= down_s, up_s <= 60, the whole sequence at
+        most 600 s, ``iface`` an interface name; ValueError otherwise (FaultError when the
+        node has no such interface).
+        """
+        _check_flap_args(count, down_s, up_s, iface)
+        n = self.lab.node(node)
+        if not n.exec(["test", "-e", f"/sys/class/net/{iface}"]).ok:
+            raise FaultError(node, f"no interface {iface}")
+        log = f"/var/log/halab/flap-{secrets.token_hex(3)}.log"
+        argv = ["bash", "-c", FLAP_SCRIPT, FLAP_PROCESS, log, iface, str(count)]
+        argv += [f"{down_s:.6f}", f"{up_s:.6f}"]
+        lines: list[_FlapLine | None] = []  # the log's complete lines read so far
+
+        def oper() -> str:
+            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
+
+        def note(line: _FlapLine) -> None:
+            if self.sink is not None:
+                self.sink.note(
+                    "lab",
+                    "fault",
+                    name=FLAP_FAULT,
+                    phase=LINK_DOWN if line.what == "down" else LINK_UP,
+                    target=node,
+                    detail=f"{iface} flap {line.flap}/{count}",
+                    iface=iface,
+                    flap=line.flap,
+                    at=line.ts,
+                    operstate=line.state,
+                )
+
+        def follow() -> bool:
+            """Note the transitions logged since the last call; True once the loop ended."""
+            text = _safe_read(n, log).decode(errors="replace")
+            for raw in text.split("\n")[len(lines) : -1]:  # the last piece is unfinished
+                line = _FlapLine.parse(raw)
+                lines.append(line)
+                if line is None:
+                    continue
+                if line.what in ("down", "up"):
+                    note(line)
+                elif line.what == "error":
+                    err = _safe_read(n, log + ".err").decode(errors="replace").strip()
+                    raise FaultError(node, f"flap {line.flap}: ip link set failed: {err}")
+                elif line.what == "stopped":
+                    raise FaultNotEffective(node, f"the flap loop was stopped in flap {line.flap}")
+            return any(line is not None and line.what == "done" for line in lines)
+
+        def alive() -> bool:
+            # the pid is checked to be the loop's own: a reused pid is left alone
+            return n.exec(
+                f'p=$(cat {log}.pid 2>/dev/null) && grep -qa {FLAP_PROCESS} "/proc/$p/cmdline"'
+            ).ok
+
+        def stop() -> None:
+            n.exec(
+                f'p=$(cat {log}.pid 2>/dev/null) && grep -qa {FLAP_PROCESS} "/proc/$p/cmdline" '
+                '&& kill -TERM "$p"; true'
+            )
+            _wait("the flap loop to stop", node, lambda: not alive())
+
+        def verify() -> None:
+            budget = count * (down_s + up_s + 0.05) + VERIFY_TIMEOUT_S
+            try:
+                waits.until(
+                    f"{count} flap(s) of {iface} to run",
+                    follow,
+                    budget,
+                    0.05,
+                    node=node,
+                    error=_not_effective,
+                )
+            except BaseException as exc:
+                if not isinstance(exc, FaultError):  # _apply undoes FaultErrors only
+                    with contextlib.suppress(Exception):
+                        stop()
+                raise
+            done = [line for line in lines if line is not None]
+            for what in ("down", "up"):
+                flaps = [line.flap for line in done if line.what == what]
+                if flaps != list(range(1, count + 1)):
+                    raise FaultNotEffective(node, f"{iface} {what} logged for flaps {flaps}")
+            not_down = [
+                f"{line.flap} ({line.state})"
+                for line in done
+                if line.what == "down" and line.state != "down"
+            ]
+            if not_down:
+                raise FaultNotEffective(
+                    node, f"{iface} not down after ip link set down, flap(s) {', '.join(not_down)}"
+                )
+            _wait(f"{iface} up after the flaps", node, lambda: oper() == "up")
+
+        def undo() -> None:
+            stop()
+            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
+            _wait(f"{iface} up", node, lambda: oper() == "up")
+
+        return self._apply(
+            "flap_link",
+            node,
+            f"{iface} {count} x ({down_s:g} s down, {up_s:g} s up)",
+            lambda: n.container.exec_run(argv, detach=True),
+            verify,
+            undo,
+        )
+
     def disconnect(self, node: str) -> Fault:
         """Detach the node from the lab network (cable pulled). Reverted by reconnecting it
         with the same address."""
@@ -708,3 +837,92 @@ def _safe_read(n: Node, path: str) -> bytes:
         return n.read_file(path)
     except (FileNotFoundError, docker.errors.APIError):
         return b""
+
+
+# --- link flaps -----------------------------------------------------------------------------
+
+FLAP_MAX_COUNT = 1000
+FLAP_PHASE_S = (0.001, 60.0)  # bounds of down_s and up_s
+FLAP_MAX_TOTAL_S = 600.0
+FLAP_PROCESS = "halab-flap"  # the loop's $0: how its pid is told from a reused one
+IFNAME_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # what Linux accepts, less "/" and spaces
+
+# bash, for $EPOCHREALTIME (microseconds, no fork). Arguments: log iface count down up.
+# Log lines: "<epoch s> <start|down|up|done|stopped|error> <flap> <operstate>". sleep runs in
+# the background so that a TERM (the fault's revert) is handled at once: the link goes up.
+FLAP_SCRIPT = r"""
+log=$1 iface=$2 count=$3 down=$4 up=$5
+mkdir -p "${log%/*}"
+exec 2>>"$log.err"
+echo $$ > "$log.pid"
+operstate=/sys/class/net/$iface/operstate
+i=0 pause=
+mark() {
+    local state=gone
+    read -r state 2>/dev/null < "$operstate"
+    echo "$EPOCHREALTIME $1 $i $state" >> "$log"
+}
+nap() { sleep "$1" & pause=$!; wait "$pause"; pause=; }
+stop() {
+    [ -n "$pause" ] && kill "$pause" 2>/dev/null
+    ip link set dev "$iface" up
+    mark stopped
+    exit 0
+}
+trap stop TERM INT HUP
+mark start
+while [ "$i" -lt "$count" ]; do
+    i=$((i + 1))
+    ip link set dev "$iface" down || { mark error; exit 1; }
+    mark down
+    nap "$down"
+    ip link set dev "$iface" up || { mark error; exit 1; }
+    mark up
+    nap "$up"
+done
+mark done
+"""
+
+
+def _check_flap_args(count: int, down_s: float, up_s: float, iface: str) -> None:
+    """ValueError naming the argument that is out of bounds."""
+    if not isinstance(iface, str) or not IFNAME_RE.fullmatch(iface) or iface in (".", ".."):
+        raise ValueError(f"flap_link: iface={iface!r} is not an interface name")
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError(f"flap_link: count must be an integer, not {count!r}")
+    if not 1 <= count <= FLAP_MAX_COUNT:
+        raise ValueError(f"flap_link: count={count}: must be 1..{FLAP_MAX_COUNT}")
+    lo, hi = FLAP_PHASE_S
+    for name, value in (("down_s", down_s), ("up_s", up_s)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"flap_link: {name} must be a number of seconds, not {value!r}")
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"flap_link: {name}={value}: must be {lo:g}..{hi:g} s")
+    total = count * (down_s + up_s)
+    if total > FLAP_MAX_TOTAL_S:
+        raise ValueError(
+            f"flap_link: {count} x ({down_s:g} + {up_s:g}) s = {total:g} s: the sequence "
+            f"must last at most {FLAP_MAX_TOTAL_S:g} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _FlapLine:
+    """One line of the flap loop's log."""
+
+    ts: float
+    what: str
+    flap: int
+    state: str
+
+    @classmethod
+    def parse(cls, raw: str) -> _FlapLine | None:
+        parts = raw.split()
+        if len(parts) != 4:
+            return None
+        try:
+            # $EPOCHREALTIME uses the locale's decimal point
+            ts = float(parts[0].replace(",", "."))
+            return cls(round(ts, 6), parts[1], int(parts[2]), parts[3])
+        except ValueError:
+            return None
