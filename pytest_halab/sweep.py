@@ -41,8 +41,15 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
     containers = client.containers.list(all=True, ignore_removed=True, filters=flt)
 
     def rm(c: Container) -> None:
-        with suppress(docker.errors.NotFound):
+        try:
             c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            # Another process removes it at this moment (two sweeps of one stale lab, e.g.
+            # pytest-xdist workers starting labs together): the engine finishes the job.
+            if exc.status_code != 409 or "already in progress" not in str(exc):
+                raise
 
     parallel(rm, containers)
     for net in client.networks.list(filters=flt):
@@ -77,7 +84,12 @@ def sweep_stale(host: DockerHost) -> list[str]:
             orphan = not labels  # only a host rule is left
             dead = labels.get(L_KEEP) != "1" and not alive
             if orphan or dead or (all_down and not being_built):
-                remove_lab(host, lab_id)
+                try:
+                    remove_lab(host, lab_id)
+                except docker.errors.APIError:
+                    # Best effort: what could not go now (its network still in use by a
+                    # container another sweep is removing) goes at the next sweep.
+                    continue
                 removed.append(lab_id)
         for c in _helpers(host, live_too=False):
             with suppress(docker.errors.NotFound):
