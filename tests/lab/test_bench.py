@@ -34,7 +34,9 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
         m = run["measure"]
         assert m["old_holder"] == "lb1" and m["new_holder"] == "lb2", (engine, fault)
         assert m["vip_move_s"] > 0 and m["detection_s"] > 0
-        assert abs(run["garp_vs_netlink_s"]) < 0.05
+        # netlink events are stamped when the observer reads them: 0.2-7 ms on a quiet host,
+        # up to 170 ms seen with parallel labs busy on both cores (pytest -n 2/-n 4)
+        assert abs(run["garp_vs_netlink_s"]) < 0.25
         # phase lock: injected right after one of the master's adverts (cycle 100 ms)
         assert run["phase_s"] is not None and 0 <= run["phase_s"] < 0.05, (engine, fault)
     for engine in ("keepalived", "halab"):

@@ -204,6 +204,9 @@ def test_flaps_shorter_than_master_down_interval_move_nothing(
     assert m.failed_requests > 0, story
 
 
+STAMP_LAG_S = 0.1
+
+
 def test_flaps_longer_than_master_down_interval_leave_two_holders(
     untracked: Lab, hal_scenario: ScenarioFactory, request: pytest.FixtureRequest
 ) -> None:
@@ -216,7 +219,11 @@ def test_flaps_longer_than_master_down_interval_leave_two_holders(
     assert m.no_holder_s == 0, story
     assert len(m.split_brain) == m.flaps, story
     for f in m.per_flap:
-        assert f.up_ts is not None and f.moves[0].ts < f.up_ts < f.moves[1].ts, story
+        # The loop stamps a transition once `ip link set` has returned: on a host busy with
+        # parallel labs that is tens of ms after the link changed (seen: the VIP back 12 ms
+        # before the logged link-up).
+        assert f.up_ts is not None and f.moves[0].ts < f.up_ts, story
+        assert f.moves[1].ts > f.up_ts - STAMP_LAG_S, story
         assert 0 < f.multi_holder_s < f.end - f.start, story
 
 
