@@ -141,16 +141,25 @@ def assert_no_failed_requests(
     vip: str | None = None,
     t0: float | None = None,
     t1: float | None = None,
+    *,
+    tolerate_timeouts: int = 0,
 ) -> int:
     """Assert that no probe (of ``vip``, or of any VIP) started in ``[t0, t1]`` failed.
-    Returns the number of probes checked."""
+    Returns the number of probes checked.
+
+    ``tolerate_timeouts``: up to that many probes that timed out (and none that failed
+    otherwise: refused, reset, a bad status) are accepted. On a host whose cores are busy
+    (parallel labs) a request now and then outlives the probe's 0.5 s timeout with nothing
+    wrong in the lab; a VIP that really moved or a dead service fails many requests, or
+    fails them otherwise."""
     probes = [
         e
         for e in timeline.between(t0, t1)
         if e.kind == EventKind.PROBE and (vip is None or e.get("vip") == vip)
     ]
     failed = [e for e in probes if not e.get("ok")]
-    if failed:
+    timeouts = [e for e in failed if "timed out" in str(e.get("error") or "")]
+    if failed and (len(failed) > tolerate_timeouts or len(timeouts) != len(failed)):
         first, last = failed[0], failed[-1]
         what = vip if vip is not None else "the VIPs"
         errors = sorted({str(e.get("error") or e.get("status")) for e in failed})

@@ -522,3 +522,19 @@ def test_the_context_is_a_read_only_copy() -> None:
 def test_a_phase_is_failover_or_recovery() -> None:
     with pytest.raises(ValueError, match="phase"):
         measure(Timeline(clean_failover()), BARE, "VI_1", at=at(0), phase="revert")  # type: ignore[arg-type]
+
+
+def test_a_timeout_or_two_may_be_tolerated_but_never_a_refusal() -> None:
+    """tolerate_timeouts: a request now and then outlives the probe's timeout on a busy
+    host; a refused or reset request, or more timeouts than allowed, still fails."""
+    one = [*probes(0, 100), *probes(105, 105, ok=False), *probes(110, 200)]
+    tl = Timeline(one, vips=VIPS)
+    assert assert_no_failed_requests(tl, "VI_1", tolerate_timeouts=1) == 22
+    with pytest.raises(AssertionError, match="1 of 22 requests to VI_1 failed"):
+        assert_no_failed_requests(tl, "VI_1")
+    refused = ev(105, "client", "probe", vip="VI_1", ok=False, error="ConnectionRefusedError")
+    with pytest.raises(AssertionError, match="ConnectionRefusedError"):
+        assert_no_failed_requests(Timeline([*one, refused], vips=VIPS), "VI_1", tolerate_timeouts=2)
+    two = Timeline([*one, *probes(150, 150, ok=False)], vips=VIPS)
+    with pytest.raises(AssertionError, match="2 of 23 requests"):
+        assert_no_failed_requests(two, "VI_1", tolerate_timeouts=1)
