@@ -451,3 +451,14 @@ def compare(
         if now is None or now.median - r.threshold_s > EPSILON_S:
             out.append(r)
     return out
+
+
+def parse_percent(text: str) -> float:
+    """A ``--max-regression`` value: a finite number of percent >= 0; ValueError otherwise."""
+    try:
+        pct = float(text)
+    except ValueError:
+        pct = math.nan
+    if not math.isfinite(pct) or pct < 0:
+        raise ValueError(f"expected a percentage >= 0, got {text!r}")
+    return pct

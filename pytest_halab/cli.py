@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -22,7 +21,7 @@ from rich.text import Text
 
 from . import engines as engines_mod
 from . import images, topology
-from .baseline import DEFAULT_MAX_REGRESSION_PCT
+from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
 from .dockerhost import from_env as docker_host
 from .errors import BaselineError, HalabError
 from .lab import Lab
@@ -325,12 +324,9 @@ def _max_regression(text: str | None, baseline: str | None) -> float:
     if baseline is None:
         raise HalabError("--max-regression needs --baseline FILE (the figures to compare with)")
     try:
-        pct = float(text)
-    except ValueError:
-        pct = math.nan
-    if not math.isfinite(pct) or pct < 0:
-        raise HalabError(f"--max-regression: expected a percentage >= 0, got {text!r}")
-    return pct
+        return parse_percent(text)
+    except ValueError as exc:
+        raise HalabError(f"--max-regression: {exc}") from None
 
 
 def _distinct_files(*options: tuple[str, str | None]) -> None:

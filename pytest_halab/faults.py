@@ -17,7 +17,6 @@ nothing of its observers.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import secrets
@@ -32,6 +31,7 @@ import docker.errors
 
 from . import engines, services, waits
 from .errors import FaultError, FaultNotEffective, NodeCommandError
+from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
 from .measures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .nodes import pid_in_container
 from .vrrp.conf import set_instance_priority
@@ -464,19 +464,19 @@ class Faults:
         most 600 s, ``iface`` an interface name; ValueError otherwise (FaultError when the
         node has no such interface).
         """
-        _check_flap_args(count, down_s, up_s, iface)
+        check_flap_args(count, down_s, up_s, iface)
         n = self.lab.node(node)
         if not n.exec(["test", "-e", f"/sys/class/net/{iface}"]).ok:
             raise FaultError(node, f"no interface {iface}")
         log = f"/var/log/halab/flap-{secrets.token_hex(3)}.log"
         argv = ["bash", "-c", FLAP_SCRIPT, FLAP_PROCESS, log, iface, str(count)]
         argv += [f"{down_s:.6f}", f"{up_s:.6f}"]
-        lines: list[_FlapLine | None] = []  # the log's complete lines read so far
+        lines: list[FlapLine | None] = []  # the log's complete lines read so far
 
         def oper() -> str:
             return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
 
-        def note(line: _FlapLine) -> None:
+        def note(line: FlapLine) -> None:
             if self.sink is not None:
                 self.sink.note(
                     "lab",
@@ -495,7 +495,7 @@ class Faults:
             """Note the transitions logged since the last call; True once the loop ended."""
             text = _safe_read(n, log).decode(errors="replace")
             for raw in text.split("\n")[len(lines) : -1]:  # the last piece is unfinished
-                line = _FlapLine.parse(raw)
+                line = FlapLine.parse(raw)
                 lines.append(line)
                 if line is None:
                     continue
@@ -837,92 +837,3 @@ def _safe_read(n: Node, path: str) -> bytes:
         return n.read_file(path)
     except (FileNotFoundError, docker.errors.APIError):
         return b""
-
-
-# --- link flaps -----------------------------------------------------------------------------
-
-FLAP_MAX_COUNT = 1000
-FLAP_PHASE_S = (0.001, 60.0)  # bounds of down_s and up_s
-FLAP_MAX_TOTAL_S = 600.0
-FLAP_PROCESS = "halab-flap"  # the loop's $0: how its pid is told from a reused one
-IFNAME_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # what Linux accepts, less "/" and spaces
-
-# bash, for $EPOCHREALTIME (microseconds, no fork). Arguments: log iface count down up.
-# Log lines: "<epoch s> <start|down|up|done|stopped|error> <flap> <operstate>". sleep runs in
-# the background so that a TERM (the fault's revert) is handled at once: the link goes up.
-FLAP_SCRIPT = r"""
-log=$1 iface=$2 count=$3 down=$4 up=$5
-mkdir -p "${log%/*}"
-exec 2>>"$log.err"
-echo $$ > "$log.pid"
-operstate=/sys/class/net/$iface/operstate
-i=0 pause=
-mark() {
-    local state=gone
-    read -r state 2>/dev/null < "$operstate"
-    echo "$EPOCHREALTIME $1 $i $state" >> "$log"
-}
-nap() { sleep "$1" & pause=$!; wait "$pause"; pause=; }
-stop() {
-    [ -n "$pause" ] && kill "$pause" 2>/dev/null
-    ip link set dev "$iface" up
-    mark stopped
-    exit 0
-}
-trap stop TERM INT HUP
-mark start
-while [ "$i" -lt "$count" ]; do
-    i=$((i + 1))
-    ip link set dev "$iface" down || { mark error; exit 1; }
-    mark down
-    nap "$down"
-    ip link set dev "$iface" up || { mark error; exit 1; }
-    mark up
-    nap "$up"
-done
-mark done
-"""
-
-
-def _check_flap_args(count: int, down_s: float, up_s: float, iface: str) -> None:
-    """ValueError naming the argument that is out of bounds."""
-    if not isinstance(iface, str) or not IFNAME_RE.fullmatch(iface) or iface in (".", ".."):
-        raise ValueError(f"flap_link: iface={iface!r} is not an interface name")
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise ValueError(f"flap_link: count must be an integer, not {count!r}")
-    if not 1 <= count <= FLAP_MAX_COUNT:
-        raise ValueError(f"flap_link: count={count}: must be 1..{FLAP_MAX_COUNT}")
-    lo, hi = FLAP_PHASE_S
-    for name, value in (("down_s", down_s), ("up_s", up_s)):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"flap_link: {name} must be a number of seconds, not {value!r}")
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise ValueError(f"flap_link: {name}={value}: must be {lo:g}..{hi:g} s")
-    total = count * (down_s + up_s)
-    if total > FLAP_MAX_TOTAL_S:
-        raise ValueError(
-            f"flap_link: {count} x ({down_s:g} + {up_s:g}) s = {total:g} s: the sequence "
-            f"must last at most {FLAP_MAX_TOTAL_S:g} s"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _FlapLine:
-    """One line of the flap loop's log."""
-
-    ts: float
-    what: str
-    flap: int
-    state: str
-
-    @classmethod
-    def parse(cls, raw: str) -> _FlapLine | None:
-        parts = raw.split()
-        if len(parts) != 4:
-            return None
-        try:
-            # $EPOCHREALTIME uses the locale's decimal point
-            ts = float(parts[0].replace(",", "."))
-            return cls(round(ts, 6), parts[1], int(parts[2]), parts[3])
-        except ValueError:
-            return None

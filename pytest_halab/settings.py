@@ -9,7 +9,6 @@ HALAB_VRRP``, ``ini option halab_vrrp``) before anything has started.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import pytest
 
 from . import engines
 from . import topology as topology_mod
-from .baseline import DEFAULT_MAX_REGRESSION_PCT
+from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
 from .dockerhost import parse_docker_hosts
 from .errors import HalabError
 from .topology import Topology
@@ -111,17 +110,6 @@ def parse_output_file(text: str) -> Path:
     elif not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{text!r} cannot be created: directory {str(parent)!r} is not writable")
     return path
-
-
-def parse_percent(text: str) -> float:
-    """A percentage: a finite number >= 0."""
-    try:
-        pct = float(text)
-    except ValueError:
-        pct = math.nan
-    if not math.isfinite(pct) or pct < 0:
-        raise ValueError(f"expected a percentage >= 0, got {text!r}")
-    return pct
 
 
 TOPOLOGY = Setting[Topology | None](
