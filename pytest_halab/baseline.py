@@ -33,11 +33,12 @@ reading the file and recomputed from the samples on load (editing a sample is en
 edited median is ignored). Any other key is refused, so that a typo does not pass unseen.
 
 The gate (:func:`compare`): a figure has regressed when its median in the run is above
-both
+all three of
 
-- the baseline median plus ``max_regression_pct`` percent of it, and
+- the baseline median plus ``max_regression_pct`` percent of it,
 - the baseline's **spread**, defined as the baseline's 90th percentile (``p90``, the same
-  percentile as the bench's table, :mod:`pytest_halab.stats`).
+  percentile as the bench's table, :mod:`pytest_halab.stats`), and
+- the baseline median plus the **noise floor**, :data:`MIN_RISE_S` (10 ms).
 
 Why p90: the question the gate asks is "is the typical run now slower than nearly every run
 of the baseline was?". A run median above the baseline's p90 means at least half of the runs
@@ -50,6 +51,15 @@ percentile, which assumes no distribution, serves better than mean + k standard 
 unlike median + k * MAD it does not shrink to nothing when most samples are equal (an
 outage on a 10 ms grid often is). With few samples p90 is close to the maximum, so one slow
 baseline run widens the gate: save baselines from 5 runs or more.
+
+Why a floor: some figures are near zero (``garp_vs_netlink``, the gap between the GARP on
+the wire and the address change seen by netlink, is typically 0.1 ms; an outage is 0 when
+no request failed), and any percentage of nearly nothing is nothing: a CI run saw that gap
+go from 0.10 ms to 1.34 ms on a busy host, +1206 %, with nothing regressed. The client
+probes every 10 ms, so an outage moves by one probe interval through phase alone, and two
+clocks (capture, netlink, the nodes' own) disagree by milliseconds under load. A rise of 10
+ms or less is measurement, not regression; a figure of hundreds of milliseconds is still
+gated by its percentage.
 
 A figure in the baseline with no sample in the run is a failure too (a gate that passes
 because nothing was measured is worthless); a figure only in the run is not gated. A median
@@ -82,6 +92,7 @@ __all__ = [
     "DEFAULT_MAX_REGRESSION_PCT",
     "EPSILON_S",
     "FORMAT",
+    "MIN_RISE_S",
     "SOURCES",
     "Baseline",
     "Entry",
@@ -89,6 +100,7 @@ __all__ = [
     "compare",
     "dumps",
     "load",
+    "rule",
     "save",
     "subject_differences",
 ]
@@ -97,6 +109,7 @@ FORMAT = "halab-baseline/1"
 SOURCES = ("bench", "pytest")
 EPSILON_S = 1e-9
 DEFAULT_MAX_REGRESSION_PCT = 10.0  # halab bench --max-regression, pytest --hal-max-regression
+MIN_RISE_S = 0.010  # the noise floor: a median rising by this much or less never regressed
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SPREAD_PERCENTILE = 90
 
@@ -379,8 +392,9 @@ class Regression:
 
     @property
     def threshold_s(self) -> float:
-        """What the run's median must not exceed: the larger of the allowance and the spread."""
-        return max(self.allowed_s, self.baseline.spread)
+        """What the run's median must not exceed: the largest of the allowance, the spread
+        and the baseline median plus the noise floor."""
+        return max(self.allowed_s, self.baseline.spread, self.baseline.median + MIN_RISE_S)
 
     @property
     def change_pct(self) -> float | None:
@@ -412,10 +426,18 @@ class Regression:
         change = "" if (c := self.change_pct) is None else f" ({c:+.1f}%)"
         return (
             f"REGRESSED {self._name()}: median {_ms(b.median)} -> "
-            f"{_ms(self.current.median)}{change}; threshold {_ms(self.threshold_s)}, the larger "
-            f"of +{self.max_regression_pct:g}% ({_ms(self.allowed_s)}) and the baseline p90 "
-            f"({_ms(b.spread)})"
+            f"{_ms(self.current.median)}{change}; threshold {_ms(self.threshold_s)}, the largest "
+            f"of +{self.max_regression_pct:g}% ({_ms(self.allowed_s)}), the baseline p90 "
+            f"({_ms(b.spread)}) and +{MIN_RISE_S * 1000:g} ms ({_ms(b.median + MIN_RISE_S)})"
         )
+
+
+def rule(max_regression_pct: float) -> str:
+    """The gate's rule in words, for verdict lines."""
+    return (
+        f"+{max_regression_pct:g}% over the baseline median, above its p90 and by more "
+        f"than {MIN_RISE_S * 1000:g} ms"
+    )
 
 
 def subject_differences(base: Entry, now: Entry) -> tuple[tuple[str, str, str], ...]:

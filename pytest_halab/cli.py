@@ -22,6 +22,7 @@ from rich.text import Text
 from . import engines as engines_mod
 from . import images, topology
 from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
+from .baseline import rule as baseline_rule
 from .dockerhost import from_env as docker_host
 from .errors import BaselineError, HalabError
 from .lab import Lab
@@ -358,7 +359,7 @@ def _print_gate(gate: BenchGate, regressions: list[Regression], name: str) -> No
     for engine, fault in gate.ungated:
         line(f"not gated: {engine}/{fault} has no entry in {name}")
     n = len(gate.baseline.entries)
-    rule = f"+{gate.max_regression_pct:g}% over the baseline median and above its p90"
+    rule = baseline_rule(gate.max_regression_pct)
     if not regressions:
         line(f"gate passed: {n} figure(s) compared with {name}, none {rule}")
         return

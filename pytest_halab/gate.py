@@ -35,8 +35,8 @@ worker's records and the tests each worker ran; in a plain run, in the run itsel
   session (deselected with ``-k``, not collected, skipped, xfailed) is left out, and counted
   in a ``not gated`` line. A test that ran (its body passed or failed, or its setup failed,
   e.g. its lab did not start) and measured no sample of a baselined figure fails it as
-  ``MISSING``. A baseline median of 0 (an outage when no request failed) allows nothing
-  above it, whatever the percentage.
+  ``MISSING``. A baseline median of 0 (an outage when no request failed) allows no more
+  than the noise floor above it (10 ms, ``baseline.MIN_RISE_S``), whatever the percentage.
 - A failure of the gate (``REGRESSED``, ``MISSING``, ``DIFFERENT``), or a baseline that
   could not be written (or had nothing to write), makes the run exit with status 1, as a
   failed test does (pytest has no exit status of its own for a gate; as pytest-cov's
@@ -65,7 +65,7 @@ from typing import Any
 import pytest
 
 from . import distribute
-from .baseline import Baseline, Entry, Regression, compare, load, save
+from .baseline import Baseline, Entry, Regression, compare, load, rule, save
 from .errors import BaselineError
 from .measures import FailoverMeasure
 from .report import FailoverRecord, ReportCollector
@@ -168,10 +168,6 @@ def check_baseline(base: Baseline, name: str) -> None:
 # ---------------------------------------------------------------- the verdict
 
 
-def _rule(pct: float) -> str:
-    return f"+{pct:g}% over the baseline median and above its p90"
-
-
 def _some(keys: Collection[str]) -> str:
     shown = ", ".join(sorted(keys)[:SHOWN])
     return shown + (f" and {len(keys) - SHOWN} more" if len(keys) > SHOWN else "")
@@ -210,18 +206,18 @@ class Verdict:
 
     def summary(self) -> str:
         """The verdict in one line."""
-        rule = _rule(self.max_regression_pct)
+        said = rule(self.max_regression_pct)
         if self.passed:
             return (
                 f"halab regression gate passed: {self.compared} figure(s) compared with "
-                f"{self.name}, none {rule}"
+                f"{self.name}, none {said}"
             )
         missing = sum(1 for r in self.regressions if r.current is None)
         other = sum(1 for r in self.regressions if r.differs)
         regressed = len(self.regressions) - missing - other
         return (
             f"halab regression gate FAILED: of {self.compared} figure(s) compared with "
-            f"{self.name}, {regressed} regressed ({rule}), {missing} not measured, {other} "
+            f"{self.name}, {regressed} regressed ({said}), {missing} not measured, {other} "
             f"measured on another topology or engine; exit status {int(EXIT_STATUS)}"
         )
 

@@ -73,7 +73,10 @@ def test_bench_gates_on_a_saved_baseline(
     assert halab_main([*argv, "--baseline", str(tiny), "--save-baseline", str(second)]) == 3
     out = capsys.readouterr().out
     assert "REGRESSED vip_move (engine halab, fault crash_node): median 1.00 ms -> " in out
-    assert "threshold 1.10 ms, the larger of +10% (1.10 ms) and the baseline p90 (1.00 ms)" in out
+    assert (
+        "threshold 11.00 ms, the largest of +10% (1.10 ms), the baseline p90 (1.00 ms) and "
+        "+10 ms (11.00 ms)" in out
+    )
     assert "gate FAILED: of 5 figure(s) in " in out
 
     assert compare(saved, load(second), 100000) == []

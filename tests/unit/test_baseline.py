@@ -13,7 +13,7 @@ import pytest
 from pytest_halab import baseline as bl
 from pytest_halab import bench as bench_mod
 from pytest_halab import cli
-from pytest_halab.baseline import Baseline, Entry, compare
+from pytest_halab.baseline import MIN_RISE_S, Baseline, Entry, compare
 from pytest_halab.bench import (
     BenchGate,
     BenchResult,
@@ -237,13 +237,28 @@ def test_exactly_at_the_threshold_passes() -> None:
     assert compare(wide, one("k", entry(2.61)), 10) != []
 
 
+def test_a_rise_within_the_noise_floor_never_regresses() -> None:
+    # A CI run saw garp_vs_netlink go from 0.10 ms to 1.34 ms (+1206%) on a busy host.
+    gap = one("k", entry(0.0001, 0.0001))
+    assert compare(gap, one("k", entry(0.00134)), 1000) == []
+    assert compare(gap, one("k", entry(0.0001 + MIN_RISE_S)), 0) == []
+    (r,) = compare(gap, one("k", entry(0.0001 + MIN_RISE_S + 1e-6)), 0)
+    assert r.threshold_s == pytest.approx(0.0101)
+    # a baseline median of 0 allows the floor and no more
+    zero = one("k", entry(0.0))
+    assert compare(zero, one("k", entry(0.01)), 10) == []
+    assert compare(zero, one("k", entry(0.02)), 10) != []
+    # a figure of hundreds of ms is gated by its percentage, the floor being smaller
+    assert compare(one("k", entry(0.3)), one("k", entry(0.331)), 10) != []
+
+
 def test_the_regression_line_says_figure_subject_medians_change_and_threshold() -> None:
     base = one("keepalived/crash_node/vip_move", entry(0.36, 0.37, 0.38))
     (r,) = compare(base, one("keepalived/crash_node/vip_move", entry(0.5)), 10)
     assert str(r) == (
         "REGRESSED vip_move (engine keepalived, fault crash_node): median 370.00 ms -> "
-        "500.00 ms (+35.1%); threshold 407.00 ms, the larger of +10% (407.00 ms) and the "
-        "baseline p90 (378.00 ms)"
+        "500.00 ms (+35.1%); threshold 407.00 ms, the largest of +10% (407.00 ms), the "
+        "baseline p90 (378.00 ms) and +10 ms (380.00 ms)"
     )
     assert r.threshold_s == pytest.approx(0.407) and r.change_pct == pytest.approx(35.135, 1e-3)
 
@@ -263,7 +278,7 @@ def test_lower_is_better_also_below_zero_and_at_zero() -> None:
     base = one("k", entry(-1.0, -1.0))
     assert compare(base, one("k", entry(-0.9)), 10) == []
     assert compare(base, one("k", entry(-0.8)), 10) != []
-    (r,) = compare(one("k", entry(0.0)), one("k", entry(0.001)), 10)
+    (r,) = compare(one("k", entry(0.0)), one("k", entry(0.011)), 10)
     assert r.change_pct is None and "(+" not in str(r)
 
 
@@ -272,7 +287,8 @@ def test_the_percentage_must_be_a_finite_number_not_below_zero() -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="max_regression_pct"):
             compare(base, base, bad)
-    assert compare(base, one("k", entry(1.0 + 1e-6)), 0) != []
+    assert compare(base, one("k", entry(1.0 + MIN_RISE_S)), 0) == []  # the floor
+    assert compare(base, one("k", entry(1.0 + MIN_RISE_S + 1e-6)), 0) != []
 
 
 def test_same_subject_compares_only_entries_measured_on_the_same_thing() -> None:
@@ -438,8 +454,8 @@ def test_bench_saves_a_baseline_then_gates_on_it(
     assert halab_main([*argv, "--baseline", "b.json"]) == 0
     out = capsys.readouterr().out
     assert (
-        "gate passed: 4 figure(s) compared with b.json, none +10% over the baseline median "
-        "and above its p90" in out
+        "gate passed: 4 figure(s) compared with b.json, none +10% over the baseline median, "
+        "above its p90 and by more than 10 ms" in out
     )
 
     assert halab_main([*argv, "--baseline", "b.json", "--max-regression", "50"]) == 3
@@ -452,12 +468,12 @@ def test_bench_saves_a_baseline_then_gates_on_it(
     (vip_move,) = [ln for ln in lines if ln.startswith("REGRESSED vip_move")]
     assert vip_move == (  # one line, however long
         "REGRESSED vip_move (engine halab, fault crash_node): median 365.00 ms -> 730.00 ms "
-        "(+100.0%); threshold 547.50 ms, the larger of +50% (547.50 ms) and the baseline p90 "
-        "(369.00 ms)"
+        "(+100.0%); threshold 547.50 ms, the largest of +50% (547.50 ms), the baseline p90 "
+        "(369.00 ms) and +10 ms (375.00 ms)"
     )
     assert lines[-1] == (
-        "gate FAILED: of 4 figure(s) in b.json, 2 regressed (+50% over the baseline median "
-        "and above its p90) and 1 not measured; exit status 3"
+        "gate FAILED: of 4 figure(s) in b.json, 2 regressed (+50% over the baseline median, "
+        "above its p90 and by more than 10 ms) and 1 not measured; exit status 3"
     )
 
 

@@ -165,7 +165,7 @@ def test_the_same_figures_pass() -> None:
     assert verdict.lines() == []
     assert verdict.summary() == (
         f"halab regression gate passed: {len(gate.FIGURES)} figure(s) compared with b.json, "
-        "none +10% over the baseline median and above its p90"
+        "none +10% over the baseline median, above its p90 and by more than 10 ms"
     )
 
 
