@@ -327,6 +327,8 @@ class Lab:
         # One holder per VIP, but not the one the topology expects: give VRRP the time to
         # correct it (on a loaded machine a master's engine may start after its backup took
         # over, and then preempts), then accept what it settled on and say why.
+        # The expected masters may hold the VIPs only for now: a backup of higher priority
+        # preempts them once its Master_Down_Interval has run, so ask the engines too.
         grace = 3 * self._max_advert_int() + 1.0
         elsewhere_since: float | None = None
 
@@ -337,7 +339,7 @@ class Lab:
             if not all(len(h) == 1 for h in holders.values()):
                 elsewhere_since = None
                 return None
-            if holders == expected:
+            if holders == expected and not self._contested():
                 return holders
             if elsewhere_since is None:
                 elsewhere_since = time.monotonic()
@@ -355,11 +357,50 @@ class Lab:
         self.mismatch = self.explain(holders) if holders != expected else {}
         return holders
 
+    def _contested(self) -> bool:
+        """Some VIP's expected master is not MASTER by its engine's word, another node's
+        instance is, or a backup outranks it and will preempt it (a higher effective
+        priority, no nopreempt), as the engines report it now (the kernel's addresses lag
+        their state by the time a handover takes); or an
+        engine cannot say yet (it is still starting: no dump, or one without instances, as
+        keepalived writes before its VRRP process has read the config)."""
+        seen = self.instances()
+        if any(isinstance(v, str) or not v for v in seen.values()):
+            return True
+        addrs = self.vip_addresses()
+        for vip, master in self.expected_masters().items():
+            found = [
+                (node, s)
+                for node, v in seen.items()
+                if not isinstance(v, str)
+                for s in v
+                if s.holds(str(addrs[vip]))
+            ]
+            mine = [s for node, s in found if node == master]
+            others = [s for node, s in found if node != master]
+            if not mine:
+                continue  # explain() says so, once settled
+            top = max(s.effective_priority for s in mine)
+            if not any(s.state == "MASTER" for s in mine) or any(
+                s.state == "MASTER"
+                or (
+                    s.effective_priority > top and s.state in ("INIT", "BACKUP") and not s.nopreempt
+                )
+                for s in others
+            ):
+                return True  # the engines are handing over, or are about to
+        return False
+
     def _mismatch_text(self) -> str:
         lines = "\n".join(f"  {why}" for why in self.mismatch.values())
+        warned = "".join(
+            f"\n  {node}: {w}" for node, ws in self.engine_warnings().items() for w in ws
+        )
+        if warned:
+            warned = "\nThe VRRP engines warned (a disabled check script changes nothing):" + warned
         return (
             f"lab {self.lab_id}: VRRP settled the VIPs elsewhere than the topology's "
-            f"`master:` says:\n{lines}\nFix the priorities (or `master:`) so that they agree."
+            f"`master:` says:\n{lines}{warned}\nMake the priorities and `master:` agree."
         )
 
     def _max_advert_int(self) -> float:
