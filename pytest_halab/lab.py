@@ -240,11 +240,12 @@ class Lab:
                 stop_signal="SIGTERM",
             )
             node = Node(name, nspec.role.value, addr.nodes[name], container)
-            files = self.topology.render_files(name, addr)
+            rendered = self.topology.render_files(name, addr)
+            files = {dest: f.data for dest, f in rendered.items()}
             if nspec.role is Role.BALANCER:
                 files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
             if files:
-                node.put_files(files)
+                node.put_files(files, modes={dest: f.mode for dest, f in rendered.items()})
             return node
 
         self.progress("containers")
