@@ -239,7 +239,8 @@ def explain(
 # the users' own machines) are not warnings here.
 WARNING_RE = re.compile(
     r"WARNING|[Dd]isabl|[Ii]gnor|[Uu]nknown keyword|[Tt]runcat|not supported|"
-    r"[Cc]onfiguration error|[Ii]nsecure"
+    r"[Cc]onfiguration error|[Ii]nsecure|doesn't exist|does not exist|[Nn]on-existent|"
+    r"not found"
 )
 ROUTINE_RE = re.compile(r"SECURITY VIOLATION|[Ss]cript user '[^']*' does not exist")
 _STAMP_RE = re.compile(r"^\w{3} \w{3} +\d+ [\d:.]+ \d{4}: ")

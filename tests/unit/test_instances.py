@@ -150,6 +150,8 @@ Wed Dec  2 04:41:13 2026: Script user 'keepalived_script' does not exist
 Wed Dec  2 04:41:13 2026: WARNING - script '/etc/keepalived/chk.sh' is not executable for uid:gid 0:0 - disabling.
 Wed Dec  2 04:41:13 2026: SECURITY VIOLATION - scripts are being executed but script_security not enabled.
 Wed Dec  2 04:41:13 2026: (VI_1) Unknown keyword 'nopremept'
+Wed Dec  2 04:41:13 2026: (/etc/keepalived/keepalived.conf: Line 13) (VI_1) tracked interface eth9 doesn't exist
+Wed Dec  2 04:41:13 2026: Truncating auth_pass to 8 characters
 Wed Dec  2 04:41:13 2026: WARNING - script '/etc/keepalived/chk.sh' is not executable for uid:gid 0:0 - disabling.
 Wed Dec  2 04:41:13 2026: (VI_1) Entering BACKUP STATE (init)
 """  # noqa: E501 (log lines as the engine wrote them)
@@ -159,6 +161,8 @@ def test_warnings_since_the_last_config_load_once_each_without_routine_notices()
     assert warnings_in(KEEPALIVED_LOG) == [
         "WARNING - script '/etc/keepalived/chk.sh' is not executable for uid:gid 0:0 - disabling.",
         "(VI_1) Unknown keyword 'nopremept'",
+        "(/etc/keepalived/keepalived.conf: Line 13) (VI_1) tracked interface eth9 doesn't exist",
+        "Truncating auth_pass to 8 characters",
     ]
     halab = (
         "Wed Dec 02 04:49:28.977884 2026: Starting halab-vrrpd 0.1.0\n"
