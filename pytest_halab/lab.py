@@ -359,12 +359,12 @@ class Lab:
         return holders
 
     def _contested(self) -> bool:
-        """Some VIP's expected master is not MASTER by its engine's word, another node's
-        instance is, or a backup outranks it and will preempt it (a higher effective
-        priority, no nopreempt), as the engines report it now (the kernel's addresses lag
-        their state by the time a handover takes); or an
-        engine cannot say yet (it is still starting: no dump, or one without instances, as
-        keepalived writes before its VRRP process has read the config)."""
+        """Whether VRRP may still move a VIP that its expected master holds now, by what
+        the engines report (the kernel's addresses lag their states by a handover): the
+        expected master's instance is not MASTER, another node's is, or a backup outranks
+        it and will preempt it (higher effective priority, no nopreempt); or an engine
+        cannot say yet (still starting: no dump, or one without instances, as keepalived
+        writes before its VRRP process has read the config)."""
         seen = self.instances()
         if any(isinstance(v, str) or not v for v in seen.values()):
             return True
