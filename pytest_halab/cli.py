@@ -6,6 +6,8 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import sys
 import time
@@ -20,13 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from . import engines as engines_mod
-from . import images, topology
+from . import images, services, topology
 from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
 from .baseline import rule as baseline_rule
 from .dockerhost import from_env as docker_host
 from .errors import BaselineError, HalabError
 from .lab import Lab
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
+from .nodes import Node
 from .sweep import clean, lab_ids, remove_lab
 
 if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
@@ -143,6 +146,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         keep=True,
         docker_host=docker_host(),
         progress=_timed(t0, "6.2f"),
+        strict=False,  # a VIP elsewhere than `master:` says: the lab stays, status says why
     )
     lab.start()
     console.print(
@@ -183,6 +187,32 @@ def _print_status(st: dict[str, Any]) -> None:
             Text.from_markup(verdict),
         )
     console.print(vips)
+    insts = Table(title="VRRP instances (as each engine reports them)")
+    for col in ("node", "instance", "state", "priority", "configured", "VIPs"):
+        insts.add_column(col)
+    for i in st.get("instances", []):
+        if "error" in i:
+            insts.add_row(*_cells(i["node"], "-", i["error"], "", "", ""))
+            continue
+        flags = " nopreempt" if i["nopreempt"] else ""
+        insts.add_row(
+            *_cells(
+                i["node"],
+                i["instance"],
+                i["state"],
+                i["priority"],
+                f"{i['base_priority']}{flags}",
+                " ".join(i["vips"]),
+            )
+        )
+    if st.get("instances"):
+        console.print(insts)
+    for v in st["vips"]:
+        if v.get("why"):
+            console.print(Text.assemble(("why: ", "yellow"), v["why"]))
+    for node, lines in st.get("warnings", {}).items():
+        for line in lines:
+            console.print(Text.assemble(("warning: ", "yellow"), f"{node}: {line}"))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -200,6 +230,76 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         for st in sts:
             _print_status(st)
+    return 0
+
+
+def _node_of(lab_id: str | None, name: str) -> Node:
+    lab = Lab.attach(docker_host(), _pick_lab(lab_id))
+    try:
+        return lab.node(name)
+    except KeyError as exc:
+        raise HalabError(str(exc.args[0])) from None
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """A shell, or one command, in a node: through the docker CLI when there is one (it
+    owns the terminal: raw mode, window size, Ctrl-C go to the node), else through the
+    SDK for a command (output printed once it ends)."""
+    node = _node_of(args.lab, args.node)
+    argv = list(args.cmd) or ["bash", "-l"]
+    cli = shutil.which("docker")
+    if cli is not None:
+        tty = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
+        env = dict(os.environ, DOCKER_HOST=docker_host().effective_url)
+        sys.stdout.flush()
+        os.execvpe(cli, [cli, "exec", *tty, node.container.id, *argv], env)
+    if not args.cmd:
+        raise HalabError("a shell needs the docker CLI (not found); give a command instead")
+    res = node.exec(argv)
+    sys.stdout.write(res.output)
+    return res.exit_code
+
+
+LOG_DIR = "/var/log/halab"
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """A node's logs: with no service, the container's output and every service log; with
+    one, that service's logs (``vrrp`` is the VRRP engine's, keepalived or halab-vrrpd)."""
+    node = _node_of(args.lab, args.node)
+    if args.service is None and not args.follow:
+        console.print(Text(node.logs(tail=args.lines)))
+        return 0
+    own = sorted(services.SERVICES)  # their own log folders: /var/log/nginx/, ...
+    listing = node.exec(
+        f"ls -1 {LOG_DIR}/*.log "
+        + " ".join(f"/var/log/{s}/*.log" for s in own)
+        + " 2>/dev/null; true"
+    ).output.split()
+
+    def service_of(path: str) -> str:
+        if not path.startswith(f"{LOG_DIR}/"):
+            return path.split("/")[3]  # /var/log/nginx/error.log
+        stem = path.removeprefix(f"{LOG_DIR}/").removesuffix(".log").removesuffix(".start")
+        return re.sub(r"^\d+-", "", stem)  # 20-nginx.start.log: the image's start script's
+
+    if args.service is None:
+        files = listing
+    else:
+        files = [f for f in listing if service_of(f) == args.service]
+        if not files:
+            names = ", ".join(sorted({service_of(f) for f in listing})) or "none"
+            raise HalabError(
+                f"no logs of {args.service!r} on {node.name}; services with logs: {names}"
+            )
+    tail = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *files]
+    if not args.follow:
+        console.print(Text(node.exec(tail).output))
+        return 0
+    _code, stream = node.container.exec_run(tail, stream=True)
+    for chunk in stream:
+        sys.stdout.write(chunk.decode(errors="replace"))
+        sys.stdout.flush()
     return 0
 
 
@@ -593,6 +693,24 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--lab", help="lab id (default: every lab)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
+    ex = sub.add_parser(
+        "exec", help="a shell in a node, or one command: halab exec lb1 ip -br addr"
+    )
+    ex.add_argument("--lab", help="lab id (default: the only lab up)")
+    ex.add_argument("node", help="node name (client, lb1, web1, ...)")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="command (default: a login shell)")
+    ex.set_defaults(func=cmd_exec)
+    lg = sub.add_parser("logs", help="a node's logs, or one service's (vrrp, nginx, ...)")
+    lg.add_argument("--lab", help="lab id (default: the only lab up)")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    lg.add_argument(
+        "-n", "--lines", type=int, default=200, help="last lines of each log (default 200)"
+    )
+    lg.add_argument("node", help="node name")
+    lg.add_argument(
+        "service", nargs="?", help="vrrp (the VRRP engine), nginx, ... (default: every log)"
+    )
+    lg.set_defaults(func=cmd_logs)
     dn = sub.add_parser("down", help="remove a lab")
     dn.add_argument("--lab", help="lab id (default: the only lab up)")
     dn.add_argument("--all", action="store_true", help="every lab that is up")

@@ -36,6 +36,11 @@ class LabTimeoutError(LabStartError):
     """A readiness condition was not met in time."""
 
 
+class LabMismatchError(LabStartError):
+    """The lab runs, but VRRP settled a VIP elsewhere than the topology's ``master:`` says;
+    the message says where, with each instance's state and priority, and why."""
+
+
 class NodeCommandError(HalabError):
     """A command run in a node with ``check=True`` exited non-zero (its output attached)."""
 
@@ -85,3 +90,8 @@ class LayoutError(HalabError):
 class BaselineError(HalabError):
     """A baseline file cannot be read, is not JSON, has the wrong shape, or does not fit the
     run it should gate; the message names the file (and the line, column or field)."""
+
+
+class EngineWarning(UserWarning):
+    """A balancer's VRRP engine did not do what its config asks (a script disabled, a
+    keyword or value ignored): shown in pytest's warnings summary."""

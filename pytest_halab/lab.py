@@ -22,10 +22,10 @@ import docker.errors
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from . import dockerhost, engines, hostrules, images, services, waits
+from . import dockerhost, engines, hostrules, images, instances, services, waits
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
-from .errors import LabStartError, LabTimeoutError, LayoutError
+from .errors import LabMismatchError, LabStartError, LabTimeoutError, LayoutError
 from .labels import (
     L_ENGINE,
     L_KEEP,
@@ -68,6 +68,9 @@ class Lab:
     docker_host: DockerHost | None = None  # the engine (default: the environment's)
     ready_timeout: float = 60.0
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    # A VIP that settles elsewhere than its `master:` fails the start (LabMismatchError)
+    # when strict; otherwise the lab stays up and `mismatch` says why (`halab up`).
+    strict: bool = True
 
     lab_id: str = field(default_factory=lambda: "hl" + secrets.token_hex(3))
     layout: LabLayout | None = None
@@ -75,6 +78,7 @@ class Lab:
     rule: hostrules.BridgeRule | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    mismatch: dict[str, str] = field(default_factory=dict)  # VIP -> why it is elsewhere
     _engine_go: float = 0.0
 
     def __post_init__(self) -> None:
@@ -236,11 +240,12 @@ class Lab:
                 stop_signal="SIGTERM",
             )
             node = Node(name, nspec.role.value, addr.nodes[name], container)
-            files = self.topology.render_files(name, addr)
+            rendered = self.topology.render_files(name, addr)
+            files = {dest: f.data for dest, f in rendered.items()}
             if nspec.role is Role.BALANCER:
                 files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
             if files:
-                node.put_files(files)
+                node.put_files(files, modes={dest: f.mode for dest, f in rendered.items()})
             return node
 
         self.progress("containers")
@@ -308,11 +313,23 @@ class Lab:
             )
             raise LabTimeoutError(f"not answering after {budget} s: {', '.join(failing)}", node)
         self.progress("ready: one holder per VIP")
+        self._settle(self.ready_timeout)
+        for n in self.balancers():
+            if n.state() != "running":
+                raise LabStartError(f"{n.name} stopped during start", n.name)
+        if self.mismatch and self.strict:
+            first = next(iter(self.mismatch))
+            raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
 
+    def _settle(self, timeout: float) -> dict[str, list[str]]:
+        """Wait until each VIP has one holder and VRRP has settled; record in ``mismatch``
+        why a VIP settled elsewhere than its expected master."""
         expected = {v: [m] for v, m in self.expected_masters().items()}
         # One holder per VIP, but not the one the topology expects: give VRRP the time to
         # correct it (on a loaded machine a master's engine may start after its backup took
-        # over, and then preempts), then accept what it settled on (`status` shows it).
+        # over, and then preempts), then accept what it settled on and say why.
+        # The expected masters may hold the VIPs only for now: a backup of higher priority
+        # preempts them once its Master_Down_Interval has run, so ask the engines too.
         grace = 3 * self._max_advert_int() + 1.0
         elsewhere_since: float | None = None
 
@@ -323,22 +340,69 @@ class Lab:
             if not all(len(h) == 1 for h in holders.values()):
                 elsewhere_since = None
                 return None
-            if holders == expected:
+            if holders == expected and not self._contested():
                 return holders
             if elsewhere_since is None:
                 elsewhere_since = time.monotonic()
             return holders if time.monotonic() - elsewhere_since >= grace else None
 
         try:
-            waits.until("every VIP to have exactly one holder", settled, self.ready_timeout)
+            holders = waits.until("every VIP to have exactly one holder", settled, timeout)
         except LabTimeoutError as exc:
             holders = self.vip_holders()
             bad = [h for v, h in holders.items() if len(h) != 1]
             node = bad[0][0] if bad and bad[0] else self.balancers()[0].name
-            raise LabTimeoutError(f"{exc} (holders: {holders})", node) from None
-        for n in self.balancers():
-            if n.state() != "running":
-                raise LabStartError(f"{n.name} stopped during start", n.name)
+            why = self.explain(holders)
+            detail = "".join(f"\n  {w}" for w in why.values())
+            raise LabTimeoutError(f"{exc} (holders: {holders}){detail}", node) from None
+        self.mismatch = self.explain(holders) if holders != expected else {}
+        return holders
+
+    def _contested(self) -> bool:
+        """Whether VRRP may still move a VIP that its expected master holds now, by what
+        the engines report (the kernel's addresses lag their states by a handover): the
+        expected master's instance is not MASTER, another node's is, or a backup outranks
+        it and will preempt it (higher effective priority, no nopreempt); or an engine
+        cannot say yet (still starting: no dump, or one without instances, as keepalived
+        writes before its VRRP process has read the config)."""
+        seen = self.instances()
+        if any(isinstance(v, str) or not v for v in seen.values()):
+            return True
+        addrs = self.vip_addresses()
+        for vip, master in self.expected_masters().items():
+            found = [
+                (node, s)
+                for node, v in seen.items()
+                if not isinstance(v, str)
+                for s in v
+                if s.holds(str(addrs[vip]))
+            ]
+            mine = [s for node, s in found if node == master]
+            others = [s for node, s in found if node != master]
+            if not mine:
+                continue  # explain() says so, once settled
+            top = max(s.effective_priority for s in mine)
+            if not any(s.state == "MASTER" for s in mine) or any(
+                s.state == "MASTER"
+                or (
+                    s.effective_priority > top and s.state in ("INIT", "BACKUP") and not s.nopreempt
+                )
+                for s in others
+            ):
+                return True  # the engines are handing over, or are about to
+        return False
+
+    def _mismatch_text(self) -> str:
+        lines = "\n".join(f"  {why}" for why in self.mismatch.values())
+        warned = "".join(
+            f"\n  {node}: {w}" for node, ws in self.engine_warnings().items() for w in ws
+        )
+        if warned:
+            warned = "\nThe VRRP engines warned (a disabled check script changes nothing):" + warned
+        return (
+            f"lab {self.lab_id}: VRRP settled the VIPs elsewhere than the topology's "
+            f"`master:` says:\n{lines}{warned}\nMake the priorities and `master:` agree."
+        )
 
     def _max_advert_int(self) -> float:
         assert self.layout is not None
@@ -427,6 +491,42 @@ class Lab:
             for v, ip in vips.items()
         }
 
+    def instances(self) -> dict[str, list[instances.InstanceStatus] | str]:
+        """Each balancer's VRRP instances as its engine reports them (state, priorities),
+        or why they could not be read."""
+        bals = self.balancers()
+
+        def one(n: Node) -> list[instances.InstanceStatus] | str:
+            try:
+                return instances.read(n, self.engine_of(n.name).pidfile)
+            except instances.StatusError as exc:
+                return str(exc).removeprefix(f"{n.name}: ")
+
+        return dict(zip((n.name for n in bals), parallel(one, bals), strict=True))
+
+    def explain(self, holders: dict[str, list[str]] | None = None) -> dict[str, str]:
+        """VIP -> why it is not held by its expected master alone (only such VIPs)."""
+        holders = self.vip_holders() if holders is None else holders
+        expected = self.expected_masters()
+        odd = [v for v in expected if holders.get(v) != [expected[v]]]
+        if not odd:
+            return {}
+        seen = self.instances()
+        addrs = self.vip_addresses()
+        out = {}
+        for v in odd:
+            why = instances.explain(v, str(addrs[v]), expected[v], holders.get(v, []), seen)
+            if why is not None:
+                out[v] = why
+        return out
+
+    def engine_warnings(self) -> dict[str, list[str]]:
+        """Balancer -> its VRRP engine's run-time warnings (scripts disabled, keywords or
+        values ignored), from the engine's log; balancers without any are left out."""
+        bals = self.balancers()
+        found = parallel(instances.warnings_of, bals)
+        return {n.name: w for n, w in zip(bals, found, strict=True) if w}
+
     def wait_for_holders(
         self, expected: dict[str, list[str]], timeout: float = 15.0
     ) -> dict[str, list[str]]:
@@ -485,14 +585,27 @@ class Lab:
 
         parallel(stop_and_start, self.balancers())
         self._release_engines()
-        self.wait_for_holders(
-            {v: [m] for v, m in self.expected_masters().items()}, timeout=self.ready_timeout
-        )
+        self._settle(self.ready_timeout)
+        if self.mismatch:  # VRRP itself puts the VIPs there: waiting longer changes nothing
+            first = next(iter(self.mismatch))
+            raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
 
     def status(self) -> dict[str, Any]:
-        """Nodes, addresses, states and VIP holders, as JSON-ready data."""
+        """Nodes, addresses, states, VIP holders (with why a VIP is elsewhere than its
+        expected master), each balancer's VRRP instances and its engine's warnings, as
+        JSON-ready data."""
         assert self.layout is not None
         holders = self.vip_holders()
+        seen = self.instances()
+        expected = self.expected_masters()
+        addrs = self.vip_addresses()
+        vips = []
+        for v, d in self.layout.vips.items():
+            why = instances.explain(v, str(addrs[v]), expected[v], holders[v], seen)
+            vips.append(
+                {"name": v, "ip": str(d.ip), "expected": d.master, "holders": holders[v]}
+                | ({"why": why} if why else {})
+            )
         return {
             "lab": self.lab_id,
             "topology": self.layout.topology,
@@ -502,10 +615,15 @@ class Lab:
                 {"name": n.name, "role": n.role, "ip": str(n.ip), "state": n.state()}
                 for n in self.nodes.values()
             ],
-            "vips": [
-                {"name": v, "ip": str(d.ip), "expected": d.master, "holders": holders[v]}
-                for v, d in self.layout.vips.items()
+            "vips": vips,
+            "instances": [
+                row
+                for node, v in seen.items()
+                for row in (
+                    [{"node": node, "error": v}] if isinstance(v, str) else [s.as_dict() for s in v]
+                )
             ],
+            "warnings": self.engine_warnings(),
         }
 
     @classmethod

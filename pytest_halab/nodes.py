@@ -7,7 +7,7 @@ import ipaddress
 import shlex
 import tarfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -85,15 +85,23 @@ class Node:
         res = self.exec(pgrep)
         return [int(p) for p in res.output.split() if p.isdigit()] if res.ok else []
 
-    def put_files(self, files: dict[str, bytes], mode: int = 0o644) -> None:
-        """Write files (absolute path -> content) into the node in one archive."""
+    def put_files(
+        self,
+        files: Mapping[str, bytes],
+        mode: int = 0o644,
+        modes: Mapping[str, int] | None = None,
+    ) -> None:
+        """Write files (absolute path -> content) into the node in one archive, each with
+        its permission bits from `modes`, else `mode`. Docker keeps the archive's modes, so
+        these are the modes the files have in the node (a file that existed is replaced)."""
+        modes = modes or {}
         buf = io.BytesIO()
         now = time.time()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             for path, data in files.items():
                 info = tarfile.TarInfo(path.lstrip("/"))
                 info.size = len(data)
-                info.mode = mode
+                info.mode = modes.get(path, mode)
                 info.mtime = int(now)
                 tar.addfile(info, io.BytesIO(data))
         buf.seek(0)

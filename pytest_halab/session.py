@@ -25,6 +25,7 @@ import pytest
 from . import distribute
 from . import topology as topology_mod
 from .dockerhost import DockerHost
+from .errors import EngineWarning, LabMismatchError
 from .lab import Lab
 from .measures import FailoverMeasure
 from .report import (
@@ -75,12 +76,22 @@ class LabPool(Generic[K, L]):
     """
 
     def __init__(
-        self, start: Callable[[K], L], *, keep: bool = False, max_labs: int = MAX_LABS
+        self,
+        start: Callable[[K], L],
+        *,
+        keep: bool = False,
+        max_labs: int = MAX_LABS,
+        remember: tuple[type[Exception], ...] = (),
     ) -> None:
         self._start = start
         self.keep = keep
         self.max_labs = max_labs
         self._labs: OrderedDict[K, L] = OrderedDict()  # least recently used first
+        # Start failures that would only repeat (``remember``): raised again at once for
+        # the same key, as pytest does for a session fixture that failed, instead of
+        # building the same lab to see it fail again for every test.
+        self._remember = remember
+        self._failed: dict[K, Exception] = {}
 
     def get(self, key: K) -> L:
         """The running lab for ``key``, started (after making room) if there is none."""
@@ -90,11 +101,17 @@ class LabPool(Generic[K, L]):
             lab.stop()  # whatever is left of it
             lab = None
         if lab is None:
+            if key in self._failed:
+                raise self._failed[key]
             if not self.keep:
                 while len(self._labs) >= self.max_labs:
                     _oldest, evicted = self._labs.popitem(last=False)
                     evicted.stop()
-            lab = self._start(key)
+            try:
+                lab = self._start(key)
+            except self._remember as exc:
+                self._failed[key] = exc
+                raise
             self._labs[key] = lab
         self._labs.move_to_end(key)
         return lab
@@ -152,6 +169,7 @@ class HalabRun:
             start_lab or self._start_lab,
             keep=settings.keep,
             max_labs=WORKER_MAX_LABS if worker else MAX_LABS,
+            remember=(LabMismatchError,),
         )
         self.records = ReportCollector()
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
@@ -173,6 +191,9 @@ class HalabRun:
             docker_host=self.docker_host,
         )
         lab.start()
+        for node, lines in lab.engine_warnings().items():
+            for line in lines:
+                warnings.warn(EngineWarning(f"lab {lab.lab_id}: {node}: {line}"), stacklevel=1)
         return lab
 
     def get_lab(
@@ -203,10 +224,24 @@ class HalabRun:
             for name, value in junit_properties(m):
                 node.user_properties.append((name, value))
 
-        with Scenario(lab, record=record) as hal:
-            yield hal
-        if self.settings.report_dir is not None:
+        hal = Scenario(lab, record=record)
+        try:
+            with hal:
+                yield hal
+        finally:
+            # Written however the test or the restore ended: a failed restore (a lab that
+            # cannot be put back) is when the timeline is most wanted.
+            if self.settings.report_dir is not None:
+                self._write_report_quietly(nodeid, lab, hal)
+
+    def _write_report_quietly(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
+        """The test's report; a failure to write it is a warning, never the test's error."""
+        try:
             self._write_test_report(nodeid, lab, hal)
+        except Exception as exc:
+            warnings.warn(
+                f"halab: no report for {nodeid}: {type(exc).__name__}: {exc}", stacklevel=1
+            )
 
     def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
         assert self.settings.report_dir is not None
@@ -218,6 +253,7 @@ class HalabRun:
             "docker": lab.host.name,
             "vrrp": lab.engine_label,
             "topology": lab.layout.topology if lab.layout else None,
+            "engine_warnings": lab.engine_warnings(),
         }
         write_json(self.settings.report_dir / f"{stem}.json", tl, hal.measures, meta=meta)
         try:

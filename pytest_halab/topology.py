@@ -4,6 +4,8 @@ A topology names its nodes (role and host number inside the lab's subnet), the v
 (host number and the balancer expected to hold each at steady state), and per node the
 config files to install, which are plain files beside the topology rendered with the lab's
 addresses (``{{ lb1.ip }}``, ``{{ vip.VI_1 }}``, ``{{ self.ip }}``, ``{{ prefixlen }}``...).
+Each file keeps its template's permission bits in the node, or takes the `mode` the topology
+gives it: a check script must arrive executable, or keepalived quietly stops running it.
 
 Loading does all checks, including rendering every config file against a sample subnet, so
 a bad file is refused with its file, field and line before any container starts.
@@ -23,7 +25,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from . import engines
 from .errors import TopologyError
@@ -53,14 +64,88 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class _Located(ValueError):
+    """A check of the whole topology that knows which field is wrong: `loc` is that field,
+    below the model that raised (pydantic locates a model validator's error at the model
+    itself, which would put a wrong VIP master at the file's first line)."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+MAX_MODE = 0o7777
+_MODE_RE = re.compile(r"(?:0o)?([0-7]+)")
+
+
+def _parse_mode(value: Any) -> int:
+    """Permission bits as a topology writes them: an octal string ("0755", "755") or an
+    integer (YAML reads an unquoted 0755 as octal). Anything else is refused rather than
+    guessed at: a wrong mode is what makes keepalived drop a check script without a word."""
+    if isinstance(value, str):
+        m = _MODE_RE.fullmatch(value)
+        if m is None:
+            raise ValueError(f'{_short(value)} is not an octal mode such as "0644" or "0755"')
+        bits = int(m.group(1), 8)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        bits = value
+    else:
+        raise ValueError(
+            'must be an octal mode in quotes, such as "0755" (or leave mode out to keep '
+            "the template's own mode)"
+        )
+    if not 0 <= bits <= MAX_MODE:
+        shown = value if isinstance(value, str) or value < 0 else f"{value} (octal 0{value:o})"
+        raise ValueError(f"{shown} is out of range: a mode goes from 0 to 07777")
+    return bits
+
+
+FileMode = Annotated[
+    int | None,
+    BeforeValidator(_parse_mode),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^(0o)?0*[0-7]{1,4}$"},
+                {"type": "integer", "minimum": 0, "maximum": MAX_MODE},
+            ],
+            "description": 'permission bits in the node, in octal: "0755" (quoted)',
+        }
+    ),
+]
+
+
+class FileSpec(_Frozen):
+    """A config file of a node: its template and the mode it gets in the node."""
+
+    template: str = Field(description="template file, relative to the topology")
+    mode: FileMode = Field(
+        default=None,
+        description="permission bits in the node; default: the template's own (rwx bits)",
+    )
+
+
+def _short_form(value: Any) -> Any:
+    """``DEST: TEMPLATE`` is ``DEST: {template: TEMPLATE}``."""
+    if isinstance(value, str):
+        return {"template": value}
+    if not isinstance(value, dict):
+        raise ValueError('must be a template path, or {template: PATH, mode: "0755"}')
+    return value
+
+
+FileEntry = Annotated[FileSpec, BeforeValidator(_short_form, json_schema_input_type=str | FileSpec)]
+
+
 class NodeSpec(_Frozen):
     """One container of the lab."""
 
     role: Role
     host: HostNumber
-    files: dict[str, str] = Field(
+    files: dict[str, FileEntry] = Field(
         default_factory=dict,
-        description="absolute path in the node -> template file, relative to the topology",
+        description="absolute path in the node -> template file, relative to the topology "
+        '(keeps the template\'s mode), or {template: PATH, mode: "0755"}',
     )
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
     body: str | None = Field(
@@ -69,15 +154,15 @@ class NodeSpec(_Frozen):
 
     @field_validator("files")
     @classmethod
-    def _sane_paths(cls, v: dict[str, str]) -> dict[str, str]:
-        for dest, src in v.items():
+    def _sane_paths(cls, v: dict[str, FileSpec]) -> dict[str, FileSpec]:
+        for dest, file in v.items():
             if not dest.startswith("/"):
                 raise ValueError(f"destination {_short(dest)} must be an absolute path in the node")
             if ".." in dest.split("/"):
                 raise ValueError(f"destination {_short(dest)} must not contain '..'")
             if dest.endswith("/"):
                 raise ValueError(f"destination {_short(dest)} must name a file, not a directory")
-            for what, path in (("destination", dest), ("template", src)):
+            for what, path in (("destination", dest), ("template", file.template)):
                 if "\0" in path:
                     raise ValueError(f"{what} {_short(path)} contains a NUL character")
                 if not path:
@@ -93,6 +178,11 @@ class NodeSpec(_Frozen):
 def _short(text: str, limit: int = 60) -> str:
     """A user's string quoted for a message, cut if long."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def _bare(text: str, limit: int = 20) -> str:
+    """A short value as the user wrote it (a number), else quoted and cut like _short."""
+    return text if len(text) <= limit and text.isprintable() else _short(text)
 
 
 class VipSpec(_Frozen):
@@ -133,19 +223,27 @@ class TopologySpec(_Frozen):
         seen: dict[int, str] = {}
         for name, node in self.nodes.items():
             if node.host in seen:
-                raise ValueError(
-                    f"nodes {seen[node.host]} and {name} share host number {node.host}"
+                raise _Located(
+                    f"nodes {seen[node.host]} and {name} share host number {node.host}",
+                    ("nodes", name, "host"),
                 )
             seen[node.host] = name
+        balancers = [n for n, s in self.nodes.items() if s.role is Role.BALANCER]
         for vname, vip in self.vips.items():
             if vip.host in seen:
-                raise ValueError(
-                    f"vip {vname} uses host number {vip.host} of node {seen[vip.host]}"
+                raise _Located(
+                    f"vip {vname} uses host number {vip.host} of node {seen[vip.host]}",
+                    ("vips", vname, "host"),
                 )
             seen[vip.host] = f"vip {vname}"
-            master = self.nodes.get(vip.master)
-            if master is None or master.role is not Role.BALANCER:
-                raise ValueError(f"vip {vname}: master {vip.master!r} is not a balancer node")
+            if vip.master not in balancers:
+                named = self.nodes.get(vip.master)
+                what = f"a {named.role} node, not a balancer" if named else "not a node here"
+                known = ", ".join(balancers) or "none"
+                raise _Located(
+                    f"master {vip.master!r} is {what} (balancers: {known})",
+                    ("vips", vname, "master"),
+                )
         roles = [n.role for n in self.nodes.values()]
         if roles.count(Role.CLIENT) != 1:
             raise ValueError("a topology needs exactly one client node")
@@ -202,15 +300,26 @@ class Topology:
             vips={v: ipaddress.IPv4Address(base + s.host) for v, s in self.spec.vips.items()},
         )
 
-    def render_files(self, node: str, addr: Addressing) -> dict[str, bytes]:
-        """The node's config files with the lab's addresses filled in."""
-        out: dict[str, bytes] = {}
-        for dest, rel in self.spec.nodes[node].files.items():
-            src = (self.path.parent / rel).resolve()
-            out[dest] = render_template(
-                src, _with_vars(_template_vars(node, addr), self.spec)
-            ).encode()
+    def render_files(self, node: str, addr: Addressing) -> dict[str, RenderedFile]:
+        """The node's config files with the lab's addresses filled in, each with the mode
+        it gets in the node: the topology's `mode`, else its template's rwx bits (a check
+        script kept executable stays executable in the node)."""
+        out: dict[str, RenderedFile] = {}
+        variables = _with_vars(_template_vars(node, addr), self.spec)
+        for dest, file in self.spec.nodes[node].files.items():
+            src = (self.path.parent / file.template).resolve()
+            data = render_template(src, variables).encode()
+            mode = file.mode if file.mode is not None else template_mode(src)
+            out[dest] = RenderedFile(data, mode)
         return out
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A config file ready to be written into a node."""
+
+    data: bytes
+    mode: int  # permission bits in the node
 
 
 @dataclass(frozen=True)
@@ -278,6 +387,15 @@ def read_text_file(path: Path, what: str) -> str:
         raise TopologyError(
             f"{path}:{line}: {what} is not UTF-8 text (byte {data[exc.start]:#04x})"
         ) from None
+
+
+def template_mode(path: Path) -> int:
+    """A template's permission bits for user, group and others. Its setuid, setgid and
+    sticky bits are not carried into the node: only an explicit `mode` sets those."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode) & 0o777
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot read config template: {exc.strerror or exc}") from None
 
 
 def render_template(path: Path, variables: dict[str, str]) -> str:
@@ -493,6 +611,9 @@ def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> 
     msgs = []
     for err in exc.errors():
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("[")))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _Located):
+            loc += cause.loc
         field = ".".join(str(x) for x in loc) or "(top level)"
         line = _line_of(root, loc)
         where = f"{path}:{line}" if line else str(path)
@@ -501,6 +622,44 @@ def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> 
             msg = "unknown field"
         msgs.append(f"{where}: {field}: {msg}")
     return "\n".join(msgs)
+
+
+def _value_node(root: yaml.Node | None, loc: tuple[str, ...]) -> yaml.Node | None:
+    """The YAML node written at a field of the document, if written there directly."""
+    node = root
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == key), None)
+    return node
+
+
+_YAML_INT = "tag:yaml.org,2002:int"
+
+
+def _refuse_decimal_modes(path: Path, root: yaml.Node | None, spec: TopologySpec) -> None:
+    """YAML reads ``mode: 755`` as the decimal number 755 (octal 1363): a mode nobody
+    means. A mode written as an integer must be written in octal (``0755``); a decimal
+    one is refused at its line rather than applied."""
+    for node, nspec in spec.nodes.items():
+        for dest, file in nspec.files.items():
+            loc = ("nodes", node, "files", dest, "mode")
+            written = _value_node(root, loc)
+            if (
+                file.mode is None
+                or file.mode < 8  # one digit: the same number in octal and decimal
+                or not isinstance(written, yaml.ScalarNode)
+                or written.tag != _YAML_INT
+                or written.value.lstrip("+-").startswith("0")  # 0755, 0o..., 0x...
+            ):
+                continue
+            text = str(written.value)
+            meant = f"0{text}" if set(text) <= set("01234567") else f"0{file.mode:o}"
+            raise TopologyError(
+                f"{path}:{_line_of(root, loc)}: {'.'.join(loc)}: {_bare(text)} is a decimal "
+                f"number in YAML (octal 0{file.mode:o}): write the mode in octal, in quotes, "
+                f'e.g. "{meant}"'
+            )
 
 
 def load(name_or_path: str | Path) -> Topology:
@@ -513,13 +672,15 @@ def load(name_or_path: str | Path) -> Topology:
         spec = TopologySpec.model_validate(data)
     except ValidationError as exc:
         raise TopologyError(_format_errors(path, root, exc)) from None
+    _refuse_decimal_modes(path, root, spec)
     topo = Topology(spec=spec, path=path)
     # Every config file must exist and render: checked now, against a sample subnet.
     sample = topo.addressing(SAMPLE_SUBNET)
+    checked: dict[str, KeepalivedConf] = {}
     for node, nspec in spec.nodes.items():
-        for dest, rel in nspec.files.items():
-            src = path.parent / rel
-            line = _line_of(root, ("nodes", node, "files", dest))
+        for dest, file in nspec.files.items():
+            src = path.parent / file.template
+            line = _line_of(root, ("nodes", node, "files", dest, "template"))
             try:
                 read_text_file(src, "config template")
             except TopologyError as exc:
@@ -527,27 +688,38 @@ def load(name_or_path: str | Path) -> Topology:
                 raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: {why}") from None
         rendered = topo.render_files(node, sample)
         if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:
-            src = (path.parent / nspec.files[KEEPALIVED_CONF]).resolve()
-            bindings = _check_keepalived_conf(topo, node, src, rendered[KEEPALIVED_CONF], sample)
-            for vname, vip in spec.vips.items():
-                if vip.master == node and vname in bindings:
-                    topo.vrrp[vname] = bindings[vname]
+            line = _line_of(root, ("nodes", node, "files", KEEPALIVED_CONF, "template"))
+            checked[node] = _check_keepalived_conf(
+                topo, node, nspec.files[KEEPALIVED_CONF].template, rendered[KEEPALIVED_CONF], line
+            )
+    topo.vrrp.update(_bind_vips(topo, root, sample, checked))
     return topo
 
 
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 
 
+@dataclass(frozen=True)
+class KeepalivedConf:
+    """What load() learnt of a balancer's keepalived.conf: its template (as the topology
+    names it) and the VRRP instance that carries each virtual address in it."""
+
+    template: str
+    instances: dict[str, VrrpBinding]  # address -> instance
+
+
 def _check_keepalived_conf(
-    topo: Topology, node: str, src: Path, text: bytes, sample: Addressing
-) -> dict[str, VrrpBinding]:
-    """The balancer's keepalived.conf as keepalived -t would judge it, and holding the VIPs
-    the topology expects. Diagnostics point at the template (rendering keeps lines)."""
+    topo: Topology, node: str, template: str, rendered: RenderedFile, line: int | None
+) -> KeepalivedConf:
+    """The balancer's keepalived.conf as keepalived -t would judge it. Diagnostics point at
+    the template (rendering keeps lines)."""
     from .vrrp.conf import config_test_exit_status, load_config
 
+    src = (topo.path.parent / template).resolve()
+    where = f"{topo.path}:{line}" if line else str(topo.path)
     with tempfile.TemporaryDirectory(prefix="halab-check-") as tmp:
         conf = Path(tmp) / "keepalived.conf"
-        conf.write_bytes(text)
+        conf.write_bytes(rendered.data)
         # Scripts live in the image, not on this host: their existence is not checked here.
         try:
             cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
@@ -555,28 +727,48 @@ def _check_keepalived_conf(
             # The checker's own limits (e.g. a number of thousands of digits): still refused
             # here, with the template named, rather than a traceback.
             raise TopologyError(
-                f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: {src}: keepalived.conf "
+                f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: {src}: keepalived.conf "
                 f"could not be checked: {type(exc).__name__}: {str(exc)[:200]}"
             ) from None
         status = config_test_exit_status(diags)
         if status != 0:
             lines = [f"{src}:{d.line}: {d.message}" for d in diags]
             raise TopologyError(
-                f"{topo.path}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
+                f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
                 f"errors (keepalived -t would exit {status}):\n" + "\n".join(lines)
             )
-    configured = {
-        str(v.address): VrrpBinding(inst.name, inst.vrid or 0, inst.version, inst.advert_int)
-        for inst in cfg.instances.values()
-        for v in inst.vips
-    }
+    return KeepalivedConf(
+        template,
+        {
+            str(v.address): VrrpBinding(inst.name, inst.vrid or 0, inst.version, inst.advert_int)
+            for inst in cfg.instances.values()
+            for v in inst.vips
+        },
+    )
+
+
+def _bind_vips(
+    topo: Topology, root: yaml.Node | None, sample: Addressing, confs: dict[str, KeepalivedConf]
+) -> dict[str, VrrpBinding]:
+    """Each VIP's instance on its expected master. Every balancer's keepalived.conf must
+    carry every VIP (a backup that lacks one could never take it over): one error per VIP,
+    naming every balancer whose file lacks it, at the VIP's line."""
+    problems = []
     for vname, ip in sample.vips.items():
-        if str(ip) not in configured:
-            raise TopologyError(
-                f"{topo.path}: vips.{vname}: address {{{{ vip.{vname} }}}} is in no "
-                f"virtual_ipaddress block of {node}'s {src.name}"
+        lacking = [f"{n}'s {c.template}" for n, c in confs.items() if str(ip) not in c.instances]
+        if lacking:
+            line = _line_of(root, ("vips", vname))
+            problems.append(
+                f"{topo.path}:{line}: vips.{vname}: address {{{{ vip.{vname} }}}} is in no "
+                f"virtual_ipaddress block of {', '.join(lacking)}"
             )
-    return {vname: configured[str(ip)] for vname, ip in sample.vips.items()}
+    if problems:
+        raise TopologyError("\n".join(problems))
+    return {
+        vname: confs[vip.master].instances[str(sample.vips[vname])]
+        for vname, vip in topo.spec.vips.items()
+        if vip.master in confs
+    }
 
 
 def json_schema() -> str:

@@ -75,6 +75,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-G", "--no-syslog", action="store_true")
     parser.add_argument("--event-log", default=None)
     parser.add_argument("--version", action="store_true")
+    parser.add_argument(
+        "--signum",
+        metavar="SIGFUNC",
+        default=None,
+        help="print the signal number of STOP, RELOAD or JSON (as keepalived --signum)",
+    )
     return parser.parse_args(argv)
 
 
@@ -158,6 +164,25 @@ def config_test(path: str) -> int:
     return config_test_exit_status(diags)
 
 
+def _print_signum(name: str) -> int:
+    """keepalived's ``--signum``: the number of the signal that asks for ``name``."""
+    import signal
+
+    from pytest_halab.vrrp.status import JSON_SIGNAL
+
+    known = {"STOP": signal.SIGTERM, "RELOAD": signal.SIGHUP, "JSON": JSON_SIGNAL}
+    sig = known.get(name.upper())
+    if sig is None:
+        print(
+            f"halab-vrrpd: --signum: unknown or unsupported signal function {name!r} "
+            f"(known: {', '.join(known)})",
+            file=sys.stderr,
+        )
+        return 1
+    print(int(sig))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``halab-vrrpd`` / ``python3 -m pytest_halab.vrrp``.
 
@@ -172,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(VERSION)
         return 0
+    if args.signum is not None:
+        return _print_signum(args.signum)
     if args.config_test:
         return config_test(args.use_file)
     # Paths are the caller's: resolve them before a daemon changes directory to /.

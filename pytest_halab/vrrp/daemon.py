@@ -13,7 +13,8 @@ commands (:mod:`.track`), the event log (:mod:`.eventlog`). The command line is 
 
 Signals: SIGTERM/SIGINT: every master sends a priority-0 advert and removes its addresses,
 then exit 0. SIGHUP: reload the configuration (unchanged instances keep their state and
-addresses; changed ones restart). SIGUSR1: log packet counters.
+addresses; changed ones restart). SIGUSR1: log packet counters. SIGRTMIN+2 (keepalived's
+JSON signal, 36): write every instance's state to /tmp/keepalived.json (:mod:`.status`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import time
@@ -66,6 +68,7 @@ from pytest_halab.vrrp.state import (
     State,
     StateChange,
 )
+from pytest_halab.vrrp.status import JSON_PATH, JSON_SIGNAL, dump, instance_record
 from pytest_halab.vrrp.syncgroup import SyncGroups
 from pytest_halab.vrrp.track import (
     EmailAlerter,
@@ -243,7 +246,7 @@ class Daemon:
     def _install_signals(self) -> None:
         self.loop.add_reader(self._wakeup_r.fileno(), self._on_signal)
         signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, JSON_SIGNAL):
             signal.signal(sig, _noop_handler)
 
     def _on_signal(self) -> None:
@@ -260,6 +263,21 @@ class Daemon:
                 self.reload()
             elif signum == signal.SIGUSR1:
                 self._log_stats()
+            elif signum == JSON_SIGNAL:
+                self.dump_json()
+
+    def dump_json(self, path: str = JSON_PATH) -> None:
+        """keepalived's JSON signal: every instance's state, priorities and counters in
+        ``path``, in keepalived's format (:mod:`.status`)."""
+        log.info("Printing VRRP as json for process(%d) on signal", os.getpid())
+        scripts = {name: tracker.argv for name, tracker in self.scripts.items()}
+        records = [
+            instance_record(inst, inst.last_transition, scripts) for inst in self.instances.values()
+        ]
+        try:
+            dump(records, path)
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
 
     def _log_stats(self) -> None:
         log.info("malformed packets dropped: %d", self.malformed)
@@ -624,6 +642,7 @@ class Daemon:
     def _state_change(self, inst: Instance, change: StateChange) -> None:
         new = change.new.value
         inst.wants_master = False
+        inst.last_transition = time.time()
         if change.new is State.BACKUP and change.old is State.INIT:
             log.info("(%s) Entering BACKUP STATE (init)", inst.name)
         elif change.new is State.STOP:

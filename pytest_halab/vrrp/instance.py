@@ -86,6 +86,7 @@ class Instance:
     drops: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     received: int = 0
+    last_transition: float = 0.0  # wall clock (time.time()) of the last state change
 
     @property
     def name(self) -> str:

@@ -161,3 +161,36 @@ def test_bad_keep_from_the_environment_names_its_source(
     result.stderr.fnmatch_lines(
         ["*halab: keep setting from environment HALAB_KEEP: 'maybe' is not a boolean*"]
     )
+
+
+BROKEN_BEYOND_RESTORE = textwrap.dedent("""
+    def test_outranks_the_master_for_good(hal, lab):
+        # not a fault (faults are reverted): the config itself now says lb2 wins
+        lab.node("lb2").exec(
+            "sed -i 's/priority 100/priority 200/' /etc/keepalived/keepalived.conf && "
+            "kill -HUP $(cat /run/keepalived.pid)", check=True
+        )
+        lab.wait_for_holders({"VI_1": ["lb2"]}, timeout=15)
+""")
+
+
+@pytest.mark.lab
+def test_a_test_whose_lab_cannot_be_restored_errors_with_the_reason_and_keeps_its_report(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_user=BROKEN_BEYOND_RESTORE)
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess(
+        "--hal-topology=nginx_master_backup", f"--hal-report={report}", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=1, errors=1)  # the body passed; the restore failed
+    result.stdout.fnmatch_lines(
+        [
+            "*LabMismatchError*VRRP settled the VIPs elsewhere than the topology's `master:`*",
+            "*VI_1 is held by lb2, not by lb1*lb2 has the higher priority (200 > 150)*",
+        ]
+    )
+    stem = report_stem("test_user.py::test_outranks_the_master_for_good")
+    doc = json.loads((report / f"{stem}.json").read_text())
+    assert any(e["kind"] == "vip_added" and e["node"] == "lb2" for e in doc["events"])
+    assert (report / f"{stem}.png").exists()

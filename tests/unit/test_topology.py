@@ -56,11 +56,11 @@ def test_rendering_fills_lab_addresses() -> None:
     t = topology.load("nginx_dual_master")
     addr = t.addressing(ipaddress.IPv4Network("10.213.7.0/24"))
     files = t.render_files("lb2", addr)
-    ka = files["/etc/keepalived/keepalived.conf"].decode()
+    ka = files["/etc/keepalived/keepalived.conf"].data.decode()
     assert "{{" not in ka
     assert "mcast_src_ip 10.213.7.11" in ka
     assert "10.213.7.3" in ka and "10.213.7.4" in ka
-    ng = files["/etc/nginx/conf.d/halab.conf"].decode()
+    ng = files["/etc/nginx/conf.d/halab.conf"].data.decode()
     assert "server 10.213.7.20:80" in ng and "server 10.213.7.30:80" in ng
 
 
@@ -91,9 +91,17 @@ def test_good_file_by_path(tmp_path: Path) -> None:
             r"mini.yaml:6: nodes.lb1.host: Input should be greater than",
         ),
         (("role: balancer", "role: router"), r"mini.yaml:5: nodes.lb1.role: Input should be"),
-        (("master: lb1", "master: web1"), r"mini.yaml:1: (top level): vip VI_1: master 'web1'"),
-        (("host: 20,", "host: 10,"), r"share host number 10"),
-        (("{host: 3,", "{host: 20,"), r"vip VI_1 uses host number 20 of node web1"),
+        (
+            ("master: lb1", "master: web1"),
+            r"mini.yaml:11: vips.VI_1.master: master 'web1' is a web node, not a balancer "
+            "(balancers: lb1)",
+        ),
+        (
+            ("master: lb1", "master: lb3"),
+            r"mini.yaml:11: vips.VI_1.master: master 'lb3' is not a node here (balancers: lb1)",
+        ),
+        (("host: 20,", "host: 10,"), r"mini.yaml:9: nodes.web1.host: nodes lb1 and web1 share"),
+        (("{host: 3,", "{host: 20,"), r"mini.yaml:11: vips.VI_1.host: vip VI_1 uses host number"),
         (("name: mini", "name: Mini Lab"), r"mini.yaml:1: name: String should match pattern"),
         (("  client: {role: client, host: 100}\n", ""), r"exactly one client node"),
         (
@@ -181,3 +189,84 @@ def test_keepalived_conf_must_hold_the_topology_vips(tmp_path: Path) -> None:
         r"block of lb1's ka.conf",
     ):
         topology.load(p)
+
+
+TWO_BALANCERS = """\
+name: pair
+nodes:
+  client: {role: client, host: 100}
+  lb1:
+    role: balancer
+    host: 10
+    files: {/etc/keepalived/keepalived.conf: lb1.conf}
+  lb2:
+    role: balancer
+    host: 11
+    files: {/etc/keepalived/keepalived.conf: lb2.conf}
+vips:
+  VI_1: {host: 3, master: lb1}
+  VI_2:
+    host: 4
+    master: lb2
+"""
+
+
+def write_pair(tmp_path: Path, lb1: list[str], lb2: list[str]) -> Path:
+    """A two-balancer topology whose keepalived.conf files carry the VIPs named."""
+    for name, vips, vrid in (("lb1", lb1, 50), ("lb2", lb2, 51)):
+        addresses = "\n".join(f"        {{{{ vip.{v} }}}}" for v in vips) or "        {{ self.ip }}"
+        (tmp_path / f"{name}.conf").write_text(
+            KA.replace("virtual_router_id 50", f"virtual_router_id {vrid}").replace(
+                "        {{ vip.VI_1 }}", addresses
+            )
+        )
+    p = tmp_path / "pair.yaml"
+    p.write_text(TWO_BALANCERS)
+    return p
+
+
+def test_a_vip_missing_from_several_balancers_is_one_error_at_its_line(tmp_path: Path) -> None:
+    p = write_pair(tmp_path, ["VI_1"], ["VI_1"])
+    with pytest.raises(TopologyError) as info:
+        topology.load(p)
+    assert str(info.value) == (
+        f"{p}:14: vips.VI_2: address {{{{ vip.VI_2 }}}} is in no virtual_ipaddress block of "
+        "lb1's lb1.conf, lb2's lb2.conf"
+    )
+
+
+def test_every_missing_vip_is_reported(tmp_path: Path) -> None:
+    p = write_pair(tmp_path, ["VI_2"], [])
+    with pytest.raises(TopologyError) as info:
+        topology.load(p)
+    assert str(info.value).splitlines() == [
+        f"{p}:13: vips.VI_1: address {{{{ vip.VI_1 }}}} is in no virtual_ipaddress block of "
+        "lb1's lb1.conf, lb2's lb2.conf",
+        f"{p}:14: vips.VI_2: address {{{{ vip.VI_2 }}}} is in no virtual_ipaddress block of "
+        "lb2's lb2.conf",
+    ]
+
+
+def test_each_vip_is_bound_to_its_masters_instance(tmp_path: Path) -> None:
+    t = topology.load(write_pair(tmp_path, ["VI_1", "VI_2"], ["VI_1", "VI_2"]))
+    assert {v: (b.instance, b.vrid) for v, b in t.vrrp.items()} == {
+        "VI_1": ("VI_1", 50),
+        "VI_2": ("VI_1", 51),
+    }
+
+
+def test_keepalived_conf_errors_name_the_files_line(tmp_path: Path) -> None:
+    p = write_pair(tmp_path, ["VI_1", "VI_2"], ["VI_1", "VI_2"])
+    (tmp_path / "lb2.conf").write_text(
+        (tmp_path / "lb2.conf")
+        .read_text()
+        .replace("advert_int 1", "advert_int 1\n    authentication { auth_type PASS auth_pass 1 }")
+    )
+    with pytest.raises(TopologyError) as info:
+        topology.load(p)
+    assert str(info.value).splitlines() == [
+        f"{p}:11: nodes.lb2.files./etc/keepalived/keepalived.conf: keepalived.conf has errors "
+        "(keepalived -t would exit 5):",
+        f"{tmp_path / 'lb2.conf'}:7: (VI_1) Authentication specified but no password given. "
+        "Ignoring",
+    ]

@@ -73,7 +73,7 @@ EXPECTED: dict[str, tuple[int, list[tuple[int, str]]]] = {
             (30, "invalid number 'x'"),
             (30, "(A): Invalid garp_master_refresh 'x' - ignoring"),
             (2, "SECURITY VIOLATION - scripts are being executed but script_security not enabled."),
-            (2, "(A) Initial state master is incompatible with AH authentication - clearing"),
+            (34, "(A) Initial state master is incompatible with AH authentication - clearing"),
             (2, "(A) Ignoring track_interface eth0 since own interface"),
         ],
     ),
@@ -124,7 +124,7 @@ EXPECTED: dict[str, tuple[int, list[tuple[int, str]]]] = {
             (23, "Virtual router C specified in sync group G doesn't exist - ignoring"),
             (23, "Sync group G has only 1 virtual router(s) - this probably isn't what you want"),
             (29, "Sync group H has only 1 virtual router(s) - this probably isn't what you want"),
-            (1, "(A) VRRP version 3 does not support authentication. Ignoring."),
+            (7, "(A) VRRP version 3 does not support authentication. Ignoring."),
             (1, "(A) VRRPv3 advertisement interval 0.015000s must be in units of 10ms - rounding"),
             (15, "(B) preempt_delay is incompatible with nopreempt mode - resetting"),
         ],
@@ -610,6 +610,48 @@ def test_vrid_out_of_range_and_unset(tmp_path: Path) -> None:
         f"({tmp_path / 'k.conf'}: Line 1) (V) the virtual router id must be set",
     ]
     assert config_test_exit_status(diags) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # keepalived 2.2.7 reads auth_type's value and drops the rest of its line: the
+        # auth_pass of a one-line block is never read (it prints this without a line)
+        (
+            " authentication { auth_type PASS auth_pass 1234 }",
+            "(V) Authentication specified but no password given. Ignoring",
+        ),
+        (
+            " authentication {\n  auth_type PASS\n }",
+            "(V) Authentication specified but no password given. Ignoring",
+        ),
+        (
+            " version 3\n authentication { auth_type PASS }",
+            "(V) VRRP version 3 does not support authentication. Ignoring.",
+        ),
+        (
+            " state MASTER\n priority 100\n authentication {\n auth_type AH\n auth_pass x\n }",
+            "(V) Initial state master is incompatible with AH authentication - clearing",
+        ),
+    ],
+)
+def test_authentication_checks_point_at_the_block(tmp_path: Path, body: str, message: str) -> None:
+    # the checks made after parsing point at the authentication block, not the instance
+    block = 4 + body.splitlines().index(next(x for x in body.splitlines() if "authentic" in x))
+    _, diags = _text(tmp_path, INSTANCE.format(body=body))
+    assert [(d.line, d.message) for d in diags] == [(block, message)]
+    assert config_test_exit_status(diags) == 5
+
+
+def test_authentication_value_errors_keep_their_own_line(tmp_path: Path) -> None:
+    text = INSTANCE.format(
+        body=" authentication { auth_type FOO }\n authentication {\n\n auth_pass 0123456789 }"
+    )
+    _, diags = _text(tmp_path, text)
+    assert [(d.line, d.message) for d in diags] == [
+        (4, "(V) unknown authentication type 'FOO'"),
+        (7, "Truncating auth_pass to 8 characters"),
+    ]
 
 
 def test_missing_parameter_stops_like_keepalived(tmp_path: Path) -> None:

@@ -1168,3 +1168,38 @@ def test_a_flood_of_malformed_adverts_is_rate_limited(fake_daemon: FakeDaemon) -
     assert d.events.counts["malformed_packet"] == d._malformed_limit.burst
     _drive(d.loop, lambda: d.events.counts["malformed_suppressed"] == 1, timeout=3)
     assert _state(d) is State.MASTER
+
+
+def test_the_json_signal_dumps_instances_in_keepalived_format(
+    fake_daemon: FakeDaemon, tmp_path: Path
+) -> None:
+    """keepalived's JSON signal (--signum=JSON): a list of {"data", "stats"} per instance,
+    state as a number, base/effective priority; read back by the lab's parser."""
+    from pytest_halab import instances
+
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    out = tmp_path / "keepalived.json"
+    d.dump_json(str(out))
+    (record,) = json.loads(out.read_text())
+    data = record["data"]
+    assert data["iname"] == "VI_1" and data["state"] == 2 and data["vrid"] == 51
+    assert data["base_priority"] == data["effective_priority"] == 150
+    assert data["vips"] == ["10.9.0.100 dev hltfake0 scope global"]
+    assert data["last_transition"] > 0 and record["stats"]["advert_sent"] >= 1
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    (status,) = instances.parse(out.read_text(), "lb1")
+    assert (status.state, status.effective_priority, status.vips) == (
+        "MASTER",
+        150,
+        ("10.9.0.100",),
+    )
+
+
+def test_signum_names_the_signals_as_keepalived_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--signum=JSON"]) == 0 and capsys.readouterr().out == "36\n"
+    assert main(["--signum", "reload"]) == 0 and capsys.readouterr().out == "1\n"
+    assert main(["--signum=DATA"]) == 1
+    assert "unknown or unsupported signal function 'DATA'" in capsys.readouterr().err

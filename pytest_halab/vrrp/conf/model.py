@@ -136,6 +136,9 @@ class VrrpInstance:
     options: dict[str, list[str]] = field(default_factory=dict)
     line: int = 0
     file: str = ""
+    # where the (last) authentication block is, for diagnostics about it
+    auth_line: int = 0
+    auth_file: str = ""
     # configured values before keepalived's derivations, for diagnostics
     configured_state: str | None = None
     configured_priority: int | None = None

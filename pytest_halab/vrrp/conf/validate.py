@@ -304,6 +304,11 @@ class _Validator:
         def say(message: str, kind: str = "general") -> None:
             self.report(inst.file, inst.line, kind, message)
 
+        def say_auth(message: str) -> None:  # about the authentication block: at its line
+            self.report(
+                inst.auth_file or inst.file, inst.auth_line or inst.line, "general", message
+            )
+
         family = self.notes.families.get(inst.name, 4)
         strict = gd.vrrp_strict or inst.options.get("strict_mode") == ["true"]
         if not inst.vips:
@@ -313,23 +318,23 @@ class _Validator:
             say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
         if inst.auth_type is not None:
             if strict:
-                say(f"({inst.name}) Strict mode does not support authentication. Ignoring.")
+                say_auth(f"({inst.name}) Strict mode does not support authentication. Ignoring.")
                 inst.auth_type = None
             elif inst.version == 3:
-                say(f"({inst.name}) VRRP version 3 does not support authentication. Ignoring.")
+                say_auth(f"({inst.name}) VRRP version 3 does not support authentication. Ignoring.")
                 inst.auth_type = None
             elif not inst.auth_pass:
-                say(f"({inst.name}) Authentication specified but no password given. Ignoring")
+                say_auth(f"({inst.name}) Authentication specified but no password given. Ignoring")
                 inst.auth_type = None
             elif family == 6 and inst.auth_type == "AH":
-                say(f"({inst.name}) Cannot use AH authentication with IPv6. ignoring")
+                say_auth(f"({inst.name}) Cannot use AH authentication with IPv6. ignoring")
                 inst.auth_type = None
             elif (
                 inst.auth_type == "AH"
                 and inst.state == "MASTER"
                 and inst.priority != VRRP_PRIO_OWNER
             ):
-                say(
+                say_auth(
                     f"({inst.name}) Initial state master is incompatible with AH authentication"
                     " - clearing"
                 )

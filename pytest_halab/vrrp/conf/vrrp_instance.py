@@ -195,7 +195,13 @@ def _version(ctx: ParseContext, line: Line) -> None:
 
 
 def _auth(ctx: ParseContext, line: Line) -> None:
-    return
+    # Where the block is, for the checks made after parsing (keepalived prints those
+    # without a line). The instance's line would point away from the block, which may be
+    # a single line: in `authentication { auth_type PASS auth_pass 1234 }` auth_pass is
+    # never read (keepalived takes auth_type's value and drops the rest of its line), and
+    # "no password given" must point there.
+    inst = _inst(ctx)
+    inst.auth_file, inst.auth_line = line.file, line.line
 
 
 def _auth_type(ctx: ParseContext, line: Line) -> None:

@@ -1,0 +1,95 @@
+"""halab-vrrpd's status dump: keepalived's JSON signal, answered in keepalived's format.
+
+keepalived built with JSON support (Debian's 2.2.7 is) writes ``/tmp/keepalived.json`` when
+it gets the signal that ``keepalived --signum=JSON`` names (36 on Linux, SIGRTMIN + 2): a
+list with one object per VRRP instance, ``{"data": {...}, "stats": {...}}``. ``data`` holds
+the instance's configuration and run-time state (``state`` as a number: 0 INIT, 1 BACKUP,
+2 MASTER, 3 FAULT; ``base_priority`` and ``effective_priority``; ``master_priority``, the
+priority of the master a backup last accepted; ``last_transition`` in seconds since the
+epoch); ``stats`` its packet counters.
+
+halab-vrrpd answers the same signal with the same file, so that whatever reads keepalived's
+dump (the lab's ``status``, an operator's own script) reads ours unchanged. It writes the
+fields keepalived writes for what halab-vrrpd has, with keepalived's names and meanings; the
+file is replaced atomically (written beside it, then renamed), so a reader never sees half
+of it. Fields keepalived has and halab-vrrpd does not model (VMAC, strict mode counters it
+does not keep) are left out rather than invented.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_halab.vrrp.state import State
+
+if TYPE_CHECKING:
+    from pytest_halab.vrrp.instance import Instance
+
+JSON_PATH = "/tmp/keepalived.json"  # keepalived's KA_TMP_DIR "/keepalived.json"
+JSON_SIGNAL = signal.SIGRTMIN + 2  # keepalived --signum=JSON: 36 on Linux
+STATE_NUMBERS = {State.INIT: 0, State.BACKUP: 1, State.MASTER: 2, State.FAULT: 3}
+AUTH_NUMBERS = {0: 0, 1: 1, 2: 2}  # VRRP auth types: none, simple password, AH
+
+
+def instance_record(
+    inst: Instance, last_transition: float, running_scripts: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """One instance as keepalived's JSON dump has it. ``running_scripts``: the argv of each
+    vrrp_script that runs, by name (keepalived leaves disabled ones out of an instance's
+    ``track_script``, and lists each by its command, every word in single quotes)."""
+    m = inst.machine
+    cfg = inst.cfg
+    master = m.master
+    data: dict[str, Any] = {
+        "iname": inst.name,
+        "ifp_ifname": cfg.interface or "",
+        "vrid": m.params.vrid,
+        "version": m.params.version,
+        "state": STATE_NUMBERS.get(m.state, 0),
+        "wantstate": STATE_NUMBERS.get(m.state, 0),
+        "base_priority": m.params.priority,
+        "effective_priority": m.effective_priority,
+        # the priority in the adverts of the master last heard (0: none heard yet)
+        "master_priority": master[1] if master else 0,
+        "last_transition": last_transition,
+        "adver_int": m.advert_interval,
+        "master_adver_int": m.master_advert_interval,
+        "nopreempt": m.nopreempt,
+        "preempt_delay": m.preempt_delay,
+        "vipset": bool(inst.installed),
+        "vips": [f"{v.address} dev {v.dev} scope {v.scope or 'global'}" for v in inst.vips],
+        "track_script": [
+            " ".join(f"'{word}'" for word in running_scripts[t.name])
+            for t in cfg.track_scripts
+            if t.name in running_scripts
+        ],
+        "auth_type": AUTH_NUMBERS.get(inst.auth_type, 0),
+        "dont_track_primary": int(cfg.dont_track_primary),
+    }
+    stats = {
+        "advert_rcvd": inst.received,
+        "advert_sent": inst.sent,
+        **{f"drop_{reason}": n for reason, n in sorted(inst.drops.items())},
+    }
+    return {"data": data, "stats": stats}
+
+
+def dump(records: Iterable[dict[str, Any]], path: str = JSON_PATH) -> None:
+    """Write the dump atomically (mode 0600, as keepalived's umask leaves it)."""
+    text = json.dumps(list(records), separators=(",", ":"))
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".keepalived.json.", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,49 @@
+"""A topology's `files:` in a real node: a check script keeps its template's mode (an
+executable template stays executable), `mode:` sets one, and the VRRP engine runs both
+scripts (a script that arrived 0644 would be disabled by keepalived without failing the
+instance: the readiness of the lab would not show it)."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from pytest_halab.lab import Lab
+
+TOPOLOGY = Path(__file__).resolve().parent / "topologies" / "files_modes.yaml"
+TEMPLATES = TOPOLOGY.parent / "files_modes"
+
+
+def test_check_scripts_keep_or_get_their_mode_and_run(lab_factory: Callable[..., Lab]) -> None:
+    # what the topology's templates are, so that what the node shows is what it was given
+    kept, moded = TEMPLATES / "check_kept.sh", TEMPLATES / "check_moded.sh"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o755, f"{kept} lost its mode in the checkout"
+    assert stat.S_IMODE(moded.stat().st_mode) == 0o644, f"{moded}: expected 0644 in the checkout"
+
+    lab = lab_factory(str(TOPOLOGY), vrrp="keepalived")
+    lb1 = lab.node("lb1")
+    modes = lb1.exec(
+        [
+            "stat",
+            "-c",
+            "%n %a %U",
+            "/etc/keepalived/check_kept.sh",
+            "/etc/keepalived/check_moded.sh",
+            "/etc/keepalived/keepalived.conf",
+        ],
+        check=True,
+    )
+    assert modes.output.split("\n")[:3] == [
+        "/etc/keepalived/check_kept.sh 755 root",  # the template's mode
+        "/etc/keepalived/check_moded.sh 750 root",  # mode: "0750" over a 0644 template
+        "/etc/keepalived/keepalived.conf 644 root",
+    ]
+    # keepalived runs both (interval 1 s): each leaves its mark within a few seconds
+    ran = lb1.exec(
+        "timeout 15 sh -c 'until [ -e /tmp/check_kept.ran ] && [ -e /tmp/check_moded.ran ]; "
+        "do sleep 0.2; done'"
+    )
+    marks = lb1.exec("ls /tmp").output.split()
+    assert ran.ok, f"track scripts that ran: {[m for m in marks if m.endswith('.ran')]}"
+    assert lab.vip_holders() == {"VI_1": ["lb1"]}
