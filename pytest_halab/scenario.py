@@ -145,7 +145,7 @@ class Scenario:
                     with contextlib.suppress(OSError, TopologyError):
                         conf = topo.render_files(node, addr).get(KEEPALIVED_CONF)
                         if conf is not None:
-                            confs.append(conf)
+                            confs.append(conf.data)
             d = layout.vips.get(vip) if layout is not None else None
             advert = d.advert_int if d is not None else None
             self._bounds[vip] = move_bound(confs, self._vip_addr(vip), advert)

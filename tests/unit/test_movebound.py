@@ -99,5 +99,5 @@ def test_the_shipped_topologies(name: str, seconds: float) -> None:
     """Their nginx check runs every second (fall 1): a dead nginx is noticed within 2 s."""
     topo = topology.load(name)
     addr = topo.addressing(ipaddress.IPv4Network("10.9.9.0/24"))
-    confs = [topo.render_files(n, addr)[topology.KEEPALIVED_CONF] for n in topo.balancers]
+    confs = [topo.render_files(n, addr)[topology.KEEPALIVED_CONF].data for n in topo.balancers]
     assert move_bound(confs, str(addr.vips["VI_1"])).seconds == seconds
