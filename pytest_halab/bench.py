@@ -1,19 +1,29 @@
 """Failover-latency benchmarks: the same faults, repeated, per VRRP engine, with percentiles.
 
 For each engine a lab is started; for each fault and run the fault is injected on the
-VIP's master, the failover measured from in-node timestamps, the fault reverted and the lab
-restored. Figures per failover:
+VIP's master (the run's ``node``), the failover measured from in-node timestamps, the fault
+reverted and the lab restored. Figures per failover (the table's headings in brackets):
 
-- ``vip_move``: fault -> the VIP appears on the new holder (netlink, in the node);
-- ``detection``: fault -> the new master's first advert / state change;
-- ``outage``: first failed client request -> first success after the last failure;
-- ``takeover``: the old master's last advert -> the new master's first advert, from the
-  packet capture (LAB_NOTES: compare engines on this one; it excludes where in the advert
-  cycle the fault landed);
-- ``garp_vs_netlink``: first gratuitous ARP of the new holder (capture) minus the VIP-move
-  time (netlink): how far the lab's two clocks of the same moment agree;
-- ``phase``: the old master's last advert -> the fault (capture): where in the advert cycle
-  the fault landed.
+- ``vip_move`` [VIP on new master]: fault -> the VIP appears on the new holder (netlink, in
+  the node);
+- ``detection`` [new master detected]: fault -> the new master's first state change to
+  MASTER, or its first advert;
+- ``outage`` [client outage]: first failed client request -> first success after the last
+  failure;
+- ``takeover`` [takeover on the wire]: the old master's last advert -> the new master's
+  first advert, from the packet capture (LAB_NOTES: compare engines on this one; it
+  excludes where in the advert cycle the fault landed);
+- ``garp_vs_netlink`` [GARP after address set]: first gratuitous ARP of the new holder
+  (capture) minus the VIP-move time (netlink): how far the lab's two clocks of the same
+  moment agree;
+- ``phase`` [fault after master's advert]: the old master's last advert -> the fault
+  (capture): where in the advert cycle the fault landed.
+
+A fault may move no VIP (nginx killed on a master that tracks no script): the run then
+ends once the VIP stayed put for as long as the configuration lets a move take
+(``Scenario.move_bound``), its measure says "did not move" (who held the VIP, the client's
+outage and failed requests) and it has none of the figures above. :meth:`BenchResult.
+no_move_lines` sums such runs up, one line per engine and fault.
 
 Where the fault lands in the master's advert cycle moves every figure counted from the fault
 by up to one advert interval. With ``phase="advert"`` (the default) the bench removes that
@@ -47,7 +57,7 @@ from typing import Any
 from . import services, waits
 from .baseline import Baseline, Entry, Regression, compare
 from .dockerhost import DockerHost
-from .errors import BaselineError, HalabError
+from .errors import BaselineError, HalabError, VipDidNotMove
 from .faults import Fault
 from .lab import Lab
 from .measures import FailoverMeasure, phase_s, takeover_s
@@ -91,6 +101,7 @@ class BenchRun:
     takeover_s: float | None
     garp_vs_netlink_s: float | None
     phase_s: float | None = None
+    node: str | None = None  # the node the fault hit (the VIP's master)
 
     def figure(self, name: str) -> float | None:
         m = self.measure
@@ -144,6 +155,46 @@ class BenchResult:
                 seen.append((r.engine, r.fault))
         return seen
 
+    def runs_of(self, engine: str, fault: str) -> list[BenchRun]:
+        return [r for r in self.runs if r.engine == engine and r.fault == fault]
+
+    def nodes(self, engine: str, fault: str) -> str:
+        """The node(s) the fault hit in these runs, e.g. "lb1" ("?" when not recorded)."""
+        return ", ".join(sorted({r.node for r in self.runs_of(engine, fault) if r.node})) or "?"
+
+    def moved(self, engine: str, fault: str) -> int:
+        """In how many of these runs the VIP moved."""
+        return sum(1 for r in self.runs_of(engine, fault) if r.measure.moved)
+
+    @property
+    def all_moved(self) -> bool:
+        return all(r.measure.moved for r in self.runs)
+
+    def no_move_lines(self) -> list[str]:
+        """One line per engine and fault whose VIP did not move in some run, e.g.
+        "keepalived: VI_1 did not move after kill_nginx on lb1 in 3 of 3 run(s) (held by
+        lb1 throughout); client outage at least 4204.1 ms (requests still failing when each
+        run ended), 205 to 210 failed requests per run"."""
+        lines = []
+        for engine, fault in self.groups():
+            runs = self.runs_of(engine, fault)
+            still = [r.measure for r in runs if not r.measure.moved]
+            if not still:
+                continue
+            held = _names(frozenset().union(*(m.holders_before for m in still)))
+            put = sum(1 for m in still if m.stayed_put)
+            where = (
+                f"held by {held} throughout"
+                if put == len(still)
+                else f"held by {held} before; the holders changed in {len(still) - put}"
+            )
+            lines.append(
+                f"{engine}: {self.vip} did not move after {fault} on "
+                f"{self.nodes(engine, fault)} in {len(still)} of {len(runs)} run(s) "
+                f"({where}); {_client_figures(still)}"
+            )
+        return lines
+
     def baseline(self) -> Baseline:
         """Every sample of the gated figures, by ``engine/fault/figure`` (a figure with no
         sample in any run is left out)."""
@@ -174,13 +225,21 @@ class BenchResult:
             "phase": self.phase,
             "probe_interval_s": self.probe_interval,
             "summary": [
-                {"engine": e, "fault": f, **{fig: self.stats(e, f, fig) for fig in FIGURES}}
+                {
+                    "engine": e,
+                    "fault": f,
+                    "node": self.nodes(e, f),
+                    "runs": len(self.runs_of(e, f)),
+                    "moved": self.moved(e, f),
+                    **{fig: self.stats(e, f, fig) for fig in FIGURES},
+                }
                 for e, f in self.groups()
             ],
             "runs": [
                 {
                     "engine": r.engine,
                     "fault": r.fault,
+                    "node": r.node,
                     "run": r.run,
                     "takeover_s": r.takeover_s,
                     "garp_vs_netlink_s": r.garp_vs_netlink_s,
@@ -395,11 +454,7 @@ def run_bench(
                 for engine in order:
                     r = _one(labs[engine], engine, fault, i, vip, phase, probe_interval)
                     result.runs.append(r)
-                    progress(
-                        f"{engine} {fault} #{i + 1}: vip_move "
-                        f"{_ms(r.measure.vip_move_s)} outage {_ms(r.measure.outage_s)} "
-                        f"takeover {_ms(r.takeover_s)} phase {_ms(r.phase_s)}"
-                    )
+                    progress(_run_line(r))
     rank: dict[str, int] = {str(e): n for n, e in enumerate(engines)}
     result.runs.sort(key=lambda r: (rank[r.engine], faults.index(r.fault), r.run))
     return result
@@ -447,7 +502,10 @@ def _one(
                 hal.faults.sync = after_advert
                 stack.callback(setattr, hal.faults, "sync", None)
             f = FAULTS[fault](hal, master)
-        m = hal.failover(vip, f, to=backup, settle=0.2, timeout=20)
+        try:
+            m = hal.failover(vip, f, to=backup, settle=0.2, timeout=20)
+        except VipDidNotMove as exc:
+            m = exc.measure  # a finding, not an error: the run says so and the bench goes on
         tl = hal.timeline()
     ctx = hal.measure_context
     return BenchRun(
@@ -458,7 +516,57 @@ def _one(
         takeover_s(tl, ctx, m),
         m.garp_delta_s,
         phase_s(tl, ctx, m),
+        node=master,
     )
+
+
+def _run_line(r: BenchRun) -> str:
+    """One run, for the progress log."""
+    m = r.measure
+    head = f"{r.engine} {r.fault} on {r.node or '?'} #{r.run + 1}"
+    if not m.moved:
+        return f"{head}: {m.vip} did not move after {m.fault_label()}, {m.holding()}; " + (
+            m.client_outcome()
+        )
+    return (
+        f"{head}: VIP on {m.new_holder} {_ms(m.vip_move_s)}, client outage "
+        f"{_ms(m.outage_s)}, takeover on the wire {_ms(r.takeover_s)}, fault "
+        f"{_ms(r.phase_s)} after the master's advert"
+    )
+
+
+def _client_figures(ms: list[FailoverMeasure]) -> str:
+    """What the client saw over several runs: outage range, failed requests range."""
+    failed = [m.failed_requests for m in ms]
+    if not any(failed):
+        return "no client request failed"
+    seen = [
+        v
+        for m in ms
+        if (v := m.outage_s if m.outage_s is not None else m.ongoing_outage_s) is not None
+    ]
+    ongoing = sum(1 for m in ms if m.ongoing_outage_s is not None)
+    if seen and ongoing == len(ms):
+        outage = (
+            f"client outage at least {min(seen) * 1000:.1f} ms (requests still failing when "
+            "each run ended)"
+        )
+    elif seen:
+        outage = f"client outage {_span(f'{min(seen) * 1000:.1f}', f'{max(seen) * 1000:.1f}')} ms"
+        if ongoing:
+            outage += f", still going on at the end of {ongoing} run(s)"
+    else:
+        outage = "client outage unknown"
+    return f"{outage}, {_span(str(min(failed)), str(max(failed)))} failed requests per run"
+
+
+def _span(lo: str, hi: str) -> str:
+    """A range in words: "170 to 176", or "170" when both ends read the same."""
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def _names(nodes: frozenset[str]) -> str:
+    return " and ".join(sorted(nodes)) or "nobody"
 
 
 def _ms(v: float | None) -> str:

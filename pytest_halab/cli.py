@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
 EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
+EXIT_NO_MOVE = 4  # halab bench: in some run the fault moved no VIP (no failover to measure)
 
 
 class _Console(Console):
@@ -398,13 +399,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         probe_interval=args.probe_interval / 1000,
     )
     _print_bench(res)
-    # Exit status: the gate's verdict first (3), then a file that could not be written (1).
+    # Exit status: the gate's verdict first (3), then a fault that moved no VIP (4), then
+    # a file that could not be written (1).
     code = 0
     if gate is not None:
         regressions = gate.check(res)
         _print_gate(gate, regressions, args.baseline)
         if regressions:
             code = EXIT_REGRESSION
+    if not res.all_moved and not code:
+        code = EXIT_NO_MOVE
+        console.print(
+            Text(f"exit status {code}: in some run the fault moved no VIP (no failover figures)"),
+            soft_wrap=True,
+        )
     if save_to is not None:
         if _write_text(save_to, dumps(res.baseline()), "the baseline"):
             console.print(Text(f"baseline written to {save_to}"))
@@ -514,67 +522,94 @@ def _write_text(path: Path, text: str, what: str) -> bool:
     return True
 
 
+_PHASE_WORDS = {
+    "advert": "faults injected just after an advert of the master",
+    "random": "faults injected at random points of the advert cycle",
+}
+
+
 def _print_bench(res: Any) -> None:
+    """The bench's table, the engines' ratios, and one line per engine and fault whose VIP
+    did not move in some run."""
+    console.print(_bench_table(res))
+    ratios = _ratio_table(res)
+    if ratios is not None:
+        console.print(ratios)
+    for line in res.no_move_lines():
+        console.print(Text(line), soft_wrap=True)
+
+
+def _bench_table(res: Any) -> Table:
+    """One row per engine and fault: the fault and the node it hit ("kill_nginx on lb1"),
+    in how many runs the VIP moved, and the figures' percentiles, under headings an operator
+    reads (what, in which unit; the percentiles in the caption)."""
+
     def cell(engine: str, fault: str, fig: str, keys: tuple[str, ...] = ("p50", "p90")) -> str:
         st = res.stats(engine, fault, fig)
         if st is None:
             return "-"
         return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
 
+    phase = _PHASE_WORDS.get(res.phase, f"faults at phase {res.phase}")
     table = Table(
         title=escape(
-            f"failover benchmark: {res.topology}, {res.vip}, faults at phase {res.phase}, "
-            f"client probe every {res.probe_interval * 1000:g} ms "
-            "(ms; p50 / p90, takeover p50 / min / max, phase min / max)"
-        )
+            f"failover benchmark: {res.topology}, {res.vip}; {phase}; the client sends a "
+            f"request every {res.probe_interval * 1000:g} ms"
+        ),
+        caption="median / 90th percentile of the runs; takeover: median / min / max; GARP: "
+        "the largest gap, negative when the GARP came first; fault after advert: min / max",
     )
-    for col in (
-        "engine",
-        "fault",
-        "n",
-        "detection",
-        "VIP move",
-        "outage",
-        "takeover (wire)",
-        "GARP - netlink max",
-        "phase",
-    ):
-        table.add_column(col, justify="left" if col in ("engine", "fault") else "right")
+    rows = []
     for engine, fault in res.groups():
-        n = sum(1 for r in res.runs if r.engine == engine and r.fault == fault)
-        deltas = [
-            abs(d)
-            for r in res.runs
-            if r.engine == engine and r.fault == fault and (d := r.garp_vs_netlink_s) is not None
-        ]
-        table.add_row(
-            *_cells(
+        runs = res.runs_of(engine, fault)
+        deltas = [d for r in runs if (d := r.garp_vs_netlink_s) is not None]
+        largest = max(deltas, key=abs) if deltas else None
+        rows.append(
+            [
                 engine,
-                fault,
-                str(n),
+                f"{fault} on {res.nodes(engine, fault)}",
+                f"{res.moved(engine, fault)} of {len(runs)} runs",
                 cell(engine, fault, "detection"),
                 cell(engine, fault, "vip_move"),
                 cell(engine, fault, "outage"),
                 cell(engine, fault, "takeover", ("p50", "min", "max")),
-                f"{max(deltas) * 1000:.1f}" if deltas else "-",
+                "-" if largest is None else f"{largest * 1000:.1f}",
                 cell(engine, fault, "phase", ("min", "max")),
-            )
+            ]
         )
-    console.print(table)
-    engines = sorted({r.engine for r in res.runs})
-    if {"keepalived", "halab"} <= set(engines):
-        ratios = Table(
-            title="halab-vrrpd / keepalived, ratio of medians (<= 1.0: as fast or faster)"
-        )
-        for col in ("fault", "VIP move", "outage", "takeover (wire)"):
-            ratios.add_column(col)
-        for fault in dict.fromkeys(r.fault for r in res.runs):
-            row = [fault]
-            for fig in ("vip_move", "outage", "takeover"):
-                a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
-                row.append(f"{a['p50'] / b['p50']:.3f}" if a and b and b["p50"] > 0 else "-")
-            ratios.add_row(*_cells(*row))
-        console.print(ratios)
+    # The headings are broken by hand and the figures do not wrap (unless the console is
+    # too narrow for them): a figure split over two lines is misread, and rich would shrink
+    # the widest columns first, the figures'.
+    for col in ("VRRP\nengine", "fault,\non node", "VIP\nmoved in"):
+        table.add_column(col)
+    for col in (
+        "new master\ndetected (ms)",
+        "VIP on new\nmaster (ms)",
+        "client\noutage (ms)",
+        "takeover on\nthe wire (ms)",
+        "GARP after\naddress set\n(ms)",
+        "fault after\nthe master's\nadvert (ms)",
+    ):
+        table.add_column(col, justify="right", no_wrap=True, overflow="fold")
+    for row in rows:
+        table.add_row(*_cells(*row))
+    return table
+
+
+def _ratio_table(res: Any) -> Table | None:
+    """With both engines: halab-vrrpd's medians over keepalived's, fault by fault."""
+    if not {"keepalived", "halab"} <= {r.engine for r in res.runs}:
+        return None
+    ratios = Table(title="halab-vrrpd / keepalived, ratio of medians (<= 1.0: as fast or faster)")
+    for col in ("fault", "VIP on new master", "client outage", "takeover on the wire"):
+        ratios.add_column(col)
+    for fault in dict.fromkeys(r.fault for r in res.runs):
+        row = [fault]
+        for fig in ("vip_move", "outage", "takeover"):
+            a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
+            row.append(f"{a['p50'] / b['p50']:.3f}" if a and b and b["p50"] > 0 else "-")
+        ratios.add_row(*_cells(*row))
+    return ratios
 
 
 def cmd_soak(args: argparse.Namespace) -> int:

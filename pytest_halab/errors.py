@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .measures import FailoverMeasure
+
 
 class HalabError(Exception):
     """Base of every pytest-halab error."""
@@ -57,6 +62,17 @@ class FaultError(HalabError):
 
 class FaultNotEffective(FaultError, AssertionError):
     """A fault was applied but its effect was not observed: the test must not go on."""
+
+
+class VipDidNotMove(HalabError, AssertionError):
+    """``hal.failover(vip, fault, to=NODE)``: NODE did not come to hold the VIP alone. An
+    AssertionError, since it is the test's expectation that failed (pytest reports a
+    failure, not an error); the message is the diagnosis (who held the VIP, what the client
+    saw) and ``measure`` what was measured instead, already recorded in the run's report."""
+
+    def __init__(self, message: str, measure: FailoverMeasure) -> None:
+        super().__init__(message)
+        self.measure = measure
 
 
 class ObserverError(HalabError):

@@ -21,7 +21,17 @@ Definitions (the window is ``[t_f, window_end]``):
 - outage: the first failed probe after ``t_f`` -> the first successful probe after the
   last failed one in the window, both by the probes' start times. 0.0 when no probe
   failed; None when probes failed and none succeeded afterwards, or when there was no
-  probe at all. ``outage_from_fault_s`` is measured from ``t_f`` instead.
+  probe at all. ``outage_from_fault_s`` is measured from ``t_f`` instead. An outage still
+  going on at the window's end has ``ongoing_outage_s`` instead: the first failed probe ->
+  the window's end, a lower bound (kept apart so that no percentile or baseline mixes
+  outages that ended with ones that were cut short).
+
+A VIP that did not move (no node other than the old holder added it in the window) has no
+detection, VIP-move or GARP figure, whatever else the window holds: a backup's advert, a
+state change or a GARP of the old holder is no failover. Its measure says who held the VIP
+before and after the window (``holders_before``, ``holders_after``), how often the holder
+set changed (``holder_changes``: 0 when the VIP was held by the same nodes throughout) and
+what the client saw (failed requests, the outage).
 
 Two more figures come from the packet capture alone (:func:`takeover_s`, :func:`phase_s`):
 where the fault landed in the old master's advert cycle, and the wire-to-wire takeover.
@@ -151,11 +161,34 @@ class FailoverMeasure:
     detection_source: str | None = None
     window_end: float | None = None
     phase: str = "failover"
+    holders_before: frozenset[str] = frozenset()
+    holder_changes: int = 0
+    fault_target: str | None = None
 
     @property
     def moved(self) -> bool:
         """Whether another node took the VIP."""
         return self.new_holder is not None and self.vip_move_s is not None
+
+    @property
+    def stayed_put(self) -> bool:
+        """Whether the VIP was held by the same nodes throughout the window (no move, no
+        removal): the answer to "does the VIP move after this fault?" is then no."""
+        return not self.moved and self.holder_changes == 0
+
+    @property
+    def duration_s(self) -> float | None:
+        """How long the window was (seconds), None when its end is unknown."""
+        return None if self.window_end is None else elapsed(self.fault_ts, self.window_end)
+
+    @property
+    def ongoing_outage_s(self) -> float | None:
+        """When requests were still failing at the window's end: the first failed request
+        -> the window's end, a lower bound of the outage. None when the service answered
+        again (see ``outage_s``) or nothing failed."""
+        if self.recovered or self.first_failure_ts is None or self.window_end is None:
+            return None
+        return elapsed(self.first_failure_ts, self.window_end)
 
     @property
     def garp_delta_s(self) -> float | None:
@@ -170,19 +203,70 @@ class FailoverMeasure:
         """Whether the service answered again after its last failure (or never failed)."""
         return self.failed_requests == 0 or self.recovery_ts is not None
 
+    def fault_label(self) -> str:
+        """The fault and the node it hit, as messages name it: "kill_process nginx SIGKILL
+        on lb1"."""
+        label = self.fault or "the fault"
+        return f"{label} on {self.fault_target}" if self.fault_target else label
+
+    def holding(self) -> str:
+        """Who held the VIP over the window, in words: "held by lb1 throughout 3.5 s", or
+        "held by lb1 before, by nobody at the end (1 change in 3.5 s)"."""
+        span = f"{self.duration_s:.1f} s" if self.duration_s is not None else "the window"
+        before = _names(self.holders_before)
+        if self.holder_changes == 0:
+            return f"held by {before} throughout {span}"
+        changes = f"{self.holder_changes} change{'s' if self.holder_changes != 1 else ''}"
+        after = _names(self.holders_after)
+        return f"held by {before} before, by {after} at the end ({changes} in {span})"
+
+    def client_outcome(self) -> str:
+        """What the client saw, in words: the outage (or that it was still going on) and how
+        many requests failed."""
+        if self.probes == 0:
+            return "no client request seen"
+        counts = f"{self.failed_requests} of {self.probes} requests failed"
+        if self.failed_requests == 0:
+            return f"no outage, {counts}"
+        ongoing = self.ongoing_outage_s
+        if ongoing is not None:
+            return (
+                f"outage at least {ongoing * 1000:.1f} ms (requests still failing at the end), "
+                f"{counts}"
+            )
+        return f"outage {_ms(self.outage_s)}, {counts}"
+
+    def diagnosis(self, to: str | None = None) -> str:
+        """Why the VIP is not where a test expected it, for an assertion message: "VI_1 did
+        not move to lb2: held by lb1 throughout 3.5 s after kill_process nginx SIGKILL on
+        lb1; outage at least 3480.0 ms (...), 170 of 176 requests failed"."""
+        where = f" to {to}" if to is not None else ""
+        if not self.moved:
+            what = f"{self.vip} did not move{where}: {self.holding()}"
+        else:
+            # it moved, but not to `to`, or not to `to` alone (a split brain)
+            went = (
+                f"it moved to {self.new_holder} (VIP move {_ms(self.vip_move_s)}), holders at "
+                f"the end: {_names(self.holders_after)}"
+            )
+            if self.new_holder == to:
+                what = f"{self.vip} is not held by {to} alone: {went}"
+            else:
+                what = f"{self.vip} did not move{where}: {went}"
+        return f"{what} after {self.fault_label()}; {self.client_outcome()}"
+
     def summary(self) -> str:
         """One line for humans, e.g. in a test's assertion message."""
-
-        def ms(v: float | None) -> str:
-            return "-" if v is None else f"{v * 1000:.1f} ms"
-
-        moved = f"{self.old_holder or '?'} -> {self.new_holder or 'nobody new'}"
-        text = (
-            f"{self.vip} {self.phase} after {self.fault or 'fault'}: {moved}, "
-            f"detection {ms(self.detection_s)}, VIP move {ms(self.vip_move_s)}, "
-            f"outage {ms(self.outage_s)} ({self.failed_requests} of {self.probes} requests "
-            f"failed), holders after: {', '.join(sorted(self.holders_after)) or 'nobody'}"
-        )
+        head = f"{self.vip} {self.phase} after {self.fault_label()}"
+        if not self.moved:
+            text = f"{head}: did not move, {self.holding()}; {self.client_outcome()}"
+        else:
+            text = (
+                f"{head}: {self.old_holder or '?'} -> {self.new_holder}, "
+                f"detection {_ms(self.detection_s)}, VIP move {_ms(self.vip_move_s)}, "
+                f"outage {_ms(self.outage_s)} ({self.failed_requests} of {self.probes} "
+                f"requests failed), holders after: {_names(self.holders_after, ', ')}"
+            )
         if self.split_brain:
             text += f", {len(self.split_brain)} split brain(s)"
         return text
@@ -210,7 +294,14 @@ class FailoverMeasure:
             "last_failure_ts": self.last_failure_ts,
             "recovery_ts": self.recovery_ts,
             "split_brain": [sb.as_dict() for sb in self.split_brain],
+            "holders_before": sorted(self.holders_before),
             "holders_after": sorted(self.holders_after),
+            "holder_changes": self.holder_changes,
+            "fault_target": self.fault_target,
+            # derived, for readers of the JSON (from_dict recomputes them)
+            "moved": self.moved,
+            "recovered": self.recovered,
+            "ongoing_outage_s": self.ongoing_outage_s,
         }
 
     @classmethod
@@ -240,7 +331,19 @@ class FailoverMeasure:
             detection_source=d.get("detection_source"),
             window_end=d.get("window_end"),
             phase=d.get("phase", "failover"),
+            holders_before=frozenset(d.get("holders_before", ())),
+            holder_changes=int(d.get("holder_changes", 0)),
+            fault_target=d.get("fault_target"),
         )
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.1f} ms"
+
+
+def _names(nodes: frozenset[str], sep: str = " and ") -> str:
+    """Node names for a sentence: "lb1", "lb1 and lb2", "nobody"."""
+    return sep.join(sorted(nodes)) or "nobody"
 
 
 def _holders_before(intervals: Sequence[HolderInterval], t: float) -> frozenset[str]:
@@ -263,11 +366,16 @@ def _default_window_end(timeline: Timeline, t: float) -> float | None:
     return nxt.ts if nxt is not None else timeline.end
 
 
-def _fault_name(timeline: Timeline, t: float, phase: str) -> str | None:
-    """The name of the fault event at (or last before) ``t``, preferring ``phase``."""
-    ev = timeline.last(
+def _fault_event(timeline: Timeline, t: float, phase: str) -> Event | None:
+    """The fault event at (or last before) ``t``, preferring ``phase``."""
+    return timeline.last(
         lambda e: e.kind == EventKind.FAULT and e.get("phase") == phase, before=t
     ) or timeline.last(lambda e: e.kind == EventKind.FAULT, before=t)
+
+
+def _fault_name(timeline: Timeline, t: float, phase: str) -> str | None:
+    """The name of the fault event at (or last before) ``t``, preferring ``phase``."""
+    ev = _fault_event(timeline, t, phase)
     name = ev.get("name") if ev is not None else None
     return name if isinstance(name, str) else None
 
@@ -317,8 +425,8 @@ def measure(
     else:
         initial = {old_holder} if old_holder else set()
     intervals = holders_over_time(timeline, vips, {vip: initial})[vip]
+    before = _holders_before(intervals, at)
     if old_holder is None:
-        before = _holders_before(intervals, at)
         old_holder = next(iter(before)) if len(before) == 1 else None
     window = timeline.between(at, end)
 
@@ -335,12 +443,20 @@ def measure(
     source: str | None = None
     vip_move: float | None = None
     garp: float | None = None
-    if new_holder is not None:
+    added = (
+        window.first(lambda e: is_vip_event(e, EventKind.VIP_ADDED) and e.node == new_holder)
+        if new_holder is not None
+        else None
+    )
+    # No move, no figures: what the new holder did without taking the VIP (a state change
+    # it took back, an advert, a GARP from an unknown MAC) is not a failover.
+    if added is not None:
+        taker = added.node
         inst = {vip} if info.instances is None else set(info.instances)
         became_master = window.first(
             lambda e: (
                 e.kind == EventKind.VRRP_STATE
-                and e.node == new_holder
+                and e.node == taker
                 and e.get("instance") in inst
                 and e.get("state") == "MASTER"
             )
@@ -348,15 +464,12 @@ def measure(
         if became_master is not None:
             detection, source = _dt(at, became_master), "vrrp_state"
         else:
-            src = ctx.node_addrs.get(new_holder)
+            src = ctx.node_addrs.get(taker)
             advert = _first_advert(timeline, window, src, info.vrid, at)
             if advert is not None:
                 detection, source = _dt(at, advert), "advert"
-        added = window.first(
-            lambda e: is_vip_event(e, EventKind.VIP_ADDED) and e.node == new_holder
-        )
         vip_move = _dt(at, added)
-        mac = ctx.node_macs.get(new_holder, "").lower()
+        mac = ctx.node_macs.get(taker, "").lower()
         first_garp = window.first(
             lambda e: (
                 e.kind == EventKind.GARP
@@ -382,9 +495,14 @@ def measure(
         outage = None if recovery is None else elapsed(failures[0].ts, recovery.ts)
         outage_from_fault = _dt(at, recovery)
 
+    fault_ev = _fault_event(timeline, at, _phase_event(phase))
+    target = fault_ev.get("target") if fault_ev is not None else None
+    if fault is None:
+        name = fault_ev.get("name") if fault_ev is not None else None
+        fault = name if isinstance(name, str) else None
     return FailoverMeasure(
         vip=vip,
-        fault=fault if fault is not None else _fault_name(timeline, at, _phase_event(phase)),
+        fault=fault,
         fault_ts=at,
         old_holder=old_holder,
         new_holder=new_holder,
@@ -407,6 +525,9 @@ def measure(
         detection_source=source,
         window_end=end,
         phase=phase,
+        holders_before=before,
+        holder_changes=sum(1 for iv in intervals[1:] if at <= iv.start <= end),
+        fault_target=target if isinstance(target, str) else None,
     )
 
 

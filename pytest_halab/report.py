@@ -134,14 +134,27 @@ def _fault_label(rec: FailoverRecord) -> str:
     return f"{rec.fault} (recovery)" if rec.measure.phase == "recovery" else rec.fault
 
 
+def _move_cell(m: FailoverMeasure) -> str:
+    return _ms(m.vip_move_s) if m.moved else "did not move"
+
+
+def _outage_cell(m: FailoverMeasure) -> str:
+    """The outage in ms; one still going on when the window ended: ">= its length so far"."""
+    ongoing = m.ongoing_outage_s
+    return f">= {ongoing * 1000:.1f}" if ongoing is not None else _ms(m.outage_s)
+
+
 def summary_table(records: Iterable[FailoverRecord], *, title: str | None = None) -> Table:
     """A rich table: topology, engine, fault, VIP, detection, VIP move, outage (ms, one
     decimal, "-" when it did not happen) and failed requests.
 
-    Recovery measures show as "fault (recovery)"; a VIP that had a split brain in the
-    window is marked with "split brain" and its total duration (or "(open)") after its
-    failed-request count: a handover between two live VRRP routers overlaps by a
-    millisecond or so, a real split brain by seconds.
+    A VIP that did not move reads "did not move" in the VIP move column (and has no
+    detection); an outage still going on when the measure's window ended reads ">= N", its
+    length so far, with "(not recovered)" after the failed requests. Recovery measures show
+    as "fault (recovery)"; a VIP that had a split brain in the window is marked with
+    "split brain" and its total duration (or "(open)") after its failed-request count: a
+    handover between two live VRRP routers overlaps by a millisecond or so, a real split
+    brain by seconds.
     """
     table = Table(title=title or "halab failover measures", box=box.SIMPLE_HEAD)
     table.add_column("topology")
@@ -165,8 +178,8 @@ def summary_table(records: Iterable[FailoverRecord], *, title: str | None = None
             _fault_label(rec),
             rec.vip,
             _ms(m.detection_s),
-            _ms(m.vip_move_s),
-            _ms(m.outage_s),
+            _move_cell(m),
+            _outage_cell(m),
             failed,
         )
     return table
@@ -199,7 +212,9 @@ _JUNIT_MS = (
 def junit_properties(measure: FailoverMeasure, prefix: str = "halab") -> list[tuple[str, str]]:
     """JUnit ``<property>`` pairs for a measure: ``halab.VI_1.vip_move_ms`` and so on
     (recovery measures: ``halab.VI_1.recovery.vip_move_ms``). Times in ms to the
-    microsecond (3 decimals); figures that did not happen are left out."""
+    microsecond (3 decimals); figures that did not happen are left out. ``moved`` is
+    "true" or "false"; an outage still going on at the window's end is
+    ``ongoing_outage_ms`` (its length so far), never ``outage_ms``."""
     base = f"{prefix}.{measure.vip}" + (".recovery" if measure.phase == "recovery" else "")
     props: list[tuple[str, str]] = []
     if measure.fault is not None:
@@ -208,6 +223,10 @@ def junit_properties(measure: FailoverMeasure, prefix: str = "halab") -> list[tu
         value = getattr(measure, attr)
         if value is not None:
             props.append((f"{base}.{name}", f"{value * 1000:.3f}"))
+    ongoing = measure.ongoing_outage_s
+    if ongoing is not None:
+        props.append((f"{base}.ongoing_outage_ms", f"{ongoing * 1000:.3f}"))
+    props.append((f"{base}.moved", "true" if measure.moved else "false"))
     props.append((f"{base}.failed_requests", str(measure.failed_requests)))
     props.append((f"{base}.probes", str(measure.probes)))
     if measure.old_holder is not None:
@@ -216,6 +235,7 @@ def junit_properties(measure: FailoverMeasure, prefix: str = "halab") -> list[tu
         props.append((f"{base}.new_holder", measure.new_holder))
     if measure.detection_source is not None:
         props.append((f"{base}.detection_source", measure.detection_source))
+    props.append((f"{base}.holders_before", ",".join(sorted(measure.holders_before))))
     props.append((f"{base}.holders_after", ",".join(sorted(measure.holders_after))))
     props.append((f"{base}.split_brains", str(len(measure.split_brain))))
     return props

@@ -9,6 +9,17 @@
         hal.revert(fault)
         hal.recovery("VI_1", fault, to="lb1")              # preemption brings it back
 
+    def test_does_the_vip_move_if_nginx_dies(hal):
+        m = hal.failover("VI_1", hal.faults.kill_process("lb1", "nginx"))   # no `to`
+        assert m.moved, m.summary()   # "... did not move, held by lb1 throughout 7.0 s; ..."
+
+A fault may move nothing. Watching for a move that does not come needs an end: a failover
+measure watches for as long as the lab's VRRP configuration lets a move take
+(:meth:`Scenario.move_bound`, see :mod:`pytest_halab.movebound`), then concludes. Without
+``to`` the measure says so (``moved`` False, the holders, what the client saw); with ``to``
+the wait fails at that point with :class:`~pytest_halab.errors.VipDidNotMove`, whose message
+is the diagnosis, rather than at the timeout. Either way the measure is recorded.
+
 At the end of the test every fault still applied is reverted and the lab is restored to its
 initial state (each VIP on its expected master), so the next test starts clean.
 """
@@ -22,12 +33,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import waits
-from .errors import LabTimeoutError
+from .errors import LabTimeoutError, TopologyError, VipDidNotMove
 from .faults import Fault, Faults
 from .lab import Lab
 from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
+from .movebound import MoveBound, move_bound
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
 from .timeline import Timeline
+from .topology import KEEPALIVED_CONF
 
 Recorder = Callable[[FailoverMeasure], None]
 
@@ -43,6 +56,7 @@ class Scenario:
     measures: list[FailoverMeasure] = field(default_factory=list)
     probe_interval: float = PROBE_INTERVAL_S
     _macs: dict[str, str] | None = None
+    _bounds: dict[str, MoveBound] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.observation = Observation(self.lab, probe_interval=self.probe_interval)
@@ -117,6 +131,92 @@ class Scenario:
             },
         )
 
+    def move_bound(self, vip: str) -> MoveBound:
+        """How long after a fault ``vip`` may still move in this lab: from the keepalived.conf
+        the topology renders for each balancer (advert interval, tracked scripts,
+        preempt_delay) and the VIP's advert interval in the layout. A lab without its
+        topology (reattached) gets the advert interval's part only."""
+        if vip not in self._bounds:
+            confs: list[bytes] = []
+            topo, layout = self.lab.topology, self.lab.layout
+            if topo is not None and layout is not None:
+                addr = topo.addressing(layout.subnet)
+                for node in topo.balancers:
+                    with contextlib.suppress(OSError, TopologyError):
+                        conf = topo.render_files(node, addr).get(KEEPALIVED_CONF)
+                        if conf is not None:
+                            confs.append(conf.data)
+            d = layout.vips.get(vip) if layout is not None else None
+            advert = d.advert_int if d is not None else None
+            self._bounds[vip] = move_bound(confs, self._vip_addr(vip), advert)
+        return self._bounds[vip]
+
+    def _compute(
+        self, phase: Phase, vip: str, ts: float, to: str | None, fault: Fault
+    ) -> tuple[FailoverMeasure, bool]:
+        """The measure from ``ts`` to now, and whether its window was cut by the next fault
+        (then it can grow no longer). A probe is written when it ends, up to its timeout
+        after it started: measure up to ``cut`` only once every probe started before
+        ``cut`` has reported."""
+        cut = time.time()
+        time.sleep(max(0.0, cut + PROBE_TIMEOUT_S + 0.2 - time.time()))
+        tl = self.timeline()
+        nxt = tl.first(
+            lambda e: e.kind == "fault" and e.get("phase") in ("inject", "revert") and e.ts > ts,
+            after=ts,
+        )
+        capped = nxt is not None and nxt.ts < cut
+        m = measure(
+            tl,
+            self.measure_context,
+            vip,
+            phase=phase,
+            at=ts,
+            window_end=min(cut, nxt.ts) if nxt is not None else cut,
+            new_holder=to,
+            fault=_label(fault),
+        )
+        return m, capped
+
+    def _keep(self, m: FailoverMeasure) -> FailoverMeasure:
+        self.measures.append(m)
+        if self.record is not None:
+            self.record(m)
+        return m
+
+    def _await_holder(
+        self,
+        phase: Phase,
+        vip: str,
+        ts: float,
+        to: str,
+        watch_end: float,
+        deadline: float,
+        fault: Fault,
+    ) -> FailoverMeasure | None:
+        """Wait until ``to`` alone holds ``vip`` (each node's kernel says). None when it does;
+        else the measure of what happened instead: as soon as ``watch_end`` (wall clock) has
+        passed with the VIP held as before the fault, or at the deadline when it is on the
+        move (taken by another node, or by nobody)."""
+
+        def held() -> bool | None:
+            return True if sorted(self.lab.vip_holders().get(vip, [])) == [to] else None
+
+        watching = True
+        while True:
+            budget = deadline - time.monotonic()
+            if watching:
+                budget = min(budget, watch_end - time.time())
+            try:
+                waits.until(f"{to} alone to hold {vip}", held, max(0.0, budget))
+                return None
+            except LabTimeoutError:
+                pass
+            m, _ = self._compute(phase, vip, ts, None, fault)
+            if m.stayed_put or not watching or time.monotonic() >= deadline:
+                return m
+            watching = False
+
     def _measure(
         self,
         phase: Phase,
@@ -126,58 +226,49 @@ class Scenario:
         settle: float,
         timeout: float,
         fault: Fault,
+        move_within: float | None,
     ) -> FailoverMeasure:
-        if to is not None:
-            self.lab.wait_for_holders({vip: [to]}, timeout)
+        __tracebackhide__ = True  # a VipDidNotMove shows at the test's line, not in here
         deadline = time.monotonic() + timeout
+        # Past `watch_end` (wall clock), a VIP still held as before the fault is one that
+        # did not move. A recovery's revert (a node booting, a daemon starting) takes a time
+        # no VRRP setting bounds: by default it gets the whole timeout.
+        if move_within is None and phase == "failover":
+            move_within = self.move_bound(vip).seconds
+        watch_end = ts + move_within if move_within is not None else time.time() + timeout
+        if to is not None:
+            missed = self._await_holder(phase, vip, ts, to, watch_end, deadline, fault)
+            if missed is not None:
+                self._keep(missed)
+                raise VipDidNotMove(missed.diagnosis(to), missed)
         # `settle`: a stretch of observation after the move (not a race: the measure is
         # taken from the timestamps recorded in the nodes, whatever the wait).
         time.sleep(settle)
+        m, capped = self._compute(phase, vip, ts, to, fault)
 
-        def compute() -> FailoverMeasure:
-            # A probe is written when it ends, up to its timeout after it started: measure
-            # up to `cut` only once every probe started before `cut` has reported.
-            cut = time.time()
-            time.sleep(max(0.0, cut + PROBE_TIMEOUT_S + 0.2 - time.time()))
-            tl = self.timeline()
-            nxt = tl.first(
-                lambda e: (
-                    e.kind == "fault" and e.get("phase") in ("inject", "revert") and e.ts > ts
-                ),
-                after=ts,
-            )
-            return measure(
-                tl,
-                self.measure_context,
-                vip,
-                phase=phase,
-                at=ts,
-                window_end=min(cut, nxt.ts) if nxt is not None else cut,
-                new_holder=to,
-                fault=_label(fault),
-            )
+        def done(m: FailoverMeasure) -> bool:
+            if to is not None or m.moved:
+                # The service may answer again a little after the move.
+                return m.recovered
+            # Nothing moved: the answer is final once the VIP stayed put past the bound.
+            return m.stayed_put and (capped or (m.window_end or 0.0) >= watch_end)
 
-        # The service may answer again a little after the move: measure again until it
-        # does (bounded by the timeout; an unrecovered measure is still the result).
-        m = compute()
+        def final() -> FailoverMeasure | None:
+            nonlocal m, capped
+            if not done(m) and time.monotonic() < deadline:
+                m, capped = self._compute(phase, vip, ts, to, fault)
+            return m if done(m) else None
 
-        def recovered() -> FailoverMeasure | None:
-            nonlocal m
-            if not m.recovered:
-                m = compute()
-            return m if m.recovered else None
-
+        # Bounded by the timeout; an unfinished measure is still the result.
         with contextlib.suppress(LabTimeoutError):
             waits.until(
-                f"the client's requests to {vip} to succeed again",
-                recovered,
+                f"the client's requests to {vip} to succeed again, or {vip} to stay put "
+                f"for {watch_end - ts:.1f} s",
+                final,
                 max(0.0, deadline - time.monotonic()),
                 interval=0.0,
             )
-        self.measures.append(m)
-        if self.record is not None:
-            self.record(m)
-        return m
+        return self._keep(m)
 
     def failover(
         self,
@@ -187,10 +278,30 @@ class Scenario:
         *,
         settle: float = 0.3,
         timeout: float = 15.0,
+        move_within: float | None = None,
     ) -> FailoverMeasure:
-        """Wait until ``to`` holds ``vip`` (if given) and the service answers again, then
-        measure the failover from the moment ``fault`` was injected."""
-        return self._measure("failover", vip, fault.injected_at, to, settle, timeout, fault)
+        """Measure the failover from the moment ``fault`` was injected.
+
+        With ``to``: wait until ``to`` alone holds ``vip`` and the service answers again,
+        then measure. If the VIP is still held as before the fault ``move_within`` seconds
+        after it, or ``to`` does not hold it alone within ``timeout``, raise
+        :class:`~pytest_halab.errors.VipDidNotMove` (an AssertionError) whose message is the
+        diagnosis ("VI_1 did not move to lb2: held by lb1 throughout 7.0 s after ...").
+
+        Without ``to``: wait until another node took the VIP and the service answers again,
+        or until the VIP stayed put for ``move_within`` seconds: then the measure says it
+        did not move (``moved`` False, ``holders_before``/``holders_after``, the client's
+        ``failed_requests`` and outage, no detection/VIP-move/GARP figure).
+
+        ``move_within``: how long a move may take after the fault; default
+        :meth:`move_bound` (4 advert intervals + the slowest tracked script + preempt_delay
+        + 1 s: 7 s on ``nginx_master_backup``). ``timeout`` bounds the whole wait. Either
+        way the measure is recorded (summary table, JUnit properties, report).
+        """
+        __tracebackhide__ = True
+        return self._measure(
+            "failover", vip, fault.injected_at, to, settle, timeout, fault, move_within
+        )
 
     def recovery(
         self,
@@ -200,12 +311,18 @@ class Scenario:
         *,
         settle: float = 0.3,
         timeout: float = 15.0,
+        move_within: float | None = None,
     ) -> FailoverMeasure:
-        """Same, from the moment ``fault`` was reverted (revert it first)."""
+        """Same, from the moment ``fault`` was reverted (revert it first). ``move_within``
+        defaults to the timeout: undoing a fault (a node booting, a daemon starting) takes a
+        time that no VRRP setting bounds."""
+        __tracebackhide__ = True
         if fault.reverted_at is None:
             self.faults.revert(fault)
         assert fault.reverted_at is not None
-        return self._measure("recovery", vip, fault.reverted_at, to, settle, timeout, fault)
+        return self._measure(
+            "recovery", vip, fault.reverted_at, to, settle, timeout, fault, move_within
+        )
 
 
 def _label(fault: Fault) -> str:

@@ -20,9 +20,10 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert halab_main(argv) == 0
     text = capsys.readouterr().out
     assert (
-        "failover benchmark: nginx_v3_fast, VI_1, faults at phase advert, client probe every 10 ms"
-        in text
+        "failover benchmark: nginx_v3_fast, VI_1; faults injected just after an advert of the "
+        "master; the client sends a request every 10 ms" in text
     )
+    assert "crash_node on lb1" in text and "1 of 1 runs" in text
     assert "ratio of medians" in text
     doc = json.loads(out.read_text())
     assert doc["phase"] == "advert"
@@ -33,6 +34,7 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
     for (engine, fault), run in runs.items():
         m = run["measure"]
         assert m["old_holder"] == "lb1" and m["new_holder"] == "lb2", (engine, fault)
+        assert run["node"] == "lb1" and m["moved"], (engine, fault)
         assert m["vip_move_s"] > 0 and m["detection_s"] > 0
         # netlink events are stamped when the observer reads them: 0.2-7 ms on a quiet host,
         # up to 170 ms seen with parallel labs busy on both cores (pytest -n 2/-n 4)

@@ -137,7 +137,8 @@ def test_a_clean_failover_measured_to_the_microsecond() -> None:
     assert m.moved and m.recovered
     assert m.window_end == at(3000)
     assert m.summary() == (
-        "VI_1 failover after kill_process: lb1 -> lb2, detection 612.3 ms, VIP move 612.8 ms, "
+        "VI_1 failover after kill_process on lb1: lb1 -> lb2, detection 612.3 ms, "
+        "VIP move 612.8 ms, "
         "outage 0.0 ms (0 of 301 requests failed), holders after: lb2"
     )
 
@@ -297,6 +298,93 @@ def test_a_vip_that_never_moves_has_no_figures_and_the_assertion_shows_the_timel
     assert "VI_1 ok x" in text
     assert_holder(tl, "VI_1", "lb1", at(2000))
     assert assert_single_holder(tl, "VI_1", at(0), at(3000)) == "lb1"
+
+
+def dead_service_stays_put() -> list[Event]:
+    """nginx killed on lb1 at 0 and no script tracks it: lb1 keeps VI_1 and every request
+    fails from +5 ms on. lb2 logs a MASTER state it leaves at once without adding the VIP,
+    and lb1 refreshes its gratuitous ARP: neither is a failover."""
+    return [
+        state(-5000, "lb1", "MASTER"),
+        added(-5000, "lb1", vip="VI_1"),
+        *adverts("lb1", 51, -5000, 4000, prio=150),
+        fault(0, "inject"),
+        fault(0.2, "effective"),
+        *probes(-500, -5),
+        *probes(5, 3995, ok=False),
+        state(1200, "lb2", "MASTER", prev="BACKUP"),
+        state(1200.5, "lb2", "BACKUP", prev="MASTER"),
+        ev(2000, "client", "garp", addr=VIP1, mac=NODE_MACS["lb1"]),
+    ]
+
+
+def test_a_vip_that_stays_put_says_so_with_what_the_client_saw() -> None:
+    tl = Timeline(dead_service_stays_put(), vips=VIPS)
+    m = measure(tl, FULL, "VI_1", at=at(0), window_end=at(4000))
+    assert not m.moved and m.stayed_put
+    assert (m.old_holder, m.new_holder, m.fault_target) == ("lb1", None, "lb1")
+    assert m.holders_before == m.holders_after == {"lb1"} and m.holder_changes == 0
+    assert (m.detection_s, m.vip_move_s, m.garp_s, m.detection_source) == (None,) * 4
+    assert (m.failed_requests, m.probes) == (400, 400)  # +5, +15, ..., +3995 ms: all failed
+    assert m.outage_s is None and not m.recovered  # no outage that ended...
+    assert m.ongoing_outage_s == 3.995  # ...but one going on: first failure -> window end
+    assert m.duration_s == 4.0
+    outcome = (
+        "outage at least 3995.0 ms (requests still failing at the end), 400 of 400 requests failed"
+    )
+    assert m.summary() == (
+        "VI_1 failover after kill_process on lb1: did not move, held by lb1 throughout 4.0 s; "
+        + outcome
+    )
+    assert m.diagnosis("lb2") == (
+        "VI_1 did not move to lb2: held by lb1 throughout 4.0 s after kill_process on lb1; "
+        + outcome
+    )
+
+
+def test_no_detection_nor_garp_for_the_expected_holder_when_nothing_moved() -> None:
+    """A test's `to` names lb2: lb2's passing MASTER state and lb1's GARP (MACs unknown, so
+    any GARP for the address would do) must not read as a detection and a GARP."""
+    tl = Timeline(dead_service_stays_put(), vips=VIPS)
+    m = measure(tl, BARE, "VI_1", at=at(0), window_end=at(4000), new_holder="lb2")
+    assert m.new_holder == "lb2" and not m.moved
+    assert (m.detection_s, m.vip_move_s, m.garp_s, m.detection_source) == (None,) * 4
+    assert m.garp_delta_s is None
+
+
+def test_a_vip_dropped_by_its_holder_did_not_stay_put() -> None:
+    events = [*dead_service_stays_put(), removed(1500, "lb1")]
+    m = measure(Timeline(events, vips=VIPS), FULL, "VI_1", at=at(0), window_end=at(4000))
+    assert not m.moved and not m.stayed_put
+    assert m.holders_before == {"lb1"} and m.holders_after == frozenset()
+    assert m.holder_changes == 1
+    assert m.holding() == "held by lb1 before, by nobody at the end (1 change in 4.0 s)"
+
+
+def test_a_stay_put_measure_round_trips_with_its_holders() -> None:
+    tl = Timeline(dead_service_stays_put(), vips=VIPS)
+    m = measure(tl, FULL, "VI_1", at=at(0), window_end=at(4000))
+    d = m.as_dict()
+    assert d["moved"] is False and d["recovered"] is False
+    assert d["holders_before"] == ["lb1"] and d["holder_changes"] == 0
+    assert d["ongoing_outage_s"] == 3.995 and d["fault_target"] == "lb1"
+    assert FailoverMeasure.from_dict(d) == m
+
+
+def test_diagnosis_of_a_vip_that_went_elsewhere_or_not_alone() -> None:
+    tl = Timeline(split_brain(), vips=VIPS)
+    m = measure(tl, BARE, "VI_1", at=at(1000))
+    assert m.moved and m.holders_after == {"lb1", "lb2"}
+    went = "it moved to lb2 (VIP move 3600.0 ms), holders at the end: lb1 and lb2"
+    tail = " after firewall_vrrp on lb2; no outage, 0 of 181 requests failed"
+    assert m.diagnosis("lb2") == f"VI_1 is not held by lb2 alone: {went}{tail}"
+    assert m.diagnosis("lb3") == f"VI_1 did not move to lb3: {went}{tail}"
+
+
+def test_the_client_outcome_of_an_outage_that_ended() -> None:
+    m = measure(Timeline(failing_probes(), vips=VIPS), BARE, "VI_1", at=at(0))
+    assert m.ongoing_outage_s is None
+    assert m.client_outcome() == "outage 3000.2 ms, 300 of 500 requests failed"
 
 
 def test_assert_single_holder_and_the_gap_of_a_failover() -> None:
