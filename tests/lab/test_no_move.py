@@ -133,21 +133,22 @@ def test_the_failed_expectation_reaches_the_summary_table(pytester: pytest.Pytes
 
 
 def test_bench_of_a_fault_that_moves_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["bench", str(NO_TRACK), "--vrrp", "keepalived,halab", "--fault", "kill_nginx"]
+    # One engine: how the bench reports a run that moved nothing does not depend on the
+    # engine (the measure itself is tested on both above).
+    argv = ["bench", str(NO_TRACK), "--vrrp", "halab", "--fault", "kill_nginx"]
     assert halab_main([*argv, "--runs", "1"]) == EXIT_NO_MOVE
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
-    for engine in ENGINES:
-        assert re.search(
-            rf"^ *[\d.]+ s {engine} kill_nginx on lb1 #1: VI_1 did not move after "
-            r"kill_process nginx SIGKILL on lb1, held by lb1 throughout \d+\.\d s; outage at least",
-            captured.err,
-            re.M,
-        ), captured.err
-        assert re.search(
-            rf"^{engine}: VI_1 did not move after kill_nginx on lb1 in 1 of 1 run\(s\) \(held "
-            r"by lb1 throughout\); client outage at least \d+\.\d ms",
-            captured.out,
-            re.M,
-        ), captured.out
+    assert re.search(
+        r"^ *[\d.]+ s halab kill_nginx on lb1 #1: VI_1 did not move after "
+        r"kill_process nginx SIGKILL on lb1, held by lb1 throughout \d+\.\d s; outage at least",
+        captured.err,
+        re.M,
+    ), captured.err
+    assert re.search(
+        r"^halab: VI_1 did not move after kill_nginx on lb1 in 1 of 1 run\(s\) \(held "
+        r"by lb1 throughout\); client outage at least \d+\.\d ms",
+        captured.out,
+        re.M,
+    ), captured.out
     assert f"exit status {EXIT_NO_MOVE}: in some run the fault moved no VIP" in captured.out

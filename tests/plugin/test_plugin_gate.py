@@ -260,8 +260,10 @@ LAB_TEST = textwrap.dedent("""
 
 @pytest.mark.lab
 def test_a_real_failover_saved_then_gated(pytester: pytest.Pytester) -> None:
-    """Save the figures of a real failover, gate the next run on them with a huge
-    allowance (passes), then on a baseline of impossibly fast figures (fails)."""
+    """Save the figures of a real failover, then gate a second run on a baseline of
+    impossibly fast figures (fails). A passing gate is shown on recorded figures above: on a
+    real lab it would need an allowance wide enough for one noisy failover, which proves
+    little."""
     pytester.makepyfile(test_user=LAB_TEST)
     topology = "--hal-topology=nginx_master_backup"
     path = pytester.path / "base.json"
@@ -275,19 +277,6 @@ def test_a_real_failover_saved_then_gated(pytester: pytest.Pytester) -> None:
     (move,) = [k for k, e in base.entries.items() if e.figure == "vip_move"]
     assert move == "test_user.py::test_sigterm_hands_over/VI_1/kill_process vrrp SIGTERM/vip_move"
     assert base.entries[move].subject["engine"] == "keepalived"
-
-    # A median of 0 (no request failed: outage 0) allows only the noise floor (10 ms) above
-    # it, whatever the percentage, and one failover may lose requests when the last one lost
-    # none: gate again on the other figures of the saved file, which a wide allowance must pass.
-    kept = {k: e for k, e in base.entries.items() if e.median > 0}
-    assert move in kept
-    nonzero = pytester.path / "nonzero.json"
-    bl.save(Baseline(base.topology, base.source, kept, created=base.created), nonzero)
-    again = run(pytester, topology, f"--hal-baseline={nonzero}", "--hal-max-regression=1000")
-    assert again.ret == pytest.ExitCode.OK, again.stdout.str()
-    again.stdout.fnmatch_lines(
-        [f"halab regression gate passed: {len(kept)} figure(s) compared with {nonzero}, *"]
-    )
 
     fast = pytester.path / "fast.json"
     tiny = {k: Entry(e.figure, (1e-6,), e.subject) for k, e in base.entries.items()}
