@@ -72,10 +72,11 @@ from pytest_halab.vrrp.status import JSON_PATH, JSON_SIGNAL, dump, instance_reco
 from pytest_halab.vrrp.syncgroup import SyncGroups
 from pytest_halab.vrrp.track import (
     EmailAlerter,
+    NotifyCommand,
     ProcessRunner,
     ScriptTracker,
     TrackedItem,
-    notify_commands,
+    notify_runs,
     tracking_result,
 )
 from pytest_halab.vrrp.vips import VirtualAddresses
@@ -238,8 +239,9 @@ class Daemon:
         """The instance still runs (a reload did not replace or remove it)."""
         return self.instances.get(inst.name) is inst
 
-    def _run(self, argv: list[str]) -> None:
-        self.runner.start(argv)
+    def _run(self, command: NotifyCommand) -> None:
+        """Start a notify script as the user it runs as."""
+        self.runner.start(command.argv, user=command.user, group=command.group)
 
     # --- signals ----------------------------------------------------------------------
 
@@ -634,6 +636,11 @@ class Daemon:
                         action.priority,
                         inst.machine.effective_priority,
                     )
+                # keepalived's send_event_notify(): the script, with no argument
+                script = inst.cfg.notify_master_rx_lower_pri
+                command = NotifyCommand.of(script) if script is not None else None
+                if command is not None:
+                    self._run(command)
             elif isinstance(action, LogNotice):
                 log.info("(%s) %s", inst.name, action.message)
         self._schedule(inst)
@@ -667,7 +674,7 @@ class Daemon:
             "FAULT": cfg.notify_fault,
             "STOP": cfg.notify_stop,
         }.get(new)
-        for argv in notify_commands(
+        for command in notify_runs(
             kind="INSTANCE",
             name=inst.name,
             state=new,
@@ -675,7 +682,7 @@ class Daemon:
             specific=specific,
             generic=cfg.notify,
         ):
-            self.runner.start(argv)
+            self._run(command)
         if cfg.smtp_alert is not False and self.email.enabled:
             self.email.instance_alert(inst.name, new)
         if inst.group:

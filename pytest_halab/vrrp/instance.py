@@ -239,6 +239,8 @@ def machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
         "notify_fault",
         "notify_stop",
         "notify",
+        "notify_master_rx_lower_pri",
+        "notify_deleted",
         "smtp_alert",
         "sync_group",
     ):

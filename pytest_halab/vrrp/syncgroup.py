@@ -24,7 +24,7 @@ from pytest_halab.vrrp.state import (
     State,
     StateChange,
 )
-from pytest_halab.vrrp.track import notify_commands
+from pytest_halab.vrrp.track import NotifyCommand, notify_runs
 
 __all__ = ["SyncGroups"]
 
@@ -39,7 +39,7 @@ class SyncGroups:
 
     It works through the coordinator's hands: ``instances()`` gives the running instances
     by name, ``apply(inst, actions)`` carries out a member's actions (and comes back to
-    :meth:`follow`), ``run(argv)`` starts a notify command.
+    :meth:`follow`), ``run(command)`` starts a notify script as its user.
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class SyncGroups:
         events: EventLog,
         instances: Callable[[], Mapping[str, Instance]],
         apply: Callable[[Instance, Sequence[Action]], None],
-        run: Callable[[list[str]], object],
+        run: Callable[[NotifyCommand], object],
         detail: bool = False,
     ) -> None:
         self._clock = clock
@@ -149,7 +149,7 @@ class SyncGroups:
             "FAULT": group.notify_fault,
             "STOP": group.notify_stop,
         }.get(state)
-        for argv in notify_commands(
+        for command in notify_runs(
             kind="GROUP",
             name=name,
             state=state,
@@ -157,7 +157,7 @@ class SyncGroups:
             specific=specific,
             generic=group.notify,
         ):
-            self._run(argv)
+            self._run(command)
 
     def _sync_advert(self, inst: Instance, now: float, priority: int) -> list[Action]:
         """Feed the machine an advert made up here (never sent): priority 255 makes a

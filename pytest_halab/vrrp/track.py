@@ -15,9 +15,11 @@ keepalived 2.2.7 semantics:
   added while failing, ``weight 0`` puts the instance in FAULT while failing; ``reverse``
   flips the sign of the adjustment. The effective priority is clamped to 1-254.
 - A tracked interface is OK while it is up and running (``IFF_UP`` and ``IFF_RUNNING``).
-- ``notify_master|backup|fault|stop`` run with no arguments; ``notify`` gets
-  ``INSTANCE|GROUP NAME STATE PRIORITY``. Commands are split like a shell would split them
-  but run without one (keepalived execs them directly).
+- ``notify_master|backup|fault|stop`` (and ``notify_master_rx_lower_pri``) run with the
+  arguments written inside their quotes only; ``notify`` gets ``INSTANCE|GROUP NAME STATE
+  PRIORITY`` appended. Each runs as its own user and group when the configuration names
+  them (``notify_backup "/x.sh backup" nobody``), else as the default script user. They
+  run without a shell (keepalived execs them directly).
 """
 
 from __future__ import annotations
@@ -39,14 +41,18 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
+from pytest_halab.vrrp.conf import NotifyScript
+
 __all__ = [
     "EmailAlerter",
+    "NotifyCommand",
     "ProcessRunner",
     "Scheduler",
     "ScriptTracker",
     "TimerHandle",
     "TrackedItem",
     "notify_commands",
+    "notify_runs",
     "split_command",
     "tracking_result",
 ]
@@ -98,23 +104,27 @@ class ProcessRunner:
     def _uid_gid(self, user: str | None, group: str | None = None) -> tuple[int, int] | None:
         """The ids a script runs as, as keepalived picks them: its own user (and group),
         else ``script_user`` (and its group), else keepalived_script when it exists;
-        root when none applies; None (unchanged) when we are not root."""
+        root when none applies; None (unchanged) when we are not root.
+
+        Raises LookupError when a user or group the configuration names does not exist
+        (any more: the parser dropped the scripts whose users did not): such a script is
+        never run as root instead."""
         if os.geteuid() != 0:
             return None
         if user is None:
             user, group = self._user, self._group
-        name = user or "keepalived_script"
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            # root, but still without supplementary groups, as keepalived runs it
-            return 0, os.getegid()
-        gid = entry.pw_gid
-        if group is not None:
+        if user is None:
             try:
-                gid = grp.getgrnam(group).gr_gid
+                entry = pwd.getpwnam("keepalived_script")
             except KeyError:
+                # root, but still without supplementary groups, as keepalived runs it
                 return 0, os.getegid()
+            return entry.pw_uid, entry.pw_gid
+        try:
+            entry = pwd.getpwnam(user)
+            gid = entry.pw_gid if group is None else grp.getgrnam(group).gr_gid
+        except KeyError as exc:
+            raise LookupError(f"user/group {user}:{group or ''} does not exist") from exc
         return entry.pw_uid, gid
 
     def start(
@@ -132,7 +142,11 @@ class ProcessRunner:
         gid and no other group (root's supplementary groups are dropped), then its uid.
         Returns None (after logging) when the command cannot be started.
         """
-        ids = self._uid_gid(user, group)
+        try:
+            ids = self._uid_gid(user, group)
+        except LookupError as exc:
+            log.warning("Cannot run %s: %s", shlex.join(argv), exc)
+            return None
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -347,27 +361,72 @@ def tracking_result(base_priority: int, items: Iterable[TrackedItem]) -> tuple[b
 # --- notify ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NotifyCommand:
+    """A notify script to start: its argv, and the user (and group) it runs as (None:
+    the default script user)."""
+
+    argv: tuple[str, ...]
+    user: str | None = None
+    group: str | None = None
+
+    @classmethod
+    def of(cls, script: NotifyScript | str, extra: Sequence[str] = ()) -> NotifyCommand | None:
+        """The command for a configured script (a command line: the default user), with
+        `extra` arguments appended; None when it has no program."""
+        if isinstance(script, str):
+            argv, user, group = split_command(script), None, None
+        else:
+            argv, user, group = script.argv, script.user, script.group
+        if not argv:
+            return None
+        return cls((*argv, *extra), user, group)
+
+
+def notify_runs(
+    *,
+    kind: str,
+    name: str,
+    state: str,
+    priority: int,
+    specific: NotifyScript | str | None,
+    generic: NotifyScript | str | None,
+) -> list[NotifyCommand]:
+    """The scripts to run for a state change, as keepalived 2.2 runs them, each with the
+    user it runs as.
+
+    ``kind`` is "INSTANCE" or "GROUP"; ``specific`` is the notify_<state> script (run
+    with its own arguments only), ``generic`` the ``notify`` script (gets kind, name,
+    state, priority appended).
+    """
+    commands = [
+        NotifyCommand.of(specific) if specific else None,
+        NotifyCommand.of(generic, (kind, name, state, str(priority))) if generic else None,
+    ]
+    return [c for c in commands if c is not None]
+
+
 def notify_commands(
     *,
     kind: str,
     name: str,
     state: str,
     priority: int,
-    specific: str | None,
-    generic: str | None,
+    specific: NotifyScript | str | None,
+    generic: NotifyScript | str | None,
 ) -> list[list[str]]:
-    """The argv lists to run for a state change, as keepalived 2.2 runs them.
-
-    ``kind`` is "INSTANCE" or "GROUP"; ``specific`` is the notify_<state> command (run
-    with no extra argument), ``generic`` the ``notify`` command (gets kind, name, state,
-    priority appended).
-    """
-    commands: list[list[str]] = []
-    if specific:
-        commands.append(split_command(specific))
-    if generic:
-        commands.append([*split_command(generic), kind, name, state, str(priority)])
-    return [c for c in commands if c]
+    """The argv lists of :func:`notify_runs` (without the users they run as)."""
+    return [
+        list(c.argv)
+        for c in notify_runs(
+            kind=kind,
+            name=name,
+            state=state,
+            priority=priority,
+            specific=specific,
+            generic=generic,
+        )
+    ]
 
 
 # --- email ---------------------------------------------------------------------------

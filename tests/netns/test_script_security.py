@@ -88,3 +88,43 @@ def test_notify_as_script_user_drops_root_groups(lab: NetnsLab, shared: Path, ki
     wait_for(lambda: (out / "ids").exists(), 3.0, "the notify script")
     uid, *groups = (out / "ids").read_text().split()
     assert (uid, groups) == ("65534", ["65534"])
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_notify_scripts_run_as_the_user_written_after_them(
+    lab: NetnsLab, shared: Path, kind: str
+) -> None:
+    """keepalived reads ``notify_X COMMAND [USER [GROUP]]``: arguments belong inside the
+    quotes, the word after the command is the user the script runs as (root's groups
+    dropped), the next its group, a fifth is ignored; an unquoted argument is taken for a
+    user that does not exist, and that script never runs."""
+    out = shared / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    ids = _executable(shared / "ids.sh", f'echo "$(id -u) $(id -G) $*" > "{out}/$$"')
+    conf = _with_notify(
+        "",
+        f"    notify_master {ids} master\n"
+        f'    notify_backup "{ids} backup" nobody\n'
+        f'    notify "{ids} generic" nobody daemon extra\n',
+    )
+    node = lab.add_node("a", 1)
+    saved = os.getgroups()
+    os.setgroups([0, 1, 2, 4])  # the daemon starts with supplementary groups to drop
+    try:
+        node.start(kind, conf)
+    finally:
+        os.setgroups(saved)
+    wait_for(node.has_vip, startup_allowance(), "a to become master")
+
+    def records() -> set[str]:
+        return {p.read_text().strip() for p in out.iterdir()}
+
+    master = "65534 1 generic INSTANCE VI_1 MASTER 150"
+    wait_for(lambda: master in records(), 3.0, "the notify script for MASTER")
+    holds_for(lambda: len(records()) == 3, 1.0, "no other script to run")
+    assert records() == {
+        "65534 65534 backup",
+        "65534 1 generic INSTANCE VI_1 BACKUP 150",
+        master,
+    }

@@ -478,8 +478,12 @@ def test_good_full_model() -> None:
     assert [v.address for v in vi1.excluded_vips] == ["198.51.100.1"]
     assert [(t.name, t.weight) for t in vi1.track_interfaces] == [("lo", -10)]
     assert [(t.name, t.weight) for t in vi1.track_scripts] == [("chk_true", 5), ("chk_plain", None)]
-    assert vi1.notify_master == "/bin/true master arg"
-    assert vi1.notify_backup == "/bin/true"
+    assert vi1.notify_master is not None and vi1.notify_backup is not None
+    assert (vi1.notify_master.argv, vi1.notify_master.user) == (
+        ["/bin/true", "master", "arg"],
+        None,
+    )
+    assert vi1.notify_backup.argv == ["/bin/true"]
     # instance values win over global_defs, the rest come from global_defs
     assert (vi1.garp_master_delay, vi1.garp_master_repeat, vi1.garp_master_refresh) == (1, 3, 30)
     assert vi1.dont_track_primary and vi1.smtp_alert and vi1.sync_group == "G1"
@@ -491,7 +495,8 @@ def test_good_full_model() -> None:
         100,
     )
     assert cfg.sync_groups["G1"].members == ["VI_1", "VI_2"]
-    assert cfg.sync_groups["G1"].notify_master == "/bin/true group master"
+    g1_master = cfg.sync_groups["G1"].notify_master
+    assert g1_master is not None and g1_master.argv == ["/bin/true", "group", "master"]
     http = cfg.virtual_servers[0].real_servers[0].items[1]
     assert http.keyword == "HTTP_GET" and http.children[0].children[0].args == ["/health"]
 

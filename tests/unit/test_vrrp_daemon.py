@@ -6,13 +6,16 @@ import importlib
 import itertools
 import json
 import os
+import pwd
 import re
 import select
+import shutil
 import signal
 import smtplib
 import socket
 import stat
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -818,6 +821,84 @@ def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
     _drive(d.loop, lambda: _state(d, "VI_2") is State.MASTER, timeout=3)
     assert _state(d, "VI_1") is State.MASTER
     assert d.groups.states["G1"] == "MASTER"
+
+
+def _no_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return True
+    return False
+
+
+class _RecordingRunner:
+    """Stands for ProcessRunner: records what would be started, and as whom."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[list[str], str | None, str | None]] = []
+
+    def start(
+        self,
+        argv: Any,
+        on_exit: Any = None,
+        *,
+        user: str | None = None,
+        group: str | None = None,
+        env: Any = None,
+    ) -> None:
+        self.started.append((list(argv), user, group))
+
+    def kill_all(self) -> None:
+        pass
+
+
+@pytest.fixture
+def shared_script() -> Iterator[Path]:
+    """An executable script in a 0755 directory under /tmp, that any user can reach."""
+    path = Path(tempfile.mkdtemp(prefix="halab-notify-", dir="/tmp"))
+    path.chmod(0o755)
+    script = path / "n.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    try:
+        yield script
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(
+    any(_no_user(u) for u in ("nobody", "root")) or not _no_user("halab-no-such-user"),
+    reason="needs the users nobody and root",
+)
+def test_notify_scripts_run_as_their_own_users(
+    fake_daemon: FakeDaemon, shared_script: Path
+) -> None:
+    """Each notify script runs with the arguments inside its quotes, as the user (and
+    group) written after it; one whose user does not exist never runs (keepalived drops
+    it); notify_master_rx_lower_pri runs when a lower priority advert arrives."""
+    s = str(shared_script)
+    conf = CONF.replace(
+        "    virtual_ipaddress {",
+        f'    notify_master "{s} master" nobody\n'
+        f"    notify_backup {s} halab-no-such-user\n"
+        f'    notify "{s} generic" nobody daemon extra\n'
+        f'    notify_master_rx_lower_pri "{s} lower" root\n'
+        "    virtual_ipaddress {",
+    )
+    d, kernel = fake_daemon(conf)
+    runner = _RecordingRunner()
+    d.runner = runner  # type: ignore[assignment]
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert runner.started == [
+        ([s, "generic", "INSTANCE", "VI_1", "BACKUP", "150"], "nobody", "daemon"),
+        ([s, "master"], "nobody", None),
+        ([s, "generic", "INSTANCE", "VI_1", "MASTER", "150"], "nobody", "daemon"),
+    ]
+    runner.started.clear()
+    _advert_from_peer(d, "VI_1", 100)
+    assert runner.started == [([s, "lower"], "root", None)]
 
 
 # --- packets -----------------------------------------------------------------------------

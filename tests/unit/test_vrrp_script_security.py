@@ -22,6 +22,7 @@ import pytest
 from pytest_halab.vrrp.conf import (
     Diagnostic,
     KeepalivedConfig,
+    NotifyScript,
     config_test_exit_status,
     load_config,
 )
@@ -234,7 +235,7 @@ def test_insecure_notify_scripts_are_removed(lab: Path, scripts: dict[str, Path]
 def test_insecure_track_script_is_disabled(lab: Path, scripts: dict[str, Path]) -> None:
     cfg, diags = _load(_case(lab, scripts, "secure_insecure_track"))
     assert cfg.scripts["chk"].disabled and cfg.instances["V"].track_scripts == []
-    assert cfg.instances["V"].notify_master == str(scripts["good"])
+    assert _argv(cfg.instances["V"].notify_master) == [str(scripts["good"])]
     assert [d.message for d in diags] == [
         f"Unsafe permissions found for script '{scripts['ww']}' - disabling.",
         "Disabling track script chk due to insecure",
@@ -246,7 +247,7 @@ def test_without_script_security_insecure_scripts_still_run(
     lab: Path, scripts: dict[str, Path]
 ) -> None:
     cfg, diags = _load(_case(lab, scripts, "not_secure"))
-    assert cfg.instances["V"].notify_master == str(scripts["ww"])
+    assert _argv(cfg.instances["V"].notify_master) == [str(scripts["ww"])]
     assert [d.message for d in diags] == [
         f"Unsafe permissions found for script '{scripts['ww']}'.",
         "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
@@ -269,6 +270,10 @@ def test_script_security_without_any_script_user(lab: Path, scripts: dict[str, P
         "(V) track script chk not found, ignoring...",
     ]
     assert config_test_exit_status(diags) == 5
+
+
+def _argv(script: NotifyScript | None) -> list[str] | None:
+    return None if script is None else script.argv
 
 
 def _load(path: Path) -> tuple[KeepalivedConfig, list[Diagnostic]]:

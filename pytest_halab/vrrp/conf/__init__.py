@@ -21,12 +21,18 @@ Deliberate differences from keepalived 2.2.7 (see the tests for the observed beh
 - ``$definitions``, ``~SEQ``/``~LST`` and ``@config_id`` line prefixes are not expanded.
 - ``smtp_server`` host names are resolved only when ``resolve_hosts`` is true; otherwise
   a name is reported invalid, as keepalived does on a host without DNS.
+- ``keepalived -t`` 2.2.7 kills itself (SIGTERM, before printing anything more) as soon as
+  it checks a script that runs with other ids than its own (``script_user nobody``, or
+  ``notify_master "/x.sh" nobody``): it takes itself for an orphaned child. Here such a
+  configuration is checked to the end, as the running keepalived checks it (its log then
+  has the SECURITY VIOLATION line that ``-t`` never reaches).
 
 The package, one concept per module: `diagnostics` (messages, exit status), `model`,
 `lexer` (comments, words, braces, includes), `values` (numbers, flags, addresses),
 `keywords` (keyword tables), `context` (the state of one parse), one parser per block
-(`global_defs`, `vrrp_script`, `vrrp_instance`, `vrrp_sync_group`, `virtual_server`), the
-dispatching core `parser`, `scripts` (script checks on this host), `validate`, `load`
+(`global_defs`, `vrrp_script`, `vrrp_instance`, `vrrp_sync_group`, `virtual_server`) and
+`notify` (the notify-type scripts they share), the dispatching core `parser`, `scripts`
+(script users and checks on this host), `validate`, `load`
 (`load_config`), and `edit` (changes to a configuration's text).
 """
 
@@ -39,6 +45,7 @@ from .model import (
     ConfigItem,
     GlobalDefs,
     KeepalivedConfig,
+    NotifyScript,
     RealServer,
     SyncGroup,
     TrackInterface,
@@ -54,6 +61,7 @@ __all__ = [
     "Diagnostic",
     "GlobalDefs",
     "KeepalivedConfig",
+    "NotifyScript",
     "RealServer",
     "Severity",
     "SyncGroup",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 
 from .context import Handler, Kw, ParseContext
-from .keywords import GLOBAL_BOOLS, GLOBAL_BOOLS_QUOTED, GLOBAL_KEYWORDS
+from .keywords import GLOBAL_BOOLS, GLOBAL_BOOLS_QUOTED, GLOBAL_KEYWORDS, GLOBAL_SCRIPTS
 from .lexer import Line
 from .model import TIMER_HZ
-from .scripts import user_exists
+from .notify import notify_script
+from .scripts import lookup_user
 from .values import parse_ip, strtol_prefix, true_false
 
 __all__ = ["TABLE"]
@@ -101,11 +102,54 @@ def _script_user(ctx: ParseContext, line: Line) -> None:
         return
     user = line.words[1]
     group = line.words[2] if len(line.words) > 2 else None
-    if not user_exists(user, group):
+    if lookup_user(user, group, lambda message: ctx.report("log", message)) is None:
+        ctx.notes.script_user_failed = True
+    if ctx.notes.script_user_failed:
+        # keepalived never forgets a failure: a later valid script_user fails too
         ctx.report("general", "Error setting global script uid/gid")
         return
     ctx.cfg.global_defs.script_user = user
     ctx.cfg.global_defs.script_group = group
+
+
+def _start_stop_script(name: str, kind: str) -> Handler:
+    """``startup_script`` / ``shutdown_script`` (keepalived's parent runs them)."""
+
+    def handler(ctx: ParseContext, line: Line) -> None:
+        gd = ctx.cfg.global_defs
+        if getattr(gd, name) is not None:
+            ctx.report("general", f"{kind} script already specified")
+            return
+        if len(line.words) < 2:
+            ctx.report("general", f"{kind} script missing")
+            return
+        script = notify_script(ctx, line, kind)
+        if script is None:
+            ctx.report("general", f"Invalid {kind} script")
+            return
+        setattr(gd, name, script)
+
+    return handler
+
+
+def _fifo_script(name: str, kind: str) -> Handler:
+    """``notify_fifo_script``, ``vrrp_notify_fifo_script``, ``lvs_notify_fifo_script``."""
+    prefix = name.removesuffix("notify_fifo_script")
+
+    def handler(ctx: ParseContext, line: Line) -> None:
+        gd = ctx.cfg.global_defs
+        if len(line.words) < 2:
+            ctx.report("general", f"No {prefix}notify_fifo_script specified")
+            return
+        if getattr(gd, name) is not None:
+            ctx.report(
+                "general",
+                f"{prefix}notify_fifo_script already specified - ignoring {line.words[1]}",
+            )
+            return
+        setattr(gd, name, notify_script(ctx, line, kind))
+
+    return handler
 
 
 def _script_security(ctx: ParseContext, line: Line) -> None:
@@ -175,6 +219,11 @@ def _table() -> dict[str, Kw]:
         vrrp_version=Kw(_version),
         vrrp_strict=Kw(_strict),
     )
+    for name, kind in GLOBAL_SCRIPTS.items():
+        if name.endswith("notify_fifo_script"):
+            table[name] = Kw(_fifo_script(name, kind))
+        else:
+            table[name] = Kw(_start_stop_script(name, kind))
     for name in (
         "vrrp_garp_master_delay",
         "vrrp_garp_master_repeat",

@@ -12,6 +12,7 @@ __all__ = [
     "GLOBAL_BOOLS",
     "GLOBAL_BOOLS_QUOTED",
     "GLOBAL_KEYWORDS",
+    "GLOBAL_SCRIPTS",
     "INSTANCE_BLOCKS",
     "INSTANCE_BOOLS",
     "INSTANCE_OTHER",
@@ -38,9 +39,7 @@ GLOBAL_KEYWORDS = [
     "bfd_process_name",
     "smtp_helo_name",
     "smtp_alert",
-    "startup_script",
     "startup_script_timeout",
-    "shutdown_script",
     "shutdown_script_timeout",
     "max_auto_priority",
     "min_auto_priority_delay",
@@ -85,13 +84,10 @@ GLOBAL_KEYWORDS = [
     "vrrp_rlimit_rttime",
     "vrrp_rlimit_rtime",
     "notify_fifo",
-    "notify_fifo_script",
     "vrrp_notify_fifo",
-    "vrrp_notify_fifo_script",
     "vrrp_notify_priority_changes",
     "fifo_write_vrrp_states_on_reload",
     "lvs_notify_fifo",
-    "lvs_notify_fifo_script",
     "checker_priority",
     "checker_no_swap",
     "checker_rt_priority",
@@ -170,8 +166,6 @@ INSTANCE_OTHER = [
     "strict_mode",
     "preempt",
     "debug",
-    "notify_deleted",
-    "notify_master_rx_lower_pri",
     "notify_priority_changes",
     "lvs_sync_daemon_interface",
     "garp_lower_prio_delay",
@@ -241,6 +235,15 @@ TOP_IGNORED = (
 )
 
 NOTIFY_SCRIPTS = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+# global_defs scripts read like notify scripts (a command, then an optional user and group),
+# with the type keepalived names them by in its messages
+GLOBAL_SCRIPTS = {
+    "startup_script": "startup",
+    "shutdown_script": "shutdown",
+    "notify_fifo_script": "notify_fifo",
+    "vrrp_notify_fifo_script": "vrrp_notify_fifo",
+    "lvs_notify_fifo_script": "lvs_notify_fifo",
+}
 
 # virtual_server: the keywords of its blocks (checked, kept as data)
 CHECK_COMMON = [

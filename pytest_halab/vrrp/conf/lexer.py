@@ -27,6 +27,7 @@ __all__ = [
     "decomment",
     "is_include",
     "split_braces",
+    "split_quoted_escaped",
     "split_words",
 ]
 
@@ -74,7 +75,7 @@ def decomment(text: str, report: Report) -> tuple[str, list[int]]:
                     columns.extend((base + i, base + i + 1))
                 i += 2
                 continue
-            break  # trailing backslash: a continuation keepalived only uses for definitions
+            break  # a trailing backslash: kept, below
         elif not quote and c in "!#":
             break
         out.append(c)
@@ -85,7 +86,20 @@ def decomment(text: str, report: Report) -> tuple[str, list[int]]:
         shown = result.rstrip(" \t")
         report("general", f"Unterminated quote '{shown}'")
     result = result.rstrip(" \t")
-    return result, columns[: len(result)]
+    columns = columns[: len(result)]
+    if _continued(s):
+        # keepalived marks a line that ends with an unpaired backslash (a continuation
+        # it only acts on in definitions) by keeping that backslash after the trimmed
+        # text, even when a comment came before it.
+        result += "\\"
+        columns.append(base + len(s) - 1)
+    return result, columns
+
+
+def _continued(text: str) -> bool:
+    """The line ends with an odd run of backslashes: its last one pairs with nothing."""
+    run = len(text) - len(text.rstrip("\\"))
+    return run % 2 == 1
 
 
 def split_words(text: str, report: Report) -> list[tuple[int, str]]:
@@ -113,6 +127,91 @@ def split_words(text: str, report: Report) -> list[tuple[int, str]]:
             words.append((i, text[i:j]))
             i = j
     return words
+
+
+_WHITE_SPACE = b" \t\f\n\r\v"
+_SIMPLE_ESCAPES = {
+    ord("a"): 0x07,
+    ord("b"): 0x08,
+    ord("E"): 0x1B,
+    ord("f"): 0x0C,
+    ord("n"): 0x0A,
+    ord("r"): 0x0D,
+    ord("t"): 0x09,
+    ord("v"): 0x0B,
+}
+_HEX = b"0123456789abcdefABCDEF"
+_OCTAL = b"01234567"
+
+
+def split_quoted_escaped(text: str, report: Report) -> list[str] | None:
+    """keepalived's alloc_strvec_quoted_escaped(): the words of a script line.
+
+    Words are separated by blanks; ``"..."`` and ``'...'`` (which may start or end inside
+    a word, as in a shell) keep blanks; a backslash escapes the next character anywhere,
+    quotes included, with C's escapes (``\\n``, ``\\t``, ``\\xHH``, ``\\ooo``,
+    ``\\cX``, ``\\E``...). A byte 0 ends its word, as it ends a C string.
+
+    None when there is no word, when a quote is not closed (reported as keepalived's
+    configuration error) or when the text ends with a lone backslash (logged)."""
+    src = text.encode("utf-8", "surrogateescape")
+    words: list[str] = []
+    i, n = 0, len(src)
+    while True:
+        while i < n and src[i] in _WHITE_SPACE:
+            i += 1
+        if i >= n:
+            break
+        word = bytearray()
+        quote = 0
+        while i < n:
+            c = src[i]
+            if c == 0x5C:  # backslash
+                i += 1
+                if i >= n:
+                    report("log", f"Missing escape char at end: '{text}'")
+                    return None
+                value, i = _escape(src, i)
+                word.append(value)
+            elif quote:
+                if c == quote:
+                    quote = 0
+                else:
+                    word.append(c)
+                i += 1
+            elif c in b"\"'":
+                quote = c
+                i += 1
+            elif c in _WHITE_SPACE:
+                break
+            else:
+                word.append(c)
+                i += 1
+        if quote:
+            report("unmatched_quote", f"String '{text}': missing terminating {chr(quote)}")
+            return None
+        words.append(bytes(word).split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
+    return words or None
+
+
+def _escape(src: bytes, i: int) -> tuple[int, int]:
+    """The byte an escape stands for (`i` is after the backslash), and where it ends."""
+    c, n = src[i], len(src)
+    if c == ord("x") and i + 1 < n and src[i + 1] in _HEX:
+        value, i = 0, i + 1
+        while i < n and src[i] in _HEX:
+            value = ((value << 4) | int(chr(src[i]), 16)) & 0xFF
+            i += 1
+        return value, i
+    if c == ord("c") and i + 1 < n:
+        return src[i + 1] & 0x1F, i + 2
+    if c in _OCTAL:
+        value, end = 0, i
+        while end < n and end < i + 3 and src[end] in _OCTAL:
+            value = (value << 3) + src[end] - ord("0")
+            end += 1
+        return value & 0xFF, end
+    return _SIMPLE_ESCAPES.get(c, c), i + 1
 
 
 _BRACE_OR_QUOTE = re.compile(r'["{}]')

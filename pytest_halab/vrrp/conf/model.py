@@ -4,6 +4,7 @@ keeps outside its model."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,6 +16,7 @@ __all__ = [
     "ConfigItem",
     "GlobalDefs",
     "KeepalivedConfig",
+    "NotifyScript",
     "ParseNotes",
     "RealServer",
     "SyncGroup",
@@ -70,6 +72,36 @@ class TrackScript:
 
 
 @dataclass
+class NotifyScript:
+    """A notify-type script (``notify_master``, ``notify``, ``vrrp_notify_fifo_script``...)
+    as keepalived 2.2.7 keeps it (lib/notify.c notify_script_init).
+
+    The keyword's first parameter is the command, split into `argv` with keepalived's
+    quoting and escapes (``"/x.sh 'a b'"`` is ``["/x.sh", "a b"]``); a second parameter is
+    the `user` it runs as, a third that user's `group` (default: the user's own). Any
+    further word is ignored. Without a user it runs as the default script user
+    (``script_user``, else keepalived_script, else root). A user or group that does not
+    exist drops the script, as keepalived does.
+    """
+
+    argv: list[str]
+    user: str | None = None
+    group: str | None = None
+    line: int = 0
+    file: str = ""
+
+    @property
+    def path(self) -> str:
+        """The program, as keepalived names the script in its messages."""
+        return self.argv[0]
+
+    @property
+    def command(self) -> str:
+        """The command as a shell would read it back (for messages)."""
+        return shlex.join(self.argv)
+
+
+@dataclass
 class VrrpScript:
     """A ``vrrp_script`` block with keepalived's defaults (times in seconds).
 
@@ -120,11 +152,14 @@ class VrrpInstance:
     mcast_src_ip: str | None = None
     track_interfaces: list[TrackInterface] = field(default_factory=list)
     track_scripts: list[TrackScript] = field(default_factory=list)
-    notify_master: str | None = None
-    notify_backup: str | None = None
-    notify_fault: str | None = None
-    notify_stop: str | None = None
-    notify: str | None = None
+    notify_master: NotifyScript | None = None
+    notify_backup: NotifyScript | None = None
+    notify_fault: NotifyScript | None = None
+    notify_stop: NotifyScript | None = None
+    notify: NotifyScript | None = None
+    notify_master_rx_lower_pri: NotifyScript | None = None
+    # the script of ``notify_deleted`` (the flag alone is in `options`)
+    notify_deleted: NotifyScript | None = None
     garp_master_delay: int = 5
     garp_master_repeat: int = 5
     garp_master_refresh: int = 0
@@ -152,11 +187,11 @@ class SyncGroup:
     name: str
     members: list[str] = field(default_factory=list)
     declared_members: list[str] = field(default_factory=list)
-    notify_master: str | None = None
-    notify_backup: str | None = None
-    notify_fault: str | None = None
-    notify_stop: str | None = None
-    notify: str | None = None
+    notify_master: NotifyScript | None = None
+    notify_backup: NotifyScript | None = None
+    notify_fault: NotifyScript | None = None
+    notify_stop: NotifyScript | None = None
+    notify: NotifyScript | None = None
     smtp_alert: bool | None = None
     tracking_weight: bool = False
     track_interfaces: list[str] = field(default_factory=list)
@@ -185,6 +220,13 @@ class GlobalDefs:
     vrrp_garp_master_refresh: int = 0
     vrrp_garp_master_refresh_repeat: int = 1
     vrrp_strict: bool = False
+    # scripts keepalived's parent (startup, shutdown) or its FIFOs run; halab-vrrpd checks
+    # them as keepalived does but runs none
+    startup_script: NotifyScript | None = None
+    shutdown_script: NotifyScript | None = None
+    notify_fifo_script: NotifyScript | None = None
+    vrrp_notify_fifo_script: NotifyScript | None = None
+    lvs_notify_fifo_script: NotifyScript | None = None
     options: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -237,10 +279,13 @@ class ParseNotes:
     `families` holds each instance's address family as its addresses set it (absent: none
     yet, IPv4); `unicast_configured` the instances with a unicast keyword; `garp_set` the
     garp_* keywords an instance set itself (the others come from global_defs);
-    `missing_interface` the first (file, line) naming an interface that does not exist.
+    `missing_interface` the first (file, line) naming an interface that does not exist;
+    `script_user_failed` that ``script_user`` names a user or group that does not exist
+    (keepalived then has no default script user: scripts without their own are dropped).
     """
 
     families: dict[str, int] = field(default_factory=dict)
     unicast_configured: set[str] = field(default_factory=set)
     garp_set: dict[str, set[str]] = field(default_factory=dict)
     missing_interface: tuple[str, int] | None = None
+    script_user_failed: bool = False

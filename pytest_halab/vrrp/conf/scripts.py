@@ -28,7 +28,7 @@ import os
 import pwd
 import shlex
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "DEFAULT_SCRIPT_USER",
@@ -40,7 +40,9 @@ __all__ = [
     "SC_NOTFOUND",
     "SC_SYSTEM",
     "check_script",
+    "cmd_str",
     "is_executable",
+    "lookup_user",
     "script_ids",
     "script_uid",
     "user_exists",
@@ -60,20 +62,40 @@ DEFAULT_SCRIPT_USER = "keepalived_script"
 _DEFAULT_PATH = "/bin:/usr/bin"
 
 
+def lookup_user(
+    user: str, group: str | None, report_log: Callable[[str], None] | None = None
+) -> tuple[int, int] | None:
+    """keepalived's set_uid_gid(): (uid, gid) of the user `user`, with its own group or
+    `group`; None when either does not exist (what keepalived logs goes to `report_log`).
+
+    Names only, as getpwnam()/getgrnam() take them: keepalived 2.2.7 refuses a number
+    ("Script user '65534' does not exist")."""
+    try:
+        entry = pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        if report_log is not None:
+            report_log(f"Script user '{user}' does not exist")
+        return None
+    gid = entry.pw_gid
+    if group is not None:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except (KeyError, ValueError):
+            if report_log is not None:
+                report_log(f"Script group '{group}' does not exist")
+            return None
+    return entry.pw_uid, gid
+
+
+def cmd_str(argv: Sequence[str]) -> str:
+    """keepalived's cmd_str(): a script's words for a message, each in single quotes (but
+    a first word starting with ``<`` or ``>``), joined by blanks."""
+    return " ".join(w if i == 0 and w[:1] in ("<", ">") else f"'{w}'" for i, w in enumerate(argv))
+
+
 def user_exists(user: str, group: str | None) -> bool:
-    """A user (a name, or a uid) and an optional group (a name, or a gid) keepalived accepts."""
-    try:
-        pwd.getpwnam(user)
-    except (KeyError, ValueError):
-        if not user.isdigit():
-            return False
-    if group is None:
-        return True
-    try:
-        grp.getgrnam(group)
-    except (KeyError, ValueError):
-        return group.isdigit()
-    return True
+    """A user (and an optional group) keepalived accepts: names that exist."""
+    return lookup_user(user, group) is not None
 
 
 def script_ids(user: str | None, group: str | None = None) -> tuple[int, int] | None:
@@ -85,17 +107,7 @@ def script_ids(user: str | None, group: str | None = None) -> tuple[int, int] | 
         except KeyError:
             return os.geteuid(), os.getegid()
         return entry.pw_uid, entry.pw_gid
-    try:
-        entry = pwd.getpwnam(user)
-    except (KeyError, ValueError):
-        return None
-    gid = entry.pw_gid
-    if group is not None:
-        try:
-            gid = grp.getgrnam(group).gr_gid
-        except (KeyError, ValueError):
-            return None
-    return entry.pw_uid, gid
+    return lookup_user(user, group)
 
 
 def script_uid(user: str | None) -> int:
@@ -124,8 +136,26 @@ def _first_word(command: str) -> str:
     return words[0] if words else ""
 
 
-def _path_search(name: str, uid: int, gid: int) -> tuple[str | None, bool]:
-    """keepalived's find_path(): (the file found, whether a candidate was not executable)."""
+def _path_search(
+    name: str, uid: int, gid: int, report_log: Callable[[str], None]
+) -> tuple[str | None, bool]:
+    """keepalived's find_path(): (the file found, whether a candidate was not executable).
+
+    keepalived 2.2.7 searches with the script's ids: it takes the script's egid and euid,
+    then sets its supplementary groups to the script's gid, which an euid other than 0
+    may not do; so a bare name run as any user but root is never found."""
+    euid, egid = os.geteuid(), os.getegid()
+    if (uid, gid) != (euid, egid):
+        failed = None
+        if euid != 0 and gid != egid:
+            failed = f"Unable to set egid to {gid}"
+        elif euid != 0:
+            failed = f"Unable to set euid to {uid}"
+        elif uid != 0:
+            failed = "Unable to set supplementary gids"
+        if failed is not None:
+            report_log(f"{failed} ({os.strerror(errno.EPERM)})")
+            return None, True
     denied = False
     for directory in (os.environ.get("PATH") or _DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory, name) if directory else name
@@ -170,28 +200,66 @@ def _check_security(filename: str, security: bool, report_log: Callable[[str], N
     return 0
 
 
+def _searchable(st: os.stat_result, uid: int, gid: int) -> bool:
+    """May uid:gid (with our supplementary groups, which keepalived keeps while it looks)
+    search a directory with this stat, as the kernel decides."""
+    mode = st.st_mode
+    if uid == 0:
+        return True
+    if uid == st.st_uid:
+        return bool(mode & stat.S_IXUSR)
+    if st.st_gid == gid or st.st_gid in os.getgroups():
+        return bool(mode & stat.S_IXGRP)
+    return bool(mode & stat.S_IXOTH)
+
+
+def _reachable(path: str, uid: int, gid: int) -> bool:
+    """Can uid:gid reach `path`: search permission on every directory on the way, as
+    keepalived's realpath() of a script (run with the script's ids) needs."""
+    if uid == os.geteuid() and gid == os.getegid():
+        return True
+    for name in (path, os.path.realpath(path)):
+        directory = os.path.dirname(os.path.abspath(name))
+        chain = []
+        while True:
+            chain.append(directory)
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        for directory in chain:
+            try:
+                if not _searchable(os.stat(directory), uid, gid):
+                    return False
+            except OSError:
+                continue  # realpath() reports what is missing
+    return True
+
+
 def check_script(
-    command: str,
+    command: str | Sequence[str],
     uid: int,
     report_log: Callable[[str], None],
     *,
     gid: int | None = None,
     security: bool = False,
 ) -> int:
-    """keepalived's check_script_secure(): SC_* flags for the first word of `command`.
+    """keepalived's check_script_secure(): SC_* flags for the program of `command` (a
+    command line, whose first word is taken, or an argv).
 
     `uid`/`gid` are the ids the script runs as (`gid` defaults to `uid`); `security` is
     ``enable_script_security``. Messages keepalived only logs go to `report_log`.
     """
     if gid is None:
         gid = uid
-    path = _first_word(command)
+    argv = [_first_word(command)] if isinstance(command, str) else list(command)
+    path = argv[0] if argv else ""
     if not path:
         return SC_NOTFOUND
     if path.startswith("<") and path[1:].lstrip(" \t").startswith("/"):
         return SC_SYSTEM
     if "/" not in path:
-        found, denied = _path_search(path, uid, gid)
+        found, denied = _path_search(path, uid, gid, report_log)
         if found is None:
             if denied:
                 report_log(f"Permissions failure for script {path} in path - disabling")
@@ -203,6 +271,9 @@ def check_script(
             " Please specify full path."
         )
         path = found
+    if not _reachable(path, uid, gid):
+        report_log(f"Script {path} cannot be accessed - {os.strerror(errno.EACCES)}")
+        return SC_NOTFOUND
     try:
         resolved = os.path.realpath(path, strict=True)
     except OSError as exc:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .diagnostics import Diagnostics
+from .keywords import GLOBAL_SCRIPTS
 from .model import (
     TIMER_HZ,
     VRRP_PRIO_DFL,
     VRRP_PRIO_OWNER,
     KeepalivedConfig,
+    NotifyScript,
     ParseNotes,
-    SyncGroup,
     TrackInterface,
     TrackScript,
     VrrpInstance,
@@ -32,10 +33,22 @@ from .scripts import (
     user_exists,
 )
 
-__all__ = ["NOTIFY_SCRIPTS", "validate"]
+__all__ = ["INSTANCE_NOTIFY_SCRIPTS", "NOTIFY_SCRIPTS", "validate"]
 
-# The notify scripts of an instance or a sync group, in the order keepalived checks them.
+# The notify scripts of a sync group, in the order keepalived checks them.
 NOTIFY_SCRIPTS = ("notify_backup", "notify_master", "notify_fault", "notify_stop", "notify")
+# An instance's, in that order too.
+INSTANCE_NOTIFY_SCRIPTS = (
+    "notify_backup",
+    "notify_master",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify",
+    "notify_master_rx_lower_pri",
+)
+# global_defs scripts the vrrp process checks with the notify scripts.
+GLOBAL_NOTIFY_SCRIPTS = ("notify_fifo_script", "vrrp_notify_fifo_script")
 
 
 def validate(
@@ -65,6 +78,9 @@ class _Validator:
         cfg = self.cfg
         for inst in cfg.instances.values():
             self._derive(inst)
+        if self.check_scripts:
+            self._default_user()
+            self._start_stop_security()
         if self.notes.missing_interface is not None:
             file, line = self.notes.missing_interface
             self.report(
@@ -121,27 +137,162 @@ class _Validator:
             if name not in set_here:
                 setattr(inst, name, default)
 
+    def _ids(self, script: NotifyScript | VrrpScript) -> tuple[int, int] | None:
+        """The uid:gid a script runs as: its own user (and group), else the default script
+        user (script_user, else keepalived_script, else ours)."""
+        if script.user is not None:
+            return script_ids(script.user, script.group)
+        gd = self.cfg.global_defs
+        return script_ids(gd.script_user, gd.script_group)
+
+    def _notify_scripts(self) -> list[tuple[object, str, NotifyScript, str]]:
+        """Every notify-type script of the vrrp process, in keepalived's order: (owner,
+        attribute, script, the type keepalived names it by)."""
+        cfg = self.cfg
+        found: list[tuple[object, str, NotifyScript, str]] = []
+        owners: list[tuple[object, tuple[str, ...]]] = [
+            *((inst, INSTANCE_NOTIFY_SCRIPTS) for inst in cfg.instances.values()),
+            *((grp, NOTIFY_SCRIPTS) for grp in cfg.sync_groups.values()),
+            (cfg.global_defs, GLOBAL_NOTIFY_SCRIPTS),
+        ]
+        for owner, names in owners:
+            for name in names:
+                script = getattr(owner, name)
+                if script is not None:
+                    kind = GLOBAL_SCRIPTS.get(name, "notify")
+                    found.append((owner, name, script, kind))
+        return found
+
+    def _default_user(self) -> None:
+        """keepalived's get_default_script_user() failing: a script without a user of its
+        own is then dropped, as keepalived drops it while parsing.
+
+        It fails when ``script_user`` names a user or group that does not exist, or under
+        ``enable_script_security`` without script_user when the user keepalived_script
+        does not exist (keepalived refuses to fall back to root; it says so at the first
+        script that needs the default user)."""
+        cfg, gd = self.cfg, self.cfg.global_defs
+        if self.notes.script_user_failed:
+            say_first = False
+        elif (
+            gd.enable_script_security
+            and gd.script_user is None
+            and not user_exists(DEFAULT_SCRIPT_USER, None)
+        ):
+            say_first = True
+        else:
+            return
+        orphans = [scr for scr in cfg.scripts.values() if scr.user is None]
+        notifies = [
+            (owner, name, script, kind)
+            for owner, name, script, kind in self._notify_scripts()
+            if script.user is None
+        ]
+        for name in ("startup_script", "shutdown_script", "lvs_notify_fifo_script"):
+            script = getattr(gd, name)
+            if script is not None and script.user is None:
+                notifies.append((gd, name, script, GLOBAL_SCRIPTS[name]))
+        firsts = [(s.file, s.line) for s in orphans] + [(s.file, s.line) for *_, s, _ in notifies]
+        if not firsts:
+            return
+        if say_first:
+            file, line = min(firsts, key=lambda fl: fl[1])
+            self.report(
+                file,
+                line,
+                "general",
+                f"Unable to set default user {DEFAULT_SCRIPT_USER} for script",
+            )
+        for owner, name, script, kind in notifies:
+            self.report(
+                script.file,
+                script.line,
+                "log",
+                f"Failed to set default user for {kind} script {script.path} - ignoring",
+            )
+            if name in ("startup_script", "shutdown_script"):
+                self.report(script.file, script.line, "general", f"Invalid {kind} script")
+            setattr(owner, name, None)
+        for scr in orphans:
+            self.report(
+                scr.file,
+                scr.line,
+                "general",
+                f"Unable to set default user for vrrp script {scr.name} - removing",
+            )
+            scr.disabled = True
+        removed = {scr.name for scr in orphans}
+        for inst in cfg.instances.values():
+            for tsc in inst.track_scripts:
+                if tsc.name in removed:
+                    self.report(
+                        inst.file,
+                        tsc.line or inst.line,
+                        "general",
+                        f"({inst.name}) track script {tsc.name} not found, ignoring...",
+                    )
+            inst.track_scripts = [t for t in inst.track_scripts if t.name not in removed]
+
+    def _start_stop_security(self) -> None:
+        """keepalived's parent checks ``startup_script`` and ``shutdown_script`` (whether
+        or not there are instances), with a SECURITY VIOLATION of their own."""
+        gd = self.cfg.global_defs
+        flags = 0
+        first: NotifyScript | None = None
+        for name in ("startup_script", "shutdown_script"):
+            script = getattr(gd, name)
+            if script is None:
+                continue
+            first = first or script
+            sflags = self._check_notify(gd, name, script, allow_system=True)
+            flags |= sflags
+        if first is not None and not gd.enable_script_security and flags & SC_ISSCRIPT:
+            suffix = " There are insecure scripts." if flags & SC_INSECURE else ""
+            self.report(
+                first.file,
+                first.line,
+                "security",
+                "SECURITY VIOLATION - start/shutdown scripts are being executed but"
+                " script_security not enabled." + suffix,
+            )
+
+    def _check_notify(
+        self, owner: object, name: str, script: NotifyScript, *, allow_system: bool = False
+    ) -> int:
+        """keepalived's check_notify_script_secure(): check `script` as the user it runs
+        as; one that is inhibited, not found or not executable is removed from `owner`
+        (keepalived frees it: the daemon never runs it). Returns the SC_* flags."""
+        ids = self._ids(script)
+        if ids is None:  # its user or group was removed since it was parsed
+            setattr(owner, name, None)
+            return 0
+
+        def log(message: str) -> None:
+            self.report(script.file, script.line, "log", message)
+
+        security = self.cfg.global_defs.enable_script_security
+        flags = check_script(script.argv, ids[0], log, gid=ids[1], security=security)
+        runnable = SC_EXECUTABLE | (SC_SYSTEM if allow_system else 0)
+        if flags & (SC_INHIBIT | SC_NOTFOUND) or not flags & runnable:
+            setattr(owner, name, None)
+        return flags
+
     def _script_security(self) -> None:
         """keepalived's check_vrrp_script_security(): track scripts, then each instance's
-        and each sync group's notify scripts, then the SECURITY VIOLATION summary.
+        and each sync group's notify scripts and the notify FIFO scripts, then the
+        SECURITY VIOLATION summary.
 
-        A track script that is insecure (under enable_script_security), not found, or not
-        executable is disabled and dropped from the instances tracking it. A notify script
-        in that state is removed from its instance or group, as keepalived frees it: the
-        daemon never runs it."""
+        Each script is checked as the user it runs as. A track script that is insecure
+        (under enable_script_security), not found, or not executable is disabled and
+        dropped from the instances tracking it. A notify script in that state is removed
+        from its instance or group, as keepalived frees it: the daemon never runs it."""
         cfg = self.cfg
-        gd = cfg.global_defs
-        security = gd.enable_script_security
-        default_ids = script_ids(gd.script_user, gd.script_group)
-        if security and gd.script_user is None and not user_exists(DEFAULT_SCRIPT_USER, None):
-            # keepalived refuses to fall back to root under enable_script_security.
-            default_ids = None
-            self._no_default_user()
+        security = cfg.global_defs.enable_script_security
         flags = 0
         for scr in cfg.scripts.values():
-            ids = script_ids(scr.user, scr.group) if scr.user is not None else default_ids
-            if ids is None:
-                scr.disabled = True  # reported when parsed, or by _no_default_user
+            ids = self._ids(scr)
+            if scr.disabled or ids is None:
+                scr.disabled = True  # reported when parsed, or by _default_user
                 continue
 
             def log(message: str, scr: VrrpScript = scr) -> None:
@@ -167,29 +318,8 @@ class _Validator:
                 scr.disabled = True
             elif not sflags & (SC_EXECUTABLE | SC_SYSTEM):
                 scr.disabled = True
-        notify_owners: list[VrrpInstance | SyncGroup] = [
-            *cfg.instances.values(),
-            *cfg.sync_groups.values(),
-        ]
-        for owner in notify_owners:
-            for name in NOTIFY_SCRIPTS:
-                command = getattr(owner, name)
-                if command is None:
-                    continue
-
-                def nlog(message: str, owner: VrrpInstance | SyncGroup = owner) -> None:
-                    self.report(owner.file, owner.line, "log", message)
-
-                if default_ids is None:
-                    nlog(f"Failed to set default user for notify script {command} - ignoring")
-                    setattr(owner, name, None)
-                    continue
-                nflags = check_script(
-                    command, default_ids[0], nlog, gid=default_ids[1], security=security
-                )
-                flags |= nflags
-                if nflags & (SC_INHIBIT | SC_NOTFOUND) or not nflags & SC_EXECUTABLE:
-                    setattr(owner, name, None)
+        for owner, name, script, _kind in self._notify_scripts():
+            flags |= self._check_notify(owner, name, script)
         if not security and flags & SC_ISSCRIPT:
             first = next(iter(cfg.instances.values()))
             suffix = " There are insecure scripts." if flags & SC_INSECURE else ""
@@ -202,47 +332,6 @@ class _Validator:
             )
         for inst in cfg.instances.values():
             inst.track_scripts = [t for t in inst.track_scripts if not cfg.scripts[t.name].disabled]
-
-    def _no_default_user(self) -> None:
-        """keepalived's messages when enable_script_security is set, no script_user is
-        given and the user keepalived_script does not exist: scripts without a user of
-        their own are removed (keepalived does it while parsing; the messages are the
-        same, reported here after the parser's)."""
-        cfg = self.cfg
-        orphans = [scr for scr in cfg.scripts.values() if scr.user is None]
-        owners: list[VrrpInstance | SyncGroup] = [
-            *cfg.instances.values(),
-            *cfg.sync_groups.values(),
-        ]
-        notified = [
-            owner
-            for owner in owners
-            if any(getattr(owner, name) is not None for name in NOTIFY_SCRIPTS)
-        ]
-        firsts = [(s.file, s.line) for s in orphans] + [(o.file, o.line) for o in notified]
-        if not firsts:
-            return
-        file, line = min(firsts, key=lambda fl: fl[1])
-        self.report(
-            file, line, "general", f"Unable to set default user {DEFAULT_SCRIPT_USER} for script"
-        )
-        for scr in orphans:
-            self.report(
-                scr.file,
-                scr.line,
-                "general",
-                f"Unable to set default user for vrrp script {scr.name} - removing",
-            )
-        removed = {scr.name for scr in orphans}
-        for inst in cfg.instances.values():
-            for tsc in inst.track_scripts:
-                if tsc.name in removed:
-                    self.report(
-                        inst.file,
-                        tsc.line or inst.line,
-                        "general",
-                        f"({inst.name}) track script {tsc.name} not found, ignoring...",
-                    )
 
     def _sync_groups(self) -> None:
         cfg = self.cfg

@@ -24,6 +24,7 @@ from .model import (
     VirtualIp,
     VrrpInstance,
 )
+from .notify import notify_script
 from .values import parse_ip, strtol_prefix, true_false
 
 __all__ = ["KEYWORD"]
@@ -294,17 +295,28 @@ def _garp(name: str) -> Handler:
 def _notify(name: str) -> Handler:
     def handler(ctx: ParseContext, line: Line) -> None:
         inst = _inst(ctx)
-        command = " ".join(line.words[1:])
         if getattr(inst, name) is not None:
             ctx.report(
                 "general",
                 f"({inst.name}) {name} script already specified - ignoring {ctx.arg(line, 1)}",
             )
             return
-        ctx.arg(line, 1)
-        setattr(inst, name, command)
+        setattr(inst, name, notify_script(ctx, line, "notify"))
 
     return handler
+
+
+def _notify_deleted(ctx: ParseContext, line: Line) -> None:
+    """A flag (send DELETED, not FAULT, for an instance a reload removes), with an optional
+    script of its own."""
+    inst = _inst(ctx)
+    if "notify_deleted" in inst.options:
+        shown = line.words[1] if len(line.words) > 1 else ""
+        ctx.report("general", f"({inst.name}) notify_deleted already specified - ignoring {shown}")
+        return
+    if len(line.words) > 1:
+        inst.notify_deleted = notify_script(ctx, line, "notify")
+    inst.options["notify_deleted"] = []
 
 
 def _srcip(unicast: bool) -> Handler:
@@ -607,8 +619,9 @@ def _table() -> dict[str, Kw]:
         garp_master_refresh=Kw(_garp("garp_master_refresh")),
         garp_master_refresh_repeat=Kw(_garp("garp_master_refresh_repeat")),
     )
-    for name in NOTIFY_SCRIPTS:
+    for name in (*NOTIFY_SCRIPTS, "notify_master_rx_lower_pri"):
         table[name] = Kw(_notify(name))
+    table["notify_deleted"] = Kw(_notify_deleted)
     return table
 
 

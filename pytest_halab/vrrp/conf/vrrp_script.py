@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 from .context import Handler, Kw, ParseContext
-from .lexer import Line
+from .lexer import Line, split_quoted_escaped
 from .model import TIMER_HZ, VrrpScript
-from .scripts import user_exists
+from .scripts import cmd_str, lookup_user
 
 __all__ = ["KEYWORD"]
 
@@ -22,8 +24,21 @@ def _scr(ctx: ParseContext) -> VrrpScript:
 
 
 def _script(ctx: ParseContext, line: Line) -> None:
-    command = " ".join(line.words[1:]).strip()
-    _scr(ctx).script = command or None
+    """As keepalived's set_script_params_array(): the second word of the line, split
+    with quotes and escapes, is the command (any further word is ignored: an argument
+    must be inside the quotes). A word that cannot be split leaves the script as it was.
+    The command is kept as a shell would write it back (split_command gives its argv)."""
+
+    def report(kind: str, message: str) -> None:
+        ctx.report(kind, message, line)
+
+    words = split_quoted_escaped(line.text, report)
+    if words is None or len(words) < 2:
+        return
+    argv = split_quoted_escaped(words[1], report)
+    if argv is None:
+        return
+    _scr(ctx).script = shlex.join(argv)
 
 
 def _interval(ctx: ParseContext, line: Line) -> None:
@@ -95,8 +110,9 @@ def _user(ctx: ParseContext, line: Line) -> None:
     scr = _scr(ctx)
     user = ctx.arg(line, 1)
     group = line.words[2] if len(line.words) > 2 else None
-    if not user_exists(user, group):
-        ctx.report("general", f"Unable to set uid/gid for script {scr.script or ''}")
+    if lookup_user(user, group, lambda message: ctx.report("log", message)) is None:
+        shown = cmd_str(shlex.split(scr.script)) if scr.script else ""
+        ctx.report("general", f"Unable to set uid/gid for script {shown}")
         ctx.script_removed = True
         return
     scr.user, scr.group = user, group

@@ -6,6 +6,7 @@ from .context import Handler, Kw, ParseContext, ignore, ignore_value_block
 from .keywords import NOTIFY_SCRIPTS
 from .lexer import Line
 from .model import SyncGroup
+from .notify import notify_script
 from .values import true_false
 
 __all__ = ["KEYWORD"]
@@ -61,8 +62,7 @@ def _notify(name: str) -> Handler:
                 f" {ctx.arg(line, 1)}",
             )
             return
-        ctx.arg(line, 1)
-        setattr(grp, name, " ".join(line.words[1:]))
+        setattr(grp, name, notify_script(ctx, line, "notify"))
 
     return handler
 
