@@ -547,20 +547,28 @@ class Lab:
         does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
         its VIPs), the engines are restarted together, as at start."""
         expected = {v: [m] for v, m in self.expected_masters().items()}
-        for n in self.nodes.values():
+
+        def wake(n: Node) -> bool:
             n.container.reload()
             if n.container.status == "paused":
                 n.container.unpause()
             elif n.container.status != "running":
                 n.container.start()
+            else:
+                return True
+            return False
+
+        nodes = list(self.nodes.values())
+        running = parallel(wake, nodes)  # each is a round trip to the engine: all at once
+        ensure = "; ".join(s.ensure_running_cmd() for s in services.SERVICES.values())
         try:
-            waits.until(
-                "nodes running",
-                lambda: all(n.state() == "running" for n in self.nodes.values()),
-                30,
-            )
-            for b in self.balancers():
-                b.exec("; ".join(s.ensure_running_cmd() for s in services.SERVICES.values()))
+            if not all(running):
+                waits.until(
+                    "nodes running",
+                    lambda: all(state == "running" for state in parallel(Node.state, nodes)),
+                    30,
+                )
+            parallel(lambda b: b.exec(ensure), self.balancers())
             self.wait_for_holders(expected, timeout=settle_timeout)
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()

@@ -32,6 +32,7 @@ import docker.errors
 
 from . import waits
 from .errors import ObserverError
+from .nodes import parallel
 from .timeline import Event, Timeline
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ class Observation:
                         ],
                     )
                 )
-        for agent in self.agents:
-            self._launch(agent)
+        # One exec per agent, all at once (each is a round trip to the engine).
+        parallel(self._launch, self.agents)
         try:
             self._wait_ready()
         except BaseException:
@@ -161,7 +162,8 @@ class Observation:
 
         def all_ready() -> bool:
             nonlocal pending
-            pending = [a for a in pending if not ready(a)]
+            done = parallel(ready, pending)
+            pending = [a for a, ok in zip(pending, done, strict=True) if not ok]
             return not pending
 
         try:
@@ -212,12 +214,15 @@ class Observation:
         by_node: dict[str, list[_Agent]] = {}
         for a in self.agents:
             by_node.setdefault(a.node, []).append(a)
-        for name, agents in by_node.items():
+
+        def kill(name: str) -> None:
             node = self.lab.node(name)
             if node.state() != "running":
-                continue
-            pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in agents)
+                return
+            pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in by_node[name])
             node.exec(f"kill -TERM {pids} 2>/dev/null; true")
+
+        parallel(kill, list(by_node))
 
     def snapshot(self) -> Timeline:
         """Everything recorded so far; the agents keep running."""
@@ -225,8 +230,8 @@ class Observation:
 
     def _collect(self) -> Timeline:
         events: list[Event] = list(self.extra)
-        for a in self.agents:
-            for line in self._read(a).splitlines():
+        for a, raw in zip(self.agents, parallel(self._read, self.agents), strict=True):
+            for line in raw.splitlines():
                 ev = Event.from_record(line, a.node)
                 if ev is not None:
                     events.append(ev)
@@ -238,12 +243,16 @@ class Observation:
         """The VRRP engines' events since the observation started: halab-vrrpd's event log,
         keepalived's notify FIFO as halab-observe recorded it."""
         out = []
-        for bal in self.lab.balancers():
-            engine = self.lab.engine_of(bal.name)
+        bals = self.lab.balancers()
+
+        def read(bal: Node) -> bytes:
             try:
-                raw = bal.read_file(engine.events_path)
+                return bal.read_file(self.lab.engine_of(bal.name).events_path)
             except (FileNotFoundError, docker.errors.APIError):
-                continue
+                return b""
+
+        for bal, raw in zip(bals, parallel(read, bals), strict=True):
+            engine = self.lab.engine_of(bal.name)
             for line in raw.splitlines():
                 ev = engine.parse_event(line, bal.name)
                 if ev is not None and ev.ts >= self.started_at - 0.001:
