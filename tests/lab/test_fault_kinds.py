@@ -383,14 +383,14 @@ def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None
     from pytest_halab.observe import Observation
 
     obs = Observation(mb)
-    launch = obs._launch
+    command = obs._agent_cmd
 
-    def broken_capture(agent: Any, append: bool = False) -> None:
+    def broken_capture(agent: Any, append: bool = False) -> str:
         if agent.name.endswith("-wire"):
             agent.argv = ["halab-observe", "--no-such-option"]
-        launch(agent, append)
+        return command(agent, append)
 
-    obs._launch = broken_capture  # type: ignore[method-assign]
+    obs._agent_cmd = broken_capture  # type: ignore[method-assign]
     with pytest.raises(ObserverError, match="observers and probes to start") as info:
         obs.start()
     assert any("-wire" in note for note in info.value.__notes__)
