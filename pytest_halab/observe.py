@@ -23,6 +23,7 @@ comparable (``clock_skew_s`` checks that). Events are collected when the observa
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -163,7 +164,7 @@ class Observation:
         by_node: dict[str, list[_Agent]] = {}
         for a in self.agents:
             by_node.setdefault(a.node, []).append(a)
-        rounds = max(1, int(timeout / 0.02))
+        seconds = max(1, math.ceil(timeout))
 
         def start(name: str) -> list[_Agent]:
             agents = by_node[name]
@@ -180,9 +181,9 @@ class Observation:
             cmd = (
                 f"mkdir -p /run/halab {LOG_DIR}; "
                 + "; ".join(self._agent_cmd(a) for a in agents)
-                + f"; i=0; while [ $i -lt {rounds} ]; do ok=1; "
+                + f"; end=$(( $(date +%s) + {seconds} )); while [ $(date +%s) -lt $end ]; do ok=1; "
                 + "; ".join(checks)
-                + '; [ $ok = 1 ] && exit 0; i=$((i+1)); sleep 0.02; done; echo "timeout"; exit 4'
+                + '; [ $ok = 1 ] && exit 0; sleep 0.02; done; echo "timeout"; exit 4'
             )
             res = self.lab.node(name).exec(cmd)
             if res.ok:
