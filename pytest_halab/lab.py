@@ -80,6 +80,7 @@ class Lab:
     timings: dict[str, float] = field(default_factory=dict)
     mismatch: dict[str, str] = field(default_factory=dict)  # VIP -> why it is elsewhere
     _engine_go: float = 0.0
+    _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
@@ -275,6 +276,7 @@ class Lab:
         first = [n for n in self.balancers() if n.name in masters]
         rest = [n for n in self.balancers() if n.name not in masters]
         self._engine_go = go = time.time() + 0.05
+        self._engine_at = {n.name: go for n in first}
         parallel(lambda n: self._go(n, go), first)
         if not rest:
             return
@@ -288,6 +290,7 @@ class Lab:
                 0.02,
             )
         at = max(go + ENGINE_LAG_S, time.time() + 0.05)
+        self._engine_at.update({n.name: at for n in rest})
         parallel(lambda n: self._go(n, at), rest)
 
     @staticmethod
@@ -410,10 +413,17 @@ class Lab:
 
     def _check_engines(self) -> None:
         """Fail at once (not at the timeout) when a balancer's VRRP engine has died."""
-        if time.time() < self._engine_go + ENGINE_GRACE_S:
-            return
-        checks = parallel(lambda n: self.engine_of(n.name).running(n), self.balancers())
-        for node, alive in zip(self.balancers(), checks, strict=True):
+        # Each engine from its own go time: a backup is released only once the masters'
+        # engines run, seconds after them on a loaded machine, and must not be found "not
+        # running" while it still waits for its go file.
+        now = time.time()
+        due = [
+            n
+            for n in self.balancers()
+            if now >= self._engine_at.get(n.name, self._engine_go) + ENGINE_GRACE_S
+        ]
+        checks = parallel(lambda n: self.engine_of(n.name).running(n), due)
+        for node, alive in zip(due, checks, strict=True):
             if not alive:
                 raise LabStartError(
                     f"the VRRP engine ({self.engine_of(node.name).name}) is not running",
