@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_halab import dockerhost
 from pytest_halab.baseline import compare, load, save
 from pytest_halab.bench import baseline_key
 from pytest_halab.cli import main as halab_main
@@ -18,6 +19,7 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
     argv = ["bench", "nginx_v3_fast", "--vrrp", "keepalived,halab"]
     argv += ["--fault", "crash_node,sigterm_vrrp", "--runs", "1", "--json", str(out)]
     assert halab_main(argv) == 0
+    bound = 0.05 if dockerhost.from_env().local else 0.1
     text = capsys.readouterr().out
     assert (
         "failover benchmark: nginx_v3_fast, VI_1; faults injected just after an advert of the "
@@ -39,8 +41,10 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
         # netlink events are stamped when the observer reads them: 0.2-7 ms on a quiet host,
         # up to 170 ms seen with parallel labs busy on both cores (pytest -n 2/-n 4)
         assert abs(run["garp_vs_netlink_s"]) < 0.25
-        # phase lock: injected right after one of the master's adverts (cycle 100 ms)
-        assert run["phase_s"] is not None and 0 <= run["phase_s"] < 0.05, (engine, fault)
+        # phase lock: injected right after one of the master's adverts (cycle 100 ms). On a
+        # remote engine the advert watch runs in a helper container and the lock is looser
+        # (README, "Parallel runs and several engines": 39-65 ms median; a CI run saw 89 ms)
+        assert run["phase_s"] is not None and 0 <= run["phase_s"] < bound, (engine, fault)
     for engine in ("keepalived", "halab"):
         crash, term = runs[(engine, "crash_node")], runs[(engine, "sigterm_vrrp")]
         # the crash is a SIGKILL to the container's init, timed by the host
