@@ -19,6 +19,7 @@ import logging
 import logging.handlers
 import os
 import select
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -192,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         name_process()
     from pytest_halab.vrrp.daemon import Daemon
+    from pytest_halab.vrrp.status import REQUEST_SIGNALS
 
     args = parse_args(argv)
     if args.version:
@@ -208,6 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
+    # From the pid file on, a caller may signal us (the lab asks for the JSON dump as soon
+    # as it sees the pid): hold back the requests whose default action would kill a daemon
+    # still loading its config; they are delivered once the daemon handles them
+    # (Daemon.start). SIGTERM/SIGINT stay as they are: a stop during start-up stops it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, REQUEST_SIGNALS)
     ready_fd = None if args.dont_fork else _daemonize()
     _setup_logging(args)
     try:

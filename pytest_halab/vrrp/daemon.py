@@ -68,7 +68,13 @@ from pytest_halab.vrrp.state import (
     State,
     StateChange,
 )
-from pytest_halab.vrrp.status import JSON_PATH, JSON_SIGNAL, dump, instance_record
+from pytest_halab.vrrp.status import (
+    JSON_PATH,
+    JSON_SIGNAL,
+    REQUEST_SIGNALS,
+    dump,
+    instance_record,
+)
 from pytest_halab.vrrp.syncgroup import SyncGroups
 from pytest_halab.vrrp.track import (
     EmailAlerter,
@@ -248,8 +254,10 @@ class Daemon:
     def _install_signals(self) -> None:
         self.loop.add_reader(self._wakeup_r.fileno(), self._on_signal)
         signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, JSON_SIGNAL):
+        for sig in (signal.SIGTERM, signal.SIGINT, *REQUEST_SIGNALS):
             signal.signal(sig, _noop_handler)
+        # main() blocked these before writing the pid file; one sent since is delivered now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, REQUEST_SIGNALS)
 
     def _on_signal(self) -> None:
         try:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 JSON_PATH = "/tmp/keepalived.json"  # keepalived's KA_TMP_DIR "/keepalived.json"
 JSON_SIGNAL = signal.SIGRTMIN + 2  # keepalived --signum=JSON: 36 on Linux
+# The signals that ask a running daemon for something (reload, stats, the JSON dump), not
+# to stop: their default action kills, so they are blocked until the daemon handles them.
+REQUEST_SIGNALS = frozenset({signal.SIGHUP, signal.SIGUSR1, JSON_SIGNAL})
 STATE_NUMBERS = {State.INIT: 0, State.BACKUP: 1, State.MASTER: 2, State.FAULT: 3}
 AUTH_NUMBERS = {0: 0, 1: 1, 2: 2}  # VRRP auth types: none, simple password, AH
 

@@ -790,6 +790,32 @@ def test_sighup_reload_keeps_vips_that_stay(lab: NetnsLab) -> None:
     assert node.addresses() == [node.address]
 
 
+def test_requests_signalled_while_starting_are_answered_not_fatal(lab: NetnsLab) -> None:
+    """A reload, stats or JSON request sent the moment the pid file appears (the lab asks
+    for the JSON dump as soon as it sees the pid) is answered once the daemon runs: the
+    default action of SIGHUP, SIGUSR1 and signal 36 would kill a daemon still loading."""
+    node = lab.add_node("a", 1)
+    dump = Path("/tmp/keepalived.json")
+    had_dump = dump.exists()
+    engine = node.start("halab", vrrp_conf(priority=150, version=3, advert=0.1))
+    pid_file = lab.workdir / "a-halab-0.pid"
+    try:
+        wait_for(pid_file.exists, startup_allowance(), "the pid file", step=0.001)
+        pid = int(pid_file.read_text() or engine.pid)
+        for sig in (signal.SIGRTMIN + 2, signal.SIGHUP, signal.SIGUSR1):
+            os.kill(pid, sig)
+        wait_for(node.has_vip, startup_allowance(), "a to become master")
+        assert engine.alive(), engine.log()
+        log = engine.log()
+        assert "Printing VRRP as json" in log and "Reloading" in log, log
+    finally:
+        if not had_dump:
+            dump.unlink(missing_ok=True)
+    engine.terminate()
+    engine.proc.wait(timeout=10)
+    assert engine.proc.returncode == 0
+
+
 def test_sync_group_members_fault_together(lab: NetnsLab) -> None:
     node = lab.add_node("a", 1)
     node.ip("link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
