@@ -653,6 +653,36 @@ def cmd_soak(args: argparse.Namespace) -> int:
     return 0 if res.vip_events == 0 and res.failed_probes == 0 else 1
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Exit 0: no findings; 1: findings; 2: input that cannot be read."""
+    from . import lint
+    from .lint import output
+
+    if args.rules:
+        for rid, text in lint.RULES.items():
+            print(f"{rid:22} {text}")
+        return 0
+    try:
+        checked, findings = lint.lint(args.targets, args.root)
+    except lint.LintInputError as exc:
+        err.print(Text.assemble(("halab lint: ", "red"), str(exc)))
+        return 2
+    if args.format == "json":
+        text = output.as_json(findings, checked)
+    elif args.format == "sarif":
+        from . import __version__
+
+        text = output.as_sarif(findings, __version__)
+    else:
+        text = output.as_text(findings, checked)
+    if args.output:
+        if not _write_text(Path(args.output), text, "lint report"):
+            return 2
+    else:
+        sys.stdout.write(text)
+    return 1 if findings else 0
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     print(topology.json_schema())
     return 0
@@ -784,6 +814,27 @@ def build_parser() -> argparse.ArgumentParser:
     sk.add_argument("--seconds", type=float, default=60.0)
     sk.add_argument("--json", default=None, metavar="FILE")
     sk.set_defaults(func=cmd_soak)
+    li = sub.add_parser(
+        "lint",
+        help="what will go wrong across the balancers' keepalived.conf (split brain, "
+        "failovers that cannot happen)",
+        description="Read every balancer's keepalived.conf together and report what will "
+        "go wrong across nodes, each at the line to fix. Exit 0: no findings, 1: findings, "
+        "2: input that cannot be read.",
+    )
+    li.add_argument(
+        "targets", nargs="*", metavar="TOPOLOGY | FILE", help="a topology, or one file a node"
+    )
+    li.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    li.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    li.add_argument(
+        "--root",
+        metavar="DIR",
+        help="files: look their scripts up under DIR (a copy of the node's file system), "
+        "not on this machine",
+    )
+    li.add_argument("--rules", action="store_true", help="list the rules and exit")
+    li.set_defaults(func=cmd_lint)
     sub.add_parser("topologies", help="list shipped topologies").set_defaults(func=cmd_topologies)
     sub.add_parser("schema", help="print the topology JSON schema").set_defaults(func=cmd_schema)
     return p

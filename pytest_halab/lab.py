@@ -333,21 +333,26 @@ class Lab:
         # over, and then preempts), then accept what it settled on and say why.
         # The expected masters may hold the VIPs only for now: a backup of higher priority
         # preempts them once its Master_Down_Interval has run, so ask the engines too.
+        # The same goes for a split brain (a VIP on two nodes whose engines both say MASTER,
+        # e.g. peers that drop each other's adverts): once it has lasted as long, it is what
+        # VRRP settled on, and explain() says why (a lab test confirms a lint prediction so).
         grace = 3 * self._max_advert_int() + 1.0
-        elsewhere_since: float | None = None
+        last: dict[str, list[str]] | None = None
+        since = 0.0
 
         def settled() -> dict[str, list[str]] | None:
-            nonlocal elsewhere_since
+            nonlocal last, since
             self._check_engines()
             holders = self.vip_holders()
-            if not all(len(h) == 1 for h in holders.values()):
-                elsewhere_since = None
-                return None
             if holders == expected and not self._contested():
                 return holders
-            if elsewhere_since is None:
-                elsewhere_since = time.monotonic()
-            return holders if time.monotonic() - elsewhere_since >= grace else None
+            if not (all(len(h) == 1 for h in holders.values()) or self._split_brain(holders)):
+                last = None
+                return None
+            if holders != last:
+                last, since = holders, time.monotonic()
+                return None
+            return holders if time.monotonic() - since >= grace else None
 
         try:
             holders = waits.until("every VIP to have exactly one holder", settled, timeout)
@@ -361,11 +366,29 @@ class Lab:
         self.mismatch = self.explain(holders) if holders != expected else {}
         return holders
 
+    def _split_brain(self, holders: dict[str, list[str]]) -> bool:
+        """Every VIP has a holder, and each VIP held twice or more is so by engines that all
+        say MASTER for it (not the kernel's addresses lagging a handover)."""
+        if not all(holders.values()):
+            return False
+        split = {v: h for v, h in holders.items() if len(h) > 1}
+        seen = self.instances()
+        addrs = self.vip_addresses()
+        for vip, nodes in split.items():
+            for node in nodes:
+                mine = seen.get(node)
+                if isinstance(mine, str) or not mine:
+                    return False
+                if not any(s.state == "MASTER" and s.holds(str(addrs[vip])) for s in mine):
+                    return False
+        return True
+
     def _contested(self) -> bool:
         """Whether VRRP may still move a VIP that its expected master holds now, by what
         the engines report (the kernel's addresses lag their states by a handover): the
-        expected master's instance is not MASTER, another node's is, or a backup outranks
-        it and will preempt it (higher effective priority, no nopreempt); or an engine
+        expected master's instance is not MASTER, another node's is, a backup outranks
+        it and will preempt it (higher effective priority, no nopreempt) or has heard no
+        master yet; or an engine
         cannot say yet (still starting: no dump, or one without instances, as keepalived
         writes before its VRRP process has read the config)."""
         seen = self.instances()
@@ -390,6 +413,9 @@ class Lab:
                 or (
                     s.effective_priority > top and s.state in ("INIT", "BACKUP") and not s.nopreempt
                 )
+                # a backup that has heard no master yet takes over at its Master_Down_Interval
+                # (it may never hear this one: peers that drop each other's adverts)
+                or (s.state == "BACKUP" and s.master_priority == 0)
                 for s in others
             ):
                 return True  # the engines are handing over, or are about to

@@ -160,9 +160,13 @@ class Daemon:
     # --- lifecycle --------------------------------------------------------------------
 
     def load(self) -> bool:
-        """Read the configuration; log its diagnostics. False if nothing can run."""
+        """Read the configuration; log its diagnostics. False if nothing can run, or if
+        keepalived's VRRP process would stop on it (`KeepalivedConfig.runs`)."""
         cfg = self._read_config()
         if cfg is None:
+            return False
+        if not cfg.runs:
+            log.error("VRRP process exited with permanent error CONFIG. Terminating")
             return False
         self._configure(cfg)
         return True

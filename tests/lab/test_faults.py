@@ -17,6 +17,7 @@ from pytest_halab.assertions import (
     assert_split_brain,
 )
 from pytest_halab.lab import Lab
+from pytest_halab.lint import lint
 from pytest_halab.observe import clock_skew_s
 from pytest_halab.scenario import Scenario
 
@@ -65,6 +66,8 @@ def test_kill_nginx_on_master(tlab: Lab, topo: str, hal_scenario: ScenarioFactor
     else:
         # nopreempt: the backup accepts the (now lower-priority) master's adverts and never
         # takes over, so a dead nginx is NOT failed over: the VIP stays, requests fail.
+        # `halab lint` predicts it (nopreempt-trap).
+        assert "nopreempt-trap" in {f.rule for f in lint([topo])[1]}
         hal.wait_holders({"VI_1": [master]})
         tl_before = hal.timeline()
         m = hal.failover("VI_1", fault, to=None, settle=5.0, timeout=0.1)

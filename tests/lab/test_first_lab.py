@@ -20,6 +20,7 @@ from pytest_halab.cli import main as halab_main
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import LabMismatchError
 from pytest_halab.lab import Lab
+from pytest_halab.lint import lint
 
 FIRST_LAB = Path(__file__).resolve().parent / "topologies" / "first_lab.yaml"
 ENGINES = ["keepalived", "halab"]
@@ -31,6 +32,9 @@ DISABLED = "is not executable for uid:gid 0:0 - disabling"
 def test_a_lab_that_settles_against_its_master_fails_its_start_with_the_reason(
     engine: str, lab_factory: Callable[..., Lab], halab_docker: DockerHost
 ) -> None:
+    # what `halab lint` predicted: lb2 takes the VIP, the script never runs
+    rules = sorted(f.rule for f in lint([str(FIRST_LAB)])[1])
+    assert rules == ["master-outranked", "script-missing", "script-missing"]
     with pytest.raises(LabMismatchError) as info:
         lab_factory(str(FIRST_LAB), vrrp=engine)
     text = str(info.value)

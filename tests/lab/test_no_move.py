@@ -24,6 +24,7 @@ from pytest_halab.cli import EXIT_NO_MOVE
 from pytest_halab.cli import main as halab_main
 from pytest_halab.errors import VipDidNotMove
 from pytest_halab.lab import Lab
+from pytest_halab.lint import lint
 from pytest_halab.measures import FailoverMeasure
 from pytest_halab.scenario import Scenario
 
@@ -53,6 +54,8 @@ def story(hal: Scenario, m: FailoverMeasure) -> str:
 def test_nginx_killed_on_the_master_moves_nothing(
     untracked: Lab, engine: str, hal_scenario: ScenarioFactory
 ) -> None:
+    # what `halab lint` predicted, and the lab confirms below
+    assert {f.rule for f in lint([str(NO_TRACK)])[1]} == {"no-tracking"}
     hal = hal_scenario(untracked)
     bound = hal.move_bound("VI_1")
     assert bound.track_script is None and bound.advert_int == 0.5  # what the topology says

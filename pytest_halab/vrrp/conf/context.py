@@ -4,7 +4,7 @@ the readers every block shares (a parameter, a value block, a block kept as data
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .diagnostics import Diagnostics
@@ -54,7 +54,7 @@ class ParseContext:
         main_file: str,
         files: list[str],
         diags: Diagnostics,
-        interfaces: dict[str, bool],
+        interfaces: Mapping[str, bool],
         resolve_hosts: bool,
     ) -> None:
         self.lines = lines

@@ -46,6 +46,7 @@ def _router_id(ctx: ParseContext, line: Line) -> None:
         ctx.report("general", "routerid name missing - ignoring")
         return
     ctx.cfg.global_defs.router_id = line.words[1]
+    ctx.cfg.global_defs.lines["router_id"] = (line.file, line.line)
 
 
 def _email(ctx: ParseContext, line: Line) -> None:

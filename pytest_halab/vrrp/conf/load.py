@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .context import MissingParameter, ParseContext
 from .diagnostics import Diagnostic, Diagnostics
@@ -34,14 +34,15 @@ def system_interfaces() -> dict[str, bool]:
 def load_config(
     path: str | os.PathLike[str],
     *,
-    interfaces: Iterable[str] | None = None,
+    interfaces: Iterable[str] | Mapping[str, bool] | None = None,
     check_scripts: bool = True,
     resolve_hosts: bool = False,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """Parse and check a keepalived.conf; never raises on malformed input.
 
     `interfaces` names the interfaces that exist (default: this host's, from
-    /sys/class/net; ``lo`` counts as loopback). `check_scripts` looks scripts up on this
+    /sys/class/net; ``lo`` counts as loopback), or maps each name to whether it is a
+    loopback. `check_scripts` looks scripts up on this
     host as keepalived does. `resolve_hosts` resolves an ``smtp_server`` host name.
     """
     diags = Diagnostics()
@@ -57,7 +58,12 @@ def load_config(
         file, line = reader.last
         _internal_error(diags, file or name, line, "reading", exc)
         return KeepalivedConfig(), diags.items
-    known = system_interfaces() if interfaces is None else {n: n == "lo" for n in interfaces}
+    if interfaces is None:
+        known: Mapping[str, bool] = system_interfaces()
+    elif isinstance(interfaces, Mapping):
+        known = interfaces
+    else:
+        known = {n: n == "lo" for n in interfaces}
     ctx = ParseContext(reader.lines, reader.main, reader.files, diags, known, resolve_hosts)
     try:
         parse(ctx)

@@ -174,6 +174,8 @@ class VrrpInstance:
     # where the (last) authentication block is, for diagnostics about it
     auth_line: int = 0
     auth_file: str = ""
+    # where each keyword of the block was last set (file, line), for messages about it
+    lines: dict[str, tuple[str, int]] = field(default_factory=dict)
     # configured values before keepalived's derivations, for diagnostics
     configured_state: str | None = None
     configured_priority: int | None = None
@@ -228,6 +230,8 @@ class GlobalDefs:
     vrrp_notify_fifo_script: NotifyScript | None = None
     lvs_notify_fifo_script: NotifyScript | None = None
     options: dict[str, list[str]] = field(default_factory=dict)
+    # where keywords were set (file, line), for messages about them
+    lines: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,6 +274,10 @@ class KeepalivedConfig:
     sync_groups: dict[str, SyncGroup] = field(default_factory=dict)
     virtual_servers: list[VirtualServer] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # False when keepalived's VRRP process would stop at start-up on this configuration
+    # (vrrp_complete_init fails: an instance without virtual_router_id, ...), although
+    # `keepalived -t` exits 5 as for errors it runs with
+    runs: bool = True
 
 
 @dataclass

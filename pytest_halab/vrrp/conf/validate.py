@@ -75,6 +75,12 @@ class _Validator:
         self.diags.add(file, line, kind, message)
 
     def run(self) -> None:
+        """The checks; where keepalived's VRRP process would stop at start-up
+        (vrrp_complete_init failing), ``cfg.runs`` becomes False."""
+        if not self._complete_init():
+            self.cfg.runs = False
+
+    def _complete_init(self) -> bool:
         cfg = self.cfg
         for inst in cfg.instances.values():
             self._derive(inst)
@@ -89,9 +95,9 @@ class _Validator:
                 "bad_if",
                 "Non-existent interface specified in configuration",
             )
-            return
+            return False
         if not cfg.instances:
-            return
+            return True
         if self.check_scripts:
             self._script_security()
         for inst in cfg.instances.values():
@@ -102,15 +108,16 @@ class _Validator:
                     "general",
                     f"({inst.name}) the virtual router id must be set",
                 )
-                return
+                return False
             if inst.interface is None and not inst.unicast_peers:
                 self.report(inst.file, inst.line, "general", f"({inst.name}) Unknown interface!")
-                return
+                return False
         self._sync_groups()
         for inst in cfg.instances.values():
             if not self._complete(inst):
-                return
+                return False
         self._duplicate_vrids()
+        return True
 
     def _derive(self, inst: VrrpInstance) -> None:
         family = self.notes.families.get(inst.name, 4)

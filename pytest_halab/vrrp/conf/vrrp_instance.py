@@ -622,7 +622,26 @@ def _table() -> dict[str, Kw]:
     for name in (*NOTIFY_SCRIPTS, "notify_master_rx_lower_pri"):
         table[name] = Kw(_notify(name))
     table["notify_deleted"] = Kw(_notify_deleted)
-    return table
+    auth = table["authentication"].sub
+    assert auth is not None
+    table["authentication"] = Kw(_auth, {k: _located_kw(v) for k, v in auth.items()})
+    return {name: _located_kw(kw) for name, kw in table.items()}
+
+
+def _located_kw(kw: Kw) -> Kw:
+    return kw if kw.handler is None else Kw(_located(kw.handler), kw.sub, kw.close)
+
+
+def _located(handler: Handler) -> Handler:
+    """The handler, and the keyword's place noted in the instance (the last one wins, as
+    the value does), for messages that name the line of ``priority`` or ``nopreempt``."""
+
+    def located(ctx: ParseContext, line: Line) -> None:
+        if ctx.instance is not None:
+            ctx.instance.lines[line.words[0]] = (line.file, line.line)
+        handler(ctx, line)
+
+    return located
 
 
 TABLE: dict[str, Kw] = _table()
