@@ -358,9 +358,11 @@ def test_captured_frames_become_advert_and_garp_events() -> None:
     )
     lines = [json.dumps(obs.capture_event(f, ts), separators=(",", ":")) for f in (v2, v3, garp)]
     assert lines == [
-        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","ttl":255,"vrid":51,'
+        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","dst":"224.0.0.18",'
+        '"ttl":255,"vrid":51,'
         '"priority":0,"version":2,"addrs":["10.0.0.3","10.0.0.4"],"smac":"02:42:ac:14:00:0b"}',
-        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","ttl":255,"vrid":200,'
+        '{"ts":1795325900.123456,"kind":"advert","src":"172.20.0.11","dst":"224.0.0.18",'
+        '"ttl":255,"vrid":200,'
         '"priority":150,"version":3,"addrs":["10.0.0.5"],"smac":"02:42:ac:14:00:0b"}',
         '{"ts":1795325900.123456,"kind":"garp","addr":"10.0.0.3","mac":"02:42:0a:00:00:0b",'
         '"op":"reply"}',
