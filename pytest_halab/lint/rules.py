@@ -1,18 +1,20 @@
 """The rules of `halab lint`: what will go wrong across the balancers' keepalived.conf.
 
-Each rule reads every balancer together (`Balancer`) and yields `Finding`s, each at the
+The checks read every balancer together (`Balancer`) and yield `Finding`s, each at the
 line a user would edit, with the peer's line as a related place. Instances are peers when
-they run on different balancers and share a virtual address, a name or a
-virtual_router_id: what a user means as one VRRP router, whether or not its two halves
-agree. A rule is one function registered in `RULES` with its id and one line of help
-(shown by ``halab lint --rules`` and in SARIF output).
+they run on different balancers and share a virtual address or a virtual_router_id: what a
+user means as one VRRP router, whether or not its halves agree. A rule is an id with one
+line of help in `RULES` (``halab lint --rules``, SARIF); a check in `CHECKS` yields the
+findings of one or more rules.
 
 What the rules know of keepalived 2.2.7 (and of halab-vrrpd, which behaves the same):
 
 - a VRRPv2 advert whose VRID, version, authentication (type, and auth_pass's first 8
   bytes), advert interval or address list differs from the receiver's is discarded, so
   both nodes stay MASTER: split brain. VRRPv3 backups take the master's interval instead;
-- the highest effective priority wins; at equal priorities the higher primary address;
+- the highest effective priority wins; a backup accepts adverts of its own priority, so at
+  equal priorities whoever became master first keeps the VIP (only two masters at once
+  compare their addresses);
 - a tracked script's weight: W > 0 is added while the script succeeds, W < 0 added while
   it fails (``reverse`` swaps the two), weight 0 puts the instance in FAULT when it
   fails; the result stays within 1..254, and an address owner (255) is not changed;
@@ -94,8 +96,9 @@ class Group:
                 yield a, b
 
 
-def groups(balancers: list[Balancer]) -> list[Group]:
-    """Instances joined when they share an address, a name or a VRID (union-find)."""
+def groups(balancers: list[Balancer], *, lone: bool = False) -> list[Group]:
+    """Instances joined when they share an address or a VRID (union-find): the groups
+    that span balancers, or with ``lone`` the instances that have no peer."""
     peers = [Peer(b, i) for b in balancers for i in b.cfg.instances.values()]
     parent = list(range(len(peers)))
 
@@ -110,12 +113,12 @@ def groups(balancers: list[Balancer]) -> list[Group]:
         if a.bal is b.bal:
             continue
         same_vrid = a.inst.vrid is not None and a.inst.vrid == b.inst.vrid
-        if a.vips() & b.vips() or a.inst.name == b.inst.name or same_vrid:
+        if a.vips() & b.vips() or same_vrid:
             parent[find(i)] = find(j)
     out: dict[int, Group] = {}
     for i, p in enumerate(peers):
         out.setdefault(find(i), Group()).members.append(p)
-    return [g for g in out.values() if len({id(p.bal) for p in g.members}) > 1]
+    return [g for g in out.values() if (len({id(p.bal) for p in g.members}) > 1) != lone]
 
 
 # ---------------------------------------------------------------- priorities
@@ -491,6 +494,22 @@ def _router_id_at(b: Balancer) -> tuple[str, int]:
     return b.where(*b.cfg.global_defs.lines.get("router_id", ("", 1)))
 
 
+def no_peer(balancers: list[Balancer]) -> Iterator[Finding]:
+    """An instance no other balancer backs up (no shared address, no shared VRID)."""
+    if len(balancers) < 2:
+        return
+    for g in groups(balancers, lone=True):
+        for p in g.members:
+            yield _f(
+                "no-peer",
+                "warning",
+                p,
+                "virtual_router_id",
+                f"no other balancer has an instance with {p.vip_text()} or virtual_router_id "
+                f"{p.inst.vrid}: {p.label}'s addresses never fail over",
+            )
+
+
 def no_tracking(balancers: list[Balancer]) -> Iterator[Finding]:
     """An instance of a pair that tracks nothing: a dead service never moves its VIP."""
     for g in groups(balancers):
@@ -603,6 +622,7 @@ RULES: dict[str, str] = {
     "master-outranked": "state MASTER on a node its peer outranks: the peer holds the VIP",
     "weight-too-small": "a tracked script whose failure cannot move the VIP",
     "nopreempt-trap": "nopreempt where the peer's failing check keeps the VIP",
+    "no-peer": "an instance no other balancer backs up: its VIP never fails over",
     "no-tracking": "an instance that tracks nothing: a dead service never moves its VIP",
     "nopreempt-useless": "nopreempt on a node a preempting peer outranks: failback anyway",
     "router-id-shared": "two balancers with one router_id: their mails say the same machine",
@@ -621,6 +641,7 @@ CHECKS: tuple[Check, ...] = (
     weight_too_small,
     nopreempt_trap,
     nopreempt_useless,
+    no_peer,
     no_tracking,
     nopreempt_master,
     script_missing,

@@ -240,6 +240,15 @@ def test_a_script_missing_or_not_executable(tmp_path: Path, root: Path, mode: in
     assert found[0].line == line_of(tmp_path / "lb1.conf", "vrrp_script")
 
 
+def test_an_instance_without_peer(tmp_path: Path, root: Path) -> None:
+    """Same name, another VRID and address: two routers of one node each, no failover."""
+    a = conf(state="MASTER", priority=150, weight=-100, router_id="a")
+    b = conf(priority=100, weight=-100, router_id="b", vrid=52, vips=("10.0.0.4/24",))
+    found = run_pair(tmp_path, root, a, b)
+    assert rules_of(found) == ["no-peer", "no-peer"]
+    assert "a VI_1's addresses never fail over" in found[0].message
+
+
 def test_untracked_pair(tmp_path: Path, root: Path) -> None:
     a = conf(state="MASTER", priority=150, weight=None, router_id="a")
     b = conf(priority=100, weight=None, router_id="b")
