@@ -32,7 +32,7 @@ import docker.errors
 from . import engines, services, waits
 from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
-from .measures import FLAP_FAULT, LINK_DOWN, LINK_UP
+from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .nodes import pid_in_container
 from .vrrp.conf import set_instance_priority
 
@@ -451,7 +451,7 @@ class Faults:
         clock the containers share, right after ``ip link set`` returned. The call returns
         once the sequence has finished (about ``count * (down_s + up_s)`` s after the first
         down; the last ``up_s`` included) and the link is up again: measure what it did
-        right after, e.g. with :func:`pytest_halab.measures.measure_flaps`.
+        right after, e.g. with :func:`pytest_halab.flapmeasures.measure_flaps`.
 
         Every transition becomes a ``fault`` event named ``flap_link``, phase ``link_down``
         or ``link_up``, with ``flap`` (1..count), ``at`` (when it happened, node clock:

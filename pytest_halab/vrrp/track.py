@@ -51,7 +51,6 @@ __all__ = [
     "ScriptTracker",
     "TimerHandle",
     "TrackedItem",
-    "notify_commands",
     "notify_runs",
     "split_command",
     "tracking_result",
@@ -404,29 +403,6 @@ def notify_runs(
         NotifyCommand.of(generic, (kind, name, state, str(priority))) if generic else None,
     ]
     return [c for c in commands if c is not None]
-
-
-def notify_commands(
-    *,
-    kind: str,
-    name: str,
-    state: str,
-    priority: int,
-    specific: NotifyScript | str | None,
-    generic: NotifyScript | str | None,
-) -> list[list[str]]:
-    """The argv lists of :func:`notify_runs` (without the users they run as)."""
-    return [
-        list(c.argv)
-        for c in notify_runs(
-            kind=kind,
-            name=name,
-            state=state,
-            priority=priority,
-            specific=specific,
-            generic=generic,
-        )
-    ]
 
 
 # --- email ---------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from pytest_halab.faults import Fault
+from pytest_halab.flapmeasures import FlapMeasure, measure_flaps
 from pytest_halab.lab import Lab
-from pytest_halab.measures import FlapMeasure, measure_flaps
 from pytest_halab.observe import PROBE_TIMEOUT_S
 from pytest_halab.scenario import Scenario
 

@@ -15,7 +15,7 @@ import pytest
 from pytest_halab.errors import FaultError, FaultNotEffective
 from pytest_halab.faults import Faults
 from pytest_halab.flap import FLAP_SCRIPT
-from pytest_halab.measures import FLAP_FAULT, LINK_DOWN, LINK_UP
+from pytest_halab.flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from pytest_halab.nodes import ExecResult
 from pytest_halab.timeline import Event
 

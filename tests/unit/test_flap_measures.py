@@ -1,4 +1,4 @@
-"""Link-flap figures (measures.measure_flaps) on synthetic timelines with exact timestamps."""
+"""Link-flap figures (flapmeasures.measure_flaps) on synthetic timelines with exact timestamps."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_halab.measures import (
-    FLAP_FAULT,
-    LINK_DOWN,
-    LINK_UP,
-    MeasureContext,
-    VipInfo,
-    VipMove,
-    measure_flaps,
-)
+from pytest_halab.flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP, VipMove, measure_flaps
+from pytest_halab.measures import MeasureContext, VipInfo
 from pytest_halab.timeline import Event, Timeline
 
 T0_US = 1_700_000_000_000_000

@@ -38,13 +38,18 @@ from pytest_halab.vrrp.track import (
     ProcessRunner,
     ScriptTracker,
     TrackedItem,
-    notify_commands,
+    notify_runs,
     split_command,
     tracking_result,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "keepalived"
 DIAG = re.compile(r"^\((.+: )?Line \d+\) .+$")
+
+
+def notify_commands(**kw: Any) -> list[list[str]]:
+    """The argv lists of notify_runs (without the users the scripts run as)."""
+    return [list(c.argv) for c in notify_runs(**kw)]
 
 
 # --- command line --------------------------------------------------------------------

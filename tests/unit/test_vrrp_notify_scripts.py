@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,13 +31,18 @@ from pytest_halab.vrrp.conf import (
 )
 from pytest_halab.vrrp.conf.lexer import decomment, split_quoted_escaped
 from pytest_halab.vrrp.conf.scripts import SC_EXECUTABLE, SC_NOTFOUND, check_script, cmd_str
-from pytest_halab.vrrp.track import NotifyCommand, ProcessRunner, notify_commands, notify_runs
+from pytest_halab.vrrp.track import NotifyCommand, ProcessRunner, notify_runs
 
 NOBODY = "nobody"
 NO_USER = "halab-no-such-user"
 NO_GROUP = "halab-no-such-group"
 # a word the blogs pass as an argument, which keepalived takes for a user name
 MASTER = "master"
+
+
+def notify_commands(**kw: Any) -> list[list[str]]:
+    """The argv lists of notify_runs (without the users the scripts run as)."""
+    return [list(c.argv) for c in notify_runs(**kw)]
 
 
 def _exists(user: str) -> bool:
