@@ -55,6 +55,7 @@ from pytest_halab.vrrp.packet import (
     encode,
     parse_ipv4,
 )
+from pytest_halab.vrrp.sched import SIGXCPU_MESSAGE, ProcessPriorities
 from pytest_halab.vrrp.state import (
     Action,
     AddVips,
@@ -124,6 +125,7 @@ class Daemon:
         self._malformed_limit = LogLimiter(self.loop, self._malformed_suppressed)
         self.stopping = False
         self.exit_code = 0
+        self.priorities = ProcessPriorities()
         self.links = LinkTable(self.netlink, self.events)
         self.sockets = VrrpSockets(
             self.loop, on_readable=self._on_readable, on_closed=self._socket_closed
@@ -212,6 +214,7 @@ class Daemon:
         now = self.loop.time()
         for inst in list(self.instances.values()):
             self._apply(inst, inst.machine.start(now))
+        self.priorities.apply(self.config.global_defs)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit status."""
@@ -258,7 +261,8 @@ class Daemon:
     def _install_signals(self) -> None:
         self.loop.add_reader(self._wakeup_r.fileno(), self._on_signal)
         signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, *REQUEST_SIGNALS):
+        # SIGXCPU: a real-time limit reached (vrrp_rlimit_rttime), logged as keepalived does
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, *REQUEST_SIGNALS):
             signal.signal(sig, _noop_handler)
         # main() blocked these before writing the pid file; one sent since is delivered now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, REQUEST_SIGNALS)
@@ -277,6 +281,8 @@ class Daemon:
                 self.reload()
             elif signum == signal.SIGUSR1:
                 self._log_stats()
+            elif signum == signal.SIGXCPU:
+                log.info("%s", SIGXCPU_MESSAGE)
             elif signum == JSON_SIGNAL:
                 self.dump_json()
 
@@ -706,7 +712,15 @@ class Daemon:
         """SIGHUP: apply a new configuration, keeping what did not change.
 
         Never raises: a file that cannot be read or parsed leaves the running
-        configuration (and every master and its addresses) as it was."""
+        configuration (and every master and its addresses) as it was. It runs with normal
+        scheduling (a real-time limit would kill a long parse), as keepalived's does."""
+        self.priorities.reset()
+        try:
+            self._reload()
+        finally:
+            self.priorities.apply(self.config.global_defs)
+
+    def _reload(self) -> None:
         try:
             cfg = self._read_config()
         except Exception as exc:  # the parser's bug must not take the masters down

@@ -816,6 +816,49 @@ def test_requests_signalled_while_starting_are_answered_not_fatal(lab: NetnsLab)
     assert engine.proc.returncode == 0
 
 
+SCHED_GLOBALS = """global_defs {
+    vrrp_rt_priority 40
+    vrrp_rlimit_rttime 20000
+    vrrp_no_swap
+}
+"""
+
+
+def _vrrp_pid(engine: Engine) -> int:
+    """The process that runs VRRP: halab-vrrpd itself, keepalived's VRRP child."""
+    if engine.kind == "halab":
+        return engine.pid
+    children = _run("pgrep", "-P", str(engine.pid), check=False).stdout.split()
+    assert children, "keepalived has no VRRP child"
+    return int(children[0])
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+@pytest.mark.parametrize("kind", ["keepalived", "halab"])
+def test_realtime_scheduling_as_keepalived_sets_it(lab: NetnsLab, kind: str) -> None:
+    """vrrp_rt_priority, vrrp_rlimit_rttime and vrrp_no_swap: the VRRP process runs
+    SCHED_RR at priority 40 (children reset to normal: SCHED_RESET_ON_FORK), with an
+    RLIMIT_RTTIME of 10000/20000 us, locked in memory; with both engines alike."""
+    node = lab.add_node("a", 1)
+    engine = node.start(kind, SCHED_GLOBALS + vrrp_conf(priority=150, version=3, advert=0.1))
+    wait_for(node.has_vip, startup_allowance(), "a to become master")
+    pid = _vrrp_pid(engine)
+    policy = os.sched_getscheduler(pid) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+    assert policy == os.SCHED_RR, (kind, policy)
+    assert os.sched_getparam(pid).sched_priority == 40
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    (rt,) = [line for line in limits.splitlines() if line.startswith("Max realtime timeout")]
+    assert rt.split()[3:6] == ["10000", "20000", "us"], rt
+    assert _status_kb(pid, "VmLck") > 0, "not locked in memory"
+    assert engine.alive()
+
+
 def test_sync_group_members_fault_together(lab: NetnsLab) -> None:
     node = lab.add_node("a", 1)
     node.ip("link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")

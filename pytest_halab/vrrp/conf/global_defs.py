@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from .context import Handler, Kw, ParseContext
@@ -13,6 +14,13 @@ from .scripts import lookup_user
 from .values import parse_ip, strtol_prefix, true_false
 
 __all__ = ["TABLE"]
+
+# sched_get_priority_min/max(SCHED_RR) on Linux
+RT_PRIORITY_RANGE = (
+    (os.sched_get_priority_min(os.SCHED_RR), os.sched_get_priority_max(os.SCHED_RR))
+    if hasattr(os, "sched_get_priority_min")
+    else (1, 99)
+)
 
 
 def _option(ctx: ParseContext, line: Line) -> None:
@@ -202,6 +210,74 @@ def _garp(name: str) -> Handler:
     return handler
 
 
+# --- how the VRRP process runs (keepalived's global_parser.c get_priority & co.)
+
+
+def _process_priority(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "No vrrp process priority specified")
+        return
+    value, _ = ctx.num.integer(line.words[1], -20, 19)
+    if value is None:
+        ctx.report("general", "Invalid vrrp process priority specified")
+        value = 0
+    ctx.cfg.global_defs.vrrp_priority = value
+
+
+def _rt_priority(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "No vrrp process real-time priority specified")
+        return
+    value, _ = ctx.num.integer(line.words[1], -(2**31), 2**31 - 1)
+    if value is None:
+        ctx.report("general", f"vrrp process real-time priority '{line.words[1]}' invalid")
+        return
+    lo, hi = RT_PRIORITY_RANGE
+    if value < lo:
+        ctx.report(
+            "general",
+            f"vrrp process real-time priority {value} less than minimum {lo} - setting to minimum",
+        )
+        value = lo
+    elif value > hi:
+        ctx.report(
+            "general",
+            f"vrrp process real-time priority {value} greater than maximum {hi} - "
+            "setting to maximum",
+        )
+        value = hi
+    ctx.cfg.global_defs.vrrp_rt_priority = value
+
+
+def _rlimit_rttime(ctx: ParseContext, line: Line) -> None:
+    # vrrp_rlimit_rtime, deprecated, is the same (keepalived only logs so, not under -t)
+    text = ctx.arg(line, 1)
+    value = ctx.num.unsigned(text, 1, 0xFFFFFFFF)
+    if value is None:
+        ctx.report("general", f"Invalid vrrp real-time limit - {text}")
+        value = 0  # keepalived keeps 0: no limit is set
+    ctx.cfg.global_defs.vrrp_rlimit_rttime = max(value, 2) if value else 0
+
+
+def _no_swap(ctx: ParseContext, line: Line) -> None:
+    ctx.cfg.global_defs.vrrp_no_swap = True
+
+
+def _cpu_affinity(ctx: ParseContext, line: Line) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "No vrrp cpu_id set specified")
+        return
+    cpus = []
+    for text in line.words[1:]:
+        value, guess = ctx.num.integer(text, 0, (os.cpu_count() or 1) - 1)
+        if value is None:
+            ctx.report("general", f"Invalid cpu_id:{guess} specified for vrrp process")
+            ctx.cfg.global_defs.vrrp_cpu_affinity = ()
+            return
+        cpus.append(value)
+    ctx.cfg.global_defs.vrrp_cpu_affinity = tuple(sorted(set(cpus)))
+
+
 def _table() -> dict[str, Kw]:
     table = {name: Kw(_option) for name in GLOBAL_KEYWORDS}
     for name in GLOBAL_BOOLS_QUOTED:
@@ -219,6 +295,12 @@ def _table() -> dict[str, Kw]:
         dynamic_interfaces=Kw(_dynamic_interfaces),
         vrrp_version=Kw(_version),
         vrrp_strict=Kw(_strict),
+        vrrp_priority=Kw(_process_priority),
+        vrrp_rt_priority=Kw(_rt_priority),
+        vrrp_rlimit_rttime=Kw(_rlimit_rttime),
+        vrrp_rlimit_rtime=Kw(_rlimit_rttime),
+        vrrp_no_swap=Kw(_no_swap),
+        vrrp_cpu_affinity=Kw(_cpu_affinity),
     )
     for name, kind in GLOBAL_SCRIPTS.items():
         if name.endswith("notify_fifo_script"):

@@ -10,6 +10,7 @@ from typing import Literal
 
 __all__ = [
     "IFNAMSIZ",
+    "RT_RLIMIT_DEFAULT",
     "TIMER_HZ",
     "VRRP_PRIO_DFL",
     "VRRP_PRIO_OWNER",
@@ -32,6 +33,7 @@ TIMER_HZ = 1_000_000
 IFNAMSIZ = 16
 VRRP_PRIO_OWNER = 255
 VRRP_PRIO_DFL = 100
+RT_RLIMIT_DEFAULT = 10_000  # keepalived's vrrp_rlimit_rttime default, microseconds
 
 
 @dataclass
@@ -222,6 +224,13 @@ class GlobalDefs:
     vrrp_garp_master_refresh: int = 0
     vrrp_garp_master_refresh_repeat: int = 1
     vrrp_strict: bool = False
+    # how the VRRP process runs (keepalived's set_process_priorities): nice value, SCHED_RR
+    # priority (0: none), its RLIMIT_RTTIME in microseconds, locked in memory, CPUs
+    vrrp_priority: int = 0
+    vrrp_rt_priority: int = 0
+    vrrp_rlimit_rttime: int = RT_RLIMIT_DEFAULT
+    vrrp_no_swap: bool = False
+    vrrp_cpu_affinity: tuple[int, ...] = ()
     # scripts keepalived's parent (startup, shutdown) or its FIFOs run; halab-vrrpd checks
     # them as keepalived does but runs none
     startup_script: NotifyScript | None = None
