@@ -37,8 +37,8 @@ Two more figures come from the packet capture alone (:func:`takeover_s`, :func:`
 where the fault landed in the old master's advert cycle, and the wire-to-wire takeover.
 
 Link flaps (``Faults.flap_link``) have their own figures, in :mod:`.flapmeasures`
-(``measure_flaps`` -> ``FlapMeasure``): VIP moves (changes of the VIP's owner, the holder that took it
-last), moves per flap, time with no holder, time with two or more holders, in total and
+(``measure_flaps`` -> ``FlapMeasure``): VIP moves (changes of the VIP's owner, the holder
+that took it last), moves per flap, time with no holder, time with two or more holders, in total and
 flap by flap.
 """
 

@@ -153,7 +153,7 @@ def config_test(path: str) -> int:
     _cfg, diags = load_config(path)
     sys.stderr.flush()
     out = getattr(sys.stderr, "buffer", None)
-    for diag in diags:
+    for diag in (d for d in diags if d.printed_by_test):
         # The file's own bytes, as keepalived prints them, even when not UTF-8.
         text = f"{diag}\n"
         if out is not None:

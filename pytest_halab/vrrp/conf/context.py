@@ -145,7 +145,7 @@ class ParseContext:
                 need_bob = False
                 if words[0] == "{":
                     continue
-                self.report("log", f"'{{' missing from beginning of block {line.words[0]}", item)
+                self.report("syslog", f"'{{' missing from beginning of block {line.words[0]}", item)
             if words[-1] == "}":
                 break
             items.append(item)

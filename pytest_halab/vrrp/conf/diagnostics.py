@@ -47,8 +47,10 @@ class Diagnostic:
     """One message about the configuration, located like keepalived locates it.
 
     `kind` is keepalived's error category (``config_err_t`` without the ``CONFIG_``
-    prefix, lower case, plus ``"log"`` for messages keepalived only logs); it decides the
-    exit status. When omitted it is derived from `severity`.
+    prefix, lower case), plus ``"log"`` for messages keepalived prints without counting
+    them (an include that matched nothing) and ``"syslog"`` for those it only logs
+    (log_message: the daemon logs them at run time, ``-t`` does not print them); it decides
+    the exit status. When omitted it is derived from `severity`.
     """
 
     file: str
@@ -64,6 +66,11 @@ class Diagnostic:
         if not self.kind:
             default = {"fatal": "fatal", "error": "general", "warning": "log"}[self.severity]
             object.__setattr__(self, "kind", default)
+
+    @property
+    def printed_by_test(self) -> bool:
+        """Whether ``keepalived -t`` prints it (log_message lines go to syslog only)."""
+        return self.kind != "syslog"
 
     def __str__(self) -> str:
         if not self.show_file:
@@ -83,7 +90,7 @@ class Diagnostics:
         if key in self._seen:
             return
         self._seen.add(key)
-        if kind == "log":
+        if kind in ("log", "syslog"):
             severity: Severity = "warning"
         elif kind in FATAL_KINDS:
             severity = "fatal"
@@ -102,7 +109,11 @@ def config_test_exit_status(diags: list[Diagnostic]) -> int:
     """
     if any(d.kind == "missing_parameter" for d in diags):
         return 2
-    ranks = [_KIND_RANK.get(d.kind, _KIND_RANK["general"]) for d in diags if d.kind != "log"]
+    ranks = [
+        _KIND_RANK.get(d.kind, _KIND_RANK["general"])
+        for d in diags
+        if d.kind not in ("log", "syslog")
+    ]
     if not ranks:
         return 0
     worst = max(ranks)

@@ -111,7 +111,7 @@ def _script_user(ctx: ParseContext, line: Line) -> None:
         return
     user = line.words[1]
     group = line.words[2] if len(line.words) > 2 else None
-    if lookup_user(user, group, lambda message: ctx.report("log", message)) is None:
+    if lookup_user(user, group, lambda message: ctx.report("syslog", message)) is None:
         ctx.notes.script_user_failed = True
     if ctx.notes.script_user_failed:
         # keepalived never forgets a failure: a later valid script_user fails too

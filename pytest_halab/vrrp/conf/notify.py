@@ -36,7 +36,7 @@ def notify_script(ctx: ParseContext, line: Line, kind: str) -> NotifyScript | No
         ctx.report(what, message, line)
 
     def log(message: str) -> None:
-        ctx.report("log", message, line)
+        ctx.report("syslog", message, line)
 
     words = split_quoted_escaped(line.text, report)
     if words is None:

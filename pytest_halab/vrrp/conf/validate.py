@@ -214,7 +214,7 @@ class _Validator:
             self.report(
                 script.file,
                 script.line,
-                "log",
+                "syslog",
                 f"Failed to set default user for {kind} script {script.path} - ignoring",
             )
             if name in ("startup_script", "shutdown_script"):
@@ -275,7 +275,7 @@ class _Validator:
             return 0
 
         def log(message: str) -> None:
-            self.report(script.file, script.line, "log", message)
+            self.report(script.file, script.line, "syslog", message)
 
         security = self.cfg.global_defs.enable_script_security
         flags = check_script(script.argv, ids[0], log, gid=ids[1], security=security)
@@ -303,7 +303,7 @@ class _Validator:
                 continue
 
             def log(message: str, scr: VrrpScript = scr) -> None:
-                self.report(scr.file, scr.line, "log", message)
+                self.report(scr.file, scr.line, "syslog", message)
 
             sflags = check_script(scr.script or "", ids[0], log, gid=ids[1], security=security)
             flags |= sflags

@@ -110,7 +110,7 @@ def _user(ctx: ParseContext, line: Line) -> None:
     scr = _scr(ctx)
     user = ctx.arg(line, 1)
     group = line.words[2] if len(line.words) > 2 else None
-    if lookup_user(user, group, lambda message: ctx.report("log", message)) is None:
+    if lookup_user(user, group, lambda message: ctx.report("syslog", message)) is None:
         shown = cmd_str(shlex.split(scr.script)) if scr.script else ""
         ctx.report("general", f"Unable to set uid/gid for script {shown}")
         ctx.script_removed = True
