@@ -105,6 +105,20 @@ def true_false(s: str) -> bool | None:
     return None
 
 
+def parse_sockaddr_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as keepalived's inet_stosockaddr() reads it: whatever follows a ``-``
+    (a range) or a ``/`` (a mask) is dropped, then the family is IPv6 if the text has a
+    colon (``10.0.0.1/24`` is 10.0.0.1)."""
+    cut = min((i for i in (text.find("-"), text.find("/")) if i >= 0), default=len(text))
+    head = text[:cut]
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(head)
+        return ipaddress.IPv4Address(head)
+    except ValueError:
+        return None
+
+
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text)

@@ -25,7 +25,7 @@ from .model import (
     VrrpInstance,
 )
 from .notify import notify_script
-from .values import parse_ip, strtol_prefix, true_false
+from .values import parse_ip, parse_sockaddr_ip, strtol_prefix, true_false
 
 __all__ = ["KEYWORD"]
 
@@ -83,6 +83,13 @@ def _linkbeat(ctx: ParseContext, line: Line) -> None:
         f"({_inst(ctx).name}) 'linkbeat_use_polling' in vrrp instance deprecated"
         " - use linkbeat_interfaces block",
     )
+
+
+def _unicast_option(ctx: ParseContext, line: Line) -> None:
+    """A unicast keyword kept as an option; like keepalived it marks the instance as meant
+    for unicast (without peers it then says so, and falls back to multicast)."""
+    ctx.notes.unicast_configured.add(_inst(ctx).name)
+    _option(ctx, line)
 
 
 def _option_block(ctx: ParseContext, line: Line) -> None:
@@ -325,7 +332,7 @@ def _srcip(unicast: bool) -> Handler:
         if unicast:
             ctx.notes.unicast_configured.add(inst.name)
         text = ctx.arg(line, 1)
-        addr = parse_ip(text)
+        addr = parse_sockaddr_ip(text)
         if addr is None:
             ctx.report(
                 "general",
@@ -355,7 +362,7 @@ def _peers(ctx: ParseContext, line: Line) -> None:
     for item in ctx.value_block(line):
         ctx.cur = item
         text = item.words[0]
-        addr = parse_ip(text)
+        addr = parse_sockaddr_ip(text)
         if addr is None:
             ctx.report(
                 "general",
@@ -589,6 +596,9 @@ def _table() -> dict[str, Kw]:
     for name in INSTANCE_BOOLS:
         table[name] = Kw(_bool)
     table["linkbeat_use_polling"] = Kw(_linkbeat)
+    # (unicast_fault_no_peer too, but it asks for a FAULT without peers: no complaint)
+    for name in ("check_unicast_src", "old_unicast_checksum"):
+        table[name] = Kw(_unicast_option)
     table.update(
         state=Kw(_state),
         interface=Kw(_interface),
