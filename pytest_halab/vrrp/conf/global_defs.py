@@ -278,6 +278,15 @@ def _cpu_affinity(ctx: ParseContext, line: Line) -> None:
     ctx.cfg.global_defs.vrrp_cpu_affinity = tuple(sorted(set(cpus)))
 
 
+def _garp_interval(ctx: ParseContext, line: Line) -> None:
+    """vrrp_garp_interval / vrrp_gna_interval: seconds, at least a microsecond."""
+    name, text = line.words[0], ctx.arg(line, 1)
+    if ctx.num.decimal(text, 1, 0xFFFFFFFF) is None:
+        ctx.report("general", f"{name} '{text}' is invalid")
+        return
+    _option(ctx, line)
+
+
 def _table() -> dict[str, Kw]:
     table = {name: Kw(_option) for name in GLOBAL_KEYWORDS}
     for name in GLOBAL_BOOLS_QUOTED:
@@ -295,6 +304,8 @@ def _table() -> dict[str, Kw]:
         dynamic_interfaces=Kw(_dynamic_interfaces),
         vrrp_version=Kw(_version),
         vrrp_strict=Kw(_strict),
+        vrrp_garp_interval=Kw(_garp_interval),
+        vrrp_gna_interval=Kw(_garp_interval),
         vrrp_priority=Kw(_process_priority),
         vrrp_rt_priority=Kw(_rt_priority),
         vrrp_rlimit_rttime=Kw(_rlimit_rttime),

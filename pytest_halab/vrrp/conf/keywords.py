@@ -59,8 +59,6 @@ GLOBAL_KEYWORDS = [
     "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat",
     "vrrp_down_timer_adverts",
-    "vrrp_garp_interval",
-    "vrrp_gna_interval",
     "vrrp_min_garp",
     "vrrp_garp_extra_if",
     "vrrp_vmac_garp_intvl",

@@ -412,6 +412,13 @@ class _Validator:
                 say(f"({inst.name}) No VIP specified; at least one is required")
                 return False
             say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
+        if (
+            strict
+            and inst.configured_state is not None
+            and (inst.state == "MASTER") != (inst.priority == VRRP_PRIO_OWNER)
+        ):
+            say(f"({inst.name}) State MASTER must match being address owner")
+            inst.state = "MASTER" if inst.priority == VRRP_PRIO_OWNER else "BACKUP"
         if inst.auth_type is not None:
             if strict:
                 say_auth(f"({inst.name}) Strict mode does not support authentication. Ignoring.")
