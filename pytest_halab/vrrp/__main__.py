@@ -150,7 +150,7 @@ def config_test(path: str) -> int:
     """``-t``: print every diagnostic as keepalived does and exit with its status."""
     from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 
-    _cfg, diags = load_config(path)
+    _cfg, diags = load_config(path, resolve_hosts=True)  # as keepalived: smtp_server names
     sys.stderr.flush()
     out = getattr(sys.stderr, "buffer", None)
     for diag in (d for d in diags if d.printed_by_test):

@@ -175,7 +175,7 @@ class Daemon:
 
     def _read_config(self) -> KeepalivedConfig | None:
         """Parse the configuration file and log its diagnostics; None if it cannot run."""
-        cfg, diags = load_config(self.config_path)
+        cfg, diags = load_config(self.config_path, resolve_hosts=True)
         for diag in diags:
             level = logging.WARNING if diag.severity == "warning" else logging.ERROR
             log.log(level, "%s", _printable(str(diag)))

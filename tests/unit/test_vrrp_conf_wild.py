@@ -44,9 +44,7 @@ HANG_SECONDS = 10
 # 1:2.2.7-1+b2, each file in a network namespace holding the interfaces it names, run as
 # root on the project's python machine). Raise it when a fix makes more files agree; never
 # lower it to make a change pass.
-MEASURED_STATUS_AGREEMENT = (
-    27 / 39
-)  # 25/39 at first; unicast addresses with masks, check_unicast_src
+MEASURED_STATUS_AGREEMENT = 28 / 39  # 25/39 at first; see the git log of this line  # 25/39 at first; unicast addresses with masks, check_unicast_src
 
 
 def _load_tool() -> ModuleType:

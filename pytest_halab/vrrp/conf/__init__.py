@@ -19,8 +19,9 @@ Deliberate differences from keepalived 2.2.7 (see the tests for the observed beh
 - A missing main configuration file: keepalived 2.2.7 prints ``Config files missing`` and
   exits 0; here it is fatal (exit 4), as `halab-vrrpd -t` promises.
 - ``$definitions``, ``~SEQ``/``~LST`` and ``@config_id`` line prefixes are not expanded.
-- ``smtp_server`` host names are resolved only when ``resolve_hosts`` is true; otherwise
-  a name is reported invalid, as keepalived does on a host without DNS.
+- ``smtp_server`` host names are resolved only when ``resolve_hosts`` is true (the daemon
+  and ``halab-vrrpd -t`` resolve, as keepalived does: ``localhost`` through /etc/hosts);
+  otherwise a name is reported invalid, as keepalived does on a host without DNS.
 - ``keepalived -t`` 2.2.7 kills itself (SIGTERM, before printing anything more) as soon as
   it checks a script that runs with other ids than its own (``script_user nobody``, or
   ``notify_master "/x.sh" nobody``): it takes itself for an orphaned child. Here such a
