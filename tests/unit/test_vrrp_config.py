@@ -466,7 +466,7 @@ def test_good_full_model() -> None:
     )
     assert (scr.user, scr.init_fail, scr.line) == ("root", True, 21)
     assert cfg.scripts["chk_plain"] == VrrpScript(
-        name="chk_plain", script="/bin/true", line=33, file="good_full.conf"
+        name="chk_plain", script="/bin/true", line=33, file="good_full.conf", end_line=35
     )
     vi1, vi2 = cfg.instances.values()
     assert vi1.unicast_src_ip == "192.0.2.10"

@@ -60,7 +60,8 @@ def _router_id(ctx: ParseContext, line: Line) -> None:
 def _email(ctx: ParseContext, line: Line) -> None:
     emails = [w for item in ctx.value_block(line) for w in item.words]
     if not emails:
-        ctx.report("general", "Warning - empty notification_email block", line)
+        # at the block's "}" (keepalived reads the block first)
+        ctx.report("general", "Warning - empty notification_email block")
     ctx.cfg.global_defs.notification_email.extend(emails)
 
 

@@ -125,6 +125,7 @@ class VrrpScript:
     disabled: bool = False
     line: int = 0
     file: str = ""
+    end_line: int = 0  # its block's "}" (keepalived checks the script's user there)
 
 
 @dataclass

@@ -199,7 +199,10 @@ class _Validator:
             script = getattr(gd, name)
             if script is not None and script.user is None:
                 notifies.append((gd, name, script, GLOBAL_SCRIPTS[name]))
-        firsts = [(s.file, s.line) for s in orphans] + [(s.file, s.line) for *_, s, _ in notifies]
+        # a vrrp_script's user is settled at its block's "}", where keepalived reports
+        firsts = [(s.file, s.end_line or s.line) for s in orphans] + [
+            (s.file, s.line) for *_, s, _ in notifies
+        ]
         if not firsts:
             return
         if say_first:
@@ -223,7 +226,7 @@ class _Validator:
         for scr in orphans:
             self.report(
                 scr.file,
-                scr.line,
+                scr.end_line or scr.line,
                 "general",
                 f"Unable to set default user for vrrp script {scr.name} - removing",
             )

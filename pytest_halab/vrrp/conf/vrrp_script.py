@@ -125,6 +125,7 @@ def _init_fail(ctx: ParseContext, line: Line) -> None:
 
 def _end(ctx: ParseContext) -> None:
     scr = _scr(ctx)
+    scr.end_line = ctx.cur.line
     if not scr.script:
         ctx.report("general", f"No script set for vrrp_script {scr.name} - removing", ctx.cur)
         return
