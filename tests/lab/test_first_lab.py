@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pytest_halab.cli import main as halab_main
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import LabMismatchError
 from pytest_halab.lab import Lab
+from pytest_halab.labels import L_LAB
 from pytest_halab.lint import lint
 
 FIRST_LAB = Path(__file__).resolve().parent / "topologies" / "first_lab.yaml"
@@ -46,11 +48,15 @@ def test_a_lab_that_settles_against_its_master_fails_its_start_with_the_reason(
     with pytest.raises(LabMismatchError) as again:
         lab_factory(str(FIRST_LAB), vrrp=engine)
     assert again.value is info.value
-    # And nothing of it is left behind.
+    # And nothing of it is left behind (of this lab: another test may build first_lab at
+    # the same time on another worker).
+    lab_id = re.search(r"\blab (\S+): VRRP settled", text)
+    assert lab_id is not None, text
     client = halab_docker.client()
     assert not client.containers.list(
-        all=True, filters={"label": "io.halab.topology=first_lab"}, ignore_removed=True
+        all=True, filters={"label": f"{L_LAB}={lab_id.group(1)}"}, ignore_removed=True
     )
+    assert not client.networks.list(filters={"label": f"{L_LAB}={lab_id.group(1)}"})
 
 
 @pytest.mark.parametrize("engine", ENGINES)
