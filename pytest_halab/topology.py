@@ -722,7 +722,10 @@ def _check_keepalived_conf(
         conf.write_bytes(rendered.data)
         # Scripts live in the image, not on this host: their existence is not checked here.
         try:
-            cfg, diags = load_config(conf, interfaces={"eth0", "lo"}, check_scripts=False)
+            # a node's hostname is its name: keepalived's default config id (@lb1 lines)
+            cfg, diags = load_config(
+                conf, interfaces={"eth0", "lo"}, check_scripts=False, config_id=node
+            )
         except (ValueError, OverflowError, RecursionError) as exc:
             # The checker's own limits (e.g. a number of thousands of digits): still refused
             # here, with the template named, rather than a traceback.

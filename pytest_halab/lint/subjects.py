@@ -75,14 +75,20 @@ class Balancer:
 
 
 def _parse(
-    path: Path, shown: str, check_scripts: bool, interfaces: Mapping[str, bool] | None = None
+    path: Path,
+    shown: str,
+    check_scripts: bool,
+    interfaces: Mapping[str, bool] | None = None,
+    config_id: str | None = None,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """The file as keepalived would run it; LintInputError where keepalived would not run
     it at all (a fatal error, or parsing stopped: ``-t`` exits 4 or 2; or an error its
     VRRP process stops on at start-up although ``-t`` exits 5). Other errors are kept:
     keepalived runs such a file, and lint reports them (rule config-error)."""
     known = {"eth0": False, "lo": True} if interfaces is None else interfaces
-    cfg, diags = load_config(path, interfaces=known, check_scripts=check_scripts)
+    cfg, diags = load_config(
+        path, interfaces=known, check_scripts=check_scripts, config_id=config_id
+    )
     if config_test_exit_status(diags) in FATAL_STATUSES or not cfg.runs:
         errors = [d for d in diags if d.severity != "warning"]
         text = "\n".join(f"{shown}:{d.line}: {d.message}" for d in errors)
@@ -108,7 +114,7 @@ def from_topology(name_or_path: str) -> tuple[str, list[Balancer]]:
         with tempfile.TemporaryDirectory(prefix="halab-lint-") as tmp:
             conf = Path(tmp) / "keepalived.conf"
             conf.write_bytes(rendered[topo_mod.KEEPALIVED_CONF].data)
-            cfg, diags = _parse(conf, template, check_scripts=False)
+            cfg, diags = _parse(conf, template, check_scripts=False, config_id=node)
         modes = {dest: f.mode for dest, f in rendered.items()}
         bal = Balancer(
             name=node,

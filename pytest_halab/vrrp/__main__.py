@@ -72,7 +72,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-p", "--pid", default=None)
     parser.add_argument("-P", "--vrrp", action="store_true", help="accepted, no effect")
     parser.add_argument("-r", "--vrrp_pid", default=None, help="accepted, no effect")
-    parser.add_argument("-i", "--config-id", default=None, help="accepted, no effect")
+    parser.add_argument(
+        "-i",
+        "--config-id",
+        default=None,
+        metavar="ID",
+        help="read the lines starting '@ID ' and not those starting '@^ID '"
+        " (default: the node name up to its first dot)",
+    )
     parser.add_argument("-G", "--no-syslog", action="store_true")
     parser.add_argument("--event-log", default=None)
     parser.add_argument("--version", action="store_true")
@@ -146,11 +153,12 @@ def _daemon_ready(fd: int | None, ok: bool) -> None:
             os.close(fd)
 
 
-def config_test(path: str) -> int:
+def config_test(path: str, config_id: str | None = None) -> int:
     """``-t``: print every diagnostic as keepalived does and exit with its status."""
     from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 
-    _cfg, diags = load_config(path, resolve_hosts=True)  # as keepalived: smtp_server names
+    # as keepalived: smtp_server names resolved
+    _cfg, diags = load_config(path, config_id=config_id, resolve_hosts=True)
     sys.stderr.flush()
     out = getattr(sys.stderr, "buffer", None)
     for diag in (d for d in diags if d.printed_by_test):
@@ -202,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.signum is not None:
         return _print_signum(args.signum)
     if args.config_test:
-        return config_test(args.use_file)
+        return config_test(args.use_file, args.config_id)
     # Paths are the caller's: resolve them before a daemon changes directory to /.
     conf = os.path.abspath(args.use_file)
     pid_file = os.path.abspath(args.pid) if args.pid else None
@@ -227,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _daemon_ready(ready_fd, False)
         return 1
     log.info("Starting %s", VERSION)
-    daemon = Daemon(conf, event_log=events, log_detail=args.log_detail)
+    daemon = Daemon(conf, event_log=events, log_detail=args.log_detail, config_id=args.config_id)
     try:
         if not daemon.load():
             _daemon_ready(ready_fd, False)

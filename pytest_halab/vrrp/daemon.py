@@ -109,8 +109,10 @@ class Daemon:
         loop: EventLoop | None = None,
         netlink: Netlink | None = None,
         garp: GarpSender | None = None,
+        config_id: str | None = None,
     ) -> None:
         self.config_path = config_path
+        self.config_id = config_id  # -i: None is keepalived's default (the host name)
         self.loop = loop or EventLoop()
         self.events = event_log or EventLog(None)
         self.detail = log_detail
@@ -175,7 +177,7 @@ class Daemon:
 
     def _read_config(self) -> KeepalivedConfig | None:
         """Parse the configuration file and log its diagnostics; None if it cannot run."""
-        cfg, diags = load_config(self.config_path, resolve_hosts=True)
+        cfg, diags = load_config(self.config_path, config_id=self.config_id, resolve_hosts=True)
         for diag in diags:
             level = logging.WARNING if diag.severity == "warning" else logging.ERROR
             log.log(level, "%s", _printable(str(diag)))

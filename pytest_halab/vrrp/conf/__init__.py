@@ -18,7 +18,6 @@ Deliberate differences from keepalived 2.2.7 (see the tests for the observed beh
   some messages more than once; here each problem is reported once.
 - A missing main configuration file: keepalived 2.2.7 prints ``Config files missing`` and
   exits 0; here it is fatal (exit 4), as `halab-vrrpd -t` promises.
-- ``$definitions``, ``~SEQ``/``~LST`` and ``@config_id`` line prefixes are not expanded.
 - ``smtp_server`` host names are resolved only when ``resolve_hosts`` is true (the daemon
   and ``halab-vrrpd -t`` resolve, as keepalived does: ``localhost`` through /etc/hosts);
   otherwise a name is reported invalid, as keepalived does on a host without DNS.

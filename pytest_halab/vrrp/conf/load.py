@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Iterable, Mapping
 
 from .context import MissingParameter, ParseContext
 from .diagnostics import Diagnostic, Diagnostics
-from .lexer import Reader
+from .lexer import Line, Reader
 from .model import KeepalivedConfig
 from .parser import parse
 from .validate import validate
@@ -37,6 +39,7 @@ def load_config(
     interfaces: Iterable[str] | Mapping[str, bool] | None = None,
     check_scripts: bool = True,
     resolve_hosts: bool = False,
+    config_id: str | None = None,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """Parse and check a keepalived.conf; never raises on malformed input.
 
@@ -44,13 +47,31 @@ def load_config(
     /sys/class/net; ``lo`` counts as loopback), or maps each name to whether it is a
     loopback. `check_scripts` looks scripts up on this
     host as keepalived does. `resolve_hosts` resolves an ``smtp_server`` host name.
+    `config_id` is keepalived's ``-i``: the id that ``@ID`` lines must name to be read
+    (and ``@^ID`` lines must not), and ``${_INSTANCE}``; None is keepalived's default,
+    this host's node name up to its first dot.
     """
     diags = Diagnostics()
     name = os.fspath(path)
-    reader = Reader(diags)
+    # keepalived seeds random() with the time at each read of the configuration
+    seed = int(time.time())
+    # Read once as keepalived's VRRP process would if it were alone; when its other
+    # processes see other lines, read again as each of them does.
+    trial = Diagnostics()
+    reader = Reader(trial, config_id=config_id, rng=random.Random(seed))
+    views: tuple[list[Line], list[list[Line]]] | None = None
     try:
-        if not reader.read_main(name):
+        try:
+            found = reader.read_main(name)
+        finally:
+            alone = not (reader.diverged or reader.failed_lists) or reader.stopped
+            if alone:
+                for d in trial.items:
+                    diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
+        if not found:
             return KeepalivedConfig(), diags.items
+        if not alone:
+            reader, views = _process_views(name, config_id, seed, diags)
     except (OSError, ValueError) as exc:
         diags.add(name, 0, "file_not_found", f"Unable to read configuration file {name} ({exc})")
         return KeepalivedConfig(), diags.items
@@ -66,7 +87,10 @@ def load_config(
         known = {n: n == "lo" for n in interfaces}
     ctx = ParseContext(reader.lines, reader.main, reader.files, diags, known, resolve_hosts)
     try:
-        parse(ctx)
+        if views is None:
+            parse(ctx)
+        else:
+            parse(ctx, *views)
     except MissingParameter:
         return ctx.cfg, diags.items
     except Exception as exc:  # a bug met on hostile input: a diagnostic, never a traceback
@@ -77,6 +101,30 @@ def load_config(
     except Exception as exc:
         _internal_error(diags, name, 0, "checking", exc)
     return ctx.cfg, diags.items
+
+
+def _process_views(
+    name: str, config_id: str | None, seed: int, diags: Diagnostics
+) -> tuple[Reader, tuple[list[Line], list[list[Line]]]]:
+    """The configuration read as each of keepalived's processes reads it, when they differ
+    (see `Reader`): the parent reads the files, then the checker, VRRP and BFD processes
+    read the copy the parent wrote, each starting with the ~SEQ count the previous one
+    left. Returns the VRRP process's reader and the (parent, [checker, BFD]) lines."""
+    readers = []
+    seq_count = 0
+    for parent_view in (True, False, False, False):
+        view = Reader(
+            diags,
+            config_id=config_id,
+            rng=random.Random(seed),
+            parent_view=parent_view,
+            seq_count=seq_count,
+        )
+        view.read_main(name)
+        seq_count -= view.failed_lists
+        readers.append(view)
+    parent, checker, vrrp, bfd = readers
+    return vrrp, (parent.lines, [checker.lines, bfd.lines])
 
 
 INTERNAL_ERROR = "halab-vrrpd internal error"

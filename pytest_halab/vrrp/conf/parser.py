@@ -7,9 +7,12 @@ vrrp_instance, vrrp_sync_group, virtual_server), every handler taking the `Parse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from . import global_defs, virtual_server, vrrp_instance, vrrp_script, vrrp_sync_group
 from .context import Kw, ParseContext, ignore, ignore_block
 from .keywords import TOP_GENERIC_BLOCKS, TOP_IGNORED
+from .lexer import Line
 
 __all__ = ["TOP", "parse", "process", "skim"]
 
@@ -30,14 +33,46 @@ def _top_table() -> dict[str, Kw]:
 
 
 TOP: dict[str, Kw] = _top_table()
+# keepalived's parent process parses global_defs and skips the other blocks; its VRRP
+# process skips global_defs (it has the parent's).
+_PARENT_TOP: dict[str, Kw] = {
+    name: Kw(ignore_block) if name != "global_defs" and kw.handler is not ignore else kw
+    for name, kw in TOP.items()
+}
+_CHILD_TOP: dict[str, Kw] = {**TOP, "global_defs": Kw(ignore_block)}
 
 
-def parse(ctx: ParseContext) -> None:
+def parse(
+    ctx: ParseContext,
+    parent_lines: list[Line] | None = None,
+    other_lines: Sequence[list[Line]] = (),
+) -> None:
     """Parse the context's lines into ``ctx.cfg``; raises MissingParameter where
-    keepalived stops."""
-    skim(ctx)
+    keepalived stops.
+
+    keepalived reads the configuration in each of its processes, and they can see other
+    lines (see `Reader`). By default they all see the context's. Otherwise the context
+    has the lines of the VRRP process, `parent_lines` those of the parent process, which
+    parses global_defs (first, as keepalived does), and `other_lines` those of the
+    checker and BFD processes; the top-level complaints of all but the VRRP process come
+    from their own lines."""
+    if parent_lines is None:
+        skim(ctx)
+        ctx.pos = 0
+        process(ctx, TOP, 0, False)
+        return
+    lines = ctx.lines
+    try:
+        for other in (parent_lines, *other_lines):
+            ctx.lines = other
+            skim(ctx)
+        ctx.lines = parent_lines
+        ctx.pos = 0
+        process(ctx, _PARENT_TOP, 0, False)
+    finally:
+        ctx.lines = lines
     ctx.pos = 0
-    process(ctx, TOP, 0, False)
+    process(ctx, _CHILD_TOP, 0, False)
 
 
 def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool) -> bool:
