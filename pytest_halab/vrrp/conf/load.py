@@ -10,6 +10,7 @@ from .diagnostics import Diagnostic, Diagnostics
 from .lexer import Reader
 from .model import KeepalivedConfig
 from .parser import parse
+from .rttables import IPROUTE2_DIR
 from .validate import validate
 
 __all__ = ["load_config", "system_interfaces"]
@@ -37,6 +38,7 @@ def load_config(
     interfaces: Iterable[str] | Mapping[str, bool] | None = None,
     check_scripts: bool = True,
     resolve_hosts: bool = False,
+    iproute2_dir: str = IPROUTE2_DIR,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """Parse and check a keepalived.conf; never raises on malformed input.
 
@@ -44,6 +46,8 @@ def load_config(
     /sys/class/net; ``lo`` counts as loopback), or maps each name to whether it is a
     loopback. `check_scripts` looks scripts up on this
     host as keepalived does. `resolve_hosts` resolves an ``smtp_server`` host name.
+    `iproute2_dir` holds the names of routing tables, protocols, scopes... (``rt_tables``
+    and its kin, as keepalived reads them from /etc/iproute2).
     """
     diags = Diagnostics()
     name = os.fspath(path)
@@ -64,7 +68,9 @@ def load_config(
         known = interfaces
     else:
         known = {n: n == "lo" for n in interfaces}
-    ctx = ParseContext(reader.lines, reader.main, reader.files, diags, known, resolve_hosts)
+    ctx = ParseContext(
+        reader.lines, reader.main, reader.files, diags, known, resolve_hosts, iproute2_dir
+    )
     try:
         parse(ctx)
     except MissingParameter:
