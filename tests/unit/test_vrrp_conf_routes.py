@@ -285,6 +285,21 @@ def test_a_skipped_group_block_ends_its_enclosing_block(tmp_path: Path) -> None:
     ]
 
 
+def test_a_refused_instance_without_brace_and_no_instance_before(tmp_path: Path) -> None:
+    """The keywords of the block would act on the previous instance; with none,
+    keepalived 2.2.7 aborts (munmap_chunk(): invalid pointer). Here the block is
+    skipped."""
+    cfg, diags = _cfg(
+        "vrrp_instance\n VI_1 {\n state MASTER\n interface eth0\n}\n"
+        "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n"
+        " virtual_ipaddress {\n  10.0.0.2\n }\n}\n",
+        tmp_path,
+    )
+    assert list(cfg.instances) == ["B"]
+    assert "vrrp_instance must have a name" in [d.message for d in diags]
+    assert not any(INTERNAL_ERROR in d.message for d in diags)
+
+
 # ----------------------------------------------------------------- values
 
 

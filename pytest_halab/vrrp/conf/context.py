@@ -78,6 +78,7 @@ class ParseContext:
         self.main_file = main_file
         self.in_global_defs = False
         self.skip_requested = False
+        self.skip_reads_block = True
         self.num = Numbers(self.report)
         self.num_each = Numbers(self.say)  # numbers whose complaints may repeat
         # routing names (/etc/iproute2), and the preference keepalived gives the next rule
@@ -142,9 +143,16 @@ class ParseContext:
         self.report("missing_parameter", message, line)
         raise MissingParameter
 
-    def request_skip(self) -> None:
-        """Have the dispatcher skip the block that follows the current keyword."""
+    def request_skip(self, *, block_without_brace: bool = True) -> None:
+        """Have the dispatcher skip the block that follows the current keyword.
+
+        When the next line is no ``{``, keepalived skips nothing and reads that line as
+        the first of the keyword's block, whose keywords then act on the block parsed
+        before (the last instance, group...). `block_without_brace` False when there is
+        none: keepalived then works on freed memory and aborts; here the block is
+        skipped as if it had its ``{``."""
         self.skip_requested = True
+        self.skip_reads_block = block_without_brace
 
     def skip_block(self) -> None:
         """keepalived's skip_block(): drop a following ``{ ... }`` block."""

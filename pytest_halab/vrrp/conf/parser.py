@@ -71,7 +71,7 @@ def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool)
                 # keepalived's skip_block(true): a following '{ ... }' is skipped; when
                 # the next line is no '{', nothing is, and that line is read as the
                 # first of the keyword's block (which then misses its '{').
-                if ctx.next_opens_block():
+                if ctx.next_opens_block() or not ctx.skip_reads_block:
                     ctx.skip_block()
                     if kw.sub is None and level > 0:
                         # keepalived: the end of a block skipped at this level ends the

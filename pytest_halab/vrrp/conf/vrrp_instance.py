@@ -27,12 +27,12 @@ __all__ = ["KEYWORD"]
 def _instance(ctx: ParseContext, line: Line) -> None:
     if len(line.words) != 2:
         ctx.report("general", "vrrp_instance must have a name")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.instance is not None)
         return
     name = line.words[1]
     if name in ctx.cfg.instances:
         ctx.report("general", f"vrrp instance {name} already defined")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.instance is not None)
         return
     ctx.instance = VrrpInstance(name=name, line=line.line, file=line.file)
     ctx.cfg.instances[name] = ctx.instance
