@@ -1034,7 +1034,8 @@ def test_static_and_virtual_routes_on_a_lone_master(lab: NetnsLab, kind: str) ->
     # A tracked static route or rule deleted behind the daemon's back is put back.
     node.ip("route", "del", SROUTE, "table", "300")
     node.ip("rule", "del", "priority", "300")
-    wait_for(lambda: has_static(node), 2.0, "the static route and rule to be restored")
+    node.ip("addr", "del", "10.66.0.1/24", "dev", "eth0")
+    wait_for(lambda: has_static(node), 2.0, "the static address, route and rule back")
     # A tracked virtual route deleted under the master: it steps down (priority 0) and,
     # alone on its LAN, takes over again, putting the route back.
     node.ip("route", "del", VROUTE, "table", "200")

@@ -1415,3 +1415,24 @@ def test_reload_changes_the_virtual_routes_of_a_master(fake_daemon: FakeDaemon) 
     assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
     assert _requests(kernel) == ["-route 200", "+route 200"]
     assert len(inst.routes_set) == len(inst.rules_set) == 1
+
+
+def test_an_instance_tracks_the_interfaces_of_its_routes_and_rules(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """keepalived's TRACK_ROUTE/TRACK_RULE: the interface a tracked virtual route or
+    rule names is tracked as with weight 0 (down: FAULT); a no_track one is not."""
+    conf = ROUTES_CONF.replace(
+        "from 10.9.0.100 table 200 priority 200",
+        "from 10.9.0.100 iif hltfake1 table 200 priority 200\n"
+        "        from 10.9.0.101 iif hltfake2 table 200 priority 201 no_track",
+    )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    kernel.link_list.append(LinkInfo(8, "hltfake1", False))
+    kernel.link_list.append(LinkInfo(9, "hltfake2", False))
+    d.start()
+    assert _state(d) is State.FAULT
+    kernel.link_list[1] = LinkInfo(8, "hltfake1", True)
+    d.handle_netlink_events([LinkInfo(8, "hltfake1", True)])
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)

@@ -133,3 +133,17 @@ def test_the_same_route_written_twice_has_one_key(tmp_path: Path) -> None:
     )
     keys = [item_key(r) for r in cfg.static_routes]
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_vip_broadcast_plus_and_numeric_scope_reach_the_kernel(tmp_path: Path) -> None:
+    """``brd +`` is keepalived's computed broadcast (the daemon sent '+' before, and its
+    address parsing raised); a scope by number is sent as that number."""
+    from pytest_halab.vrrp.instance import resolve_vips
+
+    cfg = _config(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n"
+        "  10.5.0.100/24 brd +\n  10.5.0.101/24 brd - scope 253\n }\n}\n",
+        tmp_path,
+    )
+    vips = resolve_vips(cfg.instances["V"], "eth0", INDEX.get)
+    assert [(v.broadcast, v.scope) for v in vips] == [("10.5.0.255", None), ("10.5.0.0", 253)]
