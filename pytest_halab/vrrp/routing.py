@@ -375,6 +375,9 @@ class Routing:
         except MissingInterface as exc:
             log.error("%scannot %s route %s: interface %s not found", _who(owner), what, route, exc)
             return errno.ENODEV
+        except (ValueError, struct.error) as exc:  # a value the message cannot carry
+            log.error("%scannot %s route %s: %s", _who(owner), what, route, exc)
+            return errno.EINVAL
         except OSError as exc:
             expected = errno.EEXIST if again else errno.ESRCH
             if (add and not again) or exc.errno != expected:
@@ -392,6 +395,9 @@ class Routing:
         try:
             kind, flags, body = rule_message(rule, add=add)
             self._netlink.change_routing(kind, flags, body)
+        except (ValueError, struct.error) as exc:  # a value the message cannot carry
+            log.error("%scannot %s rule %s: %s", _who(owner), "add" if add else "remove", rule, exc)
+            return errno.EINVAL
         except OSError as exc:
             if not quiet and not (again and exc.errno == errno.EEXIST):
                 what = "add" if add else "remove"
@@ -439,6 +445,9 @@ class Routing:
         except OSError as exc:
             log.error("cannot %s static address %s: %s", what, _describe(vip), exc.strerror)
             return exc.errno or errno.EIO
+        except ValueError as exc:
+            log.error("cannot %s static address %s: %s", what, _describe(vip), exc)
+            return errno.EINVAL
         if not done:
             if add and not again:
                 log.error("cannot add static address %s: it is already there", _describe(vip))

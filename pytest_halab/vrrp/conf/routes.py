@@ -29,7 +29,7 @@ RTT_MAX_MS = 120_000
 UINT64_MAX = 2**64 - 1
 # ICMPV6_ROUTER_PREF_*
 _PREFS = {"low": 3, "medium": 0, "high": 1}
-# metrics with an optional ``lock``: keyword -> (the error's wording, bound)
+# metrics with an optional ``lock``: keyword -> the wording of its error
 _LOCKABLE_U32 = {
     "mtu": "Invalid MTU %s specified for route",
     "advmss": "Invalid advmss %s specified for route",
@@ -37,6 +37,7 @@ _LOCKABLE_U32 = {
     "cwnd": "Invalid cwnd value %s specified for route",
     "ssthresh": "Invalid ssthresh value %s specified for route",
 }
+# metrics without one
 _PLAIN_U32 = {
     "window": "Invalid window value %s specified for route",
     "initcwnd": "Invalid initcwnd value %s specified for route",
