@@ -11,9 +11,13 @@ gratuitous ARP (:mod:`.vips`), sync groups (:mod:`.syncgroup`), trackers and not
 commands (:mod:`.track`), the event log (:mod:`.eventlog`). The command line is in
 :mod:`.__main__`.
 
-Signals: SIGTERM/SIGINT: every master sends a priority-0 advert and removes its addresses,
-then exit 0. SIGHUP: reload the configuration (unchanged instances keep their state and
-addresses; changed ones restart). SIGUSR1: log packet counters. SIGRTMIN+2 (keepalived's
+Static addresses, routes and rules, and the instances' virtual routes and rules, are put
+in the kernel and kept there as keepalived does (:mod:`.routing`).
+
+Signals: SIGTERM/SIGINT: every master sends a priority-0 advert and removes its addresses
+(and virtual routes and rules), the static ones are removed, then exit 0. SIGHUP: reload
+the configuration (unchanged instances keep their state and addresses; changed ones
+restart). SIGUSR1: log packet counters. SIGRTMIN+2 (keepalived's
 JSON signal, 36): write every instance's state to /tmp/keepalived.json (:mod:`.status`).
 """
 
@@ -45,7 +49,7 @@ from pytest_halab.vrrp.links import (
     VrrpSockets,
 )
 from pytest_halab.vrrp.loop import EventLoop
-from pytest_halab.vrrp.net import GarpSender, Netlink, VrrpSocket
+from pytest_halab.vrrp.net import GarpSender, LinkInfo, Netlink, RoutingChange, VrrpSocket
 from pytest_halab.vrrp.packet import (
     VRRP_PROTO,
     MalformedPacket,
@@ -55,6 +59,7 @@ from pytest_halab.vrrp.packet import (
     encode,
     parse_ipv4,
 )
+from pytest_halab.vrrp.routing import Routing
 from pytest_halab.vrrp.sched import SIGXCPU_MESSAGE, ProcessPriorities
 from pytest_halab.vrrp.state import (
     Action,
@@ -140,6 +145,12 @@ class Daemon:
             is_current=self._is_current,
             detail=log_detail,
         )
+        self.routing = Routing(
+            netlink=self.netlink,
+            events=self.events,
+            index_of=self.links.index_of,
+            detail=log_detail,
+        )
         self.interfaces = InterfaceFollower(
             links=self.links,
             sockets=self.sockets,
@@ -205,6 +216,8 @@ class Daemon:
         """Open sockets, start trackers and every instance (BACKUP/FAULT/owner MASTER)."""
         self._install_signals()
         self.links.refresh()
+        self._watch_routing(self.config)
+        self.routing.start(self.config)
         self._start_scripts()
         for cfg in self.config.instances.values():
             inst = self._build(cfg)
@@ -212,6 +225,7 @@ class Daemon:
                 self.instances[cfg.name] = inst
         for inst in self.instances.values():
             self.vips.remove_stale(inst)
+            self.routing.remove_stale(inst)
         self._update_tracking(initial=True)
         now = self.loop.time()
         for inst in list(self.instances.values()):
@@ -238,6 +252,7 @@ class Daemon:
             tracker.stop()
         self.runner.kill_all()
         self.sockets.close_all()
+        self.routing.stop()
         self.events.emit("daemon_stop", None, malformed=self.malformed)
         self.stopping = True
 
@@ -249,6 +264,16 @@ class Daemon:
         self._wakeup_r.close()
         self._wakeup_w.close()
         self.loop.close()
+
+    def _watch_routing(self, cfg: KeepalivedConfig) -> None:
+        """Have the monitor report the changes of the families of the tracked routes and
+        rules (keepalived's set_extra_netlink_monitoring)."""
+        routes, rules = Routing.watched_families(cfg)
+        if routes or rules:
+            try:
+                Netlink.watch_routing(self._monitor, routes=routes, rules=rules)
+            except OSError as exc:
+                log.error("cannot watch route and rule changes: %s", exc)
 
     def _is_current(self, inst: Instance) -> bool:
         """The instance still runs (a reload did not replace or remove it)."""
@@ -401,6 +426,8 @@ class Daemon:
         if not inst.cfg.dont_track_primary and inst.cfg.interface:
             up = self.links.is_up(inst.cfg.interface)
             items.append(TrackedItem("interface", inst.cfg.interface, 0, False, up))
+        for name in self.routing.tracked_interfaces(inst):
+            items.append(TrackedItem("interface", name, 0, False, self.links.is_up(name)))
         group = self.config.sync_groups.get(inst.group or "")
         if group is not None:
             for name in group.track_scripts:
@@ -448,10 +475,22 @@ class Daemon:
             return
         self.handle_netlink_events(events)
 
-    def handle_netlink_events(self, events: Sequence[NetlinkEvent]) -> None:
-        """Apply link and address changes: tracking, and interfaces coming and going."""
-        changes = self.links.apply(events)
+    def handle_netlink_events(self, events: Sequence[NetlinkEvent | RoutingChange]) -> None:
+        """Apply link, address, route and rule changes: tracking, interfaces coming and
+        going, static and virtual routes and rules deleted."""
+        link_events = [e for e in events if not isinstance(e, RoutingChange)]
+        changes = self.links.apply(link_events)
         faults_changed = self.interfaces.follow(list(self.instances.values()), changes)
+        for event in events:
+            if isinstance(event, RoutingChange):
+                self._routing_changed(event)
+            elif not isinstance(event, LinkInfo) and event[0] == "del":
+                self.routing.address_deleted(event[1])
+        for name, up in changes.changed:
+            if up:
+                self.routing.interface_up(name)
+            else:
+                self.routing.interface_down(name)
         for name, up in changes.changed:
             log.info("Netlink reports %s %s", name, "up" if up else "down")
             users = [
@@ -465,6 +504,15 @@ class Daemon:
                 self.sockets.rejoin(name)
         if changes.changed or faults_changed:
             self._update_tracking()
+
+    def _routing_changed(self, change: RoutingChange) -> None:
+        """A route or rule changed: a static one of ours deleted is put back; a master
+        whose tracked virtual route or rule was deleted leaves MASTER."""
+        for inst in self.routing.on_change(change, list(self.instances.values())):
+            if inst.machine.state is not State.MASTER:
+                continue
+            log.info("(%s) virtual %s deleted: leaving MASTER state", inst.name, change.kind)
+            self._apply(inst, inst.machine.step_down(self.loop.time(), f"{change.kind} deleted"))
 
     # --- packets ------------------------------------------------------------------------
 
@@ -621,7 +669,9 @@ class Daemon:
                 self._send_advert(inst, action.priority)
             elif isinstance(action, AddVips):
                 self.vips.add(inst)
+                self.routing.add_virtual(inst)
             elif isinstance(action, RemoveVips):
+                self.routing.remove_virtual(inst)
                 self.vips.remove(inst)
             elif isinstance(action, SendGratuitousArp):
                 self.vips.announce(inst, action.repeat)
@@ -754,6 +804,8 @@ class Daemon:
     def _apply_reload(self, new_config: KeepalivedConfig) -> None:
         old_instances = self.instances
         self._configure(new_config)
+        self._watch_routing(new_config)
+        self.routing.reload(new_config)
         self.events.emit("config_reload", None, path=self.config_path)
         now = self.loop.time()
         new_cfgs = self.config.instances
@@ -778,6 +830,9 @@ class Daemon:
                         cfg.priority,
                     )
                     inst.machine.set_base_priority(cfg.priority)
+                # routes and rules the new config no longer has are removed, then the
+                # instance follows the new config (keepalived's clear_diff_vrrp_vroutes)
+                self.routing.remove_virtual(inst, keep=[*cfg.virtual_routes, *cfg.virtual_rules])
                 inst.cfg = cfg
                 inst.group = cfg.sync_group
                 inst.set_vips(new_vips)
@@ -785,6 +840,7 @@ class Daemon:
                     missing = [v for v in new_vips if v.key not in inst.installed]
                     if missing:
                         self.vips.add(inst)
+                    self.routing.add_virtual(inst)
                 kept[name] = inst
                 continue
             # Removed or changed: stop it (priority 0 if master, addresses removed).

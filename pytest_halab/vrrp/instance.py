@@ -55,8 +55,8 @@ class Vip:
     dev: str
     index: int
     label: str | None
-    broadcast: str | None
-    scope: str | None
+    broadcast: str | None  # the address (keepalived computes ``brd +``/``-``)
+    scope: str | int | None  # the scope's number, or as written
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -79,6 +79,9 @@ class Instance:
     destinations: tuple[str, ...]
     group: str | None = None
     installed: set[tuple[str, int, str]] = field(default_factory=set)
+    # the virtual routes and rules it put in place (keys of routing.item_key)
+    routes_set: set[str] = field(default_factory=set)
+    rules_set: set[str] = field(default_factory=set)
     timer: Timer | None = None
     own_fault: bool = False
     fault_reasons: tuple[str, ...] = ()
@@ -197,7 +200,8 @@ def resolve_vips(
             if not quiet:
                 log.error("(%s) interface %s of VIP %s not found", cfg.name, dev, vip.address)
             continue
-        vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.brd, vip.scope))
+        scope = vip.scope_id if vip.scope_id is not None else vip.scope
+        vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.broadcast, scope))
     return vips
 
 
@@ -243,6 +247,8 @@ def machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
         "notify_deleted",
         "smtp_alert",
         "sync_group",
+        "virtual_routes",
+        "virtual_rules",
     ):
         data.pop(name, None)
     # A new priority is applied in place (SIGHUP must not drop the VIPs of a master whose

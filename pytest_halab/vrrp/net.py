@@ -6,9 +6,11 @@ Standard library only (the daemon runs inside Debian containers):
   224.0.0.18 on that interface, bound to it, sending with ``IP_HDRINCL`` so the header is
   keepalived's (TTL 255, TOS 0xc0, our source address); received packets keep their IP
   header so the TTL can be checked.
-- :class:`Netlink`: a small rtnetlink client: add and delete addresses, list them, read
-  link state, and a subscription to link/address changes (interfaces coming, going,
-  renamed, up/down; IPv4 addresses added/removed) for the event loop.
+- :class:`Netlink`: a small rtnetlink client: add and delete addresses (IPv4 and IPv6),
+  list them, read link state, send route and rule requests (the messages are built by
+  :mod:`.routing`), and a subscription to link/address changes (interfaces coming,
+  going, renamed, up/down; IPv4 addresses added/removed), and on demand to route and
+  rule changes, for the event loop.
 - :func:`send_gratuitous_arp`: broadcast ARP requests for an address, as keepalived sends.
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "LinkInfo",
     "Netlink",
     "NetlinkError",
+    "RoutingChange",
     "VrrpSocket",
     "build_garp_frame",
     "interface_mac",
@@ -52,13 +55,38 @@ RTM_GETLINK = 18
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
 RTM_GETADDR = 22
+RTM_NEWROUTE = 24
+RTM_DELROUTE = 25
+RTM_NEWRULE = 32
+RTM_DELRULE = 33
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
+# rtnetlink multicast groups (RTNLGRP_*) of route and rule changes
+RTNLGRP_IPV4_ROUTE = 7
+RTNLGRP_IPV4_RULE = 8
+RTNLGRP_IPV6_ROUTE = 11
+RTNLGRP_IPV6_RULE = 19
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
 IFA_BROADCAST = 4
+IFA_CACHEINFO = 6
+IFA_FLAGS = 8
 IFA_F_SECONDARY = 0x01
+IFA_F_NODAD = 0x02
+INFINITY_LIFE_TIME = 0xFFFFFFFF
+# route and rule attributes this module reads back (RTA_*, FRA_*)
+RTA_DST = 1
+RTA_OIF = 4
+RTA_PRIORITY = 6
+RTA_TABLE = 15
+FRA_DST = 1
+FRA_SRC = 2
+FRA_PRIORITY = 6
+FRA_TABLE = 15
+FRA_PROTOCOL = 21
 IFLA_IFNAME = 3
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
@@ -67,6 +95,9 @@ RT_SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _IFADDRMSG = struct.Struct("=BBBBI")
+# struct rtmsg and struct fib_rule_hdr: eight octets and a 32-bit word each
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_IFA_CACHEINFO = struct.Struct("=IIII")
 _IFINFOMSG = struct.Struct("=BxHiII")
 _RTATTR = struct.Struct("=HH")
 
@@ -101,6 +132,83 @@ def _parse_attrs(data: bytes, offset: int) -> dict[int, bytes]:
 
 class NetlinkError(OSError):
     """The kernel refused a netlink request (``errno`` is the kernel's)."""
+
+
+@dataclass(frozen=True)
+class RoutingChange:
+    """A route or rule the kernel added or deleted, as the monitor reports it: what
+    keepalived compares to tell whether it is one of its own.
+
+    For a route, `priority` is its metric and `oif` its output interface (0: none); for
+    a rule, `priority` is its preference, `table` its table and `src`/`dst` its
+    ``from``/``to`` (address text, prefix length)."""
+
+    kind: str  # "route" | "rule"
+    deleted: bool
+    family: int
+    table: int
+    protocol: int
+    tos: int
+    priority: int
+    dst: tuple[str, int] | None = None
+    src: tuple[str, int] | None = None
+    oif: int = 0
+    action: int = 0
+
+
+def _address_text(family: int, raw: bytes) -> str:
+    if family == socket.AF_INET6 and len(raw) == 16:
+        return str(ipaddress.IPv6Address(raw))
+    if family == socket.AF_INET and len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw))
+    return ""
+
+
+def _u32(attrs: dict[int, bytes], kind: int, default: int = 0) -> int:
+    raw = attrs.get(kind)
+    return struct.unpack("=I", raw[:4])[0] if raw is not None and len(raw) >= 4 else default
+
+
+def _parse_routing(mtype: int, payload: bytes) -> RoutingChange | None:
+    """An RTM_NEWROUTE/RTM_DELROUTE or RTM_NEWRULE/RTM_DELRULE message."""
+    if len(payload) < _RTMSG.size:
+        return None
+    family, dst_len, src_len, tos, table, protocol, _scope, kind_or_action, _flags = (
+        _RTMSG.unpack_from(payload)
+    )
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    attrs = _parse_attrs(payload, _RTMSG.size)
+    if mtype in (RTM_NEWROUTE, RTM_DELROUTE):
+        raw = attrs.get(RTA_DST)
+        dst = (
+            _address_text(family, raw) if raw is not None else ("::" if family == 10 else "0.0.0.0")
+        )
+        return RoutingChange(
+            "route",
+            mtype == RTM_DELROUTE,
+            family,
+            _u32(attrs, RTA_TABLE, table),
+            protocol,
+            tos,
+            _u32(attrs, RTA_PRIORITY),
+            dst=(dst, dst_len),
+            oif=_u32(attrs, RTA_OIF),
+        )
+    rule_protocol = attrs.get(FRA_PROTOCOL, b"\0")[:1]
+    src_raw, dst_raw = attrs.get(FRA_SRC), attrs.get(FRA_DST)
+    return RoutingChange(
+        "rule",
+        mtype == RTM_DELRULE,
+        family,
+        _u32(attrs, FRA_TABLE, table),
+        rule_protocol[0] if rule_protocol else 0,
+        tos,
+        _u32(attrs, FRA_PRIORITY),
+        dst=(_address_text(family, dst_raw), dst_len) if dst_raw is not None else None,
+        src=(_address_text(family, src_raw), src_len) if src_raw is not None else None,
+        action=kind_or_action,
+    )
 
 
 @dataclass(frozen=True)
@@ -212,16 +320,40 @@ class Netlink:
         *,
         label: str | None = None,
         broadcast: str | None = None,
-        scope: str | None = None,
+        scope: str | int | None = None,
+        peer: str | None = None,
+        ifa_flags: int = 0,
+        preferred_lft: int | None = None,
     ) -> None:
-        packed = ipaddress.IPv4Address(address).packed
-        scope_id = RT_SCOPES.get(scope or "global", RT_SCOPE_UNIVERSE)
-        body = _IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, scope_id, index)
-        body += _rtattr(IFA_LOCAL, packed) + _rtattr(IFA_ADDRESS, packed)
-        if broadcast:
-            body += _rtattr(IFA_BROADCAST, ipaddress.IPv4Address(broadcast).packed)
-        if label:
-            body += _rtattr(IFA_LABEL, label.encode("utf-8", "surrogateescape")[:15] + b"\0")
+        """keepalived's netlink_ipaddress(): IFA_LOCAL the address (and IFA_ADDRESS the
+        peer, or for IPv4 the address itself), with the broadcast, label, flags and, for
+        IPv6, the preferred lifetime (IFA_CACHEINFO) of an add."""
+        addr = ipaddress.ip_address(address)
+        family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+        if isinstance(scope, int):
+            scope_id = scope
+        else:
+            scope_id = RT_SCOPES.get(scope or "global", RT_SCOPE_UNIVERSE)
+        body = _IFADDRMSG.pack(family, prefixlen, 0, scope_id, index)
+        body += _rtattr(IFA_LOCAL, addr.packed)
+        adding = kind == RTM_NEWADDR
+        if family == socket.AF_INET and (not adding or peer is None):
+            body += _rtattr(IFA_ADDRESS, addr.packed)
+        if adding:
+            if family == socket.AF_INET6 and preferred_lft not in (None, INFINITY_LIFE_TIME):
+                assert preferred_lft is not None
+                body += _rtattr(
+                    IFA_CACHEINFO,
+                    _IFA_CACHEINFO.pack(preferred_lft, INFINITY_LIFE_TIME, 0, 0),
+                )
+            if broadcast and family == socket.AF_INET:
+                body += _rtattr(IFA_BROADCAST, ipaddress.IPv4Address(broadcast).packed)
+            if ifa_flags:
+                body += _rtattr(IFA_FLAGS, struct.pack("=I", ifa_flags))
+            if label:
+                body += _rtattr(IFA_LABEL, label.encode("utf-8", "surrogateescape")[:15] + b"\0")
+            if peer is not None:
+                body += _rtattr(IFA_ADDRESS, ipaddress.ip_address(peer).packed)
         self._request(kind, flags, body)
 
     def add_address(
@@ -232,7 +364,10 @@ class Netlink:
         *,
         label: str | None = None,
         broadcast: str | None = None,
-        scope: str | None = None,
+        scope: str | int | None = None,
+        peer: str | None = None,
+        ifa_flags: int = 0,
+        preferred_lft: int | None = None,
     ) -> bool:
         """Add ``address/prefixlen``; False when it was already there."""
         try:
@@ -245,6 +380,9 @@ class Netlink:
                 label=label,
                 broadcast=broadcast,
                 scope=scope,
+                peer=peer,
+                ifa_flags=ifa_flags,
+                preferred_lft=preferred_lft,
             )
         except NetlinkError as exc:
             if exc.errno == errno.EEXIST:
@@ -261,6 +399,11 @@ class Netlink:
                 return False
             raise
         return True
+
+    def change_routing(self, kind: int, flags: int, body: bytes) -> None:
+        """Send one route or rule request (RTM_NEWROUTE, RTM_DELRULE...: `body` is its
+        rtmsg or fib_rule_hdr and attributes); raises NetlinkError if refused."""
+        self._request(kind, flags | NLM_F_REQUEST | NLM_F_ACK, body)
 
     def addresses(self, index: int | None = None) -> list[AddressInfo]:
         """IPv4 addresses, of one interface or all, in the kernel's order."""
@@ -299,9 +442,21 @@ class Netlink:
         return sock
 
     @staticmethod
-    def read_events(sock: socket.socket) -> list[LinkInfo | tuple[str, AddressInfo]]:
-        """Drain ``sock``: link states, and ("add"|"del", address) changes."""
-        events: list[LinkInfo | tuple[str, AddressInfo]] = []
+    def watch_routing(sock: socket.socket, *, routes: set[int], rules: set[int]) -> None:
+        """Also report the changes of the routes and rules of these address families (4,
+        6) on the monitor socket (keepalived's set_extra_netlink_monitoring)."""
+        groups = [RTNLGRP_IPV4_ROUTE if f == 4 else RTNLGRP_IPV6_ROUTE for f in sorted(routes)]
+        groups += [RTNLGRP_IPV4_RULE if f == 4 else RTNLGRP_IPV6_RULE for f in sorted(rules)]
+        for group in groups:
+            sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+
+    @staticmethod
+    def read_events(
+        sock: socket.socket,
+    ) -> list[LinkInfo | tuple[str, AddressInfo] | RoutingChange]:
+        """Drain ``sock``: link states, ("add"|"del", address) changes, and route and rule
+        changes (when watched)."""
+        events: list[LinkInfo | tuple[str, AddressInfo] | RoutingChange] = []
         while True:
             try:
                 data = sock.recv(1 << 16)
@@ -330,6 +485,10 @@ class Netlink:
                     addr = _parse_addr(payload)
                     if addr is not None:
                         events.append(("add" if mtype == RTM_NEWADDR else "del", addr))
+                elif mtype in (RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWRULE, RTM_DELRULE):
+                    change = _parse_routing(mtype, payload)
+                    if change is not None:
+                        events.append(change)
 
 
 # --- VRRP socket -------------------------------------------------------------------------

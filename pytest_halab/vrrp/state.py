@@ -455,6 +455,18 @@ class VrrpInstanceMachine:
         self._master_adver_us = self._adver_us
         return self._enter_backup(now, "fault cleared")
 
+    def step_down(self, now: float, reason: str) -> list[Action]:
+        """keepalived's ``set_vrrp_backup``: something a master put in place (a tracked
+        virtual route or rule) was deleted. A master leaves MASTER with a priority-0
+        advert and removes its addresses, to BACKUP with a master-down timer of Skew_Time
+        alone: it takes over again at once unless another master is heard."""
+        if self._state is not State.MASTER:
+            return []
+        actions = self._leave_master(now, State.BACKUP, reason, send_stop=True)
+        self._ms_down_us = self._skew_us()
+        self._arm(now, self._ms_down_us)
+        return actions
+
     def shutdown(self, now: float) -> list[Action]:
         """Stop: a master sends a priority-0 advert and removes its addresses
         (keepalived's ``restore_vrrp_interfaces``), then every state goes to STOP."""

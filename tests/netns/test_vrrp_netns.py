@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -976,6 +977,275 @@ def test_daemonizes_without_dont_fork(lab: NetnsLab) -> None:
     assert not pid_file.exists()
     assert not node.has_vip()
     assert json.loads(events.read_text().splitlines()[-1])["event"] == "daemon_stop"
+
+
+# --- static and virtual routes and rules ------------------------------------------------
+
+VROUTE = "10.88.0.0/16"
+SROUTE = "10.99.0.0/16"
+GATEWAY = f"{SUBNET}.254"
+
+
+def routes_conf(priority: int, node: Node, *, advert: float = 0.1) -> str:
+    """vrrp_conf (v3) with a static address, route and rule, and a virtual route (table
+    200, tracked: it names its interface) and two virtual rules."""
+    static = textwrap.dedent(
+        f"""\
+        static_ipaddress {{
+            10.66.0.{node.address.rsplit(".", 1)[1]}/24 dev eth0
+        }}
+        static_routes {{
+            {SROUTE} via {GATEWAY} dev eth0 table 300
+        }}
+        static_rules {{
+            from 10.66.0.0/16 table 300 priority 300
+        }}
+        """
+    )
+    virtual = textwrap.indent(
+        textwrap.dedent(
+            f"""\
+            virtual_routes {{
+                {VROUTE} via {GATEWAY} dev eth0 table 200
+                blackhole 10.89.0.0/16 table 200 no_track
+            }}
+            virtual_rules {{
+                from {VIP} table 200 priority 200
+                to 10.89.0.0/16 table 200 priority 201 no_track
+            }}
+            """
+        ),
+        "    ",
+    )
+    conf = vrrp_conf(priority=priority, version=3, advert=advert)
+    head, tail = conf.rsplit("}", 1)
+    return static + head + virtual + "}" + tail
+
+
+def table_routes(node: Node, table: int) -> list[str]:
+    out = node.ip("route", "show", "table", str(table), check=False).stdout
+    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+
+
+def rules(node: Node) -> list[str]:
+    out = node.ip("rule", "show", check=False).stdout
+    return [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+
+
+def has_virtual(node: Node) -> bool:
+    return any(r.startswith(VROUTE) for r in table_routes(node, 200)) and any(
+        r.startswith("200:") for r in rules(node)
+    )
+
+
+def has_no_virtual(node: Node) -> bool:
+    return table_routes(node, 200) == [] and not any(
+        r.startswith(("200:", "201:")) for r in rules(node)
+    )
+
+
+def has_static(node: Node) -> bool:
+    return (
+        any(r.startswith(SROUTE) for r in table_routes(node, 300))
+        and any(r.startswith("300:") for r in rules(node))
+        and any(a.startswith("10.66.0.") for a in node_addresses(node))
+    )
+
+
+def node_addresses(node: Node) -> list[str]:
+    return node.addresses()
+
+
+@pytest.mark.parametrize("kind", ["halab", "keepalived"])
+def test_static_and_virtual_routes_on_a_lone_master(lab: NetnsLab, kind: str) -> None:
+    """One node, either engine: the same routes and rules in the kernel, kept as
+    keepalived keeps them, and gone after SIGTERM."""
+    node = lab.add_node("a", 1)
+    engine = node.start(kind, routes_conf(150, node))
+    wait_for(node.has_vip, startup_allowance(), "a to become master")
+    wait_for(lambda: has_virtual(node) and has_static(node), 2.0, "the routes and rules")
+    assert sorted(table_routes(node, 200)) == [
+        f"{VROUTE} via {GATEWAY} dev eth0 proto keepalived",
+        "blackhole 10.89.0.0/16 proto keepalived",
+    ]
+    assert table_routes(node, 300) == [f"{SROUTE} via {GATEWAY} dev eth0 proto keepalived"]
+    assert [r for r in rules(node) if r[:4] in ("200:", "201:", "300:")] == [
+        f"200: from {VIP} lookup 200 proto keepalived",
+        "201: from all to 10.89.0.0/16 lookup 200",
+        "300: from 10.66.0.0/16 lookup 300 proto keepalived",
+    ]
+    # A tracked static route or rule deleted behind the daemon's back is put back.
+    node.ip("route", "del", SROUTE, "table", "300")
+    node.ip("rule", "del", "priority", "300")
+    node.ip("addr", "del", "10.66.0.1/24", "dev", "eth0")
+    wait_for(lambda: has_static(node), 2.0, "the static address, route and rule back")
+    # A tracked virtual route deleted under the master: it steps down (priority 0) and,
+    # alone on its LAN, takes over again, putting the route back.
+    node.ip("route", "del", VROUTE, "table", "200")
+    wait_for(lambda: has_virtual(node), 3.0, "the virtual route to be back")
+    assert node.has_vip()
+    engine.terminate()
+    engine.proc.wait(timeout=10)
+    assert engine.proc.returncode == 0
+    assert has_no_virtual(node)
+    assert table_routes(node, 300) == [] and not any(r.startswith("300:") for r in rules(node))
+    assert node.addresses() == [node.address]
+    if kind == "halab":
+        events = [e["event"] for e in engine.events()]
+        assert events.count("route_added") >= 3 and "rule_removed" in events
+        steps = [(e["old"], e["new"]) for e in engine.events() if e["event"] == "state_change"]
+        assert ("MASTER", "BACKUP") in steps, "the deleted virtual route made it step down"
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_virtual_routes_follow_the_master(lab: NetnsLab, pair: tuple[str, str]) -> None:
+    """The master has the virtual routes and rules, the backup has not; both keep their
+    static ones; a failover moves the virtual ones; a stopped daemon leaves none."""
+    high_kind, low_kind = pair
+    high, low = lab.add_node("a", 1), lab.add_node("b", 2)
+    master = high.start(high_kind, routes_conf(150, high))
+    wait_for(lambda: has_virtual(high), startup_allowance(), "a to become master")
+    backup = low.start(low_kind, routes_conf(100, low))
+    wait_for(lambda: has_static(low), startup_allowance(), "b's static routes")
+    holds_for(lambda: has_virtual(high) and has_no_virtual(low), 1.0, "routes on a only")
+    assert lab.holders() == ["a"] and has_static(high)
+    master.terminate()
+    wait_for(lambda: has_virtual(low), 2.0, "the virtual routes to move to b")
+    master.proc.wait(timeout=10)
+    assert has_no_virtual(high) and not has_static(high)
+    assert has_static(low) and lab.holders() == ["b"]
+    # a returns: it preempts, and the virtual routes move back
+    high.start(high_kind, routes_conf(150, high))
+    wait_for(lambda: has_virtual(high) and has_no_virtual(low), 3.0, "the routes back on a")
+    backup.terminate()
+    backup.proc.wait(timeout=10)
+    assert has_no_virtual(low) and not has_static(low)
+    assert has_virtual(high)
+
+
+def test_both_engines_put_the_same_routes_and_rules(lab: NetnsLab) -> None:
+    """halab-vrrpd and keepalived, each master of its own instance: the kernel holds the
+    same static and virtual routes and rules on both nodes."""
+    a, b = lab.add_node("a", 1), lab.add_node("b", 2)
+    a.start("halab", routes_conf(150, a).replace("virtual_router_id 51", "virtual_router_id 61"))
+    b.start(
+        "keepalived", routes_conf(150, b).replace("virtual_router_id 51", "virtual_router_id 62")
+    )
+    for node in (a, b):
+        wait_for(lambda n=node: has_virtual(n) and has_static(n), startup_allowance(), n_name(node))
+    assert table_routes(a, 200) == table_routes(b, 200)
+    assert table_routes(a, 300) == table_routes(b, 300)
+    assert rules(a) == rules(b)
+
+
+def n_name(node: Node) -> str:
+    return f"{node.name}'s routes and rules"
+
+
+EVERY_OPTION = f"""\
+static_ipaddress {{
+    10.66.1.1/24 dev eth0 label eth0:st brd + scope link
+    10.66.2.1 dev eth0 peer 10.66.2.2
+    10.66.3.1/24 dev eth0 noprefixroute
+    2001:db8:66::1/64 dev eth0 preferred_lft 0
+    2001:db8:67::1/64 dev eth0 home
+}}
+static_routes {{
+    10.101.0.0/16 via {GATEWAY} dev eth0 table 401 metric 7
+    10.102.0.0/16 dev eth0 table 401 scope link
+    10.103.0.0/16 via {GATEWAY} dev eth0 table 401 mtu lock 1400 advmss 1360 window 100 \
+rtt 2s rttvar 500ms rto_min 300ms initcwnd 10 initrwnd 20 hoplimit 64 reordering 3 cwnd 5 \
+ssthresh lock 7 features ecn quickack 1 congctl reno fastopen_no_cookie 1
+    10.104.0.0/16 dev eth0 table 401 onlink via 192.0.2.1
+    unreachable 10.105.0.0/16 table 401 no_track
+    prohibit 10.106.0.0/16 table 401 no_track
+    throw 10.107.0.0/16 table 401 no_track
+    blackhole 10.108.0.0/16 table 401 protocol static no_track
+    10.109.0.0/16 table 401 nexthop via {SUBNET}.253 dev eth0 weight 2 nexthop via \
+{SUBNET}.252 dev eth0 weight 3
+    10.110.0.0/16 via {GATEWAY} dev eth0 table 100000 tos 0x10
+    10.111.0.0/16 via {GATEWAY} dev eth0 table 401 realms 5
+    10.112.0.0/16 via {GATEWAY} dev eth0 table 401 append
+    10.113.0.0/16 via {GATEWAY} dev eth0 table 401 or {SUBNET}.253
+    2001:db8:1::/48 dev eth0 table 401 pref high
+    2001:db8:2::/48 dev eth0 table 401 metric 9 expires 300
+    2001:db8:3::/48 via inet {GATEWAY} dev eth0 table 401
+    from 2001:db8:5::/48 2001:db8:4::/48 dev eth0 table 401
+    default via {GATEWAY} dev eth0 table 402
+    inet6 default6 dev eth0 table 402
+}}
+static_rules {{
+    from 10.66.0.0/16 table 401 priority 400
+    not to 10.1.0.0/16 fwmark 0x10/0xff lookup main priority 401
+    iif eth0 goto 500 priority 402
+    oif eth0 blackhole priority 403
+    from all prohibit priority 404
+    tos 0x10 unreachable priority 405
+    realms 3 table 401 priority 406
+    suppress_prefixlength 0 table main priority 407
+    suppress_ifgroup default table main priority 408
+    uidrange 100-200 table 401 priority 409
+    ipproto tcp sport 80-90 dport 1000-2000 table 401 priority 410
+    tunnel-id 5 table 401 priority 411
+    nop priority 412
+    from 2001:db8::/32 table 401 priority 413
+    to 10.2.0.0/16 table 100000 priority 414 no_track
+    fwmark 7 table 401 priority 415 protocol 42
+    from 10.3.0.0/16 table 401
+}}
+"""
+
+
+def kernel_routing(node: Node) -> dict[str, list[str]]:
+    """The node's addresses on eth0 (but its own), routes of tables 401, 402 and 100000,
+    and rules, as ``ip`` shows them (remaining expiry times left out)."""
+
+    def show(*args: str) -> list[str]:
+        out = node.ip(*args, check=False).stdout
+        lines = [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+        return [re.sub(r" expires \d+sec", " expires", line) for line in lines]
+
+    addrs = [
+        a
+        for a in show("-o", "addr", "show", "dev", "eth0")
+        if node.address not in a and "fe80" not in a
+    ]
+    return {
+        "addresses": [a.split(" ", 2)[2] for a in addrs],
+        **{
+            f"{family} table {table}": show(family, "route", "show", "table", table)
+            for family in ("-4", "-6")
+            for table in ("401", "402", "100000")
+        },
+        "rules": show("-4", "rule", "show"),
+        "rules6": show("-6", "rule", "show"),
+    }
+
+
+def test_both_engines_put_every_static_option_alike(lab: NetnsLab) -> None:
+    """keepalived and halab-vrrpd, with no instance, each given the same static
+    addresses, routes and rules with every option: the kernels of their two nodes hold
+    the same (what one engine cannot add, the other cannot either); SIGTERM removes
+    them all."""
+    a, b = lab.add_node("a", 1), lab.add_node("b", 2)
+    ours = a.start("halab", EVERY_OPTION)
+    theirs = b.start("keepalived", EVERY_OPTION)
+    wait_for(lambda: any("10.101." in r for r in table_routes(a, 401)), startup_allowance(), "a")
+    wait_for(lambda: any("10.101." in r for r in table_routes(b, 401)), startup_allowance(), "b")
+    time.sleep(1.0)  # everything is sent at once; let both settle
+    mine, reference = kernel_routing(a), kernel_routing(b)
+    assert mine == reference
+    assert len(mine["-4 table 401"]) >= 10 and len(mine["rules"]) >= 15, mine
+    for engine in (ours, theirs):
+        engine.terminate()
+        engine.proc.wait(timeout=10)
+    assert kernel_routing(a) == kernel_routing(b)
+    left = kernel_routing(a)
+    assert all(v == [] for k, v in left.items() if "table" in k), left
+    assert not any(r.split(":")[0] in ("400", "409", "415", "16384") for r in left["rules"])
+    # keepalived deletes an address with a peer by its own address as IFA_ADDRESS, which
+    # the kernel does not match: it stays (on both nodes)
+    assert [a.split()[1] for a in left["addresses"]] == ["10.66.2.1"], left
 
 
 # --- benchmark (python -m tests.netns.test_vrrp_netns --bench) ----------------------------

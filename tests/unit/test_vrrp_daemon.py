@@ -30,7 +30,15 @@ from pytest_halab.vrrp.__main__ import main, parse_args
 from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.loop import EventLoop
-from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket, build_garp_frame
+from pytest_halab.vrrp.net import (
+    AddressInfo,
+    LinkInfo,
+    Netlink,
+    NetlinkError,
+    RoutingChange,
+    VrrpSocket,
+    build_garp_frame,
+)
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
 from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.track import (
@@ -547,6 +555,8 @@ class _FakeNetlink:
     def __init__(self) -> None:
         self.link_list: list[LinkInfo] = []
         self.addrs: list[AddressInfo] = []
+        self.requests: list[tuple[int, bytes]] = []  # route and rule requests, in order
+        self.routing: set[tuple[bool, int, bytes]] = set()
 
     def links(self) -> list[LinkInfo]:
         return list(self.link_list)
@@ -573,6 +583,20 @@ class _FakeNetlink:
     def remove_link(self, index: int) -> None:
         self.link_list = [link for link in self.link_list if link.index != index]
         self.addrs = [a for a in self.addrs if a.index != index]
+
+    def change_routing(self, kind: int, flags: int, body: bytes) -> None:
+        """Routes and rules, known by (is a route, table, first attribute: the
+        destination of a route, the source or preference of a rule)."""
+        self.requests.append((kind, body))
+        key = (kind in (24, 25), body[4], body[12:24])
+        if kind in (24, 32):  # RTM_NEWROUTE, RTM_NEWRULE
+            if key in self.routing:
+                raise NetlinkError(17, "File exists")
+            self.routing.add(key)
+        elif key in self.routing:
+            self.routing.discard(key)
+        else:
+            raise NetlinkError(3 if kind == 25 else 2, "No such process or file")
 
     def close(self) -> None:
         pass
@@ -1290,3 +1314,131 @@ def test_signum_names_the_signals_as_keepalived_does(capsys: pytest.CaptureFixtu
     assert main(["--signum", "reload"]) == 0 and capsys.readouterr().out == "1\n"
     assert main(["--signum=DATA"]) == 1
     assert "unknown or unsupported signal function 'DATA'" in capsys.readouterr().err
+
+
+# --- static and virtual routes and rules (fake kernel) -------------------------------------
+
+ROUTES_CONF = CONF.replace(
+    "    }\n}\n",
+    "    }\n    virtual_routes {\n        10.88.0.0/16 via 10.9.0.254 dev " + IF + " table 200\n"
+    "    }\n    virtual_rules {\n        from 10.9.0.100 table 200 priority 200\n    }\n}\n"
+    "static_routes {\n    10.99.0.0/16 via 10.9.0.254 dev " + IF + " table 30\n}\n"
+    "static_rules {\n    from 10.66.0.0/16 table 30 priority 300\n}\n",
+)
+
+
+def _requests(kernel: _FakeNetlink) -> list[str]:
+    names = {24: "+route", 25: "-route", 32: "+rule", 33: "-rule"}
+    seen = [names[kind] + f" {body[4]}" for kind, body in kernel.requests]
+    kernel.requests.clear()
+    return seen
+
+
+def test_virtual_routes_and_rules_follow_mastership(fake_daemon: FakeDaemon) -> None:
+    """Statics at start-up (the old static and virtual rules deleted first), the virtual
+    routes then rules once MASTER (after the VIP), rules then routes removed on leaving it
+    (before the VIP), the statics removed at exit."""
+    d, kernel = fake_daemon(ROUTES_CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    # leftover rules deleted (none there), then the static route and rule (table 300)
+    assert _requests(kernel) == ["-rule 30", "+route 30", "+rule 30", "-rule 200"]
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert _requests(kernel) == ["+route 200", "+rule 200"]
+    inst = d.instances["VI_1"]
+    assert len(inst.routes_set) == len(inst.rules_set) == 1
+    kernel.link_list = [LinkInfo(7, IF, False)]
+    d.handle_netlink_events([LinkInfo(7, IF, False)])
+    assert _state(d) is State.FAULT
+    assert _requests(kernel) == ["-rule 200", "-route 200"]
+    assert not inst.routes_set and not inst.rules_set
+    # up again: the static route through it is put back (here it never went: it counts as
+    # ours again), and the instance becomes MASTER again
+    kernel.link_list = [LinkInfo(7, IF, True)]
+    d.handle_netlink_events([LinkInfo(7, IF, True)])
+    assert _requests(kernel) == ["+route 30"]
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert _requests(kernel) == ["+route 200", "+rule 200"]
+    d.shutdown()
+    assert _requests(kernel) == ["-rule 200", "-route 200", "-rule 30", "-route 30"]
+    assert d.events.counts["route_added"] == 3 and d.events.counts["rule_removed"] == 3
+
+
+def test_a_deleted_virtual_route_makes_the_master_step_down(fake_daemon: FakeDaemon) -> None:
+    d, kernel = fake_daemon(ROUTES_CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    kernel.routing = {k for k in kernel.routing if k[1] != 200 or not k[0]}
+    kernel.requests.clear()
+    sent = len(inst.sock.sent)
+    gone = RoutingChange("route", True, 2, 200, 18, 0, 0, dst=("10.88.0.0", 16), oif=7)
+    d.handle_netlink_events([gone])
+    assert _state(d) is State.BACKUP
+    assert len(inst.sock.sent) == sent + 1  # the priority-0 advert
+    assert _requests(kernel) == ["-rule 200"]  # the route is gone already
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=2)  # after Skew_Time
+    assert _requests(kernel) == ["+route 200", "+rule 200"]
+    # a deleted route that is not ours (another table) changes nothing
+    other = RoutingChange("route", True, 2, 201, 18, 0, 0, dst=("10.88.0.0", 16), oif=7)
+    d.handle_netlink_events([other])
+    assert _state(d) is State.MASTER
+
+
+def test_a_deleted_static_route_or_rule_is_put_back(fake_daemon: FakeDaemon) -> None:
+    d, kernel = fake_daemon(ROUTES_CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    kernel.routing.clear()
+    kernel.requests.clear()
+    d.handle_netlink_events(
+        [
+            RoutingChange("route", True, 2, 30, 18, 0, 0, dst=("10.99.0.0", 16), oif=7),
+            RoutingChange("rule", True, 2, 30, 18, 0, 300, src=("10.66.0.0", 16), action=1),
+        ]
+    )
+    assert _requests(kernel) == ["+route 30", "+rule 30"]
+    # added by someone else (protocol static): not ours
+    d.handle_netlink_events(
+        [RoutingChange("route", True, 2, 30, 4, 0, 0, dst=("10.99.0.0", 16), oif=7)]
+    )
+    assert _requests(kernel) == []
+
+
+def test_reload_changes_the_virtual_routes_of_a_master(fake_daemon: FakeDaemon) -> None:
+    d, kernel = fake_daemon(ROUTES_CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    inst = d.instances["VI_1"]
+    kernel.requests.clear()
+    Path(d.config_path).write_text(
+        ROUTES_CONF.replace("10.88.0.0/16 via 10.9.0.254", "10.87.0.0/16 via 10.9.0.254")
+    )
+    d.reload()
+    assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
+    assert _requests(kernel) == ["-route 200", "+route 200"]
+    assert len(inst.routes_set) == len(inst.rules_set) == 1
+
+
+def test_an_instance_tracks_the_interfaces_of_its_routes_and_rules(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """keepalived's TRACK_ROUTE/TRACK_RULE: the interface a tracked virtual route or
+    rule names is tracked as with weight 0 (down: FAULT); a no_track one is not."""
+    conf = ROUTES_CONF.replace(
+        "from 10.9.0.100 table 200 priority 200",
+        "from 10.9.0.100 iif hltfake1 table 200 priority 200\n"
+        "        from 10.9.0.101 iif hltfake2 table 200 priority 201 no_track",
+    )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    kernel.link_list.append(LinkInfo(8, "hltfake1", False))
+    kernel.link_list.append(LinkInfo(9, "hltfake2", False))
+    d.start()
+    assert _state(d) is State.FAULT
+    kernel.link_list[1] = LinkInfo(8, "hltfake1", True)
+    d.handle_netlink_events([LinkInfo(8, "hltfake1", True)])
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)

@@ -157,7 +157,7 @@ def test_split_quoted_escaped_failures() -> None:
     assert reports == [
         ("unmatched_quote", "String 'a 'b': missing terminating '"),
         ("unmatched_quote", "String 'a \"b': missing terminating \""),
-        ("log", "Missing escape char at end: 'a\\'"),
+        ("syslog", "Missing escape char at end: 'a\\'"),
     ]
 
 

@@ -29,11 +29,13 @@ Deliberate differences from keepalived 2.2.7 (see the tests for the observed beh
 
 The package, one concept per module: `diagnostics` (messages, exit status), `model`,
 `lexer` (comments, words, braces, includes), `values` (numbers, flags, addresses),
-`keywords` (keyword tables), `context` (the state of one parse), one parser per block
-(`global_defs`, `vrrp_script`, `vrrp_instance`, `vrrp_sync_group`, `virtual_server`) and
-`notify` (the notify-type scripts they share), the dispatching core `parser`, `scripts`
-(script users and checks on this host), `validate`, `load`
-(`load_config`), and `edit` (changes to a configuration's text).
+`keywords` (keyword tables), `rttables` (iproute2 names of tables, protocols, scopes...),
+`context` (the state of one parse), one parser per block (`global_defs`, `vrrp_script`,
+`vrrp_instance`, `vrrp_sync_group`, `virtual_server`, `static` for static_ipaddress,
+static_routes, static_rules and track_group) and the lines they share: `notify` (notify-type
+scripts), `addresses`, `routes` and `rules` (an address, route or rule line), the
+dispatching core `parser`, `scripts` (script users and checks on this host), `validate`,
+`load` (`load_config`), and `edit` (changes to a configuration's text).
 """
 
 from __future__ import annotations
@@ -43,11 +45,16 @@ from .edit import set_instance_priority
 from .load import load_config
 from .model import (
     ConfigItem,
+    Encap,
     GlobalDefs,
     KeepalivedConfig,
+    Nexthop,
     NotifyScript,
     RealServer,
+    Route,
+    Rule,
     SyncGroup,
+    TrackGroup,
     TrackInterface,
     TrackScript,
     VirtualIp,
@@ -59,12 +66,17 @@ from .model import (
 __all__ = [
     "ConfigItem",
     "Diagnostic",
+    "Encap",
     "GlobalDefs",
     "KeepalivedConfig",
+    "Nexthop",
     "NotifyScript",
     "RealServer",
+    "Route",
+    "Rule",
     "Severity",
     "SyncGroup",
+    "TrackGroup",
     "TrackInterface",
     "TrackScript",
     "VirtualIp",

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 from .diagnostics import Diagnostics
 from .lexer import Line
-from .model import ConfigItem, KeepalivedConfig, ParseNotes, SyncGroup, VrrpInstance, VrrpScript
+from .model import (
+    ConfigItem,
+    KeepalivedConfig,
+    ParseNotes,
+    SyncGroup,
+    TrackGroup,
+    VrrpInstance,
+    VrrpScript,
+)
+from .rttables import IPROUTE2_DIR, RtTables
 from .values import Numbers
 
 __all__ = [
@@ -56,6 +65,7 @@ class ParseContext:
         diags: Diagnostics,
         interfaces: Mapping[str, bool],
         resolve_hosts: bool,
+        iproute2_dir: str = IPROUTE2_DIR,
     ) -> None:
         self.lines = lines
         self.pos = 0
@@ -68,22 +78,41 @@ class ParseContext:
         self.main_file = main_file
         self.in_global_defs = False
         self.skip_requested = False
+        self.skip_reads_block = True
         self.num = Numbers(self.report)
+        self.num_each = Numbers(self.say)  # numbers whose complaints may repeat
+        # routing names (/etc/iproute2), and the preference keepalived gives the next rule
+        # without one, per address family (RULE_START_PRIORITY, counting down)
+        self.rt = RtTables(iproute2_dir)
+        self.next_rule_priority = {4: 16384, 6: 16384}
         # the block being parsed, and what its parser remembers about it
         self.instance: VrrpInstance | None = None
         self.script: VrrpScript | None = None
         self.script_removed = False
         self.group: SyncGroup | None = None
         self.group_has_list = False
+        self.track_group: TrackGroup | None = None
+        # interfaces named while dynamic_interfaces is set that do not exist (keepalived
+        # creates a placeholder for each: a later lookup finds it)
+        self.dynamic_interfaces: set[str] = set()
         # where each instance's own ``priority`` keyword is (for edits of the text)
         self.priority_lines: dict[str, list[Line]] = {}
 
     # -- reporting
-    def report(self, kind: str, message: str, line: Line | None = None) -> None:
-        """A diagnostic about `line` (default: the current one)."""
+    def report(
+        self, kind: str, message: str, line: Line | None = None, *, once: bool = True
+    ) -> None:
+        """A diagnostic about `line` (default: the current one); `once` False when
+        keepalived says the same thing twice about one line (see `Diagnostics.add`)."""
         where = line or self.cur
         bare = self.in_global_defs and where.file == self.main_file
-        self.diags.add(where.file, where.line, kind, message, show_file=not bare)
+        self.diags.add(where.file, where.line, kind, message, show_file=not bare, once=once)
+
+    def say(self, kind: str, message: str) -> None:
+        """A diagnostic about the current line, repeated if keepalived repeats it: the
+        reports of the VRRP process alone (its route and rule lines), which keepalived's
+        other processes never read."""
+        self.report(kind, message, once=False)
 
     # -- the cursor
     def next_line(self) -> Line | None:
@@ -114,9 +143,16 @@ class ParseContext:
         self.report("missing_parameter", message, line)
         raise MissingParameter
 
-    def request_skip(self) -> None:
-        """Have the dispatcher skip the block that follows the current keyword."""
+    def request_skip(self, *, block_without_brace: bool = True) -> None:
+        """Have the dispatcher skip the block that follows the current keyword.
+
+        When the next line is no ``{``, keepalived skips nothing and reads that line as
+        the first of the keyword's block, whose keywords then act on the block parsed
+        before (the last instance, group...). `block_without_brace` False when there is
+        none: keepalived then works on freed memory and aborts; here the block is
+        skipped as if it had its ``{``."""
         self.skip_requested = True
+        self.skip_reads_block = block_without_brace
 
     def skip_block(self) -> None:
         """keepalived's skip_block(): drop a following ``{ ... }`` block."""
@@ -178,9 +214,17 @@ class ParseContext:
         return root
 
     # -- the host
+    def interface_known(self, name: str) -> bool:
+        """keepalived's lookup without creation (IF_NO_CREATE): an interface of the host,
+        or a placeholder made for one named earlier under dynamic_interfaces."""
+        return name in self.interfaces or name in self.dynamic_interfaces
+
     def interface_exists(self, name: str) -> bool:
         """Whether the interface exists; the first that does not is noted for validation."""
-        if name in self.interfaces or self.cfg.global_defs.dynamic_interfaces:
+        if name in self.interfaces:
+            return True
+        if self.cfg.global_defs.dynamic_interfaces:
+            self.dynamic_interfaces.add(name)
             return True
         if self.notes.missing_interface is None:
             self.notes.missing_interface = (self.cur.file, self.cur.line)

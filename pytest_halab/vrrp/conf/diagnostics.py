@@ -79,15 +79,28 @@ class Diagnostic:
 
 
 class Diagnostics:
-    """The sink every stage reports to: each (file, line, message) once, in report order."""
+    """The sink every stage reports to, in report order: each (file, line, message) once
+    unless said again on purpose (``once=False``)."""
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
         self._seen: set[tuple[str, int, str]] = set()
 
-    def add(self, file: str, line: int, kind: str, message: str, *, show_file: bool = True) -> None:
+    def add(
+        self,
+        file: str,
+        line: int,
+        kind: str,
+        message: str,
+        *,
+        show_file: bool = True,
+        once: bool = True,
+    ) -> None:
+        """Add a diagnostic; with `once`, unless the same was already added (keepalived's
+        processes each print what they read). `once` False: keepalived prints it again
+        (the same complaint about two words of one line)."""
         key = (file, line, message)
-        if key in self._seen:
+        if once and key in self._seen:
             return
         self._seen.add(key)
         if kind in ("log", "syslog"):

@@ -18,12 +18,9 @@ __all__ = [
     "INSTANCE_OTHER",
     "NOTIFY_SCRIPTS",
     "RS_KEYWORDS",
-    "SCOPES",
     "TOP_GENERIC_BLOCKS",
     "TOP_IGNORED",
     "URL_KEYWORDS",
-    "VIP_FLAG_OPTIONS",
-    "VIP_PARAM_OPTIONS",
     "VS_KEYWORDS",
     "VS_TABLE",
     "KeywordTree",
@@ -197,14 +194,10 @@ INSTANCE_BOOLS = (
     "lower_prio_no_advert",
     "notify_priority_changes",
 )
-INSTANCE_BLOCKS = ("virtual_routes", "virtual_rules", "track_file", "track_process", "track_bfd")
+INSTANCE_BLOCKS = ("track_file", "track_process", "track_bfd")
 
 # top-level blocks kept as data, and top-level keywords ignored
 TOP_GENERIC_BLOCKS = [
-    "static_ipaddress",
-    "static_routes",
-    "static_rules",
-    "track_group",
     "garp_group",
     "linkbeat_interfaces",
     "vrrp_track_process",
@@ -335,20 +328,6 @@ RS_KEYWORDS = [
     "virtualhost",
     "snmp_name",
 ]
-
-# options of an address in virtual_ipaddress
-VIP_PARAM_OPTIONS = ("dev", "scope", "broadcast", "brd", "label", "peer", "preferred_lft")
-VIP_FLAG_OPTIONS = (
-    "home",
-    "-nodad",
-    "nodad",
-    "mngtmpaddr",
-    "noprefixroute",
-    "autojoin",
-    "no_track",
-    "use_vmac",
-)
-SCOPES = ("global", "site", "link", "host", "nowhere")
 
 # A keyword tree: each keyword maps to the tree of its block, or None when it has none.
 KeywordTree: TypeAlias = dict[str, "KeywordTree | None"]

@@ -182,7 +182,7 @@ def split_quoted_escaped(text: str, report: Report) -> list[str] | None:
             if c == 0x5C:  # backslash
                 i += 1
                 if i >= n:
-                    report("log", f"Missing escape char at end: '{text}'")
+                    report("syslog", f"Missing escape char at end: '{text}'")
                     return None
                 value, i = _escape(src, i)
                 word.append(value)
@@ -545,7 +545,7 @@ class Reader:
                 high, end = _c_strtoul10(params, end)
                 if end != len(params):
                     self._report(
-                        "log", f"Too many parameters or extra text for ${{_RANDOM {params}}}"
+                        "syslog", f"Too many parameters or extra text for ${{_RANDOM {params}}}"
                     )
         span = (high - low + 1) % _ULONG
         if span == 0:
@@ -984,7 +984,7 @@ class Reader:
                 first = value
             if len(line) + len(first) - replaced >= max_len:
                 self._report(
-                    "log",
+                    "syslog",
                     f"Parameter substitution on line '{line}' would exceed maximum line length",
                 )
                 self._refused = True

@@ -12,6 +12,7 @@ from .diagnostics import Diagnostic, Diagnostics
 from .lexer import Line, Reader
 from .model import KeepalivedConfig
 from .parser import parse
+from .rttables import IPROUTE2_DIR
 from .validate import validate
 
 __all__ = ["load_config", "system_interfaces"]
@@ -40,6 +41,7 @@ def load_config(
     check_scripts: bool = True,
     resolve_hosts: bool = False,
     config_id: str | None = None,
+    iproute2_dir: str = IPROUTE2_DIR,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """Parse and check a keepalived.conf; never raises on malformed input.
 
@@ -50,6 +52,9 @@ def load_config(
     `config_id` is keepalived's ``-i``: the id that ``@ID`` lines must name to be read
     (and ``@^ID`` lines must not), and ``${_INSTANCE}``; None is keepalived's default,
     this host's node name up to its first dot.
+
+    `iproute2_dir` holds the names of routing tables, protocols, scopes... (``rt_tables``
+    and its kin, as keepalived reads them from /etc/iproute2).
     """
     diags = Diagnostics()
     name = os.fspath(path)
@@ -85,7 +90,9 @@ def load_config(
         known = interfaces
     else:
         known = {n: n == "lo" for n in interfaces}
-    ctx = ParseContext(reader.lines, reader.main, reader.files, diags, known, resolve_hosts)
+    ctx = ParseContext(
+        reader.lines, reader.main, reader.files, diags, known, resolve_hosts, iproute2_dir
+    )
     try:
         if views is None:
             parse(ctx)

@@ -15,12 +15,17 @@ __all__ = [
     "VRRP_PRIO_DFL",
     "VRRP_PRIO_OWNER",
     "ConfigItem",
+    "Encap",
     "GlobalDefs",
     "KeepalivedConfig",
+    "Nexthop",
     "NotifyScript",
     "ParseNotes",
     "RealServer",
+    "Route",
+    "Rule",
     "SyncGroup",
+    "TrackGroup",
     "TrackInterface",
     "TrackScript",
     "VirtualIp",
@@ -38,7 +43,14 @@ RT_RLIMIT_DEFAULT = 10_000  # keepalived's vrrp_rlimit_rttime default, microseco
 
 @dataclass
 class VirtualIp:
-    """An address in ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``."""
+    """An address in ``virtual_ipaddress`` / ``virtual_ipaddress_excluded`` /
+    ``static_ipaddress`` (keepalived's alloc_ipaddress()).
+
+    `brd` is the broadcast address as written (``+``/``-`` included); `broadcast` the one
+    keepalived computes from it. `scope` as written; `scope_id` its number. `options` keeps
+    the flags (``home``, ``-nodad``, ``noprefixroute``, ``no_track``...). A static address
+    without ``dev`` gets the default interface in `dev`.
+    """
 
     address: str
     prefixlen: int
@@ -49,10 +61,151 @@ class VirtualIp:
     options: list[str] = field(default_factory=list)
     line: int = 0
     file: str = ""
+    scope_id: int | None = None
+    broadcast: str | None = None
+    peer: str | None = None
+    preferred_lft: int | None = None
+    track_group: str | None = None
 
     @property
     def family(self) -> int:
         return 6 if ":" in self.address else 4
+
+    @property
+    def no_track(self) -> bool:
+        return "no_track" in self.options
+
+
+@dataclass
+class Encap:
+    """A route's or next hop's ``encap`` (a lightweight tunnel: ip, ip6, mpls, ila).
+
+    `tos` is ip's ``tos`` or ip6's ``tc``; `ttl` ip's ``ttl`` or ip6's ``hoplimit``."""
+
+    kind: Literal["ip", "ip6", "mpls", "ila"]
+    id: int | None = None
+    dst: str | None = None
+    src: str | None = None
+    tos: int | None = None
+    ttl: int | None = None
+    flags: int | None = None
+    labels: list[int] = field(default_factory=list)
+    locator: int | None = None
+
+
+@dataclass
+class Nexthop:
+    """One ``nexthop`` of a multipath route (or an ``or`` address)."""
+
+    via: str | None = None
+    dev: str | None = None
+    weight: int | None = None  # as written, 1..256
+    onlink: bool = False
+    realms: int = 0
+    encap: Encap | None = None
+
+
+@dataclass
+class Route:
+    """A route of ``static_routes`` or ``virtual_routes`` (keepalived's alloc_route()).
+
+    Addresses are kept as written (normalised); a ``default`` destination is the family's
+    zero address with prefix length 0. Unset options are None; `type` None is unicast
+    (sent on add, not on delete, as keepalived does). `metrics` holds the RTAX_* values by
+    keyword (``mtu``, ``rtt`` in the kernel's units, ...) and `locks` the locked ones.
+    `mode` is how it is added: ``prepend`` (keepalived's default), ``add`` or ``append``.
+    `no_track` routes are not watched; the others are added with protocol keepalived (18).
+    """
+
+    family: int = 4
+    dst: str = ""
+    dst_len: int = 0
+    src: str | None = None
+    src_len: int = 0
+    pref_src: str | None = None
+    via: str | None = None
+    dev: str | None = None
+    table: int = 254
+    type: int | None = None
+    scope: int | None = None
+    protocol: int | None = None
+    metric: int | None = None
+    tos: int | None = None
+    onlink: bool = False
+    realms: int = 0
+    expires: int | None = None
+    pref: int | None = None
+    ttl_propagate: int | None = None
+    metrics: dict[str, int] = field(default_factory=dict)
+    locks: set[str] = field(default_factory=set)
+    congctl: str | None = None
+    features: int = 0
+    encap: Encap | None = None
+    nexthops: list[Nexthop] = field(default_factory=list)
+    mode: Literal["prepend", "add", "append"] = "prepend"
+    no_track: bool = False
+    track_group: str | None = None
+    vrf: str | None = None
+    words: list[str] = field(default_factory=list)
+    line: int = 0
+    file: str = ""
+
+    def __str__(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass
+class Rule:
+    """A rule of ``static_rules`` or ``virtual_rules`` (keepalived's alloc_rule()).
+
+    `action` is the kernel's FR_ACT_* (1 lookup `table`, 2 goto, 3 nop, 6 blackhole,
+    7 unreachable, 8 prohibit). `src`/`dst` (``from``/``to``) are (address, prefix length).
+    A rule without a preference gets keepalived's next one (16384 down, per family).
+    """
+
+    family: int = 4
+    action: int = 0
+    table: int = 0
+    priority: int = 0
+    src: tuple[str, int] | None = None
+    dst: tuple[str, int] | None = None
+    invert: bool = False
+    tos: int = 0
+    fwmark: int | None = None
+    fwmask: int | None = None
+    realms: int = 0
+    suppress_prefixlen: int | None = None
+    suppress_group: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    tunnel_id: int = 0
+    uid_range: tuple[int, int] | None = None
+    l3mdev: bool = False
+    protocol: int | None = None
+    ip_proto: int | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    goto: int | None = None
+    no_track: bool = False
+    track_group: str | None = None
+    words: list[str] = field(default_factory=list)
+    line: int = 0
+    file: str = ""
+
+    def __str__(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass
+class TrackGroup:
+    """A ``track_group``: the instances (`group`) that track the interfaces of the static
+    addresses, routes and rules naming it."""
+
+    name: str
+    group: list[str] | None = None
+    members: list[str] = field(default_factory=list)  # those that exist (validation)
+    line: int = 0
+    file: str = ""
 
 
 @dataclass
@@ -163,6 +316,8 @@ class VrrpInstance:
     notify_master_rx_lower_pri: NotifyScript | None = None
     # the script of ``notify_deleted`` (the flag alone is in `options`)
     notify_deleted: NotifyScript | None = None
+    virtual_routes: list[Route] = field(default_factory=list)
+    virtual_rules: list[Rule] = field(default_factory=list)
     garp_master_delay: int = 5
     garp_master_repeat: int = 5
     garp_master_refresh: int = 0
@@ -283,6 +438,10 @@ class KeepalivedConfig:
     instances: dict[str, VrrpInstance] = field(default_factory=dict)
     sync_groups: dict[str, SyncGroup] = field(default_factory=dict)
     virtual_servers: list[VirtualServer] = field(default_factory=list)
+    static_addresses: list[VirtualIp] = field(default_factory=list)
+    static_routes: list[Route] = field(default_factory=list)
+    static_rules: list[Rule] = field(default_factory=list)
+    track_groups: dict[str, TrackGroup] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     # False when keepalived's VRRP process would stop at start-up on this configuration
     # (vrrp_complete_init fails: an instance without virtual_router_id, ...), although

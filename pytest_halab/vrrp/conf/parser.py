@@ -2,14 +2,15 @@
 dispatches each keyword of a block to its handler and each nested block to its table.
 
 The blocks themselves are parsed by their own modules (global_defs, vrrp_script,
-vrrp_instance, vrrp_sync_group, virtual_server), every handler taking the `ParseContext`.
+vrrp_instance, vrrp_sync_group, virtual_server, static), every handler taking the
+`ParseContext`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import global_defs, virtual_server, vrrp_instance, vrrp_script, vrrp_sync_group
+from . import global_defs, static, virtual_server, vrrp_instance, vrrp_script, vrrp_sync_group
 from .context import Kw, ParseContext, ignore, ignore_block
 from .keywords import TOP_GENERIC_BLOCKS, TOP_IGNORED
 from .lexer import Line
@@ -24,6 +25,10 @@ def _top_table() -> dict[str, Kw]:
         "vrrp_instance": vrrp_instance.KEYWORD,
         "vrrp_sync_group": vrrp_sync_group.KEYWORD,
         "virtual_server": virtual_server.KEYWORD,
+        "static_ipaddress": static.ADDRESSES,
+        "static_routes": static.ROUTES,
+        "static_rules": static.RULES,
+        "track_group": static.TRACK_GROUP,
     }
     for name in TOP_GENERIC_BLOCKS:
         top[name] = Kw(ignore_block)
@@ -98,8 +103,18 @@ def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool)
             kw.handler(ctx, line)
             if ctx.skip_requested:
                 ctx.skip_requested = False
-                ctx.skip_block()
-                continue
+                # keepalived's skip_block(true): a following '{ ... }' is skipped; when
+                # the next line is no '{', nothing is, and that line is read as the
+                # first of the keyword's block (which then misses its '{').
+                if ctx.next_opens_block() or not ctx.skip_reads_block:
+                    ctx.skip_block()
+                    if kw.sub is None and level > 0:
+                        # keepalived: the end of a block skipped at this level ends the
+                        # level too (its own '}' is then read one level up)
+                        return True
+                    continue
+                if kw.sub is None:
+                    continue
         if kw.sub is not None:
             outer = ctx.in_global_defs
             ctx.in_global_defs = outer or (level == 0 and word == "global_defs")

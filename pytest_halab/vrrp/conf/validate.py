@@ -15,8 +15,11 @@ from .model import (
     KeepalivedConfig,
     NotifyScript,
     ParseNotes,
+    Route,
+    Rule,
     TrackInterface,
     TrackScript,
+    VirtualIp,
     VrrpInstance,
     VrrpScript,
 )
@@ -117,6 +120,7 @@ class _Validator:
             if not self._complete(inst):
                 return False
         self._duplicate_vrids()
+        self._track_groups()
         return True
 
     def _derive(self, inst: VrrpInstance) -> None:
@@ -549,6 +553,66 @@ class _Validator:
                 continue
             kept_sc.append(tsc)
         inst.track_scripts = kept_sc
+
+    def _track_groups(self) -> None:
+        """keepalived's static_track_group_init(): each track_group keeps the instances
+        that exist; one left without any is removed, and the static addresses, routes and
+        rules naming it are not tracked (nor those that also say no_track). keepalived
+        only logs all this."""
+        cfg = self.cfg
+        for name, group in list(cfg.track_groups.items()):
+            if group.group is None:
+                self.report(
+                    group.file,
+                    group.line,
+                    "syslog",
+                    f"Static track group {name} has no virtual router(s)",
+                )
+            else:
+                for member in group.group:
+                    if member in cfg.instances:
+                        group.members.append(member)
+                    else:
+                        self.report(
+                            group.file,
+                            group.line,
+                            "syslog",
+                            f"vrrp instance {member} specified in track group {name} doesn't"
+                            " exist - ignoring",
+                        )
+                if not group.members:
+                    self.report(
+                        group.file,
+                        group.line,
+                        "syslog",
+                        f"Static track group {name} has no VRRP instance(s)",
+                    )
+            if not group.members:
+                self.report(
+                    group.file,
+                    group.line,
+                    "syslog",
+                    f"Static track group {name} init fails - removing",
+                )
+                del cfg.track_groups[name]
+        items: list[tuple[str, VirtualIp | Route | Rule]] = [
+            *(("address", a) for a in cfg.static_addresses),
+            *(("route", r) for r in cfg.static_routes),
+            *(("rule", r) for r in cfg.static_rules),
+        ]
+        for what, item in items:
+            if item.track_group is None:
+                continue
+            if item.track_group not in cfg.track_groups:
+                item.track_group = None
+            elif item.no_track:
+                self.report(
+                    item.file,
+                    item.line,
+                    "syslog",
+                    f"Static {what} has both track_group and no_track set - not tracking",
+                )
+                item.track_group = None
 
     def _duplicate_vrids(self) -> None:
         insts = list(self.cfg.instances.values())

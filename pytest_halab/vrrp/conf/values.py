@@ -1,13 +1,27 @@
-"""Values as keepalived reads them: numbers (strtol and its read_* wrappers, with their
-messages), true/false flags, IP addresses."""
+"""Values as keepalived reads them: numbers (strtol/strtoul and its read_* wrappers, with
+their messages), true/false flags, IP addresses (inet_pton)."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from .lexer import Report
 
-__all__ = ["Numbers", "parse_ip", "strtol_prefix", "true_false"]
+__all__ = [
+    "WHITE_SPACE",
+    "Numbers",
+    "inet_pton",
+    "parse_ip",
+    "strtol_prefix",
+    "strtoul",
+    "true_false",
+]
+
+# keepalived's WHITE_SPACE (and C's isspace in the C locale)
+WHITE_SPACE = " \t\f\n\r\v"
+ULONG_MAX = 2**64 - 1
+UINT_MAX = 2**32 - 1
 
 
 _MAX_DIGITS = 40  # far beyond 64 bits
@@ -33,6 +47,46 @@ def strtol_prefix(s: str) -> tuple[int | None, str]:
     return (-value if s[i] == "-" else value), s[k:]
 
 
+def strtoul(s: str, base: int = 10) -> tuple[int, int, bool]:
+    """C's strtoul() on a 64-bit host: (value, where parsing stopped, overflowed).
+
+    Leading blanks and a sign are accepted; a negative number wraps modulo 2**64; base 0
+    reads ``0x`` as hexadecimal and a leading ``0`` as octal. Without digits the value
+    is 0 and parsing stopped at 0 (the start, blanks included), as C sets endptr."""
+    i, n = 0, len(s)
+    while i < n and s[i] in WHITE_SPACE:
+        i += 1
+    negative = False
+    if i < n and s[i] in "+-":
+        negative = s[i] == "-"
+        i += 1
+    if base in (0, 16) and s[i : i + 2] in ("0x", "0X") and i + 2 < n and _digit(s[i + 2], 16):
+        i += 2
+        base = 16
+    elif base == 0:
+        base = 8 if s[i : i + 1] == "0" else 10
+    start = i
+    while i < n and _digit(s[i], base):
+        i += 1
+    if i == start:
+        return 0, 0, False
+    digits = s[start:i]
+    if len(digits) > 80:  # far beyond 64 bits in any base; int() is slow on huge input
+        return ULONG_MAX, i, True
+    value = int(digits, base)
+    if value > ULONG_MAX:
+        return ULONG_MAX, i, True
+    if negative:
+        value = (-value) & ULONG_MAX
+    return value, i, False
+
+
+def _digit(c: str, base: int) -> bool:
+    if not c.isascii() or not c.isalnum():
+        return False
+    return int(c, 36) < base
+
+
 class Numbers:
     """keepalived's number readers; each reports its own complaint, then returns None."""
 
@@ -52,6 +106,39 @@ class Numbers:
             self.report("invalid_number", f"number '{s}' outside range [{lo}, {hi}]")
         else:
             return value or 0
+        return None
+
+    def uint(self, s: str, lo: int, hi: int, base: int = 10) -> int | None:
+        """keepalived's read_unsigned() (read_unsigned_base() with `base`), exactly: C's
+        strtoul, so blanks and a ``+`` before the digits pass, and an empty word is 0."""
+        offset = len(s) - len(s.lstrip(WHITE_SPACE))
+        value, end, overflow = strtoul(s[offset:], base)
+        if s[offset : offset + 1] == "-":
+            self.report("invalid_number", f"negative number '{s}'")
+        elif end < len(s) - offset:
+            self.report("invalid_number", f"invalid number '{s}'")
+        elif overflow or value > UINT_MAX:
+            self.report("invalid_number", f"number '{s}' outside unsigned integer range")
+        elif not lo <= value <= hi:
+            self.report("invalid_number", f"number '{s}' outside range [{lo}, {hi}]")
+        else:
+            return value
+        return None
+
+    def uint64(self, s: str, lo: int, hi: int) -> int | None:
+        """keepalived's read_unsigned64()."""
+        offset = len(s) - len(s.lstrip(WHITE_SPACE))
+        value, end, overflow = strtoul(s[offset:], 10)
+        if s[offset : offset + 1] == "-":
+            self.report("invalid_number", f"negative number '{s}'")
+        elif end < len(s) - offset:
+            self.report("invalid_number", f"invalid number '{s}'")
+        elif overflow:
+            self.report("invalid_number", f"number '{s}' outside unsigned 64 bit range")
+        elif not lo <= value <= hi:
+            self.report("invalid_number", f"number '{s}' outside range [{lo}, {hi}]")
+        else:
+            return value
         return None
 
     def integer(self, s: str, lo: int, hi: int) -> tuple[int | None, int]:
@@ -85,15 +172,24 @@ class Numbers:
             self.report("invalid_number", f"invalid number '{s}'")
             return None
         value += int(round_up)
-        scale = 10**shift
+        if value > ULONG_MAX:  # strtoull's ERANGE
+            self.report("invalid_number", f"number '{s}' outside unsigned decimal range")
+            return None
         if not lo <= value <= hi:
             self.report(
                 "invalid_number",
-                f"number '{s}' outside range [{lo // scale}.{lo % scale:0{shift}d},"
-                f" {hi // scale}.{hi % scale:0{shift}d}]",
+                f"number '{s}' outside range [{_fixed(lo, shift)}, {_fixed(hi, shift)}]",
             )
             return None
         return value
+
+
+def _fixed(value: int, shift: int) -> str:
+    """C's ``%lu.%*.*lu`` of value / 10**shift and its remainder (with no decimals, C
+    prints nothing after the point)."""
+    scale = 10**shift
+    fraction = f"{value % scale:0{shift}d}" if shift else ""
+    return f"{value // scale}.{fraction}"
 
 
 def true_false(s: str) -> bool | None:
@@ -117,6 +213,17 @@ def parse_sockaddr_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addres
         return ipaddress.IPv4Address(head)
     except ValueError:
         return None
+
+
+def inet_pton(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address as keepalived's parse_ipaddress() reads one: IPv6 when the text has a
+    ``:``, else IPv4, by C's inet_pton() (no scope ``%eth0``, no leading zeros)."""
+    family = socket.AF_INET6 if ":" in text else socket.AF_INET
+    try:
+        packed = socket.inet_pton(family, text.encode("utf-8", "surrogateescape").decode("latin-1"))
+    except (OSError, ValueError, UnicodeError):
+        return None
+    return ipaddress.ip_address(packed)
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

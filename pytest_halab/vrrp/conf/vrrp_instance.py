@@ -1,18 +1,11 @@
 """The ``vrrp_instance NAME { ... }`` block, with its nested blocks (authentication,
-addresses, unicast peers, tracked interfaces and scripts)."""
+addresses, unicast peers, tracked interfaces and scripts, virtual routes and rules)."""
 
 from __future__ import annotations
 
+from .addresses import alloc_ipaddress
 from .context import Handler, Kw, ParseContext
-from .keywords import (
-    INSTANCE_BLOCKS,
-    INSTANCE_BOOLS,
-    INSTANCE_OTHER,
-    NOTIFY_SCRIPTS,
-    SCOPES,
-    VIP_FLAG_OPTIONS,
-    VIP_PARAM_OPTIONS,
-)
+from .keywords import INSTANCE_BLOCKS, INSTANCE_BOOLS, INSTANCE_OTHER, NOTIFY_SCRIPTS
 from .lexer import Line
 from .model import (
     IFNAMSIZ,
@@ -21,11 +14,12 @@ from .model import (
     VRRP_PRIO_OWNER,
     TrackInterface,
     TrackScript,
-    VirtualIp,
     VrrpInstance,
 )
 from .notify import notify_script
-from .values import parse_ip, parse_sockaddr_ip, strtol_prefix, true_false
+from .routes import alloc_route
+from .rules import alloc_rule
+from .values import parse_sockaddr_ip, true_false
 
 __all__ = ["KEYWORD"]
 
@@ -33,12 +27,12 @@ __all__ = ["KEYWORD"]
 def _instance(ctx: ParseContext, line: Line) -> None:
     if len(line.words) != 2:
         ctx.report("general", "vrrp_instance must have a name")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.instance is not None)
         return
     name = line.words[1]
     if name in ctx.cfg.instances:
         ctx.report("general", f"vrrp instance {name} already defined")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.instance is not None)
         return
     ctx.instance = VrrpInstance(name=name, line=line.line, file=line.file)
     ctx.cfg.instances[name] = ctx.instance
@@ -386,13 +380,13 @@ def _vips(excluded: bool) -> Handler:
     def handler(ctx: ParseContext, line: Line) -> None:
         inst = _inst(ctx)
         for item in ctx.value_block(line):
-            vip = _parse_vip(ctx, item)
+            vip = alloc_ipaddress(ctx, item, static=False)
             if vip is None:
                 continue
             if not excluded and not _set_family(ctx, inst, vip.family):
                 ctx.report(
                     "general",
-                    f"({inst.name}): address family must match VRRP instance [{vip.address}]"
+                    f"({inst.name}): address family must match VRRP instance [{item.words[0]}]"
                     " - ignoring",
                     item,
                 )
@@ -402,97 +396,20 @@ def _vips(excluded: bool) -> Handler:
     return handler
 
 
-def _parse_vip(ctx: ParseContext, item: Line) -> VirtualIp | None:
-    ctx.cur = item
-    words = item.words
-    text = words[0]
-    if text in ("default", "any", "all", "default6"):
-        ctx.report("general", f"VRRP parsed invalid IP {text}. skipping IP...", item)
-        return None
-    addr_text, slash, plen_text = text.partition("/")
-    addr = parse_ip(addr_text)
-    if addr is None:
-        ctx.report("general", f"VRRP parsed invalid IP {text}. skipping IP...", item)
-        return None
-    maxlen = 32 if addr.version == 4 else 128
-    prefixlen = maxlen
-    if slash:
-        value = ctx.num.unsigned(plen_text, 0, maxlen)
-        if value is None:
-            ctx.report(
-                "general",
-                f"Invalid address prefix len {plen_text} for address {text} - using {maxlen}",
-                item,
-            )
-        else:
-            prefixlen = value
-    vip = VirtualIp(str(addr), prefixlen, line=item.line, file=item.file)
-    i = 1
-    while i < len(words):
-        opt = words[i]
-        if opt in VIP_PARAM_OPTIONS:
-            if i + 1 >= len(words):
-                ctx.report("general", f"No {opt} parameter specified for {text}", item)
-                return None
-            param = words[i + 1]
-            i += 1
-            if opt == "dev":
-                if vip.dev is not None:
-                    ctx.report(
-                        "general", f"Cannot specify ipaddress device more than once for {text}"
-                    )
-                    return None
-                if not ctx.interface_exists(param):
-                    ctx.report(
-                        "general",
-                        f"WARNING - interface {param} for ip address {text} doesn't exist",
-                        item,
-                    )
-                    return None
-                vip.dev = param
-            elif opt == "scope":
-                if param not in SCOPES and strtol_prefix(param)[1] != "":
-                    ctx.report(
-                        "general", f"Invalid scope '{param}' specified for {text} - ignoring"
-                    )
-                else:
-                    vip.scope = param
-            elif opt in ("brd", "broadcast"):
-                if addr.version == 6:
-                    ctx.report(
-                        "general",
-                        f"VRRP is trying to assign a broadcast {param} to the IPv6 address"
-                        f" {text} !!?? WTF... skipping VIP...",
-                    )
-                    return None
-                if param not in ("+", "-") and parse_ip(param) is None:
-                    ctx.report(
-                        "general",
-                        f"VRRP is trying to assign invalid broadcast {param}. skipping VIP...",
-                    )
-                    return None
-                vip.brd = param
-            elif opt == "label":
-                if len(_raw(param)) > IFNAMSIZ - 1:
-                    ctx.report(
-                        "general",
-                        f"Address label {param} is longer than maximum length"
-                        f" {IFNAMSIZ - 1} - removing address",
-                    )
-                    return None
-                vip.label = param
-            else:
-                vip.options.extend([opt, param])
-        elif opt in VIP_FLAG_OPTIONS:
-            vip.options.append(opt)
-        else:
-            ctx.report(
-                "general",
-                f"Unknown configuration entry '{opt}' for ip address - ignoring",
-                item,
-            )
-        i += 1
-    return vip
+def _vroutes(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    for item in ctx.value_block(line):
+        route = alloc_route(ctx, item, static=False)
+        if route is not None:
+            inst.virtual_routes.append(route)
+
+
+def _vrules(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    for item in ctx.value_block(line):
+        rule = alloc_rule(ctx, item, static=False)
+        if rule is not None:
+            inst.virtual_rules.append(rule)
 
 
 def _track_if(ctx: ParseContext, line: Line) -> None:
@@ -615,6 +532,8 @@ def _table() -> dict[str, Kw]:
         preempt_delay=Kw(_preempt_delay),
         virtual_ipaddress=Kw(_vips(excluded=False)),
         virtual_ipaddress_excluded=Kw(_vips(excluded=True)),
+        virtual_routes=Kw(_vroutes),
+        virtual_rules=Kw(_vrules),
         unicast_src_ip=Kw(_srcip(unicast=True)),
         mcast_src_ip=Kw(_srcip(unicast=False)),
         unicast_peer=Kw(_peers),

@@ -15,12 +15,12 @@ __all__ = ["KEYWORD"]
 def _start(ctx: ParseContext, line: Line) -> None:
     if len(line.words) != 2:
         ctx.report("general", "vrrp_sync_group must have a name - skipping")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.group is not None)
         return
     name = line.words[1]
     if name in ctx.cfg.sync_groups:
         ctx.report("general", f"vrrp sync group {name} already defined")
-        ctx.request_skip()
+        ctx.request_skip(block_without_brace=ctx.group is not None)
         return
     ctx.group = SyncGroup(name=name, line=line.line, file=line.file)
     ctx.cfg.sync_groups[name] = ctx.group
