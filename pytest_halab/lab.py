@@ -388,9 +388,8 @@ class Lab:
         the engines report (the kernel's addresses lag their states by a handover): the
         expected master's instance is not MASTER, another node's is, a backup outranks
         it and will preempt it (higher effective priority, no nopreempt) or has heard no
-        master yet; or an engine
-        cannot say yet (still starting: no dump, or one without instances, as keepalived
-        writes before its VRRP process has read the config)."""
+        master yet; or an engine cannot say yet (still starting: no dump, or one without
+        instances, as keepalived writes before its VRRP process has read the config)."""
         seen = self.instances()
         if any(isinstance(v, str) or not v for v in seen.values()):
             return True
