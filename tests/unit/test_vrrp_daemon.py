@@ -29,6 +29,7 @@ from pytest_halab.vrrp import daemon, links
 from pytest_halab.vrrp.__main__ import main, parse_args
 from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.loglimit import LogLimiter
 from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import (
     AddressInfo,
@@ -1244,7 +1245,7 @@ class _FakeClockLoop:
 def test_log_limiter_logs_a_burst_then_one_summary_per_interval() -> None:
     loop = _FakeClockLoop()
     summaries: list[tuple[tuple[str, str], int, float]] = []
-    limiter = daemon.LogLimiter(
+    limiter = LogLimiter(
         loop,  # type: ignore[arg-type]
         lambda key, n, interval: summaries.append((key, n, interval)),
         burst=3,
@@ -1263,7 +1264,7 @@ def test_log_limiter_logs_a_burst_then_one_summary_per_interval() -> None:
         limiter.allow((f"10.1.{i // 256}.{i % 256}", "eth0"))
     assert len(limiter.windows) <= 5
     loop.advance(10.0)
-    assert any(key == daemon.LogLimiter.OVERFLOW for key, _n, _i in summaries)
+    assert any(key == LogLimiter.OVERFLOW for key, _n, _i in summaries)
 
 
 def test_a_flood_of_malformed_adverts_is_rate_limited(fake_daemon: FakeDaemon) -> None:
