@@ -11,7 +11,14 @@ from .lexer import Line
 from .model import IFNAMSIZ, VirtualIp
 from .values import inet_pton
 
-__all__ = ["DEFAULT_INTERFACE", "Prefix", "alloc_ipaddress", "parse_address", "parse_route_dest"]
+__all__ = [
+    "DEFAULT_INTERFACE",
+    "Prefix",
+    "alloc_ipaddress",
+    "inet_family",
+    "parse_address",
+    "parse_route_dest",
+]
 
 # keepalived's DFLT_INT: the interface of a static address without ``dev`` unless
 # global_defs sets ``default_interface``
@@ -25,6 +32,16 @@ _FLAGS = ("home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track
 
 def _raw_len(text: str) -> int:
     return len(text.encode("utf-8", "surrogateescape"))
+
+
+def inet_family(word: str, current: int, what: str) -> tuple[int, str | None]:
+    """A route's or rule's ``inet`` / ``inet6`` word: the family it sets, and keepalived's
+    complaint when the line already has the other one (``what``: "route" or "rule")."""
+    family = 6 if word == "inet6" else 4
+    if current and current != family:
+        other = "IPv4" if family == 6 else "IPv6"
+        return current, f"{word} specified for {other} {what}"
+    return family, None
 
 
 def parse_address(

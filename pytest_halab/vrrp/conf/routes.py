@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from .addresses import parse_address, parse_route_dest
+from .addresses import inet_family, parse_address, parse_route_dest
 from .context import ParseContext
 from .lexer import Line
 from .model import Encap, Nexthop, Route
@@ -125,12 +125,9 @@ class _RouteReader:
         while i < n:
             word = words[i]
             if word in ("inet6", "inet"):
-                family = 6 if word == "inet6" else 4
-                if not self.family:
-                    self.family = family
-                elif self.family != family:
-                    other = "IPv4" if family == 6 else "IPv6"
-                    raise self.fail(f"{word} specified for {other} route")
+                self.family, error = inet_family(word, self.family, "route")
+                if error is not None:
+                    raise self.fail(error)
                 i += 1  # keepalived skips this word here, and the next one below
             elif word == "src":
                 i += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 
-from .addresses import parse_route_dest
+from .addresses import inet_family, parse_route_dest
 from .context import ParseContext
 from .lexer import Line
 from .model import Rule
@@ -96,12 +96,9 @@ class _RuleReader:
         while i < len(words):
             word = words[i]
             if word in ("inet6", "inet"):
-                family = 6 if word == "inet6" else 4
-                if not self.family:
-                    self.family = family
-                elif self.family != family:
-                    other = "IPv4" if family == 6 else "IPv6"
-                    raise self.fail(f"{word} specified for {other} rule")
+                self.family, error = inet_family(word, self.family, "rule")
+                if error is not None:
+                    raise self.fail(error)
                 i += 1  # keepalived skips this word here, and the next one below
             elif word == "from":
                 i += 1
