@@ -58,7 +58,7 @@ from pytest_halab.vrrp.packet import (
     check_advert,
     decode,
     encode,
-    parse_ipv4,
+    parse_ip,
 )
 from pytest_halab.vrrp.routing import Routing
 from pytest_halab.vrrp.sched import SIGXCPU_MESSAGE, ProcessPriorities
@@ -356,12 +356,12 @@ class Daemon:
         exclude = frozenset(v.address for v in vips)
         src = cfg.unicast_src_ip if unicast else cfg.mcast_src_ip
         if src is None and index is not None:
-            src = self.netlink.primary_address(index, exclude)
+            src = self.netlink.primary_address(index, exclude, family=cfg.family)
         no_address = src is None
         sock: VrrpSocket | None = None
         if index is not None:
             try:
-                sock = self.sockets.open(interface, not unicast, index)
+                sock = self.sockets.open(interface, not unicast, index, cfg.family)
             except OSError as exc:
                 log.error("(%s) cannot open VRRP socket on %s: %s", cfg.name, interface, exc)
                 return None
@@ -374,7 +374,10 @@ class Daemon:
             )
             inst.fault_reasons = (NO_INTERFACE,)
         elif no_address:
-            log.error("(%s) no IPv4 address on %s: FAULT until one is added", cfg.name, interface)
+            wanted = "link-local IPv6" if cfg.family == 6 else "IPv4"
+            log.error(
+                "(%s) no %s address on %s: FAULT until one is added", cfg.name, wanted, interface
+            )
             inst.fault_reasons = (NO_ADDRESS,)
         return inst
 
@@ -568,7 +571,7 @@ class Daemon:
     def _on_packet(self, sock: VrrpSocket, data: bytes, *, arrived: float | None = None) -> None:
         now = self._arrival(arrived)
         try:
-            pkt = parse_ipv4(data)
+            pkt = parse_ip(data)
         except MalformedPacket as exc:
             self._drop_malformed(sock, exc.reason, None)
             return
@@ -858,7 +861,9 @@ class Daemon:
             if built is not None:
                 self.instances[name] = built
                 started.append(built)
-        self.sockets.close_unused(i.cfg.interface for i in self.instances.values())
+        self.sockets.close_unused(
+            (i.cfg.interface or "", i.family) for i in self.instances.values()
+        )
         self._update_tracking(initial=True)
         for inst in started:
             self._apply(inst, inst.machine.start(now))

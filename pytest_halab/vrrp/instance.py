@@ -16,9 +16,9 @@ from pytest_halab.vrrp.conf import VrrpInstance
 from pytest_halab.vrrp.loop import Timer
 from pytest_halab.vrrp.net import VrrpSocket
 from pytest_halab.vrrp.packet import (
-    VRRP_MCAST_GROUP,
     AuthType,
     ReceiveExpectation,
+    mcast_group,
     password_auth_data,
 )
 from pytest_halab.vrrp.state import (
@@ -41,9 +41,14 @@ __all__ = [
 log = logging.getLogger("halab-vrrpd")
 
 # An instance's own fault reasons (besides tracking): its interface is missing, or has
-# no IPv4 address to send adverts from.
+# no address to send adverts from (IPv4; for an IPv6 instance a link-local one).
 NO_INTERFACE = "no interface"
 NO_ADDRESS = "no address"
+
+
+def unspecified(family: int) -> str:
+    """The source address of an instance that has none yet."""
+    return "::" if family == 6 else "0.0.0.0"
 
 
 @dataclass
@@ -57,6 +62,11 @@ class Vip:
     label: str | None
     broadcast: str | None  # the address (keepalived computes ``brd +``/``-``)
     scope: str | int | None  # the scope's number, or as written
+    preferred_lft: int | None = None  # IPv6: keepalived's ``preferred_lft`` (0: deprecated)
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.address else 4
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -95,6 +105,11 @@ class Instance:
     def name(self) -> str:
         return self.cfg.name
 
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of its addresses, adverts and socket."""
+        return self.cfg.family
+
     def set_fault_reason(self, reason: str, present: bool) -> bool:
         """Add or drop one of the instance's own fault reasons; True if that changed."""
         if (reason in self.fault_reasons) == present:
@@ -121,15 +136,15 @@ def new_instance(
     global_options: Mapping[str, list[str]],
 ) -> Instance:
     """The instance ``cfg`` describes, from its resolved ``vips``, its source address
-    (None: none yet, 0.0.0.0 until one appears) and its socket (None: no interface).
-    Logs what the config asks for that cannot be done."""
+    (None: none yet, the unspecified address until one appears) and its socket (None: no
+    interface). Logs what the config asks for that cannot be done."""
     if cfg.vrid is None:
         raise ValueError(f"({cfg.name}) no virtual_router_id")
     unicast = bool(cfg.unicast_peers)
     params = InstanceParams(
         name=cfg.name,
         vrid=cfg.vrid,
-        primary_address=src or "0.0.0.0",
+        primary_address=src or unspecified(cfg.family),
         version=cfg.version,
         priority=cfg.priority,
         advert_interval=cfg.advert_int,
@@ -167,13 +182,13 @@ def new_instance(
         cfg=cfg,
         machine=machine,
         sock=sock,
-        src=src or "0.0.0.0",
+        src=src or unspecified(cfg.family),
         expectation=expectation,
         vips=vips,
         advert_addresses=addresses,
         auth_type=auth_type,
         auth_data=auth_data,
-        destinations=tuple(cfg.unicast_peers) if unicast else (VRRP_MCAST_GROUP,),
+        destinations=tuple(cfg.unicast_peers) if unicast else (mcast_group(cfg.family),),
         group=cfg.sync_group,
     )
 
@@ -185,14 +200,13 @@ def resolve_vips(
     *,
     quiet: bool = False,
 ) -> list[Vip]:
-    """The instance's IPv4 virtual addresses on their interfaces (``interface`` unless a
-    VIP names its ``dev``); those whose interface ``index_of`` does not know are left out,
-    with an error unless ``quiet``."""
+    """The instance's virtual addresses on their interfaces (``interface`` unless a VIP
+    names its ``dev``); those whose interface ``index_of`` does not know are left out,
+    with an error unless ``quiet``. Addresses of the other family than the instance's are
+    not advertised (keepalived's parser already refused them)."""
     vips = []
     for vip in cfg.vips:
-        if ":" in vip.address:
-            if not quiet:
-                log.warning("(%s) IPv6 address %s is not supported, ignored", cfg.name, vip.address)
+        if vip.family != cfg.family:
             continue
         dev = vip.dev or interface
         index = index_of(dev)
@@ -201,7 +215,18 @@ def resolve_vips(
                 log.error("(%s) interface %s of VIP %s not found", cfg.name, dev, vip.address)
             continue
         scope = vip.scope_id if vip.scope_id is not None else vip.scope
-        vips.append(Vip(vip.address, vip.prefixlen, dev, index, vip.label, vip.broadcast, scope))
+        vips.append(
+            Vip(
+                vip.address,
+                vip.prefixlen,
+                dev,
+                index,
+                vip.label,
+                vip.broadcast,
+                scope,
+                vip.preferred_lft,
+            )
+        )
     return vips
 
 

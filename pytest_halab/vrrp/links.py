@@ -5,9 +5,9 @@ up). :class:`VrrpSockets` holds one VRRP socket per interface. :class:`Interface
 keeps every instance on its interfaces: an instance whose interface is deleted goes to
 FAULT (a master drops its addresses) and its socket is closed; when an interface of that
 name appears again (a new ifindex, e.g. created as ``eth1`` and renamed), the socket is
-reopened on it, the primary address re-read, and once it is up with an IPv4 address the
-instance leaves FAULT for BACKUP. An interface with no IPv4 address keeps its instances in
-FAULT until one is added.
+reopened on it, the primary address re-read, and once it is up with an address the
+instance leaves FAULT for BACKUP. An interface with no address to send from (IPv4; for an
+IPv6 instance, link-local IPv6) keeps its instances in FAULT until one is added.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class LinkChanges:
 
     changed: list[tuple[str, bool]] = field(default_factory=list)  # (name, up) for tracking
     touched: set[str] = field(default_factory=set)  # appeared, vanished or changed ifindex
-    addressed: set[int] = field(default_factory=set)  # ifindexes whose IPv4 addresses changed
+    addressed: set[int] = field(default_factory=set)  # ifindexes whose addresses changed
 
 
 class LinkTable:
@@ -130,10 +130,13 @@ class LinkTable:
         return changes
 
 
+SocketKey = tuple[str, int]  # (interface, address family)
+
+
 class VrrpSockets:
-    """One VRRP socket per interface, read by the loop; the instances on an interface
-    share it. ``on_readable(sock)`` runs when one has packets; ``on_closed(sock)`` when
-    :meth:`close` closed one its instances still hold."""
+    """One VRRP socket per interface and address family, read by the loop; the instances
+    of that family on an interface share it. ``on_readable(sock)`` runs when one has
+    packets; ``on_closed(sock)`` when :meth:`close` closed one its instances still hold."""
 
     def __init__(
         self,
@@ -145,53 +148,55 @@ class VrrpSockets:
         self._loop = loop
         self._on_readable = on_readable
         self._on_closed = on_closed
-        self._by_interface: dict[str, VrrpSocket] = {}
+        self._by_key: dict[SocketKey, VrrpSocket] = {}
 
     def __contains__(self, interface: object) -> bool:
-        return interface in self._by_interface
+        return any(name == interface for name, _family in self._by_key)
 
     def interfaces(self) -> list[str]:
-        return list(self._by_interface)
+        return list(dict.fromkeys(name for name, _family in self._by_key))
 
-    def open(self, interface: str, multicast: bool, index: int) -> VrrpSocket:
-        """The socket of ``interface`` (ifindex ``index``), opened if need be."""
-        sock = self._by_interface.get(interface)
+    def open(self, interface: str, multicast: bool, index: int, family: int = 4) -> VrrpSocket:
+        """The ``family`` socket of ``interface`` (ifindex ``index``), opened if need be."""
+        key = (interface, family)
+        sock = self._by_key.get(key)
         if sock is not None and sock.index != index:
             self.close(interface)  # bound to an interface that has gone
             sock = None
         if sock is None:
-            sock = VrrpSocket(interface, multicast=multicast, index=index)
-            self._by_interface[interface] = sock
+            sock = VrrpSocket(interface, multicast=multicast, index=index, family=family)
+            self._by_key[key] = sock
             self._loop.add_reader(sock.fileno(), functools.partial(self._on_readable, sock))
         elif multicast:
             sock.join()
         return sock
 
     def close(self, interface: str) -> None:
-        """Close the socket of ``interface``; its instances are left without one."""
-        sock = self._discard(interface)
-        if sock is not None:
-            self._on_closed(sock)
+        """Close the sockets of ``interface``; its instances are left without one."""
+        for key in [k for k in self._by_key if k[0] == interface]:
+            sock = self._discard(key)
+            if sock is not None:
+                self._on_closed(sock)
 
     def rejoin(self, interface: str) -> None:
-        """The interface came up: join the VRRP group on it again."""
-        sock = self._by_interface.get(interface)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.join()
+        """The interface came up: join the VRRP groups on it again."""
+        for key, sock in self._by_key.items():
+            if key[0] == interface:
+                with contextlib.suppress(OSError):
+                    sock.join()
 
-    def close_unused(self, used: Iterable[str | None]) -> None:
-        """Close the sockets of interfaces no instance is configured on any more."""
+    def close_unused(self, used: Iterable[SocketKey]) -> None:
+        """Close the sockets of (interface, family) no instance is configured on any more."""
         keep = set(used)
-        for interface in [n for n in self._by_interface if n not in keep]:
-            self._discard(interface)
+        for key in [k for k in self._by_key if k not in keep]:
+            self._discard(key)
 
     def close_all(self) -> None:
-        for interface in list(self._by_interface):
-            self._discard(interface)
+        for key in list(self._by_key):
+            self._discard(key)
 
-    def _discard(self, interface: str) -> VrrpSocket | None:
-        sock = self._by_interface.pop(interface, None)
+    def _discard(self, key: SocketKey) -> VrrpSocket | None:
+        sock = self._by_key.pop(key, None)
         if sock is not None:
             self._loop.remove_reader(sock.fileno())
             sock.close()
@@ -246,7 +251,9 @@ class InterfaceFollower:
             return inst.set_fault_reason(NO_INTERFACE, True)
         if inst.sock is None or inst.sock.index != index:
             try:
-                inst.sock = self._sockets.open(interface, not inst.cfg.unicast_peers, index)
+                inst.sock = self._sockets.open(
+                    interface, not inst.cfg.unicast_peers, index, inst.family
+                )
             except OSError as exc:
                 log.error("(%s) cannot open VRRP socket on %s: %s", inst.name, interface, exc)
                 inst.sock = None
@@ -287,13 +294,13 @@ class InterfaceFollower:
             return False
         exclude = frozenset(v.address for v in inst.vips)
         try:
-            src = self._netlink.primary_address(index, exclude)
+            src = self._netlink.primary_address(index, exclude, family=inst.family)
         except OSError as exc:
             log.error("(%s) cannot read addresses: %s", inst.name, exc)
             return False
         if src is None:
             if NO_ADDRESS not in inst.fault_reasons:
-                log.info("(%s) no IPv4 address on %s", inst.name, cfg.interface)
+                log.info("(%s) no %s address on %s", inst.name, _wanted(inst), cfg.interface)
             return inst.set_fault_reason(NO_ADDRESS, True)
         if src != inst.src:
             self._change_source(inst, src)
@@ -315,3 +322,8 @@ class InterfaceFollower:
             machine.start(now)  # INIT -> FAULT, already reported by the old machine
             machine.set_effective_priority(now, old.effective_priority)
         inst.machine = machine
+
+
+def _wanted(inst: Instance) -> str:
+    """What address an instance sends from, for messages."""
+    return "link-local IPv6" if inst.family == 6 else "IPv4"

@@ -1,21 +1,28 @@
-"""The network side of halab-vrrpd: VRRP raw sockets, rtnetlink, gratuitous ARP.
+"""The network side of halab-vrrpd: VRRP raw sockets, rtnetlink, gratuitous ARP and
+unsolicited neighbour advertisements.
 
 Standard library only (the daemon runs inside Debian containers):
 
-- :class:`VrrpSocket`: one raw IPv4 socket (protocol 112) per interface, joined to
-  224.0.0.18 on that interface, bound to it, sending with ``IP_HDRINCL`` so the header is
-  keepalived's (TTL 255, TOS 0xc0, our source address); received packets keep their IP
-  header so the TTL can be checked.
+- :class:`VrrpSocket`: one raw socket (protocol 112) per interface and address family.
+  IPv4: joined to 224.0.0.18 on that interface, bound to it, sending with ``IP_HDRINCL``
+  so the header is keepalived's (TTL 255, TOS 0xc0, our source address); received
+  packets keep their IP header so the TTL can be checked. IPv6: joined to ff02::12, the
+  kernel fills in the checksum (``IPV6_CHECKSUM``) and the header (hop limit 255,
+  traffic class 0xc0, the source given per packet); what is received is handed on with
+  an IPv6 header rebuilt from the kernel's ancillary data (source, destination, hop
+  limit), so the daemon reads both families the same way.
 - :class:`Netlink`: a small rtnetlink client: add and delete addresses (IPv4 and IPv6),
   list them, read link state, send route and rule requests (the messages are built by
   :mod:`.routing`), and a subscription to link/address changes (interfaces coming,
   going, renamed, up/down; IPv4 addresses added/removed), and on demand to route and
   rule changes, for the event loop.
-- :func:`send_gratuitous_arp`: broadcast ARP requests for an address, as keepalived sends.
+- :func:`send_gratuitous_arp`: broadcast ARP requests for an address, as keepalived sends;
+  :class:`GarpSender` sends unsolicited neighbour advertisements for IPv6 addresses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
@@ -23,7 +30,14 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from pytest_halab.vrrp.packet import VRRP_MCAST_GROUP, VRRP_PROTO, build_ipv4_header
+from pytest_halab.vrrp.packet import (
+    VRRP_PROTO,
+    VRRP_TTL,
+    build_ipv4_header,
+    build_ipv6_header,
+    internet_checksum,
+    mcast_group,
+)
 
 __all__ = [
     "AddressInfo",
@@ -34,6 +48,7 @@ __all__ = [
     "RoutingChange",
     "VrrpSocket",
     "build_garp_frame",
+    "build_na_frame",
     "interface_mac",
     "send_gratuitous_arp",
 ]
@@ -61,6 +76,7 @@ RTM_NEWRULE = 32
 RTM_DELRULE = 33
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 # rtnetlink multicast groups (RTNLGRP_*) of route and rule changes
 RTNLGRP_IPV4_ROUTE = 7
 RTNLGRP_IPV4_RULE = 8
@@ -76,6 +92,8 @@ IFA_CACHEINFO = 6
 IFA_FLAGS = 8
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
+IFA_F_DADFAILED = 0x08
+IFA_F_TENTATIVE = 0x40
 INFINITY_LIFE_TIME = 0xFFFFFFFF
 # route and rule attributes this module reads back (RTA_*, FRA_*)
 RTA_DST = 1
@@ -107,7 +125,17 @@ _IP_MULTICAST_ALL = 49
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("=qq")
 _ETH_P_ARP = 0x0806
+_ETH_P_IPV6 = 0x86DD
 _BROADCAST_MAC = b"\xff" * 6
+# IPv6 socket options (linux/in6.h) the socket module may lack
+_IPV6_CHECKSUM = 7
+_IPV6_MULTICAST_ALL = 29
+_IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+_IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
+_IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+_IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
+_IN6_PKTINFO = struct.Struct("=16sI")
 
 
 def _align(n: int) -> int:
@@ -213,13 +241,21 @@ def _parse_routing(mtype: int, payload: bytes) -> RoutingChange | None:
 
 @dataclass(frozen=True)
 class AddressInfo:
-    """One IPv4 address on an interface, as the kernel reports it."""
+    """One address on an interface, as the kernel reports it. ``tentative``: an IPv6
+    address still under duplicate address detection (or failed it), not usable as a
+    source."""
 
     index: int
     address: str
     prefixlen: int
     label: str
     secondary: bool
+    family: int = 4
+    tentative: bool = False
+
+    @property
+    def link_local(self) -> bool:
+        return self.family == 6 and ipaddress.IPv6Address(self.address).is_link_local
 
 
 @dataclass(frozen=True)
@@ -240,15 +276,24 @@ def _parse_addr(payload: bytes) -> AddressInfo | None:
     if len(payload) < _IFADDRMSG.size:
         return None
     family, prefixlen, flags, _scope, index = _IFADDRMSG.unpack_from(payload)
-    if family != socket.AF_INET:
+    if family not in (socket.AF_INET, socket.AF_INET6):
         return None
     attrs = _parse_attrs(payload, _IFADDRMSG.size)
     raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-    if raw is None or len(raw) != 4:
+    address = _address_text(family, raw or b"")
+    if not address:
         return None
+    if IFA_FLAGS in attrs and len(attrs[IFA_FLAGS]) >= 4:
+        flags = struct.unpack("=I", attrs[IFA_FLAGS][:4])[0]
     label = attrs.get(IFA_LABEL, b"").split(b"\0", 1)[0].decode(errors="replace")
     return AddressInfo(
-        index, socket.inet_ntoa(raw), prefixlen, label, bool(flags & IFA_F_SECONDARY)
+        index,
+        address,
+        prefixlen,
+        label,
+        bool(flags & IFA_F_SECONDARY),
+        family=6 if family == socket.AF_INET6 else 4,
+        tentative=bool(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)),
     )
 
 
@@ -405,9 +450,11 @@ class Netlink:
         rtmsg or fib_rule_hdr and attributes); raises NetlinkError if refused."""
         self._request(kind, flags | NLM_F_REQUEST | NLM_F_ACK, body)
 
-    def addresses(self, index: int | None = None) -> list[AddressInfo]:
-        """IPv4 addresses, of one interface or all, in the kernel's order."""
-        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+    def addresses(self, index: int | None = None, family: int = 4) -> list[AddressInfo]:
+        """Addresses of a family (4, 6; 0: both), of one interface or all, in the
+        kernel's order."""
+        af = {4: socket.AF_INET, 6: socket.AF_INET6}.get(family, socket.AF_UNSPEC)
+        body = _IFADDRMSG.pack(af, 0, 0, 0, 0)
         result = []
         for mtype, payload in self._request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, body):
             info = _parse_addr(payload) if mtype == RTM_NEWADDR else None
@@ -425,8 +472,20 @@ class Netlink:
                 result.append(info)
         return result
 
-    def primary_address(self, index: int, exclude: frozenset[str] = frozenset()) -> str | None:
-        """The interface's primary IPv4 address, skipping ``exclude`` (our own VIPs)."""
+    def primary_address(
+        self, index: int, exclude: frozenset[str] = frozenset(), family: int = 4
+    ) -> str | None:
+        """The address adverts go from: the interface's primary IPv4 address, or for IPv6
+        its link-local address (keepalived takes only link-local ones), one past duplicate
+        address detection first; ``exclude`` (our own VIPs) skipped."""
+        if family == 6:
+            local = [
+                a
+                for a in self.addresses(index, 6)
+                if a.link_local and a.address not in exclude and a.index == index
+            ]
+            usable = [a for a in local if not a.tentative] or local
+            return usable[0].address if usable else None
         candidates = [a for a in self.addresses(index) if a.address not in exclude]
         for info in candidates:
             if not info.secondary:
@@ -435,9 +494,9 @@ class Netlink:
 
     @staticmethod
     def monitor() -> socket.socket:
-        """A non-blocking netlink socket subscribed to link and IPv4 address changes."""
+        """A non-blocking netlink socket subscribed to link and address changes."""
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+        sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
         sock.setblocking(False)
         return sock
 
@@ -495,24 +554,31 @@ class Netlink:
 
 
 class VrrpSocket:
-    """Raw VRRP socket on one interface: receives every protocol-112 packet arriving on
-    it (multicast group joined), sends with our own IPv4 header."""
+    """Raw VRRP socket on one interface for one address family (4 or 6): receives every
+    protocol-112 packet arriving on it (multicast group joined), sends with our own
+    source address."""
 
-    def __init__(self, interface: str, *, multicast: bool = True, index: int | None = None) -> None:
+    def __init__(
+        self,
+        interface: str,
+        *,
+        multicast: bool = True,
+        index: int | None = None,
+        family: int = 4,
+    ) -> None:
         self.interface = interface
         self.index = socket.if_nametoindex(interface) if index is None else index
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
+        self.family = family
+        af = socket.AF_INET6 if family == 6 else socket.AF_INET
+        sock = socket.socket(af, socket.SOCK_RAW, VRRP_PROTO)
         try:
             sock.setsockopt(
                 socket.SOL_SOCKET, _SO_BINDTODEVICE, interface.encode("utf-8", "surrogateescape")
             )
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-            # Only the groups joined on this socket, not every group the host joined.
-            sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
-            # struct ip_mreqn (group, address, ifindex): 12 octets select the index form.
-            mreqn = socket.inet_aton("0.0.0.0") * 2 + struct.pack("=i", self.index)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            if family == 6:
+                self._setup_ipv6(sock)
+            else:
+                self._setup_ipv4(sock)
             if multicast:
                 self.join(sock)
             # The kernel stamps each packet on arrival: the master-down timer then starts
@@ -525,18 +591,46 @@ class VrrpSocket:
         self._sock = sock
         self._ident = 0
 
-    def _mreqn(self) -> bytes:
-        return (
-            socket.inet_aton(VRRP_MCAST_GROUP)
+    def _setup_ipv4(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        # Only the groups joined on this socket, not every group the host joined.
+        sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
+        # struct ip_mreqn (group, address, ifindex): 12 octets select the index form.
+        mreqn = socket.inet_aton("0.0.0.0") * 2 + struct.pack("=i", self.index)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+
+    def _setup_ipv6(self, sock: socket.socket) -> None:
+        # keepalived's IPv6 socket options (vrrp.c open_vrrp_*_socket, vrrp_if.c)
+        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_CHECKSUM, 6)  # the kernel sums, both ways
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_TCLASS, 0xC0)
+        with contextlib.suppress(OSError):  # kernels before 4.20 lack it
+            sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MULTICAST_ALL, 0)
+        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVHOPLIMIT, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVPKTINFO, 1)
+
+    def _mreq(self) -> tuple[int, int, bytes]:
+        if self.family == 6:
+            group = socket.inet_pton(socket.AF_INET6, mcast_group(6))
+            mreq6 = group + struct.pack("=i", self.index)
+            return socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6
+        mreqn = (
+            socket.inet_aton(mcast_group(4))
             + socket.inet_aton("0.0.0.0")
             + struct.pack("=i", self.index)
         )
+        return socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn
 
     def join(self, sock: socket.socket | None = None) -> None:
-        """Join 224.0.0.18 on the interface (again, e.g. after the link came back)."""
+        """Join the VRRP group on the interface (again, e.g. after the link came back)."""
         target = self._sock if sock is None else sock
+        level, option, request = self._mreq()
         try:
-            target.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, self._mreqn())
+            target.setsockopt(level, option, request)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:  # already a member
                 raise
@@ -548,23 +642,32 @@ class VrrpSocket:
         self._sock.close()
 
     def send(self, payload: bytes, src: str, dst: str) -> None:
-        """Send one VRRP message from ``src`` to ``dst`` with keepalived's IPv4 header."""
+        """Send one VRRP message from ``src`` to ``dst``: over IPv4 with keepalived's
+        header, over IPv6 with the source as packet info (the kernel sums the message)."""
+        if self.family == 6:
+            info = _IN6_PKTINFO.pack(socket.inet_pton(socket.AF_INET6, src), self.index)
+            ancillary = [(socket.IPPROTO_IPV6, _IPV6_PKTINFO, info)]
+            self._sock.sendmsg([payload], ancillary, 0, (dst, 0, 0, self.index))
+            return
         self._ident = self._ident % 0xFFFF + 1  # never 0, as keepalived
         header = build_ipv4_header(src, dst, len(payload), ident=self._ident)
         self._sock.sendto(header + payload, (dst, 0))
 
     def receive(self) -> bytes | None:
-        """One packet (IPv4 header included), or None when nothing is waiting."""
+        """One packet (IP header included), or None when nothing is waiting."""
         got = self.receive_stamped()
         return None if got is None else got[0]
 
     def receive_stamped(self) -> tuple[bytes, float | None] | None:
-        """One packet and its kernel arrival time (wall clock, seconds since the epoch; None
-        if the kernel gave none), or None when nothing is waiting."""
+        """One packet (IP header included; for IPv6 rebuilt from the ancillary data) and
+        its kernel arrival time (wall clock, seconds since the epoch; None if the kernel
+        gave none), or None when nothing is waiting."""
         try:
-            data, ancdata, _flags, _addr = self._sock.recvmsg(65535, 64)
+            data, ancdata, _flags, addr = self._sock.recvmsg(65535, 256)
         except OSError:  # EAGAIN, or e.g. ENETDOWN while the link is down
             return None
+        stamp: float | None = None
+        hop_limit, dst = -1, ""
         for level, kind, payload in ancdata:
             if (
                 level == socket.SOL_SOCKET
@@ -572,8 +675,23 @@ class VrrpSocket:
                 and len(payload) >= _TIMESPEC.size
             ):
                 sec, nsec = _TIMESPEC.unpack_from(payload)
-                return data, sec + nsec / 1e9
-        return data, None
+                stamp = sec + nsec / 1e9
+            elif level == socket.IPPROTO_IPV6 and kind == _IPV6_HOPLIMIT and len(payload) >= 4:
+                hop_limit = struct.unpack_from("=i", payload)[0]
+            elif (
+                level == socket.IPPROTO_IPV6
+                and kind == _IPV6_PKTINFO
+                and len(payload) >= _IN6_PKTINFO.size
+            ):
+                dst = socket.inet_ntop(socket.AF_INET6, payload[:16])
+        if self.family == 6:
+            src = str(addr[0]).split("%", 1)[0]
+            if not dst:  # no packet info: the group is the likeliest
+                dst = mcast_group(6)
+            # no hop limit reported: keepalived does not check it; 255 passes the check
+            header = build_ipv6_header(src, dst, len(data), hop_limit=hop_limit % 256)
+            data = header + data
+        return data, stamp
 
 
 # --- gratuitous ARP ------------------------------------------------------------------------
@@ -595,8 +713,47 @@ def build_garp_frame(mac: bytes, address: str) -> bytes:
     return frame.ljust(60, b"\0")
 
 
+ICMPV6_PROTO = 58
+ND_NEIGHBOR_ADVERT = 136
+ND_OPT_TARGET_LINKADDR = 2
+ND_NA_FLAG_ROUTER = 0x80
+ND_NA_FLAG_OVERRIDE = 0x20
+ALL_NODES = "ff02::1"
+_ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
+
+
+def build_na_frame(mac: bytes, address: str, *, router: bool = False) -> bytes:
+    """An unsolicited neighbour advertisement for ``address`` from ``mac``, as keepalived's
+    ``ndisc_send_unsolicited_na_immediate`` builds it (RFC 4861 4.4, 7.2.6): from the
+    address itself to all nodes (ff02::1, 33:33:00:00:00:01), hop limit 255, Override set
+    (Router when the interface forwards), the target link-layer address option."""
+    target = ipaddress.IPv6Address(address).packed
+    flags = ND_NA_FLAG_OVERRIDE | (ND_NA_FLAG_ROUTER if router else 0)
+    body = struct.pack("!BBHB3x", ND_NEIGHBOR_ADVERT, 0, 0, flags) + target
+    body += struct.pack("!BB", ND_OPT_TARGET_LINKADDR, 1) + mac
+    pseudo = target + ipaddress.IPv6Address(ALL_NODES).packed
+    pseudo += struct.pack("!I3xB", len(body), ICMPV6_PROTO)
+    checksum = internet_checksum(pseudo + body)
+    icmp = body[:2] + struct.pack("!H", checksum) + body[4:]
+    header = build_ipv6_header(
+        address, ALL_NODES, len(icmp), hop_limit=255, proto=ICMPV6_PROTO, traffic_class=0
+    )
+    return _ALL_NODES_MAC + mac + struct.pack("!H", _ETH_P_IPV6) + header + icmp
+
+
+def _forwards_ipv6(interface: str) -> bool:
+    """Whether IPv6 forwarding is on for the interface (keepalived then sets the Router
+    flag in its neighbour advertisements)."""
+    try:
+        with open(f"/proc/sys/net/ipv6/conf/{interface}/forwarding", encoding="ascii") as fh:
+            return fh.read().strip() == "1"
+    except OSError:
+        return False
+
+
 class GarpSender:
-    """Sends gratuitous ARPs through one long-lived AF_PACKET socket per interface.
+    """Sends gratuitous ARPs (IPv4 addresses) and unsolicited neighbour advertisements
+    (IPv6 addresses) through one long-lived AF_PACKET socket per interface.
 
     Opening and closing a packet socket costs tens of milliseconds (the kernel waits for
     an RCU grace period on release), too slow on the takeover path, so sockets stay open.
@@ -620,13 +777,18 @@ class GarpSender:
         return entry
 
     def send(self, interface: str, addresses: list[str], repeat: int = 1) -> int:
-        """Send ``repeat`` gratuitous ARPs for each address on ``interface``; frames sent."""
+        """Send ``repeat`` gratuitous ARPs (neighbour advertisements for IPv6 addresses)
+        for each address on ``interface``; frames sent."""
         try:
             sock, mac = self._socket(interface)
         except OSError:
             self.forget(interface)
             raise
-        frames = [build_garp_frame(mac, a) for a in addresses]
+        router = any(":" in a for a in addresses) and _forwards_ipv6(interface)
+        frames = [
+            build_na_frame(mac, a, router=router) if ":" in a else build_garp_frame(mac, a)
+            for a in addresses
+        ]
         sent = 0
         try:
             for _ in range(repeat):

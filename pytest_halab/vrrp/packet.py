@@ -1,4 +1,4 @@
-"""VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798) advertisements for IPv4: encode, decode, checks.
+"""VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798) advertisements, IPv4 and IPv6: encode, decode, checks.
 
 Everything here is pure and standard-library only: the daemon runs it inside containers.
 
@@ -8,19 +8,24 @@ Wire layout (both versions share the first eight octets)::
     |version| type  | Virtual Rtr ID|   Priority    | Count IPv4 Addr|
     v2: | Auth Type |  Adver Int (s) |          Checksum              |
     v3: |rsvd|  Max Adver Int (cs, 12 bits)  |       Checksum         |
-    |                  IPv4 address(es), Count of them                 |
+    |       IPv4 (4 octets) or IPv6 (16 octets) address(es), Count of them   |
     v2 only: |         Authentication Data (8 octets)                  |
 
-Checksums: v2 covers the VRRP message alone (RFC 3768 5.3.8); v3 covers an IPv4
+The address family is the packet's: an advert that came over IPv6 carries IPv6 addresses.
+
+Checksums: over IPv4, v2 covers the VRRP message alone (RFC 3768 5.3.8) and v3 an IPv4
 pseudo-header (source, destination, zero, protocol 112, VRRP length) followed by the
 VRRP message (RFC 5798 5.2.8), which is what keepalived computes by default
-(``vrrp_build_vrrp_v3`` in keepalived/vrrp/vrrp.c).
+(``vrrp_build_vrrp_v3`` in keepalived/vrrp/vrrp.c). Over IPv6 both versions carry the
+IPv6 upper-layer checksum (RFC 8200 8.1: source, destination, 32-bit length, 24 zero
+bits, next header 112): keepalived leaves it to the kernel (``IPV6_CHECKSUM`` at offset
+6 on its raw sockets), which fills it in whatever the version.
 
 Receiving is two steps: :func:`decode` rejects what is not a well-formed advertisement
 (:class:`MalformedPacket`), then :func:`check_advert` applies the per-instance rules
 keepalived applies in ``vrrp_check_packet`` and returns why to drop it, if it should be.
 Watching the wire (a capture, not a router) is :func:`decode_frame`: an Ethernet frame or
-an IPv4 packet in, a :class:`VrrpFrame` or None out.
+an IP packet in, a :class:`VrrpFrame` or None out.
 """
 
 from __future__ import annotations
@@ -34,23 +39,29 @@ from typing import NamedTuple
 __all__ = [
     "ADVERTISEMENT",
     "VRRP_MCAST_GROUP",
+    "VRRP_MCAST_GROUP6",
     "VRRP_PROTO",
     "VRRP_TTL",
     "AuthType",
     "DropReason",
+    "IpPacket",
     "Ipv4Packet",
     "MalformedPacket",
     "ReceiveExpectation",
     "VrrpAdvert",
     "VrrpFrame",
     "build_ipv4_header",
+    "build_ipv6_header",
     "check_advert",
     "decode",
     "decode_frame",
     "encode",
     "internet_checksum",
     "interval_field",
+    "mcast_group",
+    "parse_ip",
     "parse_ipv4",
+    "parse_ipv6",
     "password_auth_data",
 ]
 
@@ -60,6 +71,8 @@ VRRP_TTL = 255
 """TTL every advertisement is sent with, and must arrive with (multicast)."""
 VRRP_MCAST_GROUP = "224.0.0.18"
 """The IPv4 multicast group advertisements go to."""
+VRRP_MCAST_GROUP6 = "ff02::12"
+"""The IPv6 multicast group advertisements go to (RFC 5798 5.1.2.2)."""
 ADVERTISEMENT = 1
 """The only VRRP packet type."""
 
@@ -68,6 +81,7 @@ _V3_HEADER = struct.Struct("!BBBBHH")
 _AUTH_LEN = 8
 _V3_MAX_INTERVAL = 0x0FFF
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_IPV6_HEADER = struct.Struct("!IHBB16s16s")
 
 
 class AuthType(IntEnum):
@@ -88,6 +102,15 @@ class MalformedPacket(ValueError):
 
 def _ipv4(text: str) -> ipaddress.IPv4Address:
     return ipaddress.IPv4Address(text)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text)
+
+
+def mcast_group(family: int) -> str:
+    """The VRRP multicast group of an address family (4 or 6)."""
+    return VRRP_MCAST_GROUP6 if family == 6 else VRRP_MCAST_GROUP
 
 
 def password_auth_data(password: str | bytes) -> bytes:
@@ -137,6 +160,7 @@ class VrrpAdvert:
     auth_type: int = AuthType.NONE
     auth_data: bytes = b""
     checksum: int = field(default=0, compare=False)
+    family: int = 0  # 0: from the addresses (IPv4 when there are none)
 
     def __post_init__(self) -> None:
         if self.version not in (2, 3):
@@ -152,8 +176,14 @@ class VrrpAdvert:
             raise ValueError(f"v{self.version} advert interval field must be 0-{limit}")
         if len(self.addresses) > 255:
             raise ValueError("at most 255 addresses fit in an advertisement")
-        canonical = tuple(str(_ipv4(a)) for a in self.addresses)
-        object.__setattr__(self, "addresses", canonical)
+        parsed = [_ip(a) for a in self.addresses]
+        families = {a.version for a in parsed}
+        if self.family not in (0, 4, 6):
+            raise ValueError(f"address family must be 4 or 6, not {self.family}")
+        if len(families) > 1 or (self.family and families - {self.family}):
+            raise ValueError("the addresses of an advertisement are all of one family")
+        object.__setattr__(self, "family", self.family or (families.pop() if families else 4))
+        object.__setattr__(self, "addresses", tuple(str(a) for a in parsed))
         if not 0 <= self.checksum <= 0xFFFF:
             raise ValueError("checksum must fit in 16 bits")
         if self.version == 3:
@@ -174,11 +204,15 @@ class VrrpAdvert:
     @property
     def length(self) -> int:
         """Length of the VRRP message on the wire, in octets."""
-        return _message_length(self.version, len(self.addresses))
+        return _message_length(self.version, len(self.addresses), self.family)
 
 
-def _message_length(version: int, count: int) -> int:
-    return 8 + 4 * count + (_AUTH_LEN if version == 2 else 0)
+def _address_size(family: int) -> int:
+    return 16 if family == 6 else 4
+
+
+def _message_length(version: int, count: int, family: int = 4) -> int:
+    return 8 + _address_size(family) * count + (_AUTH_LEN if version == 2 else 0)
 
 
 def internet_checksum(data: bytes) -> int:
@@ -193,11 +227,16 @@ def internet_checksum(data: bytes) -> int:
 
 
 def _pseudo_header(src: str, dst: str, length: int) -> bytes:
-    return _ipv4(src).packed + _ipv4(dst).packed + struct.pack("!BBH", 0, VRRP_PROTO, length)
+    source, destination = _ip(src), _ip(dst)
+    if source.version != destination.version:
+        raise ValueError(f"source {src} and destination {dst} are not of one family")
+    if source.version == 6:
+        return source.packed + destination.packed + struct.pack("!I3xB", length, VRRP_PROTO)
+    return source.packed + destination.packed + struct.pack("!BBH", 0, VRRP_PROTO, length)
 
 
 def _checksum(version: int, message: bytes, src: str, dst: str) -> int:
-    if version == 3:
+    if version == 3 or _ip(src).version == 6:
         return internet_checksum(_pseudo_header(src, dst, len(message)) + message)
     return internet_checksum(message)
 
@@ -205,10 +244,12 @@ def _checksum(version: int, message: bytes, src: str, dst: str) -> int:
 def encode(advert: VrrpAdvert, src: str, dst: str) -> bytes:
     """The VRRP message (what follows the IPv4 header) with its checksum filled in.
 
-    ``src`` and ``dst`` are the IPv4 addresses the packet is sent from and to; only v3
-    uses them (pseudo-header), but pass them for both.
+    ``src`` and ``dst`` are the addresses the packet is sent from and to, of the
+    advert's family; v3 and IPv6 use them (pseudo-header), but pass them always.
     """
-    addrs = b"".join(_ipv4(a).packed for a in advert.addresses)
+    if _ip(src).version != advert.family:
+        raise ValueError(f"an IPv{advert.family} advert cannot be sent from {src}")
+    addrs = b"".join(_ip(a).packed for a in advert.addresses)
     first = (advert.version << 4) | advert.type
     count = len(advert.addresses)
     if advert.version == 2:
@@ -224,17 +265,20 @@ def encode(advert: VrrpAdvert, src: str, dst: str) -> bytes:
 
 
 def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
-    """Decode a VRRP message (the IPv4 payload) received from ``src`` to ``dst``.
+    """Decode a VRRP message (the IP payload) received from ``src`` to ``dst``.
 
     Raises :class:`MalformedPacket` for anything that is not a valid advertisement, and
-    nothing else whatever the bytes (``src``/``dst`` must be IPv4 address strings: a bad
-    one is the caller's error and raises ``ValueError``). Checks, as keepalived's
+    nothing else whatever the bytes (``src``/``dst`` must be address strings of one
+    family, which is the addresses' in the advert: a bad one is the caller's error and
+    raises ``ValueError``). Checks, as keepalived's
     ``vrrp_get_header``/``vrrp_check_packet`` and the RFCs require: the fixed header is
     present; version is 2 or 3; type is ADVERTISEMENT; the length is exactly what the
     address count implies (keepalived rejects both too short and too long); the checksum;
     VRID is 1-255; v2 auth type is one keepalived knows (0, 1, 2).
     """
-    _ipv4(src), _ipv4(dst)  # validate the caller's addresses before anything else
+    family = _ip(src).version  # validate the caller's addresses before anything else
+    if _ip(dst).version != family:
+        raise ValueError(f"source {src} and destination {dst} are not of one family")
     data = bytes(data)
     if len(data) < 8:
         raise MalformedPacket(f"too short: {len(data)} octets, the VRRP header is 8")
@@ -244,13 +288,13 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     if ptype != ADVERTISEMENT:
         raise MalformedPacket(f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)")
     count = data[3]
-    expected = _message_length(version, count)
+    expected = _message_length(version, count, family)
     if len(data) != expected:
         raise MalformedPacket(
             f"length {len(data)} does not match {count} address(es): expected {expected}"
         )
     # Summing a message that carries a correct checksum gives zero.
-    residue = internet_checksum(data) if version == 2 else _checksum(3, data, src, dst)
+    residue = _checksum(version, data, src, dst)
     if residue:
         wire = struct.unpack_from("!H", data, 6)[0]
         raise MalformedPacket(f"bad VRRPv{version} checksum 0x{wire:04x}")
@@ -258,8 +302,10 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     if vrid == 0:
         raise MalformedPacket("VRID 0 is not valid")
     checksum = struct.unpack_from("!H", data, 6)[0]
-    end = 8 + 4 * count
-    addresses = tuple(str(ipaddress.IPv4Address(data[i : i + 4])) for i in range(8, end, 4))
+    size = _address_size(family)
+    end = 8 + size * count
+    kind = ipaddress.IPv6Address if family == 6 else ipaddress.IPv4Address
+    addresses = tuple(str(kind(data[i : i + size])) for i in range(8, end, size))
     if version == 2:
         auth_type, advert_int = data[4], data[5]
         if auth_type not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
@@ -273,6 +319,7 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
             auth_type=auth_type,
             auth_data=data[end : end + _AUTH_LEN],
             checksum=checksum,
+            family=family,
         )
     # RFC 5798 5.2.5: the 4 reserved bits are ignored on receipt (keepalived masks them).
     advert_int = struct.unpack_from("!H", data, 4)[0] & _V3_MAX_INTERVAL
@@ -283,6 +330,7 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
         advert_int=advert_int,
         addresses=addresses,
         checksum=checksum,
+        family=family,
     )
 
 
@@ -325,7 +373,7 @@ class DropReason:
 
 
 def _addr_int(text: str) -> int:
-    return int(_ipv4(text))
+    return int(_ip(text))
 
 
 def check_advert(
@@ -344,7 +392,8 @@ def check_advert(
 
     - VRID differs: not ours (``other_vrid``, not an error; keepalived looks the instance up
       by VRID and silently ignores unknown ones).
-    - TTL must be 255 (RFC 3768 7.1, RFC 5798 7.1), except for unicast instances, and not
+    - TTL (IPv6: hop limit) must be 255 (RFC 3768 7.1, RFC 5798 7.1), except for unicast
+      instances, and not
       when the TTL is unknown (``ttl=None``, keepalived's ``rx_ttl_hop_limit == -1``).
     - version must equal the instance's.
     - v2: auth type must equal ours (keepalived drops mismatches; RFC 3768 dropped auth but
@@ -396,7 +445,7 @@ def check_advert(
             "address_count",
             f"received {len(advert.addresses)} address(es), expected {len(expected.addresses)}",
         )
-    if dst is not None and _ipv4(dst).is_multicast == unicast:
+    if dst is not None and _ip(dst).is_multicast == unicast:
         kind = "multicast" if unicast else "unicast"
         return DropReason("cast", f"expected {'un' if unicast else 'mult'}icast, got {kind}")
     if check_addresses:
@@ -414,17 +463,23 @@ def check_advert(
     return None
 
 
-# --- IPv4 header for raw sockets --------------------------------------------------------
+# --- IP headers for raw sockets ----------------------------------------------------------
 
 
-class Ipv4Packet(NamedTuple):
-    """A parsed IPv4 packet: the fields VRRP needs and the payload."""
+class IpPacket(NamedTuple):
+    """A parsed IPv4 or IPv6 packet: the fields VRRP needs and the payload.
+
+    ``ttl`` is the IPv4 TTL or the IPv6 hop limit; ``proto`` the protocol or (IPv6) the
+    upper-layer next header once extension headers are skipped."""
 
     src: str
     dst: str
     ttl: int
     proto: int
     payload: bytes
+
+
+Ipv4Packet = IpPacket  # the name it had when only IPv4 was spoken
 
 
 def build_ipv4_header(
@@ -451,7 +506,7 @@ def build_ipv4_header(
     return header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
 
 
-def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> Ipv4Packet:
+def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> IpPacket:
     """Split an IPv4 packet as read from a raw socket; raise :class:`MalformedPacket`.
 
     Like keepalived, the total length must equal what was received (``ip_tot_len
@@ -474,7 +529,7 @@ def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> Ipv4Packet:
         raise MalformedPacket("IPv4 fragment")
     if verify_checksum and internet_checksum(data[:ihl]):
         raise MalformedPacket("bad IPv4 header checksum")
-    return Ipv4Packet(
+    return IpPacket(
         str(ipaddress.IPv4Address(src)),
         str(ipaddress.IPv4Address(dst)),
         ttl,
@@ -483,10 +538,76 @@ def parse_ipv4(data: bytes, *, verify_checksum: bool = True) -> Ipv4Packet:
     )
 
 
+def build_ipv6_header(
+    src: str,
+    dst: str,
+    payload_len: int,
+    *,
+    hop_limit: int = VRRP_TTL,
+    proto: int = VRRP_PROTO,
+    traffic_class: int = 0xC0,
+) -> bytes:
+    """A 40-octet IPv6 header, no flow label (traffic class 0xc0 by default, as
+    keepalived's ``IPV6_TCLASS`` on VRRP sockets)."""
+    if not 0 <= payload_len <= 0xFFFF:
+        raise ValueError(f"payload length {payload_len} does not fit an IPv6 packet")
+    first = (6 << 28) | ((traffic_class & 0xFF) << 20)
+    addresses = ipaddress.IPv6Address(src).packed, ipaddress.IPv6Address(dst).packed
+    return _IPV6_HEADER.pack(first, payload_len, proto, hop_limit, *addresses)
+
+
+# extension headers skipped on the way to the upper layer: hop-by-hop, routing,
+# destination options (each: next header, length in 8-octet units beyond the first 8)
+_IPV6_SKIPPED = {0, 43, 60}
+_IPV6_FRAGMENT = 44
+
+
+def parse_ipv6(data: bytes) -> IpPacket:
+    """Split an IPv6 packet (header, extension headers skipped, payload); raise
+    :class:`MalformedPacket`. As for IPv4, the payload length must match what was
+    received, and fragments are refused."""
+    data = bytes(data)
+    if len(data) < _IPV6_HEADER.size:
+        raise MalformedPacket(f"too short for an IPv6 header: {len(data)} octets")
+    first, length, proto, hop_limit, src, dst = _IPV6_HEADER.unpack_from(data)
+    if first >> 28 != 6:
+        raise MalformedPacket(f"not IPv6: version {first >> 28}")
+    if _IPV6_HEADER.size + length != len(data):
+        raise MalformedPacket(
+            f"IPv6 payload length {length} but received {len(data) - _IPV6_HEADER.size} octets"
+        )
+    offset = _IPV6_HEADER.size
+    while proto in _IPV6_SKIPPED:
+        if offset + 8 > len(data):
+            raise MalformedPacket("truncated IPv6 extension header")
+        proto, units = data[offset], data[offset + 1]
+        offset += 8 + 8 * units
+        if offset > len(data):
+            raise MalformedPacket("truncated IPv6 extension header")
+    if proto == _IPV6_FRAGMENT:
+        raise MalformedPacket("IPv6 fragment")
+    return IpPacket(
+        str(ipaddress.IPv6Address(src)),
+        str(ipaddress.IPv6Address(dst)),
+        hop_limit,
+        proto,
+        data[offset:],
+    )
+
+
+def parse_ip(data: bytes) -> IpPacket:
+    """:func:`parse_ipv4` or :func:`parse_ipv6`, by the version in the first octet."""
+    if data and data[0] >> 4 == 6:
+        return parse_ipv6(data)
+    return parse_ipv4(data)
+
+
 # --- frames seen on the wire ------------------------------------------------------------
 
 ETH_P_IP = 0x0800
 """Ethertype of IPv4."""
+ETH_P_IPV6 = 0x86DD
+"""Ethertype of IPv6."""
 _ETH_HEADER = 14
 
 
@@ -495,7 +616,8 @@ class VrrpFrame:
     """A VRRP advertisement as captured: who sent it where, and the advertisement.
 
     ``src_mac``/``dst_mac`` (lower-case, colon-separated) are None for a frame decoded
-    from an IPv4 packet without its Ethernet header.
+    from an IP packet without its Ethernet header. ``ttl`` is the IPv6 hop limit for an
+    advert that came over IPv6.
     """
 
     src: str
@@ -527,28 +649,36 @@ def _mac(octets: bytes) -> str:
 
 
 def decode_frame(data: bytes, *, ethernet: bool = True) -> VrrpFrame | None:
-    """The VRRP advertisement an Ethernet frame carries (``ethernet=False``: an IPv4
-    packet), or None for anything else; never raises, whatever the bytes.
+    """The VRRP advertisement an Ethernet frame carries (``ethernet=False``: an IPv4 or
+    IPv6 packet), or None for anything else; never raises, whatever the bytes.
 
-    Accepted: ethertype IPv4 (no VLAN tag), a whole, unfragmented IPv4 packet (options
-    allowed, header checksum right) of protocol 112 whose payload :func:`decode` accepts.
-    Octets after the IPv4 total length in an Ethernet frame are the link's padding and
+    Accepted: ethertype IPv4 or IPv6 (no VLAN tag), a whole, unfragmented IPv4 packet
+    (options allowed, header checksum right) or IPv6 packet (hop-by-hop, routing and
+    destination options headers skipped) of protocol 112 whose payload :func:`decode`
+    accepts. Octets after the IP length in an Ethernet frame are the link's padding and
     ignored. No per-instance check is made (:func:`check_advert` is the router's business):
     any TTL, any VRID, any source.
     """
     data = bytes(data)
     src_mac = dst_mac = None
     if ethernet:
-        if len(data) < _ETH_HEADER or int.from_bytes(data[12:14], "big") != ETH_P_IP:
+        if len(data) < _ETH_HEADER:
+            return None
+        ethertype = int.from_bytes(data[12:14], "big")
+        if ethertype not in (ETH_P_IP, ETH_P_IPV6):
             return None
         dst_mac, src_mac = _mac(data[0:6]), _mac(data[6:12])
         data = data[_ETH_HEADER:]
-        if len(data) >= 4:
-            total = int.from_bytes(data[2:4], "big")
-            if total < len(data):  # frames shorter than 60 octets are padded
-                data = data[:total]
+        if ethertype == ETH_P_IPV6 and len(data) >= _IPV6_HEADER.size:
+            total = _IPV6_HEADER.size + int.from_bytes(data[4:6], "big")
+        else:
+            total = int.from_bytes(data[2:4], "big") if len(data) >= 4 else len(data)
+        if total < len(data):  # frames shorter than 60 octets are padded
+            data = data[:total]
+        if data and (data[0] >> 4) != (6 if ethertype == ETH_P_IPV6 else 4):
+            return None
     try:
-        packet = parse_ipv4(data)
+        packet = parse_ip(data)
         if packet.proto != VRRP_PROTO:
             return None
         advert = decode(packet.payload, packet.src, packet.dst)

@@ -165,10 +165,11 @@ class InstanceParams:
     ``priority`` is the configured (base) priority. ``initial_state`` is keepalived's
     ``state``: None derives it from the priority (MASTER only for 255), as
     ``vrrp_complete_instance`` does. ``primary_address`` is the address adverts are sent
-    from, used to break priority ties. Durations are seconds. The ``garp_*``,
-    ``lower_prio_no_advert`` and ``higher_prio_send_advert`` defaults are keepalived's
-    non-strict defaults (``VRRP_GARP_*`` in include/vrrp.h, global_data.c); the two
-    ``garp_lower_prio_*`` default to the master values, as keepalived does.
+    from (IPv4, or IPv6 for an IPv6 instance), used to break priority ties. Durations are
+    seconds. The ``garp_*``, ``lower_prio_no_advert`` and ``higher_prio_send_advert``
+    defaults are keepalived's non-strict defaults (``VRRP_GARP_*`` in include/vrrp.h,
+    global_data.c); the two ``garp_lower_prio_*`` default to the master values, as
+    keepalived does.
     """
 
     name: str
@@ -205,7 +206,7 @@ class InstanceParams:
             raise ValueError("down_timer_adverts must be at least 1")
         if min(self.preempt_delay, self.garp_master_delay, self.garp_master_refresh) < 0:
             raise ValueError("delays must not be negative")
-        ipaddress.IPv4Address(self.primary_address)
+        ipaddress.ip_address(self.primary_address)
 
 
 def _micros(seconds: float) -> int:
@@ -258,7 +259,7 @@ class VrrpInstanceMachine:
         self._nopreempt = nopreempt
         self._preempt_delay = preempt_delay
         self._adver_us = adver
-        self._address = int(ipaddress.IPv4Address(params.primary_address))
+        self._address = int(ipaddress.ip_address(params.primary_address))
         self._base_priority = params.priority
         self._priority = params.priority
         self._state = State.INIT
@@ -590,7 +591,7 @@ class VrrpInstanceMachine:
                 self._preempt_at = None
             elif self._preempt_at is None:
                 self._preempt_at = now + self._preempt_delay / _SECOND
-        seen = (str(ipaddress.IPv4Address(src_ip)), advert.priority)
+        seen = (str(ipaddress.ip_address(src_ip)), advert.priority)
         if seen == self._master:
             return []
         self._master = seen
@@ -613,7 +614,8 @@ class VrrpInstanceMachine:
         keepalived restarts the advert timer after *any* received packet unless
         ``lower_prio_no_advert``; we restart it only when we did advertise.
         """
-        src = int(ipaddress.IPv4Address(src_ip))
+        address = ipaddress.ip_address(src_ip)
+        src = int(address)
         cmp = (src > self._address) - (src < self._address)
         prio, ours = advert.priority, self._priority
         actions: list[Action] = []
@@ -645,7 +647,7 @@ class VrrpInstanceMachine:
                 actions.append(SendGratuitousArp(self._lower_prio_repeat, "lower priority advert"))
                 if self._lower_prio_delay:
                     self._lower_prio_garp_deadline = now + self._lower_prio_delay
-            actions.append(LowerPriorityAdvertSeen(str(ipaddress.IPv4Address(src)), prio))
+            actions.append(LowerPriorityAdvertSeen(str(address), prio))
             return actions
         if prio > ours or (prio == ours and cmp > 0):
             self._learn_master_interval(advert)
@@ -653,6 +655,6 @@ class VrrpInstanceMachine:
             actions += self._leave_master(
                 now, State.BACKUP, f"{why} advert from {src_ip}", send_stop=False
             )
-            self._master = (str(ipaddress.IPv4Address(src)), prio)
+            self._master = (str(address), prio)
             actions.append(NewMasterSeen(*self._master))
         return actions

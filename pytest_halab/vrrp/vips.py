@@ -15,7 +15,7 @@ from pytest_halab.vrrp.conf import KeepalivedConfig
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.instance import Instance, Vip
 from pytest_halab.vrrp.loop import EventLoop
-from pytest_halab.vrrp.net import GarpSender, Netlink
+from pytest_halab.vrrp.net import IFA_F_NODAD, GarpSender, Netlink
 from pytest_halab.vrrp.state import State
 
 __all__ = ["VirtualAddresses"]
@@ -49,17 +49,19 @@ class VirtualAddresses:
         self._events = events
         self._is_current = is_current
         self._detail = detail
-        self._garp_interval = 0.0
-        self._garp_next: dict[str, float] = {}  # interface -> earliest next paced GARP
+        self._intervals = {4: 0.0, 6: 0.0}  # family -> pacing interval
+        # (interface, family) -> earliest next paced GARP / NA
+        self._garp_next: dict[tuple[str, int], float] = {}
 
     def configure(self, config: KeepalivedConfig) -> None:
-        """Take the global ``vrrp_garp_interval`` (seconds; keepalived's default 0: no
-        pacing) from a newly loaded configuration."""
-        values = config.global_defs.options.get("vrrp_garp_interval")
-        try:
-            self._garp_interval = max(0.0, float(values[0])) if values else 0.0
-        except ValueError:
-            self._garp_interval = 0.0
+        """Take the global ``vrrp_garp_interval`` and ``vrrp_gna_interval`` (seconds;
+        keepalived's default 0: no pacing) from a newly loaded configuration."""
+        for family, keyword in ((4, "vrrp_garp_interval"), (6, "vrrp_gna_interval")):
+            values = config.global_defs.options.get(keyword)
+            try:
+                self._intervals[family] = max(0.0, float(values[0])) if values else 0.0
+            except ValueError:
+                self._intervals[family] = 0.0
 
     # --- addresses --------------------------------------------------------------------
 
@@ -67,7 +69,9 @@ class VirtualAddresses:
         """A previous run killed with SIGKILL may have left our addresses behind."""
         if inst.cfg.priority >= 255:
             return
-        present = {(a.address, a.prefixlen, a.index) for a in self._netlink.addresses()}
+        present = {
+            (a.address, a.prefixlen, a.index) for a in self._netlink.addresses(family=inst.family)
+        }
         for vip in inst.vips:
             if (vip.address, vip.prefixlen, vip.index) in present:
                 log.info("(%s) removing stale VIP %s/%d", inst.name, vip.address, vip.prefixlen)
@@ -87,6 +91,10 @@ class VirtualAddresses:
                     label=vip.label,
                     broadcast=vip.broadcast,
                     scope=vip.scope,
+                    # IPv6: usable at once, never stuck "dadfailed" after a split brain
+                    # (keepalived adds its IPv6 VIPs with nodad too)
+                    ifa_flags=IFA_F_NODAD if vip.family == 6 else 0,
+                    preferred_lft=vip.preferred_lft,
                 )
             except OSError as exc:
                 log.error("(%s) cannot add %s/%d: %s", inst.name, vip.address, vip.prefixlen, exc)
@@ -134,27 +142,32 @@ class VirtualAddresses:
     # --- gratuitous ARP ---------------------------------------------------------------
 
     def announce(self, inst: Instance, repeat: int) -> None:
-        """Gratuitous ARPs for every address, ``repeat`` times, paced if configured."""
+        """Gratuitous ARPs (neighbour advertisements for IPv6) for every address,
+        ``repeat`` times, paced if configured."""
         by_dev: dict[str, list[str]] = {}
         for vip in inst.vips:
             by_dev.setdefault(vip.dev, []).append(vip.address)
-        interval = self._garp_interval
+        interval = self._intervals[inst.family]
         for dev, addresses in by_dev.items():
             if self._detail:
+                what = "Unsolicited Neighbour Adverts" if inst.family == 6 else "gratuitous ARPs"
                 log.info(
-                    "(%s) Sending/queueing gratuitous ARPs on %s for %s",
+                    "(%s) Sending/queueing %s on %s for %s",
                     inst.name,
+                    what,
                     dev,
                     " ".join(addresses),
                 )
             if not interval:
                 self._send_garp(inst, dev, addresses, repeat)
                 continue
-            # vrrp_garp_interval: every ARP on an interface at least this far apart.
+            # vrrp_garp_interval (vrrp_gna_interval): every ARP (NA) on an interface at
+            # least this far apart.
             now = self._loop.time()
+            key = (dev, inst.family)
             for address in addresses * repeat:
-                when = max(now, self._garp_next.get(dev, now))
-                self._garp_next[dev] = when + interval
+                when = max(now, self._garp_next.get(key, now))
+                self._garp_next[key] = when + interval
                 if when <= now:
                     self._send_garp(inst, dev, [address], 1)
                 else:

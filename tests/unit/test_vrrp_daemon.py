@@ -562,18 +562,25 @@ class _FakeNetlink:
     def links(self) -> list[LinkInfo]:
         return list(self.link_list)
 
-    def addresses(self, index: int | None = None) -> list[AddressInfo]:
-        return [a for a in self.addrs if index is None or a.index == index]
+    def addresses(self, index: int | None = None, family: int = 4) -> list[AddressInfo]:
+        return [
+            a
+            for a in self.addrs
+            if (index is None or a.index == index) and family in (0, a.family)
+        ]
 
-    def primary_address(self, index: int, exclude: frozenset[str] = frozenset()) -> str | None:
-        return Netlink.primary_address(self, index, exclude)  # type: ignore[arg-type]
+    def primary_address(
+        self, index: int, exclude: frozenset[str] = frozenset(), family: int = 4
+    ) -> str | None:
+        return Netlink.primary_address(self, index, exclude, family)  # type: ignore[arg-type]
 
     def add_address(self, index: int, address: str, prefixlen: int, **_kw: object) -> bool:
         if any(a.index == index and a.address == address for a in self.addrs):
             return False
         if not any(link.index == index for link in self.link_list):
             raise OSError(19, "No such device")
-        self.addrs.append(AddressInfo(index, address, prefixlen, "", True))
+        family = 6 if ":" in address else 4
+        self.addrs.append(AddressInfo(index, address, prefixlen, "", True, family=family))
         return True
 
     def delete_address(self, index: int, address: str, prefixlen: int) -> bool:
@@ -604,9 +611,11 @@ class _FakeNetlink:
 
 
 class _FakeVrrpSocket:
-    def __init__(self, interface: str, *, multicast: bool = True, index: int | None = None) -> None:
+    def __init__(
+        self, interface: str, *, multicast: bool = True, index: int | None = None, family: int = 4
+    ) -> None:
         assert index is not None
-        self.interface, self.index, self.closed = interface, index, False
+        self.interface, self.index, self.closed, self.family = interface, index, False, family
         self.sent: list[tuple[str, str]] = []
         self._r, self._w = socket.socketpair()
 

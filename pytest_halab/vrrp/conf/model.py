@@ -297,6 +297,7 @@ class VrrpInstance:
     priority: int = VRRP_PRIO_DFL
     advert_int: float = 1.0
     version: int = 2
+    family: int = 4  # of its addresses: 6 for an IPv6 instance
     auth_type: Literal["PASS", "AH"] | None = None
     auth_pass: str | None = None
     nopreempt: bool = False

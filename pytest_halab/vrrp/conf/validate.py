@@ -124,7 +124,7 @@ class _Validator:
         return True
 
     def _derive(self, inst: VrrpInstance) -> None:
-        family = self.notes.families.get(inst.name, 4)
+        family = inst.family = self.notes.families.get(inst.name, 4)
         version = inst.configured_version or (
             3 if family == 6 else self.cfg.global_defs.vrrp_version
         )
