@@ -185,6 +185,13 @@ def _bare(text: str, limit: int = 20) -> str:
     return text if len(text) <= limit and text.isprintable() else _short(text)
 
 
+class ConfigErrors(StrEnum):
+    """Whether the lab runs keepalived.conf files that ``keepalived -t`` faults."""
+
+    REFUSE = "refuse"
+    RUN = "run"
+
+
 class VipSpec(_Frozen):
     """A virtual IP address managed by VRRP."""
 
@@ -217,6 +224,14 @@ class TopologySpec(_Frozen):
     )
     nodes: dict[Annotated[str, Field(pattern=NAME_RE)], NodeSpec]
     vips: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,30}$")], VipSpec]
+    config_errors: ConfigErrors = Field(
+        default=ConfigErrors.REFUSE,
+        description=(
+            "what to do with a keepalived.conf that keepalived -t faults (exit 5) but "
+            "keepalived runs all the same, as production does: 'refuse' it at load (the "
+            "default), or 'run' it. A file keepalived would not run is always refused."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TopologySpec:
@@ -713,7 +728,7 @@ def _check_keepalived_conf(
 ) -> KeepalivedConf:
     """The balancer's keepalived.conf as keepalived -t would judge it. Diagnostics point at
     the template (rendering keeps lines)."""
-    from .vrrp.conf import config_test_exit_status, load_config
+    from .vrrp.conf import FATAL_STATUSES, config_test_exit_status, load_config
 
     src = (topo.path.parent / template).resolve()
     where = f"{topo.path}:{line}" if line else str(topo.path)
@@ -734,7 +749,12 @@ def _check_keepalived_conf(
                 f"could not be checked: {type(exc).__name__}: {str(exc)[:200]}"
             ) from None
         status = config_test_exit_status(diags)
-        if status != 0:
+        tolerated = (
+            topo.spec.config_errors is ConfigErrors.RUN
+            and status not in FATAL_STATUSES
+            and cfg.runs
+        )
+        if status != 0 and not tolerated:
             lines = [f"{src}:{d.line}: {d.message}" for d in diags]
             raise TopologyError(
                 f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "

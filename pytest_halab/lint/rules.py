@@ -569,6 +569,11 @@ def script_missing(balancers: list[Balancer]) -> Iterator[Finding]:
                 )
 
 
+def _subnet_text(b: Balancer) -> str:
+    """The balancer's subnet for a message: a topology's lab gets its own at start."""
+    return "(the lab's)" if b.sample else str(b.subnet)
+
+
 def vip_outside_subnet(balancers: list[Balancer]) -> Iterator[Finding]:
     """A VIP outside the subnet of the node's interface."""
     for b in balancers:
@@ -586,8 +591,8 @@ def vip_outside_subnet(balancers: list[Balancer]) -> Iterator[Finding]:
                         file,
                         line,
                         f"{b.name} {inst.name}: {v.address} is outside {inst.interface}'s "
-                        f"subnet {b.subnet}: hosts on that subnet will not reach it "
-                        f"without a route",
+                        f"subnet {_subnet_text(b)}: hosts on that subnet will not reach "
+                        f"it without a route",
                         (),
                         (b.name,),
                     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import topology as topo_mod
 from ..errors import TopologyError
-from ..vrrp.conf import config_test_exit_status, load_config
+from ..vrrp.conf import FATAL_STATUSES, config_test_exit_status, load_config
 from ..vrrp.conf.diagnostics import Diagnostic
 from ..vrrp.conf.model import KeepalivedConfig
 
@@ -38,9 +38,6 @@ IMAGE_SCRIPTS = frozenset(
 # Directories whose programs come with the image's Debian packages: a topology's script
 # there is not judged (lint does not know every package's files).
 _SYSTEM_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/libexec/")
-
-
-FATAL_STATUSES = (2, 4)  # keepalived -t: parsing stopped; fatal (file, interface, ...)
 
 
 class LintInputError(Exception):

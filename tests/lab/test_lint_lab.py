@@ -10,7 +10,11 @@
   it, so a restart can move it; the lab restarts the first one's engine and the VIP stays
   on the other node); nopreempt on the backup only (lint: the master's failing check
   leaves the VIP where it is, and a restarted master takes it back all the same; the lab
-  shows both).
+  shows both); nopreempt with state MASTER (lint: keepalived clears it and the node
+  preempts; the lab restarts it and it takes the VIP back); a VIP outside the subnet
+  (lint: hosts on the subnet will not reach it without a route; the lab shows the
+  client's route to it goes through the gateway, and that a host route on the link
+  reaches the master).
 
 Elsewhere the lab confirms the other rules: ``no-tracking`` (tests/lab/test_no_move.py),
 ``nopreempt-trap`` with nopreempt on both nodes (tests/lab/test_faults.py,
@@ -37,6 +41,7 @@ HERE = Path(__file__).resolve().parent / "topologies"
 SPLIT = HERE / "lint_split.yaml"
 NOMOVE = HERE / "lint_nomove.yaml"
 ENGINES = ["keepalived", "halab"]
+OUTSIDE = "198.51.100.55"  # lint_nomove's VI_5, outside any lab subnet (TEST-NET-2)
 SPLIT_RULES = {
     "VI_1": "vrid-mismatch",
     "VI_2": "auth-mismatch",
@@ -83,17 +88,42 @@ def test_the_split_brains_lint_predicts_happen(engine: str, halab_docker: Docker
 def test_what_lint_says_will_not_move_does_not(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
 ) -> None:
-    found = {(f.rule, f.message.split(":")[0]): f for f in lint([str(NOMOVE)])[1]}
-    rules = {rule for rule, _ in found}
-    assert rules == {"weight-too-small", "equal-masters", "nopreempt-trap", "nopreempt-useless"}
-    by_rule = {rule: f.message for (rule, _), f in found.items()}
-    assert "VI_1 does not move: weight -5 takes VI_1 from 150 to 145" in by_rule["weight-too-small"]
-    assert "lb1 VI_2 and lb2 VI_2 are both state MASTER" in by_rule["equal-masters"]
-    assert by_rule["nopreempt-trap"].startswith("VI_3 stays on lb1 when its chk_big fails")
-    assert by_rule["nopreempt-useless"].startswith("nopreempt on lb2 VI_3 does not stop")
+    found = lint([str(NOMOVE)])[1]
+    by_rule: dict[str, list[str]] = {}
+    for f in found:
+        by_rule.setdefault(f.rule, []).append(f.message)
+    assert set(by_rule) == {
+        "weight-too-small",
+        "equal-masters",
+        "nopreempt-trap",
+        "nopreempt-useless",
+        "nopreempt-master",
+        "vip-outside-subnet",
+        "no-tracking",
+    }
+    (small,) = by_rule["weight-too-small"]
+    assert "VI_1 does not move: weight -5 takes VI_1 from 150 to 145" in small
+    assert "lb1 VI_2 and lb2 VI_2 are both state MASTER" in by_rule["equal-masters"][0]
+    (trap,) = by_rule["nopreempt-trap"]
+    assert trap.startswith("VI_3 stays on lb1 when its chk_big fails")
+    useless = sorted(by_rule["nopreempt-useless"])
+    assert [m[: len("nopreempt on lb2 VI_3")] for m in useless] == [
+        "nopreempt on lb2 VI_3",
+        "nopreempt on lb2 VI_4",
+    ]
+    (master,) = by_rule["nopreempt-master"]
+    assert master.startswith("lb1 VI_4 has nopreempt with state MASTER") and "preempts" in master
+    outside = sorted(by_rule["vip-outside-subnet"])
+    assert [m.split(": hosts")[0] for m in outside] == [
+        f"{node} VI_5: {OUTSIDE} is outside eth0's subnet (the lab's)" for node in ("lb1", "lb2")
+    ]
     lab = lab_factory(str(NOMOVE), vrrp=engine)
     hal = hal_scenario(lab)
-    hal.wait_holders({"VI_1": ["lb1"], "VI_2": ["lb1"], "VI_3": ["lb1"]})  # lb1 starts first
+    hal.wait_holders({"VI_1": ["lb1"], "VI_2": ["lb1"], "VI_3": ["lb1"], "VI_4": ["lb1"]})
+
+    # vip-outside-subnet: lb1 holds 198.51.100.55, but the client, on the lab's subnet,
+    # would send to it through its gateway; with a host route on the link, it reaches lb1.
+    _confirm_outside_vip(lab)
 
     # nginx dies on lb1. weight-too-small: VI_1 stays, lb1's VI_1 at the 145 lint computed.
     # nopreempt-trap: lb1's VI_3 drops to 50, below lb2's 100, and VI_3 stays too.
@@ -107,16 +137,36 @@ def test_what_lint_says_will_not_move_does_not(
     hal.revert(fault)
 
     # lb1's engine restarts. equal-masters: lb2 took VI_2 and keeps it (equal priority).
-    # nopreempt-useless: lb2 took VI_3, and lb1 takes it back (as VI_1, 150 against 100).
+    # nopreempt-useless: lb2 took VI_3 and VI_4, and lb1 takes them back (150 against 100).
+    # nopreempt-master: lb1's own nopreempt on VI_4 was cleared, so lb1 preempts lb2.
     fault = hal.faults.kill_process("lb1", "vrrp", "SIGTERM")
-    for vip in ("VI_2", "VI_3"):
+    for vip in ("VI_2", "VI_3", "VI_4"):
         hal.failover(vip, fault, to="lb2")
     hal.revert(fault)
-    for vip in ("VI_1", "VI_3"):
+    for vip in ("VI_1", "VI_3", "VI_4"):
         hal.recovery(vip, fault, to="lb1")
     states = {(s.node, s.name): s.state for s in _statuses(lab)}
     assert states[("lb1", "VI_2")] == "BACKUP" and states[("lb2", "VI_2")] == "MASTER"
-    assert lab.vip_holders() == {"VI_1": ["lb1"], "VI_2": ["lb2"], "VI_3": ["lb1"]}
+    assert states[("lb1", "VI_4")] == "MASTER" and states[("lb2", "VI_4")] == "BACKUP"
+    assert lab.vip_holders() == {"VI_1": ["lb1"], "VI_2": ["lb2"], "VI_3": ["lb1"], "VI_4": ["lb1"]}
+
+
+def _confirm_outside_vip(lab: Lab) -> None:
+    """What vip-outside-subnet predicts, seen from the client, without sending a packet
+    anywhere but to the lab's own balancer."""
+    lb1, lb2, client = lab.node("lb1"), lab.node("lb2"), lab.client_node()
+    shown = {n.name: n.exec("ip -4 -o addr show dev eth0").output for n in (lb1, lb2)}
+    assert f"inet {OUTSIDE}/32" in shown["lb1"] and OUTSIDE not in shown["lb2"], shown
+    route = client.exec(f"ip -4 route get {OUTSIDE}").output
+    assert lab.layout is not None
+    gateway = str(lab.layout.subnet.network_address + 1)  # Docker's gateway on the lab net
+    assert f" via {gateway} " in route, route  # off the link: to the gateway, not to lb1
+    res = client.exec(
+        f"ip route add {OUTSIDE}/32 dev eth0 && "
+        f"curl -sS --max-time 3 http://{OUTSIDE}/halab-health; "
+        f"status=$?; ip route del {OUTSIDE}/32 dev eth0; exit $status"
+    )
+    assert res.ok and res.output.strip() == "lb1", res.output
 
 
 def _statuses(lab: Lab) -> list:

@@ -40,7 +40,7 @@ dispatching core `parser`, `scripts` (script users and checks on this host), `va
 
 from __future__ import annotations
 
-from .diagnostics import Diagnostic, Severity, config_test_exit_status
+from .diagnostics import FATAL_STATUSES, Diagnostic, Severity, config_test_exit_status
 from .edit import set_instance_priority
 from .load import load_config
 from .model import (
@@ -64,6 +64,7 @@ from .model import (
 )
 
 __all__ = [
+    "FATAL_STATUSES",
     "ConfigItem",
     "Diagnostic",
     "Encap",

@@ -112,6 +112,11 @@ class Diagnostics:
         self.items.append(Diagnostic(file, line, message, severity, kind, show_file))
 
 
+FATAL_STATUSES = (2, 4)
+"""``keepalived -t`` exit statuses of a file keepalived would not run at all: parsing
+stopped (2), a fatal error (4). With 5 (other errors) it still runs."""
+
+
 def config_test_exit_status(diags: list[Diagnostic]) -> int:
     """Exit status of ``keepalived -t`` for these diagnostics.
 
