@@ -181,6 +181,31 @@ def test_keepalived_conf_error_names_template_line(tmp_path: Path) -> None:
     assert f"{tmp_path / 'ka.conf'}:4: " in msg, msg
 
 
+def test_a_file_keepalived_runs_despite_t_errors_runs_when_the_topology_says_so(
+    tmp_path: Path,
+) -> None:
+    """nopreempt with state MASTER: keepalived -t exits 5, keepalived runs it (cleared)."""
+    faulted = KA.replace("    advert_int 1\n", "    advert_int 1\n    nopreempt\n")
+    with pytest.raises(TopologyError, match="would exit 5") as info:
+        topology.load(write(tmp_path, GOOD, ka=faulted))
+    assert "nopreempt will not work with initial state MASTER" in str(info.value)
+    runs = GOOD.replace("name: mini\n", "name: mini\nconfig_errors: run\n")
+    assert "config_errors: run" in runs
+    loaded = topology.load(write(tmp_path, runs, ka=faulted))
+    assert loaded.spec.config_errors is topology.ConfigErrors.RUN
+    # a file keepalived would not run (its VRRP process stops: no such interface) and
+    # one keepalived stops reading (a keyword without its value: -t exits 2) stay refused
+    fatal = faulted.replace("{{ interface }}", "nosuch0")
+    with pytest.raises(TopologyError, match="Non-existent interface"):
+        topology.load(write(tmp_path, runs, ka=fatal))
+    fatal = faulted.replace("    priority 150\n", "    priority\n")
+    with pytest.raises(TopologyError, match="would exit 2"):
+        topology.load(write(tmp_path, runs, ka=fatal))
+    bad = GOOD.replace("name: mini\n", "name: mini\nconfig_errors: ignore\n")
+    with pytest.raises(TopologyError, match="config_errors"):
+        topology.load(write(tmp_path, bad, ka=KA))
+
+
 def test_keepalived_conf_must_hold_the_topology_vips(tmp_path: Path) -> None:
     p = write(tmp_path, GOOD, ka=KA.replace("{{ vip.VI_1 }}", "{{ lb1.ip }}"))
     with pytest.raises(
