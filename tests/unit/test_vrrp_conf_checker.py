@@ -1,8 +1,9 @@
 # ruff: noqa: E501  (expected keepalived messages are kept verbatim)
 """virtual_server blocks judged as keepalived 2.2.7's checker process judges them
 (check_parser.c handlers, check_data.c alloc_vs/alloc_rs and validate_check_config,
-check_check_script_security), and the VRRP/global keywords met in the wild that keepalived
-warns about (vrrp_iptables on Debian's nftables build, lvs_sync_daemon_interface).
+check_check_script_security), and the VRRP/global patterns met in the wild that keepalived
+warns about (vrrp_iptables on Debian's nftables build, lvs_sync_daemon_interface, a sync
+group in a file without instances, promote_secondaries with use_vmac).
 
 Each expectation was observed from the real ``keepalived -t -f FILE`` (Debian's
 1:2.2.7-1+b2). keepalived prints the validate_check_config messages and the SECURITY
@@ -239,11 +240,48 @@ vrrp_instance 1 {
             (17, "(1) lvs_sync_daemon_interface has already been specified as eth0 - ignoring"),
         },
     ),
+    (
+        "sync_group_without_instances",
+        """vrrp_sync_group VG_1{
+  group {
+    vi_ens3
+    vi_ens4
+  }
+}
+""",
+        5,
+        {
+            (1, "Virtual router vi_ens3 specified in sync group VG_1 doesn't exist - ignoring"),
+            (1, "Virtual router vi_ens4 specified in sync group VG_1 doesn't exist - ignoring"),
+            (
+                1,
+                "Sync group VG_1, no matching virtual router found in group declaration - removing",
+            ),
+        },
+    ),
+    (
+        "promote_secondaries_with_vmac",
+        """vrrp_instance VI_6 {
+ interface eth0
+ virtual_router_id 56
+ promote_secondaries
+ use_vmac
+ virtual_ipaddress {
+  192.168.12.10/24
+ }
+}
+""",
+        5,
+        {(1, "(VI_6) promote_secondaries is automatically set for vmacs - ignoring")},
+    ),
 ]
 IDS = [c[0] for c in CASES]
 # keepalived prints these without a line; they are compared by their text alone
 UNLOCATED = (
     "Virtual server ",
+    "Virtual router ",
+    "Sync group ",
+    "(VI_6) promote_secondaries",
     "Warning: Virtual server",
     "WARNING - ",
     "SECURITY VIOLATION",
