@@ -288,6 +288,46 @@ def _garp_interval(ctx: ParseContext, line: Line) -> None:
     _option(ctx, line)
 
 
+def _iptables(ctx: ParseContext, line: Line) -> None:
+    """Debian's keepalived is built with nftables and no iptables: it takes vrrp_iptables
+    as ``nftables`` and says so (and, without libipset, knows no vrrp_ipsets)."""
+    ctx.report(
+        "general",
+        "iptables not supported, using nftables instead. Please replace 'vrrp_iptables"
+        " and 'vrrp_ipsets' with 'nftables' config option",
+    )
+    ctx.cfg.global_defs.options.setdefault("nftables", ["keepalived"])
+
+
+# IP_VS_IFNAME_MAXLEN: an interface name of the sync daemon is shorter
+_LVS_IFNAME_MAX = 16
+_LVS_SYNC_OPTIONS = ("id", "maxlen", "port", "ttl", "group")
+
+
+def _lvs_sync_daemon(ctx: ParseContext, line: Line) -> None:
+    """``lvs_sync_daemon IF [INSTANCE] [id N] ...``: its interface (and instance) is kept;
+    a second one, or one after an instance's lvs_sync_daemon_interface, is refused."""
+    gd = ctx.cfg.global_defs
+    if gd.lvs_sync_interface is not None:
+        ctx.report(
+            "general",
+            f"lvs_sync_daemon has already been specified as {gd.lvs_sync_interface}"
+            f" {gd.lvs_sync_instance or ''} - ignoring",
+        )
+        return
+    words = line.words
+    if len(words) < 2:
+        ctx.report("general", "lvs_sync_daemon requires interface")
+        return
+    if len(words[1]) >= _LVS_IFNAME_MAX:
+        ctx.report("general", f"lvs_sync_daemon interface name '{words[1]}' too long - ignoring")
+        return
+    gd.lvs_sync_interface = words[1]
+    if len(words) > 2 and words[2] not in _LVS_SYNC_OPTIONS:
+        gd.lvs_sync_instance = words[2]
+    _option(ctx, line)
+
+
 def _table() -> dict[str, Kw]:
     table = {name: Kw(_option) for name in GLOBAL_KEYWORDS}
     for name in GLOBAL_BOOLS_QUOTED:
@@ -313,6 +353,8 @@ def _table() -> dict[str, Kw]:
         vrrp_rlimit_rtime=Kw(_rlimit_rttime),
         vrrp_no_swap=Kw(_no_swap),
         vrrp_cpu_affinity=Kw(_cpu_affinity),
+        vrrp_iptables=Kw(_iptables),
+        lvs_sync_daemon=Kw(_lvs_sync_daemon),
     )
     for name, kind in GLOBAL_SCRIPTS.items():
         if name.endswith("notify_fifo_script"):

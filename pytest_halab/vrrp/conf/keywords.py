@@ -50,7 +50,6 @@ GLOBAL_KEYWORDS = [
     "lvs_flush",
     "lvs_flush_on_stop",
     "lvs_flush_onstop",
-    "lvs_sync_daemon",
     "vrrp_mcast_group4",
     "vrrp_mcast_group6",
     "vrrp_garp_lower_prio_delay",
@@ -61,8 +60,6 @@ GLOBAL_KEYWORDS = [
     "vrrp_vmac_garp_intvl",
     "vrrp_lower_prio_no_advert",
     "vrrp_higher_prio_send_advert",
-    "vrrp_iptables",
-    "vrrp_ipsets",
     "nftables",
     "nftables_priority",
     "nftables_ifindex",
@@ -156,7 +153,6 @@ INSTANCE_OTHER = [
     "preempt",
     "debug",
     "notify_priority_changes",
-    "lvs_sync_daemon_interface",
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
     "down_timer_adverts",
@@ -230,8 +226,10 @@ GLOBAL_SCRIPTS = {
     "lvs_notify_fifo_script": "lvs_notify_fifo",
 }
 
-# virtual_server: the keywords of its blocks (checked, kept as data)
-CHECK_COMMON = [
+# virtual_server: the keywords of its blocks (checked, kept as data). A checker has the
+# connection keywords (not MISC_CHECK), the common ones (neither FILE_CHECK nor BFD_CHECK)
+# and its own.
+CHECK_CONNECTION = [
     "connect_ip",
     "connect_port",
     "bindto",
@@ -239,6 +237,8 @@ CHECK_COMMON = [
     "bind_if",
     "connect_timeout",
     "fwmark",
+]
+CHECK_COMMON = [
     "retry",
     "delay_before_retry",
     "warmup",
@@ -246,15 +246,36 @@ CHECK_COMMON = [
     "alpha",
     "log_all_failures",
 ]
+_CONNECTED = CHECK_CONNECTION + CHECK_COMMON
 CHECKERS: dict[str, tuple[str, ...]] = {
-    "TCP_CHECK": (),
-    "HTTP_GET": ("nb_get_retry", "virtualhost", "http_protocol", "enable_sni", "fast_recovery"),
-    "SSL_GET": ("nb_get_retry", "virtualhost", "http_protocol", "enable_sni", "fast_recovery"),
-    "MISC_CHECK": ("misc_path", "misc_timeout", "misc_dynamic", "user"),
-    "SMTP_CHECK": ("helo_name", "host"),
-    "DNS_CHECK": ("type", "name"),
-    "UDP_CHECK": ("payload", "require_reply", "min_reply_length", "max_reply_length"),
-    "PING_CHECK": (),
+    "TCP_CHECK": (*_CONNECTED,),
+    "HTTP_GET": (
+        *_CONNECTED,
+        "nb_get_retry",
+        "virtualhost",
+        "http_protocol",
+        "enable_sni",
+        "fast_recovery",
+    ),
+    "SSL_GET": (
+        *_CONNECTED,
+        "nb_get_retry",
+        "virtualhost",
+        "http_protocol",
+        "enable_sni",
+        "fast_recovery",
+    ),
+    "MISC_CHECK": (*CHECK_COMMON, "misc_path", "misc_timeout", "misc_dynamic", "user"),
+    "SMTP_CHECK": (*_CONNECTED, "helo_name"),
+    "DNS_CHECK": (*_CONNECTED, "type", "name"),
+    "UDP_CHECK": (
+        *_CONNECTED,
+        "payload",
+        "require_reply",
+        "min_reply_length",
+        "max_reply_length",
+    ),
+    "PING_CHECK": (*_CONNECTED,),
     "FILE_CHECK": ("track_file", "weight"),
     "BFD_CHECK": ("weight",),
 }
@@ -335,10 +356,12 @@ KeywordTree: TypeAlias = dict[str, "KeywordTree | None"]
 
 def _vs_table() -> KeywordTree:
     checker: KeywordTree = {}
-    for name, extra in CHECKERS.items():
-        sub: KeywordTree = dict.fromkeys(CHECK_COMMON + list(extra))
+    for name, keywords in CHECKERS.items():
+        sub: KeywordTree = dict.fromkeys(keywords)
         if name in ("HTTP_GET", "SSL_GET"):
             sub["url"] = dict.fromkeys(URL_KEYWORDS)
+        if name == "SMTP_CHECK":  # the deprecated host list: one connection per host
+            sub["host"] = dict.fromkeys(_CONNECTED)
         checker[name] = sub
     real: KeywordTree = dict.fromkeys(RS_KEYWORDS)
     real.update(checker)

@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 
+from .check_validate import validate_virtual_servers
 from .context import MissingParameter, ParseContext
 from .diagnostics import Diagnostic, Diagnostics
 from .lexer import Line, Reader
@@ -105,6 +106,7 @@ def load_config(
         return ctx.cfg, diags.items
     try:
         validate(ctx.cfg, ctx.notes, diags, check_scripts=check_scripts)
+        validate_virtual_servers(ctx.cfg, diags, check_scripts=check_scripts)
     except Exception as exc:
         _internal_error(diags, name, 0, "checking", exc)
     return ctx.cfg, diags.items

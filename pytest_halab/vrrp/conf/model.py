@@ -14,6 +14,7 @@ __all__ = [
     "TIMER_HZ",
     "VRRP_PRIO_DFL",
     "VRRP_PRIO_OWNER",
+    "CheckerScript",
     "ConfigItem",
     "Encap",
     "GlobalDefs",
@@ -395,6 +396,10 @@ class GlobalDefs:
     notify_fifo_script: NotifyScript | None = None
     vrrp_notify_fifo_script: NotifyScript | None = None
     lvs_notify_fifo_script: NotifyScript | None = None
+    # the LVS sync daemon's interface and VRRP instance (global lvs_sync_daemon, or the
+    # deprecated lvs_sync_daemon_interface of an instance)
+    lvs_sync_interface: str | None = None
+    lvs_sync_instance: str | None = None
     options: dict[str, list[str]] = field(default_factory=dict)
     # where keywords were set (file, line), for messages about them
     lines: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -412,17 +417,47 @@ class ConfigItem:
 
 
 @dataclass
+class CheckerScript:
+    """A MISC_CHECK's ``misc_path`` script: its argv, and the user (and group) it runs as
+    (None: the default script user)."""
+
+    argv: list[str]
+    user: str | None = None
+    group: str | None = None
+    line: int = 0
+    file: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.argv[0] if self.argv else ""
+
+
+@dataclass
 class RealServer:
+    """A ``real_server`` (or the ``sorry_server``) of a virtual server, as keepalived's
+    checker reads it: `ip` None when its address is invalid (keepalived skips it); `port`
+    0 when none is given; `forwarding` NAT/DR/TUN when set on the server itself."""
+
     address: str
     port: str | None
     items: list[ConfigItem] = field(default_factory=list)
     line: int = 0
     file: str = ""
+    ip: str | None = None
+    family: int = 0
+    port_num: int = 0
+    weight: int | None = None
+    forwarding: str | None = None
+    notify_scripts: list[NotifyScript] = field(default_factory=list)
+    misc_scripts: list[CheckerScript] = field(default_factory=list)
 
 
 @dataclass
 class VirtualServer:
-    """A ``virtual_server`` block, parsed but not acted upon."""
+    """A ``virtual_server`` block: what keepalived's checker reads of it and checks (the
+    VRRP side does not act on it). Exactly one of `ip`, `fwmark`, `group` says what it
+    serves; `protocol` is tcp/udp/sctp or None; `sched` the lb_algo; `forwarding` the
+    lb_kind (NAT/DR/TUN) its servers inherit."""
 
     address: str
     port: str | None
@@ -430,6 +465,23 @@ class VirtualServer:
     real_servers: list[RealServer] = field(default_factory=list)
     line: int = 0
     file: str = ""
+    end_line: int = 0
+    ip: str | None = None
+    family: int = 0
+    port_num: int = 0
+    fwmark: int | None = None
+    group: str | None = None
+    protocol: str | None = None
+    sched: str | None = None
+    forwarding: str | None = None
+    persistence_timeout: int = 0
+    quorum: int = 1
+    hysteresis: int = 0
+    weight: int = 1
+    ha_suspend: bool = False
+    one_packet: bool = False
+    sorry_server: RealServer | None = None
+    notify_scripts: list[NotifyScript] = field(default_factory=list)
 
 
 @dataclass

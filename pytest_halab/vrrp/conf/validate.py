@@ -100,6 +100,9 @@ class _Validator:
             )
             return False
         if not cfg.instances:
+            # keepalived's VRRP process still builds its sync groups (each member is
+            # missing); its script checks find nothing to run
+            self._sync_groups()
             return True
         if self.check_scripts:
             self._script_security()
@@ -419,6 +422,12 @@ class _Validator:
                 say(f"({inst.name}) No VIP specified; at least one is required")
                 return False
             say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
+        if "promote_secondaries" in inst.options and (
+            "use_vmac" in inst.options or "use_ipvlan" in inst.options
+        ):
+            # keepalived sets it on the macvlan/ipvlan it makes, and clears the flag
+            say(f"({inst.name}) promote_secondaries is automatically set for vmacs - ignoring")
+            del inst.options["promote_secondaries"]
         if (
             strict
             and inst.configured_state is not None

@@ -506,6 +506,30 @@ def _track_script(ctx: ParseContext, line: Line) -> None:
         inst.track_scripts.append(TrackScript(name, weight, reverse, item.line))
 
 
+def _lvs_sync_interface(ctx: ParseContext, line: Line) -> None:
+    """The deprecated per-instance ``lvs_sync_daemon_interface IF``: taken as the global
+    lvs_sync_daemon unless one is set already (keepalived warns either way)."""
+    inst, gd = _inst(ctx), ctx.cfg.global_defs
+    ctx.report(
+        "general",
+        f"({inst.name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
+    )
+    # keepalived pads with printf's "%*s" and a width of len(name) - 2: a negative width
+    # pads to its absolute value
+    pad = " " * (6 + abs(len(inst.name) - 2))
+    ctx.report("general", f"{pad}Please use global lvs_sync_daemon")
+    if gd.lvs_sync_interface is not None:
+        ctx.report(
+            "general",
+            f"({inst.name}) lvs_sync_daemon_interface has already been specified as"
+            f" {gd.lvs_sync_interface} - ignoring",
+        )
+        return
+    if len(line.words) > 1:
+        gd.lvs_sync_interface = line.words[1]
+        gd.lvs_sync_instance = inst.name
+
+
 def _table() -> dict[str, Kw]:
     table = {name: Kw(_option) for name in INSTANCE_OTHER}
     for name in INSTANCE_BLOCKS:
@@ -543,6 +567,7 @@ def _table() -> dict[str, Kw]:
         accept=Kw(_accept(True)),
         no_accept=Kw(_accept(False)),
         smtp_alert=Kw(_smtp),
+        lvs_sync_daemon_interface=Kw(_lvs_sync_interface),
         garp_master_delay=Kw(_garp("garp_master_delay")),
         garp_master_repeat=Kw(_garp("garp_master_repeat")),
         garp_master_refresh=Kw(_garp("garp_master_refresh")),
