@@ -51,7 +51,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 from . import services, waits
@@ -571,91 +570,3 @@ def _names(nodes: frozenset[str]) -> str:
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1000:.1f} ms"
-
-
-# ---------------------------------------------------------------- soak
-
-
-@dataclass
-class SoakResult:
-    topology: str
-    engine: str
-    seconds: float
-    adverts: dict[str, int]  # source address -> adverts seen
-    advert_gap_s: dict[str, dict[str, Any]]  # source -> summary of gaps between adverts
-    vip_events: int
-    holders_changes: list[str]
-    failed_probes: int
-    probes: int
-    cpu_percent: dict[str, float]  # node -> CPU of its engine's processes, % of one core
-    rss_mb: dict[str, float]  # node -> resident memory of its engine's processes
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _engine_usage(lab: Lab) -> dict[str, tuple[float, float]]:
-    """node -> (CPU seconds used so far, RSS MB) summed over the engine's processes."""
-    out = {}
-    tick = 100.0  # USER_HZ on Linux
-    for b in lab.balancers():
-        pids = b.exec(lab.engine_of(b.name).tree_pids_cmd()).output.split()
-        cpu = rss = 0.0
-        for pid in pids:
-            res = b.exec(f"cat /proc/{pid}/stat; grep VmRSS /proc/{pid}/status")
-            if not res.ok:
-                continue
-            stat, _, status = res.output.partition("\n")
-            fields = stat.rsplit(")", 1)[1].split()
-            cpu += (int(fields[11]) + int(fields[12])) / tick
-            rss += float(status.split()[1]) / 1024 if status.split() else 0.0
-        out[b.name] = (cpu, rss)
-    return out
-
-
-def run_soak(
-    topology: Topology,
-    engine: str,
-    seconds: float,
-    progress: Callable[[str], None] = lambda _m: None,
-) -> SoakResult:
-    """Leave the lab alone for ``seconds`` under observation: any VIP event, holder change
-    or failed request is a spurious transition; advert gaps show timer precision."""
-    with Lab(topology, engine=engine) as lab:
-        progress(f"{engine}: lab {lab.lab_id} up; observing for {seconds:.0f} s")
-        with Scenario(lab) as hal:
-            before = _engine_usage(lab)
-            t0 = time.time()
-            time.sleep(seconds)  # the soak itself: nothing is done, everything is watched
-            after = _engine_usage(lab)
-            t1 = time.time()
-            tl = hal.timeline()
-    window = [e for e in tl.events if t0 <= e.ts <= t1]
-    adverts: dict[str, list[float]] = {}
-    for e in window:
-        if e.kind == "advert":
-            adverts.setdefault(str(e.data.get("src")), []).append(e.ts)
-    gaps = {
-        src: summarize([b - a for a, b in pairwise(ts)])
-        for src, ts in adverts.items()
-        if len(ts) > 1
-    }
-    vip_events = [e for e in window if e.kind in ("vip_added", "vip_removed")]
-    probes = [e for e in window if e.kind == "probe"]
-    return SoakResult(
-        topology=topology.name,
-        engine=engine,
-        seconds=round(t1 - t0, 3),
-        adverts={k: len(v) for k, v in adverts.items()},
-        advert_gap_s=gaps,
-        vip_events=len(vip_events),
-        holders_changes=[f"{e.node} {e.kind} {e.data.get('addr')}" for e in vip_events],
-        failed_probes=sum(1 for e in probes if not e.data.get("ok")),
-        probes=len(probes),
-        cpu_percent={
-            n: round(100 * (after[n][0] - before[n][0]) / (t1 - t0), 3)
-            for n in after
-            if n in before
-        },
-        rss_mb={n: round(after[n][1], 1) for n in after},
-    )

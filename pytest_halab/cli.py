@@ -35,6 +35,7 @@ from .sweep import clean, lab_ids, remove_lab
 if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
     from .baseline import Regression
     from .bench import BenchGate
+    from .soak import SoakResult
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
 EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
@@ -613,30 +614,50 @@ def _ratio_table(res: Any) -> Table | None:
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
-    from .bench import run_soak
+    from .soak import run_soaks
 
     topo = topology.load(args.topology)
-    if args.vrrp not in ("keepalived", "halab"):
-        raise HalabError("--vrrp must be keepalived or halab")
+    engines_asked = [e.strip() for e in args.vrrp.split(",") if e.strip()]
+    if not engines_asked or any(e not in ("keepalived", "halab") for e in engines_asked):
+        raise HalabError("--vrrp must be keepalived, halab or both (keepalived,halab)")
+    if len(set(engines_asked)) != len(engines_asked):
+        raise HalabError("--vrrp names an engine twice")
     if not 1 <= args.seconds <= 3600:
         raise HalabError("--seconds must be between 1 and 3600")
+    if not 0 <= args.busy <= 16:
+        raise HalabError("--busy must be between 0 and 16")
     out = _writable(args.json)
-    res = run_soak(topo, args.vrrp, args.seconds, progress=lambda m: err.print(Text(m)))
+    results = run_soaks(
+        topo, engines_asked, args.seconds, busy=args.busy, progress=lambda m: err.print(Text(m))
+    )
+    for res in results:
+        console.print(_soak_table(res))
+    if len(results) > 1:
+        console.print(_soak_comparison(results))
+    # one engine: its result, as before; several: each, in --vrrp's order
+    data = results[0].as_dict() if len(results) == 1 else {"soaks": [r.as_dict() for r in results]}
+    if out is not None and not _write_json(out, data):
+        return 1
+    return 0 if all(r.spurious == 0 for r in results) else 1
+
+
+def _soak_table(res: SoakResult) -> Table:
+    busy = f", {res.busy} busy loops" if res.busy else ""
     table = Table(
-        title=escape(f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched")
+        title=escape(f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched{busy}")
     )
     table.add_column("measure")
     table.add_column("value")
     for src, n in res.adverts.items():
         g = res.advert_gap_s.get(src)
-        gap = (
-            (
-                f"gap p50 {g['p50'] * 1000:.2f} ms, p99 {g['p99'] * 1000:.2f} ms, "
-                f"max {g['max'] * 1000:.2f} ms"
+        gap = ""
+        if g:
+            gap = ", ".join(
+                f"{label} {g[key] * 1000:.2f} ms"
+                for label, key in (("gap p50", "p50"), ("p99", "p99"), ("p99.9", "p99.9"))
+                if g.get(key) is not None
             )
-            if g
-            else ""
-        )
+            gap += f", max {g['max'] * 1000:.2f} ms"
         table.add_row(*_cells(f"adverts from {src}", f"{n}  {gap}"))
     table.add_row("VIP added/removed (spurious transitions)", str(res.vip_events))
     table.add_row("failed requests", f"{res.failed_probes} of {res.probes}")
@@ -647,10 +668,33 @@ def cmd_soak(args: argparse.Namespace) -> int:
                 f"{res.cpu_percent[node]:.2f} % of a core / {res.rss_mb[node]:.1f} MB",
             )
         )
-    console.print(table)
-    if out is not None and not _write_json(out, res.as_dict()):
-        return 1
-    return 0 if res.vip_events == 0 and res.failed_probes == 0 else 1
+    return table
+
+
+def _soak_comparison(results: list[SoakResult]) -> Table:
+    """The engines side by side: the master's worst advert gaps and spurious transitions,
+    with each engine's gap as a ratio of the first engine's."""
+    table = Table(title="soak: side by side (the same window, the same load)")
+    table.add_column("engine")
+    for head in ("gap p99", "gap p99.9", "gap max", "spurious", "ratio p99.9"):
+        table.add_column(head, justify="right")
+    base = results[0].worst_gap()
+    for res in results:
+        p999 = res.worst_gap()
+        ratio = f"{p999 / base:.3f}" if p999 is not None and base else "-"
+        table.add_row(
+            res.engine,
+            _ms_or_dash(res.worst_gap("p99")),
+            _ms_or_dash(p999),
+            _ms_or_dash(res.worst_gap("max")),
+            str(res.spurious),
+            ratio,
+        )
+    return table
+
+
+def _ms_or_dash(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.2f} ms"
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -810,8 +854,20 @@ def build_parser() -> argparse.ArgumentParser:
         "transitions, advert timing, engine CPU and memory",
     )
     sk.add_argument("topology", nargs="?", default="nginx_master_backup")
-    sk.add_argument("--vrrp", default="halab", help="keepalived or halab")
+    sk.add_argument(
+        "--vrrp",
+        default="halab",
+        help="keepalived, halab, or both side by side (keepalived,halab): one lab each, "
+        "soaked over the same window",
+    )
     sk.add_argument("--seconds", type=float, default=60.0)
+    sk.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N CPU-bound loops beside the labs for the whole window (0-16, default 0)",
+    )
     sk.add_argument("--json", default=None, metavar="FILE")
     sk.set_defaults(func=cmd_soak)
     li = sub.add_parser(

@@ -188,7 +188,7 @@ OPTIONS = {
     "down": ["--lab"],  # never --all: even with no engine, no test asks to remove every lab
     "ls": [],
     "bench": ["--vrrp", "--fault", "--runs", "--vip", "--json", "--phase", "--probe-interval"],
-    "soak": ["--vrrp", "--seconds", "--json"],
+    "soak": ["--vrrp", "--seconds", "--busy", "--json"],
     "topologies": [],
     "schema": [],
     "clean": [],

@@ -31,3 +31,14 @@ def test_percentile_matches_numpy_linear() -> None:
     assert percentile(values, 62.5) == 6.0  # pos 2.5: halfway between 4 and 8
     with pytest.raises(ValueError, match="outside"):
         percentile(values, 101)
+
+
+def test_the_soak_gap_summary_adds_the_last_thousandth() -> None:
+    from pytest_halab.soak import gap_summary
+
+    gaps = [0.020] * 999 + [0.120]
+    s = gap_summary(gaps)
+    assert s["n"] == 1000 and s["p99"] == pytest.approx(0.020)
+    assert s["p99.9"] == pytest.approx(0.020 + 0.001 * 0.1, abs=1e-9)  # type-7 interpolation
+    assert s["max"] == pytest.approx(0.120)
+    assert gap_summary([])["p99.9"] is None

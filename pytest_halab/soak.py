@@ -1,0 +1,219 @@
+"""Soak: labs left alone under observation, optionally beside CPU hogs, engines side by side.
+
+A soak changes nothing: any VIP added or removed, or failed request, in the window is a
+spurious transition; the gaps between one source's adverts (kernel timestamps of the
+capture) show how late the engine's timers fire. ``busy`` CPU-bound loops, started in the
+first lab's client node, compete with every lab for the host's cores (the issue's "three
+busy loops on the 2 cores"); they run in a lab container so they go with it whatever
+happens, and are counted before and after the window (a hog that did not run, or died
+early, makes the soak an error, not a figure).
+
+Several engines soak at once, each in its own lab, over the same window, so they meet the
+same load: that is what "side by side" means here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from .errors import HalabError
+from .lab import Lab
+from .nodes import Node
+from .scenario import Scenario
+from .stats import percentile, summarize
+from .timeline import Timeline
+from .topology import Topology
+
+__all__ = ["BusyLoops", "SoakResult", "gap_summary", "run_soaks"]
+
+# A CPU-bound shell loop run by a copy of the shell named so that pgrep -x can count it
+# (a process's name is its executable's, whatever argv[0] says).
+_BUSY_NAME = "halab-busy"
+_BUSY_PATH = f"/tmp/{_BUSY_NAME}"
+_BUSY_CMD = f"exec {_BUSY_PATH} -c 'while :; do :; done'"
+
+
+@dataclass
+class SoakResult:
+    topology: str
+    engine: str
+    seconds: float
+    busy: int  # CPU hogs running during the window (all labs of the run share them)
+    adverts: dict[str, int]  # source address -> adverts seen
+    advert_gap_s: dict[str, dict[str, Any]]  # source -> summary of gaps between adverts
+    vip_events: int
+    holders_changes: list[str]
+    failed_probes: int
+    probes: int
+    cpu_percent: dict[str, float]  # node -> CPU of its engine's processes, % of one core
+    rss_mb: dict[str, float]  # node -> resident memory of its engine's processes
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def spurious(self) -> int:
+        return self.vip_events + self.failed_probes
+
+    def worst_gap(self, figure: str = "p99.9") -> float | None:
+        """The worst of the sources' gap figure (the master's gaps are the ones that count;
+        a backup sends none)."""
+        values = [g[figure] for g in self.advert_gap_s.values() if g.get(figure) is not None]
+        return max(values) if values else None
+
+
+def gap_summary(gaps: Sequence[float]) -> dict[str, Any]:
+    """:func:`stats.summarize` plus p99.9: at 20 ms adverts, 10 minutes give 30,000 gaps,
+    and the tail that makes a spurious takeover is in the last thousandth."""
+    out: dict[str, Any] = summarize(gaps)
+    s = sorted(gaps)
+    out["p99.9"] = percentile(s, 99.9) if s else None
+    return out
+
+
+class BusyLoops:
+    """``count`` CPU-bound loops in ``node``, verified running, stopped and verified gone."""
+
+    def __init__(self, node: Node, count: int) -> None:
+        self.node = node
+        self.count = count
+
+    def running(self) -> int:
+        return len(self.node.pids(["pgrep", "-x", _BUSY_NAME]))
+
+    def __enter__(self) -> BusyLoops:
+        if self.count:
+            self.node.exec(f"cp /bin/sh {_BUSY_PATH}", check=True)
+            for _ in range(self.count):
+                self.node.container.exec_run(["sh", "-c", _BUSY_CMD], detach=True)
+            deadline = time.monotonic() + 10
+            while self.running() < self.count:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise HalabError(
+                        f"soak: {self.running()} of {self.count} busy loops started in "
+                        f"{self.node.name}"
+                    )
+                time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.node.exec(["pkill", "-x", _BUSY_NAME])
+
+    def __exit__(self, *exc: object) -> None:
+        if self.count:
+            self.stop()
+
+
+def _engine_usage(lab: Lab) -> dict[str, tuple[float, float]]:
+    """node -> (CPU seconds used so far, RSS MB) summed over the engine's processes."""
+    out = {}
+    tick = 100.0  # USER_HZ on Linux
+    for b in lab.balancers():
+        pids = b.exec(lab.engine_of(b.name).tree_pids_cmd()).output.split()
+        cpu = rss = 0.0
+        for pid in pids:
+            res = b.exec(f"cat /proc/{pid}/stat; grep VmRSS /proc/{pid}/status")
+            if not res.ok:
+                continue
+            stat, _, status = res.output.partition("\n")
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            rss += float(status.split()[1]) / 1024 if status.split() else 0.0
+        out[b.name] = (cpu, rss)
+    return out
+
+
+def _result(
+    topology: Topology,
+    engine: str,
+    busy: int,
+    tl: Timeline,
+    window: tuple[float, float],
+    usage: tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]],
+) -> SoakResult:
+    t0, t1 = window
+    before, after = usage
+    events = [e for e in tl.events if t0 <= e.ts <= t1]
+    adverts: dict[str, list[float]] = {}
+    for e in events:
+        if e.kind == "advert":
+            adverts.setdefault(str(e.data.get("src")), []).append(e.ts)
+    gaps = {
+        src: gap_summary([b - a for a, b in pairwise(ts)])
+        for src, ts in adverts.items()
+        if len(ts) > 1
+    }
+    vip_events = [e for e in events if e.kind in ("vip_added", "vip_removed")]
+    probes = [e for e in events if e.kind == "probe"]
+    return SoakResult(
+        topology=topology.name,
+        engine=engine,
+        seconds=round(t1 - t0, 3),
+        busy=busy,
+        adverts={k: len(v) for k, v in adverts.items()},
+        advert_gap_s=gaps,
+        vip_events=len(vip_events),
+        holders_changes=[f"{e.node} {e.kind} {e.data.get('addr')}" for e in vip_events],
+        failed_probes=sum(1 for e in probes if not e.data.get("ok")),
+        probes=len(probes),
+        cpu_percent={
+            n: round(100 * (after[n][0] - before[n][0]) / (t1 - t0), 3)
+            for n in after
+            if n in before
+        },
+        rss_mb={n: round(after[n][1], 1) for n in after},
+    )
+
+
+def run_soaks(
+    topology: Topology,
+    engines: Sequence[str],
+    seconds: float,
+    *,
+    busy: int = 0,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> list[SoakResult]:
+    """One lab per engine, all up at once, then left alone for the same ``seconds`` beside
+    ``busy`` CPU hogs; one result per engine, in order."""
+    with contextlib.ExitStack() as stack:
+        labs: list[Lab] = []
+        for engine in engines:
+            lab = stack.enter_context(Lab(topology, engine=engine))
+            progress(f"{engine}: lab {lab.lab_id} up")
+            labs.append(lab)
+        scenarios = [stack.enter_context(Scenario(lab)) for lab in labs]
+        with BusyLoops(labs[0].client_node(), busy) as hogs:
+            progress(f"{busy} busy loops running; observing for {seconds:.0f} s")
+            before = [_engine_usage(lab) for lab in labs]
+            t0 = time.time()
+            _sleep_watching(hogs, seconds)  # the soak itself: nothing is done, all is watched
+            t1 = time.time()
+            after = [_engine_usage(lab) for lab in labs]
+        timelines = [hal.timeline() for hal in scenarios]
+    return [
+        _result(topology, engine, busy, tl, (t0, t1), (b, a))
+        for engine, tl, b, a in zip(engines, timelines, before, after, strict=True)
+    ]
+
+
+def _sleep_watching(hogs: BusyLoops, seconds: float) -> None:
+    """Wait out the window, checking every few seconds that the hogs still run."""
+    end = time.monotonic() + seconds
+    for remaining in _chunks(end):
+        time.sleep(remaining)
+        if hogs.count and hogs.running() != hogs.count:
+            raise HalabError(
+                f"soak: only {hogs.running()} of {hogs.count} busy loops still run: "
+                "the load did not hold for the window"
+            )
+
+
+def _chunks(end: float, step: float = 5.0) -> Iterator[float]:
+    while (left := end - time.monotonic()) > 0:
+        yield min(step, left)
