@@ -60,6 +60,12 @@ IPV6_SYSCTLS = {
     "net.ipv6.conf.default.accept_dad": "0",
     "net.ipv6.conf.eth0.accept_dad": "0",
 }
+# Balancers forward IPv6 as they forward IPv4: a container's net.ipv4.ip_forward comes from
+# the host's, where Docker turns it on, while IPv6 forwarding starts off. Without this the
+# families differ in a failover: a client request that still reaches the old master for a
+# VIP it just gave up is forwarded to the new holder over IPv4 (held in the old master's
+# neighbour queue until the new holder's gratuitous ARP arrives) and dropped over IPv6.
+BALANCER_IPV6_SYSCTLS = {**IPV6_SYSCTLS, "net.ipv6.conf.all.forwarding": "1"}
 
 
 def docker_client() -> docker.DockerClient:
@@ -256,7 +262,13 @@ class Lab:
                 networking_config={self.network.name: endpoint} if self.network else None,
                 detach=True,
                 stop_signal="SIGTERM",
-                sysctls=IPV6_SYSCTLS if ip6 is not None else None,
+                sysctls=(
+                    None
+                    if ip6 is None
+                    else BALANCER_IPV6_SYSCTLS
+                    if nspec.role is Role.BALANCER
+                    else IPV6_SYSCTLS
+                ),
             )
             node = Node(name, nspec.role.value, addr.nodes[name], container, ip6)
             rendered = self.topology.render_files(name, addr)
