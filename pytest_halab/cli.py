@@ -162,13 +162,16 @@ def _print_status(st: dict[str, Any]) -> None:
     console.print(
         Text(
             f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  subnet {st['subnet']}"
+            + (f"  subnet6 {st['subnet6']}" if st.get("subnet6") else "")
         )
     )
     nodes = Table(title="nodes")
-    for col in ("node", "role", "address", "state"):
+    six = any("ip6" in n for n in st["nodes"])
+    for col in ("node", "role", "address", *(["IPv6 address"] if six else []), "state"):
         nodes.add_column(col)
     for n in st["nodes"]:
-        nodes.add_row(*_cells(n["name"], n["role"], n["ip"], n["state"]))
+        ip6 = [n.get("ip6", "")] if six else []
+        nodes.add_row(*_cells(n["name"], n["role"], n["ip"], *ip6, n["state"]))
     console.print(nodes)
     vips = Table(title="virtual IPs")
     for col in ("vip", "address", "expected master", "held by", "verdict"):

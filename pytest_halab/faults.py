@@ -298,7 +298,7 @@ class Faults:
 
     def _held_vips(self, n: Node) -> list[str]:
         vips = {str(ip) for ip in self.lab.vip_addresses().values()}
-        return sorted(str(a.ip) for a in n.ipv4_addresses() if str(a.ip) in vips)
+        return sorted(str(a.ip) for a in n.addresses() if str(a.ip) in vips)
 
     def _note_vips_gone(self, n: Node, held: list[str], reason: str) -> None:
         """A killed container's addresses vanish with its network namespace, and its

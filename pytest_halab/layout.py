@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import LayoutError
-from .topology import Addressing, Role, Topology
+from .topology import Addressing, IPAddress, Role, Topology
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # 3 added the IPv6 subnet and addresses; a 2 has none
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,12 @@ class NodeLayout:
     role: Role
     ip: ipaddress.IPv4Address
     engine: str | None = None  # balancers: the VRRP engine it runs
+    ip6: ipaddress.IPv6Address | None = None  # its IPv6 address (an `ipv6` topology)
 
 
 @dataclass(frozen=True)
 class VipLayout:
-    ip: ipaddress.IPv4Address
+    ip: IPAddress  # of the VIP's family
     master: str  # the balancer expected to hold it once the lab settles
     port: int  # the port the client probes
     instance: str | None = None  # the VRRP instance carrying it on its master
@@ -44,6 +46,7 @@ class LabLayout:
     subnet: ipaddress.IPv4Network
     nodes: dict[str, NodeLayout]
     vips: dict[str, VipLayout]
+    subnet6: ipaddress.IPv6Network | None = None  # the lab's IPv6 /64, if it has one
 
     @classmethod
     def build(
@@ -62,8 +65,10 @@ class LabLayout:
             topology_path=str(topology.path),
             engine=engine_label,
             subnet=addr.subnet,
+            subnet6=addr.subnet6,
             nodes={
-                n: NodeLayout(s.role, addr.nodes[n], engines.get(n)) for n, s in spec.nodes.items()
+                n: NodeLayout(s.role, addr.nodes[n], engines.get(n), addr.nodes6.get(n))
+                for n, s in spec.nodes.items()
             },
             vips={
                 v: VipLayout(
@@ -89,8 +94,10 @@ class LabLayout:
             "topology_path": self.topology_path,
             "engine": self.engine,
             "subnet": str(self.subnet),
+            "subnet6": None if self.subnet6 is None else str(self.subnet6),
             "nodes": {
                 n: {"role": d.role.value, "ip": str(d.ip), "engine": d.engine}
+                | ({"ip6": str(d.ip6)} if d.ip6 is not None else {})
                 for n, d in self.nodes.items()
             },
             "vips": {
@@ -114,7 +121,7 @@ class LabLayout:
             data = json.loads(text)
         except ValueError as exc:
             raise LayoutError(f"lab layout label is not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("version") != LAYOUT_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
             version = data.get("version") if isinstance(data, dict) else None
             raise LayoutError(
                 f"lab layout label has version {version!r}, this halab reads "
@@ -125,17 +132,24 @@ class LabLayout:
             lab_id = str(data["lab_id"])
             field = "subnet"
             subnet = ipaddress.IPv4Network(data["subnet"])
+            field = "subnet6"
+            subnet6 = (
+                None if data.get("subnet6") is None else ipaddress.IPv6Network(data["subnet6"])
+            )
             nodes = {}
             for n, d in data["nodes"].items():
                 field = f"nodes.{n}"
                 nodes[str(n)] = NodeLayout(
-                    Role(d["role"]), ipaddress.IPv4Address(d["ip"]), _opt_str(d.get("engine"))
+                    Role(d["role"]),
+                    ipaddress.IPv4Address(d["ip"]),
+                    _opt_str(d.get("engine")),
+                    None if d.get("ip6") is None else ipaddress.IPv6Address(d["ip6"]),
                 )
             vips = {}
             for v, d in data["vips"].items():
                 field = f"vips.{v}"
                 vips[str(v)] = VipLayout(
-                    ip=ipaddress.IPv4Address(d["ip"]),
+                    ip=ipaddress.ip_address(d["ip"]),
                     master=str(d["master"]),
                     port=int(d["port"]),
                     instance=_opt_str(d.get("instance")),
@@ -151,6 +165,7 @@ class LabLayout:
                 subnet=subnet,
                 nodes=nodes,
                 vips=vips,
+                subnet6=subnet6,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LayoutError(f"lab layout label, field {field}: {exc!r}") from None

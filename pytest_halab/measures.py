@@ -17,7 +17,8 @@ Definitions (the window is ``[t_f, window_end]``):
   not advertising before ``t_f``). ``detection_source`` says which was used.
 - VIP move: ``t_f`` -> the new holder's ``vip_added`` for the VIP.
 - GARP: ``t_f`` -> the first gratuitous ARP for the VIP's address (from the new holder's
-  MAC when the context knows it).
+  MAC when the context knows it); for an IPv6 VIP the first unsolicited neighbour
+  advertisement (``na``) for it, its IPv6 counterpart (the figure keeps the name ``garp``).
 - outage: the first failed probe after ``t_f`` -> the first successful probe after the
   last failed one in the window, both by the probes' start times. 0.0 when no probe
   failed; None when probes failed and none succeeded afterwards, or when there was no
@@ -35,6 +36,9 @@ what the client saw (failed requests, the outage).
 
 Two more figures come from the packet capture alone (:func:`takeover_s`, :func:`phase_s`):
 where the fault landed in the old master's advert cycle, and the wire-to-wire takeover.
+Adverts are matched to the VIP's address family: an IPv6 VIP's adverts come from the
+nodes' link-local addresses (``MeasureContext.node_addrs6``), and the IPv4 and IPv6
+instances of a lab may use one VRID.
 
 Link flaps (``Faults.flap_link``) have their own figures, in :mod:`.flapmeasures`
 (``measure_flaps`` -> ``FlapMeasure``): VIP moves (changes of the VIP's owner, the holder
@@ -50,6 +54,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from pytest_halab.timeline import (
+    ANNOUNCEMENTS,
     Event,
     EventKind,
     HolderInterval,
@@ -104,6 +109,7 @@ class MeasureContext:
     """What the measures need to know about a lab, built once per scenario.
 
     - ``node_addrs``/``node_macs`` (node -> IP / MAC) tie adverts and GARPs to nodes;
+      ``node_addrs6`` (node -> its link-local IPv6 address) ties IPv6 adverts to nodes;
     - ``vips``: VIP name -> :class:`VipInfo`;
     - ``initial_holders``: VIP name -> who held it when observation began (a VIP missing
       here: the old holder of the measure, see :func:`measure`).
@@ -115,9 +121,10 @@ class MeasureContext:
     node_macs: Mapping[str, str] = field(default_factory=dict)
     vips: Mapping[str, VipInfo] = field(default_factory=dict)
     initial_holders: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    node_addrs6: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("node_addrs", "node_macs", "vips"):
+        for name in ("node_addrs", "node_macs", "vips", "node_addrs6"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         held = {vip: frozenset(nodes) for vip, nodes in self.initial_holders.items()}
         object.__setattr__(self, "initial_holders", MappingProxyType(held))
@@ -125,6 +132,22 @@ class MeasureContext:
     def vip(self, name: str) -> VipInfo:
         """What is known of VIP ``name`` (nothing: a :class:`VipInfo` of defaults)."""
         return self.vips.get(name, _NO_VIP)
+
+    def advert_source(self, node: str | None, ipv6: bool) -> str | None:
+        """The address ``node``'s adverts come from: its IPv4 address, or for an IPv6
+        instance its link-local address."""
+        if node is None:
+            return None
+        found = (self.node_addrs6 if ipv6 else self.node_addrs).get(node)
+        return bare_addr(found)
+
+
+def _is_ipv6(addr: str | None) -> bool:
+    return addr is not None and ":" in addr
+
+
+def _vip_addr(timeline: Timeline, ctx: MeasureContext, vip: str) -> str | None:
+    return bare_addr(ctx.vip(vip).addr) or timeline.vips.get(vip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +481,7 @@ def measure(
         if became_master is not None:
             detection, source = _dt(at, became_master), "vrrp_state"
         else:
-            src = ctx.node_addrs.get(taker)
+            src = ctx.advert_source(taker, _is_ipv6(addr))
             advert = _first_advert(timeline, window, src, info.vrid, at)
             if advert is not None:
                 detection, source = _dt(at, advert), "advert"
@@ -466,7 +489,7 @@ def measure(
         mac = ctx.node_macs.get(taker, "").lower()
         first_garp = window.first(
             lambda e: (
-                e.kind == EventKind.GARP
+                e.kind in ANNOUNCEMENTS
                 and bare_addr(e.get("addr")) == addr
                 and (not mac or str(e.get("mac", "")).lower() == mac)
             )
@@ -540,14 +563,14 @@ def _first_advert(
         already = {
             e.get("vrid")
             for e in timeline.between(None, ref_ts)
-            if e.kind == EventKind.ADVERT and e.get("src") == src and e.ts < ref_ts
+            if e.kind == EventKind.ADVERT and bare_addr(e.get("src")) == src and e.ts < ref_ts
         }
     else:
         already = set()
     return window.first(
         lambda e: (
             e.kind == EventKind.ADVERT
-            and e.get("src") == src
+            and bare_addr(e.get("src")) == src
             and e.get("priority") != 0
             and (e.get("vrid") == vrid if vrid is not None else e.get("vrid") not in already)
         )
@@ -557,11 +580,17 @@ def _first_advert(
 # --- figures from the packet capture --------------------------------------------------------
 
 
-def _adverts(timeline: Timeline, t0: float, t1: float | None, vrid: int) -> list[Event]:
+def _adverts(
+    timeline: Timeline, t0: float, t1: float | None, vrid: int, ipv6: bool = False
+) -> list[Event]:
+    """The adverts of ``vrid`` in ``[t0, t1]`` of one address family (VRRPv3 has a VRID
+    space per family), their ``src`` in canonical form."""
     return [
-        e
+        Event(e.ts, e.node, e.kind, {**e.data, "src": bare_addr(e.data.get("src"))})
         for e in timeline.between(t0, t1)
-        if e.kind == EventKind.ADVERT and e.data.get("vrid") == vrid
+        if e.kind == EventKind.ADVERT
+        and e.data.get("vrid") == vrid
+        and _is_ipv6(e.data.get("src")) == ipv6
     ]
 
 
@@ -573,8 +602,9 @@ def takeover_s(timeline: Timeline, ctx: MeasureContext, m: FailoverMeasure) -> f
     vrid = ctx.vip(m.vip).vrid
     if m.old_holder is None or m.new_holder is None or vrid is None:
         return None
-    old_ip, new_ip = ctx.node_addrs.get(m.old_holder), ctx.node_addrs.get(m.new_holder)
-    adverts = _adverts(timeline, m.fault_ts - 5.0, m.window_end, vrid)
+    ipv6 = _is_ipv6(_vip_addr(timeline, ctx, m.vip))
+    old_ip, new_ip = ctx.advert_source(m.old_holder, ipv6), ctx.advert_source(m.new_holder, ipv6)
+    adverts = _adverts(timeline, m.fault_ts - 5.0, m.window_end, vrid, ipv6)
     first_new = next(
         (
             e
@@ -600,10 +630,11 @@ def phase_s(timeline: Timeline, ctx: MeasureContext, m: FailoverMeasure) -> floa
     vrid = ctx.vip(m.vip).vrid
     if m.old_holder is None or vrid is None:
         return None
-    old_ip = ctx.node_addrs.get(m.old_holder)
+    ipv6 = _is_ipv6(_vip_addr(timeline, ctx, m.vip))
+    old_ip = ctx.advert_source(m.old_holder, ipv6)
     before = [
         e
-        for e in _adverts(timeline, m.fault_ts - 5.0, m.fault_ts, vrid)
+        for e in _adverts(timeline, m.fault_ts - 5.0, m.fault_ts, vrid, ipv6)
         if e.data.get("src") == old_ip
     ]
     return round(m.fault_ts - before[-1].ts, 6) if before else None

@@ -7,7 +7,7 @@ import ipaddress
 import shlex
 import tarfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,14 +35,23 @@ class ExecResult:
 class Node:
     """One container of a running lab (``lab.node("lb1")``)."""
 
-    def __init__(self, name: str, role: str, ip: ipaddress.IPv4Address, container: Container):
+    def __init__(
+        self,
+        name: str,
+        role: str,
+        ip: ipaddress.IPv4Address,
+        container: Container,
+        ip6: ipaddress.IPv6Address | None = None,
+    ):
         self.name = name
         self.role = role
         self.ip = ip
+        self.ip6 = ip6  # its address on the lab's IPv6 subnet, if the lab has one
         self.container = container
 
     def __repr__(self) -> str:
-        return f"Node({self.name!r}, role={self.role!r}, ip={self.ip})"
+        six = f", ip6={self.ip6}" if self.ip6 is not None else ""
+        return f"Node({self.name!r}, role={self.role!r}, ip={self.ip}{six})"
 
     def init_pid(self) -> int | None:
         """The PID of the container's init on the engine's host (``docker inspect``), or
@@ -125,13 +134,33 @@ class Node:
 
     def ipv4_addresses(self) -> list[ipaddress.IPv4Interface]:
         """Every IPv4 address configured in the node (as the kernel reports them)."""
-        res = self.exec(["ip", "-4", "-o", "addr", "show"], check=True)
-        out = []
+        return [a for a in self.addresses({4}) if isinstance(a, ipaddress.IPv4Interface)]
+
+    def addresses(
+        self, families: Collection[int] = (4, 6)
+    ) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+        """Every address of these families (4, 6) configured in the node, as the kernel
+        reports them (one ``ip`` call for both)."""
+        fam = ["-4"] if set(families) == {4} else ["-6"] if set(families) == {6} else []
+        res = self.exec(["ip", *fam, "-o", "addr", "show"], check=True)
+        out: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
         for line in res.output.splitlines():
             parts = line.split()
-            if "inet" in parts:
-                out.append(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]))
+            for word in ("inet", "inet6"):
+                if word in parts and (4 if word == "inet" else 6) in families:
+                    out.append(ipaddress.ip_interface(parts[parts.index(word) + 1]))
         return out
+
+    def link_local(self, dev: str = "eth0") -> ipaddress.IPv6Address | None:
+        """The link-local IPv6 address of ``dev`` the kernel made (the source of the node's
+        IPv6 VRRP adverts), or None without one. A VIP in fe80::/10 an engine added is
+        told apart by not being the first one listed (the kernel's own comes first)."""
+        res = self.exec(["ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link"])
+        for line in res.output.splitlines() if res.ok else []:
+            parts = line.split()
+            if "inet6" in parts:
+                return ipaddress.IPv6Interface(parts[parts.index("inet6") + 1]).ip
+        return None
 
     def state(self) -> str:
         self.container.reload()

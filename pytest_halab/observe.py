@@ -4,10 +4,12 @@ While an ``Observation`` runs:
 
 - every balancer runs ``halab-observe --addr VIP...``, which stamps VIP additions and removals
   as the kernel reports them (netlink);
-- the client runs ``halab-observe --capture eth0``, which records every VRRP advert and
-  gratuitous ARP on the lab's wire, stamped by the kernel on receipt;
-- the client runs one ``halab-probe`` per VIP, which makes an HTTP request every 20 ms and
-  records when it started, its result and the backend that answered;
+- the client runs ``halab-observe --capture eth0``, which records every VRRP advert,
+  gratuitous ARP and unsolicited IPv6 neighbour advertisement (``na``) on the lab's wire,
+  stamped by the kernel on receipt;
+- the client runs one ``halab-probe`` per VIP (an IPv6 VIP as ``[ADDR]``), which makes an
+  HTTP request every 20 ms and records when it started, its result and the backend that
+  answered;
 - each balancer's VRRP engine adds its state changes as ``vrrp_state`` events (instance,
   ``state``, ``prev``, ``priority``, ``engine``), the same for both engines: halab-vrrpd's
   event log (``--event-log``, translated by :func:`engine_log_event`), and keepalived's notify
@@ -113,7 +115,7 @@ class Observation:
                         f"obs-{self.token}-probe-{vip}",
                         [
                             "halab-probe",
-                            str(ip),
+                            f"[{ip}]" if ip.version == 6 else str(ip),
                             "--port",
                             port[vip],
                             "--label",

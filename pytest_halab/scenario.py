@@ -38,6 +38,7 @@ from .faults import Fault, Faults
 from .lab import Lab
 from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .movebound import MoveBound, move_bound
+from .nodes import parallel
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
 from .timeline import Timeline
 from .topology import KEEPALIVED_CONF
@@ -91,6 +92,15 @@ class Scenario:
     def _node_addrs(self) -> dict[str, str]:
         return {n.name: str(n.ip) for n in self.lab.nodes.values()}
 
+    def _node_link_locals(self) -> dict[str, str]:
+        """Balancer -> its eth0 link-local address (its IPv6 adverts' source), in a lab with
+        IPv6 VIPs; read from the nodes, all at once."""
+        if not any(ip.version == 6 for ip in self.lab.vip_addresses().values()):
+            return {}
+        bals = [b for b in self.lab.balancers() if b.state() == "running"]
+        found = parallel(lambda b: b.link_local(), bals)
+        return {b.name: str(ll) for b, ll in zip(bals, found, strict=True) if ll is not None}
+
     def _vip_addr(self, vip: str) -> str:
         return str(self.lab.vip_addresses()[vip])
 
@@ -124,6 +134,7 @@ class Scenario:
         nodes' MACs are read from Docker then), after observation has begun."""
         return MeasureContext(
             node_addrs=self._node_addrs(),
+            node_addrs6=self._node_link_locals(),
             node_macs=self._node_macs(),
             vips={vip: self._vip_info(vip) for vip in self.lab.vip_addresses()},
             initial_holders={
@@ -140,7 +151,7 @@ class Scenario:
             confs: list[bytes] = []
             topo, layout = self.lab.topology, self.lab.layout
             if topo is not None and layout is not None:
-                addr = topo.addressing(layout.subnet)
+                addr = topo.addressing(layout.subnet, layout.subnet6)
                 for node in topo.balancers:
                     with contextlib.suppress(OSError, TopologyError):
                         conf = topo.render_files(node, addr).get(KEEPALIVED_CONF)

@@ -11,6 +11,7 @@ directly: ``ts`` is wall-clock seconds since the epoch with microsecond precisio
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import json
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from enum import StrEnum
 from typing import Any, overload
 
 __all__ = [
+    "ANNOUNCEMENTS",
     "Event",
     "EventKind",
     "HolderInterval",
@@ -43,6 +45,7 @@ class EventKind(StrEnum):
     ENGINE = "engine"  # any other VRRP engine event (data["event"] names it)
     ADVERT = "advert"
     GARP = "garp"
+    NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"
@@ -65,11 +68,24 @@ def elapsed(t0: float, t1: float) -> float:
     return (to_us(t1) - to_us(t0)) / _US
 
 
+ANNOUNCEMENTS = frozenset({EventKind.GARP, EventKind.NA})
+"""The event kinds by which a new holder announces a VIP on the wire: a gratuitous ARP
+(IPv4), an unsolicited neighbour advertisement (IPv6)."""
+
+
 def bare_addr(value: Any) -> str | None:
-    """``"10.0.0.3/24"`` -> ``"10.0.0.3"``; anything not a string -> None."""
+    """``"10.0.0.3/24"`` -> ``"10.0.0.3"``; an IPv6 address in its canonical text form
+    (``"FD68::0:3/128"`` -> ``"fd68::3"``), so that two spellings of one address compare
+    equal; anything not a string -> None."""
     if not isinstance(value, str) or not value:
         return None
-    return value.split("/", 1)[0]
+    bare = value.split("/", 1)[0]
+    if ":" in bare:
+        try:
+            return str(ipaddress.IPv6Address(bare))
+        except ValueError:
+            return bare
+    return bare
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +349,7 @@ class Timeline:
         def keep(e: Event) -> bool:
             if e.kind in (EventKind.FAULT, EventKind.NOTE):
                 return True
-            if e.kind in (EventKind.VIP_ADDED, EventKind.VIP_REMOVED, EventKind.GARP):
+            if e.kind in (EventKind.VIP_ADDED, EventKind.VIP_REMOVED, *ANNOUNCEMENTS):
                 if e.get("vip") == vip:
                     return True
                 return address is not None and bare_addr(e.get("addr")) == address
@@ -480,6 +496,8 @@ def describe(event: Event) -> str:
         )
     if k == EventKind.GARP:
         return f"{d.get('addr', '?')} is-at {d.get('mac', '?')}"
+    if k == EventKind.NA:
+        return f"{d.get('addr', '?')} is-at {d.get('mac', '?')} (unsolicited NA)"
     if k == EventKind.PROBE:
         return _describe_probe(d)
     if k == EventKind.FAULT:

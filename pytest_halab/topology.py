@@ -4,6 +4,10 @@ A topology names its nodes (role and host number inside the lab's subnet), the v
 (host number and the balancer expected to hold each at steady state), and per node the
 config files to install, which are plain files beside the topology rendered with the lab's
 addresses (``{{ lb1.ip }}``, ``{{ vip.VI_1 }}``, ``{{ self.ip }}``, ``{{ prefixlen }}``...).
+A topology may ask for IPv6 too (``ipv6: true``): the lab's network then also gets a ULA /64,
+each node an IPv6 address whose last group is its host number written the same way
+(host 10: ``PREFIX::10``, see :func:`ipv6_host`), and a VIP of ``family: 6`` an IPv6
+address instead of an IPv4 one (``{{ self.ip6 }}``, ``{{ lb2.ip6 }}``, ``{{ subnet6 }}``).
 Each file keeps its template's permission bits in the node, or takes the `mode` the topology
 gives it: a check script must arrive executable, or keepalived quietly stops running it.
 
@@ -22,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -42,6 +46,10 @@ from .errors import TopologyError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIRS_ENV = "HALAB_TOPOLOGY_PATH"
 SAMPLE_SUBNET = ipaddress.IPv4Network("192.0.2.0/24")  # TEST-NET-1: only for validation
+SAMPLE_SUBNET6 = ipaddress.IPv6Network("2001:db8::/64")  # documentation prefix: validation only
+# The lab's IPv6 subnets: /64s of one ULA /48 whose global ID spells "halab" (68 61 6c 61 62),
+# the subnet ID taken from the IPv4 subnet the lab got (see ipv6_subnet).
+ULA_PREFIX = ipaddress.IPv6Network("fd68:616c:6162::/48")
 RESERVED_HOSTS = {0, 1, 255}  # network, Docker's gateway, broadcast (for a /24)
 MAX_FILE_BYTES = 1 << 20  # a topology file or a config template: far above any real one
 MAX_DEPTH = 20  # YAML nesting: a real topology nests 4 levels
@@ -198,6 +206,11 @@ class VipSpec(_Frozen):
     host: HostNumber
     master: str = Field(description="balancer expected to hold the VIP once the lab settles")
     port: int = Field(default=80, ge=1, le=65535, description="port the client probes")
+    family: Literal[4, 6] = Field(
+        default=4,
+        description="4: an address of the lab's IPv4 subnet; 6: of its IPv6 /64 "
+        "(needs `ipv6: true`), host 3 being PREFIX::3",
+    )
 
 
 class TopologySpec(_Frozen):
@@ -218,6 +231,11 @@ class TopologySpec(_Frozen):
         return v
 
     prefixlen: int = Field(default=24, ge=16, le=28, description="size of the lab's subnet")
+    ipv6: bool = Field(
+        default=False,
+        description="also give the lab's network an IPv6 /64 (a ULA beside the IPv4 subnet): "
+        "every node gets PREFIX::HOST ({{ self.ip6 }}), VIPs may be `family: 6`",
+    )
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")], str] = Field(
         default_factory=dict,
         description="values for {{ var.NAME }} placeholders in config files",
@@ -244,13 +262,23 @@ class TopologySpec(_Frozen):
                 )
             seen[node.host] = name
         balancers = [n for n, s in self.nodes.items() if s.role is Role.BALANCER]
+        # Nodes have an address in both families; a VIP only in its own: an IPv4 and an IPv6
+        # VIP may share a host number (10.x.y.3 and PREFIX::3), two VIPs of a family may not.
+        taken = {4: dict(seen), 6: dict(seen)}
         for vname, vip in self.vips.items():
-            if vip.host in seen:
+            if vip.family == 6 and not self.ipv6:
                 raise _Located(
-                    f"vip {vname} uses host number {vip.host} of node {seen[vip.host]}",
+                    "family 6 needs the lab's IPv6 subnet: add `ipv6: true` at the top level",
+                    ("vips", vname, "family"),
+                )
+            mine = taken[vip.family]
+            if vip.host in mine:
+                raise _Located(
+                    f"vip {vname} uses host number {vip.host} of {_owner(mine[vip.host])}",
                     ("vips", vname, "host"),
                 )
-            seen[vip.host] = f"vip {vname}"
+            mine[vip.host] = f"vip {vname}"
+            seen.setdefault(vip.host, f"vip {vname}")
             if vip.master not in balancers:
                 named = self.nodes.get(vip.master)
                 what = f"a {named.role} node, not a balancer" if named else "not a node here"
@@ -267,6 +295,26 @@ class TopologySpec(_Frozen):
         if 2 ** (32 - self.prefixlen) - 2 < max(seen):
             raise ValueError(f"host numbers do not fit a /{self.prefixlen} subnet")
         return self
+
+
+def _owner(what: str) -> str:
+    """``"lb1"`` -> ``"node lb1"``; ``"vip VI_1"`` stays."""
+    return what if what.startswith("vip ") else f"node {what}"
+
+
+def ipv6_subnet(subnet: ipaddress.IPv4Network) -> ipaddress.IPv6Network:
+    """The lab's IPv6 /64 for its IPv4 subnet: ULA_PREFIX with the low 16 bits of the IPv4
+    network address as subnet ID (10.213.7.0/24 -> fd68:616c:6162:700::/64). Labs get
+    disjoint IPv4 subnets of one /16 pool, so their /64s never clash either."""
+    sid = int(subnet.network_address) & 0xFFFF
+    return ipaddress.IPv6Network((int(ULA_PREFIX.network_address) | (sid << 64), 64))
+
+
+def ipv6_host(subnet6: ipaddress.IPv6Network, host: int) -> ipaddress.IPv6Address:
+    """The IPv6 address of host number ``host``: its decimal digits as the last group, so
+    that it reads like the IPv4 address's last octet (host 10: ``PREFIX::10``, host 100:
+    ``PREFIX::100``; distinct host numbers give distinct addresses)."""
+    return subnet6.network_address + int(str(host), 16)
 
 
 @dataclass(frozen=True)
@@ -298,7 +346,11 @@ class Topology:
     def nodes_with_role(self, role: Role) -> list[str]:
         return [n for n, s in self.spec.nodes.items() if s.role is role]
 
-    def addressing(self, subnet: ipaddress.IPv4Network) -> Addressing:
+    def addressing(
+        self, subnet: ipaddress.IPv4Network, subnet6: ipaddress.IPv6Network | None = None
+    ) -> Addressing:
+        """The lab's addresses on ``subnet`` (and, for an ``ipv6`` topology, on ``subnet6``:
+        default :func:`ipv6_subnet` of ``subnet``)."""
         hosts = list(subnet.hosts())
         if len(hosts) < 254 and max(
             [
@@ -308,11 +360,29 @@ class Topology:
         ) > len(hosts):
             raise TopologyError(f"{self.path}: subnet {subnet} too small for this topology")
         base = int(subnet.network_address)
+        if not self.spec.ipv6:
+            subnet6 = None
+        elif subnet6 is None:
+            subnet6 = ipv6_subnet(subnet)
+        vips: dict[str, IPAddress] = {}
+        for v, s in self.spec.vips.items():
+            if s.family == 6:
+                assert subnet6 is not None  # the schema refuses family 6 without ipv6
+                vips[v] = ipv6_host(subnet6, s.host)
+            else:
+                vips[v] = ipaddress.IPv4Address(base + s.host)
         return Addressing(
             subnet=subnet,
             gateway=ipaddress.IPv4Address(base + 1),
             nodes={n: ipaddress.IPv4Address(base + s.host) for n, s in self.spec.nodes.items()},
-            vips={v: ipaddress.IPv4Address(base + s.host) for v, s in self.spec.vips.items()},
+            vips=vips,
+            subnet6=subnet6,
+            gateway6=ipv6_host(subnet6, 1) if subnet6 is not None else None,
+            nodes6=(
+                {n: ipv6_host(subnet6, s.host) for n, s in self.spec.nodes.items()}
+                if subnet6 is not None
+                else {}
+            ),
         )
 
     def render_files(self, node: str, addr: Addressing) -> dict[str, RenderedFile]:
@@ -337,14 +407,22 @@ class RenderedFile:
     mode: int  # permission bits in the node
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 @dataclass(frozen=True)
 class Addressing:
-    """Concrete addresses of a running (or sample) lab."""
+    """Concrete addresses of a running (or sample) lab. ``subnet6``, ``gateway6`` and
+    ``nodes6`` only for an ``ipv6`` topology (else None and empty); a VIP's address is of
+    its ``family``."""
 
     subnet: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address
     nodes: dict[str, ipaddress.IPv4Address]
-    vips: dict[str, ipaddress.IPv4Address]
+    vips: dict[str, IPAddress]
+    subnet6: ipaddress.IPv6Network | None = None
+    gateway6: ipaddress.IPv6Address | None = None
+    nodes6: dict[str, ipaddress.IPv6Address] = field(default_factory=dict)
 
 
 def _template_vars(node: str, addr: Addressing) -> dict[str, str]:
@@ -360,8 +438,17 @@ def _template_vars(node: str, addr: Addressing) -> dict[str, str]:
     }
     for n, ip in addr.nodes.items():
         v[f"{n}.ip"] = str(ip)
-    for n, ip in addr.vips.items():
-        v[f"vip.{n}"] = str(ip)
+    if addr.subnet6 is not None:
+        v |= {
+            "subnet6": str(addr.subnet6),
+            "prefixlen6": str(addr.subnet6.prefixlen),
+            "gateway6": str(addr.gateway6),
+            "self.ip6": str(addr.nodes6[node]),
+        }
+        for n, ip6 in addr.nodes6.items():
+            v[f"{n}.ip6"] = str(ip6)
+    for n, vip_ip in addr.vips.items():
+        v[f"vip.{n}"] = str(vip_ip)
     return v
 
 
@@ -690,7 +777,7 @@ def load(name_or_path: str | Path) -> Topology:
     _refuse_decimal_modes(path, root, spec)
     topo = Topology(spec=spec, path=path)
     # Every config file must exist and render: checked now, against a sample subnet.
-    sample = topo.addressing(SAMPLE_SUBNET)
+    sample = topo.addressing(SAMPLE_SUBNET, SAMPLE_SUBNET6)
     checked: dict[str, KeepalivedConf] = {}
     for node, nspec in spec.nodes.items():
         for dest, file in nspec.files.items():

@@ -100,7 +100,7 @@ def from_topology(name_or_path: str) -> tuple[str, list[Balancer]]:
         topo = topo_mod.load(name_or_path)
     except TopologyError as exc:
         raise LintInputError(str(exc)) from None
-    addr = topo.addressing(topo_mod.SAMPLE_SUBNET)
+    addr = topo.addressing(topo_mod.SAMPLE_SUBNET, topo_mod.SAMPLE_SUBNET6)
     out = []
     for node in topo.balancers:
         files = topo.spec.nodes[node].files
