@@ -153,14 +153,24 @@ class Node:
 
     def link_local(self, dev: str = "eth0") -> ipaddress.IPv6Address | None:
         """The link-local IPv6 address of ``dev`` the kernel made (the source of the node's
-        IPv6 VRRP adverts), or None without one. A VIP in fe80::/10 an engine added is
-        told apart by not being the first one listed (the kernel's own comes first)."""
-        res = self.exec(["ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link"])
-        for line in res.output.splitlines() if res.ok else []:
-            parts = line.split()
-            if "inet6" in parts:
-                return ipaddress.IPv6Interface(parts[parts.index("inet6") + 1]).ip
-        return None
+        IPv6 VRRP adverts), or None without one. The kernel derives it from the MAC
+        (EUI-64, the default address generation mode); a VIP in fe80::/10 an engine added
+        is another address. Failing the EUI-64 one, the oldest (listed last)."""
+        res = self.exec(
+            f"cat /sys/class/net/{dev}/address && ip -6 -o addr show dev {dev} scope link"
+        )
+        if not res.ok:
+            return None
+        mac, *lines = res.output.splitlines()
+        found = [
+            ipaddress.IPv6Interface(parts[parts.index("inet6") + 1]).ip
+            for parts in (line.split() for line in lines)
+            if "inet6" in parts
+        ]
+        eui64 = _eui64_link_local(mac.strip())
+        if eui64 is not None and eui64 in found:
+            return eui64
+        return found[-1] if found else None
 
     def state(self) -> str:
         self.container.reload()
@@ -201,3 +211,15 @@ def parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def _eui64_link_local(mac: str) -> ipaddress.IPv6Address | None:
+    """fe80::/64 with the modified EUI-64 interface identifier of a MAC (RFC 4291 2.5.1)."""
+    try:
+        octets = bytes(int(part, 16) for part in mac.split(":"))
+    except ValueError:
+        return None
+    if len(octets) != 6:
+        return None
+    ident = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:]
+    return ipaddress.IPv6Address(b"\xfe\x80" + b"\0" * 6 + ident)

@@ -57,6 +57,7 @@ class Scenario:
     measures: list[FailoverMeasure] = field(default_factory=list)
     probe_interval: float = PROBE_INTERVAL_S
     _macs: dict[str, str] | None = None
+    _link_locals: dict[str, str] | None = None
     _bounds: dict[str, MoveBound] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +66,8 @@ class Scenario:
 
     def __enter__(self) -> Scenario:
         self.observation.start()
+        # read now, while every balancer runs: a crashed one has no address to read later
+        self._link_locals = self._node_link_locals()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -134,7 +137,9 @@ class Scenario:
         nodes' MACs are read from Docker then), after observation has begun."""
         return MeasureContext(
             node_addrs=self._node_addrs(),
-            node_addrs6=self._node_link_locals(),
+            node_addrs6=(
+                self._link_locals if self._link_locals is not None else self._node_link_locals()
+            ),
             node_macs=self._node_macs(),
             vips={vip: self._vip_info(vip) for vip in self.lab.vip_addresses()},
             initial_holders={

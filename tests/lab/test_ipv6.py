@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from pytest_halab import waits
 from pytest_halab.faults import Fault
 from pytest_halab.lab import Lab
 from pytest_halab.measures import FailoverMeasure, takeover_s
 from pytest_halab.nodes import Node, parallel
 from pytest_halab.scenario import Scenario
-from pytest_halab.vrrp.packet import decode_frame
 
 ScenarioFactory = Callable[[Lab], Scenario]
 TOPOLOGY = "nginx_v3_ipv6"
@@ -28,27 +28,7 @@ VRID4, VRID6 = 50, 56
 LINK_LOCAL_VIP = "fe80::56:1"  # the first address of VI_6 in the topology's keepalived.conf
 WATCH_S = 3.5  # advert_int 1 s: three adverts at least
 
-# halab-vrrpd ignores IPv6 VIPs (with a warning) until its IPv6 part lands: its labs never
-# settle VI_6 on lb1. Remove the mark then.
-HALAB_V6 = pytest.mark.xfail(strict=True, reason="halab-vrrpd IPv6 not landed yet")
-ENGINES = ["keepalived", pytest.param("halab", marks=HALAB_V6)]
-
-
-def _decodes_ipv6() -> bool:
-    """Whether the shared VRRP frame decoder (halab-observe's too) reads IPv6 adverts yet."""
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import Ether
-    from scapy.layers.vrrp import VRRPv3
-
-    frame = Ether() / IPv6(src="fe80::1", dst="ff02::12", hlim=255) / VRRPv3(vrid=5, addrlist=[])
-    return decode_frame(bytes(frame)) is not None
-
-
-DECODER_V6 = pytest.mark.xfail(
-    not _decodes_ipv6(),
-    strict=True,
-    reason="vrrp.packet.decode_frame reads no IPv6 frame yet: no IPv6 advert event",
-)
+ENGINES = ["keepalived", "halab"]
 
 
 def wire(node: Node) -> list[dict[str, Any]]:
@@ -58,7 +38,6 @@ def wire(node: Node) -> list[dict[str, Any]]:
     return [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
 
 
-@DECODER_V6
 @pytest.mark.parametrize("engine", ENGINES)
 def test_ipv6_adverts_go_to_ff02_12_from_the_link_local_address(
     engine: str, lab_factory: Callable[..., Lab]
@@ -123,7 +102,7 @@ def _assert_announced_by_na(hal: Scenario, m: FailoverMeasure) -> None:
     first = nas[0]
     assert (first.get("dst"), first.get("hop_limit"), first.get("mac")) == ("ff02::1", 255, mac)
     assert "solicited" not in first.get("flags", [])
-    assert round(first.ts - m.fault_ts, 6) == m.garp_s
+    assert m.garp_s == pytest.approx(first.ts - m.fault_ts, abs=2e-6)  # the first NA
     assert not [
         e
         for e in tl.between(m.fault_ts, m.window_end)
@@ -155,6 +134,16 @@ def test_ipv6_vip_fails_over_when_the_master_crashes(
 ) -> None:
     lab = lab_factory(TOPOLOGY, vrrp=engine)
     hal = hal_scenario(lab)
+    # the wire takeover starts at the old master's last advert: let the capture see one
+    waits.until(
+        "lb1's adverts of both families in the capture",
+        lambda: (
+            {e.data.get("vrid") for e in hal.timeline().events if e.kind == "advert"}
+            >= {VRID4, VRID6}
+            or None
+        ),
+        timeout=5,
+    )
     fault = hal.faults.crash_node("lb1")
     m6, m4 = _failover_both(hal, fault)
     for m in (m6, m4):
@@ -162,11 +151,10 @@ def test_ipv6_vip_fails_over_when_the_master_crashes(
         # lb1 is gone: the client's requests fail until lb2 holds the VIP, then succeed
         assert m.failed_requests > 0 and m.outage_s is not None, m.summary()
     _assert_announced_by_na(hal, m6)
-    if _decodes_ipv6():
-        tl, ctx = hal.timeline(), hal.measure_context
-        t6, t4 = takeover_s(tl, ctx, m6), takeover_s(tl, ctx, m4)
-        # Master_Down_Interval at advert_int 1 s, priority 100: 3.61 s, for both families
-        assert t6 is not None and t4 is not None and 3.0 < t6 < 4.5 and 3.0 < t4 < 4.5
+    tl, ctx = hal.timeline(), hal.measure_context
+    t6, t4 = takeover_s(tl, ctx, m6), takeover_s(tl, ctx, m4)
+    # Master_Down_Interval at advert_int 1 s, priority 100: 3.61 s, for both families
+    assert t6 is not None and t4 is not None and 3.0 < t6 < 4.5 and 3.0 < t4 < 4.5, (t6, t4)
     hal.revert(fault)
     for vip in ("VI_6", "VI_1"):
         r = hal.recovery(vip, fault, to="lb1", timeout=30)

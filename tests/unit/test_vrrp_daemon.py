@@ -564,9 +564,7 @@ class _FakeNetlink:
 
     def addresses(self, index: int | None = None, family: int = 4) -> list[AddressInfo]:
         return [
-            a
-            for a in self.addrs
-            if (index is None or a.index == index) and family in (0, a.family)
+            a for a in self.addrs if (index is None or a.index == index) and family in (0, a.family)
         ]
 
     def primary_address(
