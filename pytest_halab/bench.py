@@ -308,22 +308,25 @@ def bench_gate(
 
 
 # Run by a helper container on a remote engine's host: the frames of one bridge carrying
-# IP protocol 112 (VRRP), one hex line each, after a "ready" line.
+# VRRP (IPv4 protocol 112, or IPv6 next header 112: argv[2] is the ethertype), one hex line
+# each, after a "ready" line.
 _REMOTE_WATCH = """
 import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+ethertype = int(sys.argv[2])
+at = 23 if ethertype == 0x0800 else 20
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
 s.bind((sys.argv[1], 0))
 print("ready", flush=True)
 while True:
     f = s.recv(65535)
-    if len(f) > 23 and f[23] == 112:
+    if len(f) > at and f[at] == 112:
         print(f.hex(), flush=True)
 """
 
 
 class AdvertWatch:
     """Passive listener on a lab's bridge, on the engine's host, for the VRRP adverts of
-    one router.
+    one router (over IPv4, or with ``ipv6`` over IPv6).
 
     Only receives (an AF_PACKET socket bound to the bridge): nothing is ever sent. On a
     local engine the socket is this process's; on a remote one a helper container in the
@@ -332,17 +335,17 @@ class AdvertWatch:
     """
 
     ETH_P_IP = 0x0800
+    ETH_P_IPV6 = 0x86DD
 
-    def __init__(self, bridge: str, host: DockerHost | None = None) -> None:
+    def __init__(self, bridge: str, host: DockerHost | None = None, *, ipv6: bool = False) -> None:
         self.bridge = bridge
         self.host = host
         self._sock: socket.socket | None = None
         self._stack = contextlib.ExitStack()
         self._frames: queue.Queue[bytes] = queue.Queue()
+        ethertype = self.ETH_P_IPV6 if ipv6 else self.ETH_P_IP
         if host is None or host.local:
-            self._sock = socket.socket(
-                socket.AF_PACKET, socket.SOCK_RAW, socket.htons(self.ETH_P_IP)
-            )
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
             try:
                 self._sock.bind((bridge, 0))
                 self._sock.setblocking(False)
@@ -352,7 +355,7 @@ class AdvertWatch:
             return
         try:
             lines = self._stack.enter_context(
-                host.stream(["python3", "-u", "-c", _REMOTE_WATCH, bridge])
+                host.stream(["python3", "-u", "-c", _REMOTE_WATCH, bridge, str(ethertype)])
             )
             first = next(lines, "")
             if first.strip() != "ready":
@@ -464,7 +467,10 @@ def _one(
 ) -> BenchRun:
     master = lab.expected_masters()[vip]
     backup = next(b.name for b in lab.balancers() if b.name != master)
+    ipv6 = lab.vip_addresses()[vip].version == 6
     addrs = {n.name: str(n.ip) for n in lab.nodes.values()}
+    if ipv6:  # IPv6 adverts come from the link-local address
+        addrs[master] = str(lab.node(master).link_local())
     layout = lab.layout.vips[vip] if lab.layout else None
     vrid = layout.vrid if layout else None
     advert_int = layout.advert_int if layout and layout.advert_int else 1.0
@@ -488,7 +494,7 @@ def _one(
                 )
         with contextlib.ExitStack() as stack:
             if phase == "advert":
-                watch = stack.enter_context(AdvertWatch(lab.bridge, lab.host))
+                watch = stack.enter_context(AdvertWatch(lab.bridge, lab.host, ipv6=ipv6))
                 wait = 3 * advert_int + 1
 
                 def after_advert() -> None:

@@ -623,19 +623,30 @@ class Daemon:
             if self.detail:
                 log.info("(%s) cannot send advert: %s is missing", inst.name, inst.cfg.interface)
             return
-        advert = VrrpAdvert(
-            version=inst.cfg.version,
-            vrid=inst.machine.params.vrid,
-            priority=priority,
-            advert_int=inst.machine.advert_int_field,
-            addresses=inst.advert_addresses,
-            auth_type=inst.auth_type,
-            auth_data=inst.auth_data,
-        )
         sock = inst.sock
+        interval = inst.machine.advert_int_field
         for dst in inst.destinations:
+            key = (priority, interval, inst.advert_addresses, inst.src, dst)
+            payload = inst.advert_cache.get(key)
+            if payload is None:
+                if len(inst.advert_cache) >= 64:  # priorities come and go: keep it small
+                    inst.advert_cache.clear()
+                payload = inst.advert_cache[key] = encode(
+                    VrrpAdvert(
+                        version=inst.cfg.version,
+                        vrid=inst.machine.params.vrid,
+                        priority=priority,
+                        advert_int=interval,
+                        addresses=inst.advert_addresses,
+                        auth_type=inst.auth_type,
+                        auth_data=inst.auth_data,
+                        family=inst.family,
+                    ),
+                    inst.src,
+                    dst,
+                )
             try:
-                sock.send(encode(advert, inst.src, dst), inst.src, dst)
+                sock.send(payload, inst.src, dst)
                 inst.sent += 1
             except OSError as exc:
                 if self.detail:
@@ -654,7 +665,14 @@ class Daemon:
             return
         actions = inst.machine.on_timer(now)
         if any(isinstance(a, StateChange) and a.new is State.MASTER for a in actions):
-            log.info("(%s) Receive advertisement timeout", inst.name)
+            # logged once the takeover's advert is on its way (keepalived logs it first;
+            # here a log line costs tens of microseconds on the takeover path)
+            sent = next((i for i, a in enumerate(actions) if isinstance(a, SendAdvert)), -1)
+            actions = [
+                *actions[: sent + 1],
+                LogNotice("Receive advertisement timeout"),
+                *actions[sent + 1 :],
+            ]
         self._apply(inst, actions)
 
     def _schedule(self, inst: Instance) -> None:

@@ -97,6 +97,11 @@ class Instance:
     fault_reasons: tuple[str, ...] = ()
     wants_master: bool = False  # sync group: master-down ran out, no master heard since
     drops: Counter[str] = field(default_factory=Counter)
+    # encoded adverts by what goes in them: the takeover's first advert leaves without
+    # building one (key: priority, interval field, addresses, source, destination)
+    advert_cache: dict[tuple[int, int, tuple[str, ...], str, str], bytes] = field(
+        default_factory=dict
+    )
     sent: int = 0
     received: int = 0
     last_transition: float = 0.0  # wall clock (time.time()) of the last state change

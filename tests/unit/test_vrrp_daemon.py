@@ -794,7 +794,9 @@ def test_garp_interval_paces_gratuitous_arps(fake_daemon: FakeDaemon) -> None:
     _drive(d.loop, lambda: len(garp.sent) >= 5, timeout=3)  # garp_master_repeat 5
     times = [t for t, _dev, _address in garp.sent]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.045, gaps
+    # unpaced they would be microseconds apart; a send made late by a loaded host brings
+    # the next (due at the planned time) closer, hence the margin
+    assert min(gaps) >= 0.03, gaps
 
 
 GROUP_CONF = (
