@@ -1,0 +1,39 @@
+"""`halab soak` side by side: one lab per engine over the same window, beside CPU hogs.
+
+A short window: what is checked is that the soak does what it says (both labs observed
+over one window, the hogs running throughout and gone after, the adverts' gaps measured
+at the topology's interval), not how either engine fares under load: that is a figure
+for the benchmark (README, "Soaks")."""
+
+from __future__ import annotations
+
+from pytest_halab import topology
+from pytest_halab.soak import BusyLoops, run_soaks
+
+SECONDS = 4.0
+ADVERT_S = 0.02  # nginx_v3_20ms
+
+
+def test_engines_soak_side_by_side_beside_busy_loops() -> None:
+    topo = topology.load("nginx_v3_20ms")
+    seen: list[str] = []
+    results = run_soaks(topo, ["keepalived", "halab"], SECONDS, busy=2, progress=seen.append)
+    assert [r.engine for r in results] == ["keepalived", "halab"]
+    assert any("2 busy loops running" in line for line in seen), seen
+    for r in results:
+        assert r.busy == 2 and abs(r.seconds - SECONDS) < 1.0, r
+        # only the master advertises, about every 20 ms over the window
+        (source,) = r.adverts
+        assert SECONDS / ADVERT_S * 0.8 < r.adverts[source] < SECONDS / ADVERT_S * 1.2, r
+        gaps = r.advert_gap_s[source]
+        assert 0.015 < gaps["p50"] < 0.03, gaps  # a generous sanity bound
+        assert gaps["p99"] <= gaps["p99.9"] <= gaps["max"], gaps
+        assert r.worst_gap() == gaps["p99.9"]
+        assert r.probes > 0 and set(r.cpu_percent) == {"lb1", "lb2"}
+
+
+def test_busy_loops_are_counted_and_stopped(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    client = lab_factory("nginx_v3_20ms").client_node()
+    with BusyLoops(client, 3) as hogs:
+        assert hogs.running() == 3
+    assert hogs.running() == 0
