@@ -60,11 +60,17 @@ class SoakResult:
     def spurious(self) -> int:
         return self.vip_events + self.failed_probes
 
-    def worst_gap(self, figure: str = "p99.9") -> float | None:
-        """The worst of the sources' gap figure (the master's gaps are the ones that count;
-        a backup sends none)."""
-        values = [g[figure] for g in self.advert_gap_s.values() if g.get(figure) is not None]
-        return max(values) if values else None
+    @property
+    def master_source(self) -> str | None:
+        """The source that sent the most adverts: the master of the window (a backup sends
+        only while it wrongly takes over, and its gaps span the times it did not)."""
+        return max(self.adverts, key=self.adverts.__getitem__, default=None)
+
+    def master_gap(self, figure: str = "p99.9") -> float | None:
+        """A figure of the gaps between the master's adverts."""
+        source = self.master_source
+        gaps = self.advert_gap_s.get(source) if source is not None else None
+        return gaps.get(figure) if gaps else None
 
 
 def gap_summary(gaps: Sequence[float]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from pytest_halab.vrrp.instance import (
     machine_identity,
     new_instance,
     resolve_vips,
+    source_kind,
 )
 from pytest_halab.vrrp.links import (
     InterfaceFollower,
@@ -374,9 +375,11 @@ class Daemon:
             )
             inst.fault_reasons = (NO_INTERFACE,)
         elif no_address:
-            wanted = "link-local IPv6" if cfg.family == 6 else "IPv4"
             log.error(
-                "(%s) no %s address on %s: FAULT until one is added", cfg.name, wanted, interface
+                "(%s) no %s address on %s: FAULT until one is added",
+                cfg.name,
+                source_kind(cfg.family),
+                interface,
             )
             inst.fault_reasons = (NO_ADDRESS,)
         return inst

@@ -36,6 +36,8 @@ __all__ = [
     "machine_identity",
     "new_instance",
     "resolve_vips",
+    "source_kind",
+    "unspecified",
 ]
 
 log = logging.getLogger("halab-vrrpd")
@@ -49,6 +51,11 @@ NO_ADDRESS = "no address"
 def unspecified(family: int) -> str:
     """The source address of an instance that has none yet."""
     return "::" if family == 6 else "0.0.0.0"
+
+
+def source_kind(family: int) -> str:
+    """What address an instance of this family sends from, for messages."""
+    return "link-local IPv6" if family == 6 else "IPv4"
 
 
 @dataclass

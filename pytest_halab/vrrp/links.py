@@ -20,7 +20,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pytest_halab.vrrp.eventlog import EventLog
-from pytest_halab.vrrp.instance import NO_ADDRESS, NO_INTERFACE, Instance, Vip, resolve_vips
+from pytest_halab.vrrp.instance import (
+    NO_ADDRESS,
+    NO_INTERFACE,
+    Instance,
+    Vip,
+    resolve_vips,
+    source_kind,
+)
 from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket
 from pytest_halab.vrrp.state import State, VrrpInstanceMachine
@@ -300,7 +307,8 @@ class InterfaceFollower:
             return False
         if src is None:
             if NO_ADDRESS not in inst.fault_reasons:
-                log.info("(%s) no %s address on %s", inst.name, _wanted(inst), cfg.interface)
+                kind = source_kind(inst.family)
+                log.info("(%s) no %s address on %s", inst.name, kind, cfg.interface)
             return inst.set_fault_reason(NO_ADDRESS, True)
         if src != inst.src:
             self._change_source(inst, src)
@@ -322,8 +330,3 @@ class InterfaceFollower:
             machine.start(now)  # INIT -> FAULT, already reported by the old machine
             machine.set_effective_priority(now, old.effective_priority)
         inst.machine = machine
-
-
-def _wanted(inst: Instance) -> str:
-    """What address an instance sends from, for messages."""
-    return "link-local IPv6" if inst.family == 6 else "IPv4"

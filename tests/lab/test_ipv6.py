@@ -159,3 +159,28 @@ def test_ipv6_vip_fails_over_when_the_master_crashes(
     for vip in ("VI_6", "VI_1"):
         r = hal.recovery(vip, fault, to="lb1", timeout=30)
         assert r.moved and r.new_holder == "lb1", r.summary()
+
+
+MIXED = [{"lb1": "halab", "lb2": "keepalived"}, {"lb1": "keepalived", "lb2": "halab"}]
+
+
+@pytest.mark.parametrize("pair", MIXED, ids=["lb1=halab", "lb1=keepalived"])
+def test_ipv6_group_of_both_engines_hands_over_both_ways(
+    pair: dict[str, str], lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
+) -> None:
+    """halab-vrrpd and keepalived in one IPv6 VRRP group: the backup of one engine hears the
+    master of the other (no second master), takes the VIP over on SIGTERM, gives it back."""
+    lab = lab_factory(TOPOLOGY, node_engines=pair)
+    lb1 = lab.node("lb1")
+    seen = wire(lab.client_node())
+    v6 = [e for e in seen if e["kind"] == "advert" and e["vrid"] == VRID6]
+    assert v6 and {(a["src"], a["priority"]) for a in v6} == {(str(lb1.link_local()), 150)}
+    assert lab.vip_holders()["VI_6"] == ["lb1"]
+    hal = hal_scenario(lab)
+    fault = hal.faults.kill_process("lb1", "vrrp", "SIGTERM")
+    m = hal.failover("VI_6", fault, to="lb2")
+    assert m.moved and m.new_holder == "lb2" and not m.split_brain, m.summary()
+    _assert_announced_by_na(hal, m)
+    hal.revert(fault)
+    r = hal.recovery("VI_6", fault, to="lb1")
+    assert r.moved and r.new_holder == "lb1" and not r.split_brain, r.summary()
