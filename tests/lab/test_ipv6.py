@@ -183,4 +183,6 @@ def test_ipv6_group_of_both_engines_hands_over_both_ways(
     _assert_announced_by_na(hal, m)
     hal.revert(fault)
     r = hal.recovery("VI_6", fault, to="lb1")
-    assert r.moved and r.new_holder == "lb1" and not r.split_brain, r.summary()
+    # preempting, lb1 adds the VIP as lb2, on hearing it, removes it: a millisecond or two
+    # with both, as in a group of one engine
+    assert r.moved and r.new_holder == "lb1" and r.holders_after == {"lb1"}, r.summary()
