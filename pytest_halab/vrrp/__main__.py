@@ -200,17 +200,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     if argv is None:
         name_process()
-    from pytest_halab.vrrp.daemon import Daemon
-    from pytest_halab.vrrp.status import REQUEST_SIGNALS
-
     args = parse_args(argv)
     if args.version:
         print(VERSION)
         return 0
     if args.signum is not None:
         return _print_signum(args.signum)
-    if args.config_test:
+    if args.config_test:  # the parser alone: -t starts without the daemon's modules
         return config_test(args.use_file, args.config_id)
+    # imported before the fork and the pid file, so that a signalled daemon is one whose
+    # code is loaded
+    from pytest_halab.vrrp.daemon import Daemon
+    from pytest_halab.vrrp.status import REQUEST_SIGNALS
+
     # Paths are the caller's: resolve them before a daemon changes directory to /.
     conf = os.path.abspath(args.use_file)
     pid_file = os.path.abspath(args.pid) if args.pid else None
