@@ -254,7 +254,9 @@ class Lab:
                 hostname=name,
                 labels=self._labels(**{L_NODE: name, L_ROLE: nspec.role.value}),
                 environment=env,
-                cap_add=["NET_ADMIN"],
+                cap_add=["NET_ADMIN"] + (["SYS_NICE"] if nspec.rt_runtime_us else []),
+                # keepalived's vrrp_rt_priority needs a real-time budget in the cgroup
+                **({"cpu_rt_runtime": nspec.rt_runtime_us} if nspec.rt_runtime_us else {}),
                 # Docker's embedded DNS resolves the lab's node names; every other name is
                 # forwarded to the node's own loopback, where nothing answers: no lookup
                 # ever leaves the lab.
@@ -286,11 +288,11 @@ class Lab:
         self.nodes = dict(zip(names, made, strict=True))
         # Balancers first: their VRRP engines then count down their timers while the other
         # nodes start.
-        parallel(lambda n: n.container.start(), self.balancers())
+        parallel(_start_node, self.balancers())
         others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
         parallel(
             lambda job: job(),
-            [self._release_engines, *(lambda n=n: n.container.start() for n in others)],
+            [self._release_engines, *(lambda n=n: _start_node(n) for n in others)],
         )
 
     def _release_engines(self) -> None:
@@ -734,3 +736,19 @@ class Lab:
                 lab.nodes[name] = Node(name, d.role.value, d.ip, c, d.ip6)
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
         return lab
+
+
+def _start_node(node: Node) -> None:
+    """Start a node's container; a real-time budget the engine cannot give is said plainly."""
+    try:
+        node.container.start()
+    except docker.errors.APIError as exc:
+        if "rt_runtime" not in str(exc):
+            raise
+        raise LabStartError(
+            f"{node.name} asks for a real-time CPU budget (rt_runtime_us) that the Docker "
+            "engine has none of to share: start dockerd with --cpu-rt-runtime (scripts/"
+            "ensure-docker does where the kernel has real-time group scheduling, "
+            f"/sys/fs/cgroup/cpu/cpu.rt_runtime_us): {exc}",
+            node.name,
+        ) from None

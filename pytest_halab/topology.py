@@ -159,6 +159,18 @@ class NodeSpec(_Frozen):
     body: str | None = Field(
         default=None, description="web role: what '/' answers (seed 001: 1111, 2222)"
     )
+    rt_runtime_us: int | None = Field(
+        default=None,
+        ge=1000,
+        le=500000,
+        description=(
+            "a real-time CPU budget for the node (microseconds per second, its cgroup's "
+            "cpu.rt_runtime_us) and CAP_SYS_NICE, so that keepalived's vrrp_rt_priority "
+            "can give the VRRP engine SCHED_RR; the Docker engine must have a budget to "
+            "share (dockerd --cpu-rt-runtime, which scripts/ensure-docker sets where the "
+            "kernel has real-time group scheduling)"
+        ),
+    )
 
     @field_validator("files")
     @classmethod

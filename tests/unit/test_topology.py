@@ -295,3 +295,12 @@ def test_keepalived_conf_errors_name_the_files_line(tmp_path: Path) -> None:
         f"{tmp_path / 'lb2.conf'}:7: (VI_1) Authentication specified but no password given. "
         "Ignoring",
     ]
+
+
+def test_a_real_time_budget_is_bounded(tmp_path: Path) -> None:
+    ok = GOOD.replace("    host: 10\n", "    host: 10\n    rt_runtime_us: 100000\n")
+    assert topology.load(write(tmp_path, ok, ka=KA)).spec.nodes["lb1"].rt_runtime_us == 100000
+    for bad in ("0", "999", "600000", "lots"):
+        text = GOOD.replace("    host: 10\n", f"    host: 10\n    rt_runtime_us: {bad}\n")
+        with pytest.raises(TopologyError, match="rt_runtime_us"):
+            topology.load(write(tmp_path, text, ka=KA))
