@@ -44,7 +44,7 @@ HANG_SECONDS = 10
 # 1:2.2.7-1+b2, each file in a network namespace holding the interfaces it names, run as
 # root on the project's python machine). Raise it when a fix makes more files agree; never
 # lower it to make a change pass.
-MEASURED_STATUS_AGREEMENT = 42 / 42  # 34/39 before the checker's checks; see git log -L
+MEASURED_STATUS_AGREEMENT = 43 / 43  # 34/39 before the checker's checks; see git log -L
 
 
 def _load_tool() -> ModuleType:

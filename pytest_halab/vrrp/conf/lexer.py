@@ -98,6 +98,7 @@ class _Source:
     identity: tuple[int, int] | None
     copy: bool
     index: int = 0  # lines read; the line number of the last one read
+    unterminated: bool = False  # the file's last line has no newline
     pwd: str | None = None
     more: list[str] = field(default_factory=list)
     root: str = "."
@@ -105,6 +106,16 @@ class _Source:
     # includes the parent process made while reading this file's last line and that this
     # process (reading the copy) finds again both on disk and, after them, in the copy
     pending: list[tuple[list[str], str, int, tuple[str, int]]] = field(default_factory=list)
+
+    @property
+    def line_number(self) -> int:
+        """The number keepalived gives the line last read. Its parent process, reading
+        the file itself, counts a line when it reads its newline: a last line without one
+        keeps the number of the line before (the processes reading its copy, where the
+        parent wrote one, do not)."""
+        if self.unterminated and not self.copy and self.index == len(self.lines) > 1:
+            return self.index - 1
+        return self.index
 
 
 class Reader(Preprocessor):
@@ -230,7 +241,7 @@ class Reader(Preprocessor):
         """A diagnostic where keepalived is: the line last read from the innermost file."""
         if self._sources:
             top = self._sources[-1]
-            self.diags.add(top.shown, top.index, kind, message)
+            self.diags.add(top.shown, top.line_number, kind, message)
         else:
             self.diags.add(self.last[0] or self.main, self.last[1], kind, message)
 
@@ -255,7 +266,15 @@ class Reader(Preprocessor):
         text = raw.decode("utf-8", errors="surrogateescape")
         base = os.path.dirname(real)
         self._sources.append(
-            _Source(shown, _physical_lines(text), base, nesting, identity, self._copy_next)
+            _Source(
+                shown,
+                _physical_lines(text),
+                base,
+                nesting,
+                identity,
+                self._copy_next,
+                unterminated=bool(text) and not text.endswith("\n"),
+            )
         )
 
     # -- keepalived's read_line(): the next logical line, preprocessed
@@ -321,10 +340,10 @@ class Reader(Preprocessor):
                     self._end_definition()
                 continue
             if physical.strip(" \t\r\f\v"):
-                self.last = (source.shown, source.index)
+                self.last = (source.shown, source.line_number)
 
             def report(kind: str, message: str, at: _Source = source) -> None:
-                self.diags.add(at.shown, at.index, kind, message)
+                self.diags.add(at.shown, at.line_number, kind, message)
 
             # What keepalived's parent reads in the file, and writes to its copy (it prints
             # an unterminated quote with the line's trailing blanks).
@@ -346,6 +365,8 @@ class Reader(Preprocessor):
                 continue
             if not text:
                 continue
+            if source.unterminated and source.index == len(source.lines) > 1:
+                self.diverged = True  # the parent numbers this line otherwise (line_number)
             self._origin = source
             return text, [(c, c + 1) for c in columns], literal
         return None
@@ -354,7 +375,7 @@ class Reader(Preprocessor):
         """Split a preprocessed line at its first unquoted brace, keeping the rest for the
         next read (preprocessed again), and make it a `Line`."""
         source = self._sources[-1] if self._sources else None
-        shown, lineno = (source.shown, source.index) if source else self.last
+        shown, lineno = (source.shown, source.line_number) if source else self.last
 
         def report(kind: str, message: str) -> None:
             self.diags.add(shown, lineno, kind, message)
@@ -453,7 +474,7 @@ class Reader(Preprocessor):
             files.append(match)
         if not files:
             return
-        where = (top.shown, top.index)
+        where = (top.shown, top.line_number)
         origin = self._origin
         doubled = not literal and origin is not None and origin.copy
         if doubled:

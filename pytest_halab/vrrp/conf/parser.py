@@ -106,6 +106,13 @@ def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool)
                 # keepalived's skip_block(true): a following '{ ... }' is skipped; when
                 # the next line is no '{', nothing is, and that line is read as the
                 # first of the keyword's block (which then misses its '{').
+                if not ctx.skip_reads_block and not ctx.next_opens_block() and kw.sub:
+                    # no '{' and nothing to work on (a first vrrp_instance without a
+                    # name): keepalived still reads what follows as the block, missing
+                    # its '{'; its handlers would touch freed memory, here the block's
+                    # lines are only reported as unknown
+                    process(ctx, {}, level + 1, True)
+                    continue
                 if ctx.next_opens_block() or not ctx.skip_reads_block:
                     ctx.skip_block()
                     if kw.sub is None and level > 0:
