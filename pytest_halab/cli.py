@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import engines as engines_mod
-from . import images, services, topology
+from . import images, services, tables, topology
 from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
 from .baseline import rule as baseline_rule
 from .dockerhost import from_env as docker_host
@@ -35,7 +35,6 @@ from .sweep import clean, lab_ids, remove_lab
 if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
     from .baseline import Regression
     from .bench import BenchGate
-    from .soak import SoakResult
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
 EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
@@ -54,11 +53,6 @@ class _Console(Console):
 # Tables stay readable when piped (CI logs): no 80-column wrapping.
 console = _Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
 err = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-
-
-def _cells(*values: object) -> list[Text]:
-    """Table cells shown as they are (a str cell would be read as markup)."""
-    return [Text(str(v)) for v in values]
 
 
 def _progress(name: str, msg: str) -> None:
@@ -88,7 +82,8 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     for col in ("image", "tag", "action", "seconds"):
         table.add_column(col)
     for b in built.values():
-        table.add_row(*_cells(b.name, b.tag, "built" if b.built else "cached", f"{b.seconds:.1f}"))
+        state = "built" if b.built else "cached"
+        table.add_row(*tables.cells(b.name, b.tag, state, f"{b.seconds:.1f}"))
     console.print(table)
     console.print(f"images ready in {time.monotonic() - t0:.1f} s")
     return 0
@@ -171,7 +166,7 @@ def _print_status(st: dict[str, Any]) -> None:
         nodes.add_column(col)
     for n in st["nodes"]:
         ip6 = [n.get("ip6", "")] if six else []
-        nodes.add_row(*_cells(n["name"], n["role"], n["ip"], *ip6, n["state"]))
+        nodes.add_row(*tables.cells(n["name"], n["role"], n["ip"], *ip6, n["state"]))
     console.print(nodes)
     vips = Table(title="virtual IPs")
     for col in ("vip", "address", "expected master", "held by", "verdict"):
@@ -187,7 +182,7 @@ def _print_status(st: dict[str, Any]) -> None:
         else:
             verdict = "[red]split brain[/red]"
         vips.add_row(
-            *_cells(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-"),
+            *tables.cells(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-"),
             Text.from_markup(verdict),
         )
     console.print(vips)
@@ -196,11 +191,11 @@ def _print_status(st: dict[str, Any]) -> None:
         insts.add_column(col)
     for i in st.get("instances", []):
         if "error" in i:
-            insts.add_row(*_cells(i["node"], "-", i["error"], "", "", ""))
+            insts.add_row(*tables.cells(i["node"], "-", i["error"], "", "", ""))
             continue
         flags = " nopreempt" if i["nopreempt"] else ""
         insts.add_row(
-            *_cells(
+            *tables.cells(
                 i["node"],
                 i["instance"],
                 i["state"],
@@ -526,94 +521,15 @@ def _write_text(path: Path, text: str, what: str) -> bool:
     return True
 
 
-_PHASE_WORDS = {
-    "advert": "faults injected just after an advert of the master",
-    "random": "faults injected at random points of the advert cycle",
-}
-
-
 def _print_bench(res: Any) -> None:
     """The bench's table, the engines' ratios, and one line per engine and fault whose VIP
     did not move in some run."""
-    console.print(_bench_table(res))
-    ratios = _ratio_table(res)
+    console.print(tables.bench_table(res))
+    ratios = tables.ratio_table(res)
     if ratios is not None:
         console.print(ratios)
     for line in res.no_move_lines():
         console.print(Text(line), soft_wrap=True)
-
-
-def _bench_table(res: Any) -> Table:
-    """One row per engine and fault: the fault and the node it hit ("kill_nginx on lb1"),
-    in how many runs the VIP moved, and the figures' percentiles, under headings an operator
-    reads (what, in which unit; the percentiles in the caption)."""
-
-    def cell(engine: str, fault: str, fig: str, keys: tuple[str, ...] = ("p50", "p90")) -> str:
-        st = res.stats(engine, fault, fig)
-        if st is None:
-            return "-"
-        return " / ".join(f"{st[k] * 1000:.1f}" for k in keys)
-
-    phase = _PHASE_WORDS.get(res.phase, f"faults at phase {res.phase}")
-    table = Table(
-        title=escape(
-            f"failover benchmark: {res.topology}, {res.vip}; {phase}; the client sends a "
-            f"request every {res.probe_interval * 1000:g} ms"
-        ),
-        caption="median / 90th percentile of the runs; takeover: median / min / max; GARP: "
-        "the largest gap, negative when the GARP came first; fault after advert: min / max",
-    )
-    rows = []
-    for engine, fault in res.groups():
-        runs = res.runs_of(engine, fault)
-        deltas = [d for r in runs if (d := r.garp_vs_netlink_s) is not None]
-        largest = max(deltas, key=abs) if deltas else None
-        rows.append(
-            [
-                engine,
-                f"{fault} on {res.nodes(engine, fault)}",
-                f"{res.moved(engine, fault)} of {len(runs)} runs",
-                cell(engine, fault, "detection"),
-                cell(engine, fault, "vip_move"),
-                cell(engine, fault, "outage"),
-                cell(engine, fault, "takeover", ("p50", "min", "max")),
-                "-" if largest is None else f"{largest * 1000:.1f}",
-                cell(engine, fault, "phase", ("min", "max")),
-            ]
-        )
-    # The headings are broken by hand and the figures do not wrap (unless the console is
-    # too narrow for them): a figure split over two lines is misread, and rich would shrink
-    # the widest columns first, the figures'.
-    for col in ("VRRP\nengine", "fault,\non node", "VIP\nmoved in"):
-        table.add_column(col)
-    for col in (
-        "new master\ndetected (ms)",
-        "VIP on new\nmaster (ms)",
-        "client\noutage (ms)",
-        "takeover on\nthe wire (ms)",
-        "GARP after\naddress set\n(ms)",
-        "fault after\nthe master's\nadvert (ms)",
-    ):
-        table.add_column(col, justify="right", no_wrap=True, overflow="fold")
-    for row in rows:
-        table.add_row(*_cells(*row))
-    return table
-
-
-def _ratio_table(res: Any) -> Table | None:
-    """With both engines: halab-vrrpd's medians over keepalived's, fault by fault."""
-    if not {"keepalived", "halab"} <= {r.engine for r in res.runs}:
-        return None
-    ratios = Table(title="halab-vrrpd / keepalived, ratio of medians (<= 1.0: as fast or faster)")
-    for col in ("fault", "VIP on new master", "client outage", "takeover on the wire"):
-        ratios.add_column(col)
-    for fault in dict.fromkeys(r.fault for r in res.runs):
-        row = [fault]
-        for fig in ("vip_move", "outage", "takeover"):
-            a, b = res.stats("halab", fault, fig), res.stats("keepalived", fault, fig)
-            row.append(f"{a['p50'] / b['p50']:.3f}" if a and b and b["p50"] > 0 else "-")
-        ratios.add_row(*_cells(*row))
-    return ratios
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -634,70 +550,14 @@ def cmd_soak(args: argparse.Namespace) -> int:
         topo, engines_asked, args.seconds, busy=args.busy, progress=lambda m: err.print(Text(m))
     )
     for res in results:
-        console.print(_soak_table(res))
+        console.print(tables.soak_table(res))
     if len(results) > 1:
-        console.print(_soak_comparison(results))
+        console.print(tables.soak_comparison(results))
     # one engine: its result, as before; several: each, in --vrrp's order
     data = results[0].as_dict() if len(results) == 1 else {"soaks": [r.as_dict() for r in results]}
     if out is not None and not _write_json(out, data):
         return 1
     return 0 if all(r.spurious == 0 for r in results) else 1
-
-
-def _soak_table(res: SoakResult) -> Table:
-    busy = f", {res.busy} busy loops" if res.busy else ""
-    table = Table(
-        title=escape(f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched{busy}")
-    )
-    table.add_column("measure")
-    table.add_column("value")
-    for src, n in res.adverts.items():
-        g = res.advert_gap_s.get(src)
-        gap = ""
-        if g:
-            gap = ", ".join(
-                f"{label} {g[key] * 1000:.2f} ms"
-                for label, key in (("gap p50", "p50"), ("p99", "p99"), ("p99.9", "p99.9"))
-                if g.get(key) is not None
-            )
-            gap += f", max {g['max'] * 1000:.2f} ms"
-        table.add_row(*_cells(f"adverts from {src}", f"{n}  {gap}"))
-    table.add_row("VIP added/removed (spurious transitions)", str(res.vip_events))
-    table.add_row("failed requests", f"{res.failed_probes} of {res.probes}")
-    for node in res.cpu_percent:
-        table.add_row(
-            *_cells(
-                f"{node} engine CPU / RSS",
-                f"{res.cpu_percent[node]:.2f} % of a core / {res.rss_mb[node]:.1f} MB",
-            )
-        )
-    return table
-
-
-def _soak_comparison(results: list[SoakResult]) -> Table:
-    """The engines side by side: the gaps between the master's adverts and the spurious
-    transitions, with each engine's p99.9 gap as a ratio of the first engine's."""
-    table = Table(title="soak: side by side (the same window, the same load; the master's gaps)")
-    table.add_column("engine")
-    for head in ("gap p99", "gap p99.9", "gap max", "spurious", "ratio p99.9"):
-        table.add_column(head, justify="right")
-    base = results[0].master_gap()
-    for res in results:
-        p999 = res.master_gap()
-        ratio = f"{p999 / base:.3f}" if p999 is not None and base else "-"
-        table.add_row(
-            res.engine,
-            _ms_or_dash(res.master_gap("p99")),
-            _ms_or_dash(p999),
-            _ms_or_dash(res.master_gap("max")),
-            str(res.spurious),
-            ratio,
-        )
-    return table
-
-
-def _ms_or_dash(v: float | None) -> str:
-    return "-" if v is None else f"{v * 1000:.2f} ms"
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

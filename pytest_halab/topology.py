@@ -40,8 +40,9 @@ from pydantic import (
     model_validator,
 )
 
-from . import engines
+from . import engines, yamldoc
 from .errors import TopologyError
+from .yamldoc import short as _short
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIRS_ENV = "HALAB_TOPOLOGY_PATH"
@@ -52,7 +53,6 @@ SAMPLE_SUBNET6 = ipaddress.IPv6Network("2001:db8::/64")  # documentation prefix:
 ULA_PREFIX = ipaddress.IPv6Network("fd68:616c:6162::/48")
 RESERVED_HOSTS = {0, 1, 255}  # network, Docker's gateway, broadcast (for a /24)
 MAX_FILE_BYTES = 1 << 20  # a topology file or a config template: far above any real one
-MAX_DEPTH = 20  # YAML nesting: a real topology nests 4 levels
 MAX_PATH = 1024  # a path in `files:` (either side), in characters
 MAX_PATH_PART = 255  # one component of such a path (NAME_MAX)
 PSEUDO_FS = (Path("/proc"), Path("/sys"), Path("/dev"))  # files there may block or never end
@@ -193,11 +193,6 @@ class NodeSpec(_Frozen):
                         f"{MAX_PATH_PART} per component)"
                     )
         return v
-
-
-def _short(text: str, limit: int = 60) -> str:
-    """A user's string quoted for a message, cut if long."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
 def _bare(text: str, limit: int = 20) -> str:
@@ -576,151 +571,6 @@ def _is_file(p: Path) -> bool:
         return False
 
 
-class _Refused(yaml.MarkedYAMLError):
-    """A YAML document refused while loading: too deep, or a value Python cannot hold."""
-
-    def __init__(
-        self, problem: str, mark: yaml.Mark | None, field: str, node: yaml.Node | None = None
-    ) -> None:
-        super().__init__(problem=problem, problem_mark=mark)
-        self.field = field
-        self.node = node
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses nesting deeper than MAX_DEPTH (composing recurses) and turns
-    a value Python refuses (an integer of thousands of digits, a date like 2001-02-30) into
-    a YAML error at its line, with the field it sits in."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._keys: list[str] = []
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        label = index.value if isinstance(index, yaml.ScalarNode) else index
-        pushed = parent is not None and label is not None
-        if pushed:
-            self._keys.append(str(label))
-        try:
-            if len(self._keys) > MAX_DEPTH:
-                raise _Refused(
-                    f"nested deeper than {MAX_DEPTH} levels",
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-                    ".".join(self._keys[:4]) + "...",
-                )
-            node: yaml.Node | None = super().compose_node(parent, index)
-            return node
-        finally:
-            if pushed:
-                self._keys.pop()
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, OverflowError, TypeError) as exc:
-            raise _Refused(f"unreadable value: {exc}", node.start_mark, "", node) from None
-
-
-def _field_of(root: yaml.Node, target: yaml.Node) -> str:
-    """The dotted field of a node in the document (breadth first; aliases may loop)."""
-    todo: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
-    seen: set[int] = set()
-    while todo:
-        node, keys = todo.pop(0)
-        if node is target:
-            return ".".join(keys)
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            todo += [(v, (*keys, str(k.value))) for k, v in node.value]
-        elif isinstance(node, yaml.SequenceNode):
-            todo += [(v, (*keys, str(i))) for i, v in enumerate(node.value)]
-    return ""
-
-
-def _refuse_duplicate_keys(root: yaml.Node) -> None:
-    """YAML keeps the last of two equal keys and drops the first without a word: refused."""
-    todo: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
-    seen: set[int] = set()
-    while todo:
-        node, keys = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            firsts: dict[str, int] = {}
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
-                    if k.value in firsts:
-                        field = ".".join((*keys, str(k.value)))
-                        raise _Refused(
-                            f"duplicate key {_short(str(k.value))} (first at line "
-                            f"{firsts[k.value]})",
-                            k.start_mark,
-                            field,
-                        )
-                    firsts[k.value] = k.start_mark.line + 1
-                todo.append((v, (*keys, str(getattr(k, "value", "?")))))
-        elif isinstance(node, yaml.SequenceNode):
-            todo += [(v, (*keys, str(i))) for i, v in enumerate(node.value)]
-
-
-def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for lines) and its data, or a TopologyError with the line."""
-    root: yaml.Node | None = None
-    loader: _Loader | None = None
-    try:
-        loader = _Loader(text)  # the reader refuses unprintable characters at once
-        root = loader.get_single_node()
-        if root is not None:
-            _refuse_duplicate_keys(root)
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line: int | None = mark.line + 1 if mark is not None else None
-        if isinstance(exc, yaml.reader.ReaderError):
-            line = text[: exc.position].count("\n") + 1
-        where = f"{path}:{line}" if line else str(path)
-        field = ""
-        if isinstance(exc, _Refused):
-            field = exc.field
-            if exc.node is not None and root is not None:
-                field = _field_of(root, exc.node)
-        problem = getattr(exc, "problem", None) or str(exc)
-        if isinstance(exc, yaml.reader.ReaderError):
-            problem = f"character U+{exc.character:04X} is not allowed in YAML"
-        field = f"{field}: " if field else ""
-        raise TopologyError(f"{where}: {field}invalid YAML: {problem}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return root, data
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the YAML node at a pydantic error location (deepest known)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if k.value == key:
-                    nxt = v
-                    line = k.start_mark.line + 1
-                    break
-            node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            node = node.value[key] if key < len(node.value) else None
-            if node is not None:
-                line = node.start_mark.line + 1
-        else:
-            break
-        if node is None:
-            break
-    return line
-
-
 def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
     msgs = []
     for err in exc.errors():
@@ -729,23 +579,13 @@ def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> 
         if isinstance(cause, _Located):
             loc += cause.loc
         field = ".".join(str(x) for x in loc) or "(top level)"
-        line = _line_of(root, loc)
+        line = yamldoc.line_of(root, loc)
         where = f"{path}:{line}" if line else str(path)
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         msgs.append(f"{where}: {field}: {msg}")
     return "\n".join(msgs)
-
-
-def _value_node(root: yaml.Node | None, loc: tuple[str, ...]) -> yaml.Node | None:
-    """The YAML node written at a field of the document, if written there directly."""
-    node = root
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if k.value == key), None)
-    return node
 
 
 _YAML_INT = "tag:yaml.org,2002:int"
@@ -758,7 +598,7 @@ def _refuse_decimal_modes(path: Path, root: yaml.Node | None, spec: TopologySpec
     for node, nspec in spec.nodes.items():
         for dest, file in nspec.files.items():
             loc = ("nodes", node, "files", dest, "mode")
-            written = _value_node(root, loc)
+            written = yamldoc.value_node(root, loc)
             if (
                 file.mode is None
                 or file.mode < 8  # one digit: the same number in octal and decimal
@@ -770,7 +610,7 @@ def _refuse_decimal_modes(path: Path, root: yaml.Node | None, spec: TopologySpec
             text = str(written.value)
             meant = f"0{text}" if set(text) <= set("01234567") else f"0{file.mode:o}"
             raise TopologyError(
-                f"{path}:{_line_of(root, loc)}: {'.'.join(loc)}: {_bare(text)} is a decimal "
+                f"{path}:{yamldoc.line_of(root, loc)}: {'.'.join(loc)}: {_bare(text)} is a decimal "
                 f"number in YAML (octal 0{file.mode:o}): write the mode in octal, in quotes, "
                 f'e.g. "{meant}"'
             )
@@ -779,7 +619,7 @@ def _refuse_decimal_modes(path: Path, root: yaml.Node | None, spec: TopologySpec
 def load(name_or_path: str | Path) -> Topology:
     """Load and fully validate a topology; raises TopologyError naming file, line and field."""
     path = resolve(str(name_or_path))
-    root, data = _parse_yaml(path, read_text_file(path, "topology file"))
+    root, data = yamldoc.parse_yaml(path, read_text_file(path, "topology file"))
     if not isinstance(data, dict):
         raise TopologyError(f"{path}:1: a topology file must be a mapping of fields")
     try:
@@ -794,7 +634,7 @@ def load(name_or_path: str | Path) -> Topology:
     for node, nspec in spec.nodes.items():
         for dest, file in nspec.files.items():
             src = path.parent / file.template
-            line = _line_of(root, ("nodes", node, "files", dest, "template"))
+            line = yamldoc.line_of(root, ("nodes", node, "files", dest, "template"))
             try:
                 read_text_file(src, "config template")
             except TopologyError as exc:
@@ -802,7 +642,7 @@ def load(name_or_path: str | Path) -> Topology:
                 raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: {why}") from None
         rendered = topo.render_files(node, sample)
         if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:
-            line = _line_of(root, ("nodes", node, "files", KEEPALIVED_CONF, "template"))
+            line = yamldoc.line_of(root, ("nodes", node, "files", KEEPALIVED_CONF, "template"))
             checked[node] = _check_keepalived_conf(
                 topo, node, nspec.files[KEEPALIVED_CONF].template, rendered[KEEPALIVED_CONF], line
             )
@@ -879,7 +719,7 @@ def _bind_vips(
     for vname, ip in sample.vips.items():
         lacking = [f"{n}'s {c.template}" for n, c in confs.items() if str(ip) not in c.instances]
         if lacking:
-            line = _line_of(root, ("vips", vname))
+            line = yamldoc.line_of(root, ("vips", vname))
             problems.append(
                 f"{topo.path}:{line}: vips.{vname}: address {{{{ vip.{vname} }}}} is in no "
                 f"virtual_ipaddress block of {', '.join(lacking)}"

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_halab import baseline as bl
 from pytest_halab import bench as bench_mod
-from pytest_halab import cli
+from pytest_halab import cli, tables
 from pytest_halab.bench import BenchResult, BenchRun, _run_line
 from pytest_halab.cli import main as halab_main
 from pytest_halab.measures import FailoverMeasure
@@ -89,12 +89,12 @@ def result() -> BenchResult:
 
 def cells(res: BenchResult) -> dict[str, list[Any]]:
     """Column heading (its lines joined) -> cells."""
-    table = cli._bench_table(res)
+    table = tables.bench_table(res)
     return {" ".join(str(c.header).split()): [str(x) for x in c.cells] for c in table.columns}
 
 
 def test_the_table_says_where_the_fault_hit_and_in_plain_words_with_units() -> None:
-    table = cli._bench_table(result())
+    table = tables.bench_table(result())
     assert "median / 90th percentile" in str(table.caption)
     got = cells(result())
     assert list(got) == [
@@ -123,7 +123,7 @@ def test_the_figures_keep_their_line_in_a_ci_log() -> None:
     """160 columns (the width when piped): no figure is split over two lines."""
     console = cli._Console(width=160, emoji=False, highlight=False)
     with console.capture() as captured:
-        console.print(cli._bench_table(result()))
+        console.print(tables.bench_table(result()))
     text = captured.get()
     assert max(len(line) for line in text.splitlines()) <= 160
     assert "361.0 / 361.0 / 361.0" in text and "360.0 / 360.0" in text
