@@ -14,7 +14,6 @@ __all__ = [
     "TIMER_HZ",
     "VRRP_PRIO_DFL",
     "VRRP_PRIO_OWNER",
-    "CheckerScript",
     "ConfigItem",
     "Encap",
     "GlobalDefs",
@@ -229,8 +228,9 @@ class TrackScript:
 
 @dataclass
 class NotifyScript:
-    """A notify-type script (``notify_master``, ``notify``, ``vrrp_notify_fifo_script``...)
-    as keepalived 2.2.7 keeps it (lib/notify.c notify_script_init).
+    """A notify-type script (``notify_master``, ``notify``, ``vrrp_notify_fifo_script``...,
+    and a MISC_CHECK's ``misc_path``) as keepalived 2.2.7 keeps it (lib/notify.c
+    notify_script_init).
 
     The keyword's first parameter is the command, split into `argv` with keepalived's
     quoting and escapes (``"/x.sh 'a b'"`` is ``["/x.sh", "a b"]``); a second parameter is
@@ -249,7 +249,7 @@ class NotifyScript:
     @property
     def path(self) -> str:
         """The program, as keepalived names the script in its messages."""
-        return self.argv[0]
+        return self.argv[0] if self.argv else ""
 
     @property
     def command(self) -> str:
@@ -417,22 +417,6 @@ class ConfigItem:
 
 
 @dataclass
-class CheckerScript:
-    """A MISC_CHECK's ``misc_path`` script: its argv, and the user (and group) it runs as
-    (None: the default script user)."""
-
-    argv: list[str]
-    user: str | None = None
-    group: str | None = None
-    line: int = 0
-    file: str = ""
-
-    @property
-    def path(self) -> str:
-        return self.argv[0] if self.argv else ""
-
-
-@dataclass
 class RealServer:
     """A ``real_server`` (or the ``sorry_server``) of a virtual server, as keepalived's
     checker reads it: `ip` None when its address is invalid (keepalived skips it); `port`
@@ -449,7 +433,7 @@ class RealServer:
     weight: int | None = None
     forwarding: str | None = None
     notify_scripts: list[NotifyScript] = field(default_factory=list)
-    misc_scripts: list[CheckerScript] = field(default_factory=list)
+    misc_scripts: list[NotifyScript] = field(default_factory=list)  # MISC_CHECK misc_path
 
 
 @dataclass

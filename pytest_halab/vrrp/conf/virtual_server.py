@@ -12,7 +12,7 @@ from collections.abc import Callable
 from .context import Kw, ParseContext
 from .keywords import VS_TABLE, KeywordTree
 from .lexer import Line, split_quoted_escaped
-from .model import CheckerScript, ConfigItem, RealServer, VirtualServer
+from .model import ConfigItem, NotifyScript, RealServer, VirtualServer
 from .notify import notify_script
 from .scripts import lookup_user
 from .values import UINT_MAX, true_false
@@ -39,7 +39,7 @@ class _State:
     def __init__(self, vs: VirtualServer) -> None:
         self.vs = vs
         self.rs: RealServer | None = None
-        self.misc: CheckerScript | None = None
+        self.misc: NotifyScript | None = None
         self.misc_user_set = False
         self.misc_dropped = False
 
@@ -433,7 +433,7 @@ def _misc_path(ctx: ParseContext, line: Line, st: _State) -> None:
     if argv:
         user = st.misc.user if st.misc else None
         group = st.misc.group if st.misc else None
-        st.misc = CheckerScript(argv, user, group, line.line, line.file)
+        st.misc = NotifyScript(argv, user, group, line.line, line.file)
 
 
 def _misc_user(ctx: ParseContext, line: Line, st: _State) -> None:
@@ -456,7 +456,7 @@ def _misc_user(ctx: ParseContext, line: Line, st: _State) -> None:
         return
     st.misc_user_set = True
     if st.misc is None:
-        st.misc = CheckerScript([], user, group, line.line, line.file)
+        st.misc = NotifyScript([], user, group, line.line, line.file)
     else:
         st.misc.user, st.misc.group = user, group
 
