@@ -93,14 +93,16 @@ def _assert_announced_by_na(hal: Scenario, m: FailoverMeasure) -> None:
     tl = hal.timeline()
     vip6 = str(hal.lab.vip_addresses()["VI_6"])
     mac = hal.measure_context.node_macs[str(m.new_holder)]
+    # the new holder's: an old master a few seconds into its mastership may still send its
+    # garp_master_delay round of NAs after the fault (keepalived does, 5 s after taking over)
     nas = [
         e
         for e in tl.between(m.fault_ts, m.window_end).events
-        if e.kind == "na" and e.get("addr") == vip6
+        if e.kind == "na" and e.get("addr") == vip6 and e.get("mac") == mac
     ]
     assert nas, tl.format_around(m.fault_ts)
     first = nas[0]
-    assert (first.get("dst"), first.get("hop_limit"), first.get("mac")) == ("ff02::1", 255, mac)
+    assert (first.get("dst"), first.get("hop_limit")) == ("ff02::1", 255)
     assert "solicited" not in first.get("flags", [])
     assert m.garp_s == pytest.approx(first.ts - m.fault_ts, abs=2e-6)  # the first NA
     assert not [
