@@ -21,7 +21,7 @@ import docker.errors
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from . import dockerhost, engines, hostrules, images, instances, services, waits
+from . import directors, dockerhost, engines, hostrules, images, instances, services, waits
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, LabTimeoutError, LayoutError
@@ -265,19 +265,14 @@ class Lab:
                 networking_config={self.network.name: endpoint} if self.network else None,
                 detach=True,
                 stop_signal="SIGTERM",
-                sysctls=(
-                    None
-                    if ip6 is None
-                    else BALANCER_IPV6_SYSCTLS
-                    if nspec.role is Role.BALANCER
-                    else IPV6_SYSCTLS
-                ),
+                sysctls=self._sysctls(name, ip6 is not None) or None,
             )
             node = Node(name, nspec.role.value, addr.nodes[name], container, ip6)
             rendered = self.topology.render_files(name, addr)
             files = {dest: f.data for dest, f in rendered.items()}
             if nspec.role is Role.BALANCER:
                 files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
+            files.update(self._director_files(name, addr))
             if files:
                 node.put_files(files, modes={dest: f.mode for dest, f in rendered.items()})
             return node
@@ -294,6 +289,28 @@ class Lab:
             lambda job: job(),
             [self._release_engines, *(lambda n=n: _start_node(n) for n in others)],
         )
+
+    def _sysctls(self, name: str, ipv6: bool) -> dict[str, str]:
+        """What Docker sets in the node's network namespace when it makes the container:
+        IPv6 settings in an IPv6 lab, an LVS director's or real server's (`directors`)."""
+        assert self.topology is not None
+        out: dict[str, str] = {}
+        if ipv6:
+            balancer = self.topology.spec.nodes[name].role is Role.BALANCER
+            out.update(BALANCER_IPV6_SYSCTLS if balancer else IPV6_SYSCTLS)
+        out.update(self.topology.directing.sysctls(name))
+        return out
+
+    def _director_files(self, name: str, addr: Addressing) -> dict[str, bytes]:
+        """An LVS director's marker (its image then starts the checker), a real server's
+        set-up script (the VIP on lo for DR, the route back through the VIP for NAT)."""
+        assert self.topology is not None
+        directing = self.topology.directing
+        if directing.is_director(name):
+            return {directors.CHECKER_FILE: b"halab-vrrpd --check\n"}
+        clients = [addr.nodes[n] for n in self.topology.nodes_with_role(Role.CLIENT)]
+        script = directing.real_server_script(name, addr.vips, clients)
+        return {} if script is None else {directors.REAL_SERVER_SCRIPT: script}
 
     def _release_engines(self) -> None:
         """Tell the balancers' VRRP engines when to start (each waits for its go file).
@@ -338,9 +355,18 @@ class Lab:
         self.progress("ready: backends and balancer services")
         client = self.client_node()
         urls = [f"http://{n.ip}/health" for n in self.nodes.values() if n.role == "web"]
-        urls += [svc.health_url(n) for n in self.balancers() for svc in self.services_of(n)]
+        in_node: list[tuple[Node, str]] = []
+        for n in self.balancers():
+            for svc in self.services_of(n):
+                url, ready = svc.health_url(n), svc.ready_cmd()
+                if url is not None:
+                    urls.append(url)
+                elif ready is not None:
+                    in_node.append((n, ready))
         loop = " ".join(f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls)
         budget = max(5, int(self.ready_timeout))
+        if in_node:
+            self._wait_in_node(in_node, budget)
         res = client.exec(f"timeout {budget} sh -c '{loop}'")
         if not res.ok:
             failing = [u for u in urls if not client.exec(f"curl -sf -m 1 -o /dev/null {u}").ok]
@@ -356,6 +382,19 @@ class Lab:
         if self.mismatch and self.strict:
             first = next(iter(self.mismatch))
             raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
+
+    @staticmethod
+    def _wait_in_node(checks: list[tuple[Node, str]], budget: int) -> None:
+        """Wait until each service without a health URL says it is up in its node."""
+
+        def wait(check: tuple[Node, str]) -> None:
+            node, ready = check
+            cmd = f"until {ready}; do sleep 0.05; done"
+            if not node.exec(["timeout", str(budget), "sh", "-c", cmd]).ok:
+                why = f"{node.name}: not ready after {budget} s: {ready}"
+                raise LabTimeoutError(why, node.name)
+
+        parallel(wait, checks)
 
     def _settle(self, timeout: float) -> dict[str, list[str]]:
         """Wait until each VIP has one holder and VRRP has settled; record in ``mismatch``

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from . import services
 from .errors import ObserverError
 from .nodes import parallel
 from .timeline import Event, Timeline
@@ -285,6 +286,33 @@ class Observation:
             engine = self.lab.engine_of(bal.name)
             for line in raw.splitlines():
                 ev = engine.parse_event(line, bal.name)
+                if ev is not None and ev.ts >= self.started_at - 0.001:
+                    out.append(ev)
+        out.extend(self._service_events(bals))
+        return out
+
+    def _service_events(self, bals: list[Node]) -> list[Event]:
+        """The events of the balancers' services that write some (an LVS director's
+        checker), since the observation started."""
+        jobs = [
+            (bal, svc)
+            for bal in bals
+            for svc in services.SERVICES.values()
+            if svc.events_path is not None
+        ]
+
+        def read(job: tuple[Node, type[services.BalancerService]]) -> bytes:
+            bal, svc = job
+            assert svc.events_path is not None
+            try:
+                return bal.read_file(svc.events_path)
+            except (FileNotFoundError, docker.errors.APIError):
+                return b""
+
+        out = []
+        for (bal, svc), raw in zip(jobs, parallel(read, jobs), strict=True):
+            for line in raw.splitlines():
+                ev = svc.parse_event(line, bal.name)
                 if ev is not None and ev.ts >= self.started_at - 0.001:
                     out.append(ev)
         return out

@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     ADVERT = "advert"
     GARP = "garp"
     NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
+    CHECKER = "checker"  # an LVS director's checker: real server down/up, pool applied...
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"

@@ -17,6 +17,7 @@ a bad file is refused with its file, field and line before any container starts.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -41,6 +42,7 @@ from pydantic import (
 )
 
 from . import engines, yamldoc
+from .directors import Directing, RealServerUse, read_virtual_servers
 from .errors import TopologyError
 from .yamldoc import short as _short
 
@@ -341,6 +343,7 @@ class Topology:
     spec: TopologySpec
     path: Path
     vrrp: dict[str, VrrpBinding] = field(default_factory=dict)  # VIP name -> instance
+    directing: Directing = field(default_factory=Directing)  # LVS directors, real servers
 
     @property
     def name(self) -> str:
@@ -647,6 +650,8 @@ def load(name_or_path: str | Path) -> Topology:
                 topo, node, nspec.files[KEEPALIVED_CONF].template, rendered[KEEPALIVED_CONF], line
             )
     topo.vrrp.update(_bind_vips(topo, root, sample, checked))
+    uses = [u for c in checked.values() for u in c.real_servers]
+    topo = dataclasses.replace(topo, directing=Directing(tuple(uses)))
     return topo
 
 
@@ -660,6 +665,7 @@ class KeepalivedConf:
 
     template: str
     instances: dict[str, VrrpBinding]  # address -> instance
+    real_servers: tuple[RealServerUse, ...] = ()  # what its virtual servers ask of web nodes
 
 
 def _check_keepalived_conf(
@@ -699,6 +705,16 @@ def _check_keepalived_conf(
                 f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
                 f"errors (keepalived -t would exit {status}):\n" + "\n".join(lines)
             )
+    sample = topo.addressing(SAMPLE_SUBNET, SAMPLE_SUBNET6)
+    uses = read_virtual_servers(
+        node,
+        cfg.virtual_servers,
+        [*sample.nodes.items(), *sample.nodes6.items()],
+        sample.vips,
+        topo.nodes_with_role(Role.WEB),
+        f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}",
+        str(src),
+    )
     return KeepalivedConf(
         template,
         {
@@ -706,6 +722,7 @@ def _check_keepalived_conf(
             for inst in cfg.instances.values()
             for v in inst.vips
         },
+        tuple(uses),
     )
 
 

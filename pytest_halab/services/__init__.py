@@ -7,9 +7,10 @@ subclass, plus one line in ``_SERVICES``.
 from __future__ import annotations
 
 from .base import BalancerService
+from .checker import Checker
 from .nginx import Nginx
 
-_SERVICES: tuple[type[BalancerService], ...] = (Nginx,)
+_SERVICES: tuple[type[BalancerService], ...] = (Nginx, Checker)
 SERVICES: dict[str, type[BalancerService]] = {s.name: s for s in _SERVICES}
 
 

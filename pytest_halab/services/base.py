@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from ..nodes import Node
+    from ..timeline import Event
 
 
 class BalancerService:
@@ -22,6 +23,18 @@ class BalancerService:
     port: ClassVar[int] = 80
     health_path: ClassVar[str]  # answers 2xx on `port` while the service is up
     start_cmd: ClassVar[str]  # starts it (in the background) when it is not running
+    events_path: ClassVar[str | None] = None  # its events (JSON lines), if it writes any
+
+    @classmethod
+    def ready_cmd(cls) -> str | None:
+        """Shell run in the node: exit 0 once the service is up, for a service that has
+        no health URL (None: its health URL says)."""
+        return None
+
+    @classmethod
+    def parse_event(cls, line: bytes, node: str) -> Event | None:
+        """One line of its events file as a timeline event (None: not one)."""
+        return None
 
     @classmethod
     def pgrep(cls) -> list[str]:
@@ -36,7 +49,8 @@ class BalancerService:
         return node.exec(cls.enabled_cmd()).ok
 
     @classmethod
-    def health_url(cls, node: Node) -> str:
+    def health_url(cls, node: Node) -> str | None:
+        """The URL the client asks to see it up; None when only `ready_cmd` can tell."""
         port = "" if cls.port == 80 else f":{cls.port}"
         return f"http://{node.ip}{port}{cls.health_path}"
 

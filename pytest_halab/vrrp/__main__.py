@@ -70,7 +70,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-l", "--log-console", action="store_true")
     parser.add_argument("-D", "--log-detail", action="store_true")
     parser.add_argument("-p", "--pid", default=None)
-    parser.add_argument("-P", "--vrrp", action="store_true", help="accepted, no effect")
+    parser.add_argument("-P", "--vrrp", action="store_true", help="run the VRRP half only")
+    parser.add_argument(
+        "-C",
+        "--check",
+        action="store_true",
+        help="run the checker half only (virtual servers: health checks, kernel pools)",
+    )
     parser.add_argument("-r", "--vrrp_pid", default=None, help="accepted, no effect")
     parser.add_argument(
         "-i",
@@ -208,6 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _print_signum(args.signum)
     if args.config_test:  # the parser alone: -t starts without the daemon's modules
         return config_test(args.use_file, args.config_id)
+    if args.check and args.vrrp:
+        print("halab-vrrpd: --check and --vrrp exclude each other", file=sys.stderr)
+        return 2
+    if args.check:
+        return _run_checker(args)
     # imported before the fork and the pid file, so that a signalled daemon is one whose
     # code is loaded
     from pytest_halab.vrrp.daemon import Daemon
@@ -238,16 +249,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     log.info("Starting %s", VERSION)
     daemon = Daemon(conf, event_log=events, log_detail=args.log_detail, config_id=args.config_id)
+    checker = None
     try:
         if not daemon.load():
             _daemon_ready(ready_fd, False)
             return 1
         events.emit("daemon_start", None, pid=os.getpid(), config=conf)
+        if not args.vrrp and daemon.config.virtual_servers:
+            # both halves, as keepalived without -P/-C: the checker is a child process
+            from pytest_halab.vrrp.check.process import spawn
+
+            checker = spawn(_checker_argv(args, conf))
         daemon.start()
         _daemon_ready(ready_fd, True)
         return daemon.run()
     finally:
         daemon.close()
+        events.close()
+        if checker is not None:
+            checker.terminate()
+            with contextlib.suppress(Exception):
+                checker.wait(5)
+        if pid_file:
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
+
+
+def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:
+    """The flags a checker child shares with its parent (no pid file, no event log of its
+    own: keepalived's children write neither)."""
+    argv = ["--dont-fork", "-f", conf]
+    argv += ["--log-console"] if args.log_console else []
+    argv += ["--log-detail"] if args.log_detail else []
+    argv += ["--no-syslog"] if args.no_syslog else []
+    argv += ["--config-id", args.config_id] if args.config_id else []
+    return argv
+
+
+def _run_checker(args: argparse.Namespace) -> int:
+    """``--check``: the checker half alone, in this process (named halab-checker)."""
+    from pytest_halab.vrrp.check import process
+
+    if args.dont_fork is False:
+        print("halab-vrrpd: --check runs in the foreground only (add -n)", file=sys.stderr)
+        return 2
+    name_process(process.PROCESS_NAME)
+    conf = os.path.abspath(args.use_file)
+    if not os.path.exists(conf):
+        print(f"Configuration file {conf} not found", file=sys.stderr)
+        return 1
+    _setup_logging(args)
+    pid_file = os.path.abspath(args.pid) if args.pid else None
+    try:
+        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
+        if pid_file:
+            with open(pid_file, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    log.info("Starting %s (checker)", VERSION)
+    try:
+        return process.run(conf, events, args.config_id)
+    finally:
         events.close()
         if pid_file:
             with contextlib.suppress(OSError):

@@ -1,0 +1,76 @@
+"""keepalived's checker on an LVS director (halab-vrrpd ``--check``, process
+``halab-checker``): it health-checks the real servers and keeps the kernel's pools (IPVS,
+or nftables where the kernel has none). It is the director's "service": the traffic the
+VIP carries goes through the pools it programs.
+
+The lab makes a balancer a director when its keepalived.conf has virtual servers
+(`directors`); the balancer image then starts the checker at boot (``25-checker``), beside
+whichever VRRP engine runs the VRRP half. Its decisions (a real server down or up, a
+weight, quorum, the sorry server, each pool applied) are timeline events of kind
+``checker``, read from its event log.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import TYPE_CHECKING, ClassVar
+
+from ..timeline import Event, EventKind
+from .base import BalancerService
+
+if TYPE_CHECKING:
+    from ..nodes import Node
+
+
+class Checker(BalancerService):
+    name: ClassVar[str] = "checker"
+    process: ClassVar[str] = "halab-checker"
+    config_path: ClassVar[str] = "/etc/halab/checker"
+    port: ClassVar[int] = 80
+    health_path: ClassVar[str] = ""
+    start_cmd: ClassVar[str] = "/etc/halab/services.d/25-checker start"
+    events_path: ClassVar[str | None] = "/var/log/halab/check-events.jsonl"
+    status_path: ClassVar[str] = "/run/halab/checker.json"
+
+    @classmethod
+    def health_url(cls, node: Node) -> str | None:
+        return None  # a director serves the VIP only while it holds it
+
+    @classmethod
+    def ready_cmd(cls) -> str | None:
+        # the checker runs and has applied its first pools
+        path = shlex.quote(cls.events_path or "")
+        return f'pgrep -x {cls.process} >/dev/null && grep -q \'"event":"pool"\' {path}'
+
+    @classmethod
+    def status(cls, node: Node) -> dict[str, object]:
+        """What the checker says it runs: its forwarding plane and why, the schedulers it
+        runs in place of others, the services it refused."""
+        try:
+            data = json.loads(node.read_file(cls.status_path))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @classmethod
+    def parse_event(cls, line: bytes, node: str) -> Event | None:
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            record = json.loads(line.decode(errors="replace"))
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        ts_us, name = record.pop("ts", None), record.pop("event", None)
+        if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
+            return None
+        record.pop("instance", None)
+        return Event(
+            ts=ts_us / 1_000_000,
+            node=node,
+            kind=EventKind.CHECKER.value,
+            data={"event": name, **record},
+        )

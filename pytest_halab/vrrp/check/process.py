@@ -1,0 +1,91 @@
+"""The checker as a process (keepalived's ``--check`` child): read the configuration,
+choose the forwarding plane, run the health checks until SIGTERM/SIGINT.
+
+halab-vrrpd runs it three ways, as keepalived runs its halves: ``--check`` (this process
+only), ``--vrrp`` (none of it), or neither flag, where the VRRP process starts it as a
+child (:func:`spawn`) when the configuration has virtual servers.
+
+At start it writes what it runs to ``STATUS_FILE`` (JSON: the plane, why that plane, the
+approximations it makes, the services it refused), which the lab's status shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from ..eventlog import EventLog
+
+__all__ = ["PROCESS_NAME", "STATUS_FILE", "has_virtual_servers", "run", "spawn"]
+
+log = logging.getLogger("halab-vrrpd")
+
+PROCESS_NAME = "halab-checker"
+STATUS_FILE = "/run/halab/checker.json"
+_PR_SET_PDEATHSIG = 1
+
+
+def has_virtual_servers(path: str, config_id: str | None = None) -> bool:
+    """Whether the configuration at `path` has a virtual server (the checker has work)."""
+    from ..conf import load_config
+
+    cfg, _diags = load_config(path, config_id=config_id)
+    return bool(cfg.virtual_servers)
+
+
+def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
+    """Run the checker until SIGTERM/SIGINT; the exit status."""
+    from ..conf import load_config
+    from .checker import run_checker
+    from .planes import select_plane
+
+    cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True)
+    if any(d.kind == "file_not_found" for d in diags):
+        for diag in diags:
+            log.error("%s", diag)
+        return 1
+    plane, reason = select_plane()
+    log.info("Forwarding plane: %s", reason)
+    status = {"plane": plane.name, "reason": reason, "pid": os.getpid(), "approximations": []}
+    notes: list[str] = []  # filled in by the checker once it has its services
+    status["refused"] = []
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(STATUS_FILE), exist_ok=True)
+        with open(STATUS_FILE, "w", encoding="utf-8") as fh:
+            json.dump(status, fh)
+    events.emit("checker_start", None, plane=plane.name, reason=reason, approximations=notes)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_checker(cfg, plane, events, stop, status_file=STATUS_FILE)
+
+    return asyncio.run(main())
+
+
+def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start the checker as a child of the VRRP process (keepalived's checker child), with
+    `argv` the flags it shares with its parent; it dies with its parent (PR_SET_PDEATHSIG).
+    """
+
+    def die_with_parent() -> None:
+        with contextlib.suppress(ImportError, OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    return subprocess.Popen(
+        [PROCESS_NAME, "-m", "pytest_halab.vrrp", "--check", *argv],
+        executable=sys.executable,
+        preexec_fn=die_with_parent,
+        close_fds=True,
+    )
