@@ -40,6 +40,7 @@ from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .movebound import MoveBound, move_bound
 from .nodes import parallel
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
+from .poolmeasures import PoolChange, measure_pool_change
 from .timeline import Timeline
 from .topology import KEEPALIVED_CONF
 
@@ -55,6 +56,7 @@ class Scenario:
     faults: Faults = field(init=False)
     observation: Observation = field(init=False)
     measures: list[FailoverMeasure] = field(default_factory=list)
+    pool_changes: list[PoolChange] = field(default_factory=list)
     probe_interval: float = PROBE_INTERVAL_S
     _macs: dict[str, str] | None = None
     _link_locals: dict[str, str] | None = None
@@ -339,6 +341,51 @@ class Scenario:
         return self._measure(
             "recovery", vip, fault.reverted_at, to, settle, timeout, fault, move_within
         )
+
+    def pool_change(
+        self,
+        vip: str,
+        fault: Fault,
+        server: str,
+        *,
+        removed: bool = True,
+        timeout: float = 60.0,
+        bound_s: float | None = None,
+    ) -> PoolChange:
+        """Wait until the checker of the director holding ``vip`` takes ``server`` out of
+        its pool (``removed``), or back in, counted from ``fault``'s injection (its revert
+        when not ``removed``: revert it first), and measure it. Bounded by ``timeout``; a
+        change that did not come is still the result (``happened`` False)."""
+        ts = fault.injected_at if removed else fault.reverted_at
+        if ts is None:
+            raise ValueError(f"{fault.name} on {fault.target} was not reverted")
+        held = self.lab.vip_holders().get(vip, [])
+        director = held[0] if len(held) == 1 else None
+        ip = str(self.lab.nodes[server].ip)
+
+        def take() -> PoolChange:
+            return measure_pool_change(
+                self.timeline(),
+                vip=vip,
+                server=server,
+                server_ip=ip,
+                fault_at=ts,
+                removed=removed,
+                director=director,
+                bound_s=bound_s,
+            )
+
+        what = "out of" if removed else "back into"
+        with contextlib.suppress(LabTimeoutError):
+            waits.until(
+                f"{director or 'a director'} to take {server} {what} its pool for {vip}",
+                lambda: take().happened or None,
+                timeout,
+                interval=0.2,
+            )
+        change = take()
+        self.pool_changes.append(change)
+        return change
 
 
 def _label(fault: Fault) -> str:
