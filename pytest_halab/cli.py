@@ -206,6 +206,20 @@ def _print_status(st: dict[str, Any]) -> None:
         )
     if st.get("instances"):
         console.print(insts)
+    if st.get("checkers"):
+        checks = Table(title="LVS checkers (virtual servers: health checks, kernel pools)")
+        for col in ("node", "checker", "VRRP half", "forwarding plane", "why"):
+            checks.add_column(col)
+        for c in st["checkers"]:
+            checks.add_row(
+                *tables.cells(
+                    c["node"], c["checker"], c["vrrp"], c.get("plane", "-"), c.get("reason", "")
+                )
+            )
+        console.print(checks)
+        for c in st["checkers"]:
+            for note in c.get("approximations", []):
+                console.print(Text.assemble(("approximation: ", "yellow"), f"{c['node']}: {note}"))
     for v in st["vips"]:
         if v.get("why"):
             console.print(Text.assemble(("why: ", "yellow"), v["why"]))

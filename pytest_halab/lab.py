@@ -743,7 +743,27 @@ class Lab:
                 )
             ],
             "warnings": self.engine_warnings(),
+            **({"checkers": checkers} if (checkers := self.checkers()) else {}),
         }
+
+    def checkers(self) -> list[dict[str, Any]]:
+        """Each LVS director's checker: which program runs it, on which forwarding plane
+        and why, and what it runs in place of what the config asks (a scheduler nftables
+        lacks). Empty in a lab without directors."""
+        out = []
+        for n in self.balancers():
+            if services.Checker not in self.services_of(n):
+                continue
+            said = services.Checker.status(n) if n.state() == "running" else {}
+            out.append(
+                {
+                    "node": n.name,
+                    "checker": "halab-vrrpd --check",
+                    "vrrp": self.engine_of(n.name).name,
+                    **{k: said[k] for k in ("plane", "reason", "approximations") if k in said},
+                }
+            )
+        return out
 
     @classmethod
     def attach(cls, host: DockerHost, lab_id: str) -> Lab:

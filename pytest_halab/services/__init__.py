@@ -19,4 +19,4 @@ def by_process(process: str) -> type[BalancerService] | None:
     return next((s for s in _SERVICES if s.process == process), None)
 
 
-__all__ = ["SERVICES", "BalancerService", "by_process"]
+__all__ = ["SERVICES", "BalancerService", "Checker", "by_process"]
