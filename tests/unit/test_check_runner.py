@@ -102,7 +102,7 @@ def test_a_server_down_at_start_is_removed_after_one_failure(tmp_path: Path) -> 
         await backend.start()
         port = backend.port
         await backend.stop()
-        runner, plane, events = _runner(tmp_path, _conf(port))
+        runner, _plane, events = _runner(tmp_path, _conf(port))
         attempts = AttemptLog(runner)
         rs = f"[127.0.0.1]:tcp:{port}"
         with LogLines() as logs:
