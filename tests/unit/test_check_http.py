@@ -294,3 +294,52 @@ virtual_server 10.0.0.1 80 {
     assert own.warmup == 7.0
     assert vs.name == "[10.0.0.1]:tcp:80"
     assert vs.real_servers[1].name == "[10.0.0.3]:tcp:80"
+
+
+def test_virtual_server_group_and_fwmark_services(tmp_path: Path) -> None:
+    from _check_support import config
+
+    from pytest_halab.vrrp.check.pools import Pools
+    from pytest_halab.vrrp.check.scripts import ScriptRunner
+
+    text = """
+virtual_server_group web {
+    10.0.0.10-12 80
+    fwmark 7
+}
+virtual_server group web {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.0.2 80 {
+        TCP_CHECK {
+        }
+    }
+}
+virtual_server fwmark 9 {
+    lb_algo sh
+    lb_kind DR
+    real_server 10.0.0.3 0 {
+        TCP_CHECK {
+            connect_port 80
+        }
+    }
+}
+"""
+    specs = build_model(config(tmp_path, text))
+    assert [vs.name for vs in specs] == ["[web]:0", "FWM 9"]
+    pools = Pools(specs, RecordingEvents(), ScriptRunner())
+    pools.start()
+    group, mark = (pools.services(vs) for vs in pools.servers)
+    assert [s.name for s in group] == [
+        "[10.0.0.10]:tcp:80",
+        "[10.0.0.11]:tcp:80",
+        "[10.0.0.12]:tcp:80",
+        "FWM 7",
+    ]
+    assert all(s.destinations[0].ip == "10.0.0.2" for s in group)
+    assert (mark[0].fwmark, mark[0].ip, mark[0].sched) == (9, None, "sh")
+    probe = build_probe(
+        specs[1].real_servers[0].checkers[0].item, specs[1].conf.real_servers[0], specs[1].conf
+    )  # type: ignore[union-attr]
+    assert probe is not None and probe.target.port == 80
