@@ -475,6 +475,8 @@ class KeepalivedConfig:
     instances: dict[str, VrrpInstance] = field(default_factory=dict)
     sync_groups: dict[str, SyncGroup] = field(default_factory=dict)
     virtual_servers: list[VirtualServer] = field(default_factory=list)
+    # ``virtual_server_group NAME { ... }`` blocks, kept as data (the checker reads them)
+    virtual_server_groups: list[ConfigItem] = field(default_factory=list)
     static_addresses: list[VirtualIp] = field(default_factory=list)
     static_routes: list[Route] = field(default_factory=list)
     static_rules: list[Rule] = field(default_factory=list)

@@ -32,9 +32,16 @@ def _top_table() -> dict[str, Kw]:
     }
     for name in TOP_GENERIC_BLOCKS:
         top[name] = Kw(ignore_block)
+    top["virtual_server_group"] = Kw(_vs_group)
     for name in TOP_IGNORED:
         top[name] = Kw(ignore)
     return top
+
+
+def _vs_group(ctx: ParseContext, line: Line) -> None:
+    """``virtual_server_group NAME { ADDRESS PORT | fwmark N ... }``: kept as data, read by
+    the checker (vrrp/check/model.py)."""
+    ctx.cfg.virtual_server_groups.append(ctx.generic_block(line))
 
 
 TOP: dict[str, Kw] = _top_table()
