@@ -750,11 +750,11 @@ class Lab:
         """Each LVS director's checker: which program runs it, on which forwarding plane
         and why, and what it runs in place of what the config asks (a scheduler nftables
         lacks). Empty in a lab without directors."""
-        out = []
+        out: list[dict[str, Any]] = []
         for n in self.balancers():
             if services.Checker not in self.services_of(n):
                 continue
-            said = services.Checker.status(n) if n.state() == "running" else {}
+            said: dict[str, object] = services.Checker.status(n) if n.state() == "running" else {}
             out.append(
                 {
                     "node": n.name,

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from ..conf.model import KeepalivedConfig
 from ..eventlog import EventLog
@@ -50,10 +51,12 @@ async def run_checker(
     stop: asyncio.Event | None = None,
     *,
     bootstrap_delay: float = BOOTSTRAP_DELAY,
+    on_start: Callable[[list[str], list[str]], None] | None = None,
 ) -> int:
     """Run the checkers of `config`'s virtual servers until `stop` is set (or, without
     one, until SIGTERM/SIGINT when run in the main thread), then shut down as keepalived
-    does. Returns the exit status (0)."""
+    does. Returns the exit status (0). `on_start` is told, once the first pools are
+    applied, what the plane approximates and which services it refused."""
     gd = config.global_defs
     log_all = (gd.options.get("checker_log_all_failures") or ["true"])[0] == "true" and (
         "checker_log_all_failures" in gd.options
@@ -79,6 +82,8 @@ async def run_checker(
             handled.append(sig)
     try:
         runner.start()
+        if on_start is not None:
+            on_start(list(runner.approximations), sorted(runner.refused))
         await stop.wait()
     finally:
         await runner.stop()

@@ -45,31 +45,37 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     from ..conf import load_config
     from .checker import run_checker
     from .planes import select_plane
+    from .pool import PlaneError
 
     cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True)
+    for diag in diags:
+        level = logging.WARNING if diag.severity == "warning" else logging.ERROR
+        log.log(level, "%s", diag)
     if any(d.kind == "file_not_found" for d in diags):
-        for diag in diags:
-            log.error("%s", diag)
         return 1
-    plane, reason = select_plane()
+    try:
+        plane, reason = select_plane()
+    except PlaneError as exc:
+        log.error("No forwarding plane: %s", exc)
+        return 1
     log.info("Forwarding plane: %s", reason)
-    status = {"plane": plane.name, "reason": reason, "pid": os.getpid(), "approximations": []}
-    notes: list[str] = []  # filled in by the checker once it has its services
-    status["refused"] = []
-    with contextlib.suppress(OSError):
-        os.makedirs(os.path.dirname(STATUS_FILE), exist_ok=True)
-        with open(STATUS_FILE, "w", encoding="utf-8") as fh:
-            json.dump(status, fh)
-    events.emit("checker_start", None, plane=plane.name, reason=reason, approximations=notes)
+    events.emit("checker_start", None, plane=plane.name, reason=reason)
 
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        return await run_checker(cfg, plane, events, stop, status_file=STATUS_FILE)
+    def started(approximations: list[str], refused: list[str]) -> None:
+        status = {
+            "plane": plane.name,
+            "reason": reason,
+            "pid": os.getpid(),
+            "approximations": approximations,
+            "refused": refused,
+        }
+        with contextlib.suppress(OSError):
+            os.makedirs(os.path.dirname(STATUS_FILE), exist_ok=True)
+            with open(STATUS_FILE + ".new", "w", encoding="utf-8") as fh:
+                json.dump(status, fh)
+            os.replace(STATUS_FILE + ".new", STATUS_FILE)
 
-    return asyncio.run(main())
+    return asyncio.run(run_checker(cfg, plane, events, on_start=started))
 
 
 def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:

@@ -82,6 +82,7 @@ class Runner:
         self.rng = rng
         self.checkers: list[CheckerRun] = []
         self.refused: set[str] = set()
+        self.approximations: list[str] = []  # what the plane runs in place of the config's
         self._applied: dict[str, tuple[Service, ...]] = {}
         self._flush_pending = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,6 +126,7 @@ class Runner:
                     continue
                 for note in self.plane.approximations(service):
                     log.info("VS %s on %s: %s", service.name, self.plane.name, note)
+                    self.approximations.append(f"{service.name}: {note}")
         self.flush()
         loop = asyncio.get_running_loop()
         for run in self.checkers:
