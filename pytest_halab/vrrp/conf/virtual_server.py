@@ -17,7 +17,7 @@ from .notify import notify_script
 from .scripts import lookup_user
 from .values import UINT_MAX, true_false
 
-__all__ = ["KEYWORD", "checked_block"]
+__all__ = ["DNS_TYPES", "KEYWORD", "checked_block", "dns_empty_label", "dns_type_lookup"]
 
 # lvs_schedulers[] of check_parser.c
 SCHEDULERS = frozenset(
@@ -42,6 +42,7 @@ class _State:
         self.misc: NotifyScript | None = None
         self.misc_user_set = False
         self.misc_dropped = False
+        self.dns_name_set = False
 
 
 def sockaddr(ctx: ParseContext, ip: str, port: str | None) -> tuple[str, int, int] | None:
@@ -120,6 +121,10 @@ def _scope_of(scope: str, word: str) -> str:
         return "misc"
     if word == "host" or word == "url":
         return word
+    if word == "DNS_CHECK":
+        return "dns"
+    if word == "SMTP_CHECK":
+        return "smtp"
     if word.isupper() or word.endswith("_GET"):
         return "checker"
     return scope
@@ -475,6 +480,67 @@ def _misc_end(ctx: ParseContext, line: Line, st: _State) -> None:
         st.rs.misc_scripts.append(misc)
 
 
+# check_dns.c's DNS_TYPE[] (2.2.7 knows RRSIG and DNSKEY too; its manual lists the rest)
+DNS_TYPES: dict[str, int] = {
+    "A": 1,
+    "NS": 2,
+    "CNAME": 5,
+    "SOA": 6,
+    "MX": 15,
+    "TXT": 16,
+    "AAAA": 28,
+    "RRSIG": 46,
+    "DNSKEY": 48,
+}
+
+
+def dns_type_lookup(label: str) -> int:
+    """dns_type_lookup(): the type a name stands for, whatever its case (C's strcasecmp,
+    ASCII only); 0 if none."""
+    return DNS_TYPES.get(label.upper(), 0) if label.isascii() else 0
+
+
+def dns_empty_label(name: str) -> bool:
+    """dns_name_handler()'s test for a name with an empty label. It is keepalived's own:
+    besides ``a..b`` and a leading dot, it refuses a name whose first label is one
+    character long (``a.example.com``), as 2.2.7 does."""
+    if name.startswith(".") and name != ".":
+        return True
+    dot = 0
+    while dot != -1:
+        if name[dot + 1 : dot + 2] == ".":
+            return True
+        dot = name.find(".", dot + 1)
+    return False
+
+
+def _dns_check(ctx: ParseContext, line: Line, st: _State) -> None:
+    st.dns_name_set = False
+
+
+def _dns_type(ctx: ParseContext, line: Line, st: _State) -> None:
+    name = ctx.arg(line, 1)
+    if not dns_type_lookup(name):
+        ctx.report("general", f"Unknown DNS check type {name} - ignoring")
+
+
+def _dns_name(ctx: ParseContext, line: Line, st: _State) -> None:
+    """dns_name_handler(): the first valid name is kept."""
+    if st.dns_name_set:
+        ctx.report("general", "DNS_CHECK name already specified - ignoring")
+        return
+    name = ctx.arg(line, 1)
+    if dns_empty_label(name):
+        ctx.report("general", f"DNS_CHECK name '{name}' has empty label - ignoring")
+        return
+    st.dns_name_set = True
+
+
+def _helo_name(ctx: ParseContext, line: Line, st: _State) -> None:
+    if len(line.words) < 2:
+        ctx.report("general", "SMTP_CHECK helo name missing")
+
+
 _CHECKS: dict[tuple[str, str], Check] = {
     ("vs", "retry"): _retry,
     ("vs", "delay_before_retry"): _vs_timer("delay before retry", 0),
@@ -522,15 +588,19 @@ _CHECKS: dict[tuple[str, str], Check] = {
     ("rs", "MISC_CHECK"): _misc_check,
     ("misc", "misc_path"): _misc_path,
     ("misc", "user"): _misc_user,
+    ("rs", "DNS_CHECK"): _dns_check,
+    ("dns", "type"): _dns_type,
+    ("dns", "name"): _dns_name,
+    ("smtp", "helo_name"): _helo_name,
 }
-for _scope in ("checker", "misc", "host"):
+for _scope in ("checker", "misc", "host", "dns", "smtp"):
     _CHECKS[(_scope, "retry")] = _checker_retry
     _CHECKS[(_scope, "delay_before_retry")] = _checker_timer("delay_before_retry", 0)
     _CHECKS[(_scope, "warmup")] = _checker_timer("warmup", 0)
     _CHECKS[(_scope, "delay_loop")] = _checker_timer("delay_loop", 1)
     _CHECKS[(_scope, "alpha")] = _rs_bool("alpha")
     _CHECKS[(_scope, "log_all_failures")] = _rs_bool("log_all_failures")
-for _scope in ("checker", "host"):
+for _scope in ("checker", "host", "dns", "smtp"):
     _CHECKS[(_scope, "connect_port")] = _checker_port("connect_port")
     _CHECKS[(_scope, "bind_port")] = _checker_port("bind_port")
     _CHECKS[(_scope, "connect_ip")] = _checker_address("connect_ip")
