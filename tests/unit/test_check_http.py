@@ -15,7 +15,7 @@ from _check_support import Backend, RecordingEvents, RecordingPlane, model
 
 from pytest_halab.vrrp.check.http import HttpProbe, parse_status_codes
 from pytest_halab.vrrp.check.model import build_model
-from pytest_halab.vrrp.check.probes import build_probe
+from pytest_halab.vrrp.check.probes import build_probes
 from pytest_halab.vrrp.check.runner import Runner
 
 BODY = b"hello from the real server\n"
@@ -71,7 +71,7 @@ virtual_server 127.0.0.1 {port} {{
 
 def _probe(tmp_path: Path, text: str) -> HttpProbe:
     spec = model(tmp_path, text)[0].real_servers[0].checkers[0]
-    probe = build_probe(spec.item, spec.rs, spec.vs)
+    (probe,) = build_probes(spec.item, spec.rs, spec.vs)
     assert isinstance(probe, HttpProbe)
     return probe
 
@@ -339,7 +339,7 @@ virtual_server fwmark 9 {
     ]
     assert all(s.destinations[0].ip == "10.0.0.2" for s in group)
     assert (mark[0].fwmark, mark[0].ip, mark[0].sched) == (9, None, "sh")
-    probe = build_probe(
+    (probe,) = build_probes(
         specs[1].real_servers[0].checkers[0].item, specs[1].conf.real_servers[0], specs[1].conf
     )  # type: ignore[union-attr]
-    assert probe is not None and probe.target.port == 80
+    assert probe.target.port == 80

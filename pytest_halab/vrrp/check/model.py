@@ -35,7 +35,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_RETRY = 1
 DEFAULT_DELAY_BEFORE_RETRY = 1.0
 # the checkers keepalived gives other defaults (queue_checker's callers)
-CHECKER_DEFAULT_RETRY = {"MISC_CHECK": 0}
+CHECKER_DEFAULT_RETRY = {"MISC_CHECK": 0, "DNS_CHECK": 3}
 CHECKER_DEFAULT_DELAY_BEFORE_RETRY = {"HTTP_GET": 3.0, "SSL_GET": 3.0}
 CHECKER_KINDS = frozenset(
     (
@@ -370,6 +370,8 @@ def _checker(
             if rs_dbr is not None
             else CHECKER_DEFAULT_DELAY_BEFORE_RETRY.get(kind, DEFAULT_DELAY_BEFORE_RETRY)
         )
+        if kind == "DNS_CHECK" and rs_dbr is None:
+            dbr = delay_loop  # check_dns.c: a default of 0, which means delay_loop
     warmup = seconds(sub, "warmup")
     if warmup is None:
         warmup = rs_warmup if rs_warmup is not None else delay_loop

@@ -21,7 +21,7 @@ from ..conf.model import ConfigItem, RealServer, VirtualServer
 from .probe import Probe, Target
 from .target import connection_target, rs_defaults
 
-__all__ = ["PROBES", "build_probe", "connection_target", "rs_defaults"]
+__all__ = ["PROBES", "build_probes", "connection_target", "rs_defaults"]
 
 
 # keyword -> "module:Class" (imported when first used: DNS_CHECK and SMTP_CHECK live in
@@ -48,12 +48,16 @@ def _load(kind: str) -> Any | None:
 PROBES: dict[str, Any] = {kind: cls for kind in _KINDS if (cls := _load(kind)) is not None}
 
 
-def build_probe(
+def build_probes(
     item: ConfigItem, rs: RealServer, vs: VirtualServer, defaults: Target | None = None
-) -> Probe | None:
-    """The probe for one checker block, or None when halab-vrrpd has no such checker."""
+) -> list[Probe]:
+    """The probes one checker block makes (SMTP_CHECK: one per host), or none when
+    halab-vrrpd has no such checker. Raises CheckerRefused when keepalived drops it."""
     cls = PROBES.get(item.keyword)
     if cls is None:
-        return None
-    probe: Probe = cls.from_config(item, rs, vs, defaults)
-    return probe
+        return []
+    if hasattr(cls, "all_from_config"):
+        return list(cls.all_from_config(item, rs, vs))
+    if defaults is None:
+        return [cls.from_config(item, rs, vs)]
+    return [cls.from_config(item, rs, vs, defaults)]

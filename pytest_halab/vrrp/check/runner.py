@@ -23,11 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..eventlog import EventLog
+from .conn import CheckerRefused
 from .model import CheckerSpec, VirtualServerSpec
 from .pool import ForwardingPlane, PlaneError, Service
 from .pools import Pools, RsState, VsState
 from .probe import Attempt, Probe
-from .probes import build_probe
+from .probes import build_probes
 from .scripts import ScriptRunner
 
 __all__ = ["BOOTSTRAP_DELAY", "CheckerRun", "Runner"]
@@ -92,8 +93,12 @@ class Runner:
 
     def _add_checkers(self, rs: RsState) -> None:
         for spec in rs.spec.checkers:
-            probe = build_probe(spec.item, spec.rs, spec.vs)
-            if probe is None:
+            try:
+                probes = build_probes(spec.item, spec.rs, spec.vs)
+            except CheckerRefused as exc:
+                log.info("%s", exc)
+                continue
+            if not probes:
                 log.info(
                     "%s for service %s of VS %s is not supported - ignoring",
                     spec.kind,
@@ -101,15 +106,16 @@ class Runner:
                     rs.vs.name,
                 )
                 continue
-            if hasattr(probe, "runner"):
-                probe.runner = self.scripts
-            if spec.kind in ("HTTP_GET", "SSL_GET") and not getattr(probe, "urls", None):
-                continue  # keepalived: "HTTP/SSL_GET checker has no urls specified"
-            run = CheckerRun(spec, probe, rs, retry_it=spec.retry)
-            if spec.alpha:  # alpha: down until the first success
-                run.is_up = False
-                rs.num_failed_checkers += 1
-            self.checkers.append(run)
+            for probe in probes:
+                if hasattr(probe, "runner"):
+                    probe.runner = self.scripts
+                if spec.kind in ("HTTP_GET", "SSL_GET") and not getattr(probe, "urls", None):
+                    continue  # keepalived: "HTTP/SSL_GET checker has no urls specified"
+                run = CheckerRun(spec, probe, rs, retry_it=spec.retry)
+                if spec.alpha:  # alpha: down until the first success
+                    run.is_up = False
+                    rs.num_failed_checkers += 1
+                self.checkers.append(run)
 
     # -- running
     def start(self) -> None:
