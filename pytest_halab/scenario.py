@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import waits
+from .checkbound import pool_bound
 from .errors import LabTimeoutError, TopologyError, VipDidNotMove
 from .faults import Fault, Faults
 from .lab import Lab
@@ -355,13 +356,16 @@ class Scenario:
         """Wait until the checker of the director holding ``vip`` takes ``server`` out of
         its pool (``removed``), or back in, counted from ``fault``'s injection (its revert
         when not ``removed``: revert it first), and measure it. Bounded by ``timeout``; a
-        change that did not come is still the result (``happened`` False)."""
+        change that did not come is still the result (``happened`` False). ``bound_s``
+        defaults to the bound the director's keepalived.conf gives (`checkbound`)."""
         ts = fault.injected_at if removed else fault.reverted_at
         if ts is None:
             raise ValueError(f"{fault.name} on {fault.target} was not reverted")
         held = self.lab.vip_holders().get(vip, [])
         director = held[0] if len(held) == 1 else None
         ip = str(self.lab.nodes[server].ip)
+        if bound_s is None and director is not None:
+            bound_s = self._pool_bound(director, ip, removed)
 
         def take() -> PoolChange:
             return measure_pool_change(
@@ -386,6 +390,16 @@ class Scenario:
         change = take()
         self.pool_changes.append(change)
         return change
+
+    def _pool_bound(self, director: str, server_ip: str, removed: bool) -> float | None:
+        """The checker's bound for the change, from the director's keepalived.conf as the
+        topology renders it (`checkbound`); None for a lab without its topology."""
+        topo, layout = self.lab.topology, self.lab.layout
+        if topo is None or layout is None:
+            return None
+        addr = topo.addressing(layout.subnet, layout.subnet6)
+        conf = topo.render_files(director, addr).get(KEEPALIVED_CONF)
+        return pool_bound(conf.data, server_ip, removed=removed) if conf is not None else None
 
 
 def _label(fault: Fault) -> str:
