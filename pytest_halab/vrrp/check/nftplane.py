@@ -205,6 +205,7 @@ class NftPlane:
                     adds.append(f"flush {obj.kind} {where}")
                     if obj.elements:
                         adds.append(f"add element {where} {{ {', '.join(obj.elements)} }}")
+        adds += self._purges(desired, current)
         wanted = {(o.family, o.name) for o in desired}
         deletes: list[str] = []
         for family in ("netdev", "inet"):
@@ -224,6 +225,30 @@ class NftPlane:
         flushes = [line for line in deletes if line.startswith("flush")]
         rest = [line for line in deletes if not line.startswith("flush")]
         return "\n".join(head + flushes + adds + rest) + "\n"
+
+    def _purges(
+        self, desired: list[NftObject], current: dict[str, dict[str, dict[str, object]]]
+    ) -> list[str]:
+        """Persistence entries that lead to a server no longer in its pool, deleted: a
+        client rescheduled elsewhere must not return to that server if it comes back
+        (``update`` from the packet path refreshes an entry but never changes its value).
+        Each is added (as it is) first so that one expiring before the commit cannot fail
+        the batch (nft 1.0.6 has no ``destroy element``)."""
+        live = {(o.family, o.name): o for o in desired if o.kind == "set"}
+        lines: list[str] = []
+        for obj in desired:
+            info = current.get(obj.family, {}).get(obj.name)
+            if not obj.name.startswith("p_") or info is None:
+                continue
+            live_set = live.get((obj.family, "l_" + obj.name.split("_")[1]))
+            ids = {int(e, 16) for e in live_set.elements} if live_set else set()
+            stale = [(k, v) for k, v in _elements(info) if isinstance(v, int) and v not in ids]
+            where = f"{obj.family} {self.table} {obj.name}"
+            for key, value in stale:
+                # the same value: adding an existing element with other data is EEXIST
+                lines.append(f"add element {where} {{ {key} : {value:#x} }}")
+                lines.append(f"delete element {where} {{ {key} }}")
+        return lines
 
     # -- reading the kernel --------------------------------------------------------------
 
@@ -281,13 +306,20 @@ def _elements(info: dict[str, object]) -> list[tuple[object, object]]:
 def _retired(
     fresh: list[NftObject], netdev: dict[str, dict[str, object]]
 ) -> list[tuple[int, str]]:
-    """(id, address) of servers the kernel's address map holds that connection entries
-    still lead to (the caller keeps those a service no longer has)."""
+    """(id, address) of servers in the kernel's address map that connection entries still
+    lead to, or that were in the pool until now (the caller keeps those a service no
+    longer has, so their connections finish)."""
     conn = next((o.name for o in fresh if o.name.startswith("c_")), None)
     addr = next((o.name for o in fresh if o.name.startswith("a_")), None)
     if conn is None or addr is None or conn not in netdev or addr not in netdev:
         return []
     used = {v for _, v in _elements(netdev[conn]) if isinstance(v, int)}
+    # A server present until now keeps its entry for one more apply whether or not a
+    # connection entry names it yet: a connection scheduled to it between this read and
+    # the commit must still reach it.
+    live = next((o.name for o in fresh if o.name.startswith("l_")), "")
+    elems = netdev.get(live, {}).get("elem", [])
+    used |= {e for e in (elems if isinstance(elems, list) else []) if isinstance(e, int)}
     return [
         (k, str(v)) for k, v in _elements(netdev[addr]) if isinstance(k, int) and k in used
     ]
