@@ -72,7 +72,8 @@ http.server.ThreadingHTTPServer(("", int(sys.argv[1])), Handler).serve_forever()
 
 CLIENT = r"""
 import http.client, json, sys, time
-host, count, base, path, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+host, path = sys.argv[1], sys.argv[4]
+count, base, pause = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[5])
 out = []
 for i in range(count):
     try:
@@ -127,7 +128,17 @@ class LbLab:
                     _in(node, "sysctl", "-qw", f"net.ipv4.conf.{conf}.arp_announce=2")
             self.servers.append(
                 subprocess.Popen(
-                    ["ip", "netns", "exec", node.ns, sys.executable, "-c", SERVER, "80", ANSWER[ip]],
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        node.ns,
+                        sys.executable,
+                        "-c",
+                        SERVER,
+                        "80",
+                        ANSWER[ip],
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -145,9 +156,7 @@ class LbLab:
             proc.kill()
             proc.wait(timeout=10)
 
-    def service(
-        self, sched: str, weights: dict[str, int], persistence: int = 0
-    ) -> Service:
+    def service(self, sched: str, weights: dict[str, int], persistence: int = 0) -> Service:
         dests = tuple(Destination(ip, 0, w, self.mode) for ip, w in weights.items())
         return Service(
             f"[{VIP}]:tcp:80", socket.AF_INET, "tcp", VIP, 80, None, sched, persistence, None, dests
@@ -156,7 +165,9 @@ class LbLab:
     def apply(self, sched: str, weights: dict[str, int], persistence: int = 0) -> None:
         self.plane.apply([self.service(sched, weights, persistence)])
 
-    def start(self, host: str, count: int, path: str = "/", pause: float = 0.0) -> subprocess.Popen[str]:
+    def start(
+        self, host: str, count: int, path: str = "/", pause: float = 0.0
+    ) -> subprocess.Popen[str]:
         argv = [sys.executable, "-c", CLIENT, host, str(count), str(next(_ports)), path, str(pause)]
         return subprocess.Popen(
             ["ip", "netns", "exec", self.client.ns, *argv],

@@ -173,13 +173,17 @@ class NftPlane:
         if prerouting:
             for hook in ("prerouting", "output"):
                 spec = f"type nat hook {hook} priority -100; policy accept;"
-                base.append(NftObject("chain", "inet", f"nat_{hook}", spec, rules=tuple(prerouting)))
+                base.append(
+                    NftObject("chain", "inet", f"nat_{hook}", spec, rules=tuple(prerouting))
+                )
         if keep:
             spec = "type filter hook prerouting priority mangle + 10; policy accept;"
             base.append(NftObject("chain", "inet", "persist_refresh", spec, rules=tuple(keep)))
         for device, rules in sorted(ingress.items()):
             spec = f'type filter hook ingress device "{device}" priority 0; policy accept;'
-            base.append(NftObject("chain", "netdev", _ingress_name(device), spec, rules=tuple(rules)))
+            base.append(
+                NftObject("chain", "netdev", _ingress_name(device), spec, rules=tuple(rules))
+            )
         return objects + base  # what a rule names exists before the rule
 
     def transaction(
@@ -303,9 +307,7 @@ def _elements(info: dict[str, object]) -> list[tuple[object, object]]:
     return pairs
 
 
-def _retired(
-    fresh: list[NftObject], netdev: dict[str, dict[str, object]]
-) -> list[tuple[int, str]]:
+def _retired(fresh: list[NftObject], netdev: dict[str, dict[str, object]]) -> list[tuple[int, str]]:
     """(id, address) of servers in the kernel's address map that connection entries still
     lead to, or that were in the pool until now (the caller keeps those a service no
     longer has, so their connections finish)."""
@@ -320,9 +322,7 @@ def _retired(
     live = next((o.name for o in fresh if o.name.startswith("l_")), "")
     elems = netdev.get(live, {}).get("elem", [])
     used |= {e for e in (elems if isinstance(elems, list) else []) if isinstance(e, int)}
-    return [
-        (k, str(v)) for k, v in _elements(netdev[addr]) if isinstance(k, int) and k in used
-    ]
+    return [(k, str(v)) for k, v in _elements(netdev[addr]) if isinstance(k, int) and k in used]
 
 
 def find_device(vip: str, run: Runner = run_command) -> str | None:
