@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -19,29 +18,9 @@ from .pool import ForwardingPlane
 from .runner import BOOTSTRAP_DELAY, Runner
 from .scripts import ScriptRunner
 
-__all__ = ["run_checker", "select_plane"]
+__all__ = ["run_checker"]
 
 log = logging.getLogger("halab-vrrpd")
-
-IPVS_PROC = "/proc/net/ip_vs"
-
-
-def select_plane() -> ForwardingPlane:
-    """IPVS where the kernel has it (``/proc/net/ip_vs``), nftables otherwise. Raises
-    RuntimeError when the plane's module is not there."""
-    if os.path.exists(IPVS_PROC):
-        try:
-            from .ipvsplane import IpvsPlane  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:
-            raise RuntimeError(f"no IPVS forwarding plane: {exc}") from exc
-        plane: ForwardingPlane = IpvsPlane()
-        return plane
-    try:
-        from .nftplane import NftPlane  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise RuntimeError(f"no nftables forwarding plane: {exc}") from exc
-    plane = NftPlane()
-    return plane
 
 
 async def run_checker(

@@ -44,6 +44,7 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     """Run the checker until SIGTERM/SIGINT; the exit status."""
     from ..conf import load_config
     from .checker import run_checker
+    from .planes import reason as plane_reason
     from .planes import select_plane
     from .pool import PlaneError
 
@@ -54,7 +55,7 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     if any(d.kind == "file_not_found" for d in diags):
         return 1
     try:
-        plane, reason = select_plane()
+        plane, reason = select_plane(), plane_reason()
     except PlaneError as exc:
         log.error("No forwarding plane: %s", exc)
         return 1
