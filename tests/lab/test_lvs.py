@@ -85,11 +85,14 @@ def test_the_backup_director_serves_when_the_master_crashes(
     fault = hal.faults.crash_node("lvs1")
     m = hal.failover("VI_1", fault, to="lvs2")
     assert m.recovered, m.summary()
-    # lvs2's checker kept its pool while backup: both backends at once
+    # lvs2's checker kept its pool while backup: both backends at once, 2:1. The
+    # scenario's own probe goes through the same numgen counter meanwhile, so this
+    # stream's share of each cycle varies by a few requests; both together keep 2:1.
+    t0 = m.window_end
     got = bodies(nat.client_node(), str(nat.vip_addresses()["VI_1"]), 30)
-    assert got == {"1111": 20, "2222": 10}, got
-    split = traffic_split(hal.timeline(), "VI_1", m.window_end, None)
-    assert set(split) <= {"1111", "2222"}
+    assert set(got) == {"1111", "2222"} and got.total() == 30, got
+    both = got + traffic_split(hal.timeline(), "VI_1", t0, None)
+    assert abs(both["1111"] - 2 * both["2222"]) <= 3, both
 
 
 @pytest.mark.parametrize("engine", ENGINES)
