@@ -72,12 +72,27 @@ def _kill_service(process: str) -> BenchFault:
     return lambda hal, master: hal.faults.kill_process(master, process, "SIGKILL")
 
 
+def _first_web(hal: Scenario) -> str:
+    """The web node a web fault hits in the bench: web1 when the lab has one."""
+    webs = [n.name for n in hal.lab.webs()]
+    if not webs:
+        raise HalabError(f"lab {hal.lab.lab_id} has no web node for a web fault")
+    return "web1" if "web1" in webs else webs[0]
+
+
 FAULTS: dict[str, BenchFault] = {
     "crash_node": lambda hal, master: hal.faults.crash_node(master),
     # one per balancer service: its processes SIGKILLed on the master
     **{f"kill_{s.name}": _kill_service(s.process) for s in services.SERVICES.values()},
     "sigterm_vrrp": lambda hal, master: hal.faults.kill_process(master, "vrrp", "SIGTERM"),
     "link_down": lambda hal, master: hal.faults.link_down(master),
+    # A backend misbehaving (web1): no VIP moves (the run says "did not move"); what the
+    # client saw through the VIP (failed requests, outage) is the figure.
+    "stop_web": lambda hal, _master: hal.faults.stop_web(_first_web(hal)),
+    "kill_web": lambda hal, _master: hal.faults.kill_web(_first_web(hal)),
+    "web_error": lambda hal, _master: hal.faults.web_error(_first_web(hal)),
+    "hang_web": lambda hal, _master: hal.faults.hang_web(_first_web(hal)),
+    "firewall_web": lambda hal, _master: hal.faults.firewall_web(_first_web(hal)),
 }
 FIGURES = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink", "phase")
 # What the regression gate compares, lower is better. ``phase`` (where in the advert cycle
@@ -100,7 +115,7 @@ class BenchRun:
     takeover_s: float | None
     garp_vs_netlink_s: float | None
     phase_s: float | None = None
-    node: str | None = None  # the node the fault hit (the VIP's master)
+    node: str | None = None  # the node the fault hit (the VIP's master, or a web node)
 
     def figure(self, name: str) -> float | None:
         m = self.measure
@@ -521,7 +536,7 @@ def _one(
         takeover_s(tl, ctx, m),
         m.garp_delta_s,
         phase_s(tl, ctx, m),
-        node=master,
+        node=f.target,
     )
 
 

@@ -5,6 +5,7 @@
     faults.kill_process("lb1", "nginx", "SIGKILL")
     faults.crash_node("lb1")
     faults.firewall("lb2", "vrrp", direction="in")
+    faults.stop_web("web1")          # web-node faults: see pytest_halab.webfaults
 
 A fault that cannot be applied raises ``FaultError`` naming the node and the reason; a fault
 whose effect is not observed (process still alive, rule not in place) raises
@@ -33,8 +34,10 @@ from . import engines, services, waits
 from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
 from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
+from .labels import FAULT_RULE_COMMENT
 from .nodes import pid_in_container
 from .vrrp.conf import set_instance_priority
+from .webfaults import WebFaults
 
 if TYPE_CHECKING:
     from .engines import VrrpEngine
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["Direction", "Fault", "FaultError", "FaultNotEffective", "FaultSink", "Faults"]
 
 Direction = Literal["in", "out", "both"]
+Step = Callable[[], None]  # one of a fault's inject, verify, undo
 VERIFY_TIMEOUT_S = 10.0
 LOG_TAIL = 40  # lines of each node log attached to a fault's error
 
@@ -95,8 +99,8 @@ class Fault:
 
 
 @dataclass
-class Faults:
-    """Fault injection on a running lab."""
+class Faults(WebFaults):
+    """Fault injection on a running lab (the web-node faults come from ``WebFaults``)."""
 
     lab: Lab
     sink: FaultSink | None = None
@@ -610,7 +614,14 @@ class Faults:
     # ------------------------------------------------------------ firewall
 
     def _rules(self, n: Node, rules: list[list[str]], name: str, detail: str) -> Fault:
-        tag = f"halab-fault-{secrets.token_hex(3)}"
+        inject, verify, undo = self._rule_steps(n, rules)
+        return self._apply(name, n.name, detail, inject, verify, undo)
+
+    @staticmethod
+    def _rule_steps(n: Node, rules: list[list[str]]) -> tuple[Step, Step, Step]:
+        """Insert, check and delete iptables ``rules`` (chain, match..., "-j", target) in
+        the node, each tagged with a comment of its own."""
+        tag = f"{FAULT_RULE_COMMENT}-{secrets.token_hex(3)}"
         tagged = [[*r[:-2], "-m", "comment", "--comment", tag, *r[-2:]] for r in rules]
 
         def inject() -> None:
@@ -627,7 +638,7 @@ class Faults:
                 while n.exec(["iptables", "-w", "-C", *r]).ok:
                     n.exec(["iptables", "-w", "-D", *r], check=True)
 
-        return self._apply(name, n.name, detail, inject, verify, undo)
+        return inject, verify, undo
 
     @staticmethod
     def _match(what: str | int) -> list[str]:

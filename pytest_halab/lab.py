@@ -21,7 +21,17 @@ import docker.errors
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from . import directors, dockerhost, engines, hostrules, images, instances, services, waits
+from . import (
+    directors,
+    dockerhost,
+    engines,
+    hostrules,
+    images,
+    instances,
+    services,
+    waits,
+    webserver,
+)
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, LabTimeoutError, LayoutError
@@ -350,6 +360,10 @@ class Lab:
     def balancers(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
 
+    def webs(self) -> list[Node]:
+        """The web nodes (the real servers behind the balancers)."""
+        return [n for n in self.nodes.values() if n.role == Role.WEB.value]
+
     def _wait_ready(self) -> None:
         assert self.layout is not None
         self.progress("ready: backends and balancer services")
@@ -651,7 +665,8 @@ class Lab:
 
     def restore(self, settle_timeout: float = 8.0) -> None:
         """Bring the lab back to its initial state after faults: every node running and
-        unpaused, its balancer services up, and each VIP on its expected master. When VRRP
+        unpaused, its balancer services up, each web node's apache serving (no web fault
+        left: ``webserver.ensure_serving_cmd``), and each VIP on its expected master. When VRRP
         does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
         its VIPs), the engines are restarted together, as at start."""
         expected = {v: [m] for v, m in self.expected_masters().items()}
@@ -676,7 +691,12 @@ class Lab:
                     lambda: all(state == "running" for state in parallel(Node.state, nodes)),
                     30,
                 )
-            parallel(lambda b: b.exec(ensure), self.balancers())
+            # the web nodes too: apache serving, whatever web fault was left in place
+            webs = self.webs()
+            parallel(
+                lambda n: n.exec(webserver.ensure_serving_cmd() if n in webs else ensure),
+                [*self.balancers(), *webs],
+            )
             self.wait_for_holders(expected, timeout=settle_timeout)
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()

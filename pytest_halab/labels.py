@@ -21,6 +21,8 @@ L_LAYOUT = "io.halab.layout"
 L_TOPOLOGY = "io.halab.topology"
 L_ENGINE = "io.halab.vrrp"
 L_HELPER = "io.halab.helper"  # a short-lived helper container on a remote engine
+# The comment on every iptables rule a fault adds inside a node: FAULT_RULE_COMMENT-<hex>
+FAULT_RULE_COMMENT = "halab-fault"
 
 RUN_ID = secrets.token_hex(4)
 
