@@ -6,18 +6,26 @@ the pool, VRRP moves the VIP.
   delay_before_retry 1): requests through the VIP reach both backends in the weights'
   ratio; web1 stopped leaves only 2222 until it is back; the master director crashes and
   the backup, whose pool is in place, serves both backends.
+  TCP_CHECK only connects: a server that hangs or answers 500 stays in the pool, one
+  whose port is firewalled leaves it; a firewall on the backup's VRRP makes both
+  directors hold the VIP, each with its pool.
+- lvs_http (tests/lab/topologies): HTTP_GET sees the 500 and the hang TCP_CHECK misses.
 - lvs_dr (seed 003's virtual_server as written: DR, persistence_timeout 50): one client
-  stays on one real server, whose answers come straight from it (the VIP on its lo).
+  stays on one real server, whose answers come straight from it (the VIP on its lo);
+  lvs_persist (persistence_timeout 3): the client moves once persistence expired.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from pytest_halab.assertions import assert_split_brain
 from pytest_halab.lab import Lab
 from pytest_halab.nodes import Node
 from pytest_halab.poolmeasures import traffic_split
@@ -25,6 +33,9 @@ from pytest_halab.scenario import Scenario
 
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
+HERE = Path(__file__).resolve().parent
+LVS_HTTP = str(HERE / "topologies" / "lvs_http.yaml")
+LVS_PERSIST = str(HERE / "topologies" / "lvs_persist.yaml")
 
 
 def bodies(client: Node, vip: str, count: int) -> Counter[str]:
@@ -109,7 +120,103 @@ def test_dr_persistence_keeps_a_client_on_one_real_server(
     got = bodies(lab.client_node(), vip, 20)
     assert len(got) == 1 and set(got) <= {"1111", "2222"}, got
     served = "web1" if "1111" in got else "web2"
-    # DR: the real server holds the VIP on lo and answered the client itself
-    assert vip in lab.node(served).exec("ip -4 -o addr show dev lo").output
+    # DR: the real server holds the VIP on lo and answered the client itself: the
+    # connections it closed (apache closes first: TIME-WAIT on its side) ran between the
+    # client and the VIP, not the server's own address as NAT would have them
+    node = lab.node(served)
+    assert vip in node.exec("ip -4 -o addr show dev lo").output
+    tw = node.exec(f"ss -Htn state time-wait src {vip}").output.split("\n")
+    assert sum(str(lab.client_node().ip) in line for line in tw) >= 10, tw
     status = checker_status(lab, "lvs1")
     assert status["plane"] == "nftables"
+
+
+@pytest.mark.parametrize("fault_name", ["hang_web", "web_error"])
+def test_tcp_check_keeps_a_server_that_hangs_or_answers_500(
+    nat: Lab, hal_scenario: ScenarioFactory, fault_name: str
+) -> None:
+    """TCP_CHECK only connects: the kernel still completes a hung apache's handshakes,
+    and a 500 is an answer. The server stays in the pool past the config's bound and
+    the client's requests that land on it fail."""
+    hal = hal_scenario(nat)
+    fault = getattr(hal.faults, fault_name)("web1")
+    bound = hal._pool_bound("lvs1", str(nat.node("web1").ip), removed=True)
+    assert bound is not None
+    out = hal.pool_change("VI_1", fault, "web1", timeout=bound + 1.0)
+    assert not out.happened, out.summary()
+    assert out.failed_requests > 0, out.summary()
+    if fault_name == "web_error":
+        assert out.bad_answers > 0, out.summary()
+
+
+def test_a_firewalled_real_server_leaves_the_pool(nat: Lab, hal_scenario: ScenarioFactory) -> None:
+    """A dropped port makes the checker's connect time out (connect_timeout 1): out."""
+    hal = hal_scenario(nat)
+    fault = hal.faults.firewall_web("web1")
+    out = hal.pool_change("VI_1", fault, "web1")
+    assert out.happened, out.summary()
+    hal.revert(fault)
+    assert hal.pool_change("VI_1", fault, "web1", removed=False).happened
+
+
+def test_firewalled_vrrp_on_the_backup_director_is_split_brain(
+    nat: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """Seed 001's third split-brain cause on directors: both hold the VIP, each with its
+    pool in place; the client, whose ARP entry names one of them, is still served."""
+    hal = hal_scenario(nat)
+    fault = hal.faults.firewall("lvs2", "vrrp", direction="in")
+    hal.wait_holders({"VI_1": ["lvs1", "lvs2"]})
+    assert_split_brain(
+        hal.timeline(), "VI_1", fault.injected_at, None, initial=["lvs1"], holders=["lvs1", "lvs2"]
+    )
+    for director in ("lvs1", "lvs2"):
+        rules = nat.node(director).exec("nft list table inet halab_lvs").output
+        assert all(str(nat.node(w).ip) in rules for w in ("web1", "web2")), rules
+    got = bodies(nat.client_node(), str(nat.vip_addresses()["VI_1"]), 9)
+    assert set(got) == {"1111", "2222"}, got
+    hal.revert(fault)
+    hal.wait_holders({"VI_1": ["lvs1"]})
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def http(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab:
+    return lab_factory(LVS_HTTP, vrrp=request.param)
+
+
+@pytest.mark.parametrize("fault_name", ["web_error", "hang_web"])
+def test_http_get_takes_out_a_server_that_answers_500_or_hangs(
+    http: Lab, hal_scenario: ScenarioFactory, fault_name: str
+) -> None:
+    hal = hal_scenario(http)
+    fault = getattr(hal.faults, fault_name)("web1")
+    out = hal.pool_change("VI_1", fault, "web1")
+    assert out.happened and out.decided_s is not None, out.summary()
+    vip = str(http.vip_addresses()["VI_1"])
+    assert bodies(http.client_node(), vip, 6) == {"2222": 6}
+    hal.revert(fault)
+    back = hal.pool_change("VI_1", fault, "web1", removed=False)
+    assert back.happened, back.summary()
+    states = [e for e in hal.timeline().of_kind("checker") if e.get("event") == "rs_state"]
+    assert [e.get("up") for e in states if e.node == "lvs1"][-2:] == [False, True]
+
+
+def test_persistence_holds_within_its_timeout_and_lets_go_after(
+    lab_factory: Callable[..., Lab],
+) -> None:
+    """lvs_persist: rr with persistence_timeout 3. Within the timeout every connection of
+    the client goes to one real server; once its entry expired, rr sends the next one to
+    the other (nothing else is scheduled meanwhile: no scenario probe runs here). The
+    checker is halab-vrrpd's with either engine, so one engine is enough."""
+    lab = lab_factory(LVS_PERSIST, vrrp="keepalived")
+    vip = str(lab.vip_addresses()["VI_1"])
+    client = lab.client_node()
+    first = bodies(client, vip, 10)
+    assert len(first) == 1, first
+    (held,) = first
+    t_last = time.monotonic()
+    # The test's input is an idle client: no request for longer than the timeout (a
+    # request would refresh the entry), then one request, which rr sends to the other.
+    time.sleep(max(0.0, t_last + 3.5 - time.monotonic()))
+    after = bodies(client, vip, 1)
+    assert set(after) == {"1111", "2222"} - {held}, (held, after)
