@@ -778,7 +778,7 @@ class Lab:
             out.append(
                 {
                     "node": n.name,
-                    "checker": "halab-vrrpd --check",
+                    "checker": str(said.get("checker", "halab-vrrpd --check")),
                     "vrrp": self.engine_of(n.name).name,
                     **{k: said[k] for k in ("plane", "reason", "approximations") if k in said},
                 }

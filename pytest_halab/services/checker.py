@@ -39,9 +39,16 @@ class Checker(BalancerService):
 
     @classmethod
     def ready_cmd(cls) -> str | None:
-        # the checker runs and has applied its first pools
+        # halab's checker runs and has applied its first pools; or keepalived runs whole
+        # (a kernel with IP_VS: 25-checker says so) and its checker is keepalived's own
         path = shlex.quote(cls.events_path or "")
-        return f'pgrep -x {cls.process} >/dev/null && grep -q \'"event":"pool"\' {path}'
+        status = shlex.quote(cls.status_path)
+        pool = '\'"event":"pool"\''
+        whole = '\'"checker": "keepalived"\''
+        return (
+            f"{{ pgrep -x {cls.process} >/dev/null && grep -q {pool} {path}; }} "
+            f"|| grep -q {whole} {status}"
+        )
 
     @classmethod
     def status(cls, node: Node) -> dict[str, object]:
