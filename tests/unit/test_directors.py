@@ -85,6 +85,11 @@ def _line(path: Path, needle: str) -> int:
             "is node client, not a web node",
         ),
         (
+            ("lb_algo wrr", "lb_algo fastest"),
+            "lb_algo fastest",
+            "Invalid lvs_scheduler 'fastest' - ignoring",
+        ),
+        (
             ("virtual_server {{ vip.VI_1 }} 80", "virtual_server {{ web1.ip }} 80"),
             "virtual_server {{ web1.ip }}",
             "is no VIP of this topology",
