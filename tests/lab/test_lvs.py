@@ -184,6 +184,16 @@ def http(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab
     return lab_factory(LVS_HTTP, vrrp=request.param)
 
 
+def test_a_scheduler_nftables_lacks_runs_as_its_nearest_and_says_so(http: Lab) -> None:
+    status = checker_status(http, "lvs1")
+    notes = status["approximations"]
+    assert isinstance(notes, list) and len(notes) == 1, notes
+    assert "wlc" in notes[0] and "wrr" in notes[0], notes
+    log = http.node("lvs1").read_file("/var/log/halab/checker.log").decode()
+    assert log.count(notes[0].split(": ", 1)[1]) == 1, log
+    assert status["approximations"] == http.checkers()[0]["approximations"]
+
+
 @pytest.mark.parametrize("fault_name", ["web_error", "hang_web"])
 def test_http_get_takes_out_a_server_that_answers_500_or_hangs(
     http: Lab, hal_scenario: ScenarioFactory, fault_name: str
