@@ -1,15 +1,19 @@
-"""Assertions that read like the domain: who held a VIP when, split brains, failed requests.
+"""Assertions that read like the domain: who held a VIP when, split brains, failed requests,
+what an LVS director's pool serves.
 
-Each takes the timeline and raises ``AssertionError`` with the stretch of the timeline that
-explains the failure. ``vip_addr`` is the VIP's address (default: ``timeline.vips[vip]``);
-``initial`` the nodes that held it before the first event of the timeline.
+Each takes the timeline (or a measure) and raises ``AssertionError`` with the stretch of the
+timeline that explains the failure. ``vip_addr`` is the VIP's address (default:
+``timeline.vips[vip]``); ``initial`` the nodes that held it before the first event of the
+timeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from pytest_halab.poolmeasures import PoolChange, pool_has, server_ip
 from pytest_halab.timeline import (
+    Event,
     EventKind,
     HolderInterval,
     SplitBrain,
@@ -24,6 +28,8 @@ from pytest_halab.timeline import (
 __all__ = [
     "assert_holder",
     "assert_no_failed_requests",
+    "assert_pool_change_within_bound",
+    "assert_pool_without",
     "assert_single_holder",
     "assert_split_brain",
 ]
@@ -169,3 +175,71 @@ def assert_no_failed_requests(
             f"errors: {', '.join(errors[:5])}\n" + timeline.format_around(first.ts)
         )
     return len(probes)
+
+
+def assert_pool_without(
+    timeline: Timeline,
+    vip: str,
+    rs_ip: str,
+    *,
+    at: float | None = None,
+    director: str | None = None,
+    vip_addr: str | None = None,
+) -> list[str]:
+    """Assert that at ``at`` (None: the timeline's end) the real server at ``rs_ip`` gets no
+    new connections to ``vip`` from any director (or from ``director``): in each director's
+    latest pool applied by then for a virtual server on the VIP's address, the server is
+    absent or has weight 0. Returns the directors checked.
+
+    The timeline holds only the pools applied while it was observed: with none for the VIP
+    by ``at`` (of ``director``, when given) there is nothing to hold against, and that
+    fails too."""
+    addr = bare_addr(vip_addr) or bare_addr(timeline.vips.get(vip)) or vip
+    latest: dict[str, Event] = {}
+    for e in timeline.between(None, at).of_kind(EventKind.CHECKER.value):
+        if e.get("event") != "pool" or (director is not None and e.node != director):
+            continue
+        if bare_addr(server_ip(str(e.get("vs", "")))) == addr:
+            latest[e.node] = e
+    ref = at if at is not None else (timeline.end or 0.0)
+    if not latest:
+        who = director or "no director"
+        raise AssertionError(
+            f"{vip} ({addr}): {who} applied no pool for it in the timeline by {ref:.6f}; "
+            f"nothing says whether {rs_ip} was left out\n" + timeline.format_around(ref)
+        )
+    serving = sorted(node for node, e in latest.items() if pool_has(e, rs_ip))
+    if serving:
+        first = min(latest[node].ts for node in serving)
+        raise AssertionError(
+            f"{vip} ({addr}): {rs_ip} still in the pool of {_names(serving)} at {ref:.6f} "
+            f"(their latest pools applied from {first:.6f})\n"
+            + timeline.format_around(first, after=max(2.0, ref - first))
+        )
+    return sorted(latest)
+
+
+def assert_pool_change_within_bound(
+    change: PoolChange, *, slack_s: float = 0.0, timeline: Timeline | None = None
+) -> float:
+    """Assert that the pool change happened, within its bound (the config's, see
+    ``checkbound``) plus ``slack_s``. Returns its ``applied_s``. A change without a bound
+    is a ValueError: there is nothing to hold it against. ``timeline``: the stretch around
+    the change goes into the message."""
+    if change.bound_s is None:
+        raise ValueError(f"no bound known for this pool change: {change.summary()}")
+    limit = change.bound_s + slack_s
+    if change.applied_s is not None and change.applied_s <= limit:
+        return change.applied_s
+    if change.applied_s is None:
+        head = f"pool change did not happen (bound {change.bound_s:.3f} s + slack {slack_s:.3f} s)"
+        t = change.fault_at + limit
+    else:
+        head = (
+            f"pool change took {change.applied_s:.3f} s, "
+            f"{(change.applied_s - limit) * 1000:.3f} ms over its bound "
+            f"{change.bound_s:.3f} s + slack {slack_s:.3f} s"
+        )
+        t = change.fault_at + change.applied_s
+    context = "" if timeline is None else "\n" + timeline.format_around(t)
+    raise AssertionError(f"{head}: {change.summary()}{context}")

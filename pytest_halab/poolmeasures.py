@@ -16,7 +16,9 @@ their weights, and is stamped once the plane has applied it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from .timeline import Event, EventKind, Timeline, elapsed
 
@@ -52,7 +54,8 @@ class PoolChange:
     within the timeline. `failed_requests` counts the client's failed requests to the VIP
     from the fault to the pool change (to the timeline's end when none), `bad_answers`
     those of them answered with an HTTP error status. `bound_s` is the
-    config's bound for the change (see `check.model`), when known."""
+    config's bound for the change (see `check.model`), when known; `fault` how the fault
+    reads in reports (its name and what it did), when the change was measured after one."""
 
     vip: str
     server: str  # the real server's node
@@ -65,6 +68,7 @@ class PoolChange:
     failed_requests: int
     bad_answers: int
     bound_s: float | None = None
+    fault: str | None = None
 
     @property
     def happened(self) -> bool:
@@ -76,6 +80,28 @@ class PoolChange:
         if self.applied_s is None or self.bound_s is None:
             return None
         return round(self.applied_s - self.bound_s, 6)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, for reports (times in seconds); :meth:`from_dict` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PoolChange:
+        """Read back :meth:`as_dict` (reports, records sent by pytest-xdist workers)."""
+        return cls(
+            vip=str(d["vip"]),
+            server=str(d["server"]),
+            director=d.get("director"),
+            removed=bool(d["removed"]),
+            fault_at=float(d["fault_at"]),
+            decided_s=d.get("decided_s"),
+            applied_s=d.get("applied_s"),
+            requests=int(d.get("requests", 0)),
+            failed_requests=int(d.get("failed_requests", 0)),
+            bad_answers=int(d.get("bad_answers", 0)),
+            bound_s=d.get("bound_s"),
+            fault=d.get("fault"),
+        )
 
     def summary(self) -> str:
         what = "removed from" if self.removed else "added back to"
@@ -104,10 +130,12 @@ def measure_pool_change(
     removed: bool = True,
     director: str | None = None,
     bound_s: float | None = None,
+    fault: str | None = None,
 ) -> PoolChange:
     """The first pool change of `server` (`server_ip`) after `fault_at` on `director`
     (None: any director), and what the client saw of `vip` meanwhile: requests that failed,
-    and of those the ones answered with an HTTP error status (a server answering 500)."""
+    and of those the ones answered with an HTTP error status (a server answering 500).
+    `fault`: how the fault reads in reports, kept on the result."""
     after = timeline.between(fault_at, None)
     decided = next(
         (
@@ -139,6 +167,7 @@ def measure_pool_change(
         failed_requests=failed,
         bad_answers=bad,
         bound_s=bound_s,
+        fault=fault,
     )
 
 

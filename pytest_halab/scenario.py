@@ -46,6 +46,7 @@ from .timeline import Timeline
 from .topology import KEEPALIVED_CONF
 
 Recorder = Callable[[FailoverMeasure], None]
+PoolRecorder = Callable[[PoolChange], None]
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Scenario:
 
     lab: Lab
     record: Recorder | None = None
+    record_pool: PoolRecorder | None = None
     faults: Faults = field(init=False)
     observation: Observation = field(init=False)
     measures: list[FailoverMeasure] = field(default_factory=list)
@@ -202,6 +204,12 @@ class Scenario:
         if self.record is not None:
             self.record(m)
         return m
+
+    def _keep_pool(self, change: PoolChange) -> PoolChange:
+        self.pool_changes.append(change)
+        if self.record_pool is not None:
+            self.record_pool(change)
+        return change
 
     def _await_holder(
         self,
@@ -357,7 +365,9 @@ class Scenario:
         its pool (``removed``), or back in, counted from ``fault``'s injection (its revert
         when not ``removed``: revert it first), and measure it. Bounded by ``timeout``; a
         change that did not come is still the result (``happened`` False). ``bound_s``
-        defaults to the bound the director's keepalived.conf gives (`checkbound`)."""
+        defaults to the bound the director's keepalived.conf gives (`checkbound`). The
+        change is recorded as failover measures are (summary table, JUnit properties,
+        report)."""
         ts = fault.injected_at if removed else fault.reverted_at
         if ts is None:
             raise ValueError(f"{fault.name} on {fault.target} was not reverted")
@@ -377,6 +387,7 @@ class Scenario:
                 removed=removed,
                 director=director,
                 bound_s=bound_s,
+                fault=_label(fault),
             )
 
         what = "out of" if removed else "back into"
@@ -387,9 +398,7 @@ class Scenario:
                 timeout,
                 interval=0.2,
             )
-        change = take()
-        self.pool_changes.append(change)
-        return change
+        return self._keep_pool(take())
 
     def _pool_bound(self, director: str, server_ip: str, removed: bool) -> float | None:
         """The checker's bound for the change, from the director's keepalived.conf as the

@@ -28,11 +28,14 @@ from .dockerhost import DockerHost
 from .errors import EngineWarning, LabMismatchError
 from .lab import Lab
 from .measures import FailoverMeasure
+from .poolmeasures import PoolChange
 from .report import (
     FailoverRecord,
+    PoolRecord,
     ReportCollector,
     junit_properties,
     plot_timeline,
+    pool_junit_properties,
     write_json,
 )
 from .scenario import Scenario
@@ -151,7 +154,7 @@ class LabRequest:
 
 class HalabRun:
     """Run state registered with the plugin manager: the labs this session started and the
-    failover measures its tests took."""
+    failover measures and pool changes its tests took."""
 
     def __init__(
         self,
@@ -213,18 +216,24 @@ class HalabRun:
     # ------------------------------------------------------------ per test
 
     def scenario(self, request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
-        """A Scenario for one test: measures go to the JUnit record and the summary; with
-        --hal-report, the test's timeline (JSON) and a picture of it are written."""
+        """A Scenario for one test: failover measures and pool changes go to the JUnit
+        record and the summary; with --hal-report, the test's timeline (JSON) and a picture
+        of it are written."""
         node = request.node
         nodeid = distribute.original_nodeid(node.nodeid, node)
 
-        def record(m: FailoverMeasure) -> None:
-            layout = lab.layout
-            self.records.record(nodeid, layout.topology if layout else "?", str(lab.engine), m)
-            for name, value in junit_properties(m):
-                node.user_properties.append((name, value))
+        def topology() -> str:
+            return lab.layout.topology if lab.layout else "?"
 
-        hal = Scenario(lab, record=record)
+        def record(m: FailoverMeasure) -> None:
+            self.records.record(nodeid, topology(), str(lab.engine), m)
+            node.user_properties.extend(junit_properties(m))
+
+        def record_pool(change: PoolChange) -> None:
+            self.records.record_pool(nodeid, topology(), str(lab.engine), change)
+            node.user_properties.extend(pool_junit_properties(change))
+
+        hal = Scenario(lab, record=record, record_pool=record_pool)
         try:
             with hal:
                 yield hal
@@ -255,7 +264,13 @@ class HalabRun:
             "topology": lab.layout.topology if lab.layout else None,
             "engine_warnings": lab.engine_warnings(),
         }
-        write_json(self.settings.report_dir / f"{stem}.json", tl, hal.measures, meta=meta)
+        write_json(
+            self.settings.report_dir / f"{stem}.json",
+            tl,
+            hal.measures,
+            meta=meta,
+            pool_changes=hal.pool_changes,
+        )
         try:
             plot_timeline(
                 self.settings.report_dir / f"{stem}.png",
@@ -264,6 +279,7 @@ class HalabRun:
                 tl.of_kind("fault"),
                 initial=hal.observation.initial_holders,
                 title=nodeid,
+                servers={str(n.ip): n.name for n in lab.nodes.values()},
             )
         except RuntimeError as exc:  # matplotlib missing: the JSON is still there
             warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
@@ -302,7 +318,13 @@ class HalabRun:
         assert self.config is not None
         out: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
         labs = self.lab_entries() if self.settings.report_dir is not None else []
-        out["halab"] = json.dumps({"records": [r.as_dict() for r in self.records], "labs": labs})
+        out["halab"] = json.dumps(
+            {
+                "records": self.records.to_dicts(),
+                "pool_records": self.records.pool_to_dicts(),
+                "labs": labs,
+            }
+        )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -313,6 +335,8 @@ class HalabRun:
         data = json.loads(raw)
         for rec in data.get("records", []):
             self.records.add(FailoverRecord.from_dict(rec))
+        for rec in data.get("pool_records", []):
+            self.records.add_pool(PoolRecord.from_dict(rec))
         self._worker_labs.extend(data.get("labs", []))
 
     def stop_all(self) -> None:
@@ -338,6 +362,9 @@ class HalabRun:
         if len(self.records):
             terminalreporter.write_line("")
             terminalreporter.write_line(self.records.render_text())
+        if self.records.pool_records:
+            terminalreporter.write_line("")
+            terminalreporter.write_line(self.records.render_pool_text())
 
     @pytest.hookimpl
     def pytest_sessionstart(self, session: pytest.Session) -> None:
