@@ -16,9 +16,9 @@ import pytest
 
 from pytest_halab.vrrp.check.conn import CheckerRefused
 from pytest_halab.vrrp.check.dns import DnsProbe, build_query
+from pytest_halab.vrrp.check.model import CheckerSpec, VirtualServerSpec, build_model
 from pytest_halab.vrrp.check.probe import Attempt, Target
 from pytest_halab.vrrp.conf import load_config
-from pytest_halab.vrrp.conf.model import ConfigItem, RealServer, VirtualServer
 from pytest_halab.vrrp.conf.virtual_server import dns_empty_label
 
 # What the responder sends back for one query: datagrams, in order (none: silence).
@@ -236,21 +236,19 @@ def test_empty_label(name: str, refused: bool) -> None:
 # -- from keepalived.conf text
 
 
-def _load(tmp_path: Path, text: str) -> VirtualServer:
+def _load(tmp_path: Path, text: str) -> VirtualServerSpec:
     path = tmp_path / "keepalived.conf"
     path.write_text(text)
     cfg, _diags = load_config(path, interfaces={"lo": True})
-    (vs,) = cfg.virtual_servers
+    (vs,) = build_model(cfg)
     return vs
 
 
-def _checkers(
-    vs: VirtualServer, kind: str = "DNS_CHECK"
-) -> Iterator[tuple[ConfigItem, RealServer]]:
+def _checkers(vs: VirtualServerSpec, kind: str = "DNS_CHECK") -> Iterator[CheckerSpec]:
     for rs in vs.real_servers:
-        for item in rs.items:
-            if item.keyword == kind:
-                yield item, rs
+        for spec in rs.checkers:
+            if spec.kind == kind:
+                yield spec
 
 
 def test_defaults_from_config(tmp_path: Path) -> None:
@@ -267,12 +265,12 @@ def test_defaults_from_config(tmp_path: Path) -> None:
 }
 """,
     )
-    ((item, rs),) = _checkers(vs)
-    probe = DnsProbe.from_config(item, rs, vs)
+    (spec,) = _checkers(vs)
+    probe = DnsProbe.from_spec(spec)
     assert probe.kind == "DNS_CHECK"
     assert probe.target == Target("10.1.1.1", 5353, socket.AF_INET, 5.0)
     assert (probe.type_name, probe.name) == ("SOA", "")
-    assert (probe.retry, probe.delay_loop, probe.delay_before_retry, probe.warmup) == (
+    assert (spec.retry, spec.delay_loop, spec.delay_before_retry, spec.warmup) == (
         3,
         60,
         60,
@@ -314,17 +312,17 @@ def test_keywords_from_config(tmp_path: Path) -> None:
 }
 """,
     )
-    (first, rs), (second, _) = _checkers(vs)
-    probe = DnsProbe.from_config(first, rs, vs)
+    first, second = _checkers(vs)
+    probe = DnsProbe.from_spec(first)
     assert probe.type_name == "AAAA"  # FOO ignored, case ignored
     assert probe.name == "example.org"  # refused names ignored, a second one too
     assert probe.target == Target(
         "10.9.9.9", 5300, socket.AF_INET, 1.5, bind_ip="10.1.0.5", bind_port=2000
     )
-    assert (probe.retry, probe.delay_before_retry, probe.delay_loop) == (2, 0.25, 10)
-    other = DnsProbe.from_config(second, rs, vs)
+    assert (first.retry, first.delay_before_retry, first.delay_loop) == (2, 0.25, 10)
+    other = DnsProbe.from_spec(second)
     assert other.target == Target("2001:db8::1", 53, socket.AF_INET6, 7.0)
-    assert (other.retry, other.delay_before_retry) == (0, 10)  # delay_before_retry: delay_loop
+    assert (second.retry, second.delay_before_retry) == (0, 10)  # delay_before_retry: delay_loop
 
 
 def test_a_link_local_address_without_bind_if_is_dropped(tmp_path: Path) -> None:
@@ -344,12 +342,12 @@ def test_a_link_local_address_without_bind_if_is_dropped(tmp_path: Path) -> None
 }
 """,
     )
-    (bare, rs), (bound, _) = _checkers(vs)
+    bare, bound = _checkers(vs)
     with pytest.raises(
         CheckerRefused, match="Checker link local address fe80::1 requires a bind_if"
     ):
-        DnsProbe.from_config(bare, rs, vs)
-    assert DnsProbe.from_config(bound, rs, vs).target.bind_interface == "lo"
+        DnsProbe.from_spec(bare)
+    assert DnsProbe.from_spec(bound).target.bind_interface == "lo"
 
 
 def test_from_config_to_a_live_responder(tmp_path: Path) -> None:
@@ -384,8 +382,8 @@ def test_from_config_to_a_live_responder(tmp_path: Path) -> None:
 }}
 """,
             )
-            ((item, rs),) = _checkers(vs)
-            result = await asyncio.wait_for(DnsProbe.from_config(item, rs, vs).attempt(), 7)
+            (spec,) = _checkers(vs)
+            result = await asyncio.wait_for(DnsProbe.from_spec(spec).attempt(), 7)
         finally:
             transport.close()
         return result, seen

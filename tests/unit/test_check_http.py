@@ -15,8 +15,9 @@ from _check_support import Backend, RecordingEvents, RecordingPlane, model
 
 from pytest_halab.vrrp.check.http import HttpProbe, parse_status_codes
 from pytest_halab.vrrp.check.model import build_model
-from pytest_halab.vrrp.check.probes import build_probes
+from pytest_halab.vrrp.check.probes import build_probe
 from pytest_halab.vrrp.check.runner import Runner
+from pytest_halab.vrrp.check.tcp import TcpProbe
 
 BODY = b"hello from the real server\n"
 
@@ -71,7 +72,7 @@ virtual_server 127.0.0.1 {port} {{
 
 def _probe(tmp_path: Path, text: str) -> HttpProbe:
     spec = model(tmp_path, text)[0].real_servers[0].checkers[0]
-    (probe,) = build_probes(spec.item, spec.rs, spec.vs)
+    probe = build_probe(spec)
     assert isinstance(probe, HttpProbe)
     return probe
 
@@ -339,7 +340,6 @@ virtual_server fwmark 9 {
     ]
     assert all(s.destinations[0].ip == "10.0.0.2" for s in group)
     assert (mark[0].fwmark, mark[0].ip, mark[0].sched) == (9, None, "sh")
-    (probe,) = build_probes(
-        specs[1].real_servers[0].checkers[0].item, specs[1].conf.real_servers[0], specs[1].conf
-    )  # type: ignore[union-attr]
+    probe = build_probe(specs[1].real_servers[0].checkers[0])
+    assert isinstance(probe, TcpProbe)
     assert probe.target.port == 80

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from pytest_halab.vrrp.check.conn import CheckerRefused
+from pytest_halab.vrrp.check.model import CheckerSpec, VirtualServerSpec, build_model
 from pytest_halab.vrrp.check.probe import Attempt, Target
 from pytest_halab.vrrp.check.smtp import SMTP_DEFAULT_HELO, SmtpProbe, smtp_status
 from pytest_halab.vrrp.conf import load_config
-from pytest_halab.vrrp.conf.model import ConfigItem, RealServer, VirtualServer
 
 # The server's side of one connection; what it read is appended to the list it gets.
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, list[bytes]], Awaitable[None]]
@@ -269,19 +269,22 @@ def test_smtp_status(line: bytes, status: int) -> None:
 # -- from keepalived.conf text
 
 
-def _load(tmp_path: Path, text: str) -> VirtualServer:
+def _load(tmp_path: Path, text: str) -> VirtualServerSpec:
     path = tmp_path / "keepalived.conf"
     path.write_text(text)
     cfg, _diags = load_config(path, interfaces={"lo": True})
-    (vs,) = cfg.virtual_servers
+    (vs,) = build_model(cfg)
     return vs
 
 
-def _checkers(vs: VirtualServer) -> Iterator[tuple[ConfigItem, RealServer]]:
+def _checkers(vs: VirtualServerSpec) -> Iterator[list[CheckerSpec]]:
+    """The checkers of each SMTP_CHECK block (one per host it queues)."""
     for rs in vs.real_servers:
-        for item in rs.items:
-            if item.keyword == "SMTP_CHECK":
-                yield item, rs
+        blocks: dict[int, list[CheckerSpec]] = {}
+        for spec in rs.checkers:
+            if spec.kind == "SMTP_CHECK":
+                blocks.setdefault(id(spec.item), []).append(spec)
+        yield from blocks.values()
 
 
 def test_defaults_from_config(tmp_path: Path) -> None:
@@ -299,13 +302,13 @@ def test_defaults_from_config(tmp_path: Path) -> None:
 }
 """,
     )
-    ((item, rs),) = _checkers(vs)
-    probe = SmtpProbe.from_config(item, rs, vs)
+    ((spec,),) = _checkers(vs)
+    probe = SmtpProbe.from_spec(spec)
     assert probe.kind == "SMTP_CHECK"
     # the real server's port, not 25; helo_name without a name leaves the default
     assert probe.target == Target("10.1.1.1", 587, socket.AF_INET, 5.0)
     assert probe.helo_name == "smtpchecker.keepalived.org"
-    assert (probe.retry, probe.delay_before_retry, probe.delay_loop) == (1, 1.0, 60.0)
+    assert (spec.retry, spec.delay_before_retry, spec.delay_loop) == (1, 1.0, 60.0)
     assert probe.success_line == "Remote SMTP server [10.1.1.1]:tcp:587 succeed on service."
 
 
@@ -331,13 +334,13 @@ def test_keywords_from_config(tmp_path: Path) -> None:
 }
 """,
     )
-    ((item, rs),) = _checkers(vs)
-    probe = SmtpProbe.from_config(item, rs, vs)
+    ((spec,),) = _checkers(vs)
+    probe = SmtpProbe.from_spec(spec)
     assert probe.helo_name == "lb.example.com"
     # connect_timeout 9 comes after the block: keepalived has already taken the
     # virtual server's 3 s
     assert probe.target == Target("2001:db8::1", 2525, socket.AF_INET6, 3.0, bind_ip="2001:db8::5")
-    assert (probe.retry, probe.delay_before_retry, probe.delay_loop) == (4, 2.0, 6.0)
+    assert (spec.retry, spec.delay_before_retry, spec.delay_loop) == (4, 2.0, 6.0)
 
 
 def test_host_blocks_as_2_2_7_reads_them(tmp_path: Path) -> None:
@@ -369,16 +372,16 @@ def test_host_blocks_as_2_2_7_reads_them(tmp_path: Path) -> None:
 }
 """,
     )
-    (hosts_only, rs), (mixed, _) = _checkers(vs)
-    first, second = SmtpProbe.all_from_config(hosts_only, rs, vs)
+    hosts_only, mixed = _checkers(vs)
+    first, second = (SmtpProbe.from_spec(spec) for spec in hosts_only)
     # no connection option of its own: the first host takes the checker's place; a host
     # without connect_timeout has 0 (keepalived's zeroed allocation)
     assert first.target == Target("10.1.1.2", 25, socket.AF_INET, 0.0)
     assert second.target == Target("10.1.1.1", 2525, socket.AF_INET, 4.0)
     assert {p.helo_name for p in (first, second)} == {"mx.check"}
-    assert {p.retry for p in (first, second)} == {3}  # retry in a host is the checker's
-    assert SmtpProbe.from_config(hosts_only, rs, vs) == first
-    own, host = SmtpProbe.all_from_config(mixed, rs, vs)
+    assert {s.retry for s in hosts_only} == {3}  # retry in a host is the checker's
+    assert SmtpProbe.from_spec(hosts_only[0]) == first
+    own, host = (SmtpProbe.from_spec(spec) for spec in mixed)
     assert own.target == Target("10.1.1.1", 25, socket.AF_INET, 2.0)
     assert host.target == Target("10.1.1.3", 25, socket.AF_INET, 0.0)
 
@@ -406,13 +409,13 @@ def test_a_link_local_address_without_bind_if(tmp_path: Path) -> None:
 }
 """,
     )
-    (own, rs), (hosts, _) = _checkers(vs)
+    (own,), hosts = _checkers(vs)
     with pytest.raises(
         CheckerRefused, match="Checker link local address fe80::1 requires a bind_if"
     ):
-        SmtpProbe.from_config(own, rs, vs)
+        SmtpProbe.from_spec(own)
     # a refused host is dropped alone
-    (kept,) = SmtpProbe.all_from_config(hosts, rs, vs)
+    (kept,) = (SmtpProbe.from_spec(spec) for spec in hosts)
     assert kept.target.ip == "10.1.1.9"
 
 
@@ -445,8 +448,8 @@ def test_from_config_to_a_live_server(tmp_path: Path) -> None:
 }}
 """,
             )
-            ((item, rs),) = _checkers(vs)
-            result = await asyncio.wait_for(SmtpProbe.from_config(item, rs, vs).attempt(), 10)
+            ((spec,),) = _checkers(vs)
+            result = await asyncio.wait_for(SmtpProbe.from_spec(spec).attempt(), 10)
         finally:
             server.close()
         return result, heard

@@ -1,33 +1,35 @@
-"""What every connecting checker shares, as keepalived 2.2.7 keeps it: its connection
-options (check_api.c's conn_opts_t and the connect_ip, connect_port, bindto, bind_port,
-bind_if, connect_timeout and fwmark handlers), its timing (retry, delay_before_retry,
-delay_loop, warmup, with the defaults validate_check_config() fills in from the real
-server and the virtual server), and opening its socket (layer4.c socket_bind_connect()).
+"""Where a checker connects and how it opens its socket, as keepalived 2.2.7 does it:
+its connection options (check_api.c's conn_opts_t, the connect_ip, connect_port, bindto,
+bind_port, bind_if, connect_timeout and fwmark handlers, and check_conn_opts(), which
+drops a checker), and its socket (layer4.c socket_bind_connect() and socket_state()).
+Every connecting probe (TCP_CHECK, HTTP_GET/SSL_GET, DNS_CHECK, SMTP_CHECK) builds its
+`Target` here and connects with `connect`.
 
-Values are read from the kept configuration items with keepalived's readers; an invalid
-value is ignored (the parser has already reported it), a later valid one wins."""
+Values are read from the kept configuration items with keepalived's readers
+(`read_uint`, `read_timer`, which the model's timers use too); an invalid value is
+ignored (the parser has already reported it), a later valid one wins. A checker's
+connect_timeout is resolved by the model (`model.CheckerSpec`), with its other timers."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import socket
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
-from ..conf.model import ConfigItem, RealServer, VirtualServer
-from ..conf.values import UINT_MAX, Numbers, true_false
+from ..conf.model import TIMER_HZ, ConfigItem, RealServer
+from ..conf.values import UINT_MAX, Numbers
 from .probe import Target
 
 __all__ = [
+    "TIMER_HZ",
     "CheckerRefused",
     "ConnOpts",
     "Connect",
-    "ResolvedTiming",
-    "ServerTiming",
-    "Timing",
+    "Connection",
     "bind_connect",
+    "connect",
     "open_socket",
     "read_timer",
     "read_uint",
@@ -35,10 +37,7 @@ __all__ = [
     "wait_connected",
 ]
 
-TIMER_HZ = 1_000_000
 TIMER_MAXIMUM = 2**64 - 2  # keepalived's read_timer() with no maximum
-KEEPALIVED_DEFAULT_DELAY = 60 * TIMER_HZ
-VS_DEFAULT_CONNECT_TIMEOUT = 5 * TIMER_HZ
 IFNAMSIZ = 16
 SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
@@ -166,192 +165,47 @@ class ConnOpts:
             return False
         return True
 
+    def given(self) -> bool:
+        """Whether any connection option was set (SMTP_CHECK's end handler asks it of
+        options that start unset)."""
+        return bool(
+            self.family
+            or self.port
+            or self.bind_family
+            or self.bind_port
+            or self.bind_if
+            or self.fwmark
+            or self.timeout is not None
+        )
+
     def refusal(self) -> str | None:
-        """keepalived's check_conn_opts(): why the checker is dropped, or None."""
-        if (
-            self.family == socket.AF_INET6
-            and self.ip
-            and socket.inet_pton(socket.AF_INET6, self.ip)[:2] == b"\xfe\x80"
-            and not self.bind_if
-        ):
-            return f"Checker link local address {self.ip} requires a bind_if"
+        """keepalived's check_conn_opts(): why the checker is dropped, or None (an IPv6
+        link-local destination, fe80::/10, needs a bind_if)."""
+        if self.family == socket.AF_INET6 and self.ip and not self.bind_if:
+            packed = socket.inet_pton(socket.AF_INET6, self.ip)
+            if packed[0] == 0xFE and packed[1] & 0xC0 == 0x80:
+                return f"Checker link local address {self.ip} requires a bind_if"
         return None
 
-    def target(self, timeout: int) -> Target:
-        """The Target these options connect to, with `timeout` (microseconds) when none
-        was set here. A bind_port without a usable bindto binds nothing (keepalived only
-        binds a set bindto address)."""
-        micro = self.timeout if self.timeout is not None else timeout
+    def target(self) -> Target:
+        """The Target these options connect to, once the model has resolved their
+        timeout. Raises CheckerRefused when keepalived drops the checker. A bind_port
+        without a usable bindto binds nothing (keepalived only binds a set bindto)."""
+        refusal = self.refusal()
+        if refusal is not None:
+            raise CheckerRefused(refusal)
+        assert self.timeout is not None, "the model resolves every checker's connect_timeout"
         bound = bool(self.bind_family)
         return Target(
             ip=self.ip if self.family else "",
             port=self.port,
             family=self.family,
-            timeout=micro / TIMER_HZ,
+            timeout=self.timeout / TIMER_HZ,
             bind_ip=self.bind_ip if bound else None,
             bind_port=self.bind_port if bound else 0,
             bind_interface=self.bind_if or None,
             fwmark=self.fwmark,
         )
-
-    def copy(self) -> ConnOpts:
-        return replace(self)
-
-
-_TIMING_WORDS = frozenset(
-    ("retry", "delay_before_retry", "warmup", "delay_loop", "alpha", "log_all_failures")
-)
-
-
-@dataclass
-class Timing:
-    """A checker's own retry, delay_before_retry, delay_loop and warmup as written in its
-    block (None: not written), completed by `resolve` as validate_check_config() does."""
-
-    retry: int | None = None
-    delay_before_retry: int | None = None  # microseconds
-    delay_loop: int | None = None
-    warmup: int | None = None
-    log_all_failures: bool = False
-
-    def apply(self, item: ConfigItem) -> bool:
-        """Read one of install_checker_common_keywords()'s generic keywords; False if
-        `item` is not one."""
-        word = item.keyword
-        if word not in _TIMING_WORDS:
-            return False
-        if word == "retry":
-            value = read_uint(item, 0, UINT_MAX)
-            if value is not None:
-                self.retry = value
-        elif word == "delay_before_retry":
-            value = read_timer(item, 0)
-            if value is not None:
-                self.delay_before_retry = value
-        elif word == "warmup":
-            value = read_timer(item, 0)
-            if value is not None:
-                self.warmup = value
-        elif word == "delay_loop":
-            value = read_timer(item, 1)
-            if value is not None:
-                self.delay_loop = value
-        elif word == "log_all_failures":
-            flag = _flag(item)
-            if flag is not None:
-                self.log_all_failures = flag
-        return True
-
-    def resolve(
-        self,
-        rs: RealServer,
-        vs: VirtualServer,
-        default_retry: int,
-        default_delay_before_retry: int,
-    ) -> ResolvedTiming:
-        """validate_check_config(): a value not written in the checker is the real
-        server's, which is the virtual server's, else the checker type's default
-        (retry; delay_before_retry, whose default 0 means delay_loop)."""
-        server = ServerTiming.of(rs, vs)
-        delay_loop = _first(self.delay_loop, server.delay_loop, KEEPALIVED_DEFAULT_DELAY)
-        retry = _first(self.retry, server.retry, default_retry)
-        before = _first(
-            self.delay_before_retry,
-            server.delay_before_retry,
-            default_delay_before_retry or delay_loop,
-        )
-        warmup = _first(self.warmup, server.warmup, delay_loop)
-        return ResolvedTiming(retry, before, delay_loop, warmup, self.log_all_failures)
-
-
-@dataclass(frozen=True)
-class ResolvedTiming:
-    """A checker's timing as it runs (microseconds)."""
-
-    retry: int
-    delay_before_retry: int
-    delay_loop: int
-    warmup: int
-    log_all_failures: bool
-
-
-@dataclass
-class ServerTiming:
-    """What a real server (or, before it, its virtual server) sets for its checkers:
-    retry, connect_timeout, delay_loop, warmup, delay_before_retry (None: not set)."""
-
-    retry: int | None = None
-    connect_timeout: int | None = None
-    delay_loop: int | None = None
-    warmup: int | None = None
-    delay_before_retry: int | None = None
-
-    def apply(self, item: ConfigItem) -> None:
-        word = item.keyword
-        if word == "retry":
-            value = read_uint(item, 1, UINT_MAX)
-            if value is not None:
-                self.retry = value
-        elif word == "connect_timeout":
-            value = read_timer(item, 1, UINT_MAX)
-            if value is not None:
-                self.connect_timeout = value
-        elif word == "delay_loop":
-            value = read_timer(item, 1)
-            if value is not None:
-                self.delay_loop = value
-        elif word == "warmup":
-            value = read_timer(item, 0)
-            if value is not None:
-                self.warmup = value
-        elif word == "delay_before_retry":
-            value = read_timer(item, 0)
-            if value is not None:
-                self.delay_before_retry = value
-
-    @classmethod
-    def read(cls, items: Iterable[ConfigItem]) -> ServerTiming:
-        timing = cls()
-        for item in items:
-            timing.apply(item)
-        return timing
-
-    @classmethod
-    def of(
-        cls,
-        rs: RealServer,
-        vs: VirtualServer,
-        rs_items: Sequence[ConfigItem] | None = None,
-        vs_items: Sequence[ConfigItem] | None = None,
-    ) -> ServerTiming:
-        """The real server's values, each one it does not set taken from the virtual
-        server (validate_check_config()); the virtual server's connect_timeout defaults
-        to 5 s. `rs_items`/`vs_items` limit what is read (the lines read so far)."""
-        mine = cls.read(rs.items if rs_items is None else rs_items)
-        theirs = cls.read(vs.items if vs_items is None else vs_items)
-        return cls(
-            retry=_first_opt(mine.retry, theirs.retry),
-            connect_timeout=_first(
-                mine.connect_timeout, theirs.connect_timeout, VS_DEFAULT_CONNECT_TIMEOUT
-            ),
-            delay_loop=_first_opt(mine.delay_loop, theirs.delay_loop),
-            warmup=_first_opt(mine.warmup, theirs.warmup),
-            delay_before_retry=_first_opt(mine.delay_before_retry, theirs.delay_before_retry),
-        )
-
-
-def _flag(item: ConfigItem) -> bool | None:
-    return true_false(item.args[0]) if item.args else True
-
-
-def _first_opt(*values: int | None) -> int | None:
-    return next((v for v in values if v is not None), None)
-
-
-def _first(*values: int | None) -> int:
-    value = _first_opt(*values)
-    assert value is not None
-    return value
 
 
 class Connect(Enum):
@@ -442,3 +296,38 @@ async def wait_connected(sock: socket.socket, timeout: float) -> Connect:
         if status == errno.ETIMEDOUT:
             return Connect.TIMEOUT
         return Connect.FAIL
+
+
+@dataclass
+class Connection:
+    """How `connect` went: `status` SUCCESS with the connected `sock` (the caller's to
+    close), or why not, and at which `step`: ``socket`` (socket() failed), ``connect``
+    (socket_bind_connect()'s own result: FAIL, the server unreachable at once, or ERROR,
+    `why` saying what failed) or ``state`` (the wait for a connect in progress: TIMEOUT,
+    FAIL or ERROR). Each checker words these its own way."""
+
+    status: Connect
+    step: str
+    sock: socket.socket | None = None
+    why: str = ""
+
+
+async def connect(target: Target, kind: int = socket.SOCK_STREAM) -> Connection:
+    """Open a socket to `target` and connect it within the target's timeout, as a
+    checker's connect thread and its socket_state() do."""
+    try:
+        sock = open_socket(target, kind)
+    except OSError as exc:
+        return Connection(Connect.ERROR, "socket", why=exc.strerror or "")
+    try:
+        status, why = bind_connect(sock, target)
+        step = "connect"
+        if status is Connect.IN_PROGRESS:
+            status, step = await wait_connected(sock, target.timeout), "state"
+    except BaseException:
+        sock.close()
+        raise
+    if status is not Connect.SUCCESS:
+        sock.close()
+        return Connection(status, step, why=why)
+    return Connection(status, step, sock)

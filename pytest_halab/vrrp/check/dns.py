@@ -6,8 +6,9 @@ answer count, nor TC); a datagram shorter than 8 bytes, with another id, or with
 skipped and the wait goes on. The whole attempt has one deadline, connect_timeout after
 the socket is connected.
 
-Defaults are keepalived's: type SOA, name "" (the root, the same query as "."), retry 3,
-delay_before_retry the checker's delay_loop, the real server's address and port."""
+Defaults are keepalived's: type SOA, name "" (the root, the same query as "."), the real
+server's address and port; its timers (retry 3, delay_before_retry the delay_loop) are the
+model's."""
 
 from __future__ import annotations
 
@@ -18,21 +19,9 @@ import random
 import socket
 from dataclasses import dataclass
 
-from ..conf.check_validate import format_rs
-from ..conf.model import ConfigItem, RealServer, VirtualServer
 from ..conf.virtual_server import DNS_TYPES, dns_empty_label, dns_type_lookup
-from .conn import (
-    TIMER_HZ,
-    CheckerRefused,
-    Connect,
-    ConnOpts,
-    ServerTiming,
-    Timing,
-    bind_connect,
-    open_socket,
-    sockaddr_pair,
-    wait_connected,
-)
+from .conn import Connect, connect, sockaddr_pair
+from .model import CheckerSpec, format_rs
 from .probe import Attempt, Target
 
 __all__ = ["DnsProbe", "build_query"]
@@ -41,7 +30,6 @@ log = logging.getLogger("halab-vrrpd")
 
 DNS_DEFAULT_TYPE = DNS_TYPES["SOA"]
 DNS_DEFAULT_NAME = ""
-DNS_DEFAULT_RETRY = 3
 DNS_BUFFER_SIZE = 768
 FLAG_QR = 0x8000
 FLAG_RD = 0x0100
@@ -74,36 +62,23 @@ def build_query(query_id: bytes, qtype: int, name: str) -> bytes:
 
 @dataclass
 class DnsProbe:
-    """One DNS_CHECK of one real server.
-
-    `retry`, `delay_before_retry`, `delay_loop` and `warmup` (seconds) are what the
-    runner reads, with keepalived's defaults. `server` is the real server as keepalived
-    names it in the check's log lines (``[ADDRESS]:PROTOCOL:PORT``). When the retries
-    are spent, keepalived adds `` after N retries`` to the failure it logs (not on the
-    very first run of the checker)."""
+    """One DNS_CHECK of one real server. `server` is the real server as keepalived names
+    it in the check's log lines (``[ADDRESS]:PROTOCOL:PORT``)."""
 
     target: Target
     qtype: int = DNS_DEFAULT_TYPE
     name: str = DNS_DEFAULT_NAME
-    retry: int = DNS_DEFAULT_RETRY
-    delay_before_retry: float = 60.0
-    delay_loop: float = 60.0
-    warmup: float = 60.0
-    log_all_failures: bool = False
     server: str = ""
     kind: str = "DNS_CHECK"
 
     @classmethod
-    def from_config(cls, item: ConfigItem, rs: RealServer, vs: VirtualServer) -> DnsProbe:
-        """The DNS_CHECK block `item` of real server `rs` in `vs`, read as keepalived's
-        handlers read it. Raises CheckerRefused when keepalived drops the checker."""
-        conn = ConnOpts.of_real_server(rs)
-        timing = Timing()
+    def from_spec(cls, spec: CheckerSpec) -> DnsProbe:
+        """The DNS_CHECK `spec`, its type and name read as keepalived's handlers read
+        them. Raises CheckerRefused when keepalived drops the checker."""
+        assert spec.conn is not None
         qtype = DNS_DEFAULT_TYPE
         name: str | None = None
-        for child in item.children:
-            if conn.apply(child) or timing.apply(child):
-                continue
+        for child in spec.item.children:
             if child.keyword == "type" and child.args:
                 qtype = dns_type_lookup(child.args[0]) or qtype
             elif (
@@ -113,22 +88,11 @@ class DnsProbe:
                 and not dns_empty_label(child.args[0])
             ):
                 name = child.args[0]
-        refusal = conn.refusal()
-        if refusal is not None:
-            raise CheckerRefused(refusal)
-        server = ServerTiming.of(rs, vs)
-        assert server.connect_timeout is not None
-        run = timing.resolve(rs, vs, DNS_DEFAULT_RETRY, 0)
         return cls(
-            target=conn.target(server.connect_timeout),
+            target=spec.conn.target(),
             qtype=qtype,
             name=DNS_DEFAULT_NAME if name is None else name,
-            retry=run.retry,
-            delay_before_retry=run.delay_before_retry / TIMER_HZ,
-            delay_loop=run.delay_loop / TIMER_HZ,
-            warmup=run.warmup / TIMER_HZ,
-            log_all_failures=run.log_all_failures,
-            server=format_rs(rs, vs),
+            server=format_rs(spec.rs, spec.vs),
         )
 
     @property
@@ -143,24 +107,19 @@ class DnsProbe:
         """One query and its answer (dns_connect_thread to dns_recv_thread)."""
         target = self.target
         loop = asyncio.get_running_loop()
-        try:
-            sock = open_socket(target, socket.SOCK_DGRAM)
-        except OSError:
-            return self._fail("failed to create socket. Rescheduling.")
-        with sock:
-            status, why = bind_connect(sock, target)
-            if status is Connect.FAIL:
-                return self._fail(
-                    f"network unreachable for {sockaddr_pair(target.ip, target.port)}"
-                )
-            if status is Connect.ERROR:
-                log.info("DNS_CHECK (%s) %s", self.server, why)
-                return self._fail("UDP socket bind failed. Rescheduling.")
-            deadline = loop.time() + target.timeout
-            if status is Connect.IN_PROGRESS:
-                state = await wait_connected(sock, target.timeout)
-                if state is not Connect.SUCCESS:
-                    return self._fail(_CONNECT_WORDS[state])
+        deadline = loop.time() + target.timeout
+        done = await connect(target, socket.SOCK_DGRAM)
+        if done.sock is None:
+            if done.step == "socket":
+                return self._fail("failed to create socket. Rescheduling.")
+            if done.step == "state":
+                return self._fail(_CONNECT_WORDS[done.status])
+            if done.status is Connect.FAIL:
+                pair = sockaddr_pair(target.ip, target.port)
+                return self._fail(f"network unreachable for {pair}")
+            log.info("DNS_CHECK (%s) %s", self.server, done.why)
+            return self._fail("UDP socket bind failed. Rescheduling.")
+        with done.sock as sock:
             query = build_query(random.getrandbits(16).to_bytes(2, "big"), self.qtype, self.name)
             failure = await self._send(sock, query, deadline)
             if failure is not None:

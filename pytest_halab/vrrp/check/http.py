@@ -17,11 +17,10 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..conf.model import ConfigItem, RealServer, VirtualServer
-from .model import format_rs, item_value
+from ..conf.model import ConfigItem
+from .conn import Connect, connect
+from .model import CheckerSpec, format_rs, item_value
 from .probe import Attempt, Target
-from .target import connection_target, rs_defaults
-from .tcp import open_socket
 
 __all__ = ["HttpProbe", "Url", "parse_status_codes"]
 
@@ -92,13 +91,9 @@ class HttpProbe:
         self.sni = sni
 
     @classmethod
-    def from_config(
-        cls,
-        item: ConfigItem,
-        rs: RealServer,
-        vs: VirtualServer,
-        defaults: Target | None = None,
-    ) -> HttpProbe:
+    def from_spec(cls, spec: CheckerSpec) -> HttpProbe:
+        item, rs, vs = spec.item, spec.rs, spec.vs
+        assert spec.conn is not None
         sub = item.children
         urls = [u for c in sub if c.keyword == "url" if (u := _url(c)) is not None]
         vhost = (
@@ -111,7 +106,7 @@ class HttpProbe:
             proto = "1.0"
         return cls(
             item.keyword,
-            connection_target(item, defaults or rs_defaults(rs, vs)),
+            spec.conn.target(),
             format_rs(rs, vs),
             urls,
             vhost[0] if vhost else None,
@@ -161,21 +156,14 @@ class HttpProbe:
         """One GET of url `index`. A success's detail is keepalived's "success to" line."""
         url = self.urls[index]
         timeout = self.target.timeout
-        try:
-            sock = open_socket(self.target)
-        except OSError:
+        done = await connect(self.target)
+        if done.sock is None:
+            if done.status is Connect.TIMEOUT:
+                return self._failed("Timeout connecting")
+            if done.step == "state":
+                return self._failed("Connection failed")
             return self._failed("HTTP_CHECK - network unreachable")
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.wait_for(
-                loop.sock_connect(sock, (self.target.ip, self.target.port)), timeout
-            )
-        except TimeoutError:
-            sock.close()
-            return self._failed("Timeout connecting")
-        except OSError:
-            sock.close()
-            return self._failed("Connection failed")
+        sock = done.sock
         context = None
         if self.kind == "SSL_GET":
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

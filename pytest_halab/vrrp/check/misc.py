@@ -4,11 +4,10 @@ misc_timeout (default: its virtual server's delay_loop): SIGTERM, then SIGKILL."
 
 from __future__ import annotations
 
-from ..conf.model import ConfigItem, NotifyScript, RealServer, VirtualServer
-from .model import DEFAULT_DELAY_LOOP, format_rs, format_vs, item_value, seconds
-from .probe import Attempt, Target
+from ..conf.model import NotifyScript
+from .model import CheckerSpec, format_rs, format_vs, item_value
+from .probe import Attempt
 from .scripts import ScriptExit, ScriptRunner
-from .target import rs_defaults
 
 __all__ = ["MiscProbe"]
 
@@ -23,7 +22,6 @@ class MiscProbe:
         script: NotifyScript,
         timeout: float,
         dynamic: bool,
-        target: Target,
         rs_name: str,
         vs_name: str,
         runner: ScriptRunner | None = None,
@@ -31,37 +29,21 @@ class MiscProbe:
         self.script = script
         self.timeout = timeout
         self.dynamic = dynamic
-        self.target = target
         self.rs_name = rs_name
         self.vs_name = vs_name
         self.runner = runner or ScriptRunner()
         self.last = ScriptExit(None)
 
     @classmethod
-    def from_config(
-        cls,
-        item: ConfigItem,
-        rs: RealServer,
-        vs: VirtualServer,
-        defaults: Target | None = None,
-    ) -> MiscProbe:
-        path = next((c for c in item.children if c.keyword == "misc_path"), None)
-        script = None
-        if path is not None:
-            script = next(
-                (s for s in rs.misc_scripts if s.line == path.line and s.file == path.file), None
-            )
-        timeout_args = item_value(item.children, "misc_timeout")
-        timeout = float(timeout_args[0]) if timeout_args and timeout_args[0].isdigit() else 0.0
-        if not timeout:
-            timeout = seconds(vs.items, "delay_loop", 1e-6) or DEFAULT_DELAY_LOOP
+    def from_spec(cls, spec: CheckerSpec) -> MiscProbe:
+        """MISC_CHECK has no connection options: its script (`spec.misc_script`) and its
+        misc_timeout (the model's) are what it runs with."""
         return cls(
-            script or NotifyScript([]),
-            timeout,
-            item_value(item.children, "misc_dynamic") is not None,
-            defaults or rs_defaults(rs, vs),
-            format_rs(rs, vs),
-            format_vs(vs),
+            spec.misc_script or NotifyScript([]),
+            spec.misc_timeout,
+            item_value(spec.item.children, "misc_dynamic") is not None,
+            format_rs(spec.rs, spec.vs),
+            format_vs(spec.vs),
         )
 
     async def attempt(self) -> Attempt:

@@ -18,15 +18,10 @@ import socket
 from dataclasses import dataclass, field
 
 from ..eventlog import EventLog
-from .model import (
-    IPVS_WEIGHT_LIMIT,
-    GroupEntry,
-    RealServerSpec,
-    VirtualServerSpec,
-    trio,
-)
+from .model import IPVS_WEIGHT_LIMIT, RealServerSpec, VirtualServerSpec, trio
 from .pool import Destination, Service
 from .scripts import ScriptRunner
+from .vsgroups import GroupEntry
 
 __all__ = ["Pools", "RsState", "VsState", "real_weight"]
 

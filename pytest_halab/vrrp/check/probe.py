@@ -1,7 +1,8 @@
 """One health checker of a real server (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
 DNS_CHECK, SMTP_CHECK), as the checker runs it: one attempt at a time. Retries,
-delay_before_retry, delay_loop and the real server's up/down state are the runner's
-(keepalived 2.2 keeps them in the generic checker, not in each check)."""
+delay_before_retry, delay_loop and the real server's up/down state are the runner's, on
+the model's timers (keepalived 2.2 keeps them in the generic checker, not in each
+check)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,8 @@ class Attempt:
 class Probe(Protocol):
     """One configured checker of one real server."""
 
-    kind: str  # "TCP_CHECK", "HTTP_GET", ...
-    target: Target
+    kind: str  # "TCP_CHECK", "HTTP_GET", ... (those that connect also have a `target`)
 
     async def attempt(self) -> Attempt:
-        """One check, bounded by the target's timeout; never raises for a failed check."""
+        """One check, bounded by its timeout; never raises for a failed check."""
         ...

@@ -1,10 +1,9 @@
-"""The checker kinds halab-vrrpd runs, by keepalived keyword, and what they share: where a
-checker connects (its connection keywords over its real server's defaults).
+"""The checker kinds halab-vrrpd runs, by keepalived keyword.
 
-Each kind is a class with ``from_config(item, rs, vs, defaults=None)`` returning the probe
-(a `Probe`): `item` the checker's block as read, `rs`/`vs` the parsed real and virtual
-server, `defaults` the real server's connection `Target` (its address and port, its
-resolved connect_timeout), computed from `rs`/`vs` when not given.
+Each kind is a class with ``from_spec(spec)`` returning the probe (a `Probe`) of one
+checker of the model (`model.CheckerSpec`: its block as read, its servers, its resolved
+timers and connection options). A connecting probe's `Target` is ``spec.conn.target()``
+(`conn.ConnOpts`), which raises CheckerRefused when keepalived drops the checker.
 
 A probe may also offer what the runner logs when its checker changes state, in its own
 kind's words: ``up_line(rs_name) -> str`` and ``down_line(rs_name, retries) -> str``
@@ -17,11 +16,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..conf.model import ConfigItem, RealServer, VirtualServer
-from .probe import Probe, Target
-from .target import connection_target, rs_defaults
+from .model import CheckerSpec
+from .probe import Probe
 
-__all__ = ["PROBES", "build_probes", "connection_target", "rs_defaults"]
+__all__ = ["PROBES", "build_probe"]
 
 
 # keyword -> "module:Class" (imported when first used: DNS_CHECK and SMTP_CHECK live in
@@ -48,16 +46,11 @@ def _load(kind: str) -> Any | None:
 PROBES: dict[str, Any] = {kind: cls for kind in _KINDS if (cls := _load(kind)) is not None}
 
 
-def build_probes(
-    item: ConfigItem, rs: RealServer, vs: VirtualServer, defaults: Target | None = None
-) -> list[Probe]:
-    """The probes one checker block makes (SMTP_CHECK: one per host), or none when
-    halab-vrrpd has no such checker. Raises CheckerRefused when keepalived drops it."""
-    cls = PROBES.get(item.keyword)
+def build_probe(spec: CheckerSpec) -> Probe | None:
+    """The probe of one checker, or None when halab-vrrpd has no such checker. Raises
+    CheckerRefused when keepalived drops it."""
+    cls = PROBES.get(spec.kind)
     if cls is None:
-        return []
-    if hasattr(cls, "all_from_config"):
-        return list(cls.all_from_config(item, rs, vs))
-    if defaults is None:
-        return [cls.from_config(item, rs, vs)]
-    return [cls.from_config(item, rs, vs, defaults)]
+        return None
+    probe: Probe = cls.from_spec(spec)
+    return probe

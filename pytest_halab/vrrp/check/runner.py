@@ -28,7 +28,7 @@ from .model import CheckerSpec, VirtualServerSpec
 from .pool import ForwardingPlane, PlaneError, Service
 from .pools import Pools, RsState, VsState
 from .probe import Attempt, Probe
-from .probes import build_probes
+from .probes import build_probe
 from .scripts import ScriptRunner
 
 __all__ = ["BOOTSTRAP_DELAY", "CheckerRun", "Runner"]
@@ -94,11 +94,11 @@ class Runner:
     def _add_checkers(self, rs: RsState) -> None:
         for spec in rs.spec.checkers:
             try:
-                probes = build_probes(spec.item, spec.rs, spec.vs)
+                probe = build_probe(spec)
             except CheckerRefused as exc:
                 log.info("%s", exc)
                 continue
-            if not probes:
+            if probe is None:
                 log.info(
                     "%s for service %s of VS %s is not supported - ignoring",
                     spec.kind,
@@ -106,16 +106,15 @@ class Runner:
                     rs.vs.name,
                 )
                 continue
-            for probe in probes:
-                if hasattr(probe, "runner"):
-                    probe.runner = self.scripts
-                if spec.kind in ("HTTP_GET", "SSL_GET") and not getattr(probe, "urls", None):
-                    continue  # keepalived: "HTTP/SSL_GET checker has no urls specified"
-                run = CheckerRun(spec, probe, rs, retry_it=spec.retry)
-                if spec.alpha:  # alpha: down until the first success
-                    run.is_up = False
-                    rs.num_failed_checkers += 1
-                self.checkers.append(run)
+            if hasattr(probe, "runner"):
+                probe.runner = self.scripts
+            if spec.kind in ("HTTP_GET", "SSL_GET") and not getattr(probe, "urls", None):
+                continue  # keepalived: "HTTP/SSL_GET checker has no urls specified"
+            run = CheckerRun(spec, probe, rs, retry_it=spec.retry)
+            if spec.alpha:  # alpha: down until the first success
+                run.is_up = False
+                rs.num_failed_checkers += 1
+            self.checkers.append(run)
 
     # -- running
     def start(self) -> None:
