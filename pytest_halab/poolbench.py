@@ -6,7 +6,8 @@ faults of :data:`POOL_FAULTS` act on a web node; ``bench.py`` is the failover be
 each engine a lab is started; for each fault and run, on the target web node (default
 web1):
 
-1. a wait of a random fraction of the checker's ``delay_loop`` (see *phase* below);
+1. a wait of a random fraction of the checker's ``delay_loop`` (see *phase* below), and
+   another before the revert of step 3;
 2. the fault is injected, and ``Scenario.pool_change`` waits for the director holding the
    VIP to take the server out: ``detection`` is fault -> the checker's ``rs_state`` event
    (its decision), ``removal`` fault -> the pool without the server applied in the kernel;
@@ -24,11 +25,12 @@ because VRRP's timers run from the adverts it can see on the wire. A checker's
 ``delay_loop`` is its own timer, started when the checker started and re-armed after each
 attempt: nothing on the wire marks it, so every run lands at a random phase of the cycle
 and the figures spread over up to one ``delay_loop`` (that spread is what the percentiles
-show). The random wait of step 1 keeps the phase random: without it each run would start
-a fixed time after the previous run's re-add, itself at a checker tick.
+show). The random waits keep the phase random: without them each run would start a fixed
+time after the previous run's re-add, and each revert a fixed time after the removal, each
+at a checker tick (a first run saw every lvs_dr re-add at 5.0-5.7 s of an 11 s bound).
 
 Bounded time: each ``pool_change`` waits at most the config's bound + :data:`WAIT_MARGIN_S`
-(lvs_dr's web1: 19 s out, 11 s back), so a run lasts at most one ``delay_loop`` + both
+(lvs_dr's web1: 19 s out, 11 s back), so a run lasts at most two ``delay_loop`` + both
 bounds + two margins + the fault's own verify and undo. A change that did not come within
 that is a finding of the run ("not removed"), not an error.
 """
@@ -152,7 +154,8 @@ class PoolRun:
     readd: PoolChange | None
     requests: int
     failed: int
-    wait_s: float = 0.0  # the random wait before the fault (phase)
+    # the random waits before the fault and before its revert (the phases)
+    waits_s: tuple[float, float] = (0.0, 0.0)
 
     def figure(self, name: str) -> float | None:
         if name == "detection":
@@ -191,7 +194,7 @@ class PoolRun:
             "fault": self.fault,
             "run": self.run,
             "node": self.node,
-            "wait_s": self.wait_s,
+            "waits_s": list(self.waits_s),
             **{f"{fig}_s": self.figure(fig) for fig in FIGURES},
             "removal_bound_s": self.bound("removal"),
             "readd_bound_s": self.bound("readd"),
@@ -341,7 +344,10 @@ def run_pool_bench(
         for fault in faults:
             for i in range(runs):
                 for engine in engines if i % 2 == 0 else engines[::-1]:
-                    wait = round(rng.uniform(0, bounds.delay_loop_s), 3)
+                    wait = (
+                        round(rng.uniform(0, bounds.delay_loop_s), 3),
+                        round(rng.uniform(0, bounds.delay_loop_s), 3),
+                    )
                     r = _one(
                         labs[engine], engine, fault, i, vip, target, bounds, wait, probe_interval
                     )
@@ -360,13 +366,16 @@ def _one(
     vip: str,
     target: str,
     bounds: ConfigBounds,
-    wait: float,
+    waits: tuple[float, float],
     probe_interval: float,
 ) -> PoolRun:
+    wait, revert_wait = waits
     with Scenario(lab, probe_interval=probe_interval) as hal:
         time.sleep(wait)  # one wait, not a poll: it puts the fault at a random phase
         f = POOL_FAULTS[fault](hal.faults, target)
         out = hal.pool_change(vip, f, target, timeout=bounds.removal_s + WAIT_MARGIN_S)
+        if out.happened:  # and the revert too: else it would follow the removal's tick
+            time.sleep(revert_wait)
         hal.revert(f)
         back = None
         if out.happened:
@@ -378,7 +387,7 @@ def _one(
     if back is not None and back.applied_s is not None and f.reverted_at is not None:
         end = f.reverted_at + back.applied_s
     requests, failed = client_requests(tl, vip, f.injected_at, end)
-    return PoolRun(engine, fault, run, target, out, back, requests, failed, wait)
+    return PoolRun(engine, fault, run, target, out, back, requests, failed, waits)
 
 
 def _ms(v: float | None) -> str:

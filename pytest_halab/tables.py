@@ -191,7 +191,7 @@ def pool_table(res: PoolBenchResult) -> Table:
         f"{res.goal_margin_s * 1000:g} ms",
     )
     for col in ("VRRP\nengine", "fault", "out and\nback in"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for col in (
         "checker\ndetected (ms)",
         "removed\n(ms)",
@@ -212,7 +212,7 @@ def pool_table(res: PoolBenchResult) -> Table:
             *cells(
                 engine,
                 fault,
-                f"{sum(1 for r in runs if r.complete)} of {len(runs)} runs",
+                f"{sum(1 for r in runs if r.complete)} of {len(runs)}",
                 pct(engine, fault, "detection"),
                 pct(engine, fault, "removal"),
                 ms(res.bound(engine, fault, "removal")),

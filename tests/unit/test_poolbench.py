@@ -122,7 +122,7 @@ def test_pool_table_shows_figures_bounds_and_goal() -> None:
     assert "pool benchmark: lvs_dr, VI_1, faults on web1; random phase" in text
     assert "9500.0 / 9950.0" in text  # removal p50 / p95
     assert "4000.0" in text and "+5950.0" in text  # bound out, p95 - bound
-    assert "3-5" in text and "MISSED" in text and "2 of 2 runs" in text
+    assert "3-5" in text and "MISSED" in text and "2 of 2" in text
 
 
 def test_config_bounds_from_the_shipped_lvs_topologies() -> None:
