@@ -19,6 +19,9 @@ reverted and the lab restored. Figures per failover (the table's headings in bra
 - ``phase`` [fault after master's advert]: the old master's last advert -> the fault
   (capture): where in the advert cycle the fault landed.
 
+Faults on a real server (a web node) are not this bench's: they move no VIP, and
+``poolbench.py`` measures what they do change, an LVS director's pool.
+
 A fault may move no VIP (nginx killed on a master that tracks no script): the run then
 ends once the VIP stayed put for as long as the configuration lets a move take
 (``Scenario.move_bound``), its measure says "did not move" (who held the VIP, the client's
@@ -72,28 +75,15 @@ def _kill_service(process: str) -> BenchFault:
     return lambda hal, master: hal.faults.kill_process(master, process, "SIGKILL")
 
 
-def _first_web(hal: Scenario) -> str:
-    """The web node a web fault hits in the bench: web1 when the lab has one."""
-    webs = [n.name for n in hal.lab.webs()]
-    if not webs:
-        raise HalabError(f"lab {hal.lab.lab_id} has no web node for a web fault")
-    return "web1" if "web1" in webs else webs[0]
-
-
 FAULTS: dict[str, BenchFault] = {
     "crash_node": lambda hal, master: hal.faults.crash_node(master),
     # one per balancer service: its processes SIGKILLed on the master
     **{f"kill_{s.name}": _kill_service(s.process) for s in services.SERVICES.values()},
     "sigterm_vrrp": lambda hal, master: hal.faults.kill_process(master, "vrrp", "SIGTERM"),
     "link_down": lambda hal, master: hal.faults.link_down(master),
-    # A backend misbehaving (web1): no VIP moves (the run says "did not move"); what the
-    # client saw through the VIP (failed requests, outage) is the figure.
-    "stop_web": lambda hal, _master: hal.faults.stop_web(_first_web(hal)),
-    "kill_web": lambda hal, _master: hal.faults.kill_web(_first_web(hal)),
-    "web_error": lambda hal, _master: hal.faults.web_error(_first_web(hal)),
-    "hang_web": lambda hal, _master: hal.faults.hang_web(_first_web(hal)),
-    "firewall_web": lambda hal, _master: hal.faults.firewall_web(_first_web(hal)),
 }
+# Faults on a real server (stop_web, hang_web...) move no VIP: they are the pool bench's
+# (poolbench.POOL_FAULTS), which measures the directors' pools instead.
 FIGURES = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink", "phase")
 # What the regression gate compares, lower is better. ``phase`` (where in the advert cycle
 # the fault landed) is an input of the run, not a result: never gated. ``garp_vs_netlink`` is

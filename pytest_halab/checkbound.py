@@ -23,7 +23,7 @@ from pathlib import Path
 from .vrrp.check.model import CheckerSpec, build_model
 from .vrrp.conf import load_config
 
-__all__ = ["checker_bound", "pool_bound"]
+__all__ = ["checker_bound", "checker_period", "pool_bound"]
 
 
 def checker_bound(spec: CheckerSpec, removed: bool = True) -> float:
@@ -47,18 +47,35 @@ def pool_bound(
     keepalived.conf text `conf`: the largest over its virtual servers of the quickest
     checker to fail it (out), or of the slowest to pass it (back in). None when no
     virtual server has that real server with a checker."""
+    bounds: list[float] = []
+    for checkers in _checkers_of(conf, server_ip, port):
+        each = _each(checkers, removed)
+        bounds.append(min(each) if removed else max(each))
+    return round(max(bounds), 6) if bounds else None
+
+
+def checker_period(conf: str | bytes, server_ip: str, port: int | None = None) -> float | None:
+    """The longest ``delay_loop`` of the checkers of the real server at `server_ip` in the
+    keepalived.conf text `conf`: the period of the checker's own timer (a bench spreads its
+    faults over it). None when no virtual server has that real server with a checker."""
+    periods = [c.delay_loop for cs in _checkers_of(conf, server_ip, port) for c in cs]
+    return max(periods) if periods else None
+
+
+def _checkers_of(
+    conf: str | bytes, server_ip: str, port: int | None
+) -> list[tuple[CheckerSpec, ...]]:
+    """The checkers of each real server at `server_ip` (and `port`) that has any."""
     with tempfile.TemporaryDirectory(prefix="halab-checkbound-") as tmp:
         path = Path(tmp) / "keepalived.conf"
         path.write_bytes(conf.encode() if isinstance(conf, str) else conf)
         cfg, _diags = load_config(path, interfaces={"eth0", "lo"}, check_scripts=False)
-    bounds: list[float] = []
-    for vs in build_model(cfg):
-        for rs in vs.real_servers:
-            if rs.ip != server_ip or (port is not None and rs.port != port) or not rs.checkers:
-                continue
-            each = _each(rs.checkers, removed)
-            bounds.append(min(each) if removed else max(each))
-    return round(max(bounds), 6) if bounds else None
+    return [
+        tuple(rs.checkers)
+        for vs in build_model(cfg)
+        for rs in vs.real_servers
+        if rs.ip == server_ip and (port is None or rs.port == port) and rs.checkers
+    ]
 
 
 def _each(checkers: Iterable[CheckerSpec], removed: bool) -> list[float]:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
 EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
-EXIT_NO_MOVE = 4  # halab bench: in some run the fault moved no VIP (no failover to measure)
+EXIT_NO_MOVE = 4  # halab bench: in some run the fault moved no VIP (or changed no pool)
+DEFAULT_BENCH_FAULTS = "crash_node,kill_nginx,sigterm_vrrp"
 
 
 class _Console(Console):
@@ -360,6 +361,7 @@ def cmd_topologies(_args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .baseline import dumps, load
     from .bench import FAULTS, bench_conditions, bench_gate, run_bench
+    from .poolbench import POOL_FAULTS
 
     topo = topology.load(args.topology)
     engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
@@ -368,19 +370,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise HalabError(
             f"--vrrp: unknown engine(s) {bad}; use {' and/or '.join(engines_mod.names())}"
         )
-    faults = [f.strip() for f in args.fault.split(",") if f.strip()]
-    bad = [f for f in faults if f not in FAULTS]
-    if bad or not faults:
-        raise HalabError(f"--fault: unknown fault(s) {bad}; known: {', '.join(FAULTS)}")
     if not 1 <= args.runs <= 100:
         raise HalabError("--runs must be between 1 and 100")
-    if not 1 <= args.probe_interval <= 100:
+    if args.probe_interval is not None and not 1 <= args.probe_interval <= 100:
         raise HalabError("--probe-interval must be between 1 and 100 (ms)")
     if args.vip is not None and args.vip not in topo.spec.vips:
         raise HalabError(
             f"--vip: topology {topo.name} has no VIP {args.vip!r}; "
             f"its VIPs: {', '.join(topo.spec.vips)}"
         )
+    if args.measure is not None:
+        if args.fault is not None:
+            raise HalabError("--measure and --fault: run the director's figures on their own")
+        return _bench_director(args, topo, engines)
+    faults = [f.strip() for f in (args.fault or DEFAULT_BENCH_FAULTS).split(",") if f.strip()]
+    bad = [f for f in faults if f not in FAULTS and f not in POOL_FAULTS]
+    if bad or not faults:
+        raise HalabError(
+            f"--fault: unknown fault(s) {bad}; known: {', '.join(FAULTS)} (a VIP move), "
+            f"{', '.join(POOL_FAULTS)} (a real server: the directors' pool)"
+        )
+    pool = [f for f in faults if f in POOL_FAULTS]
+    if pool:
+        if len(pool) < len(faults):
+            raise HalabError(
+                f"--fault: {', '.join(pool)} act on a real server (the pool bench) and "
+                f"{', '.join(f for f in faults if f not in pool)} on a balancer (the failover "
+                "bench): run them in separate benches"
+            )
+        return _bench_pool(args, topo, engines, faults)
+    if args.target is not None:
+        raise HalabError("--target names the web node of real-server faults (stop_web...)")
+    phase = args.phase or "advert"
+    probe_ms = 10.0 if args.probe_interval is None else args.probe_interval
     pct = _max_regression(args.max_regression, args.baseline)
     _distinct_files(
         ("--baseline", args.baseline),
@@ -396,7 +418,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except BaselineError as exc:
             raise BaselineError(f"--baseline {exc}") from None
         vip = args.vip or next(iter(topo.spec.vips))
-        conditions = bench_conditions(vip, args.phase, args.probe_interval / 1000)
+        conditions = bench_conditions(vip, phase, probe_ms / 1000)
         gate = bench_gate(
             base, f"--baseline {args.baseline}", topo.name, engines, faults, conditions, pct
         )
@@ -408,8 +430,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.runs,
         vip=args.vip,
         progress=_timed(t0, "7.1f"),
-        phase=args.phase,
-        probe_interval=args.probe_interval / 1000,
+        phase=phase,
+        probe_interval=probe_ms / 1000,
     )
     _print_bench(res)
     # Exit status: the gate's verdict first (3), then a fault that moved no VIP (4), then
@@ -434,6 +456,107 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if out is not None:
         if _write_json(out, res.as_dict()):
             console.print(Text(f"runs and summary written to {out}"))
+        else:
+            code = code or 1
+    return code
+
+
+def _bench_pool(
+    args: argparse.Namespace, topo: topology.Topology, engines: list[str], faults: list[str]
+) -> int:
+    """The pool bench (real-server faults on LVS directors): exit 4 when the server did not
+    leave or rejoin the pool in some run."""
+    from .poolbench import PROBE_INTERVAL_S, run_pool_bench
+
+    given = [
+        opt
+        for opt, value in (
+            ("--baseline", args.baseline),
+            ("--save-baseline", args.save_baseline),
+            ("--max-regression", args.max_regression),
+        )
+        if value is not None
+    ]
+    if given:
+        raise HalabError(
+            f"{', '.join(given)}: the regression gate is the failover bench's; the pool "
+            f"bench ({', '.join(faults)}) has none"
+        )
+    if args.phase == "advert":
+        raise HalabError(
+            "--phase advert: a checker's delay_loop is a timer of its own, not seen on the "
+            "wire: the pool bench injects at a random phase of it"
+        )
+    out = _writable(args.json)
+    interval = args.probe_interval / 1000 if args.probe_interval else PROBE_INTERVAL_S
+    t0 = time.monotonic()
+    res = run_pool_bench(
+        topo,
+        engines,
+        faults,
+        args.runs,
+        vip=args.vip,
+        target=args.target,
+        progress=_timed(t0, "7.1f"),
+        probe_interval=interval,
+    )
+    console.print(tables.pool_table(res))
+    for line in res.incomplete_lines():
+        console.print(Text(line), soft_wrap=True)
+    code = 0
+    if not res.all_complete:
+        code = EXIT_NO_MOVE
+        console.print(
+            Text(f"exit status {code}: in some run the pool did not change (no figures)"),
+            soft_wrap=True,
+        )
+    if out is not None:
+        if _write_json(out, res.as_dict()):
+            console.print(Text(f"runs and summary written to {out}"))
+        else:
+            code = code or 1
+    return code
+
+
+def _bench_director(args: argparse.Namespace, topo: topology.Topology, engines: list[str]) -> int:
+    """The director's own figures (--measure latency,churn): exit 4 when the pool did not
+    change as the churn asked."""
+    from .directorbench import MEASURES, run_director_bench
+
+    measures = [m.strip() for m in args.measure.split(",") if m.strip()]
+    bad = [m for m in measures if m not in MEASURES]
+    if bad or not measures:
+        raise HalabError(f"--measure: unknown {bad}; known: {', '.join(MEASURES)}")
+    if not 10 <= args.requests <= 100_000:
+        raise HalabError("--requests must be between 10 and 100000")
+    if not 1 <= args.changes <= 50:
+        raise HalabError("--changes must be between 1 and 50")
+    out = _writable(args.json)
+    if not 1 <= args.connections <= 500:
+        raise HalabError("--connections must be between 1 and 500")
+    t0 = time.monotonic()
+    res = run_director_bench(
+        topo,
+        engines,
+        measures,
+        vip=args.vip,
+        target=args.target,
+        requests=args.requests,
+        changes=args.changes,
+        connections=args.connections,
+        progress=_timed(t0, "7.1f"),
+    )
+    if res.latency:
+        console.print(tables.latency_table(res))
+    if res.churn:
+        console.print(tables.churn_table(res))
+    code = 0
+    if not all(c.complete for c in res.churn):
+        code = EXIT_NO_MOVE
+        console.print(Text(f"exit status {code}: the pool did not change as asked"))
+    if out is not None:
+        if _write_json(out, res.as_dict()):
+            console.print(Text(f"results written to {out}"))
         else:
             code = code or 1
     return code
@@ -676,7 +799,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cl.set_defaults(func=cmd_clean)
     sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
-    bn = sub.add_parser("bench", help="failover-latency benchmark: faults repeated, percentiles")
+    bn = sub.add_parser(
+        "bench",
+        help="benchmarks: failover latency (faults on a balancer), LVS pool changes (faults "
+        "on a real server), an LVS director's figures (--measure)",
+        description="Faults on a balancer (crash_node, kill_nginx, sigterm_vrrp, link_down...) "
+        "run the failover bench: the VIP's move, phase-locked to the master's adverts. Faults "
+        "on a real server (stop_web, kill_web, hang_web, firewall_web, web_error, "
+        "refuse_checks) run the pool bench on an LVS director (lvs_nat, lvs_dr): removal "
+        "(fault -> pool without the server) and re-add (revert -> pool with it), p50/p95 "
+        "beside the bound keepalived.conf gives the checker, failed requests; injected at a "
+        "random phase of the checker's delay_loop (its timer is not on the wire). --measure "
+        "latency,churn takes an LVS director's own figures: the latency it adds (requests to "
+        "the VIP and to the real servers alternated, timed in the client, p50/p99) and the "
+        "requests failed while its pool changes (a real server's checks refused and allowed "
+        "in turn, 100 connections held open through each change, keep-alive off). The "
+        "director's failover: --fault crash_node on lvs_nat or lvs_dr.",
+    )
     bn.add_argument("topology", nargs="?", default="nginx_master_backup")
     bn.add_argument(
         "--vrrp",
@@ -685,8 +824,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bn.add_argument(
         "--fault",
-        default="crash_node,kill_nginx,sigterm_vrrp",
-        help="faults, comma-separated: crash_node, kill_nginx, sigterm_vrrp, link_down",
+        default=None,
+        help=f"faults, comma-separated (default {DEFAULT_BENCH_FAULTS}): crash_node, "
+        "kill_nginx, sigterm_vrrp, link_down (failover bench); stop_web, kill_web, hang_web, "
+        "firewall_web, web_error, refuse_checks (pool bench, LVS topologies)",
+    )
+    bn.add_argument(
+        "--target",
+        default=None,
+        metavar="NODE",
+        help="the web node of real-server faults (default web1) and of --measure churn "
+        "(default web2)",
+    )
+    bn.add_argument(
+        "--measure",
+        default=None,
+        metavar="WHAT",
+        help="an LVS director's figures instead of faults, comma-separated: latency "
+        "(what the director adds, p50/p99), churn (requests failed while the pool changes)",
+    )
+    bn.add_argument(
+        "--requests",
+        type=int,
+        default=500,
+        help="--measure latency: requests each way, to the VIP and direct (default 500)",
+    )
+    bn.add_argument(
+        "--changes",
+        type=int,
+        default=5,
+        help="--measure churn: times the server leaves and rejoins the pool (default 5)",
+    )
+    bn.add_argument(
+        "--connections",
+        type=int,
+        default=100,
+        help="--measure churn: connections the client keeps in flight (default 100)",
     )
     bn.add_argument("--runs", type=int, default=5, help="repetitions per engine and fault")
     bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
@@ -714,13 +887,14 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument(
         "--phase",
         choices=("advert", "random"),
-        default="advert",
-        help="inject each fault just after an advert of the master (default), or whenever ready",
+        default=None,
+        help="inject each fault just after an advert of the master (default), or whenever "
+        "ready; the pool bench is always at random phase",
     )
     bn.add_argument(
         "--probe-interval",
         type=float,
-        default=10.0,
+        default=None,
         metavar="MS",
         help="client request cadence in ms (1-100, default 10): the outage's resolution",
     )

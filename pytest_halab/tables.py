@@ -1,6 +1,7 @@
 """The result tables the ``halab`` command prints: a bench's figures and its engines'
-ratios, and a soak's, engine by engine and side by side. Rendering only: the results come
-from bench.py and soak.py, the printing from cli.py."""
+ratios, the pool bench's and the director's figures, and a soak's, engine by engine and
+side by side. Rendering only: the results come from bench.py, poolbench.py,
+directorbench.py and soak.py, the printing from cli.py."""
 
 from __future__ import annotations
 
@@ -10,10 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:  # the soak module brings the lab and docker
+if TYPE_CHECKING:  # these modules bring the lab and docker
+    from .directorbench import DirectorResult
+    from .poolbench import PoolBenchResult
     from .soak import SoakResult
 
-__all__ = ["bench_table", "cells", "ratio_table", "soak_comparison", "soak_table"]
+__all__ = [
+    "bench_table",
+    "cells",
+    "churn_table",
+    "latency_table",
+    "pool_table",
+    "ratio_table",
+    "soak_comparison",
+    "soak_table",
+]
 
 
 def cells(*values: object) -> list[Text]:
@@ -154,3 +166,147 @@ def soak_comparison(results: list[SoakResult]) -> Table:
 
 def _ms_or_dash(v: float | None) -> str:
     return "-" if v is None else f"{v * 1000:.2f} ms"
+
+
+def pool_table(res: PoolBenchResult) -> Table:
+    """One row per engine and fault: the real server's removal and re-add (p50 / p95 of
+    the runs), the config's bound beside each and p95 minus the bound, the client's
+    failed requests, and whether the goal (p95 within the bound + 50 ms) held."""
+
+    def pct(engine: str, fault: str, fig: str) -> str:
+        st = res.stats(engine, fault, fig)
+        return "-" if st is None else f"{st['p50'] * 1000:.1f} / {st['p95'] * 1000:.1f}"
+
+    def ms(v: float | None, signed: bool = False) -> str:
+        return "-" if v is None else f"{v * 1000:+.1f}" if signed else f"{v * 1000:.1f}"
+
+    table = Table(
+        title=escape(
+            f"pool benchmark: {res.topology}, {res.vip}, faults on {res.target}; random "
+            f"phase of the checker's delay_loop; the client sends a request every "
+            f"{res.probe_interval * 1000:g} ms"
+        ),
+        caption=f"median / 95th percentile of the runs; bound: the director's "
+        f"keepalived.conf (checkbound); goal: p95 within the bound + "
+        f"{res.goal_margin_s * 1000:g} ms",
+    )
+    for col in ("VRRP\nengine", "fault", "out and\nback in"):
+        table.add_column(col, no_wrap=True)
+    for col in (
+        "checker\ndetected (ms)",
+        "removed\n(ms)",
+        "bound\nout (ms)",
+        "p95 -\nbound (ms)",
+        "re-added\n(ms)",
+        "bound\nin (ms)",
+        "p95 -\nbound (ms)",
+        "failed\nrequests",
+        "goal",
+    ):
+        table.add_column(col, justify="right", no_wrap=True, overflow="fold")
+    for engine, fault in res.groups():
+        runs = res.runs_of(engine, fault)
+        failed = res.failed(engine, fault)
+        goal = res.within_goal(engine, fault)
+        table.add_row(
+            *cells(
+                engine,
+                fault,
+                f"{sum(1 for r in runs if r.complete)} of {len(runs)}",
+                pct(engine, fault, "detection"),
+                pct(engine, fault, "removal"),
+                ms(res.bound(engine, fault, "removal")),
+                ms(res.over_bound(engine, fault, "removal"), signed=True),
+                pct(engine, fault, "readd"),
+                ms(res.bound(engine, fault, "readd")),
+                ms(res.over_bound(engine, fault, "readd"), signed=True),
+                str(min(failed)) if min(failed) == max(failed) else f"{min(failed)}-{max(failed)}",
+                "-" if goal is None else "met" if goal else "MISSED",
+            )
+        )
+    return table
+
+
+def latency_table(res: DirectorResult) -> Table:
+    """Per engine: request times through the VIP and straight to the real servers."""
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1000:.3f}"
+
+    table = Table(
+        title=escape(
+            f"latency the director adds: {res.topology}, {res.vip} vs the real servers "
+            "directly, requests alternated, a fresh connection each, timed in the client"
+        ),
+        caption=f"goal: p50 overhead under {res.latency_goal_s * 1000:g} ms",
+    )
+    for col in ("VRRP engine", "requests\neach"):
+        table.add_column(col)
+    for col in (
+        "VIP\np50 (ms)",
+        "direct\np50 (ms)",
+        "overhead\np50 (ms)",
+        "VIP\np99 (ms)",
+        "direct\np99 (ms)",
+        "overhead\np99 (ms)",
+        "errors",
+        "goal",
+    ):
+        table.add_column(col, justify="right", no_wrap=True)
+    for lat in res.latency:
+        goal = lat.within_goal
+        table.add_row(
+            *cells(
+                lat.engine,
+                min(len(lat.via_vip), len(lat.direct)),
+                ms(lat.pct("vip", 50)),
+                ms(lat.pct("direct", 50)),
+                ms(lat.overhead(50)),
+                ms(lat.pct("vip", 99)),
+                ms(lat.pct("direct", 99)),
+                ms(lat.overhead(99)),
+                len(lat.errors),
+                "-" if goal is None else "met" if goal else "MISSED",
+            )
+        )
+    return table
+
+
+def churn_table(res: DirectorResult) -> Table:
+    """Per engine: the client's requests while the pool changed, and what failed."""
+    table = Table(
+        title=escape(
+            f"pool churn: {res.topology}, {res.vip}; a real server's checks refused and "
+            f"allowed in turn; the client keeps {res.churn_connections} connections in "
+            "flight (one request each, keep-alive off)"
+        ),
+        caption="goal: no request fails (no connection reset by a pool update)",
+    )
+    for col in ("VRRP engine", "server\nout and in"):
+        table.add_column(col)
+    for col in (
+        "pool\nupdates",
+        "seconds",
+        "requests",
+        "open at\nan update",
+        "failed",
+        "resets",
+        "errors",
+    ):
+        table.add_column(col, justify="right", no_wrap=True)
+    for c in res.churn:
+        moves = sum(1 for ch in c.changes if ch.happened)
+        table.add_row(
+            *cells(
+                c.engine,
+                f"{c.target}: {moves} of {len(c.changes)} changes",
+                c.pool_updates,
+                f"{c.seconds:.1f}",
+                c.requests,
+                c.in_flight_at_updates,
+                c.failed,
+                c.resets,
+                ", ".join(f"{k} {n}" for k, n in c.errors.items()) or "-",
+            )
+        )
+    return table

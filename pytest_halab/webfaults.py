@@ -5,6 +5,7 @@
     faults.web_error("web1", status=503)    # every request answered 503
     faults.hang_web("web1")                 # connections accepted, never answered
     faults.firewall_web("web1", port=80)    # incoming TCP to the port dropped
+    faults.refuse_checks("web1")            # the balancers' health checks refused, only them
 
 Each one is verified from inside the node where that means something (no listener left,
 the processes stopped) and always from the client node, as a health checker would see it:
@@ -107,16 +108,23 @@ class WebAnswer:
 
 
 def ask(
-    lab: Lab, node: str, port: int = webserver.PORT, bound: float = ANSWER_BOUND_S
+    lab: Lab,
+    node: str,
+    port: int = webserver.PORT,
+    bound: float = ANSWER_BOUND_S,
+    *,
+    source: str | None = None,
 ) -> WebAnswer:
-    """Connect from the lab's client to ``node`` (its IPv4 address, or a VIP's name) on
-    ``port`` and send ``GET /``; what came of it within ``bound`` seconds per step."""
+    """Connect from the lab's client (or the node ``source``) to ``node`` (its IPv4
+    address, or a VIP's name) on ``port`` and send ``GET /``; what came of it within
+    ``bound`` seconds per step."""
     vips = lab.vip_addresses() if lab.layout is not None else {}
     addr = str(vips[node]) if node in vips else str(lab.node(node).ip)
     argv = ["python3", "-c", _ASK, addr, str(port), f"{bound:g}"]
-    res = lab.client_node().exec(argv)
+    asker = lab.client_node() if source is None else lab.node(source)
+    res = asker.exec(argv)
     if not res.ok:
-        raise FaultError(lab.client_node().name, f"asking {node} failed: {res.output.strip()}")
+        raise FaultError(asker.name, f"asking {node} failed: {res.output.strip()}")
     return WebAnswer.parse(res.output.strip().splitlines()[-1] if res.output.strip() else "")
 
 
@@ -346,3 +354,54 @@ class WebFaults:
             )
 
         return self._apply("firewall_web", node, f"drop tcp/{port} in", inject, verify, undo)
+
+    def refuse_checks(self, node: str, port: int = webserver.PORT) -> Fault:
+        """Refuse TCP to ``port`` from every balancer of the lab (its addresses and the
+        VIPs'; iptables REJECT: an ICMP port unreachable, a refused connect) and from no
+        one else: the directors' health checks fail and take the node out of their pools,
+        while the client's connections (NAT and DR keep the client's address) are served
+        throughout. A pool change with no server failing
+        (the pool churn figure). Verified by the rules in place, a balancer's connection
+        refused and the client still served; reverted by deleting the rules, verified by a
+        balancer's connection served again."""
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"refuse_checks: port {port!r} must be 1..65535")
+        n = self._web_node(node, "refuse_checks")
+        body = self._body(n)
+        bals = [b.name for b in self.lab.balancers()]
+        if not bals:
+            raise FaultError(node, "refuse_checks: the lab has no balancer to refuse")
+        sources = sorted(
+            {str(self.lab.node(b).ip) for b in bals}
+            | {str(ip) for ip in self.lab.vip_addresses().values() if ip.version == 4}
+        )
+        rules = [
+            ["INPUT", "-s", src, "-p", "tcp", "--dport", str(port), "-j", "REJECT"]
+            for src in sources
+        ]
+        inject, rule_in_place, delete = self._rule_steps(n, rules)
+        asker = bals[0]
+
+        def verify() -> None:
+            rule_in_place()
+            got = ask(self.lab, node, port, source=asker)
+            if got.kind != "refused":
+                raise FaultNotEffective(node, f"{asker}'s connection to tcp/{port}: {got}")
+            self._serving(n, body)
+
+        def undo() -> None:
+            delete()
+            _wait(
+                f"{asker}'s connections to port {port} served",
+                node,
+                lambda: ask(self.lab, node, port, source=asker).serves(body),
+            )
+
+        return self._apply(
+            "refuse_checks",
+            node,
+            f"tcp/{port} from the balancers ({' '.join(sources)}) refused",
+            inject,
+            verify,
+            undo,
+        )

@@ -11,6 +11,7 @@ from pytest_halab import bench, webserver
 from pytest_halab.errors import FaultError
 from pytest_halab.faults import Faults
 from pytest_halab.nodes import ExecResult
+from pytest_halab.poolbench import POOL_FAULTS
 from pytest_halab.timeline import Event
 from pytest_halab.webfaults import WebAnswer
 
@@ -68,7 +69,7 @@ def _faults() -> tuple[Faults, _Lab, _Sink]:
     return Faults(lab, sink=sink), lab, sink  # type: ignore[arg-type]
 
 
-WEB_FAULTS = ["stop_web", "kill_web", "web_error", "hang_web", "firewall_web"]
+WEB_FAULTS = ["stop_web", "kill_web", "web_error", "hang_web", "firewall_web", "refuse_checks"]
 
 
 @pytest.mark.parametrize("name", WEB_FAULTS)
@@ -168,5 +169,6 @@ def test_the_restore_command_undoes_every_web_fault() -> None:
     assert cmd.endswith("true")
 
 
-def test_the_bench_knows_the_web_faults() -> None:
-    assert set(WEB_FAULTS) <= set(bench.FAULTS)
+def test_the_pool_bench_has_the_web_faults_and_the_failover_bench_none() -> None:
+    assert set(WEB_FAULTS) <= set(POOL_FAULTS)
+    assert not set(POOL_FAULTS) & set(bench.FAULTS)
