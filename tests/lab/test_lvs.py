@@ -51,8 +51,15 @@ def assert_two_to_one(hal: Scenario, since: float | None, got: Counter[str]) -> 
     stream's share of each cycle varies by a request or two, both streams together keep
     2:1 (each is one whole request per connection)."""
     assert set(got) == {"1111", "2222"}, got
-    both = got + traffic_split(hal.timeline(), "VI_1", since, None)
-    assert abs(both["1111"] - 2 * both["2222"]) <= 3, both
+    timeline = hal.timeline()
+    both = got + traffic_split(timeline, "VI_1", since, None)
+    # a probe that timed out on a loaded host took its slot of the cycle unseen
+    lost = sum(
+        1
+        for e in timeline.between(since, None).of_kind("probe")
+        if e.get("vip") == "VI_1" and not e.get("ok")
+    )
+    assert abs(both["1111"] - 2 * both["2222"]) <= 3 + 2 * lost, (both, lost)
 
 
 def checker_status(lab: Lab, node: str) -> dict[str, object]:
