@@ -25,8 +25,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_halab import topology
 from pytest_halab.assertions import assert_split_brain
+from pytest_halab.dockerhost import DockerHost
 from pytest_halab.lab import Lab
+from pytest_halab.lint import lint
 from pytest_halab.nodes import Node
 from pytest_halab.poolmeasures import traffic_split
 from pytest_halab.scenario import Scenario
@@ -36,6 +39,7 @@ ENGINES = ["keepalived", "halab"]
 HERE = Path(__file__).resolve().parent
 LVS_HTTP = str(HERE / "topologies" / "lvs_http.yaml")
 LVS_PERSIST = str(HERE / "topologies" / "lvs_persist.yaml")
+LVS_SPLIT = str(HERE / "topologies" / "lvs_split.yaml")
 
 
 def bodies(client: Node, vip: str, count: int) -> Counter[str]:
@@ -237,3 +241,26 @@ def test_persistence_holds_within_its_timeout_and_lets_go_after(
     time.sleep(max(0.0, t_last + 3.5 - time.monotonic()))
     after = bodies(client, vip, 1)
     assert set(after) == {"1111", "2222"} - {held}, (held, after)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_seed_001_split_brain_causes_on_directors(engine: str, halab_docker: DockerHost) -> None:
+    """lvs_split: VRIDs that differ make both directors MASTER of VI_1, each holding the
+    VIP with its pool in place (halab lint predicts it); two `state MASTER` at equal
+    priority (VI_2) are no split brain: below priority 255 both start as BACKUP, and the
+    first to time out (lvs1, whose engine the lab starts first) is the master the other
+    accepts, as lint's equal-masters says ("whichever ... starts first")."""
+    rules = {f.rule for f in lint([LVS_SPLIT])[1]}
+    assert {"vrid-mismatch", "equal-masters"} <= rules, rules
+    lab = Lab(
+        topology.load(LVS_SPLIT), engine=engine, keep=True, docker_host=halab_docker, strict=False
+    )
+    lab.start()
+    try:
+        assert lab.vip_holders() == {"VI_1": ["lvs1", "lvs2"], "VI_2": ["lvs1"]}, lab.mismatch
+        assert set(lab.mismatch) == {"VI_1"}, lab.mismatch
+        for director in ("lvs1", "lvs2"):
+            rules_text = lab.node(director).exec("nft list table inet halab_lvs").output
+            assert all(str(lab.node(w).ip) in rules_text for w in ("web1", "web2")), rules_text
+    finally:
+        lab.stop()
