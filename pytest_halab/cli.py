@@ -285,11 +285,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
         console.print(Text(node.logs(tail=args.lines)))
         return 0
     own = sorted(services.SERVICES)  # their own log folders: /var/log/nginx/, ...
-    listing = node.exec(
-        f"ls -1 {LOG_DIR}/*.log "
-        + " ".join(f"/var/log/{s}/*.log" for s in own)
-        + " 2>/dev/null; true"
-    ).output.split()
+    # non-empty files only: every service script of the image leaves a start log, empty
+    # when it had nothing to start (25-checker on a balancer that is no LVS director)
+    globs = " ".join([f"{LOG_DIR}/*.log", *(f"/var/log/{s}/*.log" for s in own)])
+    listing = node.exec(f'for f in {globs}; do [ -s "$f" ] && echo "$f"; done; true').output.split()
 
     def service_of(path: str) -> str:
         if not path.startswith(f"{LOG_DIR}/"):
