@@ -375,7 +375,7 @@ class Scenario:
         director = held[0] if len(held) == 1 else None
         ip = str(self.lab.nodes[server].ip)
         if bound_s is None and director is not None:
-            bound_s = self._pool_bound(director, ip, removed)
+            bound_s = self.pool_bound(director, ip, removed)
 
         def take() -> PoolChange:
             return measure_pool_change(
@@ -400,7 +400,7 @@ class Scenario:
             )
         return self._keep_pool(take())
 
-    def _pool_bound(self, director: str, server_ip: str, removed: bool) -> float | None:
+    def pool_bound(self, director: str, server_ip: str, removed: bool = True) -> float | None:
         """The checker's bound for the change, from the director's keepalived.conf as the
         topology renders it (`checkbound`); None for a lab without its topology."""
         topo, layout = self.lab.topology, self.lab.layout

@@ -151,7 +151,7 @@ def test_tcp_check_keeps_a_server_that_hangs_or_answers_500(
     the client's requests that land on it fail."""
     hal = hal_scenario(nat)
     fault = getattr(hal.faults, fault_name)("web1")
-    bound = hal._pool_bound("lvs1", str(nat.node("web1").ip), removed=True)
+    bound = hal.pool_bound("lvs1", str(nat.node("web1").ip), removed=True)
     assert bound is not None
     out = hal.pool_change("VI_1", fault, "web1", timeout=bound + 1.0)
     assert not out.happened, out.summary()

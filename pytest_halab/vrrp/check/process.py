@@ -23,21 +23,13 @@ from collections.abc import Sequence
 
 from ..eventlog import EventLog
 
-__all__ = ["PROCESS_NAME", "STATUS_FILE", "has_virtual_servers", "run", "spawn"]
+__all__ = ["PROCESS_NAME", "STATUS_FILE", "run", "spawn"]
 
 log = logging.getLogger("halab-vrrpd")
 
 PROCESS_NAME = "halab-checker"
 STATUS_FILE = "/run/halab/checker.json"
 _PR_SET_PDEATHSIG = 1
-
-
-def has_virtual_servers(path: str, config_id: str | None = None) -> bool:
-    """Whether the configuration at `path` has a virtual server (the checker has work)."""
-    from ..conf import load_config
-
-    cfg, _diags = load_config(path, config_id=config_id)
-    return bool(cfg.virtual_servers)
 
 
 def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
