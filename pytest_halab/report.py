@@ -92,6 +92,9 @@ class PoolRecord:
     engine: str
     fault: str
     change: PoolChange
+    checker: str = (
+        ""  # which checker made the change, on which plane ("halab-vrrpd --check, nftables")
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,13 +103,19 @@ class PoolRecord:
             "engine": self.engine,
             "fault": self.fault,
             "change": self.change.as_dict(),
+            "checker": self.checker,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PoolRecord:
         """Read back :meth:`as_dict` (records sent by pytest-xdist workers)."""
         return cls(
-            d["nodeid"], d["topology"], d["engine"], d["fault"], PoolChange.from_dict(d["change"])
+            d["nodeid"],
+            d["topology"],
+            d["engine"],
+            d["fault"],
+            PoolChange.from_dict(d["change"]),
+            str(d.get("checker", "")),
         )
 
 
@@ -175,10 +184,11 @@ class ReportCollector:
         change: PoolChange,
         *,
         fault: str | None = None,
+        checker: str = "",
     ) -> PoolRecord:
         """Add a record built from a pool change (fault name: the change's, unless given)."""
         name = fault if fault is not None else (change.fault or "?")
-        rec = PoolRecord(nodeid, topology, engine, name, change)
+        rec = PoolRecord(nodeid, topology, engine, name, change, checker)
         self.add_pool(rec)
         return rec
 
@@ -295,7 +305,8 @@ def _applied_cell(c: PoolChange) -> str:
 
 
 def pool_summary_table(records: Iterable[PoolRecord], *, title: str | None = None) -> Table:
-    """A rich table of pool changes: topology, engine, fault, server, change ("removed
+    """A rich table of pool changes: topology, VRRP engine, checker (which program, on
+    which forwarding plane), fault, server, change ("removed
     (lvs1)", "added back (lvs1)", "not removed" when the pool never changed), decided ms
     (fault to the checker's decision), applied ms (fault to the pool in the kernel, marked
     "(over bound)" past the config's bound), bound ms and the client's failed requests
@@ -303,6 +314,7 @@ def pool_summary_table(records: Iterable[PoolRecord], *, title: str | None = Non
     table = Table(title=title or "halab pool changes", box=box.SIMPLE_HEAD)
     table.add_column("topology")
     table.add_column("engine")
+    table.add_column("checker")
     table.add_column("fault")
     table.add_column("server")
     table.add_column("change")
@@ -318,6 +330,7 @@ def pool_summary_table(records: Iterable[PoolRecord], *, title: str | None = Non
         table.add_row(
             rec.topology,
             rec.engine,
+            rec.checker or "-",
             rec.fault,
             c.server,
             _change_cell(c),

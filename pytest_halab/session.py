@@ -230,7 +230,9 @@ class HalabRun:
             node.user_properties.extend(junit_properties(m))
 
         def record_pool(change: PoolChange) -> None:
-            self.records.record_pool(nodeid, topology(), str(lab.engine), change)
+            said = next((c for c in lab.checkers() if c["node"] == change.director), None)
+            checker = f"{said['checker']}, {said.get('plane', '?')}" if said else ""
+            self.records.record_pool(nodeid, topology(), str(lab.engine), change, checker=checker)
             node.user_properties.extend(pool_junit_properties(change))
 
         hal = Scenario(lab, record=record, record_pool=record_pool)

@@ -53,7 +53,9 @@ def test_a_pool_change_reaches_summary_junit_and_report(
     text = result.stdout.str()
     assert "halab pool changes" in text
     assert "halab failover measures" not in text  # no failover was measured
-    result.stdout.fnmatch_lines(["*lvs_nat*keepalived*stop_web*web1*removed (lvs1)*"])
+    result.stdout.fnmatch_lines(
+        ["*lvs_nat*keepalived*halab-vrrpd --check,*stop_web*web1*removed (lvs1)*"]
+    )
 
     (case,) = ET.parse(junit).getroot().iter("testcase")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}

@@ -122,6 +122,7 @@ def test_pool_summary_table_columns_and_cells() -> None:
     assert [str(c.header) for c in table.columns] == [
         "topology",
         "engine",
+        "checker",
         "fault",
         "server",
         "change",
@@ -142,6 +143,7 @@ def test_pool_summary_table_columns_and_cells() -> None:
     assert cells["bound ms"] == ["4000.0", "4000.0", "-", "4000.0"]
     assert cells["failed requests"] == ["3", "0", "40 (40 error answers)", "3"]
     assert cells["server"] == ["web1", "web1", "web1", "web2"]
+    assert cells["checker"] == ["-"] * 4  # records made without one
 
 
 def test_render_pool_text_is_plain_ascii() -> None:
@@ -400,3 +402,19 @@ def test_assert_pool_change_within_bound() -> None:
         assert_pool_change_within_bound(change(applied_s=None))
     with pytest.raises(ValueError, match="no bound known"):
         assert_pool_change_within_bound(change(bound_s=None))
+
+
+def test_a_pool_record_keeps_its_checker_across_workers() -> None:
+    rec = PoolRecord(
+        "t.py::test_a",
+        "lvs_nat",
+        "keepalived",
+        "stop_web",
+        change(),
+        "halab-vrrpd --check, nftables",
+    )
+    back = PoolRecord.from_dict(rec.as_dict())
+    assert back == rec and back.checker == "halab-vrrpd --check, nftables"
+    old = rec.as_dict()
+    del old["checker"]  # a record written before the field existed
+    assert PoolRecord.from_dict(old).checker == ""
