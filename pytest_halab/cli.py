@@ -11,58 +11,36 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from . import benchcmd, cliout, images, services, tables, topology
 from . import engines as engines_mod
-from . import images, services, tables, topology
-from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
-from .baseline import rule as baseline_rule
+from .baseline import DEFAULT_MAX_REGRESSION_PCT
+from .benchcmd import EXIT_NO_MOVE, EXIT_REGRESSION
 from .dockerhost import from_env as docker_host
-from .errors import BaselineError, HalabError
+from .errors import HalabError
 from .lab import Lab
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
 from .nodes import Node
 from .sweep import clean, lab_ids, remove_lab
 
-if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
-    from .baseline import Regression
-    from .bench import BenchGate
+__all__ = [
+    "DEFAULT_MAX_REGRESSION_PCT",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_NO_MOVE",
+    "EXIT_REGRESSION",
+    "build_parser",
+    "main",
+]
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command killed by SIGPIPE
-EXIT_REGRESSION = 3  # halab bench --baseline: a figure regressed, or was not measured
-EXIT_NO_MOVE = 4  # halab bench: in some run the fault moved no VIP (or changed no pool)
-DEFAULT_BENCH_FAULTS = "crash_node,kill_nginx,sigterm_vrrp"
-
-
-class _Console(Console):
-    """A console that lets main() handle a closed pipe (rich would exit on its own)."""
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
-
-
-# Whatever a user or a lab gave (paths, lab ids, node names, descriptions, messages) is printed
-# as plain text: as a Text, or escape()d inside markup. Emoji codes are off for the same reason.
-# Tables stay readable when piped (CI logs): no 80-column wrapping.
-console = _Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
-err = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-
-
-def _progress(name: str, msg: str) -> None:
-    err.print(Text.assemble((f"{name:>9}", "bold"), " ", msg))
-
-
-def _timed(t0: float, fmt: str) -> Callable[[str], None]:
-    """A progress printer that prefixes the seconds since t0."""
-    return lambda m: err.print(Text.assemble((f"{time.monotonic() - t0:{fmt}} s", "dim"), " ", m))
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
@@ -77,7 +55,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
         docker_host().client(),
         rebuild=args.rebuild,
         names=tuple(args.names) or None,
-        progress=_progress,
+        progress=cliout.progress,
     )
     table = Table(title="halab images")
     for col in ("image", "tag", "action", "seconds"):
@@ -85,8 +63,8 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     for b in built.values():
         state = "built" if b.built else "cached"
         table.add_row(*tables.cells(b.name, b.tag, state, f"{b.seconds:.1f}"))
-    console.print(table)
-    console.print(f"images ready in {time.monotonic() - t0:.1f} s")
+    cliout.console.print(table)
+    cliout.console.print(f"images ready in {time.monotonic() - t0:.1f} s")
     return 0
 
 
@@ -106,9 +84,9 @@ def cmd_images_copy(args: argparse.Namespace) -> int:
             target.ping()
         except HalabError as exc:
             raise HalabError(f"images copy: {exc}") from None
-        images.ensure_on(target, progress=_progress)
-        console.print(Text(f"images ready on {url}"))
-    console.print(f"done in {time.monotonic() - t0:.1f} s")
+        images.ensure_on(target, progress=cliout.progress)
+        cliout.console.print(Text(f"images ready on {url}"))
+    cliout.console.print(f"done in {time.monotonic() - t0:.1f} s")
     return 0
 
 
@@ -142,11 +120,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         node_engines=overrides,
         keep=True,
         docker_host=docker_host(),
-        progress=_timed(t0, "6.2f"),
+        progress=cliout.timed(t0, "6.2f"),
         strict=False,  # a VIP elsewhere than `master:` says: the lab stays, status says why
     )
     lab.start()
-    console.print(
+    cliout.console.print(
         f"lab [bold]{escape(lab.lab_id)}[/bold] up in {time.monotonic() - t0:.2f} s "
         f"(images {lab.timings['images']:.2f} s, containers to ready {lab.timings['up']:.2f} s)"
     )
@@ -155,7 +133,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _print_status(st: dict[str, Any]) -> None:
-    console.print(
+    cliout.console.print(
         Text(
             f"lab {st['lab']}  topology {st['topology']}  vrrp {st['vrrp']}  subnet {st['subnet']}"
             + (f"  subnet6 {st['subnet6']}" if st.get("subnet6") else "")
@@ -168,7 +146,7 @@ def _print_status(st: dict[str, Any]) -> None:
     for n in st["nodes"]:
         ip6 = [n.get("ip6", "")] if six else []
         nodes.add_row(*tables.cells(n["name"], n["role"], n["ip"], *ip6, n["state"]))
-    console.print(nodes)
+    cliout.console.print(nodes)
     vips = Table(title="virtual IPs")
     for col in ("vip", "address", "expected master", "held by", "verdict"):
         vips.add_column(col)
@@ -186,7 +164,7 @@ def _print_status(st: dict[str, Any]) -> None:
             *tables.cells(v["name"], v["ip"], v["expected"], ", ".join(holders) or "-"),
             Text.from_markup(verdict),
         )
-    console.print(vips)
+    cliout.console.print(vips)
     insts = Table(title="VRRP instances (as each engine reports them)")
     for col in ("node", "instance", "state", "priority", "configured", "VIPs"):
         insts.add_column(col)
@@ -206,7 +184,7 @@ def _print_status(st: dict[str, Any]) -> None:
             )
         )
     if st.get("instances"):
-        console.print(insts)
+        cliout.console.print(insts)
     if st.get("checkers"):
         checks = Table(title="LVS checkers (virtual servers: health checks, kernel pools)")
         for col in ("node", "checker", "VRRP half", "forwarding plane", "why"):
@@ -217,16 +195,18 @@ def _print_status(st: dict[str, Any]) -> None:
                     c["node"], c["checker"], c["vrrp"], c.get("plane", "-"), c.get("reason", "")
                 )
             )
-        console.print(checks)
+        cliout.console.print(checks)
         for c in st["checkers"]:
             for note in c.get("approximations", []):
-                console.print(Text.assemble(("approximation: ", "yellow"), f"{c['node']}: {note}"))
+                cliout.console.print(
+                    Text.assemble(("approximation: ", "yellow"), f"{c['node']}: {note}")
+                )
     for v in st["vips"]:
         if v.get("why"):
-            console.print(Text.assemble(("why: ", "yellow"), v["why"]))
+            cliout.console.print(Text.assemble(("why: ", "yellow"), v["why"]))
     for node, lines in st.get("warnings", {}).items():
         for line in lines:
-            console.print(Text.assemble(("warning: ", "yellow"), f"{node}: {line}"))
+            cliout.console.print(Text.assemble(("warning: ", "yellow"), f"{node}: {line}"))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -236,7 +216,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             print("[]")
         else:
-            console.print("no lab is up")
+            cliout.console.print("no lab is up")
         return 0
     sts = [Lab.attach(host, i).status() for i in ids]
     if args.json:
@@ -282,7 +262,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     one, that service's logs (``vrrp`` is the VRRP engine's, keepalived or halab-vrrpd)."""
     node = _node_of(args.lab, args.node)
     if args.service is None and not args.follow:
-        console.print(Text(node.logs(tail=args.lines)))
+        cliout.console.print(Text(node.logs(tail=args.lines)))
         return 0
     own = sorted(services.SERVICES)  # their own log folders: /var/log/nginx/, ...
     # non-empty files only: every service script of the image leaves a start log, empty
@@ -307,7 +287,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             )
     tail = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *files]
     if not args.follow:
-        console.print(Text(node.exec(tail).output))
+        cliout.console.print(Text(node.exec(tail).output))
         return 0
     _code, stream = node.container.exec_run(tail, stream=True)
     for chunk in stream:
@@ -321,17 +301,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
     for lab_id in ids:
         remove_lab(host, lab_id)
-        console.print(Text(f"lab {lab_id} removed"))
+        cliout.console.print(Text(f"lab {lab_id} removed"))
     return 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
     removed, spared = clean(docker_host(), in_use_too=args.all)
-    console.print(
+    cliout.console.print(
         Text(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
     )
     if spared:
-        console.print(
+        cliout.console.print(
             Text(
                 f"spared {len(spared)} lab(s) a running test session or bench is using: "
                 f"{', '.join(spared)} (`halab clean --all` removes them too)"
@@ -344,328 +324,19 @@ def cmd_ls(_args: argparse.Namespace) -> int:
     labs = _running_labs()
     for lab_id, labels in labs.items():
         kept = "kept" if labels.get(L_KEEP) == "1" else "owned by a test run"
-        console.print(Text(f"{labels.get(L_LAB, lab_id)}  {labels.get(L_TOPOLOGY, '?')}  ({kept})"))
+        cliout.console.print(
+            Text(f"{labels.get(L_LAB, lab_id)}  {labels.get(L_TOPOLOGY, '?')}  ({kept})")
+        )
     if not labs:
-        console.print("no lab is up")
+        cliout.console.print("no lab is up")
     return 0
 
 
 def cmd_topologies(_args: argparse.Namespace) -> int:
     for name in topology.available():
         t = topology.load(name)
-        console.print(Text.assemble((name, "bold"), "  ", t.spec.description))
+        cliout.console.print(Text.assemble((name, "bold"), "  ", t.spec.description))
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .baseline import dumps, load
-    from .bench import FAULTS, bench_conditions, bench_gate, run_bench
-    from .poolbench import POOL_FAULTS
-
-    topo = topology.load(args.topology)
-    engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
-    bad = [e for e in engines if e not in engines_mod.ENGINES]
-    if bad or not engines:
-        raise HalabError(
-            f"--vrrp: unknown engine(s) {bad}; use {' and/or '.join(engines_mod.names())}"
-        )
-    if not 1 <= args.runs <= 100:
-        raise HalabError("--runs must be between 1 and 100")
-    if args.probe_interval is not None and not 1 <= args.probe_interval <= 100:
-        raise HalabError("--probe-interval must be between 1 and 100 (ms)")
-    if args.vip is not None and args.vip not in topo.spec.vips:
-        raise HalabError(
-            f"--vip: topology {topo.name} has no VIP {args.vip!r}; "
-            f"its VIPs: {', '.join(topo.spec.vips)}"
-        )
-    if args.measure is not None:
-        if args.fault is not None:
-            raise HalabError("--measure and --fault: run the director's figures on their own")
-        return _bench_director(args, topo, engines)
-    faults = [f.strip() for f in (args.fault or DEFAULT_BENCH_FAULTS).split(",") if f.strip()]
-    bad = [f for f in faults if f not in FAULTS and f not in POOL_FAULTS]
-    if bad or not faults:
-        raise HalabError(
-            f"--fault: unknown fault(s) {bad}; known: {', '.join(FAULTS)} (a VIP move), "
-            f"{', '.join(POOL_FAULTS)} (a real server: the directors' pool)"
-        )
-    pool = [f for f in faults if f in POOL_FAULTS]
-    if pool:
-        if len(pool) < len(faults):
-            raise HalabError(
-                f"--fault: {', '.join(pool)} act on a real server (the pool bench) and "
-                f"{', '.join(f for f in faults if f not in pool)} on a balancer (the failover "
-                "bench): run them in separate benches"
-            )
-        return _bench_pool(args, topo, engines, faults)
-    if args.target is not None:
-        raise HalabError("--target names the web node of real-server faults (stop_web...)")
-    phase = args.phase or "advert"
-    probe_ms = 10.0 if args.probe_interval is None else args.probe_interval
-    pct = _max_regression(args.max_regression, args.baseline)
-    _distinct_files(
-        ("--baseline", args.baseline),
-        ("--save-baseline", args.save_baseline),
-        ("--json", args.json),
-    )
-    out = _writable(args.json)
-    save_to = _writable(args.save_baseline, "--save-baseline")
-    gate: BenchGate | None = None
-    if args.baseline is not None:
-        try:
-            base = load(args.baseline)
-        except BaselineError as exc:
-            raise BaselineError(f"--baseline {exc}") from None
-        vip = args.vip or next(iter(topo.spec.vips))
-        conditions = bench_conditions(vip, phase, probe_ms / 1000)
-        gate = bench_gate(
-            base, f"--baseline {args.baseline}", topo.name, engines, faults, conditions, pct
-        )
-    t0 = time.monotonic()
-    res = run_bench(
-        topo,
-        engines,
-        faults,
-        args.runs,
-        vip=args.vip,
-        progress=_timed(t0, "7.1f"),
-        phase=phase,
-        probe_interval=probe_ms / 1000,
-    )
-    _print_bench(res)
-    # Exit status: the gate's verdict first (3), then a fault that moved no VIP (4), then
-    # a file that could not be written (1).
-    code = 0
-    if gate is not None:
-        regressions = gate.check(res)
-        _print_gate(gate, regressions, args.baseline)
-        if regressions:
-            code = EXIT_REGRESSION
-    if not res.all_moved and not code:
-        code = EXIT_NO_MOVE
-        console.print(
-            Text(f"exit status {code}: in some run the fault moved no VIP (no failover figures)"),
-            soft_wrap=True,
-        )
-    if save_to is not None:
-        if _write_text(save_to, dumps(res.baseline()), "the baseline"):
-            console.print(Text(f"baseline written to {save_to}"))
-        else:
-            code = code or 1
-    if out is not None:
-        if _write_json(out, res.as_dict()):
-            console.print(Text(f"runs and summary written to {out}"))
-        else:
-            code = code or 1
-    return code
-
-
-def _bench_pool(
-    args: argparse.Namespace, topo: topology.Topology, engines: list[str], faults: list[str]
-) -> int:
-    """The pool bench (real-server faults on LVS directors): exit 4 when the server did not
-    leave or rejoin the pool in some run."""
-    from .poolbench import PROBE_INTERVAL_S, run_pool_bench
-
-    given = [
-        opt
-        for opt, value in (
-            ("--baseline", args.baseline),
-            ("--save-baseline", args.save_baseline),
-            ("--max-regression", args.max_regression),
-        )
-        if value is not None
-    ]
-    if given:
-        raise HalabError(
-            f"{', '.join(given)}: the regression gate is the failover bench's; the pool "
-            f"bench ({', '.join(faults)}) has none"
-        )
-    if args.phase == "advert":
-        raise HalabError(
-            "--phase advert: a checker's delay_loop is a timer of its own, not seen on the "
-            "wire: the pool bench injects at a random phase of it"
-        )
-    out = _writable(args.json)
-    interval = args.probe_interval / 1000 if args.probe_interval else PROBE_INTERVAL_S
-    t0 = time.monotonic()
-    res = run_pool_bench(
-        topo,
-        engines,
-        faults,
-        args.runs,
-        vip=args.vip,
-        target=args.target,
-        progress=_timed(t0, "7.1f"),
-        probe_interval=interval,
-    )
-    console.print(tables.pool_table(res))
-    for line in res.incomplete_lines():
-        console.print(Text(line), soft_wrap=True)
-    code = 0
-    if not res.all_complete:
-        code = EXIT_NO_MOVE
-        console.print(
-            Text(f"exit status {code}: in some run the pool did not change (no figures)"),
-            soft_wrap=True,
-        )
-    if out is not None:
-        if _write_json(out, res.as_dict()):
-            console.print(Text(f"runs and summary written to {out}"))
-        else:
-            code = code or 1
-    return code
-
-
-def _bench_director(args: argparse.Namespace, topo: topology.Topology, engines: list[str]) -> int:
-    """The director's own figures (--measure latency,churn): exit 4 when the pool did not
-    change as the churn asked."""
-    from .directorbench import MEASURES, run_director_bench
-
-    measures = [m.strip() for m in args.measure.split(",") if m.strip()]
-    bad = [m for m in measures if m not in MEASURES]
-    if bad or not measures:
-        raise HalabError(f"--measure: unknown {bad}; known: {', '.join(MEASURES)}")
-    if not 10 <= args.requests <= 100_000:
-        raise HalabError("--requests must be between 10 and 100000")
-    if not 1 <= args.changes <= 50:
-        raise HalabError("--changes must be between 1 and 50")
-    out = _writable(args.json)
-    if not 1 <= args.connections <= 500:
-        raise HalabError("--connections must be between 1 and 500")
-    t0 = time.monotonic()
-    res = run_director_bench(
-        topo,
-        engines,
-        measures,
-        vip=args.vip,
-        target=args.target,
-        requests=args.requests,
-        changes=args.changes,
-        connections=args.connections,
-        progress=_timed(t0, "7.1f"),
-    )
-    if res.latency:
-        console.print(tables.latency_table(res))
-    if res.churn:
-        console.print(tables.churn_table(res))
-    code = 0
-    if not all(c.complete for c in res.churn):
-        code = EXIT_NO_MOVE
-        console.print(Text(f"exit status {code}: the pool did not change as asked"))
-    if out is not None:
-        if _write_json(out, res.as_dict()):
-            console.print(Text(f"results written to {out}"))
-        else:
-            code = code or 1
-    return code
-
-
-def _max_regression(text: str | None, baseline: str | None) -> float:
-    """--max-regression as a number of percent >= 0 (default 10); it needs --baseline."""
-    if text is None:
-        return DEFAULT_MAX_REGRESSION_PCT
-    if baseline is None:
-        raise HalabError("--max-regression needs --baseline FILE (the figures to compare with)")
-    try:
-        return parse_percent(text)
-    except ValueError as exc:
-        raise HalabError(f"--max-regression: {exc}") from None
-
-
-def _distinct_files(*options: tuple[str, str | None]) -> None:
-    """Refuse two file options naming the same file (the bench would overwrite its baseline
-    or one output with another)."""
-    given = [(opt, name) for opt, name in options if name is not None]
-    for i, (opt_a, a) in enumerate(given):
-        for opt_b, b in given[i + 1 :]:
-            try:
-                same = Path(a).resolve() == Path(b).resolve() or (
-                    Path(a).exists() and Path(b).exists() and os.path.samefile(a, b)
-                )
-            except (OSError, ValueError):  # the checks of each file say what is wrong
-                continue
-            if same:
-                raise HalabError(f"{opt_a} {a} and {opt_b} {b} are the same file")
-
-
-def _print_gate(gate: BenchGate, regressions: list[Regression], name: str) -> None:
-    """The regression gate's verdict: one line per failed figure, the bench's engine/fault
-    pairs the baseline cannot gate, and a summary line. Lines are never wrapped (CI logs are
-    read and grepped line by line)."""
-
-    def line(text: str) -> None:
-        console.print(Text(text), soft_wrap=True)
-
-    for r in regressions:
-        line(str(r))
-    for engine, fault in gate.ungated:
-        line(f"not gated: {engine}/{fault} has no entry in {name}")
-    n = len(gate.baseline.entries)
-    rule = baseline_rule(gate.max_regression_pct)
-    if not regressions:
-        line(f"gate passed: {n} figure(s) compared with {name}, none {rule}")
-        return
-    missing = sum(1 for r in regressions if r.current is None)
-    line(
-        f"gate FAILED: of {n} figure(s) in {name}, {len(regressions) - missing} regressed "
-        f"({rule}) and {missing} not measured; exit status {EXIT_REGRESSION}"
-    )
-
-
-def _writable(name: str | None, option: str = "--json") -> Path | None:
-    """An output file, checked before any run: a bench that took minutes is not lost to a
-    typo. Creates nothing (a file made to test is removed), truncates nothing."""
-    if name is None:
-        return None
-    path = Path(name)
-    try:
-        if path.is_dir():
-            raise HalabError(f"{option} {name}: is a directory")
-        if path.exists():
-            with path.open("a"):
-                pass
-        else:
-            with path.open("x"):
-                pass
-            path.unlink()
-    except OSError as exc:
-        raise HalabError(f"{option} {name}: cannot write: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a NUL in the name
-        raise HalabError(f"{option} {name!r}: cannot write: {exc}") from None
-    return path
-
-
-def _write_json(path: Path, doc: dict[str, Any]) -> bool:
-    """Write the results; if that fails now, print them on stdout rather than lose them."""
-    return _write_text(path, json.dumps(doc, indent=1) + "\n", "the JSON")
-
-
-def _write_text(path: Path, text: str, what: str) -> bool:
-    """Write ``text``; if that fails now, print it on stdout rather than lose it."""
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        print(text, end="")
-        err.print(
-            Text.assemble(
-                ("halab: error:", "red"),
-                f" could not write {path} ({exc.strerror or exc}); {what} is above, on stdout",
-            )
-        )
-        return False
-    return True
-
-
-def _print_bench(res: Any) -> None:
-    """The bench's table, the engines' ratios, and one line per engine and fault whose VIP
-    did not move in some run."""
-    console.print(tables.bench_table(res))
-    ratios = tables.ratio_table(res)
-    if ratios is not None:
-        console.print(ratios)
-    for line in res.no_move_lines():
-        console.print(Text(line), soft_wrap=True)
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -681,17 +352,21 @@ def cmd_soak(args: argparse.Namespace) -> int:
         raise HalabError("--seconds must be between 1 and 3600")
     if not 0 <= args.busy <= 16:
         raise HalabError("--busy must be between 0 and 16")
-    out = _writable(args.json)
+    out = cliout.writable(args.json)
     results = run_soaks(
-        topo, engines_asked, args.seconds, busy=args.busy, progress=lambda m: err.print(Text(m))
+        topo,
+        engines_asked,
+        args.seconds,
+        busy=args.busy,
+        progress=lambda m: cliout.err.print(Text(m)),
     )
     for res in results:
-        console.print(tables.soak_table(res))
+        cliout.console.print(tables.soak_table(res))
     if len(results) > 1:
-        console.print(tables.soak_comparison(results))
+        cliout.console.print(tables.soak_comparison(results))
     # one engine: its result, as before; several: each, in --vrrp's order
     data = results[0].as_dict() if len(results) == 1 else {"soaks": [r.as_dict() for r in results]}
-    if out is not None and not _write_json(out, data):
+    if out is not None and not cliout.write_json(out, data):
         return 1
     return 0 if all(r.spurious == 0 for r in results) else 1
 
@@ -708,7 +383,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         checked, findings = lint.lint(args.targets, args.root)
     except lint.LintInputError as exc:
-        err.print(Text.assemble(("halab lint: ", "red"), str(exc)))
+        cliout.err.print(Text.assemble(("halab lint: ", "red"), str(exc)))
         return 2
     if args.format == "json":
         text = output.as_json(findings, checked)
@@ -719,7 +394,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     else:
         text = output.as_text(findings, checked)
     if args.output:
-        if not _write_text(Path(args.output), text, "lint report"):
+        if not cliout.write_text(Path(args.output), text, "lint report"):
             return 2
     else:
         sys.stdout.write(text)
@@ -798,106 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cl.set_defaults(func=cmd_clean)
     sub.add_parser("ls", help="list labs").set_defaults(func=cmd_ls)
-    bn = sub.add_parser(
-        "bench",
-        help="benchmarks: failover latency (faults on a balancer), LVS pool changes (faults "
-        "on a real server), an LVS director's figures (--measure)",
-        description="Faults on a balancer (crash_node, kill_nginx, sigterm_vrrp, link_down...) "
-        "run the failover bench: the VIP's move, phase-locked to the master's adverts. Faults "
-        "on a real server (stop_web, kill_web, hang_web, firewall_web, web_error, "
-        "refuse_checks) run the pool bench on an LVS director (lvs_nat, lvs_dr): removal "
-        "(fault -> pool without the server) and re-add (revert -> pool with it), p50/p95 "
-        "beside the bound keepalived.conf gives the checker, failed requests; injected at a "
-        "random phase of the checker's delay_loop (its timer is not on the wire). --measure "
-        "latency,churn takes an LVS director's own figures: the latency it adds (requests to "
-        "the VIP and to the real servers alternated, timed in the client, p50/p99) and the "
-        "requests failed while its pool changes (a real server's checks refused and allowed "
-        "in turn, 100 connections held open through each change, keep-alive off). The "
-        "director's failover: --fault crash_node on lvs_nat or lvs_dr.",
-    )
-    bn.add_argument("topology", nargs="?", default="nginx_master_backup")
-    bn.add_argument(
-        "--vrrp",
-        default="keepalived",
-        help="engines, comma-separated: keepalived,halab (side by side)",
-    )
-    bn.add_argument(
-        "--fault",
-        default=None,
-        help=f"faults, comma-separated (default {DEFAULT_BENCH_FAULTS}): crash_node, "
-        "kill_nginx, sigterm_vrrp, link_down (failover bench); stop_web, kill_web, hang_web, "
-        "firewall_web, web_error, refuse_checks (pool bench, LVS topologies)",
-    )
-    bn.add_argument(
-        "--target",
-        default=None,
-        metavar="NODE",
-        help="the web node of real-server faults (default web1) and of --measure churn "
-        "(default web2)",
-    )
-    bn.add_argument(
-        "--measure",
-        default=None,
-        metavar="WHAT",
-        help="an LVS director's figures instead of faults, comma-separated: latency "
-        "(what the director adds, p50/p99), churn (requests failed while the pool changes)",
-    )
-    bn.add_argument(
-        "--requests",
-        type=int,
-        default=500,
-        help="--measure latency: requests each way, to the VIP and direct (default 500)",
-    )
-    bn.add_argument(
-        "--changes",
-        type=int,
-        default=5,
-        help="--measure churn: times the server leaves and rejoins the pool (default 5)",
-    )
-    bn.add_argument(
-        "--connections",
-        type=int,
-        default=100,
-        help="--measure churn: connections the client keeps in flight (default 100)",
-    )
-    bn.add_argument("--runs", type=int, default=5, help="repetitions per engine and fault")
-    bn.add_argument("--vip", default=None, help="VIP to fail over (default: the first)")
-    bn.add_argument("--json", default=None, metavar="FILE", help="write every run and the summary")
-    bn.add_argument(
-        "--save-baseline",
-        default=None,
-        metavar="FILE",
-        help="write every sample of the gated figures, a baseline for a later --baseline",
-    )
-    bn.add_argument(
-        "--baseline",
-        default=None,
-        metavar="FILE",
-        help="compare with a saved baseline: exit 3 if a figure's median rose more than "
-        "--max-regression and above the baseline's p90, or was not measured",
-    )
-    bn.add_argument(
-        "--max-regression",
-        default=None,
-        metavar="PCT",
-        help=f"allowed rise of a median over the baseline's, in percent "
-        f"(default {DEFAULT_MAX_REGRESSION_PCT:g}); needs --baseline",
-    )
-    bn.add_argument(
-        "--phase",
-        choices=("advert", "random"),
-        default=None,
-        help="inject each fault just after an advert of the master (default), or whenever "
-        "ready; the pool bench is always at random phase",
-    )
-    bn.add_argument(
-        "--probe-interval",
-        type=float,
-        default=None,
-        metavar="MS",
-        help="client request cadence in ms (1-100, default 10): the outage's resolution",
-    )
-    bn.set_defaults(func=cmd_bench)
+    benchcmd.add_parser(sub)
     sk = sub.add_parser(
         "soak",
         help="leave a lab untouched under observation: spurious "
@@ -967,12 +543,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)  # --help and usage errors: SystemExit
             return int(args.func(args))
         except HalabError as exc:
-            err.print(Text.assemble(("halab: error:", "red"), " ", str(exc)))
+            cliout.err.print(Text.assemble(("halab: error:", "red"), " ", str(exc)))
             for note in getattr(exc, "__notes__", []):
-                err.print(Text(str(note)))
+                cliout.err.print(Text(str(note)))
             return 2
         except KeyboardInterrupt:
-            err.print("halab: interrupted; what was started has been removed")
+            cliout.err.print("halab: interrupted; what was started has been removed")
             return 130
         finally:
             sys.stdout.flush()  # a closed pipe shows here, not at exit

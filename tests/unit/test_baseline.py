@@ -12,7 +12,7 @@ import pytest
 
 from pytest_halab import baseline as bl
 from pytest_halab import bench as bench_mod
-from pytest_halab import cli
+from pytest_halab import cli, cliout
 from pytest_halab.baseline import MIN_RISE_S, Baseline, Entry, compare
 from pytest_halab.bench import (
     BenchGate,
@@ -427,7 +427,7 @@ def fake_bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[BenchRes
 
     monkeypatch.setattr(bench_mod, "run_bench", run_bench)
     # as in CI: not a terminal, so the console is 160 columns wide; verdicts are not wrapped
-    monkeypatch.setattr(cli, "console", cli._Console(width=160, emoji=False, highlight=False))
+    monkeypatch.setattr(cliout, "console", cliout._Console(width=160, emoji=False, highlight=False))
     monkeypatch.chdir(tmp_path)
     return results
 

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_halab import baseline as bl
 from pytest_halab import bench as bench_mod
-from pytest_halab import cli, tables
+from pytest_halab import cli, cliout, tables
 from pytest_halab.bench import BenchResult, BenchRun, _run_line
 from pytest_halab.cli import main as halab_main
 from pytest_halab.measures import FailoverMeasure
@@ -121,7 +121,7 @@ def test_the_table_says_where_the_fault_hit_and_in_plain_words_with_units() -> N
 
 def test_the_figures_keep_their_line_in_a_ci_log() -> None:
     """160 columns (the width when piped): no figure is split over two lines."""
-    console = cli._Console(width=160, emoji=False, highlight=False)
+    console = cliout._Console(width=160, emoji=False, highlight=False)
     with console.capture() as captured:
         console.print(tables.bench_table(result()))
     text = captured.get()
@@ -159,7 +159,7 @@ def fake_bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[BenchRes
     """`halab bench` without a lab: returns the results given here."""
     results: list[BenchResult] = []
     monkeypatch.setattr(bench_mod, "run_bench", lambda *_a, **_k: results.pop(0))
-    monkeypatch.setattr(cli, "console", cli._Console(width=160, emoji=False, highlight=False))
+    monkeypatch.setattr(cliout, "console", cliout._Console(width=160, emoji=False, highlight=False))
     monkeypatch.chdir(tmp_path)
     return results
 

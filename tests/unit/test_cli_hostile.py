@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_halab import bench, cli
+from pytest_halab import bench, cli, cliout
 from pytest_halab.bench import BenchResult
 from pytest_halab.cli import main as halab_main
 
@@ -51,7 +51,7 @@ def test_status_prints_lab_ids_and_names_as_is(
 
     monkeypatch.setattr(cli, "docker_host", lambda: None)
     monkeypatch.setattr(cli.Lab, "attach", staticmethod(lambda _c, i: FakeLab(i)))
-    monkeypatch.setattr(cli, "console", cli._Console(width=400, emoji=False, highlight=False))
+    monkeypatch.setattr(cliout, "console", cliout._Console(width=400, emoji=False, highlight=False))
     assert halab_main(["status", "--lab", "[/x]"]) == 0
     out = capsys.readouterr().out
     assert "lab [/x]  topology [/x] [bold]b[/bold] :smile: \\[u]" in out
