@@ -697,6 +697,16 @@ class Lab:
                 lambda n: n.exec(webserver.ensure_serving_cmd() if n in webs else ensure),
                 [*self.balancers(), *webs],
             )
+            # services that tell readiness in the node (haproxy: every checked server
+            # serving again, `rise` checks after a web fault's revert)
+            in_node = [
+                (n, ready)
+                for n in self.balancers()
+                for svc in self.services_of(n)
+                if (ready := svc.ready_cmd()) is not None
+            ]
+            if in_node:
+                self._wait_in_node(in_node, max(5, int(settle_timeout)))
             self.wait_for_holders(expected, timeout=settle_timeout)
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()
@@ -767,22 +777,16 @@ class Lab:
         }
 
     def checkers(self) -> list[dict[str, Any]]:
-        """Each LVS director's checker: which program runs it, on which forwarding plane
-        and why, and what it runs in place of what the config asks (a scheduler nftables
-        lacks). Empty in a lab without directors."""
+        """Each balancer's health checker of its backends: an LVS director's (which program
+        runs it, on which forwarding plane and why, and what it runs in place of what the
+        config asks), haproxy's own. Empty in a lab whose balancers check nothing."""
         out: list[dict[str, Any]] = []
         for n in self.balancers():
-            if services.Checker not in self.services_of(n):
-                continue
-            said: dict[str, object] = services.Checker.status(n) if n.state() == "running" else {}
-            out.append(
-                {
-                    "node": n.name,
-                    "checker": str(said.get("checker", "halab-vrrpd --check")),
-                    "vrrp": self.engine_of(n.name).name,
-                    **{k: said[k] for k in ("plane", "reason", "approximations") if k in said},
-                }
-            )
+            for svc in self.services_of(n):
+                said = svc.checker_info(n) if n.state() == "running" else {}
+                if said is None:
+                    continue
+                out.append({"node": n.name, "vrrp": self.engine_of(n.name).name, **said})
         return out
 
     @classmethod

@@ -8,12 +8,40 @@ balancer runs a service when the topology put the service's config file in it; t
 
 from __future__ import annotations
 
+import json
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
+
+from ..timeline import Event, EventKind
 
 if TYPE_CHECKING:
     from ..nodes import Node
-    from ..timeline import Event
+
+
+def checker_event(line: bytes, node: str) -> Event | None:
+    """One JSON line of a health checker's event log as a timeline event of kind
+    ``checker``: ``{"ts": <epoch us>, "event": NAME, ...}`` (an LVS director's checker and
+    halab-haproxy-watch write this format); None when the line is not one."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line.decode(errors="replace"))
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    ts_us, name = record.pop("ts", None), record.pop("event", None)
+    if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
+        return None
+    record.pop("instance", None)
+    return Event(
+        ts=ts_us / 1_000_000,
+        node=node,
+        kind=EventKind.CHECKER.value,
+        data={"event": name, **record},
+    )
 
 
 class BalancerService:
@@ -29,6 +57,24 @@ class BalancerService:
     def ready_cmd(cls) -> str | None:
         """Shell run in the node: exit 0 once the service is up, for a service that has
         no health URL (None: its health URL says)."""
+        return None
+
+    @classmethod
+    def pool_bound(cls, files: Mapping[str, bytes], server_ip: str, removed: bool) -> float | None:
+        """How long its health checks may take to take the backend `server_ip` out of its
+        pool (`removed`) or back in, from the node's config files as rendered (path ->
+        content); None when it does not check that server."""
+        return None
+
+    @classmethod
+    def checker_info(cls, node: Node) -> dict[str, object] | None:
+        """What checks its backends, when it checks some: ``checker`` (the program),
+        ``plane`` (what serves the pool) and what else it says; None when it checks none."""
+        return None
+
+    @classmethod
+    def config_test_cmd(cls) -> str | None:
+        """Shell run in the node: exit 0 while its config would load (None: no test)."""
         return None
 
     @classmethod
