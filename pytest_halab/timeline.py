@@ -30,6 +30,7 @@ __all__ = [
     "bare_addr",
     "holders_at",
     "holders_over_time",
+    "json_record",
     "split_brains",
 ]
 
@@ -72,6 +73,19 @@ def elapsed(t0: float, t1: float) -> float:
 ANNOUNCEMENTS = frozenset({EventKind.GARP, EventKind.NA})
 """The event kinds by which a new holder announces a VIP on the wire: a gratuitous ARP
 (IPv4), an unsolicited neighbour advertisement (IPv6)."""
+
+
+def json_record(line: bytes) -> dict[str, Any] | None:
+    """One line of an in-node event log (JSON lines) as a dict; None when it is not one
+    (blank, cut short by a crash, or not an object)."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line.decode(errors="replace"))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def bare_addr(value: Any) -> str | None:

@@ -8,12 +8,11 @@ balancer runs a service when the topology put the service's config file in it; t
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from ..timeline import Event, EventKind
+from ..timeline import Event, EventKind, json_record
 
 if TYPE_CHECKING:
     from ..nodes import Node
@@ -23,14 +22,8 @@ def checker_event(line: bytes, node: str) -> Event | None:
     """One JSON line of a health checker's event log as a timeline event of kind
     ``checker``: ``{"ts": <epoch us>, "event": NAME, ...}`` (an LVS director's checker and
     halab-haproxy-watch write this format); None when the line is not one."""
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        record = json.loads(line.decode(errors="replace"))
-    except ValueError:
-        return None
-    if not isinstance(record, dict):
+    record = json_record(line)
+    if record is None:
         return None
     ts_us, name = record.pop("ts", None), record.pop("event", None)
     if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
