@@ -294,7 +294,7 @@ class ScriptTracker:
         if self._stopped:
             return
         if self._timed_out:
-            self._result(False, "timed out")
+            self._result(False, "timed_out")  # keepalived 2.2.7 logs "VRRP_Script(x) timed_out"
         elif code == 0:
             self._result(True, "succeeded")
         elif code < 0:

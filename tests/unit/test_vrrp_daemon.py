@@ -387,7 +387,7 @@ def test_script_timeout_is_a_failure(tmp_path: Path, loop: EventLoop) -> None:
     start = time.monotonic()
     tracker.start()
     _drive(loop, lambda: bool(details))
-    assert details == ["timed out"]
+    assert details == ["timed_out"]
     assert time.monotonic() - start < 2.0
     tracker.stop()
 
