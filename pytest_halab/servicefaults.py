@@ -13,16 +13,15 @@ passing again.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import services
 from .errors import FaultError, FaultNotEffective
+from .faultmixin import FaultMixin
 from .topology import Role
 
 if TYPE_CHECKING:
     from .faults import Fault
-    from .lab import Lab
 
 __all__ = ["BROKEN_LINE", "ServiceFaults"]
 
@@ -32,24 +31,9 @@ BROKEN_LINE = "halab_fault_broken_config_line;"
 _SAVED = "/run/halab/broken-config.{}.orig"
 
 
-class ServiceFaults:
+class ServiceFaults(FaultMixin):
     """The service-config faults of :class:`~pytest_halab.faults.Faults` (a mixin:
     ``Faults`` provides the lab and ``_apply``)."""
-
-    if TYPE_CHECKING:
-        lab: Lab
-
-        def _apply(
-            self,
-            name: str,
-            target: str,
-            detail: str,
-            inject: Callable[[], object],
-            verify: Callable[[], None],
-            undo: Callable[[], None] | None,
-            *,
-            stamped: bool = False,
-        ) -> Fault: ...
 
     def break_config(self, node: str, service: str = "nginx") -> Fault:
         """Make the balancer's `service` config fail its config test (a line it rejects,

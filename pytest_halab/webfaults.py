@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from . import waits, webserver
 from .errors import FaultError, FaultNotEffective
+from .faultmixin import FaultMixin
 from .topology import Role
 
 if TYPE_CHECKING:
@@ -136,24 +137,11 @@ def _wait(what: str, node: str, check: Callable[[], bool]) -> None:
     waits.until(what, check, VERIFY_TIMEOUT_S, 0.05, node=node, error=_not_effective)
 
 
-class WebFaults:
+class WebFaults(FaultMixin):
     """The web-node faults of :class:`~pytest_halab.faults.Faults` (a mixin: ``Faults``
     provides the lab, ``_apply`` and the iptables steps)."""
 
     if TYPE_CHECKING:
-        lab: Lab
-
-        def _apply(
-            self,
-            name: str,
-            target: str,
-            detail: str,
-            inject: Callable[[], object],
-            verify: Callable[[], None],
-            undo: Callable[[], None] | None,
-            *,
-            stamped: bool = False,
-        ) -> Fault: ...
 
         @staticmethod
         def _rule_steps(n: Node, rules: list[list[str]]) -> tuple[Step, Step, Step]: ...
