@@ -17,6 +17,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -26,20 +27,22 @@ from . import distribute
 from . import topology as topology_mod
 from .dockerhost import DockerHost
 from .errors import EngineWarning, LabMismatchError
+from .htmlextras import TestPicture
 from .lab import Lab
 from .measures import FailoverMeasure
+from .picture import measure_lines, picture_png
 from .poolmeasures import PoolChange
 from .report import (
     FailoverRecord,
     PoolRecord,
     ReportCollector,
     junit_properties,
-    plot_timeline,
     pool_junit_properties,
     write_json,
 )
 from .scenario import Scenario
 from .settings import HalabSettings
+from .timeline import Timeline
 from .topology import Topology
 
 
@@ -175,6 +178,10 @@ class HalabRun:
             remember=(LabMismatchError,),
         )
         self.records = ReportCollector()
+        # With pytest-html's report asked for (htmlextras.HtmlExtras): each test's pictures,
+        # by item node id, until its teardown report takes them.
+        self.html = False
+        self._pictures: dict[str, list[TestPicture]] = {}
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
         self._old_sigterm: Any = None
         if worker:
@@ -218,7 +225,8 @@ class HalabRun:
     def scenario(self, request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
         """A Scenario for one test: failover measures and pool changes go to the JUnit
         record and the summary; with --hal-report, the test's timeline (JSON) and a picture
-        of it are written."""
+        of it are written; with pytest-html's --html, the picture and the measures go to
+        the test's row there."""
         node = request.node
         nodeid = distribute.original_nodeid(node.nodeid, node)
 
@@ -245,22 +253,57 @@ class HalabRun:
         finally:
             # Written however the test or the restore ended: a failed restore (a lab that
             # cannot be put back) is when the timeline is most wanted.
-            if self.settings.report_dir is not None:
-                self._write_report_quietly(nodeid, lab, hal)
+            if self.settings.report_dir is not None or self.html:
+                self._write_report_quietly(nodeid, node.nodeid, lab, hal)
 
-    def _write_report_quietly(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
+    def take_pictures(self, item_nodeid: str) -> list[TestPicture]:
+        """The pictures drawn for a test (its scenarios'), forgotten here once taken."""
+        return self._pictures.pop(item_nodeid, [])
+
+    def _write_report_quietly(self, nodeid: str, item_nodeid: str, lab: Lab, hal: Scenario) -> None:
         """The test's report; a failure to write it is a warning, never the test's error."""
         try:
-            self._write_test_report(nodeid, lab, hal)
+            self._write_test_report(nodeid, item_nodeid, lab, hal)
         except Exception as exc:
             warnings.warn(
                 f"halab: no report for {nodeid}: {type(exc).__name__}: {exc}", stacklevel=1
             )
 
-    def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
-        assert self.settings.report_dir is not None
-        stem = report_stem(nodeid)
+    def _write_test_report(self, nodeid: str, item_nodeid: str, lab: Lab, hal: Scenario) -> None:
         tl = hal.observation.timeline()
+        out = self.settings.report_dir
+        if out is not None:
+            self._write_json(out / f"{report_stem(nodeid)}.json", nodeid, lab, hal, tl)
+        layout = lab.layout
+        try:
+            png = picture_png(
+                tl,
+                {v: str(ip) for v, ip in lab.vip_addresses().items()},
+                tl.of_kind("fault"),
+                initial=hal.observation.initial_holders,
+                title=nodeid,
+                servers={str(n.ip): n.name for n in lab.nodes.values()},
+                balancers=[b.name for b in lab.balancers()],
+                vrids={
+                    d.vrid: d.instance
+                    for d in (layout.vips.values() if layout else ())
+                    if d.vrid is not None and d.instance is not None
+                },
+                measures=hal.measures,
+                pool_changes=hal.pool_changes,
+            )
+        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
+            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+            return
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{report_stem(nodeid)}.png").write_bytes(png)
+        if self.html:
+            lines = tuple(measure_lines(hal.measures, hal.pool_changes))
+            pic = TestPicture(f"{nodeid} ({lab.engine_label})", png, lines)
+            self._pictures.setdefault(item_nodeid, []).append(pic)
+
+    def _write_json(self, path: Path, nodeid: str, lab: Lab, hal: Scenario, tl: Timeline) -> None:
         meta = {
             "test": nodeid,
             "lab": lab.lab_id,
@@ -269,25 +312,7 @@ class HalabRun:
             "topology": lab.layout.topology if lab.layout else None,
             "engine_warnings": lab.engine_warnings(),
         }
-        write_json(
-            self.settings.report_dir / f"{stem}.json",
-            tl,
-            hal.measures,
-            meta=meta,
-            pool_changes=hal.pool_changes,
-        )
-        try:
-            plot_timeline(
-                self.settings.report_dir / f"{stem}.png",
-                tl,
-                {v: str(ip) for v, ip in lab.vip_addresses().items()},
-                tl.of_kind("fault"),
-                initial=hal.observation.initial_holders,
-                title=nodeid,
-                servers={str(n.ip): n.name for n in lab.nodes.values()},
-            )
-        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
-            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+        write_json(path, tl, hal.measures, meta=meta, pool_changes=hal.pool_changes)
 
     # ------------------------------------------------------------ end of the run
 

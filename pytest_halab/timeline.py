@@ -47,6 +47,11 @@ class EventKind(StrEnum):
     GARP = "garp"
     NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
     CHECKER = "checker"  # an LVS director's checker: real server down/up, pool applied...
+    # Added for the picture's markers before their producers exist (issue 11): a user's
+    # check or notify script run (node, script, args, exit status, duration), a mail the
+    # lab's SMTP server received.
+    SCRIPT = "script"
+    MAIL = "mail"
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"
