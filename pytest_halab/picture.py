@@ -32,6 +32,7 @@ event on the picture is one :class:`MarkerStyle` line.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,7 @@ def priority_points(
 
     adverts: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for e in timeline:
-        if e.kind == EventKind.VRRP_STATE or (
+        if e.kind in (EventKind.VRRP_STATE, EventKind.VRRP_STATUS) or (
             e.kind == EventKind.VRRP_NOTICE and str(e.get("notice", "")).endswith("_PRIORITY")
         ):
             add(e.ts, e.node, e.get("instance"), e.get("priority"), "engine")
@@ -163,23 +164,37 @@ _UNKNOWN_STATES = {None, "", "INIT"}
 
 def state_bands(timeline: Timeline, start: float, end: float) -> list[StateBand]:
     """The VRRP state of each (node, instance) over ``[start, end]``, from ``vrrp_state``
-    events: before the first event of an instance, the state it left (``prev``, when known:
-    nothing else changed it since the observation began); after the last, its state to
-    ``end``. No band where the state is not known."""
+    events and the engines' ``vrrp_status`` (what their status dump said when the
+    observation began): before the first of them, the state a ``vrrp_state`` left
+    (``prev``, when known: nothing else changed it since the observation began); after
+    the last, its state to ``end``. No band where the state is not known."""
     per: dict[tuple[str, str], list[Event]] = {}
-    for e in timeline.of_kind(EventKind.VRRP_STATE):
+    for e in timeline.of_kind(EventKind.VRRP_STATE, EventKind.VRRP_STATUS):
         inst = e.get("instance")
         if isinstance(inst, str):
             per.setdefault((e.node, inst), []).append(e)
     bands = []
     for (node, inst), evs in per.items():
-        prev = evs[0].get("prev")
+        prev = evs[0].get("prev") if evs[0].kind == EventKind.VRRP_STATE else None
         if prev not in _UNKNOWN_STATES and evs[0].ts > start:
             bands.append(StateBand(node, inst, str(prev), start, evs[0].ts))
         for i, e in enumerate(evs):
             stop = evs[i + 1].ts if i + 1 < len(evs) else end
-            if stop > e.ts:
-                bands.append(StateBand(node, inst, str(e.get("state")), e.ts, stop))
+            state = str(e.get("state"))
+            if stop <= e.ts:
+                continue
+            last = bands[-1] if bands else None
+            if last and (last.node, last.instance, last.state, last.end) == (
+                node,
+                inst,
+                state,
+                e.ts,
+            ):
+                bands[-1] = StateBand(
+                    node, inst, state, last.start, stop
+                )  # a status, then no change
+            else:
+                bands.append(StateBand(node, inst, state, e.ts, stop))
     return bands
 
 
@@ -191,16 +206,18 @@ class FaultBand:
     target: str
     start: float
     end: float | None
+    detail: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.target})" if self.target else self.name
+        what = f"{self.name} {self.detail}".strip()
+        return f"{what} ({self.target})" if self.target else what
 
 
 def fault_bands(faults: Iterable[Event]) -> list[FaultBand]:
     """Faults as bands: each ``inject`` to the next ``revert`` of the same fault and target
     (a flap's ``link_down`` to its ``link_up``); ``effective`` and other phases are inside."""
-    opened: dict[tuple[str, str], list[float]] = {}
+    opened: dict[tuple[str, str], list[tuple[float, str]]] = {}
     bands: list[FaultBand] = []
     starts = {"inject", "link_down"}
     ends = {"revert", "link_up"}
@@ -208,11 +225,12 @@ def fault_bands(faults: Iterable[Event]) -> list[FaultBand]:
         key = (str(e.get("name", "fault")), str(e.get("target") or ""))
         phase = e.get("phase")
         if phase in starts:
-            opened.setdefault(key, []).append(e.ts)
+            opened.setdefault(key, []).append((e.ts, str(e.get("detail") or "")))
         elif phase in ends and opened.get(key):
-            bands.append(FaultBand(key[0], key[1], opened[key].pop(0), e.ts))
-    for key, ts_list in opened.items():
-        bands.extend(FaultBand(key[0], key[1], ts, None) for ts in ts_list)
+            ts, detail = opened[key].pop(0)
+            bands.append(FaultBand(key[0], key[1], ts, e.ts, detail))
+    for key, still in opened.items():
+        bands.extend(FaultBand(key[0], key[1], ts, None, detail) for ts, detail in still)
     return sorted(bands, key=lambda b: b.start)
 
 
@@ -420,6 +438,7 @@ STATE_COLOURS = {
 _FAULT_COLOUR = "#ff7f0e"
 _SPLIT_COLOUR = "#d62728"
 _MARKER_PT = 7.0
+_TEXT_WIDTH = 150  # characters of a measure's line under the plot (monospace, 8 pt)
 # where a label may go, in points from its point, in order: above, right, left, below
 _LABEL_PLACES = (
     (0.0, 5.0, "center", "bottom"),
@@ -516,7 +535,11 @@ def draw_timeline(
     bal += sorted(seen - set(bal))
     others = sorted({m.node for m in marks} - set(bal))
     node_colour = _node_colours(bal)
-    lines = measure_lines(measures, pool_changes)
+    lines = [
+        part
+        for line in measure_lines(measures, pool_changes)
+        for part in textwrap.wrap(line, _TEXT_WIDTH, subsequent_indent="    ")
+    ]
 
     # rows of the lower plot, top to bottom: (label, kind, key)
     # a balancer's row has a lane per instance, top to bottom in the order its label names
@@ -537,11 +560,14 @@ def draw_timeline(
     rows += [(n, "events", n) for n in others]
 
     width, top_h, row_h = 13.0, 2.2, 0.55
-    text_h = 0.2 * len(lines) + (0.35 if lines else 0.0)
-    height = 1.0 + top_h + row_h * len(rows) + 0.7 + text_h
+    # inches, from the bottom: a margin, the measures, the x axis' numbers and name, the
+    # plots (and the space between them), the fault names and the title
+    text_h = 0.2 * len(lines) + (0.1 if lines else 0.0)
+    below = 0.15 + text_h + 0.6
+    height = below + top_h + row_h * max(1, len(rows)) + 0.3 + 0.75
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
-    bottom = (0.55 + text_h) / height
+    bottom = below / height
     top = 1 - 0.75 / height
     grid = fig.add_gridspec(
         2,
@@ -612,6 +638,7 @@ def draw_timeline(
 
     # state rows
     states_drawn: set[str] = set()
+    split_labels: list[tuple[Any, float, float, str]] = []
     for r, (_label, kind, key) in enumerate(rows):
         y = y_of(r)
         if kind == "state":
@@ -630,7 +657,10 @@ def draw_timeline(
                     )
                     states_drawn.add(b.state)
         elif kind == "held":
-            _draw_holding(ax, y, holders.get(key, []), bal, node_colour, frame, key)
+            for x, y_sb, text in _draw_holding(
+                ax, y, holders.get(key, []), bal, node_colour, frame, key
+            ):
+                split_labels.append((ax, x, y_sb, text))
         elif kind == "failed":
             xs = [
                 frame.x(e.ts)
@@ -680,10 +710,10 @@ def draw_timeline(
     if lines:
         fig.text(
             0.17,
-            (0.1 + text_h - 0.2) / height,
+            (0.15 + text_h) / height,
             "\n".join(lines),
             ha="left",
-            va="bottom",
+            va="top",
             fontsize=8,
             family="monospace",
             linespacing=1.5,
@@ -691,7 +721,7 @@ def draw_timeline(
     # labels last, on the final layout: fault names above the plot, then values and marks
     fig.canvas.draw()
     _fault_labels(fig, ax_p, faults, frame)
-    _point_labels(fig, prio_labels + mark_labels, taken_points)
+    _point_labels(fig, split_labels + prio_labels + mark_labels, taken_points)
     return fig
 
 
@@ -712,9 +742,10 @@ def _draw_holding(
     colour: Mapping[str, Any],
     frame: _Frame,
     vip: str,
-) -> None:
+) -> list[tuple[float, float, str]]:
     """One VIP's row: a lane per balancer, filled while it held the VIP; a split brain
-    hatched in red over the row."""
+    hatched in red over the row. Returns where each split brain's label goes (x, y, text):
+    one of a few milliseconds is a hairline, its label says what it is."""
     holders = [n for n in nodes if any(n in iv.holders for iv in intervals)]
     h = 0.8 / max(1, len(holders))
     for k, node in enumerate(holders):
@@ -724,10 +755,14 @@ def _draw_holding(
             if node in iv.holders
         ]
         ax.broken_barh(bars, (y + 0.4 - (k + 1) * h, h * 0.92), facecolors=colour[node], zorder=1)
+    labels = []
     for sb in split_brains_of(vip, intervals):
         x0 = frame.x(sb.start)
         x1 = frame.x(sb.end if sb.end is not None else frame.end)
         ax.add_patch(_split_patch(x0, y - 0.45, x1 - x0, 0.9))
+        length = "open" if sb.duration is None else f"{sb.duration * 1000:.1f} ms"
+        labels.append((x0, y, f"split brain {length}"))
+    return labels
 
 
 def _split_patch(x: float, y: float, w: float, h: float) -> Any:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import signal
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -42,7 +43,7 @@ from .report import (
 )
 from .scenario import Scenario
 from .settings import HalabSettings
-from .timeline import Timeline
+from .timeline import EventKind, Timeline
 from .topology import Topology
 
 
@@ -53,6 +54,49 @@ def report_stem(nodeid: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_.")[:100] or "test"
     digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{readable}-{digest}"
+
+
+def picture_args(lab: Lab, hal: Scenario, timeline: Timeline) -> dict[str, Any]:
+    """What the timeline picture of a scenario draws beside its timeline (the keyword
+    arguments of ``picture.draw_timeline`` but the title): the lab's VIPs, balancers,
+    addresses and VRIDs, the faults, the holders at the start, the measures taken."""
+    layout = lab.layout
+    return {
+        "vips": {v: str(ip) for v, ip in lab.vip_addresses().items()},
+        "fault_events": timeline.of_kind("fault"),
+        "initial": hal.observation.initial_holders,
+        "servers": {str(n.ip): n.name for n in lab.nodes.values()},
+        "balancers": [b.name for b in lab.balancers()],
+        "vrids": {
+            d.vrid: d.instance
+            for d in (layout.vips.values() if layout else ())
+            if d.vrid is not None and d.instance is not None
+        },
+        "measures": list(hal.measures),
+        "pool_changes": list(hal.pool_changes),
+    }
+
+
+def note_instances(lab: Lab, hal: Scenario) -> None:
+    """Each balancer's instances as its engine's status dump says (state, effective
+    priority), as ``vrrp_status`` events stamped when asked: the picture's start for an
+    instance that says nothing more in the window (a backup whose priority never changes).
+    A balancer that cannot say is left out."""
+    asked = time.time()
+    for node, said in lab.instances().items():
+        if isinstance(said, str):
+            continue
+        for inst in said:
+            hal.observation.note(
+                node,
+                EventKind.VRRP_STATUS,
+                at=asked,
+                instance=inst.name,
+                state=inst.state,
+                priority=inst.effective_priority,
+                base_priority=inst.base_priority,
+                vrid=inst.vrid,
+            )
 
 
 MAX_LABS = 4  # labs kept running at once by one session: a 2-core machine runs a few well
@@ -247,8 +291,11 @@ class HalabRun:
             node.user_properties.extend(pool_junit_properties(change))
 
         hal = Scenario(lab, record=record, record_pool=record_pool)
+        pictures = self.settings.report_dir is not None or self.html
         try:
             with hal:
+                if pictures:
+                    note_instances(lab, hal)
                 yield hal
         finally:
             # Written however the test or the restore ended: a failed restore (a lab that
@@ -274,24 +321,8 @@ class HalabRun:
         out = self.settings.report_dir
         if out is not None:
             self._write_json(out / f"{report_stem(nodeid)}.json", nodeid, lab, hal, tl)
-        layout = lab.layout
         try:
-            png = picture_png(
-                tl,
-                {v: str(ip) for v, ip in lab.vip_addresses().items()},
-                tl.of_kind("fault"),
-                initial=hal.observation.initial_holders,
-                title=nodeid,
-                servers={str(n.ip): n.name for n in lab.nodes.values()},
-                balancers=[b.name for b in lab.balancers()],
-                vrids={
-                    d.vrid: d.instance
-                    for d in (layout.vips.values() if layout else ())
-                    if d.vrid is not None and d.instance is not None
-                },
-                measures=hal.measures,
-                pool_changes=hal.pool_changes,
-            )
+            png = picture_png(tl, title=nodeid, **picture_args(lab, hal, tl))
         except RuntimeError as exc:  # matplotlib missing: the JSON is still there
             warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
             return

@@ -42,6 +42,9 @@ class EventKind(StrEnum):
     VRRP_STATE = "vrrp_state"
     VRRP_GROUP_STATE = "vrrp_group_state"
     VRRP_NOTICE = "vrrp_notice"  # keepalived: priority changes, MASTER_RX_LOWER_PRI
+    # what an engine's status dump (keepalived's JSON signal) said of one instance when the
+    # observation began: state and effective priority, for the picture (no state change)
+    VRRP_STATUS = "vrrp_status"
     ENGINE = "engine"  # any other VRRP engine event (data["event"] names it)
     ADVERT = "advert"
     GARP = "garp"

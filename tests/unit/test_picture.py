@@ -6,6 +6,7 @@ its HTML for pytest-html."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,7 @@ def test_a_split_brain_is_hatched_and_in_the_legend() -> None:
         0.03
     )
     assert "split brain" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "split brain 30.0 ms" in [t.get_text() for t in fig.axes[1].texts]
     # a clean handover: no hatch, no legend entry
     clean = Timeline(
         [e for e in story() if e.kind != "vip_removed"]
@@ -315,11 +317,18 @@ def boxes(fig: Any) -> list[tuple[str, Any]]:
     out += [(f"fig text {t.get_text()[:20]!r}", t.get_window_extent(r)) for t in fig.texts]
     out += [("legend", lg.get_window_extent(r)) for lg in fig.legends]
     out += [(f"plot {i}", a.get_window_extent(r)) for i, a in enumerate(fig.axes)]
+    ax = fig.axes[1]  # the lower plot: the x axis' name and numbers
+    out.append(("x label", ax.xaxis.label.get_window_extent(r)))
+    out += [("x numbers", t.get_window_extent(r)) for t in ax.get_xticklabels() if t.get_text()]
     return out
 
 
-def test_no_label_legend_or_text_overlaps_another() -> None:
-    fig = draw()
+@pytest.mark.parametrize("n_measures", [1, 3])
+def test_no_label_legend_or_text_overlaps_another(n_measures: int) -> None:
+    # a long fault name makes a measure's line wider than the picture: wrapped, it takes two
+    long = dataclasses.replace(story_measure(), fault="kill_process " + "x" * 100)
+    fig = draw(measures=[long] * n_measures)
+    assert len(fig.texts[-1].get_text().splitlines()) == 2 * n_measures
     found = boxes(fig)
     for i, (na, a) in enumerate(found):
         for nb, b in found[i + 1 :]:
@@ -366,3 +375,81 @@ def test_the_html_embeds_the_picture_and_the_measures() -> None:
     assert "t.py::test_a &lt;x&gt;" in page and "VI_1 failover: 1 &amp; 2" in page
     (data,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(data) == png
+
+
+def test_the_engines_status_at_the_start_gives_a_quiet_backup_its_priority_and_state() -> None:
+    """ "Why did nothing move?": the backup says nothing in the window; its engine's status
+    dump, read when the observation began, still puts its 102 beside the master's 190."""
+    tl = Timeline(
+        [
+            ev(0.1, "lb1", "vrrp_status", instance="VI_1", state="MASTER", priority=192),
+            ev(0.1, "lb2", "vrrp_status", instance="VI_1", state="BACKUP", priority=102),
+            ev(1.0, "lb1", "engine", event="priority_change", instance="VI_1", old=192, new=190),
+            ev(
+                3.0,
+                "lb1",
+                "vrrp_state",
+                instance="VI_1",
+                state="MASTER",
+                prev="MASTER",
+                priority=190,
+            ),
+        ]
+    )
+    pts = priority_points(tl, start=T0)
+    assert [(round(p.ts - T0, 3), p.priority) for p in pts[("lb1", "VI_1")]] == [
+        (0.1, 192),
+        (1.0, 190),
+        (3.0, 190),
+    ]
+    assert [p.priority for p in pts[("lb2", "VI_1")]] == [102]
+    bands = state_bands(tl, T0, T0 + 4)
+    # a status and a later event of the same state are one band
+    assert sorted((b.node, b.state, b.start - T0, b.end - T0) for b in bands) == [
+        ("lb1", "MASTER", pytest.approx(0.1), pytest.approx(4.0)),
+        ("lb2", "BACKUP", pytest.approx(0.1), pytest.approx(4.0)),
+    ]
+    fig = draw(tl, measures=[])
+    steps = {
+        line.get_label(): [int(y) for y in line.get_ydata()]
+        for line in fig.axes[0].get_lines()
+        if line.get_drawstyle() == "steps-post"
+    }
+    assert steps == {"lb1 VI_1": [192, 190, 190, 190], "lb2 VI_1": [102, 102]}
+
+
+def test_the_session_notes_what_each_engine_says_at_the_start() -> None:
+    from types import SimpleNamespace
+
+    from pytest_halab.instances import InstanceStatus
+    from pytest_halab.session import note_instances
+
+    def status(node: str, state: str, prio: int) -> InstanceStatus:
+        return InstanceStatus(
+            node, "VI_1", state, prio, prio - 2, prio, False, 0.0, 51, ("10.0.0.100",), ()
+        )
+
+    noted: list[tuple[str, str, dict[str, Any]]] = []
+    lab = SimpleNamespace(
+        instances=lambda: {
+            "lb1": [status("lb1", "MASTER", 192)],
+            "lb2": "the VRRP engine is not running",
+        }
+    )
+    hal = SimpleNamespace(
+        observation=SimpleNamespace(note=lambda node, kind, at, **d: noted.append((node, kind, d)))
+    )
+    note_instances(lab, hal)  # type: ignore[arg-type]
+    assert noted == [
+        (
+            "lb1",
+            "vrrp_status",
+            {
+                "instance": "VI_1",
+                "state": "MASTER",
+                "priority": 190,
+                "base_priority": 192,
+                "vrid": 51,
+            },
+        )
+    ]
