@@ -594,10 +594,20 @@ def draw_timeline(
     # priorities
     taken_points: list[tuple[Any, float, float]] = []  # (axes, x, y) of every marker/point
     prio_labels: list[tuple[Any, float, float, str]] = []
+    # a node's colour, an instance's line style: two instances of one node stay apart
+    style_of = _instance_styles(inst for _n, inst in prios)
     for (node, inst), pts in sorted(prios.items()):
         xs = [frame.x(p.ts) for p in pts] + [frame.x(frame.end)]
         ys = [p.priority for p in pts] + [pts[-1].priority]
-        ax_p.step(xs, ys, where="post", color=node_colour[node], lw=1.8, label=f"{node} {inst}")
+        ax_p.step(
+            xs,
+            ys,
+            where="post",
+            color=node_colour[node],
+            linestyle=style_of[inst],
+            lw=1.8,
+            label=f"{node} {inst}",
+        )
         wire = [(frame.x(p.ts), p.priority) for p in pts if p.source == "advert"]
         if wire:
             ax_p.plot(
@@ -725,6 +735,15 @@ def draw_timeline(
     return fig
 
 
+_LINE_STYLES = ("solid", "dashed", "dotted", "dashdot")
+
+
+def _instance_styles(instances: Iterable[str]) -> dict[str, Any]:
+    """Each instance's line style, by name order (the same in the plot and the legend)."""
+    names = sorted(set(instances))
+    return {n: _LINE_STYLES[i % len(_LINE_STYLES)] for i, n in enumerate(names)}
+
+
 def _node_colours(nodes: Sequence[str]) -> dict[str, Any]:
     from matplotlib import colormaps
 
@@ -795,9 +814,19 @@ def _legend(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    style_of = _instance_styles(inst for _n, inst in prios)
     handles: list[Any] = []
     for node, inst in sorted(prios):
-        handles.append(Line2D([], [], color=node_colour[node], lw=1.8, label=f"{node} {inst}"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=node_colour[node],
+                linestyle=style_of[inst],
+                lw=1.8,
+                label=f"{node} {inst}",
+            )
+        )
     if any(p.source == "advert" for pts in prios.values() for p in pts):
         handles.append(
             Line2D(

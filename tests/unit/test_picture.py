@@ -453,3 +453,27 @@ def test_the_session_notes_what_each_engine_says_at_the_start() -> None:
             },
         )
     ]
+
+
+def test_two_instances_of_one_node_are_told_apart_by_line_style() -> None:
+    tl = Timeline(
+        [
+            ev(0, "lb1", "vrrp_status", instance="VI_1", state="MASTER", priority=150),
+            ev(0, "lb1", "vrrp_status", instance="VI_2", state="BACKUP", priority=100),
+            ev(0, "lb2", "vrrp_status", instance="VI_2", state="MASTER", priority=150),
+        ]
+    )
+    fig = draw(tl, measures=[])
+    lines = {
+        ln.get_label(): (ln.get_color(), ln.get_linestyle())
+        for ln in fig.axes[0].get_lines()
+        if ln.get_drawstyle() == "steps-post"
+    }
+    assert lines["lb1 VI_1"][0] == lines["lb1 VI_2"][0]  # one node, one colour
+    assert lines["lb1 VI_1"][1] != lines["lb1 VI_2"][1]
+    assert lines["lb1 VI_2"][1] == lines["lb2 VI_2"][1]  # one instance, one style
+    legend = {
+        h.get_label(): h.get_linestyle() for h in fig.legends[0].legend_handles if h.get_label()
+    }
+    assert legend["lb1 VI_2"] == lines["lb1 VI_2"][1]
+    assert rows_of(fig)[0] == "lb1 state (VI_1, VI_2)"
