@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("pytest_html")
+import pytest_html  # noqa: F401  a dev dependency: missing, these tests error, never skip
 
 PROBE_PLUGINS = textwrap.dedent("""
     def test_which_plugins(pytestconfig):
