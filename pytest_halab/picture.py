@@ -32,6 +32,7 @@ event on the picture is one :class:`MarkerStyle` line.
 from __future__ import annotations
 
 import io
+import itertools
 import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -596,9 +597,11 @@ def draw_timeline(
     prio_labels: list[tuple[Any, float, float, str]] = []
     # a node's colour, an instance's line style: two instances of one node stay apart
     style_of = _instance_styles(inst for _n, inst in prios)
+    step_lines: list[tuple[Any, Sequence[float], Sequence[float]]] = []
     for (node, inst), pts in sorted(prios.items()):
         xs = [frame.x(p.ts) for p in pts] + [frame.x(frame.end)]
         ys = [p.priority for p in pts] + [pts[-1].priority]
+        step_lines.append((ax_p, xs, [float(y) for y in ys]))
         ax_p.step(
             xs,
             ys,
@@ -731,7 +734,7 @@ def draw_timeline(
     # labels last, on the final layout: fault names above the plot, then values and marks
     fig.canvas.draw()
     _fault_labels(fig, ax_p, faults, frame)
-    _point_labels(fig, split_labels + prio_labels + mark_labels, taken_points)
+    _point_labels(fig, split_labels + prio_labels + mark_labels, taken_points, step_lines)
     return fig
 
 
@@ -882,6 +885,18 @@ def _legend(
     )
 
 
+def _step_boxes(ax: Any, xs: Sequence[float], ys: Sequence[float], width: float = 1.5) -> list[Box]:
+    """The pixels a step line (drawn "post") covers, as thin boxes: each level, then each
+    rise or fall."""
+    pts = ax.transData.transform(list(zip(xs, ys, strict=True)))
+    out: list[Box] = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
+        out.append((min(x0, x1), y0 - width, max(x0, x1), y0 + width))
+        if y1 != y0:
+            out.append((x1 - width, min(y0, y1), x1 + width, max(y0, y1)))
+    return out
+
+
 def _box(bbox: Any, pad: float = 0.0) -> Box:
     return (float(bbox.x0) - pad, float(bbox.y0) - pad, float(bbox.x1) + pad, float(bbox.y1) + pad)
 
@@ -926,15 +941,19 @@ def _point_labels(
     fig: Any,
     labels: Sequence[tuple[Any, float, float, str]],
     points: Sequence[tuple[Any, float, float]],
+    lines: Sequence[tuple[Any, Sequence[float], Sequence[float]]] = (),
 ) -> None:
     """Each label next to its point (above, right, left, below: the first place free of
-    other labels and markers, inside its plot), else not at all."""
+    other labels, markers and the step ``lines`` (axes, xs, ys), inside its plot), else not
+    at all."""
     renderer = fig.canvas.get_renderer()
     half = _MARKER_PT * fig.dpi / 72 / 2
     taken: list[Box] = []
     for a, x, y in points:
         px, py = a.transData.transform((x, y))
         taken.append((px - half, py - half, px + half, py + half))
+    for a, xs, ys in lines:
+        taken.extend(_step_boxes(a, xs, ys))
     candidates = []
     for a, x, y, text in labels:
         opts = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,24 @@ def test_two_instances_of_one_node_are_told_apart_by_line_style() -> None:
     }
     assert legend["lb1 VI_2"] == lines["lb1 VI_2"][1]
     assert rows_of(fig)[0] == "lb1 state (VI_1, VI_2)"
+
+
+def test_priority_values_are_written_off_the_lines() -> None:
+    fig = draw()
+    fig.canvas.draw()
+    ax_p = fig.axes[0]
+    values = [t for t in ax_p.texts if t.get_text().isdigit()]
+    assert len(values) >= 4
+    for line in ax_p.get_lines():
+        if line.get_drawstyle() != "steps-post":
+            continue
+        xy = list(zip(line.get_xdata(), line.get_ydata(), strict=True))
+        # the step's corners, then 50 points along each level and each rise or fall
+        path = []
+        for (x0, y0), (x1, y1) in itertools.pairwise(xy):
+            path += [(x0 + (x1 - x0) * i / 50, y0) for i in range(51)]
+            path += [(x1, y0 + (y1 - y0) * i / 50) for i in range(51)]
+        for px, py in ax_p.transData.transform(path):
+            for t in values:
+                box = t.get_window_extent()
+                assert not (box.x0 < px < box.x1 and box.y0 < py < box.y1), (t.get_text(), line)
