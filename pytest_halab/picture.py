@@ -35,7 +35,7 @@ import io
 import itertools
 import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -474,6 +474,17 @@ def picture_png(
 
 
 @dataclass
+class _Labels:
+    """What the labels are placed among, gathered while drawing: each label (axes, x, y,
+    text), the points and markers they must not cover (axes, x, y) and the step lines
+    (axes, xs, ys)."""
+
+    labels: list[tuple[Any, float, float, str]] = field(default_factory=list)
+    points: list[tuple[Any, float, float]] = field(default_factory=list)
+    lines: list[tuple[Any, Sequence[float], Sequence[float]]] = field(default_factory=list)
+
+
+@dataclass
 class _Frame:
     """Times of the picture: ``ref`` is x = 0 (the first fault, else the start)."""
 
@@ -592,66 +603,11 @@ def draw_timeline(
         x1 = frame.x(fb.end if fb.end is not None else frame.end)
         for a in (ax_p, ax):
             a.axvspan(frame.x(fb.start), x1, color=_FAULT_COLOUR, alpha=0.18, lw=0, zorder=0)
-    # priorities
-    taken_points: list[tuple[Any, float, float]] = []  # (axes, x, y) of every marker/point
-    prio_labels: list[tuple[Any, float, float, str]] = []
-    # a node's colour, an instance's line style: two instances of one node stay apart
-    style_of = _instance_styles(inst for _n, inst in prios)
-    step_lines: list[tuple[Any, Sequence[float], Sequence[float]]] = []
-    for (node, inst), pts in sorted(prios.items()):
-        xs = [frame.x(p.ts) for p in pts] + [frame.x(frame.end)]
-        ys = [p.priority for p in pts] + [pts[-1].priority]
-        step_lines.append((ax_p, xs, [float(y) for y in ys]))
-        ax_p.step(
-            xs,
-            ys,
-            where="post",
-            color=node_colour[node],
-            linestyle=style_of[inst],
-            lw=1.8,
-            label=f"{node} {inst}",
-        )
-        wire = [(frame.x(p.ts), p.priority) for p in pts if p.source == "advert"]
-        if wire:
-            ax_p.plot(
-                [x for x, _ in wire],
-                [y for _, y in wire],
-                linestyle="none",
-                marker="o",
-                markersize=3.5,
-                markerfacecolor="white",
-                markeredgecolor=node_colour[node],
-                zorder=3,
-            )
-        last = None
-        for p in pts:
-            if p.priority != last:
-                prio_labels.append((ax_p, frame.x(p.ts), p.priority, str(p.priority)))
-                taken_points.append((ax_p, frame.x(p.ts), p.priority))
-                last = p.priority
-    if prios:
-        lo = min(p.priority for pts in prios.values() for p in pts)
-        hi = max(p.priority for pts in prios.values() for p in pts)
-        pad = max(8.0, (hi - lo) * 0.25)
-        ax_p.set_ylim(max(-1.0, lo - pad), min(262.0, hi + pad))
-    else:
-        ax_p.text(
-            0.5,
-            0.5,
-            "no priority reported in this window",
-            transform=ax_p.transAxes,
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="grey",
-        )
-    ax_p.set_ylabel("effective\npriority", fontsize=8)
-    ax_p.grid(axis="both", alpha=0.25)
-    ax_p.tick_params(labelbottom=False, labelsize=8)
+    acc = _Labels()
+    _draw_priorities(ax_p, prios, frame, node_colour, acc)
 
     # state rows
     states_drawn: set[str] = set()
-    split_labels: list[tuple[Any, float, float, str]] = []
     for r, (_label, kind, key) in enumerate(rows):
         y = y_of(r)
         if kind == "state":
@@ -673,7 +629,7 @@ def draw_timeline(
             for x, y_sb, text in _draw_holding(
                 ax, y, holders.get(key, []), bal, node_colour, frame, key
             ):
-                split_labels.append((ax, x, y_sb, text))
+                acc.labels.insert(0, (ax, x, y_sb, text))  # before the values
         elif kind == "failed":
             xs = [
                 frame.x(e.ts)
@@ -683,29 +639,8 @@ def draw_timeline(
             if xs:
                 ax.vlines(xs, y - 0.3, y + 0.3, colors="red", linewidth=0.8, zorder=2)
     # markers, on their node's row
-    row_of = {key: r for r, (_l, kind, key) in enumerate(rows) if kind in ("state", "events")}
-    mark_labels: list[tuple[Any, float, float, str]] = []
-    for style in MARKERS:
-        mine = [m for m in marks if m.style is style and m.node in row_of]
-        if not mine:
-            continue
-        xs = [frame.x(m.ts) for m in mine]
-        heights = [y_of(row_of[m.node]) + style.dy for m in mine]
-        ax.plot(
-            xs,
-            heights,
-            linestyle="none",
-            marker=style.marker,
-            markersize=_MARKER_PT,
-            markerfacecolor=style.colour,
-            markeredgecolor="black",
-            markeredgewidth=0.5,
-            zorder=4,
-        )
-        for m, x, y in zip(mine, xs, heights, strict=True):
-            taken_points.append((ax, x, y))
-            if m.label:
-                mark_labels.append((ax, x, y, m.label))
+    row_y = {key: y_of(r) for r, (_l, kind, key) in enumerate(rows) if kind in ("state", "events")}
+    _draw_markers(ax, marks, frame, row_y, acc)
 
     ax.set_yticks([y_of(r) for r in range(n_rows)], [label for label, _k, _n in rows])
     ax.tick_params(axis="y", labelsize=8)
@@ -734,8 +669,98 @@ def draw_timeline(
     # labels last, on the final layout: fault names above the plot, then values and marks
     fig.canvas.draw()
     _fault_labels(fig, ax_p, faults, frame)
-    _point_labels(fig, split_labels + prio_labels + mark_labels, taken_points, step_lines)
+    _point_labels(fig, acc.labels, acc.points, acc.lines)
     return fig
+
+
+def _draw_priorities(
+    ax_p: Any,
+    prios: Mapping[tuple[str, str], list[PriorityPoint]],
+    frame: _Frame,
+    node_colour: Mapping[str, Any],
+    acc: _Labels,
+) -> None:
+    """The upper plot: each instance's priority as a step line, open dots where adverts
+    said it, its value to be written where it changes."""
+    # a node's colour, an instance's line style: two instances of one node stay apart
+    style_of = _instance_styles(inst for _n, inst in prios)
+    for (node, inst), pts in sorted(prios.items()):
+        xs = [frame.x(p.ts) for p in pts] + [frame.x(frame.end)]
+        ys = [p.priority for p in pts] + [pts[-1].priority]
+        acc.lines.append((ax_p, xs, [float(y) for y in ys]))
+        ax_p.step(
+            xs,
+            ys,
+            where="post",
+            color=node_colour[node],
+            linestyle=style_of[inst],
+            lw=1.8,
+            label=f"{node} {inst}",
+        )
+        wire = [(frame.x(p.ts), p.priority) for p in pts if p.source == "advert"]
+        if wire:
+            ax_p.plot(
+                [x for x, _ in wire],
+                [y for _, y in wire],
+                linestyle="none",
+                marker="o",
+                markersize=3.5,
+                markerfacecolor="white",
+                markeredgecolor=node_colour[node],
+                zorder=3,
+            )
+        last = None
+        for p in pts:
+            if p.priority != last:
+                acc.labels.append((ax_p, frame.x(p.ts), p.priority, str(p.priority)))
+                acc.points.append((ax_p, frame.x(p.ts), p.priority))
+                last = p.priority
+    if prios:
+        lo = min(p.priority for pts in prios.values() for p in pts)
+        hi = max(p.priority for pts in prios.values() for p in pts)
+        pad = max(8.0, (hi - lo) * 0.25)
+        ax_p.set_ylim(max(-1.0, lo - pad), min(262.0, hi + pad))
+    else:
+        ax_p.text(
+            0.5,
+            0.5,
+            "no priority reported in this window",
+            transform=ax_p.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="grey",
+        )
+    ax_p.set_ylabel("effective\npriority", fontsize=8)
+    ax_p.grid(axis="both", alpha=0.25)
+    ax_p.tick_params(labelbottom=False, labelsize=8)
+
+
+def _draw_markers(
+    ax: Any, marks: Sequence[Mark], frame: _Frame, row_y: Mapping[str, float], acc: _Labels
+) -> None:
+    """The registry's markers on their node's row (``row_y``: node -> y), in its order."""
+    for style in MARKERS:
+        mine = [m for m in marks if m.style is style and m.node in row_y]
+        if not mine:
+            continue
+        xs = [frame.x(m.ts) for m in mine]
+        heights = [row_y[m.node] + style.dy for m in mine]
+        ax.plot(
+            xs,
+            heights,
+            linestyle="none",
+            marker=style.marker,
+            markersize=_MARKER_PT,
+            markerfacecolor=style.colour,
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            zorder=4,
+        )
+        for m, x, y in zip(mine, xs, heights, strict=True):
+            acc.points.append((ax, x, y))
+            if m.label:
+                acc.labels.append((ax, x, y, m.label))
 
 
 _LINE_STYLES = ("solid", "dashed", "dotted", "dashdot")
@@ -925,8 +950,8 @@ def _fault_labels(fig: Any, ax_p: Any, faults: Sequence[FaultBand], frame: _Fram
             )
             options.append(t)
         texts.append(options)
+    # the title and any other text of the figure (the suptitle is among fig.texts)
     title = [_box(t.get_window_extent(renderer)) for t in fig.texts if t.get_text()]
-    title += [_box(fig._suptitle.get_window_extent(renderer))] if fig._suptitle else []
     fig_box = fig.bbox
     chosen = place_labels(
         [[_box(t.get_window_extent(renderer), 1.0) for t in opts] for opts in texts], title
