@@ -115,3 +115,13 @@ def test_a_failovers_picture_shows_priorities_states_holders_and_the_measure(
     assert m.vip_move_s is not None
     assert f"VIP move {m.vip_move_s * 1000:.1f} ms" in text, text
     assert f"{m.failed_requests}/{m.probes} requests failed" in text, text
+    # on real data too, nothing written on the picture covers anything else written on it
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    written = [(t.get_text(), t.get_window_extent(r)) for a in fig.axes for t in a.texts]
+    written += [(t.get_text()[:30], t.get_window_extent(r)) for t in fig.texts]
+    written += [("legend", lg.get_window_extent(r)) for lg in fig.legends]
+    written.append(("x label", ax.xaxis.label.get_window_extent(r)))
+    for i, (na, a) in enumerate(written):
+        for nb, b in written[i + 1 :]:
+            assert not a.overlaps(b), (na, nb)
