@@ -498,6 +498,8 @@ def describe(event: Event) -> str:
         arrow = f"{prev} -> " if prev else ""
         name = d.get("instance" if k == EventKind.VRRP_STATE else "group", "?")
         return f"{name} {arrow}{d.get('state', '?')}"
+    if k == EventKind.VRRP_STATUS:
+        return f"{d.get('instance', '?')} {d.get('state', '?')} priority {d.get('priority', '?')}"
     if k == EventKind.ADVERT:
         return (
             f"src {d.get('src', '?')} vrid {d.get('vrid', '?')} "

@@ -499,3 +499,8 @@ def test_priority_values_are_written_off_the_lines() -> None:
             for t in values:
                 box = t.get_window_extent()
                 assert not (box.x0 < px < box.x1 and box.y0 < py < box.y1), (t.get_text(), line)
+
+
+def test_an_engines_status_reads_plainly_around_a_failure() -> None:
+    tl = Timeline([ev(0, "lb2", "vrrp_status", instance="VI_1", state="BACKUP", priority=102)])
+    assert "lb2   vrrp_status  VI_1 BACKUP priority 102" in tl.format_around(T0)
