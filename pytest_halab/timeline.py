@@ -43,11 +43,19 @@ class EventKind(StrEnum):
     VRRP_STATE = "vrrp_state"
     VRRP_GROUP_STATE = "vrrp_group_state"
     VRRP_NOTICE = "vrrp_notice"  # keepalived: priority changes, MASTER_RX_LOWER_PRI
+    # what an engine's status dump (keepalived's JSON signal) said of one instance when the
+    # observation began: state and effective priority, for the picture (no state change)
+    VRRP_STATUS = "vrrp_status"
     ENGINE = "engine"  # any other VRRP engine event (data["event"] names it)
     ADVERT = "advert"
     GARP = "garp"
     NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
     CHECKER = "checker"  # an LVS director's checker: real server down/up, pool applied...
+    # Added for the picture's markers before their producers exist (issue 11): a user's
+    # check or notify script run (node, script, args, exit status, duration), a mail the
+    # lab's SMTP server received.
+    SCRIPT = "script"
+    MAIL = "mail"
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"
@@ -504,6 +512,8 @@ def describe(event: Event) -> str:
         arrow = f"{prev} -> " if prev else ""
         name = d.get("instance" if k == EventKind.VRRP_STATE else "group", "?")
         return f"{name} {arrow}{d.get('state', '?')}"
+    if k == EventKind.VRRP_STATUS:
+        return f"{d.get('instance', '?')} {d.get('state', '?')} priority {d.get('priority', '?')}"
     if k == EventKind.ADVERT:
         return (
             f"src {d.get('src', '?')} vrid {d.get('vrid', '?')} "
