@@ -666,11 +666,23 @@ CONF = (
 FakeDaemon = Callable[[str], tuple[daemon.Daemon, _FakeNetlink]]
 
 
+def _deaf_monitor() -> socket.socket:
+    """A netlink socket in no multicast group: it never has anything to read."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    sock.bind((0, 0))
+    sock.setblocking(False)
+    return sock
+
+
 @pytest.fixture
 def fake_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDaemon]:
     """Build a Daemon from a config text, on a fake kernel the test controls."""
     monkeypatch.setattr(links, "VrrpSocket", _FakeVrrpSocket)
     monkeypatch.setattr(daemon.Daemon, "_install_signals", lambda self: None)
+    # The fake kernel's events are the test's alone: the monitor hears nothing of the
+    # host's (labs on the same machine add and delete veths all the time).
+    monkeypatch.setattr(daemon.Netlink, "monitor", staticmethod(_deaf_monitor))
+    monkeypatch.setattr(daemon.Netlink, "watch_routing", staticmethod(lambda *_a, **_k: None))
     made: list[daemon.Daemon] = []
 
     def make(conf_text: str) -> tuple[daemon.Daemon, _FakeNetlink]:
