@@ -32,6 +32,7 @@ from . import (
     waits,
     webserver,
 )
+from .configcheck import check_service_configs
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, LabTimeoutError, LayoutError
@@ -167,6 +168,8 @@ class Lab:
         tags = images.ensure_on(self.host, progress=lambda n, m: self.progress(f"[{n}] {m}"))
         self.timings["images"] = time.monotonic() - t0
         sweep_stale(self.host)
+        # a config its service rejects (haproxy -c) is refused before any lab container
+        check_service_configs(self.host, tags["balancer"], self.topology, self._labels())
         t1 = time.monotonic()
         try:
             self._create(tags)

@@ -45,6 +45,8 @@ class BalancerService:
     health_path: ClassVar[str]  # answers 2xx on `port` while the service is up
     start_cmd: ClassVar[str]  # starts it (in the background) when it is not running
     events_path: ClassVar[str | None] = None  # its events (JSON lines), if it writes any
+    # its config is put to `config_test_cmd` before a lab starts (`configcheck`)
+    checked_at_load: ClassVar[bool] = False
 
     @classmethod
     def ready_cmd(cls) -> str | None:

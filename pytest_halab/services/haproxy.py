@@ -37,6 +37,7 @@ class Haproxy(BalancerService):
     events_path: ClassVar[str | None] = "/var/log/halab/backend-events.jsonl"
     socket_path: ClassVar[str] = "/run/halab/lb-stats.sock"
     state_path: ClassVar[str] = "/run/halab/backends.json"  # the watcher's current view
+    checked_at_load: ClassVar[bool] = True  # `haproxy -c` before any lab container
 
     @classmethod
     def health_url(cls, node: Node) -> str | None:
@@ -64,7 +65,7 @@ class Haproxy(BalancerService):
 
     @classmethod
     def config_test_cmd(cls) -> str:
-        return f"haproxy -c -q -f {shlex.quote(cls.config_path)} -f {LAB_CONFIG}"
+        return f"haproxy -c -f {shlex.quote(cls.config_path)} -f {LAB_CONFIG}"
 
     @classmethod
     def parse_event(cls, line: bytes, node: str) -> Event | None:

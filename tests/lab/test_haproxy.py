@@ -15,16 +15,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pytest_halab import waits
+from pytest_halab import topology, waits
 from pytest_halab.assertions import assert_pool_change_within_bound
+from pytest_halab.dockerhost import DockerHost
+from pytest_halab.errors import TopologyError
 from pytest_halab.haproxybound import server_checks
 from pytest_halab.lab import Lab
+from pytest_halab.labels import L_LAB
 from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
 from pytest_halab.services import Haproxy
@@ -213,3 +217,30 @@ def test_seed_003_check_script_as_printed_never_moves_the_vip(
     assert not m.moved, m.summary()
     assert m.failed_requests > 0, m.summary()
     assert priorities(lab) == {"lb1": 60, "lb2": 50}
+
+
+def test_a_haproxy_cfg_haproxy_rejects_is_refused_before_any_container(
+    tmp_path: Path, halab_docker: DockerHost
+) -> None:
+    topos = Path(__file__).resolve().parents[2] / "lab" / "topologies"
+    shutil.copytree(topos / "haproxy_master_backup", tmp_path / "haproxy_master_backup")
+    (tmp_path / "common").mkdir()
+    cfg = (topos / "common" / "haproxy.cfg").read_text().splitlines()
+    at = next(i for i, line in enumerate(cfg) if "balance roundrobin" in line)
+    cfg.insert(at + 1, "    serverr web3 {{ web1.ip }}:80")
+    (tmp_path / "common" / "haproxy.cfg").write_text("\n".join(cfg) + "\n")
+    yaml = tmp_path / "haproxy_master_backup.yaml"
+    yaml.write_text((topos / "haproxy_master_backup.yaml").read_text())
+    lab = Lab(topology.load(yaml), docker_host=halab_docker)
+    with pytest.raises(TopologyError) as info:
+        lab.start()
+    msg = str(info.value)
+    assert msg.startswith(f"{yaml}:17: nodes.lb1.files./etc/haproxy/haproxy.cfg: `haproxy`"), msg
+    assert (
+        f"{(tmp_path / 'common' / 'haproxy.cfg').resolve()}:{at + 2}: unknown keyword 'serverr'"
+        in msg
+    )
+    flt = {"label": f"{L_LAB}={lab.lab_id}"}
+    client = halab_docker.client()
+    assert not client.containers.list(all=True, ignore_removed=True, filters=flt)
+    assert not client.networks.list(filters=flt)
