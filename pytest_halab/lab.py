@@ -28,6 +28,7 @@ from . import (
     hostrules,
     images,
     instances,
+    scriptpaths,
     services,
     waits,
     webserver,
@@ -286,8 +287,14 @@ class Lab:
             if nspec.role is Role.BALANCER:
                 files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
             files.update(self._director_files(name, addr))
+            modes = {dest: f.mode for dest, f in rendered.items()}
+            for path in self.topology.notify_scripts.get(name, ()):
+                # the user's file kept unchanged; at its path, the wrapper that records runs
+                files[scriptpaths.NOTIFY_REAL_DIR + path] = files[path]
+                modes[scriptpaths.NOTIFY_REAL_DIR + path] = modes.get(path, 0o755)
+                files[path], modes[path] = scriptpaths.notify_wrapper(path), 0o755
             if files:
-                node.put_files(files, modes={dest: f.mode for dest, f in rendered.items()})
+                node.put_files(files, modes=modes)
             return node
 
         self.progress("containers")

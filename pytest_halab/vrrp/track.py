@@ -192,12 +192,6 @@ class ProcessRunner:
         threading.Thread(target=wait, daemon=True).start()
         return read_fd
 
-    def kill_all(self) -> None:
-        """Kill every child still running (at daemon exit)."""
-        for proc, _fd in list(self._children.values()):
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
 
 # --- vrrp_script ---------------------------------------------------------------------
 
