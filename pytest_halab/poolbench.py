@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checkbound import checker_period, pool_bound
+from . import services
 from .errors import HalabError
 from .faults import Fault, Faults
 from .lab import Lab
@@ -53,7 +53,7 @@ from .poolmeasures import PoolChange
 from .scenario import Scenario
 from .stats import percentile
 from .timeline import EventKind, Timeline
-from .topology import KEEPALIVED_CONF, Role, Topology
+from .topology import Role, Topology
 
 __all__ = [
     "FIGURES",
@@ -103,9 +103,9 @@ class ConfigBounds:
 
 
 def config_bounds(topology: Topology, vip: str, target: str) -> ConfigBounds:
-    """The bounds for `target` in the config of `vip`'s master, from the topology alone
-    (rendered on sample addresses): HalabError when `target` is no web node or no
-    checker of that director watches it (no pool to measure: not an LVS director)."""
+    """The bounds for `target` in the configs of `vip`'s master, from the topology alone
+    (rendered on sample addresses): HalabError when `target` is no web node or nothing
+    on that balancer health-checks it (no pool to measure)."""
     spec = topology.spec
     node = spec.nodes.get(target)
     if node is None or node.role != Role.WEB:
@@ -118,17 +118,26 @@ def config_bounds(topology: Topology, vip: str, target: str) -> ConfigBounds:
     net = ipaddress.ip_network(f"{_SAMPLE_NET}/{spec.prefixlen}")
     assert isinstance(net, ipaddress.IPv4Network)
     addr = topology.addressing(net)
-    conf = topology.render_files(director, addr).get(KEEPALIVED_CONF)
+    files = {p: f.data for p, f in topology.render_files(director, addr).items()}
     ip = str(addr.nodes[target])
-    out = pool_bound(conf.data, ip) if conf is not None else None
-    back = pool_bound(conf.data, ip, removed=False) if conf is not None else None
-    period = checker_period(conf.data, ip) if conf is not None else None
-    if out is None or back is None or period is None:
+    # each service of the director that health-checks the server (an LVS checker,
+    # haproxy) gives its bounds; the largest count
+    outs, backs, periods = [], [], []
+    for svc in services.SERVICES.values():
+        o, b = svc.pool_bound(files, ip, True), svc.pool_bound(files, ip, False)
+        p = svc.check_period(files, ip)
+        if o is not None and b is not None and p is not None:
+            outs.append(o)
+            backs.append(b)
+            periods.append(p)
+    if not outs:
         raise HalabError(
-            f"{topology.name}: no checker of {director} watches {target} (no virtual_server "
-            "with it as a real server and a health check): real-server faults are measured "
-            "on LVS directors' pools (topologies lvs_nat, lvs_dr)"
+            f"{topology.name}: nothing on {director} health-checks {target} (no "
+            "virtual_server with it as a real server and a health check, no haproxy server "
+            "with `check`): real-server faults are measured on the pools of LVS directors "
+            "(lvs_nat, lvs_dr) and haproxy (haproxy_master_backup)"
         )
+    out, back, period = max(outs), max(backs), max(periods)
     return ConfigBounds(director, out, back, period)
 
 

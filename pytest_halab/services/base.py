@@ -62,6 +62,12 @@ class BalancerService:
         return None
 
     @classmethod
+    def check_period(cls, files: Mapping[str, bytes], server_ip: str) -> float | None:
+        """The period of its health checks of `server_ip` (a bench spreads its faults over
+        it), from the node's rendered files; None when it does not check that server."""
+        return None
+
+    @classmethod
     def checker_info(cls, node: Node) -> dict[str, object] | None:
         """What checks its backends, when it checks some: ``checker`` (the program),
         ``plane`` (what serves the pool) and what else it says; None when it checks none."""

@@ -72,6 +72,11 @@ class Checker(BalancerService):
         }
 
     @classmethod
+    def check_period(cls, files: Mapping[str, bytes], server_ip: str) -> float | None:
+        conf = files.get(KEEPALIVED_CONF)
+        return checkbound.checker_period(conf, server_ip) if conf else None
+
+    @classmethod
     def pool_bound(cls, files: Mapping[str, bytes], server_ip: str, removed: bool) -> float | None:
         conf = files.get(KEEPALIVED_CONF)
         return checkbound.pool_bound(conf, server_ip, removed=removed) if conf else None

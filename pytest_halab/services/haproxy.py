@@ -59,6 +59,12 @@ class Haproxy(BalancerService):
         return {"checker": "haproxy", "plane": "haproxy"}
 
     @classmethod
+    def check_period(cls, files: Mapping[str, bytes], server_ip: str) -> float | None:
+        conf = files.get(cls.config_path)
+        checks = haproxybound.server_checks(conf, server_ip) if conf is not None else []
+        return max(c.inter for c in checks) if checks else None
+
+    @classmethod
     def pool_bound(cls, files: Mapping[str, bytes], server_ip: str, removed: bool) -> float | None:
         conf = files.get(cls.config_path)
         return haproxybound.pool_bound(conf, server_ip, removed) if conf is not None else None

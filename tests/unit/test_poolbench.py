@@ -133,10 +133,14 @@ def test_config_bounds_from_the_shipped_lvs_topologies() -> None:
     assert config_bounds(dr, "VI_1", "web1").removal_s == 6 + 2 * 5 + 3
     assert config_bounds(dr, "VI_1", "web2").readd_s == 6 + 10
     assert config_bounds(dr, "VI_1", "web1").delay_loop_s == 6
+    # haproxy's own checks: inter 2s + (fall 3 - 1) x fastinter 2s + check timeout 2s out,
+    # downinter 2s + (rise 2 - 1) x 2s back in; faults spread over inter
+    hap = config_bounds(topology.load("haproxy_master_backup"), "VI_1", "web1")
+    assert (hap.director, hap.removal_s, hap.readd_s, hap.delay_loop_s) == ("lb1", 8, 4, 2)
 
 
 def test_config_bounds_refuse_a_topology_without_a_checker() -> None:
-    with pytest.raises(HalabError, match="no checker of lb1 watches web1"):
+    with pytest.raises(HalabError, match="nothing on lb1 health-checks web1"):
         config_bounds(topology.load("nginx_master_backup"), "VI_1", "web1")
     with pytest.raises(HalabError, match="not a web node of lvs_nat; its web nodes: web1, web2"):
         config_bounds(topology.load("lvs_nat"), "VI_1", "lvs2")
@@ -217,4 +221,4 @@ def test_a_web_fault_on_a_topology_without_directors_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert halab_main(["bench", "nginx_master_backup", "--fault", "stop_web"]) == 2
-    assert "no checker of lb1 watches web1" in capsys.readouterr().err
+    assert "nothing on lb1 health-checks web1" in capsys.readouterr().err
