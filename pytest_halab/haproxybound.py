@@ -4,17 +4,18 @@ config text, no lab (`checkbound` is the same for an LVS director's keepalived.c
 
 haproxy 2.6 checks a server every ``inter`` while it is up and healthy, every
 ``fastinter`` while it is changing state (after a first failure, or a first success of a
-DOWN server), every ``downinter`` while it is DOWN (both default to ``inter``). A server
-goes DOWN after ``fall`` failed checks in a row and UP after ``rise`` good ones (defaults
-inter 2s, fall 3, rise 2). A failed check lasts at most its timeout: the smaller of
-``inter`` and ``timeout connect`` to connect, plus ``timeout check`` to read the answer
-when that is set (a refused connection fails at once, a dropped one uses all of it). So:
+DOWN server), every ``downinter`` while it is DOWN (both default to ``inter``), each
+counted from the end of the previous check. A server goes DOWN after ``fall`` failed checks
+in a row and UP after ``rise`` good ones (defaults inter 2s, fall 3, rise 2). A failed
+check lasts at most its timeout: the smaller of ``inter`` and ``timeout connect`` to
+connect, plus ``timeout check`` to read the answer when that is set (a refused connection
+fails at once, a dropped one uses the connect timeout). The lab sees a change through the
+runtime API, polled every ``POLL_S``. So:
 
-- out: ``inter + (fall - 1) x fastinter + check timeout``
-- back in: ``downinter + (rise - 1) x fastinter``
+- out: ``inter + (fall - 1) x fastinter + fall x check timeout + POLL_S``
+- back in: ``downinter + (rise - 1) x fastinter + POLL_S`` (a good check takes a moment)
 
-:func:`server_checks` also gives ``inter x fall``, the figure users reason with ("the
-issue's detection against inter x fall").
+:func:`server_checks` also gives ``inter x fall``, the figure users reason with.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ _SECTIONS = (
     "cache",
 )
 _CHECK_OPTS = ("inter", "fastinter", "downinter", "fall", "rise")
+POLL_S = 0.02  # halab-backend-watch's poll of the runtime API (lab/images/balancer)
 
 
 def parse_time_ms(text: str) -> float:
@@ -79,8 +81,14 @@ class ServerChecks:
 
     def bound(self, removed: bool = True) -> float:
         if removed:
-            return round(self.inter + (self.fall - 1) * self.fastinter + self.check_timeout, 6)
-        return round(self.downinter + (self.rise - 1) * self.fastinter, 6)
+            return round(
+                self.inter
+                + (self.fall - 1) * self.fastinter
+                + self.fall * self.check_timeout
+                + POLL_S,
+                6,
+            )
+        return round(self.downinter + (self.rise - 1) * self.fastinter + POLL_S, 6)
 
 
 def _words(line: str) -> list[str]:
