@@ -13,7 +13,8 @@ fails at once, a dropped one uses the connect timeout). The lab sees a change th
 runtime API, polled every ``POLL_S``. So:
 
 - out: ``inter + (fall - 1) x fastinter + fall x check timeout + POLL_S``
-- back in: ``downinter + (rise - 1) x fastinter + POLL_S`` (a good check takes a moment)
+- back in: ``check timeout + downinter + (rise - 1) x fastinter + POLL_S`` (a check sent
+  before the revert may still wait out its timeout; a good check takes a moment)
 
 :func:`server_checks` also gives ``inter x fall``, the figure users reason with.
 """
@@ -88,7 +89,9 @@ class ServerChecks:
                 + POLL_S,
                 6,
             )
-        return round(self.downinter + (self.rise - 1) * self.fastinter + POLL_S, 6)
+        return round(
+            self.check_timeout + self.downinter + (self.rise - 1) * self.fastinter + POLL_S, 6
+        )
 
 
 def _words(line: str) -> list[str]:

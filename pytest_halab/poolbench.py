@@ -16,8 +16,9 @@ web1):
 4. ``failed`` is the client's failed requests to the VIP (its probe, a fresh connection
    every ``probe_interval``) from the fault to the re-add.
 
-Each figure is held against the bound the director's keepalived.conf gives its checker
-(:mod:`~pytest_halab.checkbound`); the issue's goal is p95 within that bound + 50 ms
+Each figure is held against the bound the director's config gives its health checks
+(:mod:`~pytest_halab.checkbound` for an LVS checker, :mod:`~pytest_halab.haproxybound`
+for haproxy); the issue's goal is p95 within that bound + 50 ms
 (:data:`GOAL_MARGIN_S`).
 
 Phase: none is locked. The failover bench injects right after an advert of the master
@@ -93,8 +94,8 @@ _SAMPLE_NET = "10.99.0.0"
 
 @dataclass(frozen=True)
 class ConfigBounds:
-    """What the VIP's master director's keepalived.conf gives its checker for one real
-    server: the bounds out and back in (`checkbound.pool_bound`), and its ``delay_loop``."""
+    """What the VIP's master director's config gives the health checks of one real server:
+    the bounds out and back in (the service's ``pool_bound``), and the check period."""
 
     director: str
     removal_s: float

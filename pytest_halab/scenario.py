@@ -364,7 +364,8 @@ class Scenario:
         its pool (``removed``), or back in, counted from ``fault``'s injection (its revert
         when not ``removed``: revert it first), and measure it. Bounded by ``timeout``; a
         change that did not come is still the result (``happened`` False). ``bound_s``
-        defaults to the bound the director's keepalived.conf gives (`checkbound`). The
+        defaults to the bound the director's config gives its health checks (an LVS
+        checker's keepalived.conf, haproxy.cfg: the service's ``pool_bound``). The
         change is recorded as failover measures are (summary table, JUnit properties,
         report)."""
         ts = fault.injected_at if removed else fault.reverted_at

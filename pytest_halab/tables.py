@@ -183,11 +183,11 @@ def pool_table(res: PoolBenchResult) -> Table:
     table = Table(
         title=escape(
             f"pool benchmark: {res.topology}, {res.vip}, faults on {res.target}; random "
-            f"phase of the checker's delay_loop; the client sends a request every "
+            f"phase of the health check's period; the client sends a request every "
             f"{res.probe_interval * 1000:g} ms"
         ),
-        caption=f"median / 95th percentile of the runs; bound: the director's "
-        f"keepalived.conf (checkbound); goal: p95 within the bound + "
+        caption=f"median / 95th percentile of the runs; bound: from the balancer's config "
+        f"(an LVS checker's keepalived.conf, haproxy.cfg); goal: p95 within the bound + "
         f"{res.goal_margin_s * 1000:g} ms",
     )
     for col in ("VRRP\nengine", "fault", "out and\nback in"):

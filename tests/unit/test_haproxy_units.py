@@ -52,12 +52,12 @@ def test_server_timers_from_defaults_backend_and_line() -> None:
     assert a.check_timeout == 1.5
     # each check counted from the end of the one before; the lab's 20 ms poll on top
     assert a.bound(removed=True) == 3.0 + 1 * 1.0 + 2 * 1.5 + 0.02
-    assert a.bound(removed=False) == 3.0 + 3 * 1.0 + 0.02
+    assert a.bound(removed=False) == 1.5 + 3.0 + 3 * 1.0 + 0.02
     assert a.inter_x_fall == 6.0
     assert (b.backend, b.inter, b.fall, b.rise) == ("other", 10.0, 5, 1)
     (w2,) = server_checks(CFG, "10.0.0.30")
     assert (w2.inter, w2.fastinter, w2.downinter) == (1.5, 1.5, 5.0)
-    assert w2.bound(removed=False) == 5.0 + 3 * 1.5 + 0.02
+    assert w2.bound(removed=False) == w2.check_timeout + 5.0 + 3 * 1.5 + 0.02
     assert server_checks(CFG, "10.0.0.40") == []  # no `check`: haproxy never takes it out
     assert pool_bound(CFG, "10.0.0.20") == max(a.bound(), b.bound())
     assert pool_bound(CFG, "10.0.0.99") is None
@@ -76,7 +76,7 @@ def test_the_shipped_haproxy_cfg_gives_the_bounds_the_lab_tests_use() -> None:
     files = {p: f.data for p, f in topo.render_files("lb1", addr).items()}
     web1 = str(addr.nodes["web1"])
     assert Haproxy.pool_bound(files, web1, True) == 2.0 + 2 * 2.0 + 3 * 2.0 + 0.02
-    assert Haproxy.pool_bound(files, web1, False) == 2.0 + 1 * 2.0 + 0.02
+    assert Haproxy.pool_bound(files, web1, False) == 2.0 + 2.0 + 1 * 2.0 + 0.02
     assert Haproxy.pool_bound({}, web1, True) is None
 
 

@@ -134,11 +134,11 @@ def test_config_bounds_from_the_shipped_lvs_topologies() -> None:
     assert config_bounds(dr, "VI_1", "web2").readd_s == 6 + 10
     assert config_bounds(dr, "VI_1", "web1").delay_loop_s == 6
     # haproxy's own checks: inter 2s + (fall 3 - 1) x fastinter 2s + 3 x check timeout 2s
-    # out, downinter 2s + (rise 2 - 1) x 2s back in, each + the 20 ms poll; faults spread
-    # over inter
+    # out, check timeout 2s + downinter 2s + (rise 2 - 1) x 2s back in, each + the 20 ms
+    # poll; faults spread over inter
     hap = config_bounds(topology.load("haproxy_master_backup"), "VI_1", "web1")
     assert (hap.director, hap.removal_s, hap.readd_s, hap.delay_loop_s) == (
-        "lb1", 12.02, 4.02, 2,
+        "lb1", 12.02, 6.02, 2,
     )  # fmt: skip
 
 
