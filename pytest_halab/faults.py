@@ -35,6 +35,7 @@ from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
 from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .labels import FAULT_RULE_COMMENT
+from .mailfaults import MailFaults
 from .nodes import pid_in_container
 from .vrrp.conf import set_instance_priority
 from .webfaults import WebFaults
@@ -99,8 +100,9 @@ class Fault:
 
 
 @dataclass
-class Faults(WebFaults):
-    """Fault injection on a running lab (the web-node faults come from ``WebFaults``)."""
+class Faults(WebFaults, MailFaults):
+    """Fault injection on a running lab (the web-node faults come from ``WebFaults``, the
+    mail node's from ``MailFaults``)."""
 
     lab: Lab
     sink: FaultSink | None = None

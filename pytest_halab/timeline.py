@@ -47,6 +47,7 @@ class EventKind(StrEnum):
     GARP = "garp"
     NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
     CHECKER = "checker"  # an LVS director's checker: real server down/up, pool applied...
+    MAIL = "mail"  # a message the lab's SMTP server received (pytest_halab.mail)
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"

@@ -41,9 +41,9 @@ from pytest_halab.vrrp.net import (
     build_garp_frame,
 )
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
+from pytest_halab.vrrp.smtpalert import SmtpAlerter
 from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.track import (
-    EmailAlerter,
     ProcessRunner,
     ScriptTracker,
     TrackedItem,
@@ -516,7 +516,7 @@ class _FakeSmtp(threading.Thread):
 def test_email_alert_is_sent_on_a_thread() -> None:
     server = _FakeSmtp()
     server.start()
-    alerter = EmailAlerter(
+    alerter = SmtpAlerter(
         server="127.0.0.1",
         port=server.port,
         recipients=["ops@example.com"],
@@ -538,12 +538,12 @@ def test_email_failure_is_counted_not_raised() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connection refused
-    alerter = EmailAlerter(server="127.0.0.1", port=port, recipients=["a@b"], timeout=1)
+    alerter = SmtpAlerter(server="127.0.0.1", port=port, recipients=["a@b"], timeout=1)
     thread = alerter.send("s", "b")
     assert thread is not None
     thread.join(10)
     assert (alerter.sent, alerter.failed) == (0, 1)
-    assert EmailAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
+    assert SmtpAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
     assert smtplib  # the module the alerter uses
 
 

@@ -1,0 +1,131 @@
+"""The lab's mail: what its mail node's SMTP server received, as :class:`Mail` objects.
+
+A topology's node of role ``mail`` runs ``halab-smtpd`` (the ``halab/mail`` image: Debian's
+python3-aiosmtpd), which balancers reach as ``smtp_server {{ mail.ip }}``. It keeps every
+message in a JSON-lines mailbox in the node (:data:`MAILBOX`), each line stamped with the
+wall-clock time its DATA ended (microseconds, like every lab event) and carrying the SMTP
+envelope (peer address, HELO name, sender, recipients) and the message text as it came.
+
+The observation reads the mailbox into the timeline as ``mail`` events (one per message);
+``Scenario.mail()`` turns those into :class:`Mail` (``from_``, ``to``, ``subject``,
+``body``, ``received_at``, and ``sender_node``: the lab node the message came from). Pure:
+no Docker here; the lab runs :func:`ensure_running_cmd` and :data:`READY_CMD` in the node.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .timeline import Event, EventKind
+
+__all__ = [
+    "MAILBOX",
+    "PORT",
+    "READY_CMD",
+    "Mail",
+    "ensure_running_cmd",
+    "mails",
+]
+
+PORT = 25
+MAILBOX = "/var/log/halab/mailbox.jsonl"
+PIDFILE = "/run/halab/smtpd.pid"
+READY_FILE = "/run/halab/smtpd.ready"
+START = "/etc/halab/services.d/10-smtpd start"
+READY_CMD = f"test -e {READY_FILE}"  # in the mail node: the server listens
+_ALIVE = f'p=$(cat {PIDFILE} 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null'
+
+
+def ensure_running_cmd() -> str:
+    """A shell command for the mail node: start the SMTP server unless it runs (a test
+    stopped it), then wait for it to listen (bounded)."""
+    return f"{_ALIVE} || {START}; timeout 10 sh -c 'until {READY_CMD}; do sleep 0.05; done'"
+
+
+def stop_cmd() -> str:
+    """A shell command for the mail node: stop the SMTP server (SIGTERM, then SIGKILL)."""
+    return (
+        f'p=$(cat {PIDFILE} 2>/dev/null); [ -n "$p" ] || exit 0; kill -TERM "$p" 2>/dev/null; '
+        f'for i in $(seq 50); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.05; done; '
+        f'kill -KILL "$p" 2>/dev/null; true'
+    )
+
+
+_ADDR = re.compile(r"<([^<>]*)>|([^\s,<>]+@[^\s,<>]+)")
+
+
+def _addresses(header: str | None) -> tuple[str, ...]:
+    """The addresses of a From/To header (``a@x, b@y``, ``Name <a@x>``), in order."""
+    if not header:
+        return ()
+    return tuple(m.group(1) or m.group(2) for m in _ADDR.finditer(header))
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message the lab's SMTP server received.
+
+    ``from_`` and ``to`` are the message's From and To headers (addresses), ``subject`` its
+    Subject, ``body`` its text without the trailing line ends; ``envelope_from`` and
+    ``envelope_to`` what the SMTP dialogue said (MAIL FROM, RCPT TO). ``received_at``: when
+    the server had the whole message (epoch seconds, microseconds). ``sender_node``: the lab
+    node whose address the connection came from (None if no node has it)."""
+
+    received_at: float
+    from_: str
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    peer: str | None
+    helo: str | None
+    sender_node: str | None
+    mail_node: str
+    headers: tuple[tuple[str, str], ...]
+    raw: str
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (any case), or None."""
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
+
+    @classmethod
+    def from_event(cls, ev: Event, node_of_ip: Mapping[str, str] | None = None) -> Mail:
+        """A ``mail`` event of the timeline as a Mail; ``node_of_ip`` names the sender."""
+        if ev.kind != EventKind.MAIL:
+            raise ValueError(f"not a mail event: {ev.kind}")
+        raw = str(ev.get("message") or "")
+        msg = email.parser.Parser(policy=email.policy.compat32).parsestr(raw)
+        payload = msg.get_payload()
+        body = payload if isinstance(payload, str) else ""
+        peer = ev.get("peer")
+        return cls(
+            received_at=ev.ts,
+            from_=next(iter(_addresses(msg.get("From"))), msg.get("From") or ""),
+            to=_addresses(msg.get("To")),
+            subject=(msg.get("Subject") or "").strip(),
+            body=body.replace("\r\n", "\n").strip("\n"),
+            envelope_from=str(ev.get("mail_from") or ""),
+            envelope_to=tuple(str(a) for a in ev.get("rcpt_tos") or ()),
+            peer=peer,
+            helo=ev.get("helo"),
+            sender_node=(node_of_ip or {}).get(peer) if peer else None,
+            mail_node=ev.node,
+            headers=tuple((k, str(v)) for k, v in msg.items()),
+            raw=raw,
+        )
+
+    def summary(self) -> str:
+        who = self.sender_node or self.peer or "?"
+        return f"{self.received_at:.6f} {who} -> {', '.join(self.to)}: {self.subject}"
+
+
+def mails(events: Iterable[Event], node_of_ip: Mapping[str, str] | None = None) -> list[Mail]:
+    """The ``mail`` events among ``events`` as Mail objects, in the order received."""
+    out = [Mail.from_event(e, node_of_ip) for e in events if e.kind == EventKind.MAIL]
+    return sorted(out, key=lambda m: m.received_at)

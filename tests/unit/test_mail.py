@@ -1,0 +1,79 @@
+"""The mailbox as the plugin reads it: halab-smtpd's JSON lines -> timeline events -> Mail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_halab.mail import Mail, mails
+from pytest_halab.timeline import Event, EventKind
+
+MESSAGE = (
+    "Date: Wed, 02 Dec 2026 23:36:54 +0000\r\n"
+    "From: Alexandre.Cassen@firewall.loc\r\n"
+    "Subject: [LVS_DEVEL] VRRP Instance VI_1 - Entering MASTER state\r\n"
+    "X-Mailer: Keepalived\r\n"
+    "To: acassen@firewall.loc, failover@firewall.loc\r\n"
+    "\r\n"
+    "=> VRRP Instance is now owning VRRP VIPs <=\r\n"
+    "\r\n"
+)
+
+
+def line(ts: float, peer: str = "10.0.0.10", message: str = MESSAGE) -> bytes:
+    record = {
+        "ts": ts,
+        "kind": "mail",
+        "peer": peer,
+        "helo": "lb1",
+        "mail_from": "Alexandre.Cassen@firewall.loc",
+        "rcpt_tos": ["acassen@firewall.loc", "failover@firewall.loc"],
+        "message": message,
+    }
+    return json.dumps(record).encode()
+
+
+def test_a_mailbox_line_is_a_mail_event_and_a_mail() -> None:
+    ev = Event.from_record(line(1796254614.226892), "mail")
+    assert ev is not None and ev.kind == EventKind.MAIL and ev.node == "mail"
+    m = Mail.from_event(ev, {"10.0.0.10": "lb1"})
+    assert m.received_at == 1796254614.226892
+    assert m.from_ == "Alexandre.Cassen@firewall.loc"
+    assert m.to == ("acassen@firewall.loc", "failover@firewall.loc")
+    assert m.subject == "[LVS_DEVEL] VRRP Instance VI_1 - Entering MASTER state"
+    assert m.body == "=> VRRP Instance is now owning VRRP VIPs <="
+    assert m.envelope_to == m.to and m.envelope_from == m.from_
+    assert (m.sender_node, m.peer, m.helo, m.mail_node) == ("lb1", "10.0.0.10", "lb1", "mail")
+    assert m.header("x-mailer") == "Keepalived" and m.header("Cc") is None
+
+
+def test_a_peer_outside_the_lab_has_no_sender_node() -> None:
+    ev = Event.from_record(line(1.0, peer="10.9.9.9"), "mail")
+    assert ev is not None
+    assert Mail.from_event(ev, {"10.0.0.10": "lb1"}).sender_node is None
+
+
+def test_named_addresses_and_a_message_without_headers() -> None:
+    msg = "From: Ops <ops@x.example>\r\nTo: A <a@x.example>, b@x.example\r\n\r\nhi\r\n"
+    ev = Event.from_record(line(1.0, message=msg), "mail")
+    assert ev is not None
+    m = Mail.from_event(ev)
+    assert (m.from_, m.to, m.subject, m.body) == (
+        "ops@x.example",
+        ("a@x.example", "b@x.example"),
+        "",
+        "hi",
+    )
+
+
+def test_mails_are_in_the_order_received_and_only_mail_events() -> None:
+    evs = [Event.from_record(line(ts), "mail") for ts in (3.0, 1.0, 2.0)]
+    other = Event(1.5, "lb1", EventKind.VRRP_STATE.value, {"state": "MASTER"})
+    got = mails([*(e for e in evs if e is not None), other])
+    assert [m.received_at for m in got] == [1.0, 2.0, 3.0]
+
+
+def test_not_a_mail_event_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a mail event"):
+        Mail.from_event(Event(1.0, "lb1", "vrrp_state", {}))
