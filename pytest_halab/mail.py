@@ -21,14 +21,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .timeline import Event, EventKind
+from .vrrp.smtpalert import subject_word
 
 __all__ = [
     "MAILBOX",
     "PORT",
     "READY_CMD",
     "Mail",
+    "MailMatch",
     "ensure_running_cmd",
     "mails",
+    "match_transitions",
 ]
 
 PORT = 25
@@ -129,3 +132,53 @@ def mails(events: Iterable[Event], node_of_ip: Mapping[str, str] | None = None) 
     """The ``mail`` events among ``events`` as Mail objects, in the order received."""
     out = [Mail.from_event(e, node_of_ip) for e in events if e.kind == EventKind.MAIL]
     return sorted(out, key=lambda m: m.received_at)
+
+
+def expected_subject_tail(instance: str, state: str) -> str | None:
+    """``VRRP Instance VI_1 - Entering MASTER state``: how the state-change mail of an
+    instance entering ``state`` ends its subject (after ``[ROUTER_ID] ``)."""
+    tail = subject_word(state)  # the daemon's own table: keepalived's words
+    return None if tail is None else f"VRRP Instance {instance} - {tail}"
+
+
+@dataclass(frozen=True)
+class MailMatch:
+    """A VRRP state change (a ``vrrp_state`` event) and the mail it brought, if any."""
+
+    transition: Event
+    mail: Mail | None
+
+    @property
+    def delay_s(self) -> float | None:
+        """Transition to mail received (seconds, microsecond precision), None if no mail."""
+        if self.mail is None:
+            return None
+        return round(self.mail.received_at - self.transition.ts, 6)
+
+
+def match_transitions(
+    transitions: Iterable[Event], received: Iterable[Mail]
+) -> tuple[list[MailMatch], list[Mail]]:
+    """Pair each state change with its mail: the first mail not yet paired, from the same
+    node, whose subject ends as that instance's entering that state, received after it.
+    Returns the pairs (in the transitions' order; ``mail`` None where none came) and the
+    mails left over (a mail no state change explains)."""
+    left = sorted(received, key=lambda m: m.received_at)
+    out = []
+    for ev in sorted(transitions, key=lambda e: e.ts):
+        tail = expected_subject_tail(str(ev.get("instance")), str(ev.get("state")))
+        found = next(
+            (
+                m
+                for m in left
+                if tail is not None
+                and m.sender_node == ev.node
+                and m.subject.endswith(tail)
+                and m.received_at >= ev.ts
+            ),
+            None,
+        )
+        if found is not None:
+            left.remove(found)
+        out.append(MailMatch(ev, found))
+    return out, left

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_halab.mail import Mail, mails
+from pytest_halab.mail import Mail, mails, match_transitions
 from pytest_halab.timeline import Event, EventKind
 
 MESSAGE = (
@@ -77,3 +77,41 @@ def test_mails_are_in_the_order_received_and_only_mail_events() -> None:
 def test_not_a_mail_event_is_refused() -> None:
     with pytest.raises(ValueError, match="not a mail event"):
         Mail.from_event(Event(1.0, "lb1", "vrrp_state", {}))
+
+
+def mail_at(ts: float, node: str, subject: str) -> Mail:
+    msg = f"From: a@x\r\nTo: b@x\r\nSubject: {subject}\r\n\r\nbody\r\n"
+    ev = Event.from_record(line(ts, peer=f"ip-{node}", message=msg), "mail")
+    assert ev is not None
+    return Mail.from_event(ev, {f"ip-{node}": node})
+
+
+def state(ts: float, node: str, st: str, instance: str = "VI_1") -> Event:
+    return Event(ts, node, EventKind.VRRP_STATE.value, {"instance": instance, "state": st})
+
+
+def test_each_transition_is_paired_with_its_own_mail() -> None:
+    transitions = [
+        state(10.0, "lb2", "MASTER"),
+        state(20.0, "lb1", "BACKUP"),
+        state(21.0, "lb1", "MASTER"),
+    ]
+    received = [
+        mail_at(21.004, "lb1", "[R1] VRRP Instance VI_1 - Entering MASTER state"),
+        mail_at(20.003, "lb1", "[R1] VRRP Instance VI_1 - Entering BACKUP state"),
+        mail_at(10.002, "lb2", "[R2] VRRP Instance VI_1 - Entering MASTER state"),
+        mail_at(30.0, "lb2", "[R2] VRRP Instance VI_1 - Entering BACKUP state"),  # unexplained
+        mail_at(9.0, "lb1", "[R1] VRRP Instance VI_1 - Entering MASTER state"),  # before any
+    ]
+    pairs, left = match_transitions(transitions, received)
+    assert [p.delay_s for p in pairs] == [0.002, 0.003, 0.004]
+    assert sorted(m.received_at for m in left) == [9.0, 30.0]
+
+
+def test_a_transition_without_its_mail_says_so() -> None:
+    pairs, left = match_transitions(
+        [state(10.0, "lb2", "MASTER"), state(11.0, "lb2", "INIT")],
+        [mail_at(10.5, "lb1", "[R1] VRRP Instance VI_1 - Entering MASTER state")],
+    )
+    assert [p.mail for p in pairs] == [None, None] and [p.delay_s for p in pairs] == [None, None]
+    assert len(left) == 1
