@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pytest_halab import waits
+from pytest_halab.errors import LabTimeoutError
 from pytest_halab.lab import Lab
 from pytest_halab.mail import MAILBOX, Mail, MailMatch, match_transitions
 from pytest_halab.scenario import Scenario
@@ -64,9 +65,19 @@ def all_mailed(hal: Scenario, since: float) -> tuple[list[MailMatch], list[Mail]
 
 
 def wait_all_mailed(hal: Scenario, since: float) -> tuple[list[MailMatch], list[Mail]]:
-    return waits.until(
-        "a mail for every VRRP state change", lambda: all_mailed(hal, since), MAIL_WAIT_S, 0.2
-    )
+    try:
+        return waits.until(
+            "a mail for every VRRP state change", lambda: all_mailed(hal, since), MAIL_WAIT_S, 0.2
+        )
+    except LabTimeoutError as exc:  # say which state change went without its mail
+        pairs, left = pairs_since(hal, since)
+        for p in pairs:
+            t = p.transition
+            got = p.mail.summary() if p.mail is not None else "NO MAIL"
+            exc.add_note(f"{t.ts:.6f} {t.node} {t.get('instance')} {t.get('state')}: {got}")
+        for m in left:
+            exc.add_note(f"mail no state change explains: {m.summary()}")
+        raise
 
 
 def assert_keepalived_words(m: Mail, node: str, state: str) -> None:
