@@ -25,6 +25,7 @@ import pytest
 from pytest_halab import waits
 from pytest_halab.errors import LabTimeoutError
 from pytest_halab.lab import Lab
+from pytest_halab.lint import lint
 from pytest_halab.mail import MAILBOX, Mail, MailMatch, match_transitions
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import EventKind
@@ -173,6 +174,14 @@ def test_seed_001_as_written_sends_no_mail(
 ) -> None:
     """No smtp_alert anywhere: keepalived 2.2.7 mails nothing, though notification_email
     and smtp_server are set (users of seeds 001-004 expect mail; they get none)."""
+    # halab lint predicts it, at each balancer's smtp_server line; not for nginx_mail
+    found = lint([AS_WRITTEN])[1]
+    assert sorted((f.rule, f.nodes) for f in found) == [
+        ("mail-never-sent", ("lb1",)),
+        ("mail-never-sent", ("lb2",)),
+    ], found
+    assert all(f.line == 9 for f in found), found  # smtp_server {{ mail.ip }}
+    assert lint(["nginx_mail"])[1] == []
     lab = lab_factory(AS_WRITTEN, vrrp=engine)
     hal = hal_scenario(lab)
     fault = hal.faults.crash_node("lb1")
