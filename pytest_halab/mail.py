@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = [
     "MAILBOX",
     "PORT",
     "READY_CMD",
+    "STAMP_SLACK_S",
     "Mail",
     "MailMatch",
     "ensure_running_cmd",
@@ -141,6 +143,13 @@ def expected_subject_tail(instance: str, state: str) -> str | None:
     return None if tail is None else f"VRRP Instance {instance} - {tail}"
 
 
+# How much earlier than its state change a mail may be received and still be its mail:
+# keepalived's state changes reach the timeline through its notify FIFO, stamped by the
+# reader in the node when it reads the line; keepalived wrote that line before it sent the
+# mail, and on a busy machine a lab-local mail can be in before the line is read.
+STAMP_SLACK_S = 0.05
+
+
 @dataclass(frozen=True)
 class MailMatch:
     """A VRRP state change (a ``vrrp_state`` event) and the mail it brought, if any."""
@@ -150,7 +159,9 @@ class MailMatch:
 
     @property
     def delay_s(self) -> float | None:
-        """Transition to mail received (seconds, microsecond precision), None if no mail."""
+        """Transition to mail received (seconds, microsecond precision), None if no mail.
+        Negative (by at most STAMP_SLACK_S) when the state change was stamped after the
+        mail came in: keepalived's, stamped by its notify FIFO's reader."""
         if self.mail is None:
             return None
         return round(self.mail.received_at - self.transition.ts, 6)
@@ -160,13 +171,18 @@ def match_transitions(
     transitions: Iterable[Event], received: Iterable[Mail]
 ) -> tuple[list[MailMatch], list[Mail]]:
     """Pair each state change with its mail: the first mail not yet paired, from the same
-    node, whose subject ends as that instance's entering that state, received after it.
-    Returns the pairs (in the transitions' order; ``mail`` None where none came) and the
-    mails left over (a mail no state change explains)."""
+    node, whose subject ends as that instance's entering that state, received after it
+    (or at most STAMP_SLACK_S before it), and not before that node's previous state change
+    of that instance. Returns the pairs (in the transitions' order; ``mail`` None where none
+    came) and the mails left over (a mail no state change explains)."""
     left = sorted(received, key=lambda m: m.received_at)
     out = []
+    previous: dict[tuple[str, str], float] = {}  # (node, instance) -> its last change
     for ev in sorted(transitions, key=lambda e: e.ts):
-        tail = expected_subject_tail(str(ev.get("instance")), str(ev.get("state")))
+        instance = str(ev.get("instance"))
+        tail = expected_subject_tail(instance, str(ev.get("state")))
+        earliest = max(ev.ts - STAMP_SLACK_S, previous.get((ev.node, instance), -math.inf))
+        previous[(ev.node, instance)] = ev.ts
         found = next(
             (
                 m
@@ -174,7 +190,7 @@ def match_transitions(
                 if tail is not None
                 and m.sender_node == ev.node
                 and m.subject.endswith(tail)
-                and m.received_at >= ev.ts
+                and m.received_at >= earliest
             ),
             None,
         )

@@ -91,8 +91,17 @@ def assert_keepalived_words(m: Mail, node: str, state: str) -> None:
     assert m.helo == node  # HELO with the host name (no smtp_helo_name)
 
 
+def record_delays(item: pytest.Item, pairs: list[MailMatch]) -> None:
+    """Each transition-to-mail time as a JUnit property (a figure, never asserted)."""
+    for p in pairs:
+        if p.delay_s is not None:
+            t = p.transition
+            key = f"halab.mail.{t.node}.{t.get('instance')}.{t.get('state')}_ms"
+            item.user_properties.append((key, round(p.delay_s * 1000, 3)))
+
+
 def test_one_mail_per_transition_in_keepalived_s_words(
-    mail_lab: Lab, hal_scenario: ScenarioFactory
+    mail_lab: Lab, hal_scenario: ScenarioFactory, request: pytest.FixtureRequest
 ) -> None:
     hal = hal_scenario(mail_lab)
     fault = hal.faults.crash_node("lb1")
@@ -105,6 +114,7 @@ def test_one_mail_per_transition_in_keepalived_s_words(
     mail = pairs[0].mail
     assert mail is not None and mail.sender_node == "lb2" and mail.mail_node == "mail"
     assert_keepalived_words(mail, "lb2", "MASTER")
+    record_delays(request.node, pairs)
 
     back = hal.timeline().end
     assert back is not None
@@ -118,6 +128,7 @@ def test_one_mail_per_transition_in_keepalived_s_words(
     for p in pairs:
         assert p.mail is not None
         assert_keepalived_words(p.mail, p.transition.node, str(p.transition.get("state")))
+    record_delays(request.node, pairs)
 
 
 # What each engine logs when the mail cannot go (keepalived 2.2.7 as seen in this lab: a

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_halab.mail import Mail, mails, match_transitions
+from pytest_halab.mail import STAMP_SLACK_S, Mail, mails, match_transitions
 from pytest_halab.timeline import Event, EventKind
 
 MESSAGE = (
@@ -115,3 +115,19 @@ def test_a_transition_without_its_mail_says_so() -> None:
     )
     assert [p.mail for p in pairs] == [None, None] and [p.delay_s for p in pairs] == [None, None]
     assert len(left) == 1
+
+
+def test_a_mail_in_before_its_late_stamped_state_change_is_still_its_own() -> None:
+    """keepalived's state changes are stamped by its notify FIFO's reader: the mail (sent
+    after the FIFO line was written) may be received first, by less than STAMP_SLACK_S."""
+    transitions = [state(20.0, "lb1", "BACKUP"), state(21.0007, "lb1", "MASTER")]
+    received = [
+        mail_at(20.001, "lb1", "[R1] VRRP Instance VI_1 - Entering BACKUP state"),
+        mail_at(21.0, "lb1", "[R1] VRRP Instance VI_1 - Entering MASTER state"),
+    ]
+    pairs, left = match_transitions(transitions, received)
+    assert [p.delay_s for p in pairs] == [0.001, -0.0007] and left == []
+    # beyond the slack it is not
+    far = [state(21.0 + STAMP_SLACK_S + 0.01, "lb1", "MASTER")]
+    pairs, left = match_transitions(far, received[1:])
+    assert pairs[0].mail is None and len(left) == 1
