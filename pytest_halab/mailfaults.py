@@ -48,9 +48,10 @@ class MailFaults(NodeFaultMixin):
         return n
 
     def _smtp_answer(self, n: Node) -> str:
-        """What a connect from the first balancer to the mail node's port comes to:
-        "refused", "timeout", or another kind (connected)."""
-        source = self.lab.balancers()[0].name if self.lab.balancers() else None
+        """What a connect from a running balancer (the first) to the mail node's port
+        comes to: "refused", "timeout", or another kind (connected)."""
+        running = [b for b in self.lab.balancers() if b.state() == "running"]
+        source = running[0].name if running else None
         return ask(self.lab, n.name, mail.PORT, CONNECT_BOUND_S, source=source).kind
 
     def stop_mail(self, node: str | None = None) -> Fault:
