@@ -6,7 +6,8 @@ message in a JSON-lines mailbox in the node (:data:`MAILBOX`), each line stamped
 wall-clock time its DATA ended (microseconds, like every lab event) and carrying the SMTP
 envelope (peer address, HELO name, sender, recipients) and the message text as it came.
 
-The observation reads the mailbox into the timeline as ``mail`` events (one per message);
+The observation reads the mailbox into the timeline as ``mail`` events (one per message, an
+event of the node that sent it: :func:`sender_event`);
 ``Scenario.mail()`` turns those into :class:`Mail` (``from_``, ``to``, ``subject``,
 ``body``, ``received_at``, and ``sender_node``: the lab node the message came from). Pure:
 no Docker here; the lab runs :func:`ensure_running_cmd` and :data:`READY_CMD` in the node.
@@ -14,6 +15,7 @@ no Docker here; the lab runs :func:`ensure_running_cmd` and :data:`READY_CMD` in
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
 import math
@@ -34,6 +36,7 @@ __all__ = [
     "ensure_running_cmd",
     "mails",
     "match_transitions",
+    "sender_event",
 ]
 
 PORT = 25
@@ -101,14 +104,19 @@ class Mail:
 
     @classmethod
     def from_event(cls, ev: Event, node_of_ip: Mapping[str, str] | None = None) -> Mail:
-        """A ``mail`` event of the timeline as a Mail; ``node_of_ip`` names the sender."""
+        """A ``mail`` event of the timeline as a Mail; ``node_of_ip`` names the sender of
+        an event read straight from the mailbox (:func:`sender_event` has named it)."""
         if ev.kind != EventKind.MAIL:
             raise ValueError(f"not a mail event: {ev.kind}")
         raw = str(ev.get("message") or "")
-        msg = email.parser.Parser(policy=email.policy.compat32).parsestr(raw)
+        msg = _parse(raw)
         payload = msg.get_payload()
         body = payload if isinstance(payload, str) else ""
         peer = ev.get("peer")
+        named = ev.get("sender_node")
+        sender = named if isinstance(named, str) else None
+        if sender is None and peer:
+            sender = (node_of_ip or {}).get(peer)
         return cls(
             received_at=ev.ts,
             from_=next(iter(_addresses(msg.get("From"))), msg.get("From") or ""),
@@ -119,8 +127,8 @@ class Mail:
             envelope_to=tuple(str(a) for a in ev.get("rcpt_tos") or ()),
             peer=peer,
             helo=ev.get("helo"),
-            sender_node=(node_of_ip or {}).get(peer) if peer else None,
-            mail_node=ev.node,
+            sender_node=sender,
+            mail_node=str(ev.get("mail_node") or ev.node),
             headers=tuple((k, str(v)) for k, v in msg.items()),
             raw=raw,
         )
@@ -128,6 +136,22 @@ class Mail:
     def summary(self) -> str:
         who = self.sender_node or self.peer or "?"
         return f"{self.received_at:.6f} {who} -> {', '.join(self.to)}: {self.subject}"
+
+
+def _parse(raw: str) -> email.message.Message:
+    return email.parser.Parser(policy=email.policy.compat32).parsestr(raw)
+
+
+def sender_event(ev: Event, node_of_ip: Mapping[str, str]) -> Event:
+    """A mailbox line's event (of the mail node) as the timeline keeps it: an event of the
+    node that sent the message (the mail node's own when the sender is not a lab node),
+    with ``mail_node``, ``sender_node`` and the message's ``subject`` in its data, so that a
+    balancer's row of the picture shows the mails it sent."""
+    peer = ev.get("peer")
+    sender = node_of_ip.get(peer) if isinstance(peer, str) else None
+    subject = (_parse(str(ev.get("message") or "")).get("Subject") or "").strip()
+    data = {**ev.data, "mail_node": ev.node, "sender_node": sender, "subject": subject}
+    return Event(ts=ev.ts, node=sender or ev.node, kind=ev.kind, data=data)
 
 
 def mails(events: Iterable[Event], node_of_ip: Mapping[str, str] | None = None) -> list[Mail]:

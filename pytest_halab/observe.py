@@ -16,7 +16,7 @@ While an ``Observation`` runs:
   FIFO, which ``halab-observe --fifo`` reads in the node from keepalived's start on
   (``keepalived-events.jsonl``; the balancer image's ``30-vrrp`` sets that up);
 - the lab's mail node (if any) keeps every message its SMTP server received, stamped on
-  receipt: each becomes a ``mail`` event (``pytest_halab.mail``);
+  receipt: each becomes a ``mail`` event of the node that sent it (``pytest_halab.mail``);
 - faults add their own events (inject, effective, revert): an ``Observation`` is the
   ``FaultSink`` the scenario hands its faults.
 
@@ -305,6 +305,7 @@ class Observation:
             except (FileNotFoundError, docker.errors.APIError):
                 return b""
 
+        node_of_ip = {str(n.ip): n.name for n in self.lab.nodes.values()}
         out = []
         for n, raw in zip(nodes, parallel(read, nodes), strict=True):
             for line in raw.splitlines():
@@ -314,7 +315,7 @@ class Observation:
                     and ev.kind == EventKind.MAIL
                     and ev.ts >= self.started_at - 0.001
                 ):
-                    out.append(ev)
+                    out.append(mail.sender_event(ev, node_of_ip))
         return out
 
     def _service_events(self, bals: list[Node]) -> list[Event]:

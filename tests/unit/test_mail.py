@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_halab.mail import STAMP_SLACK_S, Mail, mails, match_transitions
+from pytest_halab.mail import STAMP_SLACK_S, Mail, mails, match_transitions, sender_event
 from pytest_halab.timeline import Event, EventKind
 
 MESSAGE = (
@@ -131,3 +131,18 @@ def test_a_mail_in_before_its_late_stamped_state_change_is_still_its_own() -> No
     far = [state(21.0 + STAMP_SLACK_S + 0.01, "lb1", "MASTER")]
     pairs, left = match_transitions(far, received[1:])
     assert pairs[0].mail is None and len(left) == 1
+
+
+def test_on_the_timeline_a_mail_is_an_event_of_its_sender() -> None:
+    ev = Event.from_record(line(5.0), "mail")
+    assert ev is not None
+    tl_ev = sender_event(ev, {"10.0.0.10": "lb1"})
+    assert (tl_ev.node, tl_ev.ts, tl_ev.kind) == ("lb1", 5.0, "mail")
+    assert tl_ev.get("subject") == "[LVS_DEVEL] VRRP Instance VI_1 - Entering MASTER state"
+    assert (tl_ev.get("mail_node"), tl_ev.get("sender_node")) == ("mail", "lb1")
+    m = Mail.from_event(tl_ev)  # no addresses needed any more
+    assert (m.sender_node, m.mail_node, m.received_at) == ("lb1", "mail", 5.0)
+    # a sender outside the lab: the mail node's own event
+    stray = sender_event(ev, {})
+    assert stray.node == "mail" and stray.get("sender_node") is None
+    assert Mail.from_event(stray).sender_node is None
