@@ -37,6 +37,7 @@ from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .labels import FAULT_RULE_COMMENT
 from .mailfaults import MailFaults
 from .nodes import pid_in_container
+from .servicefaults import ServiceFaults
 from .vrrp.conf import set_instance_priority
 from .webfaults import WebFaults
 
@@ -100,9 +101,9 @@ class Fault:
 
 
 @dataclass
-class Faults(WebFaults, MailFaults):
+class Faults(WebFaults, ServiceFaults, MailFaults):
     """Fault injection on a running lab (the web-node faults come from ``WebFaults``, the
-    mail node's from ``MailFaults``)."""
+    service-config ones from ``ServiceFaults``, the mail node's from ``MailFaults``)."""
 
     lab: Lab
     sink: FaultSink | None = None

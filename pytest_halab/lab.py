@@ -29,10 +29,12 @@ from . import (
     images,
     instances,
     mail,
+    scriptpaths,
     services,
     waits,
     webserver,
 )
+from .configcheck import check_service_configs
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, LabTimeoutError, LayoutError
@@ -173,6 +175,8 @@ class Lab:
         tags = images.ensure_on(self.host, progress=lambda n, m: self.progress(f"[{n}] {m}"))
         self.timings["images"] = time.monotonic() - t0
         sweep_stale(self.host)
+        # a config its service rejects (haproxy -c) is refused before any lab container
+        check_service_configs(self.host, tags["balancer"], self.topology, self._labels())
         t1 = time.monotonic()
         try:
             self._create(tags)
@@ -289,8 +293,14 @@ class Lab:
             if nspec.role is Role.BALANCER:
                 files[engines.ENGINE_FILE] = f"{self.engine_of(name).name}\n".encode()
             files.update(self._director_files(name, addr))
+            modes = {dest: f.mode for dest, f in rendered.items()}
+            for path in self.topology.notify_scripts.get(name, ()):
+                # the user's file kept unchanged; at its path, the wrapper that records runs
+                files[scriptpaths.NOTIFY_REAL_DIR + path] = files[path]
+                modes[scriptpaths.NOTIFY_REAL_DIR + path] = modes.get(path, 0o755)
+                files[path], modes[path] = scriptpaths.notify_wrapper(path), 0o755
             if files:
-                node.put_files(files, modes={dest: f.mode for dest, f in rendered.items()})
+                node.put_files(files, modes=modes)
             return node
 
         self.progress("containers")
@@ -718,6 +728,16 @@ class Lab:
                     n.exec(ensure)
 
             parallel(ensure_node, [*self.balancers(), *webs, *mails])
+            # services that tell readiness in the node (haproxy: every checked server
+            # serving again, `rise` checks after a web fault's revert)
+            in_node = [
+                (n, ready)
+                for n in self.balancers()
+                for svc in self.services_of(n)
+                if (ready := svc.ready_cmd()) is not None
+            ]
+            if in_node:
+                self._wait_in_node(in_node, max(5, int(settle_timeout)))
             self.wait_for_holders(expected, timeout=settle_timeout)
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()
@@ -788,22 +808,16 @@ class Lab:
         }
 
     def checkers(self) -> list[dict[str, Any]]:
-        """Each LVS director's checker: which program runs it, on which forwarding plane
-        and why, and what it runs in place of what the config asks (a scheduler nftables
-        lacks). Empty in a lab without directors."""
+        """Each balancer's health checker of its backends: an LVS director's (which program
+        runs it, on which forwarding plane and why, and what it runs in place of what the
+        config asks), haproxy's own. Empty in a lab whose balancers check nothing."""
         out: list[dict[str, Any]] = []
         for n in self.balancers():
-            if services.Checker not in self.services_of(n):
-                continue
-            said: dict[str, object] = services.Checker.status(n) if n.state() == "running" else {}
-            out.append(
-                {
-                    "node": n.name,
-                    "checker": str(said.get("checker", "halab-vrrpd --check")),
-                    "vrrp": self.engine_of(n.name).name,
-                    **{k: said[k] for k in ("plane", "reason", "approximations") if k in said},
-                }
-            )
+            for svc in self.services_of(n):
+                said = svc.checker_info(n) if n.state() == "running" else {}
+                if said is None:
+                    continue
+                out.append({"node": n.name, "vrrp": self.engine_of(n.name).name, **said})
         return out
 
     @classmethod

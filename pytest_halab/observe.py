@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from . import mail, services
+from . import mail, scriptpaths, services
 from .errors import ObserverError
 from .nodes import parallel
 from .timeline import Event, EventKind, Timeline
@@ -291,6 +291,7 @@ class Observation:
                 if ev is not None and ev.ts >= self.started_at - 0.001:
                     out.append(ev)
         out.extend(self._service_events(bals))
+        out.extend(self._script_events(bals))
         out.extend(self._mail_events())
         return out
 
@@ -316,6 +317,24 @@ class Observation:
                     and ev.ts >= self.started_at - 0.001
                 ):
                     out.append(mail.sender_event(ev, node_of_ip))
+        return out
+
+    def _script_events(self, bals: list[Node]) -> list[Event]:
+        """The runs of the notify scripts the lab wrapped (`scriptpaths`), since the
+        observation started."""
+
+        def read(bal: Node) -> bytes:
+            try:
+                return bal.read_file(scriptpaths.SCRIPT_EVENTS)
+            except (FileNotFoundError, docker.errors.APIError):
+                return b""
+
+        out = []
+        for bal, raw in zip(bals, parallel(read, bals), strict=True):
+            for line in raw.splitlines():
+                ev = scriptpaths.script_event(line, bal.name)
+                if ev is not None and ev.ts >= self.started_at - 0.001:
+                    out.append(ev)
         return out
 
     def _service_events(self, bals: list[Node]) -> list[Event]:

@@ -5,7 +5,8 @@ default) into one frozen ``HalabSettings`` under ``settings.SETTINGS_KEY`` in
 ``config.stash``. The run state (the lab pool, the measures, the reports) is a
 ``session.HalabRun`` registered with the plugin manager as ``halab-run``; with
 ``--hal-baseline`` or ``--hal-save-baseline``, the failover regression gate is a
-``gate.RegressionGate`` registered as ``halab-gate``.
+``gate.RegressionGate`` registered as ``halab-gate``; with pytest-html's ``--html``, the
+pictures' way there is an ``htmlextras.HtmlExtras`` registered as ``halab-html``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from . import distribute, dockerhost, engines, gate
+from . import distribute, dockerhost, engines, gate, htmlextras
 from . import topology as topology_mod
 from .capacity import check_engines
 from .dockerhost import DockerHost
@@ -143,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
     mine = next((h for h in hosts if h.url == url), None)
     run = HalabRun(settings, docker_host=mine, config=config)
     config.pluginmanager.register(run, RUN_PLUGIN)
+    if htmlextras.wanted(config):
+        # pytest-html is installed and its report asked for: each test's picture goes there
+        run.html = True
+        config.pluginmanager.register(htmlextras.HtmlExtras(run), htmlextras.HTML_PLUGIN)
     if gate_plan is not None:
         config.pluginmanager.register(
             gate.RegressionGate(gate_plan, run.records, config), GATE_PLUGIN

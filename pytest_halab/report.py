@@ -1,8 +1,7 @@
-"""Reports of failover measures and of LVS directors' pool changes: terminal summaries,
-JUnit properties, JSON, timeline plots.
+"""Reports of failover measures and of LVS directors' pool changes: the run's records,
+terminal summaries, JUnit properties, JSON. The timeline picture is :mod:`.picture`.
 
-Pure apart from writing the files it is asked to write. matplotlib is imported only inside
-:func:`plot_timeline`, so the rest works without it.
+Pure apart from writing the files it is asked to write.
 """
 
 from __future__ import annotations
@@ -10,31 +9,24 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from pytest_halab.measures import FailoverMeasure
-from pytest_halab.poolmeasures import PoolChange, server_ip
-from pytest_halab.timeline import Event, EventKind, Timeline, holders_over_time
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from pytest_halab.poolmeasures import PoolChange
+from pytest_halab.timeline import Event, Timeline
 
 __all__ = [
     "FailoverRecord",
     "PoolRecord",
     "ReportCollector",
-    "checker_marks",
-    "draw_timeline",
     "junit_properties",
-    "place_labels",
-    "plot_timeline",
     "pool_junit_properties",
     "pool_summary_table",
     "read_json",
@@ -463,280 +455,3 @@ def read_pool_changes(path: str | Path) -> list[PoolChange]:
     if doc.get("version") != JSON_FORMAT_VERSION:
         raise ValueError(f"{path}: unknown report version {doc.get('version')!r}")
     return [PoolChange.from_dict(c) for c in doc.get("pool_changes", [])]
-
-
-Box = tuple[float, float, float, float]
-"""A label's extent on the picture: x0, y0, x1, y1 (pixels)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckerMark:
-    """A checker event as the timeline picture shows it on its director's row: a real
-    server found down or up (labelled with the server), or a pool applied in the kernel."""
-
-    ts: float
-    node: str
-    what: str  # "down", "up" or "pool"
-    label: str | None = None
-
-
-# what: (marker, colour, legend entry, height in the row): a pool is applied a moment after
-# the decision, so its marker sits lower, not on the real server's.
-_CHECKER_STYLE = {
-    "down": ("v", "tab:red", "real server down (checker)", 0.1),
-    "up": ("^", "tab:green", "real server up (checker)", 0.1),
-    "pool": ("D", "tab:purple", "pool applied (checker)", -0.2),
-}
-_MARKER_PT = 6.0
-# where a label may go, in points from its marker, in order: above, right, left
-_LABEL_PLACES = (
-    (0.0, 5.0, "center", "bottom"),
-    (5.0, 0.0, "left", "center"),
-    (-5.0, 0.0, "right", "center"),
-)
-
-
-def checker_marks(
-    timeline: Timeline, servers: Mapping[str, str] | None = None
-) -> list[CheckerMark]:
-    """The checker events the picture shows, in time order: ``rs_state`` (down/up, labelled
-    with the server's node name from `servers`, address -> name, else its address) and
-    ``pool`` (applied). Weights, quorum, the sorry server are left to the JSON."""
-    names = servers or {}
-    out = []
-    for e in timeline.of_kind(EventKind.CHECKER.value):
-        event = e.get("event")
-        if event == "rs_state":
-            ip = server_ip(str(e.get("rs", "?")))
-            what = "up" if e.get("up") else "down"
-            out.append(CheckerMark(e.ts, e.node, what, names.get(ip, ip)))
-        elif event == "pool":
-            out.append(CheckerMark(e.ts, e.node, "pool"))
-    return out
-
-
-def place_labels(options: Sequence[Sequence[Box]], taken: Iterable[Box] = ()) -> list[int | None]:
-    """For each label in turn, the index of the first of its `options` (the boxes where it
-    may go) that overlaps neither a box in `taken` nor a label already placed; None when
-    every option does: that label is left out (its marker stays)."""
-    placed = list(taken)
-    chosen: list[int | None] = []
-    for boxes in options:
-        pick = next(
-            (i for i, b in enumerate(boxes) if not any(_overlap(b, t) for t in placed)), None
-        )
-        if pick is not None:
-            placed.append(boxes[pick])
-        chosen.append(pick)
-    return chosen
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def plot_timeline(
-    path: str | Path,
-    timeline: Timeline,
-    vips: Mapping[str, str],
-    fault_events: Iterable[Event],
-    *,
-    initial: Mapping[str, Collection[str]] | None = None,
-    title: str | None = None,
-    servers: Mapping[str, str] | None = None,
-) -> None:
-    """Draw the timeline as a PNG (matplotlib, Agg backend).
-
-    One row per node that held a VIP, with each VIP's holding intervals as coloured bars
-    (several VIPs share the row in thin lanes); one row per probing node with failed
-    probes as red ticks (per VIP lane); faults as vertical lines labelled with name and
-    phase; an LVS director's checker events as markers on its row (a real server down or
-    up, labelled with the server: `servers` maps addresses to node names; a pool applied),
-    each label where it overlaps no other label, else left out. The x axis is seconds
-    from the first fault (else from the timeline's start).
-    """
-    fig = draw_timeline(timeline, vips, fault_events, initial=initial, title=title, servers=servers)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
-
-
-def draw_timeline(
-    timeline: Timeline,
-    vips: Mapping[str, str],
-    fault_events: Iterable[Event],
-    *,
-    initial: Mapping[str, Collection[str]] | None = None,
-    title: str | None = None,
-    servers: Mapping[str, str] | None = None,
-) -> Figure:
-    """The matplotlib figure :func:`plot_timeline` saves."""
-    try:
-        # Figure + the Agg canvas directly, not pyplot: no global backend switch, no global
-        # figure registry (safe from threads and under any interactive backend).
-        from matplotlib import colormaps
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("plot_timeline needs matplotlib (pip install matplotlib)") from exc
-
-    faults = sorted(fault_events, key=lambda e: e.ts)
-    t_start = timeline.start if timeline.start is not None else 0.0
-    t_end = timeline.end if timeline.end is not None else t_start
-    t_ref = faults[0].ts if faults else t_start
-    if faults:
-        t_start = min(t_start, faults[0].ts)
-        t_end = max(t_end, faults[-1].ts)
-    span = max(t_end - t_start, 1e-3)
-
-    intervals = holders_over_time(timeline, vips, initial, start=t_start)
-    holders = sorted(
-        {n for ivs in intervals.values() for iv in ivs for n in iv.holders}
-        | {e.node for e in timeline if e.kind in (EventKind.VIP_ADDED, EventKind.VIP_REMOVED)}
-    )
-    marks = checker_marks(timeline, servers)
-    directors = sorted({m.node for m in marks} - set(holders))
-    probers = sorted({e.node for e in timeline if e.kind == EventKind.PROBE})
-    rows = holders + directors + [n for n in probers if n not in holders and n not in directors]
-    vip_names = list(vips)
-    colours = colormaps["tab10"]
-    lane = 0.8 / max(1, len(vip_names))
-    labelled: set[str] = set()
-
-    fig = Figure(figsize=(12, 1.2 + 0.7 * max(1, len(rows))))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for r, node in enumerate(rows):
-        y0 = r - 0.4
-        for k, vip in enumerate(vip_names):
-            bars = [
-                (iv.start - t_ref, (iv.end if iv.end is not None else t_end) - iv.start)
-                for iv in intervals.get(vip, [])
-                if node in iv.holders
-            ]
-            if bars:
-                ax.broken_barh(
-                    bars,
-                    (y0 + k * lane, lane * 0.9),
-                    facecolors=colours(k % 10),
-                    label=None if vip in labelled else f"{vip} held",
-                )
-                labelled.add(vip)
-        fails = [
-            (e.ts - t_ref, vip_names.index(e.get("vip")) if e.get("vip") in vips else 0)
-            for e in timeline
-            if e.kind == EventKind.PROBE and e.node == node and not e.get("ok")
-        ]
-        if fails:
-            ax.vlines(
-                [x for x, _ in fails],
-                [y0 + k * lane for _, k in fails],
-                [y0 + (k + 1) * lane for _, k in fails],
-                colors="red",
-                linewidth=0.8,
-                label="_failed probe" if "failed" in labelled else "failed probe",
-            )
-            labelled.add("failed")
-        for what, (marker, colour, legend, dy) in _CHECKER_STYLE.items():
-            xs = [m.ts - t_ref for m in marks if m.node == node and m.what == what]
-            if xs:
-                ax.plot(
-                    xs,
-                    [r + dy] * len(xs),
-                    linestyle="none",
-                    marker=marker,
-                    markersize=_MARKER_PT,
-                    markerfacecolor=colour,
-                    markeredgecolor="black",
-                    markeredgewidth=0.5,
-                    zorder=4,
-                    label=f"_{legend}" if what in labelled else legend,
-                )
-                labelled.add(what)
-    fault_labels = []
-    for f in faults:
-        x = f.ts - t_ref
-        ax.axvline(x, color="black", linestyle="--", linewidth=0.8)
-        label = f"{f.get('name', 'fault')} {f.get('phase', '')}".strip()
-        if f.get("target"):
-            label += f" ({f.get('target')})"
-        fault_labels.append(
-            ax.annotate(
-                label,
-                (x, 1.0),
-                xycoords=("data", "axes fraction"),
-                rotation=90,
-                va="top",
-                ha="right",
-                fontsize=7,
-            )
-        )
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_ylim(-0.6, max(0.6, len(rows) - 0.4))
-    ax.set_xlim(t_start - t_ref - span * 0.02, t_end - t_ref + span * 0.02)
-    ax.set_xlabel("seconds from the first fault" if faults else "seconds")
-    ax.grid(axis="x", alpha=0.3)
-    what = "VIP holders, failed probes (red) and faults (dashed)"
-    if marks:
-        what = "VIP holders, failed probes (red), faults (dashed) and checker events"
-    ax.set_title(title or what)
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        # beside the plot, not on it: the rows' bars and labels stay uncovered
-        ax.legend(
-            handles,
-            labels,
-            loc="upper left",
-            bbox_to_anchor=(1.005, 1.0),
-            borderaxespad=0,
-            fontsize=7,
-        )
-    fig.tight_layout()
-    # Labels last, where the layout is final: each where it covers no other label, no
-    # fault's label and no marker.
-    points = [(m.ts - t_ref, rows.index(m.node) + _CHECKER_STYLE[m.what][3]) for m in marks]
-    half = _MARKER_PT * fig.dpi / 72 / 2
-    taken = [_box(t.get_window_extent()) for t in fault_labels]
-    for px, py in ax.transData.transform(points) if points else []:
-        taken.append((px - half, py - half, px + half, py + half))
-    _label_marks(ax, [(p, m.label) for p, m in zip(points, marks, strict=True)], taken)
-    return fig
-
-
-def _box(bbox: Any, pad: float = 0.0) -> Box:
-    return (float(bbox.x0) - pad, float(bbox.y0) - pad, float(bbox.x1) + pad, float(bbox.y1) + pad)
-
-
-def _label_marks(
-    ax: Any, marks: Sequence[tuple[tuple[float, float], str | None]], taken: list[Box]
-) -> None:
-    """Label the checker markers at (x, y): above the marker, else right of it, else left
-    of it, else not at all."""
-    candidates = []
-    for xy, label in marks:
-        if label is None:
-            continue
-        texts = [
-            ax.annotate(
-                label,
-                xy,
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha=ha,
-                va=va,
-                fontsize=6,
-                zorder=5,
-                annotation_clip=True,
-            )
-            for dx, dy, ha, va in _LABEL_PLACES
-        ]
-        candidates.append(texts)
-    chosen = place_labels(
-        [[_box(t.get_window_extent(), pad=1.5) for t in texts] for texts in candidates], taken
-    )
-    for texts, pick in zip(candidates, chosen, strict=True):
-        for i, t in enumerate(texts):
-            if i != pick:
-                t.remove()
-            else:  # readable over a VIP's bar
-                t.set_bbox({"facecolor": "white", "alpha": 0.7, "pad": 0.3, "linewidth": 0})

@@ -32,8 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from . import waits
-from .checkbound import pool_bound
+from . import services, waits
 from .errors import LabTimeoutError, TopologyError, VipDidNotMove
 from .faults import Fault, Faults
 from .lab import Lab
@@ -409,14 +408,22 @@ class Scenario:
         return self._keep_pool(take())
 
     def pool_bound(self, director: str, server_ip: str, removed: bool = True) -> float | None:
-        """The checker's bound for the change, from the director's keepalived.conf as the
-        topology renders it (`checkbound`); None for a lab without its topology."""
+        """The bound for the change, from the balancer's config files as the topology
+        renders them: each of its services that health-checks `server_ip` gives one (an
+        LVS director's checker from keepalived.conf, `checkbound`; haproxy from
+        haproxy.cfg, `haproxybound`), the largest counts. None for a lab without its
+        topology, or when nothing checks that server."""
         topo, layout = self.lab.topology, self.lab.layout
         if topo is None or layout is None:
             return None
         addr = topo.addressing(layout.subnet, layout.subnet6)
-        conf = topo.render_files(director, addr).get(KEEPALIVED_CONF)
-        return pool_bound(conf.data, server_ip, removed=removed) if conf is not None else None
+        files = {path: f.data for path, f in topo.render_files(director, addr).items()}
+        bounds = [
+            b
+            for svc in services.SERVICES.values()
+            if (b := svc.pool_bound(files, server_ip, removed)) is not None
+        ]
+        return max(bounds) if bounds else None
 
 
 def _label(fault: Fault) -> str:

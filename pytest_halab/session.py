@@ -13,10 +13,12 @@ import hashlib
 import json
 import re
 import signal
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -26,20 +28,22 @@ from . import distribute
 from . import topology as topology_mod
 from .dockerhost import DockerHost
 from .errors import EngineWarning, LabMismatchError
+from .htmlextras import TestPicture
 from .lab import Lab
 from .measures import FailoverMeasure
+from .picture import measure_lines, picture_png
 from .poolmeasures import PoolChange
 from .report import (
     FailoverRecord,
     PoolRecord,
     ReportCollector,
     junit_properties,
-    plot_timeline,
     pool_junit_properties,
     write_json,
 )
 from .scenario import Scenario
 from .settings import HalabSettings
+from .timeline import EventKind, Timeline
 from .topology import Topology
 
 
@@ -50,6 +54,55 @@ def report_stem(nodeid: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_.")[:100] or "test"
     digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{readable}-{digest}"
+
+
+def picture_args(lab: Lab, hal: Scenario, timeline: Timeline) -> dict[str, Any]:
+    """What the timeline picture of a scenario draws beside its timeline (the keyword
+    arguments of ``picture.draw_timeline`` but the title): the lab's VIPs, balancers,
+    addresses and VRIDs, the faults, the holders at the start, the measures taken."""
+    layout = lab.layout
+    return {
+        "vips": {v: str(ip) for v, ip in lab.vip_addresses().items()},
+        "fault_events": timeline.of_kind("fault"),
+        "initial": hal.observation.initial_holders,
+        "servers": {str(n.ip): n.name for n in lab.nodes.values()},
+        "balancers": [b.name for b in lab.balancers()],
+        "vrids": {
+            d.vrid: d.instance
+            for d in (layout.vips.values() if layout else ())
+            if d.vrid is not None and d.instance is not None
+        },
+        "measures": list(hal.measures),
+        "pool_changes": list(hal.pool_changes),
+    }
+
+
+def note_instances(lab: Lab, hal: Scenario) -> None:
+    """Each balancer's instances as its engine's status dump says (state, effective
+    priority), as ``vrrp_status`` events stamped when asked: the picture's start for an
+    instance that says nothing more in the window (a backup whose priority never changes).
+    A balancer that cannot say is left out; a lab that cannot be asked is a warning, never
+    the test's error."""
+    asked = time.time()
+    try:
+        statuses = lab.instances()
+    except Exception as exc:
+        warnings.warn(f"halab: no engine status for the picture: {exc}", stacklevel=1)
+        return
+    for node, said in statuses.items():
+        if isinstance(said, str):
+            continue
+        for inst in said:
+            hal.observation.note(
+                node,
+                EventKind.VRRP_STATUS,
+                at=asked,
+                instance=inst.name,
+                state=inst.state,
+                priority=inst.effective_priority,
+                base_priority=inst.base_priority,
+                vrid=inst.vrid,
+            )
 
 
 MAX_LABS = 4  # labs kept running at once by one session: a 2-core machine runs a few well
@@ -175,6 +228,10 @@ class HalabRun:
             remember=(LabMismatchError,),
         )
         self.records = ReportCollector()
+        # With pytest-html's report asked for (htmlextras.HtmlExtras): each test's pictures,
+        # by item node id, until its teardown report takes them.
+        self.html = False
+        self._pictures: dict[str, list[TestPicture]] = {}
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
         self._old_sigterm: Any = None
         if worker:
@@ -218,7 +275,8 @@ class HalabRun:
     def scenario(self, request: pytest.FixtureRequest, lab: Lab) -> Iterator[Scenario]:
         """A Scenario for one test: failover measures and pool changes go to the JUnit
         record and the summary; with --hal-report, the test's timeline (JSON) and a picture
-        of it are written."""
+        of it are written; with pytest-html's --html, the picture and the measures go to
+        the test's row there."""
         node = request.node
         nodeid = distribute.original_nodeid(node.nodeid, node)
 
@@ -239,28 +297,50 @@ class HalabRun:
             node.user_properties.extend(pool_junit_properties(change))
 
         hal = Scenario(lab, record=record, record_pool=record_pool)
+        pictures = self.settings.report_dir is not None or self.html
         try:
             with hal:
+                if pictures:
+                    note_instances(lab, hal)
                 yield hal
         finally:
             # Written however the test or the restore ended: a failed restore (a lab that
             # cannot be put back) is when the timeline is most wanted.
-            if self.settings.report_dir is not None:
-                self._write_report_quietly(nodeid, lab, hal)
+            if self.settings.report_dir is not None or self.html:
+                self._write_report_quietly(nodeid, node.nodeid, lab, hal)
 
-    def _write_report_quietly(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
+    def take_pictures(self, item_nodeid: str) -> list[TestPicture]:
+        """The pictures drawn for a test (its scenarios'), forgotten here once taken."""
+        return self._pictures.pop(item_nodeid, [])
+
+    def _write_report_quietly(self, nodeid: str, item_nodeid: str, lab: Lab, hal: Scenario) -> None:
         """The test's report; a failure to write it is a warning, never the test's error."""
         try:
-            self._write_test_report(nodeid, lab, hal)
+            self._write_test_report(nodeid, item_nodeid, lab, hal)
         except Exception as exc:
             warnings.warn(
                 f"halab: no report for {nodeid}: {type(exc).__name__}: {exc}", stacklevel=1
             )
 
-    def _write_test_report(self, nodeid: str, lab: Lab, hal: Scenario) -> None:
-        assert self.settings.report_dir is not None
-        stem = report_stem(nodeid)
+    def _write_test_report(self, nodeid: str, item_nodeid: str, lab: Lab, hal: Scenario) -> None:
         tl = hal.observation.timeline()
+        out = self.settings.report_dir
+        if out is not None:
+            self._write_json(out / f"{report_stem(nodeid)}.json", nodeid, lab, hal, tl)
+        try:
+            png = picture_png(tl, title=nodeid, **picture_args(lab, hal, tl))
+        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
+            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+            return
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{report_stem(nodeid)}.png").write_bytes(png)
+        if self.html:
+            lines = tuple(measure_lines(hal.measures, hal.pool_changes))
+            pic = TestPicture(f"{nodeid} ({lab.engine_label})", png, lines)
+            self._pictures.setdefault(item_nodeid, []).append(pic)
+
+    def _write_json(self, path: Path, nodeid: str, lab: Lab, hal: Scenario, tl: Timeline) -> None:
         meta = {
             "test": nodeid,
             "lab": lab.lab_id,
@@ -269,25 +349,7 @@ class HalabRun:
             "topology": lab.layout.topology if lab.layout else None,
             "engine_warnings": lab.engine_warnings(),
         }
-        write_json(
-            self.settings.report_dir / f"{stem}.json",
-            tl,
-            hal.measures,
-            meta=meta,
-            pool_changes=hal.pool_changes,
-        )
-        try:
-            plot_timeline(
-                self.settings.report_dir / f"{stem}.png",
-                tl,
-                {v: str(ip) for v, ip in lab.vip_addresses().items()},
-                tl.of_kind("fault"),
-                initial=hal.observation.initial_holders,
-                title=nodeid,
-                servers={str(n.ip): n.name for n in lab.nodes.values()},
-            )
-        except RuntimeError as exc:  # matplotlib missing: the JSON is still there
-            warnings.warn(f"halab: no timeline picture for {nodeid}: {exc}", stacklevel=1)
+        write_json(path, tl, hal.measures, meta=meta, pool_changes=hal.pool_changes)
 
     # ------------------------------------------------------------ end of the run
 

@@ -30,6 +30,7 @@ __all__ = [
     "bare_addr",
     "holders_at",
     "holders_over_time",
+    "json_record",
     "split_brains",
 ]
 
@@ -42,12 +43,19 @@ class EventKind(StrEnum):
     VRRP_STATE = "vrrp_state"
     VRRP_GROUP_STATE = "vrrp_group_state"
     VRRP_NOTICE = "vrrp_notice"  # keepalived: priority changes, MASTER_RX_LOWER_PRI
+    # what an engine's status dump (keepalived's JSON signal) said of one instance when the
+    # observation began: state and effective priority, for the picture (no state change)
+    VRRP_STATUS = "vrrp_status"
     ENGINE = "engine"  # any other VRRP engine event (data["event"] names it)
     ADVERT = "advert"
     GARP = "garp"
     NA = "na"  # an unsolicited IPv6 neighbour advertisement: an IPv6 VIP's "GARP"
     CHECKER = "checker"  # an LVS director's checker: real server down/up, pool applied...
-    MAIL = "mail"  # a message the lab's SMTP server received (pytest_halab.mail)
+    # Added for the picture's markers before their producers exist (issue 11): a user's
+    # check or notify script run (node, script, args, exit status, duration), a mail the
+    # lab's SMTP server received.
+    SCRIPT = "script"
+    MAIL = "mail"  # produced by pytest_halab.mail: one per message the mail node received
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"
@@ -73,6 +81,19 @@ def elapsed(t0: float, t1: float) -> float:
 ANNOUNCEMENTS = frozenset({EventKind.GARP, EventKind.NA})
 """The event kinds by which a new holder announces a VIP on the wire: a gratuitous ARP
 (IPv4), an unsolicited neighbour advertisement (IPv6)."""
+
+
+def json_record(line: bytes) -> dict[str, Any] | None:
+    """One line of an in-node event log (JSON lines) as a dict; None when it is not one
+    (blank, cut short by a crash, or not an object)."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line.decode(errors="replace"))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def bare_addr(value: Any) -> str | None:
@@ -491,6 +512,8 @@ def describe(event: Event) -> str:
         arrow = f"{prev} -> " if prev else ""
         name = d.get("instance" if k == EventKind.VRRP_STATE else "group", "?")
         return f"{name} {arrow}{d.get('state', '?')}"
+    if k == EventKind.VRRP_STATUS:
+        return f"{d.get('instance', '?')} {d.get('state', '?')} priority {d.get('priority', '?')}"
     if k == EventKind.ADVERT:
         return (
             f"src {d.get('src', '?')} vrid {d.get('vrid', '?')} "

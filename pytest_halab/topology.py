@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -45,6 +45,9 @@ from . import engines, yamldoc
 from .directors import Directing, RealServerUse, read_virtual_servers
 from .errors import TopologyError
 from .yamldoc import short as _short
+
+if TYPE_CHECKING:
+    from .vrrp.conf.model import KeepalivedConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIRS_ENV = "HALAB_TOPOLOGY_PATH"
@@ -352,6 +355,9 @@ class Topology:
     path: Path
     vrrp: dict[str, VrrpBinding] = field(default_factory=dict)  # VIP name -> instance
     directing: Directing = field(default_factory=Directing)  # LVS directors, real servers
+    # node -> the notify scripts of its keepalived.conf that the topology ships (the lab
+    # wraps them to record each run)
+    notify_scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -674,7 +680,8 @@ def load(name_or_path: str | Path) -> Topology:
     topo.vrrp.update(_bind_vips(topo, root, sample, checked))
     _refuse_unused_mail(topo, root, sample, checked)
     uses = [u for c in checked.values() for u in c.real_servers]
-    topo = dataclasses.replace(topo, directing=Directing(tuple(uses)))
+    notify = {n: c.notify_scripts for n, c in checked.items() if c.notify_scripts}
+    topo = dataclasses.replace(topo, directing=Directing(tuple(uses)), notify_scripts=notify)
     return topo
 
 
@@ -690,6 +697,25 @@ class KeepalivedConf:
     instances: dict[str, VrrpBinding]  # address -> instance
     real_servers: tuple[RealServerUse, ...] = ()  # what its virtual servers ask of web nodes
     smtp_server: str | None = None  # global_defs smtp_server (an address: nothing resolved)
+    notify_scripts: tuple[str, ...] = ()  # the notify scripts among the node's files
+
+
+def _refuse_missing_scripts(
+    topo: Topology, node: str, cfg: KeepalivedConfig, src: Path, where: str
+) -> None:
+    """A script keepalived.conf names by a path nothing puts in the node (neither the
+    topology's files nor the image): refused at the line naming it (keepalived would
+    disable a track script, and never run a notify script, without a word in the test)."""
+    from .scriptpaths import provided, script_uses
+
+    files = frozenset(topo.spec.nodes[node].files)
+    for use in script_uses(cfg):
+        if provided(use.path, files) is False:
+            raise TopologyError(
+                f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: {src}:{use.line}: "
+                f"{use.keyword} of {use.owner}: {use.path} is not in the node: neither "
+                f"in the topology's files for {node} nor in the balancer image"
+            )
 
 
 def _check_keepalived_conf(
@@ -729,6 +755,7 @@ def _check_keepalived_conf(
                 f"{where}: nodes.{node}.files.{KEEPALIVED_CONF}: keepalived.conf has "
                 f"errors (keepalived -t would exit {status}):\n" + "\n".join(lines)
             )
+    _refuse_missing_scripts(topo, node, cfg, src, where)
     sample = topo.addressing(SAMPLE_SUBNET, SAMPLE_SUBNET6)
     uses = read_virtual_servers(
         node,
@@ -748,6 +775,7 @@ def _check_keepalived_conf(
         },
         tuple(uses),
         cfg.global_defs.smtp_server,
+        _wrapped_notifies(topo, node, cfg),
     )
 
 
@@ -786,6 +814,15 @@ def _same_ip(host: str, addresses: set[str]) -> bool:
         return str(ipaddress.ip_address(host)) in addresses
     except ValueError:
         return False
+
+
+def _wrapped_notifies(topo: Topology, node: str, cfg: KeepalivedConfig) -> tuple[str, ...]:
+    """The notify scripts the topology ships for `node`, which the lab wraps to record
+    each run (`scriptpaths.notify_wrapper`)."""
+    from .scriptpaths import script_uses
+
+    files = topo.spec.nodes[node].files
+    return tuple(sorted({u.path for u in script_uses(cfg) if u.notify and u.path in files}))
 
 
 def _bind_vips(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from . import waits, webserver
 from .errors import FaultError, FaultNotEffective
+from .faultmixin import FaultMixin
 from .topology import Role
 
 if TYPE_CHECKING:
@@ -138,24 +139,11 @@ def wait_effect(what: str, node: str, check: Callable[[], bool]) -> None:
     waits.until(what, check, VERIFY_TIMEOUT_S, 0.05, node=node, error=_not_effective)
 
 
-class NodeFaultMixin:
-    """What a mixin of node faults uses of ``Faults``: the lab, ``_apply`` and the
-    iptables steps."""
+class NodeFaultMixin(FaultMixin):
+    """``FaultMixin`` and the iptables steps of ``Faults``, for the faults of a node that
+    firewall it (web and mail nodes)."""
 
     if TYPE_CHECKING:
-        lab: Lab
-
-        def _apply(
-            self,
-            name: str,
-            target: str,
-            detail: str,
-            inject: Callable[[], object],
-            verify: Callable[[], None],
-            undo: Callable[[], None] | None,
-            *,
-            stamped: bool = False,
-        ) -> Fault: ...
 
         @staticmethod
         def _rule_steps(n: Node, rules: list[list[str]]) -> tuple[Step, Step, Step]: ...

@@ -9,11 +9,10 @@ integer microseconds, translated here into the timeline's shape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..timeline import Event, EventKind
+from ..timeline import Event, EventKind, json_record
 from .base import VrrpEngine
 
 
@@ -25,14 +24,8 @@ class Halab(VrrpEngine):
 
     @classmethod
     def parse_event(cls, line: bytes, node: str) -> Event | None:
-        line = line.strip()
-        if not line:
-            return None
-        try:
-            record = json.loads(line.decode(errors="replace"))
-        except ValueError:
-            return None
-        return engine_log_event(record, node) if isinstance(record, dict) else None
+        record = json_record(line)
+        return engine_log_event(record, node) if record is not None else None
 
 
 def engine_log_event(record: Mapping[str, Any], node: str) -> Event | None:

@@ -19,25 +19,12 @@ from pathlib import Path
 
 from .. import topology as topo_mod
 from ..errors import TopologyError
+from ..scriptpaths import IMAGE_SCRIPTS, SYSTEM_DIRS
 from ..vrrp.conf import FATAL_STATUSES, config_test_exit_status, load_config
 from ..vrrp.conf.diagnostics import Diagnostic
 from ..vrrp.conf.model import KeepalivedConfig
 
 __all__ = ["IMAGE_SCRIPTS", "Balancer", "LintInputError", "from_files", "from_topology"]
-
-# Paths the balancer image provides (lab/images/balancer/Dockerfile); a lab test checks
-# each is there and executable in a running balancer.
-IMAGE_SCRIPTS = frozenset(
-    {
-        "/etc/keepalived/check_nginx.sh",
-        "/etc/keepalived/nginx_check.sh",
-        "/server/scripts/check_list",
-        "/usr/local/nginx/sbin/nginx_check",
-    }
-)
-# Directories whose programs come with the image's Debian packages: a topology's script
-# there is not judged (lint does not know every package's files).
-_SYSTEM_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/libexec/")
 
 
 class LintInputError(Exception):
@@ -135,7 +122,7 @@ def _node_scripts(modes: dict[str, int]) -> ScriptCheck:
             return "ok" if modes[path] & 0o111 else "not executable"
         if path in IMAGE_SCRIPTS:
             return "ok"
-        if not path.startswith("/") or path.startswith(_SYSTEM_DIRS):
+        if not path.startswith("/") or path.startswith(SYSTEM_DIRS):
             return None
         return "missing"
 

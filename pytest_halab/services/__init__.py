@@ -1,6 +1,6 @@
 """The balancer services the lab knows, by name.
 
-Adding a service (haproxy, an LVS director): one module with a ``BalancerService``
+Adding a service: one module with a ``BalancerService``
 subclass, plus one line in ``_SERVICES``.
 """
 
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from .base import BalancerService
 from .checker import Checker
+from .haproxy import Haproxy
 from .nginx import Nginx
 
-_SERVICES: tuple[type[BalancerService], ...] = (Nginx, Checker)
+_SERVICES: tuple[type[BalancerService], ...] = (Nginx, Haproxy, Checker)
 SERVICES: dict[str, type[BalancerService]] = {s.name: s for s in _SERVICES}
 
 
@@ -19,4 +20,4 @@ def by_process(process: str) -> type[BalancerService] | None:
     return next((s for s in _SERVICES if s.process == process), None)
 
 
-__all__ = ["SERVICES", "BalancerService", "Checker", "by_process"]
+__all__ = ["SERVICES", "BalancerService", "Checker", "Haproxy", "Nginx", "by_process"]

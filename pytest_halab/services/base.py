@@ -9,11 +9,32 @@ balancer runs a service when the topology put the service's config file in it; t
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
+
+from ..timeline import Event, EventKind, json_record
 
 if TYPE_CHECKING:
     from ..nodes import Node
-    from ..timeline import Event
+
+
+def checker_event(line: bytes, node: str) -> Event | None:
+    """One JSON line of a health checker's event log as a timeline event of kind
+    ``checker``: ``{"ts": <epoch us>, "event": NAME, ...}`` (an LVS director's checker and
+    halab-haproxy-watch write this format); None when the line is not one."""
+    record = json_record(line)
+    if record is None:
+        return None
+    ts_us, name = record.pop("ts", None), record.pop("event", None)
+    if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
+        return None
+    record.pop("instance", None)
+    return Event(
+        ts=ts_us / 1_000_000,
+        node=node,
+        kind=EventKind.CHECKER.value,
+        data={"event": name, **record},
+    )
 
 
 class BalancerService:
@@ -24,11 +45,31 @@ class BalancerService:
     health_path: ClassVar[str]  # answers 2xx on `port` while the service is up
     start_cmd: ClassVar[str]  # starts it (in the background) when it is not running
     events_path: ClassVar[str | None] = None  # its events (JSON lines), if it writes any
+    # its config is put to `config_test_cmd` before a lab starts (`configcheck`)
+    checked_at_load: ClassVar[bool] = False
 
     @classmethod
     def ready_cmd(cls) -> str | None:
         """Shell run in the node: exit 0 once the service is up, for a service that has
         no health URL (None: its health URL says)."""
+        return None
+
+    @classmethod
+    def pool_bound(cls, files: Mapping[str, bytes], server_ip: str, removed: bool) -> float | None:
+        """How long its health checks may take to take the backend `server_ip` out of its
+        pool (`removed`) or back in, from the node's config files as rendered (path ->
+        content); None when it does not check that server."""
+        return None
+
+    @classmethod
+    def checker_info(cls, node: Node) -> dict[str, object] | None:
+        """What checks its backends, when it checks some: ``checker`` (the program),
+        ``plane`` (what serves the pool) and what else it says; None when it checks none."""
+        return None
+
+    @classmethod
+    def config_test_cmd(cls) -> str | None:
+        """Shell run in the node: exit 0 while its config would load (None: no test)."""
         return None
 
     @classmethod

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from ..timeline import Event, EventKind
-from .base import BalancerService
+from .. import checkbound
+from ..timeline import Event
+from ..topology import KEEPALIVED_CONF
+from .base import BalancerService, checker_event
 
 if TYPE_CHECKING:
     from ..nodes import Node
@@ -61,23 +64,18 @@ class Checker(BalancerService):
         return data if isinstance(data, dict) else {}
 
     @classmethod
+    def checker_info(cls, node: Node) -> dict[str, object] | None:
+        said = cls.status(node)
+        return {
+            "checker": str(said.get("checker", "halab-vrrpd --check")),
+            **{k: said[k] for k in ("plane", "reason", "approximations") if k in said},
+        }
+
+    @classmethod
+    def pool_bound(cls, files: Mapping[str, bytes], server_ip: str, removed: bool) -> float | None:
+        conf = files.get(KEEPALIVED_CONF)
+        return checkbound.pool_bound(conf, server_ip, removed=removed) if conf else None
+
+    @classmethod
     def parse_event(cls, line: bytes, node: str) -> Event | None:
-        line = line.strip()
-        if not line:
-            return None
-        try:
-            record = json.loads(line.decode(errors="replace"))
-        except ValueError:
-            return None
-        if not isinstance(record, dict):
-            return None
-        ts_us, name = record.pop("ts", None), record.pop("event", None)
-        if isinstance(ts_us, bool) or not isinstance(ts_us, int) or not isinstance(name, str):
-            return None
-        record.pop("instance", None)
-        return Event(
-            ts=ts_us / 1_000_000,
-            node=node,
-            kind=EventKind.CHECKER.value,
-            data={"event": name, **record},
-        )
+        return checker_event(line, node)

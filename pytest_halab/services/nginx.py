@@ -17,4 +17,8 @@ class Nginx(BalancerService):
     config_path: ClassVar[str] = "/etc/nginx/conf.d/halab.conf"
     port: ClassVar[int] = 80
     health_path: ClassVar[str] = "/halab-health"
-    start_cmd: ClassVar[str] = "nginx"
+    start_cmd: ClassVar[str] = "/etc/halab/services.d/20-nginx start"
+
+    @classmethod
+    def config_test_cmd(cls) -> str | None:
+        return "nginx -t -q"

@@ -253,7 +253,8 @@ class Daemon:
         return self.exit_code
 
     def shutdown(self) -> None:
-        """Every master sends priority 0 and drops its addresses; everything closes."""
+        """Every master sends priority 0 and drops its addresses, notify_stop scripts are
+        started (and left to run); everything else closes."""
         now = self.loop.time()
         for inst in list(self.instances.values()):
             self._apply(inst, inst.machine.shutdown(now))
@@ -261,7 +262,8 @@ class Daemon:
                 inst.timer.cancel()
         for tracker in self.scripts.values():
             tracker.stop()
-        self.runner.kill_all()
+        # Notify scripts keep running, notify_stop's included: keepalived does not wait for
+        # them, nor kill them (seed 003 stops haproxy from notify_stop).
         self.sockets.close_all()
         self.routing.stop()
         self.events.emit("daemon_stop", None, malformed=self.malformed)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_halab.vrrp.conf import VrrpInstance
+from pytest_halab.vrrp.conf.model import INSTANCE_NOTIFY_KEYWORDS
 from pytest_halab.vrrp.loop import Timer
 from pytest_halab.vrrp.net import VrrpSocket
 from pytest_halab.vrrp.packet import (
@@ -275,13 +276,7 @@ def machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
         "vips",
         "track_interfaces",
         "track_scripts",
-        "notify_master",
-        "notify_backup",
-        "notify_fault",
-        "notify_stop",
-        "notify",
-        "notify_master_rx_lower_pri",
-        "notify_deleted",
+        *INSTANCE_NOTIFY_KEYWORDS,
         "smtp_alert",
         "sync_group",
         "virtual_routes",

@@ -187,12 +187,6 @@ class ProcessRunner:
         threading.Thread(target=wait, daemon=True).start()
         return read_fd
 
-    def kill_all(self) -> None:
-        """Kill every child still running (at daemon exit)."""
-        for proc, _fd in list(self._children.values()):
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
 
 # --- vrrp_script ---------------------------------------------------------------------
 
@@ -289,7 +283,7 @@ class ScriptTracker:
         if self._stopped:
             return
         if self._timed_out:
-            self._result(False, "timed out")
+            self._result(False, "timed_out")  # keepalived 2.2.7 logs "VRRP_Script(x) timed_out"
         elif code == 0:
             self._result(True, "succeeded")
         elif code < 0:

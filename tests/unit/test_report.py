@@ -11,11 +11,11 @@ from rich.table import Table
 
 from pytest_halab import measures
 from pytest_halab.measures import FailoverMeasure, MeasureContext
+from pytest_halab.picture import plot_timeline
 from pytest_halab.report import (
     FailoverRecord,
     ReportCollector,
     junit_properties,
-    plot_timeline,
     read_json,
     render_text,
     summary_table,

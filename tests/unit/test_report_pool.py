@@ -16,14 +16,11 @@ import pytest
 from pytest_halab.assertions import assert_pool_change_within_bound, assert_pool_without
 from pytest_halab.faults import Fault
 from pytest_halab.lab import Lab
+from pytest_halab.picture import draw_timeline, marks_of, place_labels, plot_timeline
 from pytest_halab.poolmeasures import PoolChange
 from pytest_halab.report import (
     PoolRecord,
     ReportCollector,
-    checker_marks,
-    draw_timeline,
-    place_labels,
-    plot_timeline,
     pool_junit_properties,
     pool_summary_table,
     read_json,
@@ -313,15 +310,15 @@ def test_write_json_keeps_pool_changes(tmp_path: Path) -> None:
 
 
 def test_checker_marks_name_the_servers() -> None:
-    marks = checker_marks(lvs_timeline(), SERVERS)
-    lvs1 = [(round(m.ts - T0, 4), m.what, m.label) for m in marks if m.node == "lvs1"]
+    marks = marks_of(lvs_timeline(), SERVERS)
+    lvs1 = [(round(m.ts - T0, 4), m.style.name, m.label) for m in marks if m.node == "lvs1"]
     assert lvs1 == [
-        (2.5, "down", "web1"),
+        (2.5, "rs_down", "web1"),
         (2.5004, "pool", None),
-        (8.0, "up", "web1"),
+        (8.0, "rs_up", "web1"),
         (8.0004, "pool", None),
     ]
-    assert {m.label for m in checker_marks(lvs_timeline()) if m.label} == {"10.0.0.20"}
+    assert {m.label for m in marks_of(lvs_timeline()) if m.label} == {"10.0.0.20"}
 
 
 def test_place_labels_takes_the_first_free_place_or_none() -> None:
@@ -343,11 +340,16 @@ def test_the_picture_has_the_checkers_markers_and_labels_that_do_not_overlap(
     pytest.importorskip("matplotlib")
     tl = lvs_timeline()
     fig = draw_timeline(tl, VIPS, tl.of_kind("fault"), servers=SERVERS)
-    ax = fig.axes[0]
+    ax = fig.axes[1]
     rows = [t.get_text() for t in ax.get_yticklabels()]
-    assert rows == ["lvs1", "lvs2", "client"]  # lvs2 never held the VIP: a row for its checker
-    legend = ax.get_legend()
-    assert legend is not None
+    # lvs2 never held the VIP and is not named a balancer: a row for its checker all the same
+    assert rows == [
+        "lvs1 state",
+        "VI_1 10.0.0.3 held by",
+        "VI_1 10.0.0.3 failed requests",
+        "lvs2",
+    ]
+    (legend,) = fig.legends
     entries = [t.get_text() for t in legend.get_texts()]
     for entry in ("real server down (checker)", "real server up (checker)", "pool applied"):
         assert any(e.startswith(entry) for e in entries), entries
@@ -368,7 +370,7 @@ def test_crowded_checker_labels_are_left_out_rather_than_overlap() -> None:
     events = [rs_state(T0 + i * 0.001, "lvs1", RS1 if i % 2 else RS2, i % 4 < 2) for i in range(40)]
     events.append(Event(T0 + 10.0, "client", "probe", {"vip": "VI_1", "ok": True}))
     tl = Timeline(events, vips=VIPS)
-    ax = draw_timeline(tl, VIPS, [], servers=SERVERS).axes[0]
+    ax = draw_timeline(tl, VIPS, [], servers=SERVERS).axes[1]
     labels = [t for t in ax.texts if t.get_text() in ("web1", "web2")]
     assert 1 <= len(labels) < 40
     boxes = [t.get_window_extent() for t in labels]

@@ -387,7 +387,7 @@ def test_script_timeout_is_a_failure(tmp_path: Path, loop: EventLoop) -> None:
     start = time.monotonic()
     tracker.start()
     _drive(loop, lambda: bool(details))
-    assert details == ["timed out"]
+    assert details == ["timed_out"]
     assert time.monotonic() - start < 2.0
     tracker.stop()
 
@@ -666,11 +666,23 @@ CONF = (
 FakeDaemon = Callable[[str], tuple[daemon.Daemon, _FakeNetlink]]
 
 
+def _deaf_monitor() -> socket.socket:
+    """A netlink socket in no multicast group: it never has anything to read."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    sock.bind((0, 0))
+    sock.setblocking(False)
+    return sock
+
+
 @pytest.fixture
 def fake_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDaemon]:
     """Build a Daemon from a config text, on a fake kernel the test controls."""
     monkeypatch.setattr(links, "VrrpSocket", _FakeVrrpSocket)
     monkeypatch.setattr(daemon.Daemon, "_install_signals", lambda self: None)
+    # The fake kernel's events are the test's alone: the monitor hears nothing of the
+    # host's (labs on the same machine add and delete veths all the time).
+    monkeypatch.setattr(daemon.Netlink, "monitor", staticmethod(_deaf_monitor))
+    monkeypatch.setattr(daemon.Netlink, "watch_routing", staticmethod(lambda *_a, **_k: None))
     made: list[daemon.Daemon] = []
 
     def make(conf_text: str) -> tuple[daemon.Daemon, _FakeNetlink]:
@@ -888,9 +900,6 @@ class _RecordingRunner:
     ) -> None:
         self.started.append((list(argv), user, group))
 
-    def kill_all(self) -> None:
-        pass
-
 
 @pytest.fixture
 def shared_script() -> Iterator[Path]:
@@ -939,6 +948,31 @@ def test_notify_scripts_run_as_their_own_users(
     runner.started.clear()
     _advert_from_peer(d, "VI_1", 100)
     assert runner.started == [([s, "lower"], "root", None)]
+
+
+def test_notify_stop_runs_to_its_end_after_the_daemon_stopped(
+    fake_daemon: FakeDaemon, tmp_path: Path
+) -> None:
+    """keepalived starts notify_stop at shutdown and leaves it running (seed 003 stops
+    haproxy there): the script outlives the daemon's shutdown and finishes."""
+    done = tmp_path / "stopped"
+    script = tmp_path / "notify_stop.sh"
+    script.write_text(f"#!/bin/sh\nsleep 0.3\necho done > {done}\n")
+    script.chmod(0o755)
+    conf = CONF.replace(
+        "    virtual_ipaddress {", f"    notify_stop {script}\n    virtual_ipaddress {{"
+    )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    d.shutdown()
+    assert not done.exists()  # started, not waited for
+    deadline = time.monotonic() + 5
+    while not done.exists():
+        assert time.monotonic() < deadline, "notify_stop was killed with the daemon"
+        time.sleep(0.05)
+    assert done.read_text() == "done\n"
 
 
 # --- packets -----------------------------------------------------------------------------

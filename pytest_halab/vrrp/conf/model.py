@@ -226,6 +226,18 @@ class TrackScript:
     line: int = 0
 
 
+# The notify-type keywords of a vrrp_instance (a vrrp_sync_group has the first five).
+INSTANCE_NOTIFY_KEYWORDS = (
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "notify_master_rx_lower_pri",
+    "notify_deleted",
+)
+
+
 @dataclass
 class NotifyScript:
     """A notify-type script (``notify_master``, ``notify``, ``vrrp_notify_fifo_script``...,
