@@ -92,27 +92,30 @@ def test_a_mail_node_no_balancer_mails_to_is_refused_at_its_line(
     assert "smtp_server {{ mail.ip }}" in msg
 
 
-def test_mail_ip_without_a_mail_node_is_a_clear_error(tmp_path: Path) -> None:
-    topo = TOPO.replace("  smtp1: {role: mail, host: 25}\n", "")
-    p = write(tmp_path, "smtp_server {{ mail.ip }}", topo)
+MAIL_NODE = "  smtp1: {role: mail, host: 25}\n"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "where", "says"),
+    [
+        # {{ mail.ip }} with no mail node: at the template's line
+        ("", "ka.conf:5: ", "{{ mail.ip }} names the lab's mail node, and this topology has none"),
+        # a second mail node: at its role
+        (
+            MAIL_NODE + "  smtp2: {role: mail, host: 26}\n",
+            "mailer.yaml:11: nodes.smtp2.role: ",
+            "at most one mail node",
+        ),
+    ],
+)
+def test_mail_nodes_other_than_one_are_refused_where_they_are_written(
+    tmp_path: Path, nodes: str, where: str, says: str
+) -> None:
+    p = write(tmp_path, "smtp_server {{ mail.ip }}", TOPO.replace(MAIL_NODE, nodes))
     with pytest.raises(TopologyError) as info:
         topology.load(p)
     msg = str(info.value)
-    assert f"{tmp_path / 'ka.conf'}:5: " in msg, msg
-    assert "{{ mail.ip }} names the lab's mail node, and this topology has none" in msg
-
-
-def test_two_mail_nodes_are_refused_at_the_second(tmp_path: Path) -> None:
-    topo = TOPO.replace(
-        "  smtp1: {role: mail, host: 25}\n",
-        "  smtp1: {role: mail, host: 25}\n  smtp2: {role: mail, host: 26}\n",
-    )
-    p = write(tmp_path, "smtp_server {{ mail.ip }}", topo)
-    with pytest.raises(TopologyError) as info:
-        topology.load(p)
-    msg = str(info.value)
-    assert f"{p}:11: nodes.smtp2.role: " in msg, msg
-    assert "at most one mail node" in msg
+    assert f"{tmp_path / where}" in msg and says in msg, msg
 
 
 def test_a_host_name_as_smtp_server_is_refused_as_keepalived_t_does(tmp_path: Path) -> None:
