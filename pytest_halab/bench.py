@@ -75,12 +75,26 @@ def _kill_service(process: str) -> BenchFault:
     return lambda hal, master: hal.faults.kill_process(master, process, "SIGKILL")
 
 
+def _after(_first: Fault, then: Fault) -> Fault:
+    """Two faults applied in order; the second is the one measured (both are reverted
+    with the run's scenario)."""
+    return then
+
+
 FAULTS: dict[str, BenchFault] = {
     "crash_node": lambda hal, master: hal.faults.crash_node(master),
     # one per balancer service: its processes SIGKILLed on the master
     **{f"kill_{s.name}": _kill_service(s.process) for s in services.SERVICES.values()},
     "sigterm_vrrp": lambda hal, master: hal.faults.kill_process(master, "vrrp", "SIGTERM"),
     "link_down": lambda hal, master: hal.faults.link_down(master),
+    # the master crashes while the lab's mail server is unreachable (a topology with a
+    # mail node): compare with crash_node for what an unreachable server costs a takeover
+    "crash_node_mail_stopped": lambda hal, master: _after(
+        hal.faults.stop_mail(), hal.faults.crash_node(master)
+    ),
+    "crash_node_mail_firewalled": lambda hal, master: _after(
+        hal.faults.firewall_mail(), hal.faults.crash_node(master)
+    ),
 }
 # Faults on a real server (stop_web, hang_web...) move no VIP: they are the pool bench's
 # (poolbench.POOL_FAULTS), which measures the directors' pools instead.

@@ -319,8 +319,10 @@ def add_parser(sub: Any) -> None:
         "--fault",
         default=None,
         help=f"faults, comma-separated (default {DEFAULT_BENCH_FAULTS}): crash_node, "
-        "kill_nginx, sigterm_vrrp, link_down (failover bench); stop_web, kill_web, hang_web, "
-        "firewall_web, web_error, refuse_checks (pool bench, LVS topologies)",
+        "kill_nginx, sigterm_vrrp, link_down, crash_node_mail_stopped, "
+        "crash_node_mail_firewalled (a topology with a mail node) (failover bench); "
+        "stop_web, kill_web, hang_web, firewall_web, web_error, refuse_checks (pool bench, "
+        "LVS topologies)",
     )
     bn.add_argument(
         "--target",

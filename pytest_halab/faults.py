@@ -35,6 +35,7 @@ from .errors import FaultError, FaultNotEffective, NodeCommandError
 from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
 from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 from .labels import FAULT_RULE_COMMENT
+from .mailfaults import MailFaults
 from .nodes import pid_in_container
 from .servicefaults import ServiceFaults
 from .vrrp.conf import set_instance_priority
@@ -100,9 +101,9 @@ class Fault:
 
 
 @dataclass
-class Faults(WebFaults, ServiceFaults):
+class Faults(WebFaults, ServiceFaults, MailFaults):
     """Fault injection on a running lab (the web-node faults come from ``WebFaults``, the
-    service-config ones from ``ServiceFaults``)."""
+    service-config ones from ``ServiceFaults``, the mail node's from ``MailFaults``)."""
 
     lab: Lab
     sink: FaultSink | None = None

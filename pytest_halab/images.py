@@ -79,6 +79,7 @@ SPECS: tuple[ImageSpec, ...] = (
     ImageSpec("balancer", "base", _vrrp_sources()),
     ImageSpec("web", "base"),
     ImageSpec("client", "base"),
+    ImageSpec("mail", "base"),
 )
 
 

@@ -28,6 +28,7 @@ from . import (
     hostrules,
     images,
     instances,
+    mail,
     scriptpaths,
     services,
     waits,
@@ -60,7 +61,12 @@ ENGINE_GRACE_S = 2.0
 ENGINE_LAG_S = 0.5
 MASTER_START_WAIT_S = 10.0
 
-_ROLE_IMAGE = {Role.CLIENT: "client", Role.BALANCER: "balancer", Role.WEB: "web"}
+_ROLE_IMAGE = {
+    Role.CLIENT: "client",
+    Role.BALANCER: "balancer",
+    Role.WEB: "web",
+    Role.MAIL: "mail",
+}
 
 # The nodes of an IPv6 lab do no duplicate address detection. The lab hands out every
 # address once, so DAD protects against nothing here, while it would make a VIP an engine
@@ -301,10 +307,13 @@ class Lab:
         names = list(spec.nodes)
         made = parallel(create, names)
         self.nodes = dict(zip(names, made, strict=True))
-        # Balancers first: their VRRP engines then count down their timers while the other
-        # nodes start.
+        # The mail node first, so that the engines' first mails find its server; then the
+        # balancers: their VRRP engines count down their timers while the other nodes start.
+        parallel(_start_node, self.mail_nodes())
         parallel(_start_node, self.balancers())
-        others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
+        others = [
+            n for n in self.nodes.values() if n.role not in (Role.BALANCER.value, Role.MAIL.value)
+        ]
         parallel(
             lambda job: job(),
             [self._release_engines, *(lambda n=n: _start_node(n) for n in others)],
@@ -370,6 +379,10 @@ class Lab:
     def balancers(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == Role.BALANCER.value]
 
+    def mail_nodes(self) -> list[Node]:
+        """The mail node (the lab's SMTP server), if the topology has one."""
+        return [n for n in self.nodes.values() if n.role == Role.MAIL.value]
+
     def webs(self) -> list[Node]:
         """The web nodes (the real servers behind the balancers)."""
         return [n for n in self.nodes.values() if n.role == Role.WEB.value]
@@ -388,6 +401,7 @@ class Lab:
                 elif ready is not None:
                     in_node.append((n, ready))
         loop = " ".join(f"until curl -sf -m 1 -o /dev/null {u}; do sleep 0.05; done;" for u in urls)
+        in_node += [(n, mail.READY_CMD) for n in self.mail_nodes()]
         budget = max(5, int(self.ready_timeout))
         if in_node:
             self._wait_in_node(in_node, budget)
@@ -703,10 +717,17 @@ class Lab:
                 )
             # the web nodes too: apache serving, whatever web fault was left in place
             webs = self.webs()
-            parallel(
-                lambda n: n.exec(webserver.ensure_serving_cmd() if n in webs else ensure),
-                [*self.balancers(), *webs],
-            )
+            mails = self.mail_nodes()
+
+            def ensure_node(n: Node) -> None:
+                if n in webs:
+                    n.exec(webserver.ensure_serving_cmd())
+                elif n in mails:
+                    n.exec(mail.ensure_running_cmd())
+                else:
+                    n.exec(ensure)
+
+            parallel(ensure_node, [*self.balancers(), *webs, *mails])
             # services that tell readiness in the node (haproxy: every checked server
             # serving again, `rise` checks after a web fault's revert)
             in_node = [

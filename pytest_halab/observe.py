@@ -15,6 +15,8 @@ While an ``Observation`` runs:
   event log (``--event-log``, translated by :func:`engine_log_event`), and keepalived's notify
   FIFO, which ``halab-observe --fifo`` reads in the node from keepalived's start on
   (``keepalived-events.jsonl``; the balancer image's ``30-vrrp`` sets that up);
+- the lab's mail node (if any) keeps every message its SMTP server received, stamped on
+  receipt: each becomes a ``mail`` event of the node that sent it (``pytest_halab.mail``);
 - faults add their own events (inject, effective, revert): an ``Observation`` is the
   ``FaultSink`` the scenario hands its faults.
 
@@ -33,10 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from . import scriptpaths, services
+from . import mail, scriptpaths, services
 from .errors import ObserverError
 from .nodes import parallel
-from .timeline import Event, Timeline
+from .timeline import Event, EventKind, Timeline
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -290,6 +292,31 @@ class Observation:
                     out.append(ev)
         out.extend(self._service_events(bals))
         out.extend(self._script_events(bals))
+        out.extend(self._mail_events())
+        return out
+
+    def _mail_events(self) -> list[Event]:
+        """The messages the lab's mail node received since the observation started
+        (its mailbox: one ``mail`` event per message, stamped on receipt)."""
+        nodes = self.lab.mail_nodes()
+
+        def read(n: Node) -> bytes:
+            try:
+                return n.read_file(mail.MAILBOX)
+            except (FileNotFoundError, docker.errors.APIError):
+                return b""
+
+        node_of_ip = {str(n.ip): n.name for n in self.lab.nodes.values()}
+        out = []
+        for n, raw in zip(nodes, parallel(read, nodes), strict=True):
+            for line in raw.splitlines():
+                ev = Event.from_record(line, n.name)
+                if (
+                    ev is not None
+                    and ev.kind == EventKind.MAIL
+                    and ev.ts >= self.started_at - 0.001
+                ):
+                    out.append(mail.sender_event(ev, node_of_ip))
         return out
 
     def _script_events(self, bals: list[Node]) -> list[Event]:

@@ -36,6 +36,7 @@ from . import services, waits
 from .errors import LabTimeoutError, TopologyError, VipDidNotMove
 from .faults import Fault, Faults
 from .lab import Lab
+from .mail import Mail, mails
 from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .movebound import MoveBound, move_bound
 from .nodes import parallel
@@ -95,6 +96,13 @@ class Scenario:
     def timeline(self) -> Timeline:
         """Everything observed so far (agents keep running)."""
         return self.observation.snapshot()
+
+    def mail(self) -> list[Mail]:
+        """The messages the lab's SMTP server (its mail node) received since the test
+        began, in the order received: ``from_``, ``to``, ``subject``, ``body``,
+        ``received_at``, ``sender_node``... (see :class:`~pytest_halab.mail.Mail`)."""
+        addrs = {ip: name for name, ip in self._node_addrs().items()}
+        return mails(self.timeline(), addrs)
 
     def _node_addrs(self) -> dict[str, str]:
         return {n.name: str(n.ip) for n in self.lab.nodes.values()}

@@ -55,7 +55,7 @@ class EventKind(StrEnum):
     # check or notify script run (node, script, args, exit status, duration), a mail the
     # lab's SMTP server received.
     SCRIPT = "script"
-    MAIL = "mail"
+    MAIL = "mail"  # produced by pytest_halab.mail: one per message the mail node received
     PROBE = "probe"
     FAULT = "fault"
     NOTE = "note"

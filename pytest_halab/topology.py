@@ -67,6 +67,7 @@ class Role(StrEnum):
     CLIENT = "client"
     BALANCER = "balancer"
     WEB = "web"
+    MAIL = "mail"  # the lab's SMTP server (halab/mail): what smtp_server {{ mail.ip }} reaches
 
 
 HostNumber = Annotated[int, Field(ge=2, le=254, description="host part of the node's address")]
@@ -299,6 +300,13 @@ class TopologySpec(_Frozen):
                     f"master {vip.master!r} is {what} (balancers: {known})",
                     ("vips", vname, "master"),
                 )
+        mails = [n for n, s in self.nodes.items() if s.role is Role.MAIL]
+        if len(mails) > 1:
+            raise _Located(
+                f"a topology has at most one mail node ({{{{ mail.ip }}}} names it); "
+                f"{mails[0]} is one already",
+                ("nodes", mails[1], "role"),
+            )
         roles = [n.role for n in self.nodes.values()]
         if roles.count(Role.CLIENT) != 1:
             raise ValueError("a topology needs exactly one client node")
@@ -399,6 +407,7 @@ class Topology:
                 if subnet6 is not None
                 else {}
             ),
+            mail=next(iter(self.nodes_with_role(Role.MAIL)), None),
         )
 
     def render_files(self, node: str, addr: Addressing) -> dict[str, RenderedFile]:
@@ -439,6 +448,10 @@ class Addressing:
     subnet6: ipaddress.IPv6Network | None = None
     gateway6: ipaddress.IPv6Address | None = None
     nodes6: dict[str, ipaddress.IPv6Address] = field(default_factory=dict)
+    mail: str | None = None  # the node of role mail, if any
+
+
+MAIL_VAR = "mail"  # {{ mail.ip }}: the address of the topology's mail node
 
 
 def _template_vars(node: str, addr: Addressing) -> dict[str, str]:
@@ -465,6 +478,10 @@ def _template_vars(node: str, addr: Addressing) -> dict[str, str]:
             v[f"{n}.ip6"] = str(ip6)
     for n, vip_ip in addr.vips.items():
         v[f"vip.{n}"] = str(vip_ip)
+    if addr.mail is not None:  # the mail node, whatever its name: {{ mail.ip }}
+        v[f"{MAIL_VAR}.ip"] = str(addr.nodes[addr.mail])
+        if addr.mail in addr.nodes6:
+            v[f"{MAIL_VAR}.ip6"] = str(addr.nodes6[addr.mail])
     return v
 
 
@@ -522,6 +539,11 @@ def render_template(path: Path, variables: dict[str, str]) -> str:
     lines = text.splitlines(keepends=True)
     for lineno, line in enumerate(lines, 1):
         for m in _PLACEHOLDER.finditer(line):
+            if m.group(1).startswith(f"{MAIL_VAR}.") and f"{MAIL_VAR}.ip" not in variables:
+                raise TopologyError(
+                    f"{path}:{lineno}: {{{{ {m.group(1)} }}}} names the lab's mail node, and "
+                    f"this topology has none: add a node of role mail (the lab's SMTP server)"
+                )
             if m.group(1) not in variables:
                 known = ", ".join(sorted(variables))
                 raise TopologyError(
@@ -656,6 +678,7 @@ def load(name_or_path: str | Path) -> Topology:
                 topo, node, nspec.files[KEEPALIVED_CONF].template, rendered[KEEPALIVED_CONF], line
             )
     topo.vrrp.update(_bind_vips(topo, root, sample, checked))
+    _refuse_unused_mail(topo, root, sample, checked)
     uses = [u for c in checked.values() for u in c.real_servers]
     notify = {n: c.notify_scripts for n, c in checked.items() if c.notify_scripts}
     topo = dataclasses.replace(topo, directing=Directing(tuple(uses)), notify_scripts=notify)
@@ -673,6 +696,7 @@ class KeepalivedConf:
     template: str
     instances: dict[str, VrrpBinding]  # address -> instance
     real_servers: tuple[RealServerUse, ...] = ()  # what its virtual servers ask of web nodes
+    smtp_server: str | None = None  # global_defs smtp_server (an address: nothing resolved)
     notify_scripts: tuple[str, ...] = ()  # the notify scripts among the node's files
 
 
@@ -750,8 +774,46 @@ def _check_keepalived_conf(
             for v in inst.vips
         },
         tuple(uses),
+        cfg.global_defs.smtp_server,
         _wrapped_notifies(topo, node, cfg),
     )
+
+
+def _refuse_unused_mail(
+    topo: Topology, root: yaml.Node | None, sample: Addressing, confs: dict[str, KeepalivedConf]
+) -> None:
+    """A mail node no balancer mails to is a mistake (its mailbox would stay empty and a
+    test reading it would pass or fail for a reason nobody meant): refused at its line
+    unless some balancer's keepalived.conf has ``smtp_server {{ mail.ip }}``."""
+    if sample.mail is None:
+        return
+    mine = {str(sample.nodes[sample.mail])}
+    if sample.mail in sample.nodes6:
+        mine.add(str(sample.nodes6[sample.mail]))
+    used = [
+        n for n, c in confs.items() if c.smtp_server is not None and _same_ip(c.smtp_server, mine)
+    ]
+    if used:
+        return
+    line = yamldoc.line_of(root, ("nodes", sample.mail, "role"))
+    seen = [
+        f"{n}'s {c.template} has smtp_server {c.smtp_server}"
+        if c.smtp_server
+        else f"{n}'s {c.template} has no smtp_server"
+        for n, c in confs.items()
+    ]
+    raise TopologyError(
+        f"{topo.path}:{line}: nodes.{sample.mail}.role: mail node {sample.mail} is the "
+        f"smtp_server of no balancer ({'; '.join(seen) or 'no balancer has a keepalived.conf'}): "
+        f"write `smtp_server {{{{ mail.ip }}}}` in a global_defs, or remove the node"
+    )
+
+
+def _same_ip(host: str, addresses: set[str]) -> bool:
+    try:
+        return str(ipaddress.ip_address(host)) in addresses
+    except ValueError:
+        return False
 
 
 def _wrapped_notifies(topo: Topology, node: str, cfg: KeepalivedConfig) -> tuple[str, ...]:

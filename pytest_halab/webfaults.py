@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .lab import Lab
     from .nodes import Node
 
-__all__ = ["ANSWER_BOUND_S", "WebAnswer", "WebFaults", "ask"]
+__all__ = ["ANSWER_BOUND_S", "NodeFaultMixin", "WebAnswer", "WebFaults", "ask", "wait_effect"]
 
 VERIFY_TIMEOUT_S = 10.0
 # How long the client waits to connect, then for the first byte of an answer. A lab-local
@@ -133,18 +133,25 @@ def _not_effective(message: str, node: str | None) -> BaseException:
     return FaultNotEffective(node or "?", message)
 
 
-def _wait(what: str, node: str, check: Callable[[], bool]) -> None:
+def wait_effect(what: str, node: str, check: Callable[[], bool]) -> None:
+    """Wait for a fault's effect on a node (or its undoing): FaultNotEffective naming it
+    after VERIFY_TIMEOUT_S."""
     waits.until(what, check, VERIFY_TIMEOUT_S, 0.05, node=node, error=_not_effective)
 
 
-class WebFaults(FaultMixin):
-    """The web-node faults of :class:`~pytest_halab.faults.Faults` (a mixin: ``Faults``
-    provides the lab, ``_apply`` and the iptables steps)."""
+class NodeFaultMixin(FaultMixin):
+    """``FaultMixin`` and the iptables steps of ``Faults``, for the faults of a node that
+    firewall it (web and mail nodes)."""
 
     if TYPE_CHECKING:
 
         @staticmethod
         def _rule_steps(n: Node, rules: list[list[str]]) -> tuple[Step, Step, Step]: ...
+
+
+class WebFaults(NodeFaultMixin):
+    """The web-node faults of :class:`~pytest_halab.faults.Faults` (a mixin: ``Faults``
+    provides the lab, ``_apply`` and the iptables steps)."""
 
     # ------------------------------------------------------------ helpers
 
@@ -184,9 +191,9 @@ class WebFaults(FaultMixin):
 
     def _gone(self, n: Node) -> None:
         """No apache process left, nothing listening on its port, connections refused."""
-        _wait(f"no {webserver.PROCESS} process", n.name, lambda: not n.pids(webserver.PGREP))
+        wait_effect(f"no {webserver.PROCESS} process", n.name, lambda: not n.pids(webserver.PGREP))
         listening = webserver.listening_cmd()
-        _wait(
+        wait_effect(
             f"nothing listening on port {webserver.PORT}",
             n.name,
             lambda: not n.exec(listening).output.strip(),
@@ -194,7 +201,7 @@ class WebFaults(FaultMixin):
         self._expect(n, webserver.PORT, ("refused",), f"{webserver.PROCESS} is down")
 
     def _serving(self, n: Node, body: str) -> None:
-        _wait(
+        wait_effect(
             f"{n.name} answering 200 {body!r} to the client",
             n.name,
             lambda: ask(self.lab, n.name).serves(body),
@@ -267,7 +274,7 @@ class WebFaults(FaultMixin):
             return got.kind == "http" and got.status != 200
 
         def verify() -> None:
-            _wait("an HTTP answer other than 200 from the client's request", node, not_200)
+            wait_effect("an HTTP answer other than 200 from the client's request", node, not_200)
             got = seen[-1]
             if got.status != status:
                 raise FaultNotEffective(
@@ -302,7 +309,7 @@ class WebFaults(FaultMixin):
             return len(states) == len(listed) and all(s.startswith("T") for s in states)
 
         def verify() -> None:
-            _wait(f"{webserver.PROCESS} ({' '.join(listed)}) stopped", node, stopped)
+            wait_effect(f"{webserver.PROCESS} ({' '.join(listed)}) stopped", node, stopped)
             self._expect(n, webserver.PORT, ("silent",), f"{webserver.PROCESS} is frozen")
 
         def undo() -> None:
@@ -335,7 +342,7 @@ class WebFaults(FaultMixin):
 
         def undo() -> None:
             delete()
-            _wait(
+            wait_effect(
                 f"connections to port {port} not timing out",
                 node,
                 lambda: ask(self.lab, node, port).kind != "timeout",
@@ -379,7 +386,7 @@ class WebFaults(FaultMixin):
 
         def undo() -> None:
             delete()
-            _wait(
+            wait_effect(
                 f"{asker}'s connections to port {port} served",
                 node,
                 lambda: ask(self.lab, node, port, source=asker).serves(body),

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..vrrp.conf.model import VrrpInstance
+from ..vrrp.smtpalert import MailPolicy, alert_setting
 from ..vrrp.track import TrackedItem, tracking_result
 from .subjects import Balancer
 
@@ -490,6 +491,36 @@ def router_id_shared(balancers: list[Balancer]) -> Iterator[Finding]:
             )
 
 
+def mail_never_sent(balancers: list[Balancer]) -> Iterator[Finding]:
+    """notification_email and smtp_server set, and no smtp_alert where keepalived 2.2.7
+    looks for one (the instance's or group's own, global smtp_alert_vrrp, global
+    smtp_alert): it mails nothing (seeds 001-004 as written)."""
+    for b in balancers:
+        gd = b.cfg.global_defs
+        if not gd.notification_email or gd.smtp_server is None:
+            continue
+        policy = MailPolicy(
+            global_alert=alert_setting(gd.options, "smtp_alert"),
+            global_alert_vrrp=alert_setting(gd.options, "smtp_alert_vrrp"),
+        )
+        own = [i.smtp_alert for i in b.cfg.instances.values()]
+        own += [g.smtp_alert for g in b.cfg.sync_groups.values()]
+        if not own or any(policy.wants(o) for o in own):
+            continue
+        file, line = b.where(*gd.lines.get("smtp_server", ("", 1)))
+        yield Finding(
+            "mail-never-sent",
+            "warning",
+            file,
+            line,
+            f"{b.name}: notification_email and smtp_server are set, but no smtp_alert: "
+            f"keepalived 2.2.7 sends no state-change mail (add smtp_alert to global_defs, "
+            f"or to each vrrp_instance that should mail)",
+            (),
+            (b.name,),
+        )
+
+
 def _router_id_at(b: Balancer) -> tuple[str, int]:
     return b.where(*b.cfg.global_defs.lines.get("router_id", ("", 1)))
 
@@ -631,6 +662,7 @@ RULES: dict[str, str] = {
     "no-tracking": "an instance that tracks nothing: a dead service never moves its VIP",
     "nopreempt-useless": "nopreempt on a node a preempting peer outranks: failback anyway",
     "router-id-shared": "two balancers with one router_id: their mails say the same machine",
+    "mail-never-sent": "notification_email and smtp_server without smtp_alert: no mail at all",
     "nopreempt-master": "nopreempt with state MASTER: keepalived clears it",
     "script-missing": "a tracked script missing or not executable: never run",
     "vip-outside-subnet": "a VIP outside its interface's subnet",
@@ -652,6 +684,7 @@ CHECKS: tuple[Check, ...] = (
     script_missing,
     vip_outside_subnet,
     router_id_shared,
+    mail_never_sent,
 )
 """The checks, each reading all balancers; one check may yield findings of several rules."""
 

@@ -63,6 +63,7 @@ from pytest_halab.vrrp.packet import (
 )
 from pytest_halab.vrrp.routing import Routing
 from pytest_halab.vrrp.sched import SIGXCPU_MESSAGE, ProcessPriorities
+from pytest_halab.vrrp.smtpalert import MailPolicy, SmtpAlerter, alert_setting
 from pytest_halab.vrrp.state import (
     Action,
     AddVips,
@@ -85,7 +86,6 @@ from pytest_halab.vrrp.status import (
 )
 from pytest_halab.vrrp.syncgroup import SyncGroups
 from pytest_halab.vrrp.track import (
-    EmailAlerter,
     NotifyCommand,
     ProcessRunner,
     ScriptTracker,
@@ -129,7 +129,8 @@ class Daemon:
         self.config = KeepalivedConfig()
         self.instances: dict[str, Instance] = {}
         self.scripts: dict[str, ScriptTracker] = {}
-        self.email = EmailAlerter(server=None)
+        self.email = SmtpAlerter(server=None)
+        self.mail_policy = MailPolicy()
         self.malformed = 0
         self._malformed_limit = LogLimiter(self.loop, self._malformed_suppressed)
         self.stopping = False
@@ -167,6 +168,7 @@ class Daemon:
             apply=self._apply,
             run=self._run,
             detail=log_detail,
+            alert=self._group_alert,
         )
         self._monitor = Netlink.monitor()
         self.loop.add_reader(self._monitor.fileno(), self._on_netlink)
@@ -204,14 +206,21 @@ class Daemon:
         self.vips.configure(cfg)
         self.groups.configure(cfg)
         gd = cfg.global_defs
-        self.email = EmailAlerter(
+        helo = gd.options.get("smtp_helo_name") or []
+        self.email = SmtpAlerter(
             server=gd.smtp_server,
             port=gd.smtp_port,
             recipients=gd.notification_email,
             sender=gd.notification_email_from,
             router_id=gd.router_id,
+            helo_name=helo[0] if helo else None,
             timeout=gd.smtp_connect_timeout,
+            detail=self.detail,
         )
+        # a reload keeps what was last mailed (keepalived keeps each instance's last state)
+        self.mail_policy.global_alert = alert_setting(gd.options, "smtp_alert")
+        self.mail_policy.global_alert_vrrp = alert_setting(gd.options, "smtp_alert_vrrp")
+        self.mail_policy.no_email_faults = "no_email_faults" in gd.options
         self.runner = ProcessRunner(self.loop, user=gd.script_user, group=gd.script_group)
 
     def start(self) -> None:
@@ -282,6 +291,13 @@ class Daemon:
     def _is_current(self, inst: Instance) -> bool:
         """The instance still runs (a reload did not replace or remove it)."""
         return self.instances.get(inst.name) is inst
+
+    def _group_alert(self, group: str, state: str) -> None:
+        """A sync group's state-change mail, as its instances' (keepalived's rules)."""
+        cfg = self.config.sync_groups.get(group)
+        own = cfg.smtp_alert if cfg is not None else None
+        if self.email.enabled and self.mail_policy.should_mail("GROUP", group, own, state):
+            self.email.group_alert(group, state)
 
     def _run(self, command: NotifyCommand) -> None:
         """Start a notify script as the user it runs as."""
@@ -780,7 +796,9 @@ class Daemon:
             generic=cfg.notify,
         ):
             self._run(command)
-        if cfg.smtp_alert is not False and self.email.enabled:
+        if self.email.enabled and self.mail_policy.should_mail(
+            "INSTANCE", inst.name, cfg.smtp_alert, new
+        ):
             self.email.instance_alert(inst.name, new)
         if inst.group:
             self.groups.report(inst.group)

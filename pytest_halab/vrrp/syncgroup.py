@@ -51,6 +51,7 @@ class SyncGroups:
         apply: Callable[[Instance, Sequence[Action]], None],
         run: Callable[[NotifyCommand], object],
         detail: bool = False,
+        alert: Callable[[str, str], object] | None = None,
     ) -> None:
         self._clock = clock
         self._events = events
@@ -58,6 +59,7 @@ class SyncGroups:
         self._apply = apply
         self._run = run
         self._detail = detail
+        self._alert = alert  # (group, state): the group's state-change mail
         self._config = KeepalivedConfig()
         self._syncing = False
         self.states: dict[str, str] = {}  # group name -> the state all members share
@@ -158,6 +160,8 @@ class SyncGroups:
             generic=group.notify,
         ):
             self._run(command)
+        if self._alert is not None:
+            self._alert(name, state)
 
     def _sync_advert(self, inst: Instance, now: float, priority: int) -> list[Action]:
         """Feed the machine an advert made up here (never sent): priority 255 makes a

@@ -1,9 +1,9 @@
-"""Tracking and notifications for halab-vrrpd: vrrp_script, track_interface, notify, email.
+"""Tracking and notifications for halab-vrrpd: vrrp_script, track_interface, notify
+(state-change mail: smtpalert.py).
 
 Nothing here blocks the event loop: scripts are child processes watched through a pidfd
-(:func:`os.pidfd_open`) the loop selects on, with a timer for their timeout; emails go out
-on a thread. The loop is reached through the small :class:`Scheduler` protocol, which
-``daemon.EventLoop`` implements.
+(:func:`os.pidfd_open`) the loop selects on, with a timer for their timeout. The loop is
+reached through the small :class:`Scheduler` protocol, which ``daemon.EventLoop`` implements.
 
 keepalived 2.2.7 semantics:
 
@@ -31,20 +31,15 @@ import os
 import pwd
 import shlex
 import signal
-import smtplib
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Protocol
 
 from pytest_halab.vrrp.conf import NotifyScript
 
 __all__ = [
-    "EmailAlerter",
     "NotifyCommand",
     "ProcessRunner",
     "Scheduler",
@@ -397,76 +392,3 @@ def notify_runs(
         NotifyCommand.of(generic, (kind, name, state, str(priority))) if generic else None,
     ]
     return [c for c in commands if c is not None]
-
-
-# --- email ---------------------------------------------------------------------------
-
-
-class EmailAlerter:
-    """Sends keepalived-style alert emails on a thread, with a bounded SMTP timeout."""
-
-    def __init__(
-        self,
-        *,
-        server: str | None,
-        port: int = 25,
-        recipients: Sequence[str] = (),
-        sender: str | None = None,
-        router_id: str | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        self.server = server
-        self.port = port
-        self.recipients = list(recipients)
-        self.sender = sender or f"keepalived@{socket.gethostname()}"
-        self.router_id = router_id or socket.gethostname()
-        self.timeout = min(max(timeout, 0.1), 60.0)
-        self.sent = 0
-        self.failed = 0
-        self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.server and self.recipients)
-
-    def message(self, subject: str, body: str) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.sender
-        msg["To"] = ", ".join(self.recipients)
-        msg["Subject"] = f"[{self.router_id}] {subject}"
-        msg["Date"] = time.strftime("%a, %d %b %Y %H:%M:%S %z")
-        msg.set_content(body)
-        return msg
-
-    def send(self, subject: str, body: str) -> threading.Thread | None:
-        """Queue one alert; returns its thread (tests join it), None when disabled."""
-        if not self.enabled:
-            return None
-        msg = self.message(subject, body)
-        thread = threading.Thread(target=self._deliver, args=(msg,), daemon=True)
-        thread.start()
-        return thread
-
-    def _deliver(self, msg: EmailMessage) -> None:
-        assert self.server is not None
-        try:
-            with smtplib.SMTP(self.server, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(msg, from_addr=self.sender, to_addrs=self.recipients)
-        except (OSError, smtplib.SMTPException) as exc:
-            with self._lock:
-                self.failed += 1
-            log.warning("Error sending alert email to %s:%s: %s", self.server, self.port, exc)
-            return
-        with self._lock:
-            self.sent += 1
-
-    def instance_alert(self, instance: str, state: str) -> threading.Thread | None:
-        """keepalived's VRRP instance alert (subject and body as keepalived words them)."""
-        bodies = {
-            "MASTER": "=> VRRP Instance is now owning VRRP VIPs <=",
-            "BACKUP": "=> VRRP Instance is nolonger owning VRRP VIPs <=",
-            "FAULT": "=> VRRP Instance is nolonger owning VRRP VIPs <=",
-            "STOP": "=> VRRP Instance stopped <=",
-        }
-        subject = f"VRRP Instance {instance} - Entering {state} state"
-        return self.send(subject, bodies.get(state, ""))

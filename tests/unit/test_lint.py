@@ -361,3 +361,38 @@ def test_scripts_are_looked_up_on_this_machine_without_root(tmp_path: Path) -> N
     a.write_text(conf(state="MASTER", priority=150, weight=-100, script=str(script)))
     b.write_text(conf(priority=100, weight=-100, script=str(script), router_id="b"))
     assert lint([str(a), str(b)])[1] == []
+
+
+MAIL = "notification_email {\n        ops@example.com\n    }\n    smtp_server 10.0.0.25\n"
+
+
+@pytest.mark.parametrize(
+    ("global_extra", "instance_extra", "found"),
+    [
+        ("", "", True),  # seeds 001-004: no smtp_alert anywhere
+        ("    smtp_alert\n", "", False),
+        ("    smtp_alert_vrrp\n", "", False),
+        ("", "smtp_alert\n", False),
+        ("    smtp_alert false\n", "", True),
+        ("    smtp_alert_vrrp off\n    smtp_alert\n", "", True),  # smtp_alert_vrrp wins
+    ],
+)
+def test_mail_never_sent_without_smtp_alert(
+    tmp_path: Path, root: Path, global_extra: str, instance_extra: str, found: bool
+) -> None:
+    def mailing(text: str) -> str:
+        return text.replace("global_defs {\n", "global_defs {\n    " + MAIL + global_extra)
+
+    a = mailing(
+        conf(state="MASTER", priority=150, weight=-100, router_id="lb01", extra=instance_extra)
+    )
+    b = conf(priority=100, weight=-100, router_id="lb02")  # no mail at all: nothing to say
+    findings = run_pair(tmp_path, root, a, b)
+    assert rules_of(findings) == (["mail-never-sent"] if found else [])
+    if found:
+        (f,) = findings
+        assert (f.file, f.line) == (
+            str(tmp_path / "lb1.conf"),
+            line_of(tmp_path / "lb1.conf", "smtp_server"),
+        )
+        assert "keepalived 2.2.7 sends no state-change mail" in f.message

@@ -41,9 +41,9 @@ from pytest_halab.vrrp.net import (
     build_garp_frame,
 )
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
+from pytest_halab.vrrp.smtpalert import SmtpAlerter
 from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.track import (
-    EmailAlerter,
     ProcessRunner,
     ScriptTracker,
     TrackedItem,
@@ -516,7 +516,7 @@ class _FakeSmtp(threading.Thread):
 def test_email_alert_is_sent_on_a_thread() -> None:
     server = _FakeSmtp()
     server.start()
-    alerter = EmailAlerter(
+    alerter = SmtpAlerter(
         server="127.0.0.1",
         port=server.port,
         recipients=["ops@example.com"],
@@ -538,12 +538,12 @@ def test_email_failure_is_counted_not_raised() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connection refused
-    alerter = EmailAlerter(server="127.0.0.1", port=port, recipients=["a@b"], timeout=1)
+    alerter = SmtpAlerter(server="127.0.0.1", port=port, recipients=["a@b"], timeout=1)
     thread = alerter.send("s", "b")
     assert thread is not None
     thread.join(10)
     assert (alerter.sent, alerter.failed) == (0, 1)
-    assert EmailAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
+    assert SmtpAlerter(server=None, recipients=["a@b"]).send("s", "b") is None
     assert smtplib  # the module the alerter uses
 
 
@@ -1486,3 +1486,58 @@ def test_an_instance_tracks_the_interfaces_of_its_routes_and_rules(
     kernel.link_list[1] = LinkInfo(8, "hltfake1", True)
     d.handle_netlink_events([LinkInfo(8, "hltfake1", True)])
     _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+
+
+class _RecordingMail:
+    """Stands for the SmtpAlerter: records the alerts that would go out."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def instance_alert(self, instance: str, state: str) -> None:
+        self.sent.append(("INSTANCE", instance, state))
+
+    def group_alert(self, group: str, state: str) -> None:
+        self.sent.append(("GROUP", group, state))
+
+
+@pytest.mark.parametrize(
+    ("global_line", "group_line", "expected"),
+    [
+        # keepalived 2.2.7: no smtp_alert anywhere, no mail at all
+        ("", "", []),
+        (
+            "smtp_alert_vrrp",
+            "",
+            [
+                ("INSTANCE", "VI_1", "BACKUP"),
+                ("INSTANCE", "VI_2", "BACKUP"),
+                ("GROUP", "G1", "BACKUP"),
+                ("INSTANCE", "VI_1", "MASTER"),
+                ("INSTANCE", "VI_2", "MASTER"),
+                ("GROUP", "G1", "MASTER"),
+            ],
+        ),
+        # the group's own smtp_alert mails for the group only
+        ("", "    smtp_alert\n", [("GROUP", "G1", "BACKUP"), ("GROUP", "G1", "MASTER")]),
+    ],
+)
+def test_state_change_mail_follows_keepalived_s_smtp_alert_rules(
+    fake_daemon: FakeDaemon, global_line: str, group_line: str, expected: list[tuple[str, str, str]]
+) -> None:
+    conf = GROUP_CONF.replace(
+        "global_defs {\n", f"global_defs {{\n    {global_line}\n    smtp_server 127.0.0.1\n"
+    ).replace("vrrp_sync_group G1 {\n", "vrrp_sync_group G1 {\n" + group_line)
+    d, kernel = fake_daemon(conf)
+    mail = _RecordingMail()
+    d.email = mail  # type: ignore[assignment]
+    _plug(kernel, 11, "hltfake1", "10.9.1.1")
+    _plug(kernel, 12, "hltfake2", "10.9.2.1")
+    d.start()
+    _drive(d.loop, lambda: d.groups.states.get("G1") == "MASTER", timeout=3)
+    assert sorted(mail.sent) == sorted(expected)
+    # each state once: the group's MASTER mail after both members'
+    if expected:
+        assert mail.sent.index(("GROUP", "G1", "MASTER")) == len(mail.sent) - 1

@@ -172,3 +172,16 @@ def test_the_restore_command_undoes_every_web_fault() -> None:
 def test_the_pool_bench_has_the_web_faults_and_the_failover_bench_none() -> None:
     assert set(WEB_FAULTS) <= set(POOL_FAULTS)
     assert not set(POOL_FAULTS) & set(bench.FAULTS)
+
+
+@pytest.mark.parametrize("name", ["stop_mail", "firewall_mail"])
+def test_a_mail_fault_needs_the_lab_s_mail_node(name: str) -> None:
+    faults, lab, sink = _faults()
+    with pytest.raises(FaultError, match="this lab has no mail node"):
+        getattr(faults, name)()
+    with pytest.raises(FaultError) as info:
+        getattr(faults, name)("web1")
+    msg = str(info.value)
+    assert f"{name} acts on a mail node (role mail)" in msg and "web1 is a web node" in msg
+    assert "mail nodes of this lab: none" in msg
+    assert sink.events == [] and faults.applied == [] and lab.nodes["web1"].commands == []

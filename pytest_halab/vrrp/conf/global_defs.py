@@ -89,6 +89,7 @@ def _smtp_server(ctx: ParseContext, line: Line) -> None:
         return
     ctx.cfg.global_defs.smtp_server = host
     ctx.cfg.global_defs.smtp_port = port or 25
+    ctx.cfg.global_defs.lines["smtp_server"] = (line.file, line.line)
 
 
 def _smtp_timeout(ctx: ParseContext, line: Line) -> None:
