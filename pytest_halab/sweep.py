@@ -8,10 +8,12 @@ one Docker engine (a ``DockerHost``); its host rules are those that name that en
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import suppress
 
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 
 from . import hostrules
 from .dockerhost import DockerHost
@@ -19,6 +21,7 @@ from .labels import L_HELPER, L_KEEP, L_LAB, L_OWNER, owner_alive
 from .nodes import parallel
 
 _sweep_lock = threading.Lock()
+NETWORK_REMOVE_S = 10.0
 
 
 def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
@@ -53,9 +56,32 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
 
     parallel(rm, containers)
     for net in client.networks.list(filters=flt):
-        with suppress(docker.errors.NotFound):
-            net.remove()
+        _remove_network(net)
     hostrules.remove_labelled(host, {lab_id})
+
+
+def _remove_network(net: Network) -> None:
+    """Remove a lab's network once its containers are gone. The engine may still list an
+    endpoint of a container it has just removed ("has active endpoints": seen in CI on the
+    second engine, evicting a lab under xdist): such endpoints are disconnected by force
+    and the removal tried again, for at most ``NETWORK_REMOVE_S``."""
+
+    deadline = time.monotonic() + NETWORK_REMOVE_S
+    while True:
+        try:
+            net.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                raise
+        with suppress(docker.errors.NotFound):
+            net.reload()
+            for endpoint in list((net.attrs.get("Containers") or {}).keys()):
+                with suppress(docker.errors.APIError):
+                    net.disconnect(endpoint, force=True)
+        time.sleep(0.2)
 
 
 def _helpers(host: DockerHost, *, live_too: bool) -> list[Container]:

@@ -20,7 +20,7 @@ Elsewhere the lab confirms the other rules: ``no-tracking`` (tests/lab/test_no_m
 ``nopreempt-trap`` with nopreempt on both nodes (tests/lab/test_faults.py,
 nginx_nopreempt), ``script-missing`` and
 ``master-outranked`` (tests/lab/test_first_lab.py), ``mail-never-sent``
-(tests/lab/test_mail.py: seed 001's mail settings as written, no mail from either engine).
+(tests/lab/test_mail_lab.py: seed 001's mail settings as written, no mail from either engine).
 """
 
 from __future__ import annotations

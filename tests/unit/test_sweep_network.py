@@ -1,0 +1,59 @@
+"""Removing a lab's network when the engine still lists an endpoint of a removed container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from pytest_halab import sweep
+
+
+class _Net:
+    name = "halab-x"
+
+    def __init__(self, busy_times: int, error: str = "has active endpoints") -> None:
+        self.busy_times = busy_times
+        self.error = error
+        self.attrs: dict[str, Any] = {"Containers": {}}
+        self.disconnected: list[str] = []
+        self.removed = False
+
+    def remove(self) -> None:
+        if self.busy_times:
+            self.busy_times -= 1
+            raise docker.errors.APIError(f"error while removing network: {self.error}")
+        self.removed = True
+
+    def reload(self) -> None:
+        self.attrs = {"Containers": {"deadbeef": {"Name": "halab-x-lb1"}}}
+
+    def disconnect(self, container: str, force: bool = False) -> None:
+        assert force
+        self.disconnected.append(container)
+
+
+def test_a_stale_endpoint_is_disconnected_and_the_network_removed() -> None:
+    net = _Net(busy_times=2)
+    sweep._remove_network(net)  # type: ignore[arg-type]
+    assert net.removed and net.disconnected == ["deadbeef", "deadbeef"]
+
+
+def test_other_engine_errors_are_not_swallowed() -> None:
+    net = _Net(busy_times=1, error="permission denied")
+    with pytest.raises(docker.errors.APIError, match="permission denied"):
+        sweep._remove_network(net)  # type: ignore[arg-type]
+
+
+def test_test_file_basenames_are_unique() -> None:
+    """pytest's default import mode imports test files by basename: two alike break the
+    collection of the second (tests/lab/test_mail.py beside tests/unit/test_mail.py did)."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    for f in sorted(tests.rglob("test_*.py")):
+        if "topologies" in f.parts:
+            continue
+        assert f.name not in seen, f"{f} and {seen[f.name]} share a basename"
+        seen[f.name] = f
