@@ -34,6 +34,7 @@ from . import (
     waits,
     webserver,
 )
+from .addrwatch import AddressWatch
 from .configcheck import check_service_configs
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
@@ -116,6 +117,7 @@ class Lab:
     mismatch: dict[str, str] = field(default_factory=dict)  # VIP -> why it is elsewhere
     _engine_go: float = 0.0
     _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
+    _addr_watch: AddressWatch = field(default_factory=AddressWatch)  # vip_holders' live view
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
@@ -593,6 +595,7 @@ class Lab:
 
     def stop(self) -> None:
         """Remove every container, the network and the host rule. Safe to call twice."""
+        self._addr_watch.close()
         remove_lab(self.host, self.lab_id)
         self.nodes = {}
         self.network = None
@@ -627,11 +630,18 @@ class Lab:
         return {v: d.master for v, d in self.layout.vips.items()}
 
     def vip_holders(self) -> dict[str, list[str]]:
-        """VIP name -> balancers that have the address configured now (kernel's view)."""
+        """VIP name -> balancers that have the address configured now (kernel's view: each
+        running balancer's live address set, `addrwatch`; asked with ``ip`` when there is
+        none)."""
         vips = self.vip_addresses()
         bals = [n for n in self.balancers() if n.state() == "running"]
         families = {ip.version for ip in vips.values()}
-        found = parallel(lambda n: {a.ip for a in n.addresses(families)}, bals)
+
+        def addrs(n: Node) -> set[IPAddress]:
+            live = self._addr_watch.addresses(n)
+            return live if live is not None else {a.ip for a in n.addresses(families)}
+
+        found = parallel(addrs, bals)
         return {
             v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
             for v, ip in vips.items()
