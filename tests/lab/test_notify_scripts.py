@@ -80,3 +80,29 @@ def test_notify_stop_stops_haproxy_and_notify_master_starts_it_on_the_new_master
     waits.until("haproxy running on lb1 again", lambda: Haproxy.pids(lb1) or None, 10)
     wait_run(hal, "lb1", "notify.sh", ["INSTANCE", "VI_1", "MASTER", "100"])
     wait_run(hal, "lb2", "notify.sh", ["INSTANCE", "VI_1", "BACKUP", "90"])
+
+
+SYNC = TOPO.parent / "sync_notify.yaml"
+
+
+@pytest.mark.parametrize("engine", ["keepalived", "halab"])
+def test_a_sync_groups_notify_scripts_run_when_the_group_changes_state(
+    engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
+) -> None:
+    lab = lab_factory(str(SYNC), vrrp=engine)
+    hal = hal_scenario(lab)
+    lb1 = lab.node("lb1")
+    assert lb1.exec("systemctl stop keepalived").ok
+    hal.wait_holders({"VI_1": ["lb2"], "VI_2": ["lb2"]})
+    # notify_master with the user's own argument; the generic notify with keepalived's four
+    # (a group has no priority: 0)
+    wait_run(hal, "lb2", "group.sh", ["master-arg"])
+    wait_run(hal, "lb2", "group.sh", ["GROUP", "G1", "MASTER", "0"])
+    assert lb1.exec("systemctl start keepalived").ok
+    hal.wait_holders({"VI_1": ["lb1"], "VI_2": ["lb1"]})  # 100 preempts 90, both together
+    wait_run(hal, "lb2", "group.sh", ["backup-arg"])
+    wait_run(hal, "lb2", "group.sh", ["GROUP", "G1", "BACKUP", "0"])
+    wait_run(hal, "lb1", "group.sh", ["GROUP", "G1", "MASTER", "0"])
+    # once per change of the group, not once per member
+    lb2_runs = [e.get("args") for e in runs(hal, "lb2", "group.sh")]
+    assert lb2_runs.count(["master-arg"]) == 1 and lb2_runs.count(["backup-arg"]) == 1, lb2_runs
