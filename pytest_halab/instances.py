@@ -161,6 +161,36 @@ def _describe(s: InstanceStatus) -> str:
     return f"{s.node} {s.name} {s.state} {prio}{extra}"
 
 
+def kept_by_nopreempt(
+    holders: Mapping[str, Sequence[str]],
+    expected: Mapping[str, Sequence[str]],
+    statuses: Mapping[str, Sequence[InstanceStatus] | str],
+    addresses: Mapping[str, Any],
+) -> bool:
+    """Whether VRRP keeps every VIP that is off its expected master where it is: held by
+    one other node, whose instance says MASTER, while the expected master's instances of
+    it are BACKUP with nopreempt and have heard that master. Only a fault of the holder
+    (or a restart of the engines) moves such a VIP; False when any VIP may still move."""
+    off = [v for v, want in expected.items() if sorted(holders.get(v, [])) != sorted(want)]
+    if not off:
+        return False
+    for vip in off:
+        held, want = list(holders.get(vip, [])), list(expected[vip])
+        if len(held) != 1 or len(want) != 1:
+            return False
+        other, master = held[0], want[0]
+        said_other, said_master = statuses.get(other), statuses.get(master)
+        if isinstance(said_other, str) or isinstance(said_master, str):
+            return False
+        address = str(addresses[vip])
+        theirs, mine = _of(said_other or (), address), _of(said_master or (), address)
+        if not theirs or not mine or not all(s.state == "MASTER" for s in theirs):
+            return False
+        if not all(s.state == "BACKUP" and s.nopreempt and s.master_priority > 0 for s in mine):
+            return False
+    return True
+
+
 def explain(
     vip: str,
     address: str,

@@ -10,6 +10,7 @@ Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -59,6 +60,8 @@ from .sweep import remove_lab, sweep_stale
 from .topology import Addressing, IPAddress, Role, Topology
 
 ENGINE_GRACE_S = 2.0
+ASK_ENGINES_S = 0.25  # settling: the engines' states asked at most this often
+CHECK_ENGINES_S = 0.5  # settling: whether each engine still runs, this often
 ENGINE_LAG_S = 0.5
 MASTER_START_WAIT_S = 10.0
 
@@ -448,17 +451,34 @@ class Lab:
         # The same goes for a split brain (a VIP on two nodes whose engines both say MASTER,
         # e.g. peers that drop each other's adverts): once it has lasted as long, it is what
         # VRRP settled on, and explain() says why (a lab test confirms a lint prediction so).
+        # The kernel's addresses are read from live sets (cheap); the engines are asked by
+        # an exec in each balancer (about 50 ms of engine CPU each): at most every
+        # ASK_ENGINES_S, and only when the addresses could mean "settled".
         grace = 3 * self._max_advert_int() + 1.0
         last: dict[str, list[str]] | None = None
         since = 0.0
+        asked = checked = -math.inf
+        split = False
 
         def settled() -> dict[str, list[str]] | None:
-            nonlocal last, since
-            self._check_engines()
+            nonlocal last, since, asked, checked, split
+            now = time.monotonic()
+            if now - checked >= CHECK_ENGINES_S:
+                checked = now
+                self._check_engines()
             holders = self.vip_holders()
-            if holders == expected and not self._contested():
-                return holders
-            if not (all(len(h) == 1 for h in holders.values()) or self._split_brain(holders)):
+            may_ask = now - asked >= ASK_ENGINES_S
+            if holders == expected:
+                if not may_ask:
+                    return None
+                asked = now
+                if not self._contested():
+                    return holders
+            single = all(len(h) == 1 for h in holders.values())
+            if not single and may_ask:  # the engines' word on two holders, kept till asked again
+                asked = now
+                split = self._split_brain(holders)
+            if not (single or split):
                 last = None
                 return None
             if holders != last:
@@ -748,9 +768,39 @@ class Lab:
             ]
             if in_node:
                 self._wait_in_node(in_node, max(5, int(settle_timeout)))
-            self.wait_for_holders(expected, timeout=settle_timeout)
+            if self._wait_back_or_kept(expected, settle_timeout) != "back":
+                self.reset_vrrp()
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()
+
+    def _wait_back_or_kept(self, expected: dict[str, list[str]], timeout: float) -> str:
+        """Wait until each VIP is back on its expected master ("back"), or until the
+        engines say VRRP keeps it where it is ("kept": `kept_by_nopreempt`), so a restore
+        does not wait out its timeout on what only a restart of the engines undoes.
+        The engines are asked (an exec each) only while a VIP sits on one other node, and
+        no more once they said that no expected master has nopreempt."""
+        masters = {m for want in expected.values() for m in want}
+        asked = -math.inf
+        preempts = False
+
+        def verdict() -> str | None:
+            nonlocal asked, preempts
+            holders = self.vip_holders()
+            if holders == expected:
+                return "back"
+            now = time.monotonic()
+            off = [v for v, want in expected.items() if holders.get(v) != want]
+            if preempts or now - asked < ASK_ENGINES_S or any(len(holders[v]) != 1 for v in off):
+                return None
+            asked = now
+            seen = self.instances()
+            if instances.kept_by_nopreempt(holders, expected, seen, self.vip_addresses()):
+                return "kept"
+            said = [seen.get(m) for m in masters]
+            preempts = all(isinstance(v, list) and not any(s.nopreempt for s in v) for v in said)
+            return None
+
+        return waits.until(f"VIP holders {expected}", verdict, timeout)
 
     def reset_vrrp(self) -> None:
         """Stop every balancer's VRRP engine, remove every VIP, start the engines together

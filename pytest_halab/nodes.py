@@ -132,6 +132,28 @@ class Node:
                 raise FileNotFoundError(f"{self.name}:{path} is not a regular file")
             return fh.read()
 
+    def read_files(self, paths: Sequence[str]) -> dict[str, bytes]:
+        """Several files from the node in one exec (``tar`` in the node): path -> content
+        of those that exist. One exec costs the engine what one ``read_file`` does (about
+        50 ms of CPU on a busy 2-core host), whatever the number of files. A file being
+        written is read up to its size when tar reached it, as ``read_file`` does."""
+        if not paths:
+            return {}
+        argv = ["sh", "-c", 'tar -cPf - --ignore-failed-read "$@" 2>/dev/null; true', "tar"]
+        code, out = self.container.exec_run([*argv, *paths], demux=False)
+        found: dict[str, bytes] = {}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(out or b""), mode="r:") as tar:
+                for member in tar:
+                    fh = tar.extractfile(member) if member.isfile() else None
+                    if fh is not None:
+                        found["/" + member.name.lstrip("/")] = fh.read()
+        except tarfile.TarError as exc:
+            raise NodeCommandError(
+                self.name, f"tar {' '.join(paths)}", int(code or 0), str(exc)
+            ) from exc
+        return found
+
     def ipv4_addresses(self) -> list[ipaddress.IPv4Interface]:
         """Every IPv4 address configured in the node (as the kernel reports them)."""
         return [a for a in self.addresses({4}) if isinstance(a, ipaddress.IPv4Interface)]

@@ -92,9 +92,11 @@ def _helpers(host: DockerHost, *, live_too: bool) -> list[Container]:
 
 
 def sweep_stale(host: DockerHost) -> list[str]:
-    """Remove labs whose owner process is gone (unless kept), and labs whose containers all
-    stopped (an engine restart brings a lab back "exited") unless a live process is still
-    building them (containers "created", not started yet: another `halab up` at work).
+    """Remove labs whose owner process is gone (unless kept), and kept labs whose owner is
+    gone and whose containers all stopped (an engine restart brings a lab back "exited").
+    A lab whose owner runs is never touched, whatever state its containers are in: that
+    process is building it, stopping it, or has a test crash its nodes (under pytest-xdist
+    several workers share an engine, and each sweeps it when it starts a lab).
     Helper containers whose owner is gone go too."""
     removed = []
     with _sweep_lock:
@@ -104,12 +106,10 @@ def sweep_stale(host: DockerHost) -> list[str]:
             containers = client.containers.list(
                 all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
             )
-            states = {c.status for c in containers}
-            all_down = bool(containers) and "running" not in states
-            being_built = alive and "created" in states
+            all_down = bool(containers) and all(c.status != "running" for c in containers)
             orphan = not labels  # only a host rule is left
             dead = labels.get(L_KEEP) != "1" and not alive
-            if orphan or dead or (all_down and not being_built):
+            if orphan or dead or (all_down and not alive):
                 try:
                     remove_lab(host, lab_id)
                 except docker.errors.APIError:

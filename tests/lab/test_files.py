@@ -47,3 +47,19 @@ def test_check_scripts_keep_or_get_their_mode_and_run(lab_factory: Callable[...,
     marks = lb1.exec("ls /tmp").output.split()
     assert ran.ok, f"track scripts that ran: {[m for m in marks if m.endswith('.ran')]}"
     assert lab.vip_holders() == {"VI_1": ["lb1"]}
+
+
+def test_read_files_reads_several_files_in_one_go_and_leaves_out_missing_ones(
+    lab_factory: Callable[..., Lab],
+) -> None:
+    """`Node.read_files` (the observation's collector) against a real node: the contents
+    are byte for byte those `read_file` gives, a missing file is left out, an empty one is
+    there."""
+    lb1 = lab_factory(str(TOPOLOGY), vrrp="keepalived").node("lb1")
+    lb1.put_files({"/tmp/halab-empty": b"", "/tmp/halab-bin": bytes(range(256)) * 3})
+    paths = ["/etc/keepalived/keepalived.conf", "/tmp/halab-empty", "/tmp/halab-bin", "/nope"]
+    got = lb1.read_files(paths)
+    assert set(got) == set(paths[:3])
+    assert got["/etc/keepalived/keepalived.conf"] == lb1.read_file(paths[0])
+    assert got["/tmp/halab-empty"] == b""
+    assert got["/tmp/halab-bin"] == bytes(range(256)) * 3

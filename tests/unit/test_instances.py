@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from pytest_halab.instances import InstanceStatus, StatusError, explain, parse, warnings_in
+from pytest_halab.instances import (
+    InstanceStatus,
+    StatusError,
+    explain,
+    kept_by_nopreempt,
+    parse,
+    warnings_in,
+)
 
 ADDR = "10.0.0.3"
 
@@ -174,3 +181,60 @@ def test_warnings_since_the_last_config_load_once_each_without_routine_notices()
         "for uid:gid 0:0 - disabling."
     ]
     assert warnings_in("") == []
+
+
+# ---------------------------------------------------------------- kept by nopreempt
+
+WANT = {"VI_1": ["lb1"]}
+ADDRS = {"VI_1": ADDR}
+
+
+def test_kept_when_the_expected_master_is_a_nopreempt_backup_that_hears_the_holder() -> None:
+    seen = {
+        "lb1": [inst("lb1", "BACKUP", 100, nopreempt=True, master_priority=90)],
+        "lb2": [inst("lb2", "MASTER", 90, master_priority=90)],
+    }
+    assert kept_by_nopreempt({"VI_1": ["lb2"]}, WANT, seen, ADDRS)
+
+
+@pytest.mark.parametrize(
+    ("holders", "lb1", "lb2"),
+    [
+        # back where expected: nothing is kept elsewhere
+        (["lb1"], inst("lb1", "MASTER", 100, nopreempt=True), inst("lb2", "BACKUP", 90)),
+        # it preempts (no nopreempt): the VIP comes back by itself
+        (["lb2"], inst("lb1", "BACKUP", 100, master_priority=90), inst("lb2", "MASTER", 90)),
+        # it has heard no master yet: it takes over at its Master_Down_Interval
+        (["lb2"], inst("lb1", "BACKUP", 100, nopreempt=True), inst("lb2", "MASTER", 90)),
+        # still starting (INIT), or the holder is not MASTER (its address lags its state)
+        (["lb2"], inst("lb1", "INIT", 100, nopreempt=True), inst("lb2", "MASTER", 90)),
+        (
+            ["lb2"],
+            inst("lb1", "BACKUP", 100, nopreempt=True, master_priority=90),
+            inst("lb2", "BACKUP", 90),
+        ),
+        # two holders, or none: a handover or a split brain, not a kept VIP
+        (
+            ["lb1", "lb2"],
+            inst("lb1", "BACKUP", 100, nopreempt=True, master_priority=90),
+            inst("lb2", "MASTER", 90),
+        ),
+        (
+            [],
+            inst("lb1", "BACKUP", 100, nopreempt=True, master_priority=90),
+            inst("lb2", "FAULT", 90),
+        ),
+    ],
+)
+def test_not_kept_while_vrrp_may_still_move_the_vip(
+    holders: list[str], lb1: InstanceStatus, lb2: InstanceStatus
+) -> None:
+    assert not kept_by_nopreempt({"VI_1": holders}, WANT, {"lb1": [lb1], "lb2": [lb2]}, ADDRS)
+
+
+def test_not_kept_when_an_engine_cannot_say() -> None:
+    seen: dict[str, list[InstanceStatus] | str] = {
+        "lb1": "the VRRP engine is not running",
+        "lb2": [inst("lb2", "MASTER", 90)],
+    }
+    assert not kept_by_nopreempt({"VI_1": ["lb2"]}, WANT, seen, ADDRS)
