@@ -72,6 +72,13 @@ def _not_effective(message: str, node: str | None) -> BaseException:
     return FaultNotEffective(node or "?", message)
 
 
+# Shell: send SIG to each pid of "$@" that still exists; exit 1 when none did.
+_SIGNAL_EACH = (
+    'ok=0; for p in "$@"; do kill -{sig} "$p" 2>/dev/null && ok=1; done; '
+    '[ $ok = 1 ] || {{ echo "no process left of $*" >&2; exit 1; }}'
+)
+
+
 def _wait(
     what: str,
     node: str,
@@ -234,12 +241,14 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
                 # death in between (keepalived's VRRP child would get SIGTERM through
                 # PR_SET_PDEATHSIG and shut down cleanly; nginx's master would fork a new
                 # worker that outlives it and keeps port 80).
-                n.exec(
-                    ["sh", "-c", 'kill -STOP "$@" && kill -KILL "$@"', "kill", *ordered], check=True
-                )
+                # A pid pgrep listed may be gone by now (a forked child that has exec'd or
+                # exited: a check script of the engine): the others are signalled all the
+                # same; none left at all is an error.
+                script = f"{_SIGNAL_EACH.format(sig='STOP')}; {_SIGNAL_EACH.format(sig='KILL')}"
             else:
                 # Children before parents, for the same reason.
-                n.exec(["kill", f"-{signum.name[3:]}", *ordered], check=True)
+                script = _SIGNAL_EACH.format(sig=signum.name[3:])
+            n.exec(["sh", "-c", script, "kill", *ordered], check=True)
 
         def verify() -> None:
             if terminal:

@@ -25,15 +25,26 @@ NETWORK_REMOVE_S = 10.0
 
 
 def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
-    """Every lab with a labelled container or network: id -> labels of one of its resources."""
+    """Every lab with a labelled container, network or host rule: id -> labels of one of
+    its resources ({} for a lab of which only a host rule is left).
+
+    Listed in the reverse of the order a lab is made in (network, host rule, containers),
+    so that a lab another process makes meanwhile is never seen as a bare host rule: its
+    rule listed means its network existed before the networks are listed. (Listed the
+    other way, a sweep under pytest-xdist took a lab being built for an orphan rule and
+    removed its containers as they started.)"""
     client = host.client()
-    found: dict[str, dict[str, str]] = {}
-    for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB}):
-        found.setdefault(c.labels[L_LAB], dict(c.labels))
-    for n in client.networks.list(filters={"label": L_LAB}):
-        found.setdefault(n.attrs["Labels"][L_LAB], dict(n.attrs["Labels"]))
-    for lab_id, _line in hostrules.labelled(host):
-        found.setdefault(lab_id, {})
+    found: dict[str, dict[str, str]] = {lab_id: {} for lab_id, _line in hostrules.labelled(host)}
+    labelled = [
+        *(n.attrs["Labels"] for n in client.networks.list(filters={"label": L_LAB})),
+        *(
+            c.labels
+            for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB})
+        ),
+    ]
+    for labels in labelled:
+        if not found.get(labels[L_LAB]):
+            found[labels[L_LAB]] = dict(labels)
     return found
 
 

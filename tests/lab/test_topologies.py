@@ -44,7 +44,7 @@ def test_requests_through_each_vip_reach_both_backends(
         records = probe(lab, vip, 20)
         assert len(records) == 20
         failed = [r for r in records if not r["ok"]]
-        assert not failed, failed
+        assert not failed, f"{vip}: {json.dumps(failed)} (holders {lab.vip_holders()})"
         bodies = Counter(r["body"] for r in records)
         assert set(bodies) == {"1111", "2222"}, bodies
 
