@@ -57,3 +57,39 @@ def test_test_file_basenames_are_unique() -> None:
             continue
         assert f.name not in seen, f"{f} and {seen[f.name]} share a basename"
         seen[f.name] = f
+
+
+# ------------------------------------------------------------------ a lab being built
+
+
+class _Listing:
+    """An engine on which another process makes lab ``hlnew`` while a sweep lists: its
+    network and host rule appear right after the host rules are listed... or before."""
+
+    def __init__(self) -> None:
+        self.networks_made = False
+        self.containers = self
+        self.networks = self
+
+    def list(self, **kw: Any) -> list[Any]:
+        if "all" in kw:  # containers: none made yet
+            return []
+        labels = {"io.halab.lab": "hlnew", "io.halab.owner": "elsewhere:1:1"}
+        return [type("N", (), {"attrs": {"Labels": labels}})()] if self.networks_made else []
+
+
+def test_a_lab_built_during_the_listing_is_never_a_bare_host_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = _Listing()
+
+    def rules(_host: object) -> list[tuple[str, str]]:
+        # the other process makes network then rule; whenever rules are listed after its
+        # rule exists, its network exists too
+        engine.networks_made = True
+        return [("hlnew", "-A DOCKER-USER ... io.halab.lab=hlnew")]
+
+    monkeypatch.setattr(sweep.hostrules, "labelled", rules)
+    host = type("H", (), {"client": lambda self: engine})()
+    found = sweep.lab_ids(host)  # type: ignore[arg-type]
+    assert found["hlnew"].get("io.halab.owner") == "elsewhere:1:1"
