@@ -121,6 +121,7 @@ class Lab:
     _engine_go: float = 0.0
     _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
     _addr_watch: AddressWatch = field(default_factory=AddressWatch)  # vip_holders' live view
+    _services: dict[str, list[type[services.BalancerService]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
@@ -588,13 +589,16 @@ class Lab:
                 )
 
     def services_of(self, node: Node) -> list[type[services.BalancerService]]:
-        """The balancer services the node runs (those whose config the lab gave it)."""
+        """The balancer services the node runs (those whose config the lab gave it at
+        create: asked of the node once)."""
         known = list(services.SERVICES.values())
         if not known or node.role != Role.BALANCER.value:
             return []
-        res = node.exec(" ; ".join(f"{s.enabled_cmd()} && echo {s.name}" for s in known) + "; true")
-        on = set(res.output.split())
-        return [s for s in known if s.name in on]
+        if node.name not in self._services:
+            cmd = " ; ".join(f"{s.enabled_cmd()} && echo {s.name}" for s in known) + "; true"
+            on = set(node.exec(cmd, check=True).output.split())
+            self._services[node.name] = [s for s in known if s.name in on]
+        return list(self._services[node.name])
 
     def client_node(self) -> Node:
         for n in self.nodes.values():

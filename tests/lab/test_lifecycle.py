@@ -22,7 +22,7 @@ from pytest_halab.cli import main as halab_main
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import LabStartError
 from pytest_halab.lab import Lab
-from pytest_halab.labels import L_LAB, L_OWNER, owner_alive
+from pytest_halab.labels import L_LAB, L_OWNER, owner, owner_alive
 from pytest_halab.sweep import sweep_stale
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "lab" / "topologies"
@@ -145,11 +145,10 @@ def test_halab_clean_after_sigkill_spares_only_labs_in_use(
 
 
 def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # this process's labs only: under pytest-xdist other workers' labs come and go meanwhile
     client = docker.from_env()
-    before = {
-        c.id
-        for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB})
-    }
+    mine = {"label": [L_LAB, f"{L_OWNER}={owner()}"]}
+    before = {c.id for c in client.containers.list(all=True, ignore_removed=True, filters=mine)}
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nnodes:\n  lb1: {role: balancer, host: 999}\nvips: {}\n")
     t0 = time.monotonic()
@@ -157,10 +156,7 @@ def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "bad.yaml:3: nodes.lb1.host" in err
     assert time.monotonic() - t0 < 10
-    after = {
-        c.id
-        for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB})
-    }
+    after = {c.id for c in client.containers.list(all=True, ignore_removed=True, filters=mine)}
     assert after == before
 
 
