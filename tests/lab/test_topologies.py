@@ -44,7 +44,13 @@ def test_requests_through_each_vip_reach_both_backends(
         records = probe(lab, vip, 20)
         assert len(records) == 20
         failed = [r for r in records if not r["ok"]]
-        assert not failed, f"{vip}: {json.dumps(failed)} (holders {lab.vip_holders()})"
+        if failed:  # what the holder's nginx says of its backends then
+            holders = lab.vip_holders()
+            logs = {
+                h: lab.node(h).exec("tail -n 15 /var/log/nginx/error.log").output
+                for h in holders[vip]
+            }
+            raise AssertionError(f"{vip}: {json.dumps(failed)} (holders {holders}); nginx: {logs}")
         bodies = Counter(r["body"] for r in records)
         assert set(bodies) == {"1111", "2222"}, bodies
 
