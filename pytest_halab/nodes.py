@@ -140,7 +140,12 @@ class Node:
         if not paths:
             return {}
         argv = ["sh", "-c", 'tar -cPf - --ignore-failed-read "$@" 2>/dev/null; true', "tar"]
-        code, out = self.container.exec_run([*argv, *paths], demux=False)
+        # tar writes an archive even when no file exists; no output at all is an exec whose
+        # output the engine lost (seen once in CI under pytest-xdist): asked once more
+        for _ in range(2):
+            code, out = self.container.exec_run([*argv, *paths], demux=False)
+            if out:
+                break
         found: dict[str, bytes] = {}
         try:
             with tarfile.open(fileobj=io.BytesIO(out or b""), mode="r:") as tar:

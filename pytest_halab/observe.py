@@ -317,10 +317,14 @@ class Observation:
             return node.read_files(paths)
         except docker.errors.APIError:
             return {}
-        except NodeCommandError:  # tar's output cut short: the node stopped while read
-            if node.state() == "running":
-                raise
-            return {}
+        except NodeCommandError:  # tar's output lost or cut short: file by file
+            if node.state() != "running":
+                return {}
+            found = {}
+            for path in paths:
+                with contextlib.suppress(FileNotFoundError, docker.errors.APIError):
+                    found[path] = node.read_file(path)
+            return found
 
     def timeline(self) -> Timeline:
         return self.stop()

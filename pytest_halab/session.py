@@ -148,6 +148,7 @@ class LabPool(Generic[K, L]):
         # building the same lab to see it fail again for every test.
         self._remember = remember
         self._failed: dict[K, Exception] = {}
+        self._unstopped: list[L] = []
 
     def get(self, key: K) -> L:
         """The running lab for ``key``, started (after making room) if there is none."""
@@ -162,7 +163,7 @@ class LabPool(Generic[K, L]):
             if not self.keep:
                 while len(self._labs) >= self.max_labs:
                     _oldest, evicted = self._labs.popitem(last=False)
-                    evicted.stop()
+                    self._stop_evicted(evicted)
             try:
                 lab = self._start(key)
             except self._remember as exc:
@@ -171,6 +172,20 @@ class LabPool(Generic[K, L]):
             self._labs[key] = lab
         self._labs.move_to_end(key)
         return lab
+
+    def _stop_evicted(self, lab: L) -> None:
+        """Stop a lab to make room. What the engine will not remove yet (a network it says
+        still has endpoints after its containers are gone: seen on Docker 20.10 under
+        pytest-xdist) is tried again at ``stop_all``, not made the error of the test that
+        needed the room."""
+        try:
+            lab.stop()
+        except Exception as exc:
+            self._unstopped.append(lab)
+            warnings.warn(
+                EngineWarning(f"halab: a lab not removed yet, tried again at the end: {exc}"),
+                stacklevel=2,
+            )
 
     def __len__(self) -> int:
         return len(self._labs)
@@ -190,6 +205,11 @@ class LabPool(Generic[K, L]):
             try:
                 lab.stop()
             except Exception as exc:  # keep going: remove every other lab too
+                errors.append(exc)
+        while self._unstopped:  # evicted labs the engine did not let go of at the time
+            try:
+                self._unstopped.pop().stop()
+            except Exception as exc:
                 errors.append(exc)
         if errors:
             raise errors[0]

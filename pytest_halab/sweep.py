@@ -129,7 +129,8 @@ def sweep_stale(host: DockerHost) -> list[str]:
                     continue
                 removed.append(lab_id)
         for c in _helpers(host, live_too=False):
-            with suppress(docker.errors.NotFound):
+            # another worker's sweep may be removing the same one ("already in progress")
+            with suppress(docker.errors.APIError):
                 c.remove(force=True)
     return removed
 
@@ -146,7 +147,7 @@ def clean(host: DockerHost, *, in_use_too: bool = False) -> tuple[list[str], lis
         remove_lab(host, lab_id)
         removed.append(lab_id)
     for c in _helpers(host, live_too=in_use_too):
-        with suppress(docker.errors.NotFound):
+        with suppress(docker.errors.APIError):
             c.remove(force=True)
     if in_use_too:
         hostrules.remove_labelled(host)

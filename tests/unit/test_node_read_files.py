@@ -14,12 +14,16 @@ from pytest_halab.nodes import Node
 
 
 class FakeContainer:
-    def __init__(self, out: bytes, code: int = 0) -> None:
-        self.out, self.code = out, code
+    def __init__(self, out: bytes, code: int = 0, lost: int = 0) -> None:
+        self.out, self.code, self.lost = out, code, lost
         self.argv: list[str] = []
+        self.calls = 0
 
     def exec_run(self, argv: list[str], **_kw: Any) -> tuple[int, bytes]:
         self.argv = argv
+        self.calls += 1
+        if self.calls <= self.lost:  # the engine lost the exec's output
+            return 0, b""
         return self.code, self.out
 
 
@@ -59,3 +63,10 @@ def test_nothing_asked_runs_nothing() -> None:
 def test_output_that_is_no_archive_is_an_error_naming_the_node() -> None:
     with pytest.raises(NodeCommandError, match="lb1"):
         node(FakeContainer(b"sh: tar: not found\n" * 40, code=127)).read_files(["/a"])
+
+
+def test_an_exec_whose_output_was_lost_is_asked_once_more() -> None:
+    c = FakeContainer(archive({"/a": b"x"}), lost=1)
+    assert node(c).read_files(["/a"]) == {"/a": b"x"} and c.calls == 2
+    with pytest.raises(NodeCommandError, match="empty"):
+        node(FakeContainer(archive({"/a": b"x"}), lost=2)).read_files(["/a"])

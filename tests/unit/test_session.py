@@ -12,6 +12,7 @@ import pytest
 
 from pytest_halab import engines, topology
 from pytest_halab.dockerhost import DockerHost
+from pytest_halab.errors import EngineWarning
 from pytest_halab.lab import Lab
 from pytest_halab.session import MAX_LABS, HalabRun, LabPool, LabRequest
 from pytest_halab.settings import HalabSettings
@@ -128,6 +129,27 @@ def test_stop_all_stops_every_lab_despite_errors() -> None:
         labs.stop_all()
     assert a.stops == b.stops == c.stops == 1
     assert len(labs) == 0 and not start.running
+
+
+def test_an_evicted_lab_that_will_not_go_is_tried_again_at_the_end() -> None:
+    labs, _start = pool(max_labs=1)
+    a = labs.get("a")
+    a.fail_stop = True  # the engine keeps its network for now
+    with pytest.warns(EngineWarning, match="cannot stop a"):
+        b = labs.get("b")  # the test that needed the room gets its lab all the same
+    assert b.key == "b" and a.stops == 1
+    a.fail_stop = False
+    labs.stop_all()
+    assert a.stops == 2 and b.stops == 1
+
+
+def test_an_evicted_lab_that_never_goes_is_the_end_s_error() -> None:
+    labs, _start = pool(max_labs=1)
+    labs.get("a").fail_stop = True
+    with pytest.warns(EngineWarning):
+        labs.get("b")
+    with pytest.raises(RuntimeError, match="cannot stop a"):
+        labs.stop_all()
 
 
 # ------------------------------------------------------------ HalabRun
