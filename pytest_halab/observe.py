@@ -276,14 +276,8 @@ class Observation:
             (a.node, a.out, Event.from_record, False) for a in self.agents
         ]
         for bal in bals:
-            sources.append(
-                (
-                    bal.name,
-                    lab.engine_of(bal.name).events_path,
-                    lab.engine_of(bal.name).parse_event,
-                    True,
-                )
-            )
+            engine = lab.engine_of(bal.name)
+            sources.append((bal.name, engine.events_path, engine.parse_event, True))
             sources += [
                 (bal.name, svc.events_path, svc.parse_event, True)
                 for svc in services.SERVICES.values()

@@ -131,15 +131,9 @@ def state_bands(timeline: Timeline, start: float, end: float) -> list[StateBand]
             if stop <= e.ts:
                 continue
             last = bands[-1] if bands else None
-            if last and (last.node, last.instance, last.state, last.end) == (
-                node,
-                inst,
-                state,
-                e.ts,
-            ):
-                bands[-1] = StateBand(
-                    node, inst, state, last.start, stop
-                )  # a status, then no change
+            joins = (node, inst, state, e.ts)
+            if last and (last.node, last.instance, last.state, last.end) == joins:
+                bands[-1] = StateBand(node, inst, state, last.start, stop)  # a status, no change
             else:
                 bands.append(StateBand(node, inst, state, e.ts, stop))
     return bands

@@ -113,21 +113,23 @@ def sweep_stale(host: DockerHost) -> list[str]:
     with _sweep_lock:
         client = host.client()
         for lab_id, labels in lab_ids(host).items():
-            alive = owner_alive(labels.get(L_OWNER, ""))
-            containers = client.containers.list(
-                all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
-            )
-            all_down = bool(containers) and all(c.status != "running" for c in containers)
             orphan = not labels  # only a host rule is left
-            dead = labels.get(L_KEEP) != "1" and not alive
-            if orphan or dead or (all_down and not alive):
-                try:
-                    remove_lab(host, lab_id)
-                except docker.errors.APIError:
-                    # Best effort: what could not go now (its network still in use by a
-                    # container another sweep is removing) goes at the next sweep.
+            if not orphan and owner_alive(labels.get(L_OWNER, "")):
+                continue
+            kept = labels.get(L_KEEP) == "1"
+            if kept and not orphan:  # a kept lab goes once all its containers stopped
+                containers = client.containers.list(
+                    all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
+                )
+                if not containers or any(c.status == "running" for c in containers):
                     continue
-                removed.append(lab_id)
+            try:
+                remove_lab(host, lab_id)
+            except docker.errors.APIError:
+                # Best effort: what could not go now (its network still in use by a
+                # container another sweep is removing) goes at the next sweep.
+                continue
+            removed.append(lab_id)
         for c in _helpers(host, live_too=False):
             # another worker's sweep may be removing the same one ("already in progress")
             with suppress(docker.errors.APIError):
