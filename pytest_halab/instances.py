@@ -161,10 +161,67 @@ def _describe(s: InstanceStatus) -> str:
     return f"{s.node} {s.name} {s.state} {prio}{extra}"
 
 
+Statuses = Mapping[str, Sequence[InstanceStatus] | str]  # node -> its instances, or why not
+
+
+def masters_everywhere(
+    holders: Mapping[str, Sequence[str]], statuses: Statuses, addresses: Mapping[str, Any]
+) -> bool:
+    """A split brain the engines confirm: every VIP has a holder, and each VIP held twice
+    or more is so by engines that all say MASTER for it (not the kernel's addresses
+    lagging a handover)."""
+    if not all(holders.values()):
+        return False
+    for vip, nodes in holders.items():
+        if len(nodes) < 2:
+            continue
+        for node in nodes:
+            mine = statuses.get(node)
+            if isinstance(mine, str) or not mine:
+                return False
+            if not any(s.state == "MASTER" for s in _of(mine, str(addresses[vip]))):
+                return False
+    return True
+
+
+def contested(statuses: Statuses, masters: Mapping[str, str], addresses: Mapping[str, Any]) -> bool:
+    """Whether VRRP may still move a VIP that its expected master (``masters``: VIP -> node)
+    holds now, by what the engines report (the kernel's addresses lag their states by a
+    handover): the expected master's instance is not MASTER, another node's is, a backup
+    outranks it and will preempt it (higher effective priority, no nopreempt) or has heard
+    no master yet; or an engine cannot say yet (still starting: no dump, or one without
+    instances, as keepalived writes before its VRRP process has read the config)."""
+    if any(isinstance(v, str) or not v for v in statuses.values()):
+        return True
+    for vip, master in masters.items():
+        address = str(addresses[vip])
+        found = [
+            (node, s)
+            for node, v in statuses.items()
+            if not isinstance(v, str)
+            for s in _of(v, address)
+        ]
+        mine = [s for node, s in found if node == master]
+        others = [s for node, s in found if node != master]
+        if not mine:
+            continue  # explain() says so, once settled
+        top = max(s.effective_priority for s in mine)
+        if not any(s.state == "MASTER" for s in mine) or any(
+            s.state == "MASTER"
+            or (s.effective_priority > top and s.state in ("INIT", "BACKUP") and not s.nopreempt)
+            # a backup that has heard no master yet takes over at its Master_Down_Interval
+            # (it may never hear this one: peers that drop each other's adverts)
+            or (s.state == "BACKUP" and s.master_priority == 0)
+            for s in others
+        ):
+            return True  # the engines are handing over, or are about to
+    return False
+
+
 def kept_by_nopreempt(
     holders: Mapping[str, Sequence[str]],
     expected: Mapping[str, Sequence[str]],
-    statuses: Mapping[str, Sequence[InstanceStatus] | str],
+    statuses: Statuses,
     addresses: Mapping[str, Any],
 ) -> bool:
     """Whether VRRP keeps every VIP that is off its expected master where it is: held by

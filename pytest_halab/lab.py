@@ -473,12 +473,16 @@ class Lab:
                 if not may_ask:
                     return None
                 asked = now
-                if not self._contested():
+                if not instances.contested(
+                    self.instances(), self.expected_masters(), self.vip_addresses()
+                ):
                     return holders
             single = all(len(h) == 1 for h in holders.values())
             if not single and may_ask:  # the engines' word on two holders, kept till asked again
                 asked = now
-                split = self._split_brain(holders)
+                split = instances.masters_everywhere(
+                    holders, self.instances(), self.vip_addresses()
+                )
             if not (single or split):
                 last = None
                 return None
@@ -498,60 +502,6 @@ class Lab:
             raise LabTimeoutError(f"{exc} (holders: {holders}){detail}", node) from None
         self.mismatch = self.explain(holders) if holders != expected else {}
         return holders
-
-    def _split_brain(self, holders: dict[str, list[str]]) -> bool:
-        """Every VIP has a holder, and each VIP held twice or more is so by engines that all
-        say MASTER for it (not the kernel's addresses lagging a handover)."""
-        if not all(holders.values()):
-            return False
-        split = {v: h for v, h in holders.items() if len(h) > 1}
-        seen = self.instances()
-        addrs = self.vip_addresses()
-        for vip, nodes in split.items():
-            for node in nodes:
-                mine = seen.get(node)
-                if isinstance(mine, str) or not mine:
-                    return False
-                if not any(s.state == "MASTER" and s.holds(str(addrs[vip])) for s in mine):
-                    return False
-        return True
-
-    def _contested(self) -> bool:
-        """Whether VRRP may still move a VIP that its expected master holds now, by what
-        the engines report (the kernel's addresses lag their states by a handover): the
-        expected master's instance is not MASTER, another node's is, a backup outranks
-        it and will preempt it (higher effective priority, no nopreempt) or has heard no
-        master yet; or an engine cannot say yet (still starting: no dump, or one without
-        instances, as keepalived writes before its VRRP process has read the config)."""
-        seen = self.instances()
-        if any(isinstance(v, str) or not v for v in seen.values()):
-            return True
-        addrs = self.vip_addresses()
-        for vip, master in self.expected_masters().items():
-            found = [
-                (node, s)
-                for node, v in seen.items()
-                if not isinstance(v, str)
-                for s in v
-                if s.holds(str(addrs[vip]))
-            ]
-            mine = [s for node, s in found if node == master]
-            others = [s for node, s in found if node != master]
-            if not mine:
-                continue  # explain() says so, once settled
-            top = max(s.effective_priority for s in mine)
-            if not any(s.state == "MASTER" for s in mine) or any(
-                s.state == "MASTER"
-                or (
-                    s.effective_priority > top and s.state in ("INIT", "BACKUP") and not s.nopreempt
-                )
-                # a backup that has heard no master yet takes over at its Master_Down_Interval
-                # (it may never hear this one: peers that drop each other's adverts)
-                or (s.state == "BACKUP" and s.master_priority == 0)
-                for s in others
-            ):
-                return True  # the engines are handing over, or are about to
-        return False
 
     def _mismatch_text(self) -> str:
         lines = "\n".join(f"  {why}" for why in self.mismatch.values())

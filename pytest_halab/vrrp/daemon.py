@@ -38,7 +38,6 @@ from pytest_halab.vrrp.instance import (
     NO_ADDRESS,
     NO_INTERFACE,
     Instance,
-    machine_identity,
     new_instance,
     resolve_vips,
     source_kind,
@@ -61,6 +60,7 @@ from pytest_halab.vrrp.packet import (
     encode,
     parse_ip,
 )
+from pytest_halab.vrrp.reload import Reloading
 from pytest_halab.vrrp.routing import Routing
 from pytest_halab.vrrp.sched import SIGXCPU_MESSAGE, ProcessPriorities
 from pytest_halab.vrrp.smtpalert import MailPolicy, SmtpAlerter, alert_setting
@@ -100,7 +100,7 @@ __all__ = ["Daemon"]
 log = logging.getLogger("halab-vrrpd")
 
 
-class Daemon:
+class Daemon(Reloading):
     """Wires config, state machines, sockets, tracking and the event loop.
 
     ``netlink`` and ``garp`` default to the kernel's (tests give fakes); the daemon
@@ -802,112 +802,6 @@ class Daemon:
             self.email.instance_alert(inst.name, new)
         if inst.group:
             self.groups.report(inst.group)
-
-    # --- reload ---------------------------------------------------------------------------
-
-    def reload(self) -> None:
-        """SIGHUP: apply a new configuration, keeping what did not change.
-
-        Never raises: a file that cannot be read or parsed leaves the running
-        configuration (and every master and its addresses) as it was. It runs with normal
-        scheduling (a real-time limit would kill a long parse), as keepalived's does."""
-        self.priorities.reset()
-        try:
-            self._reload()
-        finally:
-            self.priorities.apply(self.config.global_defs)
-
-    def _reload(self) -> None:
-        try:
-            cfg = self._read_config()
-        except Exception as exc:  # the parser's bug must not take the masters down
-            log.exception(
-                "Reload of %s failed: keeping the running configuration", self.config_path
-            )
-            self.events.emit(
-                "config_reload_failed",
-                None,
-                path=self.config_path,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            return
-        if cfg is None:
-            log.error("Reload of %s failed: keeping the running configuration", self.config_path)
-            self.events.emit("config_reload_failed", None, path=self.config_path, error="not found")
-            return
-        try:
-            self._apply_reload(cfg)
-        except Exception as exc:
-            log.exception("Reload of %s failed while applying it", self.config_path)
-            self.events.emit(
-                "config_reload_failed",
-                None,
-                path=self.config_path,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-
-    def _apply_reload(self, new_config: KeepalivedConfig) -> None:
-        old_instances = self.instances
-        self._configure(new_config)
-        self._watch_routing(new_config)
-        self.routing.reload(new_config)
-        self.events.emit("config_reload", None, path=self.config_path)
-        now = self.loop.time()
-        new_cfgs = self.config.instances
-        # Scripts: restart all (their definitions may have changed).
-        for tracker in self.scripts.values():
-            tracker.stop()
-        self.scripts.clear()
-        kept: dict[str, Instance] = {}
-        for name, inst in old_instances.items():
-            cfg = new_cfgs.get(name)
-            if cfg is not None and machine_identity(cfg) == machine_identity(inst.cfg):
-                new_vips = resolve_vips(cfg, cfg.interface or "", self.links.index_of)
-                keep = {v.key for v in new_vips}
-                if inst.machine.state is State.MASTER:
-                    self.vips.remove(inst, keep=keep)
-                inst.installed &= keep
-                if cfg.priority != inst.cfg.priority:
-                    log.info(
-                        "(%s) configured priority %d -> %d",
-                        inst.name,
-                        inst.cfg.priority,
-                        cfg.priority,
-                    )
-                    inst.machine.set_base_priority(cfg.priority)
-                # routes and rules the new config no longer has are removed, then the
-                # instance follows the new config (keepalived's clear_diff_vrrp_vroutes)
-                self.routing.remove_virtual(inst, keep=[*cfg.virtual_routes, *cfg.virtual_rules])
-                inst.cfg = cfg
-                inst.group = cfg.sync_group
-                inst.set_vips(new_vips)
-                if inst.machine.state is State.MASTER:
-                    missing = [v for v in new_vips if v.key not in inst.installed]
-                    if missing:
-                        self.vips.add(inst)
-                    self.routing.add_virtual(inst)
-                kept[name] = inst
-                continue
-            # Removed or changed: stop it (priority 0 if master, addresses removed).
-            self._apply(inst, inst.machine.shutdown(now))
-            if inst.timer is not None:
-                inst.timer.cancel()
-        self.instances = kept
-        self._start_scripts()
-        started: list[Instance] = []
-        for name, cfg in new_cfgs.items():
-            if name in kept:
-                continue
-            built = self._build(cfg)
-            if built is not None:
-                self.instances[name] = built
-                started.append(built)
-        self.sockets.close_unused(
-            (i.cfg.interface or "", i.family) for i in self.instances.values()
-        )
-        self._update_tracking(initial=True)
-        for inst in started:
-            self._apply(inst, inst.machine.start(now))
 
 
 def _printable(text: str) -> str:

@@ -10,8 +10,10 @@ import pytest
 from pytest_halab.instances import (
     InstanceStatus,
     StatusError,
+    contested,
     explain,
     kept_by_nopreempt,
+    masters_everywhere,
     parse,
     warnings_in,
 )
@@ -238,3 +240,31 @@ def test_not_kept_when_an_engine_cannot_say() -> None:
         "lb2": [inst("lb2", "MASTER", 90)],
     }
     assert not kept_by_nopreempt({"VI_1": ["lb2"]}, WANT, seen, ADDRS)
+
+
+# ---------------------------------------------------------------- settling
+
+
+def test_contested_while_a_backup_outranks_the_master_or_has_heard_none() -> None:
+    masters = {"VI_1": "lb1"}
+    settled = {
+        "lb1": [inst("lb1", "MASTER", 100, master_priority=100)],
+        "lb2": [inst("lb2", "BACKUP", 90, master_priority=100)],
+    }
+    assert not contested(settled, masters, ADDRS)
+    outranks = {**settled, "lb2": [inst("lb2", "BACKUP", 150, master_priority=100)]}
+    unheard = {**settled, "lb2": [inst("lb2", "BACKUP", 90)]}
+    starting: dict[str, list[InstanceStatus] | str] = {**settled, "lb2": "no dump yet"}
+    for statuses in (outranks, unheard, starting):
+        assert contested(statuses, masters, ADDRS)
+    held = {**settled, "lb2": [inst("lb2", "BACKUP", 150, master_priority=100, nopreempt=True)]}
+    assert not contested(held, masters, ADDRS)
+
+
+def test_masters_everywhere_only_when_each_holder_s_engine_says_master() -> None:
+    both = {"VI_1": ["lb1", "lb2"]}
+    masters = {n: [inst(n, "MASTER", 100)] for n in ("lb1", "lb2")}
+    assert masters_everywhere(both, masters, ADDRS)
+    lagging = {**masters, "lb2": [inst("lb2", "BACKUP", 90, master_priority=100)]}
+    assert not masters_everywhere(both, lagging, ADDRS)
+    assert not masters_everywhere({"VI_1": []}, masters, ADDRS)
