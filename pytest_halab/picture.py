@@ -10,11 +10,10 @@ From top to bottom:
 - **priorities**: each instance's effective priority as a step line over time, per
   balancer, with its value written where it changes (``192 -> 190`` beside the peer's
   ``102`` answers "why did nothing move?"). The values come from the engines' events
-  (:func:`priority_points`): halab-vrrpd logs every change (``priority_change``) and the
-  priority of each state change; keepalived's notify FIFO gives the priority of each state
-  change, and of each priority change only when the config asks for it
-  (``notify_priority_changes``). The adverts captured on the wire add what the peers saw: a
-  MASTER's advertised priority is its effective priority, exactly;
+  (:func:`priority_points`): each engine reports every change (``priority_change``: halab-vrrpd
+  in its event log, keepalived in its log line "Changing effective priority", read as it is
+  written) and the priority of each state change. The adverts captured on the wire add what
+  the peers saw: a MASTER's advertised priority is its effective priority, exactly;
 - **per balancer** the VRRP state of each instance as coloured bands (MASTER, BACKUP,
   FAULT...), with the markers of that node's events (checker, script runs, mails) on it;
 - **per VIP** (by name and address) who held it (one lane per balancer), a split brain
@@ -498,7 +497,10 @@ def _draw_priorities(
         lo = min(p.priority for pts in prios.values() for p in pts)
         hi = max(p.priority for pts in prios.values() for p in pts)
         pad = max(8.0, (hi - lo) * 0.25)
-        ax_p.set_ylim(max(-1.0, lo - pad), min(262.0, hi + pad))
+        # room for a value's label below the lowest line and above the highest (a backup
+        # dropped to 1 is labelled too); ticks only where priorities can be
+        ax_p.set_ylim(lo - pad, hi + pad)
+        ax_p.set_yticks([t for t in ax_p.get_yticks() if 0 <= t <= 255])
     else:
         ax_p.text(
             0.5,

@@ -53,10 +53,11 @@ def priority_points(
     """Each (node, instance)'s effective priority over time, in time order.
 
     From the engines' events: ``vrrp_state`` with a ``priority`` (both engines),
-    keepalived's ``vrrp_notice`` MASTER_PRIORITY/BACKUP_PRIORITY, halab-vrrpd's
-    ``priority_change`` (its ``old`` value held from ``start`` on when it is the first
-    word of that instance). From the captured adverts (``addresses``: address -> node,
-    ``vrids``: VRID -> instance name; an advert of an unknown sender or VRID is left out):
+    keepalived's ``vrrp_notice`` MASTER_PRIORITY/BACKUP_PRIORITY, both engines'
+    ``priority_change`` (keepalived's from its log line; its ``old`` value held from
+    ``start`` on when it is the first word of that instance). From the captured adverts
+    (``addresses``: address -> node, ``vrids``: VRID -> instance name; an advert of an
+    unknown sender or VRID is left out):
     the first advert of each sender, each one whose priority differs from the sender's
     previous one, and the last.
     """

@@ -125,3 +125,40 @@ def test_a_failovers_picture_shows_priorities_states_holders_and_the_measure(
     for i, (na, a) in enumerate(written):
         for nb, b in written[i + 1 :]:
             assert not a.overlaps(b), (na, nb)
+
+
+def test_a_backups_own_priority_change_is_on_the_picture(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """nginx killed on the BACKUP: its track script takes its priority down and nothing
+    moves. A backup sends no adverts, so only its engine can say so: keepalived in its log
+    (the user's config has no notify_priority_changes), halab-vrrpd in its event log. The
+    picture's line for lb2 must go from its priority to the one its engine reports, at the
+    time the engine changed it (after the fault)."""
+    hal = hal_scenario(mb)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    note_instances(mb, hal)
+    before = priorities(mb)
+    hal.faults.kill_process("lb2", "nginx", "SIGKILL")
+    after = until(
+        "lb2's effective priority below its configured one",
+        lambda: p if (p := priorities(mb))["lb2"] < before["lb2"] else None,
+        timeout=10.0,
+    )
+    hal.wait_holders({"VI_1": ["lb1"]})
+    tl = hal.timeline()
+    changes = [
+        e
+        for e in tl
+        if e.node == "lb2" and e.kind == "engine" and e.get("event") == "priority_change"
+    ]
+    assert [(e.get("old"), e.get("new")) for e in changes] == [(before["lb2"], after["lb2"])]
+    fig = draw_timeline(tl, title=f"a backup's priority ({engine})", **picture_args(mb, hal, tl))
+    ax_p = fig.axes[0]
+    (lb2_line,) = [ln for ln in ax_p.get_lines() if ln.get_label() == "lb2 VI_1"]
+    ys = [int(v) for v in lb2_line.get_ydata()]
+    assert ys[0] == before["lb2"] and ys[-1] == after["lb2"], ys
+    xs = list(lb2_line.get_xdata())
+    step = next(x for x, y in zip(xs, ys, strict=True) if y == after["lb2"])
+    assert step > 0, "the drop is drawn before the fault"
+    assert str(after["lb2"]) in {t.get_text() for t in ax_p.texts}

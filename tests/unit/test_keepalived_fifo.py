@@ -3,6 +3,7 @@ engines' state events as the timeline gets them: one shape for keepalived and ha
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -298,16 +299,29 @@ def test_a_replaced_fifo_is_noticed(reader: Any, fifo_path: Path) -> None:
     assert stat.S_ISFIFO(fifo_path.stat().st_mode) and not reader.replaced()
 
 
-def test_the_observer_follows_keepalived_restarts(fifo_path: Path) -> None:
-    """halab-observe --fifo end to end: ready line, stamped events, a writer leaving and a
-    new one coming, SIGTERM."""
+@contextlib.contextmanager
+def observer(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """halab-observe with ``args`` (no time limit), stopped by SIGTERM at the end, which
+    must end it cleanly, having written nothing beyond what the test read."""
     proc = subprocess.Popen(
-        [sys.executable, str(OBSERVER), "--fifo", str(fifo_path), "--duration", "0"],
+        [sys.executable, str(OBSERVER), *args, "--duration", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=5)
+    assert proc.returncode == 0, err
+    assert out == ""
+
+
+def test_the_observer_follows_keepalived_restarts(fifo_path: Path) -> None:
+    """halab-observe --fifo end to end: ready line, stamped events, a writer leaving and a
+    new one coming, SIGTERM."""
+    with observer("--fifo", str(fifo_path)) as proc:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
         assert ready["kind"] == "observer_ready" and ready["modes"] == ["fifo"]
@@ -334,11 +348,111 @@ def test_the_observer_follows_keepalived_restarts(fifo_path: Path) -> None:
             ]
             * 2
         )
+
+
+# --- keepalived's log (halab-observe --log) -------------------------------------------------
+
+KEEPALIVED_LOG = (
+    b"Thu Dec  3 12:53:47 2026: Script `check_nginx` now returning 1\n"
+    b"Thu Dec  3 12:53:47 2026: VRRP_Script(check_nginx) failed (exited with status 1)\n"
+    b"Thu Dec  3 12:53:47 2026: (VI_1) Changing effective priority from 100 to 1\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        (
+            b"Thu Dec  3 12:53:47 2026: (VI_1) Changing effective priority from 100 to 1",
+            ("VI_1", 100, 1),
+        ),
+        (
+            b"Keepalived_vrrp[64509]: VRRP_Instance(VI_1)"
+            b" Changing effective priority from 100 to 98",
+            ("VI_1", 100, 98),
+        ),
+        (b"(haproxy-vip) Changing effective priority from 100 to 102\r", ("haproxy-vip", 100, 102)),
+        (b"(VI_1) Changing effective priority from 100 to 256", None),
+        (b"(VI_1) Changing effective priority from 100 to", None),
+        (b"(VI_1) Entering MASTER STATE", None),
+        (b"(two words) Changing effective priority from 1 to 2", None),
+    ],
+)
+def test_priority_lines(tmp_path: Path, line: bytes, found: tuple[str, int, int] | None) -> None:
+    log = tmp_path / "vrrp.log"
+    f = obs.LogFollower(str(log))
+    f.open(at_end=True)
+    try:
+        log.write_bytes(line + b"\n")
+        recs = f.read(5.0)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=5)
-    assert proc.returncode == 0, err
-    assert out == ""  # nothing else was written
+        f.close()
+    got = [(r["instance"], r["old"], r["new"]) for r in recs]
+    assert got == ([found] if found else [])
+    for r in recs:
+        assert (r["kind"], r["event"], r["engine"], r["ts"]) == (
+            "engine",
+            "priority_change",
+            "keepalived",
+            5.0,
+        )
+
+
+def test_the_log_is_followed_from_its_end_and_through_truncation(tmp_path: Path) -> None:
+    log = tmp_path / "vrrp.log"
+    log.write_bytes(KEEPALIVED_LOG)  # an earlier keepalived's: not this run's
+    f = obs.LogFollower(str(log))
+    f.open(at_end=True)
+    try:
+        assert f.watch is not None  # inotify here (Linux, ctypes)
+        assert f.read(1.0) == []
+        with log.open("ab") as w:
+            w.write(b"Thu Dec  3 12:53:49 2026: (VI_1) Changing effective")
+            w.flush()
+            assert select.select([f.watch], [], [], 1.0)[0]  # woken by the write
+            assert f.read(2.0) == []  # half a line: not yet
+            w.write(b" priority from 1 to 100\n")
+        (rec,) = f.read(3.0)
+        assert (rec["old"], rec["new"], rec["ts"]) == (1, 100, 3.0)
+        log.write_bytes(KEEPALIVED_LOG)  # truncated and written again (> vrrp.log)
+        (rec,) = f.read(4.0)
+        assert (rec["old"], rec["new"]) == (100, 1)
+        log.unlink()
+        assert not f.replaced()  # nothing there: stay
+        log.write_bytes(KEEPALIVED_LOG)  # a new file: read from its start
+        assert f.replaced()
+        f.open(at_end=False)
+        assert [(r["old"], r["new"]) for r in f.read(5.0)] == [(100, 1)]
+    finally:
+        f.close()
+
+
+def test_the_observer_reports_keepalived_priority_changes_from_its_log(
+    tmp_path: Path, fifo_path: Path
+) -> None:
+    """halab-observe --fifo --log end to end, as 30-vrrp starts it: the log's earlier lines
+    are not this run's, a new line is stamped when it is written."""
+    log = tmp_path / "vrrp.log"
+    log.write_bytes(KEEPALIVED_LOG)
+    with observer("--fifo", str(fifo_path), "--log", str(log)) as proc:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert ready["modes"] == ["fifo", "log"]
+        before = time.time()
+        with log.open("ab") as w:
+            w.write(b"Thu Dec  3 12:53:49 2026: (VI_1) Changing effective priority from 1 to 100\n")
+        rec = json.loads(proc.stdout.readline())
+        after = time.time()
+        assert (rec["kind"], rec["event"], rec["instance"], rec["old"], rec["new"]) == (
+            "engine",
+            "priority_change",
+            "VI_1",
+            1,
+            100,
+        )
+        assert before - 1e-6 <= rec["ts"] <= after + 1e-6
+        ev = Event.from_record(json.dumps(rec).encode(), "lb2")
+        assert ev is not None and ev.kind == "engine" and ev.get("event") == "priority_change"
 
 
 # --- the capture (halab-observe --capture) -------------------------------------------------------
