@@ -137,7 +137,7 @@ def read_virtual_servers(
     keepalived.conf rendered with the sample addressing), or a TopologyError naming the
     template's file and line for what the lab cannot serve: LVS-TUN (this kernel has no
     ipip), a virtual server on an address that is no VIP of the topology, a real server
-    that is no web node of the lab."""
+    or sorry server that is no web node of the lab."""
     by_ip = {str(ip): name for name, ip in sample_nodes}
     vip_by_ip = {str(ip): name for name, ip in sample_vips.items()}
     webs = set(web_nodes)
@@ -155,13 +155,16 @@ def read_virtual_servers(
                 "(write {{ vip.NAME }}): the lab could not send it any traffic"
             )
             continue
-        servers = list(vs.real_servers)
-        for rs in servers:
+        # the sorry server is served like a real server once quorum is lost
+        servers = [("real_server", rs) for rs in vs.real_servers]
+        if vs.sorry_server is not None:
+            servers.append(("sorry_server", vs.sorry_server))
+        for keyword, rs in servers:
             kind = rs.forwarding or vs.forwarding or DEFAULT_FORWARDING
             rline = f"{template}:{rs.line}"
             if kind == "TUN":
                 problems.append(
-                    f"{rline}: real_server {rs.address}: lb_kind TUN (LVS-TUN) needs ipip "
+                    f"{rline}: {keyword} {rs.address}: lb_kind TUN (LVS-TUN) needs ipip "
                     "tunnels, which this lab's kernel lacks: use NAT or DR"
                 )
                 continue
@@ -169,7 +172,7 @@ def read_virtual_servers(
             if node is None or node not in webs:
                 what = f"node {node}, not a web node" if node else "no node of this lab"
                 problems.append(
-                    f"{rline}: real_server {rs.address}: {rs.ip} is {what} (write "
+                    f"{rline}: {keyword} {rs.address}: {rs.ip} is {what} (write "
                     "{{ NODE.ip }} of a web node): the lab sends traffic only to its own nodes"
                 )
                 continue

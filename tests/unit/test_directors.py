@@ -46,6 +46,21 @@ def test_lvs_dr_real_servers_hold_the_vip_on_lo_and_ignore_arp_for_it() -> None:
     assert d.sysctls("web2")["net.ipv4.conf.all.arp_announce"] == "2"
 
 
+def test_a_sorry_server_is_a_real_server_of_the_lab() -> None:
+    """web3 serves only once quorum is lost, and then its replies must go back through the
+    director like the others'."""
+    here = Path(__file__).resolve().parents[1] / "lab" / "topologies"
+    topo = topology.load(here / "lvs_quorum.yaml")
+    d = topo.directing
+    assert {(u.director, u.node) for u in d.uses} == {
+        (lvs, web) for lvs in ("lvs1", "lvs2") for web in ("web1", "web2", "web3")
+    }
+    addr = topo.addressing(ipaddress.ip_network("10.9.8.0/24"))
+    script = d.real_server_script("web3", addr.vips, [addr.nodes["client"]])
+    assert script is not None
+    assert "ip route replace 10.9.8.100/32 via 10.9.8.3\n" in script.decode()
+
+
 def test_an_nginx_topology_has_no_director() -> None:
     d = topology.load("nginx_master_backup").directing
     assert d.uses == ()
@@ -83,6 +98,11 @@ def _line(path: Path, needle: str) -> int:
             ("real_server {{ web2.ip }} 80", "real_server {{ client.ip }} 80"),
             "real_server {{ client.ip }}",
             "is node client, not a web node",
+        ),
+        (
+            ("protocol TCP", "protocol TCP\n    sorry_server 192.0.2.78 80"),
+            "sorry_server 192.0.2.78",
+            "sorry_server 192.0.2.78: 192.0.2.78 is no node of this lab",
         ),
         (
             ("lb_algo wrr", "lb_algo fastest"),

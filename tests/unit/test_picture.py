@@ -179,6 +179,27 @@ def test_measures_in_words() -> None:
     )
 
 
+def test_the_checkers_decisions_are_marked_on_the_directors_row() -> None:
+    rs = "[10.0.0.30]:tcp:80"
+    tl = Timeline(
+        [
+            ev(0.1, "lvs1", "checker", event="rs_weight", vs="v", rs=rs, weight=4),
+            ev(0.2, "lvs1", "checker", event="quorum", vs="v", up=False, alive_weight=1, quorum=3),
+            ev(0.3, "lvs1", "checker", event="sorry_server", vs="v", in_use=True, rs=rs),
+            ev(0.4, "lvs1", "checker", event="quorum", vs="v", up=True, alive_weight=3, quorum=3),
+            ev(0.5, "lvs1", "checker", event="sorry_server", vs="v", in_use=False, rs=rs),
+        ]
+    )
+    got = [(m.node, m.style.name, m.label) for m in marks_of(tl, {"10.0.0.30": "web2"})]
+    assert got == [
+        ("lvs1", "rs_weight", "web2 w4"),
+        ("lvs1", "quorum_lost", "quorum 1<3"),
+        ("lvs1", "sorry_server", "sorry web2 in"),
+        ("lvs1", "quorum_up", "quorum 3>=3"),
+        ("lvs1", "sorry_server", "sorry web2 out"),
+    ]
+
+
 def test_a_new_marker_kind_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     tl = Timeline([ev(0, "lb1", "haproxy", server="web1", up=False)])
     assert marks_of(tl) == []
