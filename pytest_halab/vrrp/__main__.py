@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pytest_halab.vrrp.check.process import spawn
 
             checker = spawn(_checker_argv(args, conf))
+            daemon.checker_pid = checker.pid
         daemon.start()
         _daemon_ready(ready_fd, True)
         return daemon.run()
@@ -294,6 +295,9 @@ def _run_checker(args: argparse.Namespace) -> int:
         print("halab-vrrpd: --check runs in the foreground only (add -n)", file=sys.stderr)
         return 2
     name_process(process.PROCESS_NAME)
+    # a reload (SIGHUP) before the checker handles it must not end it: kept pending until
+    # then (run_checker)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     conf = os.path.abspath(args.use_file)
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)

@@ -134,6 +134,9 @@ class Daemon(Reloading):
         self.malformed = 0
         self._malformed_limit = LogLimiter(self.loop, self._malformed_suppressed)
         self.stopping = False
+        # the checker child (both halves in one run, as keepalived without -P/-C): a reload
+        # reaches it too, as keepalived's parent passes SIGHUP on to its children
+        self.checker_pid: int | None = None
         self.exit_code = 0
         self.priorities = ProcessPriorities()
         self.links = LinkTable(self.netlink, self.events)
@@ -325,6 +328,9 @@ class Daemon(Reloading):
                 self.shutdown()
             elif signum == signal.SIGHUP and not self.stopping:
                 log.info("Reloading")
+                if self.checker_pid is not None:
+                    with contextlib.suppress(OSError):
+                        os.kill(self.checker_pid, signal.SIGHUP)
                 self.reload()
             elif signum == signal.SIGUSR1:
                 self._log_stats()

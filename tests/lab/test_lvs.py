@@ -33,6 +33,7 @@ from pytest_halab.lint import lint
 from pytest_halab.nodes import Node
 from pytest_halab.poolmeasures import traffic_split
 from pytest_halab.scenario import Scenario
+from pytest_halab.waits import until
 
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
@@ -188,6 +189,46 @@ def test_firewalled_vrrp_on_the_backup_director_is_split_brain(
     assert set(got) == {"1111", "2222"}, got
     hal.revert(fault)
     hal.wait_holders({"VI_1": ["lvs1"]})
+
+
+def test_a_reload_keeps_the_pool_and_applies_the_new_weight(
+    nat: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """The user edits web1's weight (2 -> 3) and runs `systemctl reload keepalived`: the
+    checker (not restarted) carries every server's state over, no server leaves the pool,
+    the new weight is served; the VRRP engine reloads too and keeps the VIP."""
+    hal = hal_scenario(nat)
+    lvs1 = nat.node("lvs1")
+    web1 = str(nat.node("web1").ip)
+    conf = "/etc/keepalived/keepalived.conf"
+    checker = lvs1.pids(["pgrep", "-x", "halab-checker"])
+    assert len(checker) == 1, checker
+    since = hal.timeline().end
+
+    def web1_weight(weight: int, after: float) -> object:
+        for e in hal.timeline().between(after, None).of_kind("checker"):
+            if e.node == "lvs1" and e.get("event") == "pool":
+                dests = {d["rs"]: d["weight"] for d in e.get("destinations", [])}
+                if dests.get(f"[{web1}]:tcp:80") == weight:
+                    return e
+        return None
+
+    lvs1.exec(["sed", "-i.halab-bak", "0,/weight 2/s//weight 3/", conf], check=True)
+    try:
+        lvs1.exec(["systemctl", "reload", "keepalived"], check=True)
+        until("lvs1's pool with web1 at weight 3", lambda: web1_weight(3, since), timeout=15.0)
+        assert lvs1.pids(["pgrep", "-x", "halab-checker"]) == checker
+        events = [e.get("event") for e in hal.timeline().between(since, None).of_kind("checker")]
+        assert "reload" in events and "rs_state" not in events, events
+        got = bodies(nat.client_node(), str(nat.vip_addresses()["VI_1"]), 40)
+        # 3:1 now (the scenario's own probe shares the scheduler's cycle: a few either way)
+        assert set(got) == {"1111", "2222"} and got["1111"] >= 2.4 * got["2222"], got
+        assert nat.vip_holders() == {"VI_1": ["lvs1"]}
+    finally:
+        lvs1.exec(["mv", f"{conf}.halab-bak", conf], check=True)
+        back = hal.timeline().end
+        lvs1.exec(["systemctl", "reload", "keepalived"], check=True)
+        until("lvs1's pool with web1 at weight 2", lambda: web1_weight(2, back), timeout=15.0)
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -1,5 +1,6 @@
 """The checker as a process (keepalived's ``--check`` child): read the configuration,
-choose the forwarding plane, run the health checks until SIGTERM/SIGINT.
+choose the forwarding plane, run the health checks until SIGTERM/SIGINT; SIGHUP reads the
+configuration again and carries the checkers' state into it (:mod:`.reload`).
 
 halab-vrrpd runs it three ways, as keepalived runs its halves: ``--check`` (this process
 only), ``--vrrp`` (none of it), or neither flag, where the VRRP process starts it as a
@@ -20,8 +21,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..eventlog import EventLog
+
+if TYPE_CHECKING:
+    from ..conf.model import KeepalivedConfig
 
 __all__ = ["PROCESS_NAME", "STATUS_FILE", "run", "spawn"]
 
@@ -34,17 +39,13 @@ _PR_SET_PDEATHSIG = 1
 
 def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     """Run the checker until SIGTERM/SIGINT; the exit status."""
-    from ..conf import load_config
     from .checker import run_checker
     from .planes import reason as plane_reason
     from .planes import select_plane
     from .pool import PlaneError
 
-    cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True)
-    for diag in diags:
-        level = logging.WARNING if diag.severity == "warning" else logging.ERROR
-        log.log(level, "%s", diag)
-    if any(d.kind == "file_not_found" for d in diags):
+    cfg = _read(conf, config_id)
+    if cfg is None:
         return 1
     try:
         plane, reason = select_plane(), plane_reason()
@@ -68,7 +69,22 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
                 json.dump(status, fh)
             os.replace(STATUS_FILE + ".new", STATUS_FILE)
 
-    return asyncio.run(run_checker(cfg, plane, events, on_start=started))
+    return asyncio.run(
+        run_checker(cfg, plane, events, on_start=started, reload=lambda: _read(conf, config_id))
+    )
+
+
+def _read(conf: str, config_id: str | None) -> KeepalivedConfig | None:
+    """The configuration, its diagnostics logged; None when its file cannot be read."""
+    from ..conf import load_config
+
+    cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True)
+    for diag in diags:
+        level = logging.WARNING if diag.severity == "warning" else logging.ERROR
+        log.log(level, "%s", diag)
+    if any(d.kind == "file_not_found" for d in diags):
+        return None
+    return cfg
 
 
 def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:

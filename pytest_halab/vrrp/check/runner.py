@@ -29,6 +29,7 @@ from .pool import ForwardingPlane, PlaneError, Service
 from .pools import Pools, RsState, VsState
 from .probe import Attempt, Probe
 from .probes import build_probe
+from .reload import migrate
 from .scripts import ScriptRunner
 
 __all__ = ["BOOTSTRAP_DELAY", "CheckerRun", "Runner"]
@@ -117,9 +118,13 @@ class Runner:
             self.checkers.append(run)
 
     # -- running
-    def start(self) -> None:
-        """Initial pools, the plane's first state, then every checker's task."""
-        self.pools.start()
+    def start(self, reloaded_from: Runner | None = None) -> None:
+        """Initial pools (or those `reloaded_from` leaves: :mod:`.reload`), the plane's
+        first state, then every checker's task."""
+        if reloaded_from is None:
+            self.pools.start()
+        else:
+            migrate(self, reloaded_from)
         for vs in self.pools.servers:
             for service in self.pools.services(vs):
                 reason = self.plane.refusal(service)
@@ -143,14 +148,30 @@ class Runner:
             )
             self._tasks.append(loop.create_task(self._loop(run)))
 
-    async def stop(self) -> None:
-        """Stop every checker, shut the pools down as keepalived does, clear the plane."""
-        for task in self._tasks:
-            task.cancel()
+    def inherit_applied(self, old: Runner) -> None:
+        """What `old` has the plane serve: only pools that differ are applied and told."""
+        self._applied = dict(old._applied)
+
+    async def halt(self) -> None:
+        """Stop every checker (a check script under way is killed) and leave the pools and
+        the plane as they are: a reload carries them on.
+
+        A cancellation can be lost: Python 3.11's ``asyncio.wait_for`` (a check script's
+        wait) returns the result when its awaitable ends as it is cancelled, and that
+        checker then runs on. So it is cancelled again until it has ended."""
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.5)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
         self._tasks.clear()
+
+    async def stop(self) -> None:
+        """Stop every checker, shut the pools down as keepalived does, clear the plane."""
+        await self.halt()
         self.pools.stop()
         try:
             self.plane.clear()
