@@ -90,6 +90,32 @@ def test_wrr_sends_the_weights_ratio_to_each_backend(nat: Lab) -> None:
     assert got == {"1111": 40, "2222": 20}, got
 
 
+def test_ipvsadm_on_the_director_shows_the_pool_the_checker_serves(nat: Lab) -> None:
+    """`ipvsadm -Ln` as an LVS user types it: this kernel has no IP_VS, so the balancer's
+    ipvsadm shows what the checker serves with nftables, in ipvsadm's layout, with the
+    NAT connections conntrack holds; a change is refused with where the pools come from."""
+    vip = str(nat.vip_addresses()["VI_1"])
+    bodies(nat.client_node(), vip, 9)
+    lvs1 = nat.node("lvs1")
+    res = lvs1.exec("ipvsadm -Ln")
+    assert res.ok, res.output
+    lines = res.output.splitlines()
+    assert lines[1:3] == [
+        "Prot LocalAddress:Port Scheduler Flags",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+    ]
+    assert f"TCP  {vip}:80 wrr" in lines, res.output
+    rows = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("  -> ")}
+    web1, web2 = (f"{nat.node(w).ip}:80" for w in ("web1", "web2"))
+    assert rows[web1][:2] == ["Masq", "2"] and rows[web2][:2] == ["Masq", "1"], res.output
+    # the 9 connections just made (closed: TIME_WAIT, so InActConn), 6 and 3 of them
+    assert int(rows[web1][3]) >= 6 and int(rows[web2][3]) >= 3, res.output
+    saved = lvs1.exec("ipvsadm -Sn").output.splitlines()
+    assert f"-a -t {vip}:80 -r {web1} -m -w 2" in saved, saved
+    refused = lvs1.exec(f"ipvsadm -a -t {vip}:80 -r {web1} -m")
+    assert refused.exit_code == 2 and "keepalived.conf" in refused.output
+
+
 def test_a_stopped_real_server_leaves_the_pool_and_returns(
     nat: Lab, hal_scenario: ScenarioFactory
 ) -> None:
@@ -141,6 +167,14 @@ def test_dr_persistence_keeps_a_client_on_one_real_server(
     assert sum(str(lab.client_node().ip) in line for line in tw) >= 10, tw
     status = checker_status(lab, "lvs1")
     assert status["plane"] == "nftables"
+    # what an LVS user types on the director: the DR pool, persistence, and the 20
+    # connections of the client in the plane's connection table, all on one server
+    out = lab.node("lvs1").exec("ipvsadm -Ln").output
+    lines = out.splitlines()
+    assert f"TCP  {vip}:80 wrr persistent 50" in lines, out
+    rows = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("  -> ")}
+    ip = str(node.ip)
+    assert rows[f"{ip}:80"][0] == "Route" and int(rows[f"{ip}:80"][2]) >= 20, out
 
 
 @pytest.mark.parametrize("fault_name", ["hang_web", "web_error"])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..conf.model import KeepalivedConfig
 from ..eventlog import EventLog
 from .model import build_model
-from .pool import ForwardingPlane
+from .pool import ForwardingPlane, Service
 from .runner import BOOTSTRAP_DELAY, Runner
 from .scripts import ScriptRunner
 
@@ -33,21 +33,22 @@ async def run_checker(
     on_start: Callable[[list[str], list[str]], None] | None = None,
     reload: Callable[[], KeepalivedConfig | None] | None = None,
     reload_requested: asyncio.Event | None = None,
+    on_applied: Callable[[list[Service]], None] | None = None,
 ) -> int:
     """Run the checkers of `config`'s virtual servers until `stop` is set (or, without
     one, until SIGTERM/SIGINT when run in the main thread), then shut down as keepalived
     does. Returns the exit status (0). `on_start` is told, once the first pools are
     applied (and again after each reload), what the plane approximates and which services
-    it refused. With `reload` (which reads the configuration again: None when it cannot
-    be read, and the checker goes on as it was), `reload_requested` or SIGHUP reloads it
-    (:mod:`.reload`)."""
+    it refused; `on_applied`, after each apply, what the plane serves. With `reload`
+    (which reads the configuration again: None when it cannot be read, and the checker
+    goes on as it was), `reload_requested` or SIGHUP reloads it (:mod:`.reload`)."""
 
     def make_runner(cfg: KeepalivedConfig) -> Runner:
         gd = cfg.global_defs
         log_all = (gd.options.get("checker_log_all_failures") or ["true"])[0] == "true" and (
             "checker_log_all_failures" in gd.options
         )
-        return Runner(
+        made = Runner(
             build_model(cfg),
             plane,
             events,
@@ -55,6 +56,8 @@ async def run_checker(
             log_all_failures=log_all,
             bootstrap_delay=bootstrap_delay,
         )
+        made.on_applied = on_applied
+        return made
 
     runner = make_runner(config)
     if stop is None:

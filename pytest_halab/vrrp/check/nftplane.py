@@ -246,7 +246,7 @@ class NftPlane:
                 continue
             live_set = live.get((obj.family, "l_" + obj.name.split("_")[1]))
             ids = {int(e, 16) for e in live_set.elements} if live_set else set()
-            stale = [(k, v) for k, v in _elements(info) if isinstance(v, int) and v not in ids]
+            stale = [(k, v) for k, v in map_elements(info) if isinstance(v, int) and v not in ids]
             where = f"{obj.family} {self.table} {obj.name}"
             for key, value in stale:
                 # the same value: adding an existing element with other data is EEXIST
@@ -293,7 +293,7 @@ def _ingress_name(device: str) -> str:
     return f"in_{clean}_{zlib.crc32(device.encode()) & 0xFFFF:04x}"
 
 
-def _elements(info: dict[str, object]) -> list[tuple[object, object]]:
+def map_elements(info: dict[str, object]) -> list[tuple[object, object]]:
     """A map's (key, value) pairs from nft's JSON (keys of timed entries are wrapped)."""
     pairs: list[tuple[object, object]] = []
     elems = info.get("elem", [])
@@ -315,14 +315,14 @@ def _retired(fresh: list[NftObject], netdev: dict[str, dict[str, object]]) -> li
     addr = next((o.name for o in fresh if o.name.startswith("a_")), None)
     if conn is None or addr is None or conn not in netdev or addr not in netdev:
         return []
-    used = {v for _, v in _elements(netdev[conn]) if isinstance(v, int)}
+    used = {v for _, v in map_elements(netdev[conn]) if isinstance(v, int)}
     # A server present until now keeps its entry for one more apply whether or not a
     # connection entry names it yet: a connection scheduled to it between this read and
     # the commit must still reach it.
     live = next((o.name for o in fresh if o.name.startswith("l_")), "")
     elems = netdev.get(live, {}).get("elem", [])
     used |= {e for e in (elems if isinstance(elems, list) else []) if isinstance(e, int)}
-    return [(k, str(v)) for k, v in _elements(netdev[addr]) if isinstance(k, int) and k in used]
+    return [(k, str(v)) for k, v in map_elements(netdev[addr]) if isinstance(k, int) and k in used]
 
 
 def find_device(vip: str, run: Runner = run_command) -> str | None:

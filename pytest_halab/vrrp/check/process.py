@@ -27,6 +27,7 @@ from ..eventlog import EventLog
 
 if TYPE_CHECKING:
     from ..conf.model import KeepalivedConfig
+    from .pool import Service
 
 __all__ = ["PROCESS_NAME", "STATUS_FILE", "run", "spawn"]
 
@@ -40,6 +41,7 @@ _PR_SET_PDEATHSIG = 1
 def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     """Run the checker until SIGTERM/SIGINT; the exit status."""
     from .checker import run_checker
+    from .ipvsview import POOL_FILE, write_pools
     from .planes import reason as plane_reason
     from .planes import select_plane
     from .pool import PlaneError
@@ -69,8 +71,18 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
                 json.dump(status, fh)
             os.replace(STATUS_FILE + ".new", STATUS_FILE)
 
+    def applied(services: list[Service]) -> None:
+        write_pools(POOL_FILE, plane.name, services)
+
     return asyncio.run(
-        run_checker(cfg, plane, events, on_start=started, reload=lambda: _read(conf, config_id))
+        run_checker(
+            cfg,
+            plane,
+            events,
+            on_start=started,
+            reload=lambda: _read(conf, config_id),
+            on_applied=applied,
+        )
     )
 
 

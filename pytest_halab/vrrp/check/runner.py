@@ -86,6 +86,8 @@ class Runner:
         self.refused: set[str] = set()
         self.approximations: list[str] = []  # what the plane runs in place of the config's
         self._applied: dict[str, tuple[Service, ...]] = {}
+        # told what the plane serves after each apply (the ipvsadm view's file)
+        self.on_applied: Callable[[list[Service]], None] | None = None
         self._flush_pending = False
         self._tasks: list[asyncio.Task[None]] = []
         for vs in self.pools.servers:
@@ -373,11 +375,14 @@ class Runner:
             pools[vs.name] = vs
         if wanted == self._applied:
             return
+        serving = [s for services in wanted.values() for s in services]
         try:
-            self.plane.apply([s for services in wanted.values() for s in services])
+            self.plane.apply(serving)
         except PlaneError as exc:
             log.info("%s refused the new pools: %s", self.plane.name, exc)
             return
+        if self.on_applied is not None:
+            self.on_applied(serving)
         previous, self._applied = self._applied, wanted
         for name, services in wanted.items():
             if previous.get(name) == services:
