@@ -217,3 +217,38 @@ def test_seed_001_as_written_sends_no_mail(
     assert hal.mail() == [], [x.summary() for x in hal.mail()]
     # nor since the lab started: the mailbox holds nothing at all
     assert not lab.node("mail").exec(f"test -s {MAILBOX}").ok
+
+
+SYNC_MAIL = str(HERE / "topologies" / "sync_mail.yaml")
+
+
+def test_a_sync_groups_mail_is_the_same_from_both_engines(
+    lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
+) -> None:
+    """smtp_alert on the sync group (its own form): the master crashes, the backup takes
+    the whole group over and mails it. What keepalived 2.2.7 sends is the reference;
+    halab-vrrpd must send the same mails (subject, body, sender, recipients)."""
+    sent: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {}
+    for engine in ENGINES:
+        lab = lab_factory(SYNC_MAIL, vrrp=engine)
+        hal = hal_scenario(lab)
+        fault = hal.faults.crash_node("lb1")
+        hal.wait_holders({"VI_1": ["lb2"], "VI_2": ["lb2"]})
+
+        def group_mail(h: Scenario = hal, since: float = fault.injected_at) -> list[Mail] | None:
+            got = [m for m in h.mail() if m.received_at >= since]
+            return got if any("Group G1" in m.subject for m in got) else None
+
+        waits.until(f"{engine}: lb2's mail of group G1", group_mail, MAIL_WAIT_S, 0.2)
+        mails = group_mail() or []
+        sent[engine] = sorted((m.sender_node, m.subject, m.body, m.to) for m in mails)
+        hal.revert(fault)
+        hal.wait_holders({"VI_1": ["lb1"], "VI_2": ["lb1"]})
+    keepalived = sent["keepalived"]
+    assert (
+        "lb2",
+        "[lb02] VRRP Group G1 - Entering MASTER state",
+        "=> All VRRP group instances are now in MASTER state <=",
+        ("ops@example.lab",),
+    ) in keepalived, keepalived
+    assert sent["halab"] == keepalived, sent
