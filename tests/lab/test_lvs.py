@@ -231,30 +231,42 @@ def test_firewalled_vrrp_on_the_backup_director_is_split_brain(
 def test_a_reload_keeps_the_pool_and_applies_the_new_weight(
     nat: Lab, hal_scenario: ScenarioFactory
 ) -> None:
-    """The user edits web1's weight (2 -> 3) and runs `systemctl reload keepalived`: the
-    checker (not restarted) carries every server's state over, no server leaves the pool,
-    the new weight is served; the VRRP engine reloads too and keeps the VIP."""
+    """The user edits web1's weight (2 -> 3) on both directors and runs `systemctl reload
+    keepalived` on each: the checkers (not restarted) carry every server's state over, no
+    server leaves a pool, the new weight is served; the VRRP engines reload too and the VIP
+    stays. (Both directors: after a split brain the client's ARP entry may still name the
+    backup, whose plane serves the VIP too.)"""
     hal = hal_scenario(nat)
-    lvs1 = nat.node("lvs1")
+    directors = [nat.node(n) for n in ("lvs1", "lvs2")]
     web1 = str(nat.node("web1").ip)
     conf = "/etc/keepalived/keepalived.conf"
-    checker = lvs1.pids(["pgrep", "-x", "halab-checker"])
-    assert len(checker) == 1, checker
+    checkers = {d.name: d.pids(["pgrep", "-x", "halab-checker"]) for d in directors}
+    assert all(len(p) == 1 for p in checkers.values()), checkers
     since = hal.timeline().end
 
-    def web1_weight(weight: int, after: float) -> object:
+    def web1_weight(node: str, weight: int, after: float | None) -> object:
         for e in hal.timeline().between(after, None).of_kind("checker"):
-            if e.node == "lvs1" and e.get("event") == "pool":
+            if e.node == node and e.get("event") == "pool":
                 dests = {d["rs"]: d["weight"] for d in e.get("destinations", [])}
                 if dests.get(f"[{web1}]:tcp:80") == weight:
                     return e
         return None
 
-    lvs1.exec(["sed", "-i.halab-bak", "0,/weight 2/s//weight 3/", conf], check=True)
+    def reload_all(weight: int, after: float | None) -> None:
+        for d in directors:
+            d.exec(["systemctl", "reload", "keepalived"], check=True)
+        for d in directors:
+            until(
+                f"{d.name}'s pool with web1 at weight {weight}",
+                lambda n=d.name: web1_weight(n, weight, after),  # type: ignore[misc]
+                timeout=15.0,
+            )
+
+    for d in directors:
+        d.exec(["sed", "-i.halab-bak", "0,/weight 2/s//weight 3/", conf], check=True)
     try:
-        lvs1.exec(["systemctl", "reload", "keepalived"], check=True)
-        until("lvs1's pool with web1 at weight 3", lambda: web1_weight(3, since), timeout=15.0)
-        assert lvs1.pids(["pgrep", "-x", "halab-checker"]) == checker
+        reload_all(3, since)
+        assert {d.name: d.pids(["pgrep", "-x", "halab-checker"]) for d in directors} == checkers
         events = [e.get("event") for e in hal.timeline().between(since, None).of_kind("checker")]
         assert "reload" in events and "rs_state" not in events, events
         served = hal.timeline().end
@@ -262,10 +274,9 @@ def test_a_reload_keeps_the_pool_and_applies_the_new_weight(
         assert_weights(hal, served, got, web1=3, web2=1)
         assert nat.vip_holders() == {"VI_1": ["lvs1"]}
     finally:
-        lvs1.exec(["mv", f"{conf}.halab-bak", conf], check=True)
-        back = hal.timeline().end
-        lvs1.exec(["systemctl", "reload", "keepalived"], check=True)
-        until("lvs1's pool with web1 at weight 2", lambda: web1_weight(2, back), timeout=15.0)
+        for d in directors:
+            d.exec(["mv", f"{conf}.halab-bak", conf], check=True)
+        reload_all(2, hal.timeline().end or since)
 
 
 @pytest.fixture(scope="module", params=ENGINES)
