@@ -14,11 +14,19 @@ TOPOLOGY = "nginx_v3_10ms_dt1"  # vrrp_rt_priority 50, rt_runtime_us 100000 on b
 
 
 def policies(lab: Lab, node: str) -> list[str]:
-    """`chrt -p` of each process of the node's VRRP engine."""
+    """`chrt -p` of each process of the node's VRRP engine: the engine and its children
+    of the same name (keepalived's VRRP child). A track script it runs is a child too, and
+    may be gone by the time it is asked: those are left out by name."""
     n = lab.node(node)
-    pids = n.exec(lab.engine_of(node).tree_pids_cmd()).output.split()
+    engine = lab.engine_of(node)
+    pids = n.exec(engine.tree_pids_cmd()).output.split()
     assert pids, f"no engine process on {node}"
-    res = n.exec("for p in " + " ".join(pids) + "; do chrt -p $p; done")
+    script = (
+        f"for p in {' '.join(pids)}; do "
+        f'[ "$(cat /proc/$p/comm 2>/dev/null)" = {engine.process} ] || continue; '
+        "chrt -p $p || exit 1; done"
+    )
+    res = n.exec(script)
     assert res.ok, res.output
     return res.output.splitlines()
 
