@@ -117,13 +117,13 @@ def dr_counts(
     service: Service, run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
 ) -> Counts:
     """Entries of the DR plane's connection map per real server (all ActiveConn)."""
-    from .nftplane import map_elements
+    from .nftplane import TABLE, map_elements
     from .nftrules import service_hash
 
     h = service_hash(service)
     try:
         done = run(
-            ["nft", "-j", "list", "table", "netdev", "halab_lvs"],
+            ["nft", "-j", "list", "table", "netdev", TABLE],
             capture_output=True,
             text=True,
             timeout=5,
@@ -156,12 +156,15 @@ def _port(port: int, proto: str, numeric: bool) -> str:
     return str(port)
 
 
+def _where(ip: str, port: int, proto: str, numeric: bool) -> str:
+    """``ADDRESS:PORT`` as ipvsadm writes it (names unless `numeric`)."""
+    return f"{_host(ip, numeric)}:{_port(port, proto, numeric)}"
+
+
 def _service_key(s: Service, numeric: bool) -> str:
     if s.fwmark is not None:
         return f"FWM  {s.fwmark}"
-    return (
-        f"{s.protocol.upper():<4} {_host(s.ip or '', numeric)}:{_port(s.port, s.protocol, numeric)}"
-    )
+    return f"{s.protocol.upper():<4} {_where(s.ip or '', s.port, s.protocol, numeric)}"
 
 
 def _flags(s: Service) -> str:
@@ -187,7 +190,7 @@ def render_list(
         lines.append(f"{_service_key(s, numeric)} {s.sched}{_flags(s)}")
         for d in s.destinations:
             port = d.port or s.port
-            where = f"{_host(d.ip, numeric)}:{_port(port, s.protocol, numeric)}"
+            where = _where(d.ip, port, s.protocol, numeric)
             active, inactive = counts.get(s.name, {}).get((d.ip, port), (0, 0))
             fwd = FORWARD.get(d.forwarding, (d.forwarding, ""))[0]
             lines.append(
@@ -204,14 +207,14 @@ def render_save(services: Sequence[Service], numeric: bool) -> str:
             key = f"-f {s.fwmark}"
         else:
             opt = {"tcp": "-t", "udp": "-u", "sctp": "--sctp-service"}.get(s.protocol, "-t")
-            key = f"{opt} {_host(s.ip or '', numeric)}:{_port(s.port, s.protocol, numeric)}"
+            key = f"{opt} {_where(s.ip or '', s.port, s.protocol, numeric)}"
         persist = f" -p {s.persistence_timeout}" if s.persistence_timeout else ""
         if persist and s.persistence_netmask:
             persist += f" -M {s.persistence_netmask}"
         lines.append(f"-A {key} -s {s.sched}{persist}")
         for d in s.destinations:
             port = d.port or s.port
-            where = f"{_host(d.ip, numeric)}:{_port(port, s.protocol, numeric)}"
+            where = _where(d.ip, port, s.protocol, numeric)
             flag = FORWARD.get(d.forwarding, ("", "-g"))[1]
             lines.append(f"-a {key} -r {where} {flag} -w {d.weight}")
     return "".join(line + "\n" for line in lines)

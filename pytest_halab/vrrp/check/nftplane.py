@@ -36,7 +36,7 @@ from pytest_halab.vrrp.check import nftrules
 from pytest_halab.vrrp.check.nftrules import NftObject
 from pytest_halab.vrrp.check.pool import PlaneError, Service
 
-__all__ = ["NftPlane", "Runner", "run_command"]
+__all__ = ["TABLE", "NftPlane", "Runner", "map_elements", "run_command"]
 
 Runner = Callable[[Sequence[str], str | None], "subprocess.CompletedProcess[str]"]
 _PROTOCOLS = ("tcp", "udp", "sctp")
@@ -56,6 +56,9 @@ def _kind(service: Service) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+TABLE = "halab_lvs"  # the plane's tables (inet and netdev), read by ipvsadm's view too
+
+
 class NftPlane:
     """Serves virtual services with nftables in table `table` (``inet`` and ``netdev``).
 
@@ -67,7 +70,7 @@ class NftPlane:
 
     def __init__(
         self,
-        table: str = "halab_lvs",
+        table: str = TABLE,
         interface: str | None = None,
         runner: Runner = run_command,
         ipip_present: Callable[[], bool] | None = None,
