@@ -306,7 +306,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    removed, spared = clean(docker_host(), in_use_too=args.all)
+    done = clean(docker_host(), in_use_too=args.all)
+    removed, spared = done.removed, done.spared
     cliout.console.print(
         Text(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
     )
@@ -317,7 +318,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
                 f"{', '.join(spared)} (`halab clean --all` removes them too)"
             )
         )
-    return 0
+    for lab_id, why in done.failed.items():
+        cliout.err.print(
+            Text(
+                f"halab clean: lab {lab_id} could not be removed: {why} (a network the "
+                "engine keeps with no container left is freed by restarting that dockerd; "
+                "then run `halab clean` again)"
+            )
+        )
+    return 1 if done.failed else 0
 
 
 def cmd_ls(_args: argparse.Namespace) -> int:

@@ -570,6 +570,8 @@ class Lab:
     def stop(self) -> None:
         """Remove every container, the network and the host rule. Safe to call twice."""
         self._addr_watch.close()
+        for n in self.nodes.values():
+            n.close()
         remove_lab(self.host, self.lab_id)
         self.nodes = {}
         self.network = None

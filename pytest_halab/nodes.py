@@ -16,6 +16,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from .errors import NodeCommandError
+from .nodeshell import NodeShell
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ class Node:
         self.ip = ip
         self.ip6 = ip6  # its address on the lab's IPv6 subnet, if the lab has one
         self.container = container
+        self.shell = NodeShell(container)  # its commands' channel (nodeshell.py)
 
     def __repr__(self) -> str:
         six = f", ip6={self.ip6}" if self.ip6 is not None else ""
@@ -81,13 +83,23 @@ class Node:
         With ``check=True`` a non-zero exit raises ``NodeCommandError`` carrying the output.
         """
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        code, out = self.container.exec_run(argv, demux=False)
+        code, out = self._run(argv)
         res = ExecResult(
             int(code if code is not None else -1), (out or b"").decode(errors="replace")
         )
         if check and not res.ok:
             raise NodeCommandError(self.name, shlex.join(argv), res.exit_code, res.output)
         return res
+
+    def _run(self, argv: list[str]) -> tuple[int | None, bytes | None]:
+        """argv run in the node: through its channel (``nodeshell``), else by an exec of its
+        own (a node that does not run: the engine's error is raised, as before)."""
+        got = self.shell.run(argv)
+        return got if got is not None else self.container.exec_run(argv, demux=False)
+
+    def close(self) -> None:
+        """Close the node's command channel (its halab-shell ends)."""
+        self.shell.close()
 
     def pids(self, pgrep: Sequence[str]) -> list[int]:
         """The pids a ``pgrep ...`` argv lists in the node (none: an empty list)."""
@@ -143,7 +155,7 @@ class Node:
         # tar writes an archive even when no file exists; no output at all is an exec whose
         # output the engine lost (seen once in CI under pytest-xdist): asked once more
         for _ in range(2):
-            code, out = self.container.exec_run([*argv, *paths], demux=False)
+            code, out = self._run([*argv, *paths])
             if out:
                 break
         found: dict[str, bytes] = {}

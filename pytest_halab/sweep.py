@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import suppress
+from dataclasses import dataclass, field
 
 import docker.errors
 from docker.models.containers import Container
@@ -66,9 +67,11 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
                 raise
 
     parallel(rm, containers)
-    for net in client.networks.list(filters=flt):
-        _remove_network(net)
-    hostrules.remove_labelled(host, {lab_id})
+    try:
+        for net in client.networks.list(filters=flt):
+            _remove_network(net)
+    finally:  # a network the engine keeps still lets its host rules go
+        hostrules.remove_labelled(host, {lab_id})
 
 
 def _remove_network(net: Network) -> None:
@@ -137,20 +140,36 @@ def sweep_stale(host: DockerHost) -> list[str]:
     return removed
 
 
-def clean(host: DockerHost, *, in_use_too: bool = False) -> tuple[list[str], list[str]]:
+@dataclass
+class Cleaned:
+    """What ``clean`` did: labs removed, labs spared (in use), and labs the engine would
+    not let go, each with the engine's reason (the others were removed all the same)."""
+
+    removed: list[str] = field(default_factory=list)
+    spared: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def clean(host: DockerHost, *, in_use_too: bool = False) -> Cleaned:
     """Remove the project's labs on this engine: every lab no live process uses (kept ones
-    included), or with ``in_use_too`` every lab at all. Returns (removed, spared) lab ids:
-    a lab another running session or bench owns is spared unless asked."""
-    removed, spared = [], []
+    included), or with ``in_use_too`` every lab at all. A lab another running session or
+    bench owns is spared unless asked. A lab the engine refuses to remove (a network it
+    says still has active endpoints when no container is left: seen with Docker 20.10,
+    where only restarting that dockerd freed it) is reported, and the others still go."""
+    done = Cleaned()
     for lab_id, labels in lab_ids(host).items():
         if not in_use_too and labels and owner_alive(labels.get(L_OWNER, "")):
-            spared.append(lab_id)
+            done.spared.append(lab_id)
             continue
-        remove_lab(host, lab_id)
-        removed.append(lab_id)
+        try:
+            remove_lab(host, lab_id)
+        except docker.errors.APIError as exc:
+            done.failed[lab_id] = str(getattr(exc, "explanation", None) or exc)
+            continue
+        done.removed.append(lab_id)
     for c in _helpers(host, live_too=in_use_too):
         with suppress(docker.errors.APIError):
             c.remove(force=True)
     if in_use_too:
         hostrules.remove_labelled(host)
-    return removed, spared
+    return done

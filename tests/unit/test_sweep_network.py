@@ -93,3 +93,49 @@ def test_a_lab_built_during_the_listing_is_never_a_bare_host_rule(
     host = type("H", (), {"client": lambda self: engine})()
     found = sweep.lab_ids(host)  # type: ignore[arg-type]
     assert found["hlnew"].get("io.halab.owner") == "elsewhere:1:1"
+
+
+# ------------------------------------------------------------------ halab clean
+
+
+def test_clean_reports_a_lab_the_engine_keeps_and_removes_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A network the engine will not let go (Docker 20.10, "has active endpoints" with no
+    container left) must not stop `halab clean` from removing every other lab."""
+    labs = {"hlstuck": {}, "hlgone": {}, "hlbusy": {"io.halab.owner": "me"}}
+    removed: list[str] = []
+
+    def remove(_host: object, lab_id: str) -> None:
+        if lab_id == "hlstuck":
+            raise docker.errors.APIError("error while removing network: has active endpoints")
+        removed.append(lab_id)
+
+    monkeypatch.setattr(sweep, "lab_ids", lambda _host: labs)
+    monkeypatch.setattr(sweep, "remove_lab", remove)
+    monkeypatch.setattr(sweep, "owner_alive", lambda owner: owner == "me")
+    monkeypatch.setattr(sweep, "_helpers", lambda _host, live_too: [])
+    done = sweep.clean(object())  # type: ignore[arg-type]
+    assert done.removed == ["hlgone"] == removed
+    assert done.spared == ["hlbusy"]
+    assert list(done.failed) == ["hlstuck"] and "active endpoints" in done.failed["hlstuck"]
+
+
+def test_a_network_the_engine_keeps_still_lets_its_host_rules_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = _Net(busy_times=1, error="permission denied")
+    ruled: list[set[str]] = []
+    client = type(
+        "C",
+        (),
+        {
+            "containers": type("L", (), {"list": lambda self, **kw: []})(),
+            "networks": type("L", (), {"list": lambda self, **kw: [net]})(),
+        },
+    )()
+    host = type("H", (), {"client": lambda self: client})()
+    monkeypatch.setattr(sweep.hostrules, "remove_labelled", lambda _h, ids: ruled.append(ids))
+    with pytest.raises(docker.errors.APIError):
+        sweep.remove_lab(host, "hlx")  # type: ignore[arg-type]
+    assert ruled == [{"hlx"}]
