@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import pytest
@@ -76,11 +76,34 @@ def _dist_given(config: pytest.Config) -> bool:
     return any(str(a) in ("-d", "--dist") or str(a).startswith("--dist=") for a in args)
 
 
+LOADGROUP_INPUT = "halab_loadgroup"
+
+
 def choose_dist(config: pytest.Config) -> None:
     """``-n N`` alone means ``--dist loadgroup``: our groups decide (an explicit ``--dist``
     is the user's choice, kept)."""
     if getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
         config.option.dist = "loadgroup"
+
+
+def loadgroup_in_worker(config: pytest.Config) -> bool:
+    """In a worker: whether the run distributes by group. A worker parses the command line
+    again, where ``-n N`` alone says ``--dist no``; xdist would then add no group to the
+    node ids, and every test would be a unit of its own (each worker building the labs of
+    every topology). So the controller says it in the worker's input (``XdistController``),
+    and the worker sets the option xdist reads when it names the collected tests."""
+    wi = worker_input(config)
+    if wi is not None and wi.get(LOADGROUP_INPUT):
+        config.option.loadgroup = True
+    return bool(getattr(config.option, "loadgroup", False))
+
+
+class XdistController:
+    """Registered in the controller of a ``--dist loadgroup`` run: tells each worker so."""
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[LOADGROUP_INPUT] = True
 
 
 def engine_url(config: pytest.Config, urls: Sequence[str]) -> str | None:
@@ -159,6 +182,37 @@ class XdistGroups:
             name = groups.get(item.nodeid)
             if name is not None:
                 item.add_marker(pytest.mark.xdist_group(name=name))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> Generator[None, None, None]:
+        """The test ids xdist sends the controller carry their group (``@NAME``) while it
+        sends them, and only then.
+
+        xdist's worker names a grouped test ``ID@GROUP`` by setting ``item._nodeid``, which
+        pytest 9 no longer reads (a node's id is ``item._id``): the controller then got
+        plain ids, and every test was a unit of its own, so each worker built the labs of
+        nearly every topology. Reports keep the plain ids: the scheduler matches results
+        by index, not by id."""
+        swapped = []
+        for item in session.items:
+            mark = item.get_closest_marker("xdist_group")
+            old = getattr(item, "_id", None)
+            if mark is None or old is None or "@" in item.nodeid:
+                continue  # not grouped, or an older pytest where xdist's suffix holds
+            name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+            item._id = _node_id(f"{item.nodeid}@{name}")
+            swapped.append((item, old))
+        try:
+            return (yield)
+        finally:
+            for item, old in swapped:
+                item._id = old
+
+
+def _node_id(text: str) -> Any:
+    from _pytest.nodeid import coerce_node_id  # pytest 9's node ids (absent before)
+
+    return coerce_node_id(text)
 
 
 def original_nodeid(item_nodeid: str, item: pytest.Item) -> str:

@@ -138,7 +138,9 @@ def pytest_configure(config: pytest.Config) -> None:
         check_engines(hosts, distribute.worker_count(config), settings.source_of("docker_hosts"))
     if config.pluginmanager.hasplugin("xdist"):
         distribute.choose_dist(config)
-        if getattr(config.option, "loadgroup", False):  # set by xdist in its workers
+        if distribute.is_controller(config) and config.option.dist == "loadgroup":
+            config.pluginmanager.register(distribute.XdistController(), "halab-xdist-controller")
+        if distribute.loadgroup_in_worker(config):
             config.pluginmanager.register(distribute.XdistGroups(settings), "halab-xdist-groups")
     url = distribute.engine_url(config, settings.docker_hosts)
     mine = next((h for h in hosts if h.url == url), None)

@@ -67,3 +67,52 @@ def test_two_workers_two_engines_one_summary(
         doc = json.loads((report / f"{stem}.json").read_text())
         assert doc["meta"]["topology"] == topo
         assert (report / f"{stem}.png").is_file()
+
+
+GROUPED = textwrap.dedent("""
+    import os
+    import pytest
+
+    def _where(name):
+        with open(os.environ["WHERE_FILE"], "a") as f:
+            f.write(f"{name} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+
+    # six tests of two labs (known from their parameters) and six of a module's own lab:
+    # each lab's tests must run on one worker, which builds it once
+    @pytest.mark.parametrize("topo", ["nginx_master_backup", "nginx_v3_fast"])
+    @pytest.mark.parametrize("i", range(3))
+    def test_by_topology(topo, i, lab_factory):
+        _where(topo)
+
+    @pytest.mark.parametrize("i", range(6))
+    def test_module_lab(i, lab_factory):
+        _where("module")
+
+    @pytest.mark.parametrize("i", range(6))
+    def test_no_lab(i):
+        pass
+""")
+
+
+def test_the_tests_of_one_lab_run_on_one_worker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No lab starts here: the tests ask for `lab_factory` and never call it. Before the
+    fix, pytest 9 dropped xdist's group suffix and these tests spread over both workers."""
+    where = pytester.path / "where.txt"
+    monkeypatch.setenv("WHERE_FILE", str(where))
+    pytester.makepyfile(test_grouped=GROUPED)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly", "-v")
+    result.assert_outcomes(passed=18)
+    workers: dict[str, set[str]] = {}
+    for line in where.read_text().splitlines():
+        lab, worker = line.split()
+        workers.setdefault(lab, set()).add(worker)
+    assert workers == {
+        "nginx_master_backup": workers["nginx_master_backup"],
+        "nginx_v3_fast": workers["nginx_v3_fast"],
+        "module": workers["module"],
+    }
+    assert all(len(w) == 1 for w in workers.values()), workers
+    # reports name the tests as written, without the group
+    assert "@halab:" not in result.stdout.str()
