@@ -253,6 +253,8 @@ class HalabRun:
         self.html = False
         self._pictures: dict[str, list[TestPicture]] = {}
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
+        # each lab this run started (all workers'): (topology, engine, seconds to start)
+        self.started: list[tuple[str, str, float]] = []
         self._old_sigterm: Any = None
         if worker:
             # A worker the controller tears down (Ctrl-C, -x) may exit without a session
@@ -270,7 +272,9 @@ class HalabRun:
             node_engines=dict(req.node_engines),
             docker_host=self.docker_host,
         )
+        t0 = time.monotonic()
         lab.start()
+        self.started.append((req.topology.name, req.engine, time.monotonic() - t0))
         for node, lines in lab.engine_warnings().items():
             for line in lines:
                 warnings.warn(EngineWarning(f"lab {lab.lab_id}: {node}: {line}"), stacklevel=1)
@@ -410,6 +414,7 @@ class HalabRun:
                 "records": self.records.to_dicts(),
                 "pool_records": self.records.pool_to_dicts(),
                 "labs": labs,
+                "started": self.started,
             }
         )
 
@@ -425,6 +430,7 @@ class HalabRun:
         for rec in data.get("pool_records", []):
             self.records.add_pool(PoolRecord.from_dict(rec))
         self._worker_labs.extend(data.get("labs", []))
+        self.started.extend((str(t), str(e), float(s)) for t, e, s in data.get("started", []))
 
     def stop_all(self) -> None:
         self.labs.stop_all()
@@ -446,6 +452,13 @@ class HalabRun:
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.started:
+            kinds = len({(t, e) for t, e, _s in self.started})
+            took = sum(s for _t, _e, s in self.started)
+            terminalreporter.write_line(
+                f"halab: {len(self.started)} lab(s) started, {kinds} different "
+                f"(topology and engine), {took:.0f} s spent starting them"
+            )
         if len(self.records):
             terminalreporter.write_line("")
             terminalreporter.write_line(self.records.render_text())
