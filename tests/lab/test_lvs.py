@@ -119,6 +119,28 @@ def test_ipvsadm_on_the_director_shows_the_pool_the_checker_serves(nat: Lab) -> 
     assert refused.exit_code == 2 and "keepalived.conf" in refused.output
 
 
+def test_a_director_without_the_vip_routes_its_packets_and_serves_none(nat: Lab) -> None:
+    """IPVS schedules in LOCAL_IN, so only packets for an address the director holds. A
+    packet for the VIP that reaches the backup director (the client's ARP entry names it,
+    as after a split brain) is routed on to the director that holds the VIP and served
+    there: the backup's plane NATs none of it."""
+    vip = str(nat.vip_addresses()["VI_1"])
+    client, lvs2 = nat.client_node(), nat.node("lvs2")
+    assert nat.vip_holders()["VI_1"] == ["lvs1"]
+    mac = lvs2.exec("cat /sys/class/net/eth0/address", check=True).output.strip()
+    client.exec(f"ip neigh replace {vip} lladdr {mac} dev eth0 nud permanent", check=True)
+    try:
+        got = bodies(client, vip, 9)
+        table = lvs2.exec("cat /proc/net/nf_conntrack", check=True).output.splitlines()
+    finally:
+        client.exec(f"ip neigh del {vip} dev eth0")
+    assert set(got) == {"1111", "2222"}, got  # served, by lvs1's pool
+    webs = [f"src={nat.node(w).ip} " for w in ("web1", "web2")]
+    to_vip = [line for line in table if f"dst={vip} " in line]
+    assert to_vip, "the requests did not pass lvs2"
+    assert not [line for line in to_vip if any(w in line for w in webs)], to_vip
+
+
 def test_a_stopped_real_server_leaves_the_pool_and_returns(
     nat: Lab, hal_scenario: ScenarioFactory
 ) -> None:

@@ -80,7 +80,7 @@ def test_wrr_nat_renders_a_numgen_interval_map_over_the_weights() -> None:
         f"add rule inet halab_lvs n_{h} meta l4proto tcp dnat ip addr . port to "
         "numgen inc mod 4 map { 0-2 : 10.9.0.20 . 80, 3 : 10.9.0.30 . 8080 }"
     ) in text
-    assert f"add rule inet halab_lvs nat_prerouting ip daddr {VIP} meta l4proto tcp " in text
+    assert f"add rule inet halab_lvs nat_prerouting fib daddr type local ip daddr {VIP} meta l4proto tcp " in text
     assert "type nat hook prerouting priority -100" in text
     assert text.index(f"add chain inet halab_lvs n_{h}") < text.index("nat_prerouting")
 
@@ -127,7 +127,7 @@ def test_persistence_looks_up_through_live_servers_then_schedules() -> None:
 def test_fwmark_service_with_port_zero_keeps_the_packets_port() -> None:
     s = svc("rr", (("10.9.0.20", 0, 1),), fwmark=7, ip=None, port=0)
     text = plane().rendered([s])
-    assert "meta nfproto ipv4 meta mark 0x7 jump n_" in text
+    assert "fib daddr type local meta nfproto ipv4 meta mark 0x7 jump n_" in text
     assert "dnat ip to numgen inc mod 1 map { 0 : 10.9.0.20 }" in text
 
 

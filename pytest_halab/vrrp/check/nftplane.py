@@ -2,7 +2,8 @@
 IP_VS.
 
 NAT: an ``inet`` table whose prerouting (and output) nat chain sends each new connection to
-the VIP's port (or fwmark) to one real server with ``dnat``; conntrack un-NATs the replies,
+the VIP's port (or fwmark) to one real server with ``dnat``, when the VIP is this host's
+(``fib daddr type local``: IPVS schedules in LOCAL_IN); conntrack un-NATs the replies,
 which the real servers route back through the director. DR: a ``netdev`` table with an
 ingress chain on the interface the VIP arrives on that forwards the frame unchanged but for
 its destination MAC (``fwd ip to RS device IF``, the kernel resolving the neighbour), keeping
@@ -161,7 +162,10 @@ class NftPlane:
             match = nftrules.dispatch_match(service)
             h = nftrules.service_hash(service)
             if kind == "NAT":
-                prerouting.append(f"{match} jump n_{h}")
+                # IPVS schedules in LOCAL_IN: only a packet for an address this host holds
+                # (the VIP on its MASTER). A director that does not hold the VIP routes a
+                # packet that reaches it (a client's stale ARP entry) and serves nothing
+                prerouting.append(f"fib daddr type local {match} jump n_{h}")
                 rule = nftrules.keep_rule(service)
                 if rule is not None:
                     keep.append(rule)
