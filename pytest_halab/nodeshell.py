@@ -151,10 +151,11 @@ class NodeShell:
     def run(self, argv: Sequence[str]) -> tuple[int, bytes] | None:
         """(exit code, output) of argv run in the node, or None: run it with an exec (the
         node is not running, or no channel could be made or take it)."""
-        if self._unavailable:
+        api = getattr(getattr(self.container, "client", None), "api", None)
+        if self._unavailable or api is None:  # a container without an engine API: execs
             return None
         try:
-            state = self.container.client.api.inspect_container(self.container.id)["State"]
+            state = api.inspect_container(self.container.id)["State"]
         except docker.errors.APIError:
             return None
         if not state.get("Running") or state.get("Paused") or state.get("Restarting"):

@@ -80,7 +80,9 @@ def test_wrr_nat_renders_a_numgen_interval_map_over_the_weights() -> None:
         f"add rule inet halab_lvs n_{h} meta l4proto tcp dnat ip addr . port to "
         "numgen inc mod 4 map { 0-2 : 10.9.0.20 . 80, 3 : 10.9.0.30 . 8080 }"
     ) in text
-    assert f"add rule inet halab_lvs nat_prerouting fib daddr type local ip daddr {VIP} meta l4proto tcp " in text
+    # only for a VIP this director holds (IPVS schedules in LOCAL_IN)
+    here = "fib daddr type local"
+    assert f"add rule inet halab_lvs nat_prerouting {here} ip daddr {VIP} meta l4proto tcp " in text
     assert "type nat hook prerouting priority -100" in text
     assert text.index(f"add chain inet halab_lvs n_{h}") < text.index("nat_prerouting")
 

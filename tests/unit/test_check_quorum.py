@@ -195,7 +195,11 @@ virtual_server 10.9.9.9 80 {{
 
 
 def test_misc_timeout_ends_the_script_and_fails_the_check(tmp_path: Path) -> None:
-    pidfile = tmp_path / "pid"
+    # the script is found by its own argv (a pid file it writes may still be empty when a
+    # loaded host let the timeout expire before the shell ran its first command); only its
+    # first run sleeps, the next ones (every delay_loop) end at once
+    mark = f"30.{os.getpid()}{len(str(tmp_path))}"
+    flag = tmp_path / "ran"
     text = f"""
 virtual_server 10.9.9.9 80 {{
     delay_loop 0.2
@@ -204,12 +208,21 @@ virtual_server 10.9.9.9 80 {{
     protocol TCP
     real_server 10.9.9.1 80 {{
         MISC_CHECK {{
-            misc_path "/bin/sh -c 'echo $$ > {pidfile}; exec sleep 30'"
+            misc_path "/bin/sh -c '[ -e {flag} ] && exit 0; : > {flag}; exec sleep {mark}'"
             misc_timeout 1
         }}
     }}
 }}
 """
+
+    def running() -> bool:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if cmdline.read_bytes() == f"sleep\0{mark}\0".encode():
+                    return True
+            except OSError:
+                continue
+        return False
 
     async def scenario() -> None:
         runner, _plane, events = _runner(tmp_path, text)
@@ -219,8 +232,7 @@ virtual_server 10.9.9.9 80 {{
             assert down[0]["detail"] == (
                 f"Misc check for [{_rs(1)} VS {VS}] by [/bin/sh] timed out with retry disabled."
             )
-            pid = int(pidfile.read_text())
-            await until(lambda: not os.path.exists(f"/proc/{pid}"), "the script ended")
+            await until(lambda: not running(), "the script ended")
             await runner.stop()
         assert down[0]["detail"] in logs.lines
 
