@@ -182,6 +182,10 @@ class XdistGroups:
             name = groups.get(item.nodeid)
             if name is not None:
                 item.add_marker(pytest.mark.xdist_group(name=name))
+        # xdist hands out the biggest groups first, then the rest in collection order: lab
+        # tests go before the others, so that no lab test (seconds to a minute each) is
+        # what the run waits for at its end while the other workers have finished
+        items[:] = sorted(items, key=lambda it: _weight_class(it, groups))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -207,6 +211,14 @@ class XdistGroups:
         finally:
             for item, old in swapped:
                 item._id = old
+
+
+def _weight_class(item: pytest.Item, groups: dict[str, str]) -> int:
+    """0: a test of a lab group; 1: another test that needs a lab (``lab`` marker, e.g. a
+    pytester run that starts its own); 2: the rest. ``sorted`` keeps each class's order."""
+    if item.nodeid in groups:
+        return 0
+    return 1 if item.get_closest_marker("lab") is not None else 2
 
 
 def _node_id(text: str) -> Any:

@@ -728,6 +728,23 @@ class Lab:
                 self.reset_vrrp()
         except (AssertionError, LabTimeoutError):
             self.reset_vrrp()
+        self._forget_vip_neighbours()
+
+    def _forget_vip_neighbours(self) -> None:
+        """The other nodes forget which MAC each VIP had (their ARP and ND entries), as in a
+        lab just made: the next test's first packet asks, and the holder answers.
+
+        A fault can leave them naming a node that no longer holds the VIP: after a short
+        split brain the master's gratuitous ARPs (keepalived sends them on each lower
+        priority advert) race the other node's own, and the last one wins. Traffic then
+        goes through the ex-master, which routes it on; with LVS NAT the real servers'
+        replies go to it too, and break, until the entries expire (seen with keepalived in
+        this lab: the ex-master's burst came last). That is production's behaviour, for a
+        test to see within itself; the next test starts without it."""
+        addrs = " ".join(str(a) for a in self.vip_addresses().values())
+        others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
+        cmd = f"for a in {addrs}; do ip neigh flush to $a; done 2>/dev/null; true"
+        parallel(lambda n: n.exec(cmd), others)
 
     def _wait_back_or_kept(self, expected: dict[str, list[str]], timeout: float) -> str:
         """Wait until each VIP is back on its expected master ("back"), or until the
