@@ -82,6 +82,9 @@ def gap_summary(gaps: Sequence[float]) -> dict[str, Any]:
     return out
 
 
+STOP_S = 5.0
+
+
 class BusyLoops:
     """``count`` CPU-bound loops in ``node``, verified running, stopped and verified gone."""
 
@@ -109,7 +112,18 @@ class BusyLoops:
         return self
 
     def stop(self) -> None:
-        self.node.exec(["pkill", "-x", _BUSY_NAME])
+        """Stop the loops and wait until they are gone (pkill only signals): SIGTERM, then
+        SIGKILL for what is left after STOP_S."""
+        for signal, wait_s in (("TERM", STOP_S), ("KILL", STOP_S)):
+            self.node.exec(["pkill", f"-{signal}", "-x", _BUSY_NAME])
+            deadline = time.monotonic() + wait_s
+            while self.running():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            else:
+                return
+        raise HalabError(f"soak: {self.running()} busy loops left in {self.node.name}")
 
     def __exit__(self, *exc: object) -> None:
         if self.count:
