@@ -255,7 +255,13 @@ class Observation:
             if node.state() != "running":
                 return
             pids = " ".join(f"$(cat {a.pidfile} 2>/dev/null)" for a in by_node[name])
-            node.exec(f"kill -TERM {pids} 2>/dev/null; true")
+            # and wait (at most 1 s) until they have exited: their files are then whole
+            # when read (kill only signals; the next command follows within milliseconds)
+            node.exec(
+                f'p="{pids}"; kill -TERM $p 2>/dev/null; for i in $(seq 100); do a=0; '
+                f"for q in $p; do kill -0 $q 2>/dev/null && a=1; done; "
+                f'[ "$a" = 0 ] && break; sleep 0.01; done; true'
+            )
 
         parallel(kill, list(by_node))
 

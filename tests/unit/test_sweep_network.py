@@ -139,3 +139,18 @@ def test_a_network_the_engine_keeps_still_lets_its_host_rules_go(
     with pytest.raises(docker.errors.APIError):
         sweep.remove_lab(host, "hlx")  # type: ignore[arg-type]
     assert ruled == [{"hlx"}]
+
+
+def test_halab_clean_names_what_it_could_not_remove_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_halab import cli
+
+    done = sweep.Cleaned(removed=["hlgone"], failed={"hlstuck": "has active endpoints"})
+    monkeypatch.setattr(cli, "clean", lambda _host, in_use_too: done)
+    monkeypatch.setattr(cli, "docker_host", lambda: object())
+    assert cli.main(["clean"]) == 1
+    out, err = capsys.readouterr()
+    assert "removed 1 lab(s): hlgone" in out
+    assert "lab hlstuck could not be removed: has active endpoints" in err
+    assert "restarting that dockerd" in err
