@@ -35,6 +35,9 @@ JSON_PATH = "/tmp/keepalived.json"
 JSON_SIGNAL = 36  # keepalived --signum=JSON on Linux (SIGRTMIN + 2); halab-vrrpd the same
 STATES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
 ENGINE_LOG = "/var/log/halab/vrrp.log"  # the balancer image's 30-vrrp sends the engine's log here
+# Asking the engines their states is a command in each balancer: a lab waiting on VRRP
+# (settling, restore) asks at most this often.
+ASK_ENGINES_S = 0.25
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from . import (
     hostrules,
     images,
     instances,
+    labrestore,
     mail,
     scriptpaths,
     services,
     waits,
-    webserver,
 )
 from .addrwatch import AddressWatch
 from .configcheck import check_service_configs
@@ -60,7 +60,6 @@ from .sweep import remove_lab, sweep_stale
 from .topology import Addressing, IPAddress, Role, Topology
 
 ENGINE_GRACE_S = 2.0
-ASK_ENGINES_S = 0.25  # settling: the engines' states asked at most this often
 CHECK_ENGINES_S = 0.5  # settling: whether each engine still runs, this often
 ENGINE_LAG_S = 0.5
 MASTER_START_WAIT_S = 10.0
@@ -454,7 +453,7 @@ class Lab:
         # VRRP settled on, and explain() says why (a lab test confirms a lint prediction so).
         # The kernel's addresses are read from live sets (cheap); the engines are asked by
         # an exec in each balancer (about 50 ms of engine CPU each): at most every
-        # ASK_ENGINES_S, and only when the addresses could mean "settled".
+        # instances.ASK_ENGINES_S, and only when the addresses could mean "settled".
         grace = 3 * self._max_advert_int() + 1.0
         last: dict[str, list[str]] | None = None
         since = 0.0
@@ -468,7 +467,7 @@ class Lab:
                 checked = now
                 self._check_engines()
             holders = self.vip_holders()
-            may_ask = now - asked >= ASK_ENGINES_S
+            may_ask = now - asked >= instances.ASK_ENGINES_S
             if holders == expected:
                 if not may_ask:
                     return None
@@ -674,106 +673,11 @@ class Lab:
             raise AssertionError(f"{exc}; holders now: {self.vip_holders()}") from None
 
     def restore(self, settle_timeout: float = 8.0) -> None:
-        """Bring the lab back to its initial state after faults: every node running and
-        unpaused, its balancer services up, each web node's apache serving (no web fault
-        left: ``webserver.ensure_serving_cmd``), and each VIP on its expected master. When VRRP
-        does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
-        its VIPs), the engines are restarted together, as at start."""
-        expected = {v: [m] for v, m in self.expected_masters().items()}
-
-        def wake(n: Node) -> bool:
-            n.container.reload()
-            if n.container.status == "paused":
-                n.container.unpause()
-            elif n.container.status != "running":
-                n.container.start()
-            else:
-                return True
-            return False
-
-        nodes = list(self.nodes.values())
-        running = parallel(wake, nodes)  # each is a round trip to the engine: all at once
-        ensure = "; ".join(s.ensure_running_cmd() for s in services.SERVICES.values())
-        try:
-            if not all(running):
-                waits.until(
-                    "nodes running",
-                    lambda: all(state == "running" for state in parallel(Node.state, nodes)),
-                    30,
-                )
-            # the web nodes too: apache serving, whatever web fault was left in place
-            webs = self.webs()
-            mails = self.mail_nodes()
-
-            def ensure_node(n: Node) -> None:
-                if n in webs:
-                    n.exec(webserver.ensure_serving_cmd())
-                elif n in mails:
-                    n.exec(mail.ensure_running_cmd())
-                else:
-                    n.exec(ensure)
-
-            parallel(ensure_node, [*self.balancers(), *webs, *mails])
-            # services that tell readiness in the node (haproxy: every checked server
-            # serving again, `rise` checks after a web fault's revert)
-            in_node = [
-                (n, ready)
-                for n in self.balancers()
-                for svc in self.services_of(n)
-                if (ready := svc.ready_cmd()) is not None
-            ]
-            if in_node:
-                self._wait_in_node(in_node, max(5, int(settle_timeout)))
-            if self._wait_back_or_kept(expected, settle_timeout) != "back":
-                self.reset_vrrp()
-        except (AssertionError, LabTimeoutError):
-            self.reset_vrrp()
-        self._forget_vip_neighbours()
-
-    def _forget_vip_neighbours(self) -> None:
-        """The other nodes forget which MAC each VIP had (their ARP and ND entries), as in a
-        lab just made: the next test's first packet asks, and the holder answers.
-
-        A fault can leave them naming a node that no longer holds the VIP: after a short
-        split brain the master's gratuitous ARPs (keepalived sends them on each lower
-        priority advert) race the other node's own, and the last one wins. Traffic then
-        goes through the ex-master, which routes it on; with LVS NAT the real servers'
-        replies go to it too, and break, until the entries expire (seen with keepalived in
-        this lab: the ex-master's burst came last). That is production's behaviour, for a
-        test to see within itself; the next test starts without it."""
-        addrs = " ".join(str(a) for a in self.vip_addresses().values())
-        others = [n for n in self.nodes.values() if n.role != Role.BALANCER.value]
-        cmd = f"for a in {addrs}; do ip neigh flush to $a; done 2>/dev/null; true"
-        parallel(lambda n: n.exec(cmd), others)
-
-    def _wait_back_or_kept(self, expected: dict[str, list[str]], timeout: float) -> str:
-        """Wait until each VIP is back on its expected master ("back"), or until the
-        engines say VRRP keeps it where it is ("kept": `kept_by_nopreempt`), so a restore
-        does not wait out its timeout on what only a restart of the engines undoes.
-        The engines are asked (an exec each) only while a VIP sits on one other node, and
-        no more once they said that no expected master has nopreempt."""
-        masters = {m for want in expected.values() for m in want}
-        asked = -math.inf
-        preempts = False
-
-        def verdict() -> str | None:
-            nonlocal asked, preempts
-            holders = self.vip_holders()
-            if holders == expected:
-                return "back"
-            now = time.monotonic()
-            off = [v for v, want in expected.items() if holders.get(v) != want]
-            if preempts or now - asked < ASK_ENGINES_S or any(len(holders[v]) != 1 for v in off):
-                return None
-            asked = now
-            seen = self.instances()
-            if instances.kept_by_nopreempt(holders, expected, seen, self.vip_addresses()):
-                return "kept"
-            said = [seen.get(m) for m in masters]
-            preempts = all(isinstance(v, list) and not any(s.nopreempt for s in v) for v in said)
-            return None
-
-        return waits.until(f"VIP holders {expected}", verdict, timeout)
+        """Bring the lab back to its initial state after faults (``labrestore.restore``):
+        every node running and unpaused, its services up, each web node serving, each VIP
+        on its expected master (the engines restarted together when VRRP does not put it
+        back), and the other nodes' ARP/ND entries for the VIPs forgotten."""
+        labrestore.restore(self, settle_timeout)
 
     def reset_vrrp(self) -> None:
         """Stop every balancer's VRRP engine, remove every VIP, start the engines together

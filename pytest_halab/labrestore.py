@@ -1,0 +1,124 @@
+"""Bringing a lab back to its initial state after a test's faults (``Lab.restore``):
+every node running, services up, each VIP on its expected master, and the other nodes'
+neighbour entries for the VIPs forgotten. Functions of a ``Lab``; ``lab.py`` holds the
+lab's making and its queries."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+from . import instances, mail, services, waits, webserver
+from .errors import LabTimeoutError
+from .nodes import Node, parallel
+from .topology import Role
+
+if TYPE_CHECKING:
+    from .lab import Lab
+
+
+def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
+    """Bring the lab back to its initial state after faults: every node running and
+    unpaused, its balancer services up, each web node's apache serving (no web fault
+    left: ``webserver.ensure_serving_cmd``), and each VIP on its expected master. When VRRP
+    does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
+    its VIPs), the engines are restarted together, as at start."""
+    expected = {v: [m] for v, m in lab.expected_masters().items()}
+
+    def wake(n: Node) -> bool:
+        n.container.reload()
+        if n.container.status == "paused":
+            n.container.unpause()
+        elif n.container.status != "running":
+            n.container.start()
+        else:
+            return True
+        return False
+
+    nodes = list(lab.nodes.values())
+    running = parallel(wake, nodes)  # each is a round trip to the engine: all at once
+    ensure = "; ".join(s.ensure_running_cmd() for s in services.SERVICES.values())
+    try:
+        if not all(running):
+            waits.until(
+                "nodes running",
+                lambda: all(state == "running" for state in parallel(Node.state, nodes)),
+                30,
+            )
+        # the web nodes too: apache serving, whatever web fault was left in place
+        webs = lab.webs()
+        mails = lab.mail_nodes()
+
+        def ensure_node(n: Node) -> None:
+            if n in webs:
+                n.exec(webserver.ensure_serving_cmd())
+            elif n in mails:
+                n.exec(mail.ensure_running_cmd())
+            else:
+                n.exec(ensure)
+
+        parallel(ensure_node, [*lab.balancers(), *webs, *mails])
+        # services that tell readiness in the node (haproxy: every checked server
+        # serving again, `rise` checks after a web fault's revert)
+        in_node = [
+            (n, ready)
+            for n in lab.balancers()
+            for svc in lab.services_of(n)
+            if (ready := svc.ready_cmd()) is not None
+        ]
+        if in_node:
+            lab._wait_in_node(in_node, max(5, int(settle_timeout)))
+        if _wait_back_or_kept(lab, expected, settle_timeout) != "back":
+            lab.reset_vrrp()
+    except (AssertionError, LabTimeoutError):
+        lab.reset_vrrp()
+    forget_vip_neighbours(lab)
+
+
+def forget_vip_neighbours(lab: Lab) -> None:
+    """The other nodes forget which MAC each VIP had (their ARP and ND entries), as in a
+    lab just made: the next test's first packet asks, and the holder answers.
+
+    A fault can leave them naming a node that no longer holds the VIP: after a short
+    split brain the master's gratuitous ARPs (keepalived sends them on each lower
+    priority advert) race the other node's own, and the last one wins. Traffic then
+    goes through the ex-master, which routes it on; with LVS NAT the real servers'
+    replies go to it too, and break, until the entries expire (seen with keepalived in
+    this lab: the ex-master's burst came last). That is production's behaviour, for a
+    test to see within itself; the next test starts without it."""
+    addrs = " ".join(str(a) for a in lab.vip_addresses().values())
+    others = [n for n in lab.nodes.values() if n.role != Role.BALANCER.value]
+    cmd = f"for a in {addrs}; do ip neigh flush to $a; done 2>/dev/null; true"
+    parallel(lambda n: n.exec(cmd), others)
+
+
+def _wait_back_or_kept(lab: Lab, expected: dict[str, list[str]], timeout: float) -> str:
+    """Wait until each VIP is back on its expected master ("back"), or until the
+    engines say VRRP keeps it where it is ("kept": `kept_by_nopreempt`), so a restore
+    does not wait out its timeout on what only a restart of the engines undoes.
+    The engines are asked (an exec each) only while a VIP sits on one other node, and
+    no more once they said that no expected master has nopreempt."""
+    masters = {m for want in expected.values() for m in want}
+    asked = -math.inf
+    preempts = False
+
+    def verdict() -> str | None:
+        nonlocal asked, preempts
+        holders = lab.vip_holders()
+        if holders == expected:
+            return "back"
+        now = time.monotonic()
+        off = [v for v, want in expected.items() if holders.get(v) != want]
+        split = any(len(holders[v]) != 1 for v in off)
+        if preempts or now - asked < instances.ASK_ENGINES_S or split:
+            return None
+        asked = now
+        seen = lab.instances()
+        if instances.kept_by_nopreempt(holders, expected, seen, lab.vip_addresses()):
+            return "kept"
+        said = [seen.get(m) for m in masters]
+        preempts = all(isinstance(v, list) and not any(s.nopreempt for s in v) for v in said)
+        return None
+
+    return waits.until(f"VIP holders {expected}", verdict, timeout)
