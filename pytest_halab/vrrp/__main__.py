@@ -181,11 +181,8 @@ def config_test(path: str, config_id: str | None = None) -> int:
 
 def _print_signum(name: str) -> int:
     """keepalived's ``--signum``: the number of the signal that asks for ``name``."""
-    import signal
+    from pytest_halab.vrrp.status import SIGNAL_FUNCTIONS as known
 
-    from pytest_halab.vrrp.status import JSON_SIGNAL
-
-    known = {"STOP": signal.SIGTERM, "RELOAD": signal.SIGHUP, "JSON": JSON_SIGNAL}
     sig = known.get(name.upper())
     if sig is None:
         print(

@@ -17,8 +17,9 @@ in the kernel and kept there as keepalived does (:mod:`.routing`).
 Signals: SIGTERM/SIGINT: every master sends a priority-0 advert and removes its addresses
 (and virtual routes and rules), the static ones are removed, then exit 0. SIGHUP: reload
 the configuration (unchanged instances keep their state and addresses; changed ones
-restart). SIGUSR1: log packet counters. SIGRTMIN+2 (keepalived's
-JSON signal, 36): write every instance's state to /tmp/keepalived.json (:mod:`.status`).
+restart). keepalived's dump signals write keepalived's files (:mod:`.status`): SIGUSR1
+/tmp/keepalived.data, SIGUSR2 /tmp/keepalived.stats, SIGRTMIN+29 the same and zeroes the
+counters, SIGRTMIN+2 (36) every instance's state to /tmp/keepalived.json.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ import socket
 import time
 from collections.abc import Sequence
 
+from pytest_halab.vrrp import datadump
 from pytest_halab.vrrp.conf import KeepalivedConfig, VrrpInstance, load_config
+from pytest_halab.vrrp.counters import STATS_PATH
+from pytest_halab.vrrp.datadump import DATA_PATH
 from pytest_halab.vrrp.eventlog import EventLog
 from pytest_halab.vrrp.instance import (
     NO_ADDRESS,
@@ -81,8 +85,10 @@ from pytest_halab.vrrp.status import (
     JSON_PATH,
     JSON_SIGNAL,
     REQUEST_SIGNALS,
+    STATS_CLEAR_SIGNAL,
     dump,
     instance_record,
+    write_atomic,
 )
 from pytest_halab.vrrp.syncgroup import SyncGroups
 from pytest_halab.vrrp.track import (
@@ -333,7 +339,11 @@ class Daemon(Reloading):
                         os.kill(self.checker_pid, signal.SIGHUP)
                 self.reload()
             elif signum == signal.SIGUSR1:
-                self._log_stats()
+                self.dump_data()
+            elif signum == signal.SIGUSR2:
+                self.dump_stats()
+            elif signum == STATS_CLEAR_SIGNAL:
+                self.dump_stats(clear=True)
             elif signum == signal.SIGXCPU:
                 log.info("%s", SIGXCPU_MESSAGE)
             elif signum == JSON_SIGNAL:
@@ -352,18 +362,27 @@ class Daemon(Reloading):
         except OSError as exc:
             log.error("cannot write %s: %s", path, exc)
 
-    def _log_stats(self) -> None:
-        log.info("malformed packets dropped: %d", self.malformed)
-        for inst in self.instances.values():
-            log.info(
-                "(%s) state %s priority %d sent %d received %d dropped %s",
-                inst.name,
-                inst.machine.state,
-                inst.machine.effective_priority,
-                inst.sent,
-                inst.received,
-                dict(inst.drops),
-            )
+    def dump_stats(self, path: str = STATS_PATH, *, clear: bool = False) -> None:
+        """keepalived's stats signal (SIGUSR2): every instance's counters in ``path``, in
+        keepalived's words (:mod:`.counters`); with ``clear`` (STATS_CLEAR), zeroed after."""
+        log.info("Printing VRRP stats for process(%d) on signal", os.getpid())
+        text = "".join(inst.stats.text(inst.name) for inst in self.instances.values())
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
+        if clear:
+            for inst in self.instances.values():
+                inst.stats.clear()
+
+    def dump_data(self, path: str = DATA_PATH) -> None:
+        """keepalived's data signal (SIGUSR1): the configuration and run-time state in
+        ``path``, in keepalived's layout (:mod:`.datadump`)."""
+        log.info("Printing VRRP data for process(%d) on signal", os.getpid())
+        try:
+            write_atomic(path, datadump.render(self, now_loop=self.loop.time()))
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
 
     # --- building instances -----------------------------------------------------------
 
@@ -608,6 +627,11 @@ class Daemon(Reloading):
             advert = decode(pkt.payload, pkt.src, pkt.dst)
         except MalformedPacket as exc:
             self._drop_malformed(sock, exc.reason, pkt.src)
+            if exc.counter is not None and len(pkt.payload) >= 2:
+                # keepalived finds the instance by the VRID before it checks the rest
+                for inst in self.instances.values():
+                    if inst.sock is sock and inst.cfg.vrid == pkt.payload[1]:
+                        inst.stats.malformed(exc.counter)
             return
         for inst in list(self.instances.values()):
             if inst.sock is not sock or inst.cfg.vrid != advert.vrid:
@@ -626,6 +650,7 @@ class Daemon(Reloading):
             )
             if drop is not None:
                 inst.drops[drop.code] += 1
+                inst.stats.dropped(drop.code)
                 if drop.error:
                     if self.detail:
                         log.info(
@@ -639,7 +664,7 @@ class Daemon(Reloading):
                         src=pkt.src,
                     )
                 continue
-            inst.received += 1
+            inst.stats.received(advert.priority)
             machine = inst.machine
             if advert.priority >= machine.effective_priority or machine.nopreempt:
                 inst.wants_master = False  # a master is there (or one is leaving)
@@ -674,7 +699,7 @@ class Daemon(Reloading):
                 )
             try:
                 sock.send(payload, inst.src, dst)
-                inst.sent += 1
+                inst.stats.sent(priority)
             except OSError as exc:
                 if self.detail:
                     log.info("(%s) cannot send advert to %s: %s", inst.name, dst, exc)
@@ -769,6 +794,10 @@ class Daemon(Reloading):
         new = change.new.value
         inst.wants_master = False
         inst.last_transition = time.time()
+        if change.new is State.MASTER:
+            inst.stats.become_master += 1
+        elif change.old is State.MASTER:
+            inst.stats.release_master += 1
         if change.new is State.BACKUP and change.old is State.INIT:
             log.info("(%s) Entering BACKUP STATE (init)", inst.name)
         elif change.new is State.STOP:

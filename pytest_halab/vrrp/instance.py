@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_halab.vrrp.conf import VrrpInstance
 from pytest_halab.vrrp.conf.model import INSTANCE_NOTIFY_KEYWORDS
+from pytest_halab.vrrp.counters import AdvertStats
 from pytest_halab.vrrp.loop import Timer
 from pytest_halab.vrrp.net import VrrpSocket
 from pytest_halab.vrrp.packet import (
@@ -110,8 +111,7 @@ class Instance:
     advert_cache: dict[tuple[int, int, tuple[str, ...], str, str], bytes] = field(
         default_factory=dict
     )
-    sent: int = 0
-    received: int = 0
+    stats: AdvertStats = field(default_factory=AdvertStats)  # keepalived's counters
     last_transition: float = 0.0  # wall clock (time.time()) of the last state change
 
     @property

@@ -93,11 +93,15 @@ class AuthType(IntEnum):
 
 
 class MalformedPacket(ValueError):
-    """Bytes that are not a well-formed IPv4 packet or VRRP advertisement."""
+    """Bytes that are not a well-formed IPv4 packet or VRRP advertisement. ``counter``:
+    the keepalived counter such a packet counts under for the instance its VRID names
+    (``packet_len_err``, ``invalid_type_rcvd``, ``invalid_authtype``; see counters.py), or
+    None where keepalived counts none."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, counter: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.counter = counter
 
 
 def _ipv4(text: str) -> ipaddress.IPv4Address:
@@ -281,17 +285,22 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
         raise ValueError(f"source {src} and destination {dst} are not of one family")
     data = bytes(data)
     if len(data) < 8:
-        raise MalformedPacket(f"too short: {len(data)} octets, the VRRP header is 8")
+        raise MalformedPacket(
+            f"too short: {len(data)} octets, the VRRP header is 8", "packet_len_err"
+        )
     version, ptype = data[0] >> 4, data[0] & 0x0F
     if version not in (2, 3):
         raise MalformedPacket(f"bad version {version}, expected 2 or 3")
     if ptype != ADVERTISEMENT:
-        raise MalformedPacket(f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)")
+        raise MalformedPacket(
+            f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)", "invalid_type_rcvd"
+        )
     count = data[3]
     expected = _message_length(version, count, family)
     if len(data) != expected:
         raise MalformedPacket(
-            f"length {len(data)} does not match {count} address(es): expected {expected}"
+            f"length {len(data)} does not match {count} address(es): expected {expected}",
+            "packet_len_err",
         )
     # Summing a message that carries a correct checksum gives zero.
     residue = _checksum(version, data, src, dst)
@@ -309,7 +318,7 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     if version == 2:
         auth_type, advert_int = data[4], data[5]
         if auth_type not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
-            raise MalformedPacket(f"invalid auth type {auth_type}")
+            raise MalformedPacket(f"invalid auth type {auth_type}", "invalid_authtype")
         return VrrpAdvert(
             version=2,
             vrid=vrid,

@@ -14,6 +14,12 @@ fields keepalived writes for what halab-vrrpd has, with keepalived's names and m
 file is replaced atomically (written beside it, then renamed), so a reader never sees half
 of it. Fields keepalived has and halab-vrrpd does not model (VMAC, strict mode counters it
 does not keep) are left out rather than invented.
+
+The other dumps keepalived writes on signal are answered too, each in its own module and
+written by :func:`write_atomic`: SIGUSR1 (``--signum=DATA``) ``/tmp/keepalived.data``
+(:mod:`.datadump`), SIGUSR2 (``--signum=STATS``) ``/tmp/keepalived.stats`` and
+SIGRTMIN+29 (``--signum=STATS_CLEAR``) the same, then the counters zeroed
+(:mod:`.counters`). A signal keepalived answers never stops halab-vrrpd.
 """
 
 from __future__ import annotations
@@ -33,9 +39,21 @@ if TYPE_CHECKING:
 
 JSON_PATH = "/tmp/keepalived.json"  # keepalived's KA_TMP_DIR "/keepalived.json"
 JSON_SIGNAL = signal.SIGRTMIN + 2  # keepalived --signum=JSON: 36 on Linux
-# The signals that ask a running daemon for something (reload, stats, the JSON dump), not
-# to stop: their default action kills, so they are blocked until the daemon handles them.
-REQUEST_SIGNALS = frozenset({signal.SIGHUP, signal.SIGUSR1, JSON_SIGNAL})
+STATS_CLEAR_SIGNAL = signal.SIGRTMIN + 29  # keepalived --signum=STATS_CLEAR: 63 on Linux
+# keepalived --signum's names, as keepalived 2.2.7 numbers them
+SIGNAL_FUNCTIONS = {
+    "STOP": signal.SIGTERM,
+    "RELOAD": signal.SIGHUP,
+    "DATA": signal.SIGUSR1,
+    "STATS": signal.SIGUSR2,
+    "STATS_CLEAR": STATS_CLEAR_SIGNAL,
+    "JSON": JSON_SIGNAL,
+}
+# The signals that ask a running daemon for something (reload, a dump), not to stop: their
+# default action kills, so they are blocked until the daemon handles them.
+REQUEST_SIGNALS = frozenset(
+    {signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, STATS_CLEAR_SIGNAL, JSON_SIGNAL}
+)
 STATE_NUMBERS = {State.INIT: 0, State.BACKUP: 1, State.MASTER: 2, State.FAULT: 3}
 AUTH_NUMBERS = {0: 0, 1: 1, 2: 2}  # VRRP auth types: none, simple password, AH
 
@@ -75,19 +93,20 @@ def instance_record(
         "auth_type": AUTH_NUMBERS.get(inst.auth_type, 0),
         "dont_track_primary": int(cfg.dont_track_primary),
     }
-    stats = {
-        "advert_rcvd": inst.received,
-        "advert_sent": inst.sent,
-        **{f"drop_{reason}": n for reason, n in sorted(inst.drops.items())},
-    }
-    return {"data": data, "stats": stats}
+    return {"data": data, "stats": inst.stats.as_json()}
 
 
 def dump(records: Iterable[dict[str, Any]], path: str = JSON_PATH) -> None:
-    """Write the dump atomically (mode 0600, as keepalived's umask leaves it)."""
-    text = json.dumps(list(records), separators=(",", ":"))
+    """Write the JSON dump (:func:`write_atomic`)."""
+    write_atomic(path, json.dumps(list(records), separators=(",", ":")))
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write a dump atomically (mode 0600, as keepalived's umask leaves it): written beside
+    it, then renamed, so a reader never sees half of it."""
     folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".keepalived.json.", dir=folder)
+    name = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

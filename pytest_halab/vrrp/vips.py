@@ -111,11 +111,14 @@ class VirtualAddresses:
 
     def remove(self, inst: Instance, keep: set[VipKey] | None = None) -> None:
         """Remove the addresses the instance added, except those in ``keep``."""
-        if inst.installed:
+        going = [
+            vip
+            for vip in inst.vips
+            if vip.key in inst.installed and (keep is None or vip.key not in keep)
+        ]
+        if going:
             log.info("(%s) removing VIPs.", inst.name)
-        for vip in inst.vips:
-            if vip.key not in inst.installed or (keep is not None and vip.key in keep):
-                continue
+        for vip in going:
             try:
                 self._netlink.delete_address(vip.index, vip.address, vip.prefixlen)
             except OSError as exc:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_halab import waits
 from pytest_halab.lab import Lab
+from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import Event, Timeline, elapsed
 
@@ -148,3 +150,109 @@ def test_engine_restarts_keep_the_state_events_coming(
         assert lb1.read_file(READER_PID).decode().strip() == reader
         assert lb1.exec(["kill", "-0", reader]).ok, "the FIFO reader died with keepalived"
         assert lb1.exec(["grep", "-c", "halab-observe", f"/proc/{reader}/cmdline"]).ok
+
+
+# --- keepalived's dump signals, as an operator types them in a balancer -----------------
+
+STATS_FILE, DATA_FILE = "/tmp/keepalived.stats", "/tmp/keepalived.data"
+# Each bad advert the client forges to VRID 50 (lower priority, so none would move the VIP
+# if it were taken), and the counters keepalived 2.2.7 counts it under (stats file words).
+FORGED: list[tuple[list[str], dict[str, int]]] = [
+    (["--password", "wrong"], {"Authentication Errors/Failure": 1}),
+    ([], {"Authentication Errors/Type Mismatch": 1}),  # no authentication at all
+    (["--password", "1111", "--ttl", "64"], {"Packet Errors/TTL": 1}),
+    (["--password", "1111", "--advert-int", "3"], {}),  # interval mismatch: dropped uncounted
+    (["--password", "1111", "--wrong-vip"], {"Packet Errors/Address List": 1}),
+    (["--password", "1111", "--auth-type", "7"], {"Authentication Errors/Invalid Type": 1}),
+]
+
+
+def stats_of(text: str) -> dict[str, int]:
+    """keepalived's stats file, VI_1's block: "Section/Name" -> count."""
+    out: dict[str, int] = {}
+    section = ""
+    for line in text.splitlines():
+        name, _, value = line.strip().partition(":")
+        if line.startswith("    ") and value.strip().isdigit():
+            out[f"{section}/{name}"] = int(value)
+        elif line.startswith("  "):
+            if value.strip().isdigit():
+                out[name] = int(value)
+            else:
+                section = name
+    return out
+
+
+def dumped(node: Node, path: str, signal_name: str) -> str:
+    """Ask the engine for a dump as an operator would (``keepalived --signum``, then
+    ``kill`` of the pid in /run/keepalived.pid) and read it once written: keepalived
+    writes it in place, so it is read until two reads agree."""
+    cmd = f"rm -f {path}; kill -$(keepalived --signum={signal_name}) $(cat /run/keepalived.pid)"
+    node.exec(cmd, check=True)
+    last: list[str] = [""]
+
+    def whole() -> str | None:
+        res = node.exec(["cat", path])
+        if res.ok and res.output and res.output == last[0]:
+            return res.output
+        last[0] = res.output if res.ok else ""
+        return None
+
+    return waits.until(f"{path} on {node.name}", whole, timeout=10)
+
+
+def test_the_dump_signals_answer_as_keepalived_does(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """keepalived's data and stats dumps, asked for by signal in the balancers: both
+    engines count each forged bad advert under the same counter, describe the master and
+    the backup with the same lines, and keep running (SIGUSR2's default action would kill a
+    daemon that does not handle it)."""
+    hal = hal_scenario(mb)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    lb1, lb2, client = mb.node("lb1"), mb.node("lb2"), mb.node("client")
+    vip = str(mb.vip_addresses()["VI_1"])
+    vrid = str(mb.layout.vips["VI_1"].vrid)  # type: ignore[union-attr]
+    before = {n.name: stats_of(dumped(n, STATS_FILE, "STATS")) for n in (lb1, lb2)}
+    expected: dict[str, int] = {}
+    for args, counts in FORGED:
+        addr = "10.255.255.1" if "--wrong-vip" in args else vip
+        args = [a for a in args if a != "--wrong-vip"]
+        cmd = ["halab-forge", "--vrid", vrid, "--priority", "50", "--addr", addr, *args]
+        client.exec(cmd, check=True)
+        for k, v in counts.items():
+            expected[k] = expected.get(k, 0) + v
+    after = {n.name: stats_of(dumped(n, STATS_FILE, "STATS")) for n in (lb1, lb2)}
+    for name in ("lb1", "lb2"):
+        errors = {
+            k: after[name][k] - before[name].get(k, 0)
+            for k in after[name]
+            if k.startswith(("Packet Errors/", "Authentication Errors/"))
+        }
+        assert {k: v for k, v in errors.items() if v} == expected, (engine, name, errors)
+    # the backup received the master's adverts and the one with the wrong address list
+    assert after["lb2"]["Advertisements/Received"] > before["lb2"]["Advertisements/Received"]
+    # ... and sent none: the forged adverts moved nothing
+    sent = before["lb2"]["Advertisements/Sent"]
+    assert after["lb1"]["Became master"] >= 1 and after["lb2"]["Advertisements/Sent"] == sent
+
+    master = dumped(lb1, DATA_FILE, "DATA").splitlines()
+    backup = dumped(lb2, DATA_FILE, "DATA").splitlines()
+    for lines, want in (
+        (master, ["   State = MASTER", "   Priority = 150", "   Effective priority = 150",
+                  f"     {vip} dev eth0 scope global set"]),
+        (backup, ["   State = BACKUP", f"   Master router = {lb1.ip}",
+                  "   Master priority = 150", "   Priority = 100",
+                  f"     {vip} dev eth0 scope global"]),
+    ):  # fmt: skip
+        common = [" VRRP Instance = VI_1", "   Virtual Router ID = 50", "   Preempt = enabled",
+                  "   Authentication type = SIMPLE_PASSWORD", "   Virtual IP (1):",
+                  "   Advert interval = 1 sec", "------< VRRP Topology >------"]  # fmt: skip
+        for line in [*want, *common]:
+            assert line in lines, (engine, line, "\n".join(lines))
+    # the same asked with killall, as the keepalived man page has it; the engines live on
+    for n in (lb1, lb2):
+        n.exec("killall -USR2 keepalived && killall -USR1 keepalived", check=True)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    assert all(mb.engine_of(n.name).running(n) for n in (lb1, lb2))
+    assert stats_of(dumped(lb2, STATS_FILE, "STATS"))["Advertisements/Sent"] == sent

@@ -43,6 +43,7 @@ from pytest_halab.vrrp.net import (
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
 from pytest_halab.vrrp.smtpalert import SmtpAlerter
 from pytest_halab.vrrp.state import State
+from pytest_halab.vrrp.status import REQUEST_SIGNALS, instance_record
 from pytest_halab.vrrp.track import (
     ProcessRunner,
     ScriptTracker,
@@ -1357,10 +1358,122 @@ def test_the_json_signal_dumps_instances_in_keepalived_format(
 
 
 def test_signum_names_the_signals_as_keepalived_does(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--signum=JSON"]) == 0 and capsys.readouterr().out == "36\n"
+    """The numbers Debian's keepalived 2.2.7 prints for each name (read in the lab's
+    balancer image); TDATA exists only in keepalived's debug builds."""
+    said = {"STOP": 15, "RELOAD": 1, "DATA": 10, "STATS": 12, "STATS_CLEAR": 63, "JSON": 36}
+    for name, number in said.items():
+        assert main([f"--signum={name}"]) == 0 and capsys.readouterr().out == f"{number}\n"
     assert main(["--signum", "reload"]) == 0 and capsys.readouterr().out == "1\n"
-    assert main(["--signum=DATA"]) == 1
-    assert "unknown or unsupported signal function 'DATA'" in capsys.readouterr().err
+    assert main(["--signum=TDATA"]) == 1
+    assert "unknown or unsupported signal function 'TDATA'" in capsys.readouterr().err
+
+
+def _packet(d: daemon.Daemon, advert: VrrpAdvert, *, ttl: int = 255) -> None:
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    payload = encode(advert, "10.9.0.2", "224.0.0.18")
+    header = build_ipv4_header("10.9.0.2", "224.0.0.18", len(payload), ident=1, ttl=ttl)
+    d._on_packet(inst.sock, header + payload)
+
+
+def test_the_stats_signal_counts_as_keepalived_counts(
+    fake_daemon: FakeDaemon, tmp_path: Path
+) -> None:
+    """keepalived's stats file (SIGUSR2): each rejected advert under keepalived's counter,
+    an advert with a wrong address list still counted as received, the priority-0 adverts
+    both ways; STATS_CLEAR writes the file, then zeroes the counters."""
+    d, _kernel = _running_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    sent = inst.stats.advert_sent
+    assert sent >= 1 and inst.stats.become_master == 1
+
+    def advert(**kw: Any) -> VrrpAdvert:
+        args: dict[str, Any] = {"version": 3, "vrid": 51, "priority": 100, "advert_int": 10}
+        args["addresses"] = ("10.9.0.100",)
+        return VrrpAdvert(**(args | kw))
+
+    _packet(d, advert(), ttl=64)  # TTL: ip_ttl_err
+    _packet(d, advert(addresses=("10.9.0.99",)))  # not our VIP: received, addr_list_err
+    _packet(d, advert(addresses=("10.9.0.100", "10.9.0.101")))  # count: addr_list_err
+    _packet(d, advert(vrid=52))  # another router's: nothing
+    _packet(d, advert(priority=50))  # a lower priority: received
+    garbage = bytes([0x32, 51, 100, 1, 0, 10, 0, 0]) + bytes(4)  # v3, type 2
+    inst_sock = inst.sock
+    assert inst_sock is not None
+    header = build_ipv4_header("10.9.0.2", "224.0.0.18", len(garbage), ident=1)
+    d._on_packet(inst_sock, header + garbage)  # invalid_type_rcvd
+    short = bytes([0x31, 51, 100, 2, 0, 10, 0, 0]) + bytes(4)  # says 2 addresses, has 1
+    d._on_packet(inst_sock, build_ipv4_header("10.9.0.2", "224.0.0.18", 12, ident=2) + short)
+    stats = inst.stats
+    assert (stats.ip_ttl_err, stats.addr_list_err, stats.invalid_type_rcvd) == (1, 2, 1)
+    assert (stats.advert_rcvd, stats.packet_len_err) == (2, 1)
+    out = tmp_path / "keepalived.stats"
+    d.dump_stats(str(out))
+    text = out.read_text()
+    assert text.startswith("VRRP Instance: VI_1\n  Advertisements:\n    Received: 2\n")
+    assert "    TTL: 1\n" in text and "    Address List: 2\n" in text
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    # a resigning peer (priority 0) and our own resignation at shutdown
+    _packet(d, advert(priority=0))
+    assert stats.pri_zero_rcvd == 1
+    d.dump_stats(str(out), clear=True)
+    assert "  Priority Zero:\n    Received: 1\n" in out.read_text()
+    assert stats.advert_rcvd == stats.pri_zero_rcvd == stats.become_master == 0
+    d.shutdown()
+    assert stats.pri_zero_sent == 1 and stats.release_master == 1
+    record = instance_record(inst, inst.last_transition, {})
+    assert list(record["stats"])[:4] == [
+        "advert_rcvd",
+        "advert_sent",
+        "become_master",
+        "release_master",
+    ]
+
+
+def test_the_data_signal_dumps_the_instance_in_keepalived_layout(
+    fake_daemon: FakeDaemon, tmp_path: Path
+) -> None:
+    d, _kernel = _running_master(fake_daemon)
+    out = tmp_path / "keepalived.data"
+    d.dump_data(str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0] == "------< Global definitions >------"
+    topology = lines[lines.index("------< VRRP Topology >------") + 1 :]
+    for line in (
+        " VRRP Instance = VI_1",
+        "   VRRP Version = 3",
+        "   State = MASTER",
+        "   Interface = hltfake0",
+        "   Using src_ip = 10.9.0.1",
+        "   Virtual Router ID = 51",
+        "   Priority = 150",
+        "   Effective priority = 150",
+        "   Advert interval = 100 milli-sec",
+        "   Preempt = enabled",
+        "   Virtual IP (1):",
+        "     10.9.0.100 dev hltfake0 scope global set",
+    ):
+        assert line in topology, line
+    assert not any(line.startswith("   Master router") for line in topology), "a master's"
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_keepalived_dump_signals_reach_their_dumps(
+    fake_daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGUSR1, SIGUSR2 and STATS_CLEAR ask for a dump; none stops the daemon (SIGUSR2's
+    default action would: ``killall -USR2 keepalived`` once killed halab-vrrpd)."""
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    asked: list[str] = []
+    monkeypatch.setattr(d, "dump_data", lambda: asked.append("data"))
+    monkeypatch.setattr(d, "dump_stats", lambda clear=False: asked.append(f"stats {clear}"))
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 29):
+        assert sig in REQUEST_SIGNALS
+        d._wakeup_w.send(bytes([sig]))
+    d._on_signal()
+    assert asked == ["data", "stats False", "stats True"]
+    assert not d.stopping
 
 
 # --- static and virtual routes and rules (fake kernel) -------------------------------------
