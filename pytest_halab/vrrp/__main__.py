@@ -87,13 +87,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         " (default: the node name up to its first dot)",
     )
     parser.add_argument("-G", "--no-syslog", action="store_true")
+    parser.add_argument(
+        "-S",
+        "--log-facility",
+        type=int,
+        choices=range(8),
+        default=None,
+        metavar="{0-7}",
+        help="syslog facility LOG_LOCAL0-7 (default: LOG_DAEMON), as keepalived -S",
+    )
     parser.add_argument("--event-log", default=None)
     parser.add_argument("--version", action="store_true")
     parser.add_argument(
         "--signum",
         metavar="SIGFUNC",
         default=None,
-        help="print the signal number of STOP, RELOAD or JSON (as keepalived --signum)",
+        help="print the signal number of STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON"
+        " (as keepalived --signum)",
     )
     return parser.parse_args(argv)
 
@@ -105,7 +115,9 @@ class _ConsoleFormatter(logging.Formatter):
         return f"{stamp}.{micros:06d} {time.strftime('%Y')}: {record.getMessage()}"
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
+def _setup_logging(args: argparse.Namespace, ident: str = "Keepalived_vrrp") -> None:
+    """The console (``-l``) and syslog, under keepalived's ident and facility (``-S N``:
+    local N, else daemon), so a balancer's /var/log/messages reads as keepalived's."""
     log.handlers.clear()
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -115,13 +127,17 @@ def _setup_logging(args: argparse.Namespace) -> None:
         log.addHandler(handler)
     if not args.no_syslog and os.path.exists("/dev/log"):
         try:
-            syslog = logging.handlers.SysLogHandler(
-                "/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            handler_cls = logging.handlers.SysLogHandler
+            facility = (
+                handler_cls.LOG_DAEMON
+                if args.log_facility is None
+                else handler_cls.LOG_LOCAL0 + args.log_facility
             )
+            syslog = handler_cls("/dev/log", facility=facility)
         except OSError:
             pass
         else:
-            syslog.setFormatter(logging.Formatter(f"Keepalived_vrrp[{os.getpid()}]: %(message)s"))
+            syslog.setFormatter(logging.Formatter(f"{ident}[{os.getpid()}]: %(message)s"))
             log.addHandler(syslog)
     if not log.handlers:
         log.addHandler(logging.NullHandler())
@@ -280,6 +296,7 @@ def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:
     argv += ["--log-console"] if args.log_console else []
     argv += ["--log-detail"] if args.log_detail else []
     argv += ["--no-syslog"] if args.no_syslog else []
+    argv += ["--log-facility", str(args.log_facility)] if args.log_facility is not None else []
     argv += ["--config-id", args.config_id] if args.config_id else []
     return argv
 
@@ -299,7 +316,7 @@ def _run_checker(args: argparse.Namespace) -> int:
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
-    _setup_logging(args)
+    _setup_logging(args, ident="Keepalived_healthcheckers")
     pid_file = os.path.abspath(args.pid) if args.pid else None
     try:
         events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -256,3 +257,24 @@ def test_the_dump_signals_answer_as_keepalived_does(
     hal.wait_holders({"VI_1": ["lb1"]})
     assert all(mb.engine_of(n.name).running(n) for n in (lb1, lb2))
     assert stats_of(dumped(lb2, STATS_FILE, "STATS"))["Advertisements/Sent"] == sent
+
+
+def test_the_engines_write_var_log_messages_as_on_a_real_balancer(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """Seed 000's users read the engine's transitions in /var/log/messages: both engines
+    log there through the balancer's rsyslogd, under keepalived's ident, and `ifconfig`
+    and `systemctl status rsyslog` answer as on the seeds' machines."""
+    hal = hal_scenario(mb)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    for name, state in (("lb1", "MASTER"), ("lb2", "BACKUP")):
+        node = mb.node(name)
+        said = re.compile(rf"{name} Keepalived_vrrp\[\d+\]: \(VI_1\) Entering {state} STATE")
+
+        def logged(node: Node = node, said: re.Pattern[str] = said) -> str | None:
+            text = node.exec(["cat", "/var/log/messages"]).output
+            return text if said.search(text) else None
+
+        waits.until(f"{state} in {name}'s /var/log/messages", logged, timeout=10)
+        assert node.exec("systemctl status rsyslog").ok
+        assert f"inet {node.ip}" in node.exec("ifconfig eth0", check=True).output
