@@ -18,6 +18,7 @@ VS = "[10.9.9.9]:tcp:80"
 def _misc(flag: Path, extra: str = "") -> str:
     return f"""MISC_CHECK {{
             misc_path "/bin/sh -c 'test ! -e {flag}'"
+            misc_timeout 5
             {extra}
         }}"""
 
@@ -133,6 +134,7 @@ virtual_server 10.9.9.9 80 {{
         MISC_CHECK {{
             misc_path "/bin/sh -c 'exit $(cat {status})'"
             misc_dynamic
+            misc_timeout 5
         }}
     }}
 }}

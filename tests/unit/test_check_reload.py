@@ -23,7 +23,9 @@ def _rs(n: int) -> str:
 
 
 def _conf(tmp_path: Path, servers: dict[int, int], *, second_vs: bool = False) -> str:
-    """Real servers 10.9.9.N with weight W, each up while the file downN is absent."""
+    """Real servers 10.9.9.N with weight W, each up while the file downN is absent. The
+    check may take 5 s (misc_timeout; by default the 0.1 s delay_loop): a fork slowed by a
+    busy host must not fail a server and add an apply the test does not expect."""
     body = "".join(
         f"""
     real_server 10.9.9.{n} 80 {{
@@ -31,6 +33,7 @@ def _conf(tmp_path: Path, servers: dict[int, int], *, second_vs: bool = False) -
         notify_down "/bin/sh -c 'echo {n} >> {tmp_path / "notified_down"}'"
         MISC_CHECK {{
             misc_path "/bin/sh -c 'test ! -e {tmp_path / f"down{n}"}'"
+            misc_timeout 5
         }}
     }}"""
         for n, w in servers.items()
