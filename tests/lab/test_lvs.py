@@ -193,12 +193,14 @@ def test_dr_persistence_keeps_a_client_on_one_real_server(
     assert len(got) == 1 and set(got) <= {"1111", "2222"}, got
     served = "web1" if "1111" in got else "web2"
     # DR: the real server holds the VIP on lo and answered the client itself: the
-    # connections it closed (apache closes first: TIME-WAIT on its side) ran between the
-    # client and the VIP, not the server's own address as NAT would have them
+    # connections it closed first (TIME-WAIT on its side) ran between the client and the
+    # VIP, not the server's own address as NAT would have them. Who closes first is a race
+    # (the probe sends "Connection: close" and closes once it has the body): on an idle host
+    # apache won 19-20 of 20 (3 rounds), under pytest -n 4 in CI once 8. One is proof enough.
     node = lab.node(served)
     assert vip in node.exec("ip -4 -o addr show dev lo").output
     tw = node.exec(f"ss -Htn state time-wait src {vip}").output.split("\n")
-    assert sum(str(lab.client_node().ip) in line for line in tw) >= 10, tw
+    assert sum(str(lab.client_node().ip) in line for line in tw) >= 1, tw
     status = checker_status(lab, "lvs1")
     assert status["plane"] == "nftables"
     # what an LVS user types on the director: the DR pool, persistence, and the 20
