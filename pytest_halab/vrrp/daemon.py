@@ -54,7 +54,14 @@ from pytest_halab.vrrp.links import (
 )
 from pytest_halab.vrrp.loglimit import LogLimiter
 from pytest_halab.vrrp.loop import EventLoop
-from pytest_halab.vrrp.net import GarpSender, LinkInfo, Netlink, RoutingChange, VrrpSocket
+from pytest_halab.vrrp.net import (
+    AddressInfo,
+    GarpSender,
+    LinkInfo,
+    Netlink,
+    RoutingChange,
+    VrrpSocket,
+)
 from pytest_halab.vrrp.packet import (
     VRRP_PROTO,
     MalformedPacket,
@@ -536,6 +543,7 @@ class Daemon(Reloading):
                 self._routing_changed(event)
             elif not isinstance(event, LinkInfo) and event[0] == "del":
                 self.routing.address_deleted(event[1])
+                self._vip_deleted(event[1])
         for name, up in changes.changed:
             if up:
                 self.routing.interface_up(name)
@@ -554,6 +562,35 @@ class Daemon(Reloading):
                 self.sockets.rejoin(name)
         if changes.changed or faults_changed:
             self._update_tracking()
+
+    def _vip_deleted(self, info: AddressInfo) -> None:
+        """keepalived's answer to one of a master's VIPs deleted behind its back (``ip addr
+        del``): it logs it, leaves MASTER (a priority-0 advert, its other addresses
+        removed) and takes over again after Skew_Time unless another master is heard, so
+        the address comes back within a second (set_vrrp_backup in vrrp_netlink.c). The
+        kernel is asked first: the notice of a deletion of our own (leaving MASTER, a
+        reload) may arrive after the address was put back."""
+        for inst in list(self.instances.values()):
+            if inst.machine.state is not State.MASTER:
+                continue
+            vip = next(
+                (
+                    v
+                    for v in inst.vips
+                    if v.index == info.index and v.address == info.address
+                    and v.key in inst.installed
+                ),
+                None,
+            )  # fmt: skip
+            if vip is None:
+                continue
+            present = self.netlink.addresses(vip.index, vip.family)
+            if any(a.address == vip.address for a in present):
+                continue
+            if self.detail:
+                log.info("Netlink reflector reports IP %s removed from %s", vip.address, vip.dev)
+            self.vips.deleted_outside(inst, vip)
+            self._apply(inst, inst.machine.step_down(self.loop.time(), "VIP deleted"))
 
     def _routing_changed(self, change: RoutingChange) -> None:
         """A route or rule changed: a static one of ours deleted is put back; a master

@@ -130,6 +130,11 @@ class VirtualAddresses:
         if vip.key in inst.installed:
             self._forget(inst, vip, reason="interface deleted")
 
+    def deleted_outside(self, inst: Instance, vip: Vip) -> None:
+        """An address the instance added was deleted by someone else (``ip addr del``)."""
+        if vip.key in inst.installed:
+            self._forget(inst, vip, reason="deleted")
+
     def _forget(self, inst: Instance, vip: Vip, **extra: Any) -> None:
         """The instance no longer holds ``vip``: drop it from its set, log the removal."""
         inst.installed.discard(vip.key)

@@ -1657,3 +1657,30 @@ def test_state_change_mail_follows_keepalived_s_smtp_alert_rules(
     # each state once: the group's MASTER mail after both members'
     if expected:
         assert mail.sent.index(("GROUP", "G1", "MASTER")) == len(mail.sent) - 1
+
+
+def test_a_vip_deleted_behind_a_masters_back_comes_back_as_keepalived_brings_it(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """`ip addr del VIP` on a master: keepalived 2.2.7 leaves MASTER with a priority-0
+    advert and takes over again after Skew_Time, which puts the VIP back (seen in the lab:
+    back within a second). The notice of a deletion when the address is there again (our
+    own, overtaken by a re-add) changes nothing."""
+    d, kernel = _running_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    (vip,) = [a for a in kernel.addrs if a.address == "10.9.0.100"]
+    d.handle_netlink_events([("del", vip)])  # still in the kernel: not a deletion now
+    assert _state(d) is State.MASTER and inst.stats.pri_zero_sent == 0
+    kernel.addrs.remove(vip)
+    d.handle_netlink_events([("del", vip)])
+    assert _state(d) is State.BACKUP
+    assert inst.stats.pri_zero_sent == 1 and inst.stats.release_master == 1
+    assert d.events.counts["vip_removed"] >= 1
+    # its master-down timer is Skew_Time (41 ms at priority 150, 0.1 s adverts), not the
+    # whole Master_Down_Interval (341 ms)
+    deadline = inst.machine.next_deadline
+    assert deadline is not None
+    assert deadline - d.loop.time() <= inst.machine.skew_time + 0.001
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    assert any(a.address == "10.9.0.100" for a in kernel.addrs)
+    assert inst.stats.become_master == 2
