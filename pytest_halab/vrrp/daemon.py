@@ -589,7 +589,7 @@ class Daemon(Reloading):
                 continue
             if self.detail:
                 log.info("Netlink reflector reports IP %s removed from %s", vip.address, vip.dev)
-            self.vips.deleted_outside(inst, vip)
+            self.vips.gone(inst, vip, "deleted")
             self._apply(inst, inst.machine.step_down(self.loop.time(), "VIP deleted"))
 
     def _routing_changed(self, change: RoutingChange) -> None:
@@ -686,7 +686,6 @@ class Daemon(Reloading):
                 check_addresses=not (skip and master is not None and master[0] == pkt.src),
             )
             if drop is not None:
-                inst.drops[drop.code] += 1
                 inst.stats.dropped(drop.code)
                 if drop.error:
                     if self.detail:

@@ -126,14 +126,8 @@ def instance_lines(
     out.append(f"   Gratuitous ARP repeat = {p.garp_master_repeat}")
     out.append(f"   Gratuitous ARP refresh = {int(p.garp_master_refresh)}")
     out.append(f"   Gratuitous ARP refresh repeat = {p.garp_master_refresh_repeat}")
-    lower_delay = p.garp_lower_prio_delay
-    if lower_delay is None:
-        lower_delay = p.garp_master_delay
-    lower_repeat = (
-        p.garp_master_repeat if p.garp_lower_prio_repeat is None else p.garp_lower_prio_repeat
-    )
-    out.append(f"   Gratuitous ARP lower priority delay = {int(lower_delay)}")
-    out.append(f"   Gratuitous ARP lower priority repeat = {lower_repeat}")
+    out.append(f"   Gratuitous ARP lower priority delay = {int(m.lower_prio_delay)}")
+    out.append(f"   Gratuitous ARP lower priority repeat = {m.lower_prio_repeat}")
     out.append(f"   Down timer adverts = {p.down_timer_adverts}")
     out.append(
         "   Send advert after receive lower priority advert = " + _flag(not p.lower_prio_no_advert)

@@ -7,7 +7,6 @@ its address and the socket); :func:`machine_identity` tells whether a reload may
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -105,7 +104,6 @@ class Instance:
     own_fault: bool = False
     fault_reasons: tuple[str, ...] = ()
     wants_master: bool = False  # sync group: master-down ran out, no master heard since
-    drops: Counter[str] = field(default_factory=Counter)
     # encoded adverts by what goes in them: the takeover's first advert leaves without
     # building one (key: priority, interval field, addresses, source, destination)
     advert_cache: dict[tuple[int, int, tuple[str, ...], str, str], bytes] = field(

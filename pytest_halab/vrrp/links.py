@@ -279,7 +279,7 @@ class InterfaceFollower:
         for vip in inst.vips:
             new = resolved.pop(vip.key, None)
             if new is None:
-                self._vips.gone_with_interface(inst, vip)
+                self._vips.gone(inst, vip, "interface deleted")
             vips.append(new or vip)
         if resolved:  # VIPs whose interface did not exist when the instance was built
             vips += resolved.values()

@@ -381,7 +381,7 @@ class VrrpInstanceMachine:
         if due is not None and due <= now:
             self._lower_prio_garp_deadline = None
             if self._state is State.MASTER:
-                actions.append(SendGratuitousArp(self._lower_prio_repeat, "lower priority advert"))
+                actions.append(SendGratuitousArp(self.lower_prio_repeat, "lower priority advert"))
         if self._deadline is not None and self._deadline <= now:
             if self._state is State.BACKUP:
                 actions += self._become_master(now, "master down timer expired")
@@ -480,12 +480,14 @@ class VrrpInstanceMachine:
     # --- transitions ------------------------------------------------------------------
 
     @property
-    def _lower_prio_repeat(self) -> int:
+    def lower_prio_repeat(self) -> int:
+        """garp_lower_prio_repeat, defaulting to garp_master_repeat (keepalived's)."""
         rep = self.params.garp_lower_prio_repeat
         return self.params.garp_master_repeat if rep is None else rep
 
     @property
-    def _lower_prio_delay(self) -> float:
+    def lower_prio_delay(self) -> float:
+        """garp_lower_prio_delay, defaulting to garp_master_delay (keepalived's)."""
         delay = self.params.garp_lower_prio_delay
         return self.params.garp_master_delay if delay is None else delay
 
@@ -643,10 +645,10 @@ class VrrpInstanceMachine:
             if not self.params.lower_prio_no_advert:
                 actions.append(SendAdvert(ours))
                 self._arm(now, self._adver_us)
-            if self._lower_prio_repeat:
-                actions.append(SendGratuitousArp(self._lower_prio_repeat, "lower priority advert"))
-                if self._lower_prio_delay:
-                    self._lower_prio_garp_deadline = now + self._lower_prio_delay
+            if self.lower_prio_repeat:
+                actions.append(SendGratuitousArp(self.lower_prio_repeat, "lower priority advert"))
+                if self.lower_prio_delay:
+                    self._lower_prio_garp_deadline = now + self.lower_prio_delay
             actions.append(LowerPriorityAdvertSeen(str(address), prio))
             return actions
         if prio > ours or (prio == ours and cmp > 0):

@@ -125,15 +125,11 @@ class VirtualAddresses:
                 log.error("(%s) cannot remove %s: %s", inst.name, vip.address, exc)
             self._forget(inst, vip)
 
-    def gone_with_interface(self, inst: Instance, vip: Vip) -> None:
-        """An address the instance added went with its deleted interface."""
+    def gone(self, inst: Instance, vip: Vip, reason: str) -> None:
+        """An address the instance added went without it: with its deleted interface, or
+        deleted by someone else (``ip addr del``)."""
         if vip.key in inst.installed:
-            self._forget(inst, vip, reason="interface deleted")
-
-    def deleted_outside(self, inst: Instance, vip: Vip) -> None:
-        """An address the instance added was deleted by someone else (``ip addr del``)."""
-        if vip.key in inst.installed:
-            self._forget(inst, vip, reason="deleted")
+            self._forget(inst, vip, reason=reason)
 
     def _forget(self, inst: Instance, vip: Vip, **extra: Any) -> None:
         """The instance no longer holds ``vip``: drop it from its set, log the removal."""
