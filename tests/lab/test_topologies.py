@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -10,9 +12,11 @@ import pytest
 
 from pytest_halab import hostrules
 from pytest_halab.lab import Lab
+from pytest_halab.scenario import Scenario
 
 TOPOLOGIES = ["nginx_master_backup", "nginx_nopreempt", "nginx_dual_master"]
 ENGINES = ["keepalived", "halab"]
+ScenarioFactory = Callable[[Lab], Scenario]
 
 
 def probe(lab: Lab, vip: str, count: int = 20) -> list[dict[str, object]]:
@@ -81,14 +85,53 @@ def test_status_reports_nodes_and_holders(lab_factory: Callable[..., Lab]) -> No
 
 
 def test_lab_is_isolated_from_the_outside(lab_factory: Callable[..., Lab]) -> None:
-    """Internal network; the one host rule only lets traffic stay inside the lab's bridge."""
+    """Internal network; the host rule (in two chains) only lets traffic stay inside the
+    lab's bridge."""
     lab = lab_factory("nginx_master_backup")
     assert lab.network is not None and lab.rule is not None
     lab.network.reload()
     assert lab.network.attrs["Internal"] is True
     assert hostrules.exists(lab.host, lab.rule)
-    ours = [line for lab_id, line in hostrules.labelled(lab.host) if lab_id == lab.lab_id]
-    assert ours == [
-        f"-A DOCKER-USER -i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
+    ours = sorted(line for lab_id, line in hostrules.labelled(lab.host) if lab_id == lab.lab_id)
+    rule = (
+        f"-i {lab.rule.bridge} -o {lab.rule.bridge} -m comment "
         f'--comment "{lab.rule.comment}" -j ACCEPT'
-    ]
+    )
+    # DOCKER-USER's alone would go missing each time Docker re-inserts its jump to that chain
+    assert ours == [f"-A DOCKER-ISOLATION-STAGE-1 {rule}", f"-A DOCKER-USER {rule}"]
+
+
+@pytest.mark.parametrize("chain", [hostrules.ISOLATION_CHAIN, hostrules.CHAIN])
+def test_lab_traffic_flows_while_docker_re_inserts_its_forward_jumps(
+    lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory, chain: str
+) -> None:
+    """Each time the host's engine creates a network (any lab's), Docker 20.10 deletes its
+    jump from FORWARD to the isolation chain and inserts it again, then does the same with
+    DOCKER-USER, each in a command of its own. Here one jump is held away for 2.5 s: the
+    client's requests through the VIP and lb1's adverts still get through (before, a lab on
+    an engine that leaves iptables alone lost every packet meanwhile, and on the other
+    engine the adverts were dropped)."""
+    lab = lab_factory("nginx_master_backup")
+    hal = hal_scenario(lab)
+    ipt = ["iptables", "-w", "5"]
+    listed = lab.host.run([*ipt, "-S", "FORWARD"])
+    rules = [line for line in listed.stdout.splitlines() if line.startswith("-A ")]
+    jump = f"-A FORWARD -j {chain}"
+    assert jump in rules, f"no jump to {chain} in FORWARD on the host of {lab.host.name}"
+    position = str(rules.index(jump) + 1)
+    assert lab.host.run([*ipt, "-D", "FORWARD", "-j", chain]).ok
+    try:
+        t0 = time.time()
+        time.sleep(2.5)  # the window held open; what passes through it is counted below
+        t1 = time.time()
+    finally:
+        back = shlex.join([*ipt, "-I", "FORWARD", position, "-j", chain])
+        check = shlex.join([*ipt, "-C", "FORWARD", "-j", chain])
+        assert lab.host.run(["sh", "-c", f"{check} || {back}"]).ok
+    window = hal.timeline().between(t0, t1)
+    probes = window.of_kind("probe")
+    failed = [e.data for e in probes if not e.data.get("ok")]
+    assert len(probes) >= 50 and not failed, (len(probes), failed[:5])
+    lb1 = str(lab.node("lb1").ip)
+    adverts = [e for e in window.of_kind("advert") if e.data.get("src") == lb1]
+    assert len(adverts) >= 2, window.format_around(t0, after=3)
