@@ -739,8 +739,6 @@ class Daemon(Reloading):
             except OSError as exc:
                 if self.detail:
                     log.info("(%s) cannot send advert to %s: %s", inst.name, dst, exc)
-        if priority == 0:
-            log.info("(%s) sent 0 priority", inst.name)
 
     # --- actions ------------------------------------------------------------------------
 
@@ -774,15 +772,25 @@ class Daemon(Reloading):
             inst.timer = self.loop.call_at(deadline, lambda: self._on_timer(inst), precise=True)
 
     def _apply(self, inst: Instance, actions: Sequence[Action]) -> None:
+        # Leaving MASTER, a priority-0 advert lets the backup take over after Skew_Time
+        # (60 ms at advert_int 0.1 s): the addresses go right after it, and the log lines
+        # about both are written once they are gone, so that no log write on a loaded host
+        # keeps the VIP here while the backup adds it.
+        held: list[str] = []
         for action in actions:
             if isinstance(action, SendAdvert):
                 self._send_advert(inst, action.priority)
+                if action.priority == 0:
+                    held.append(f"({inst.name}) sent 0 priority")
             elif isinstance(action, AddVips):
                 self.vips.add(inst)
                 self.routing.add_virtual(inst)
             elif isinstance(action, RemoveVips):
-                self.routing.remove_virtual(inst)
-                self.vips.remove(inst)
+                self.routing.remove_virtual(inst)  # keepalived's order: rules, routes, VIPs
+                self.vips.remove(inst, held=held)
+                for line in held:
+                    log.info("%s", line)
+                held.clear()
             elif isinstance(action, SendGratuitousArp):
                 self.vips.announce(inst, action.repeat)
             elif isinstance(action, StateChange):
@@ -823,6 +831,8 @@ class Daemon(Reloading):
                     self._run(command)
             elif isinstance(action, LogNotice):
                 log.info("(%s) %s", inst.name, action.message)
+        for line in held:
+            log.info("%s", line)
         self._schedule(inst)
         self.groups.follow(inst, actions)
 

@@ -109,15 +109,21 @@ class VirtualAddresses:
                 already_present=not added,
             )
 
-    def remove(self, inst: Instance, keep: set[VipKey] | None = None) -> None:
-        """Remove the addresses the instance added, except those in ``keep``."""
+    def remove(
+        self, inst: Instance, keep: set[VipKey] | None = None, held: list[str] | None = None
+    ) -> None:
+        """Remove the addresses the instance added, except those in ``keep``. With ``held``,
+        the log line is added to it, for the caller to write once the addresses are gone."""
         going = [
             vip
             for vip in inst.vips
             if vip.key in inst.installed and (keep is None or vip.key not in keep)
         ]
         if going:
-            log.info("(%s) removing VIPs.", inst.name)
+            if held is None:
+                log.info("(%s) removing VIPs.", inst.name)
+            else:
+                held.append(f"({inst.name}) removing VIPs.")
         for vip in going:
             try:
                 self._netlink.delete_address(vip.index, vip.address, vip.prefixlen)
