@@ -34,6 +34,7 @@ from docker.models.containers import Container
 
 from .errors import DockerUnavailableError, HalabError
 from .labels import L_HELPER, L_OWNER, L_RUN, RUN_ID, owner
+from .sshtransport import ssh_client
 
 HELPER_REPO = "halab/base"  # the helper runs the lab's base image (sh, iptables, python3)
 PING_TIMEOUT_S = 10
@@ -106,14 +107,12 @@ class DockerHost:
 
     def _connect(self, timeout: int) -> docker.DockerClient:
         try:
-            if self.url is None:
+            if self.effective_url.startswith("ssh://"):  # DOCKER_HOST's too
+                client = ssh_client(self.effective_url, timeout)
+            elif self.url is None:
                 client = docker.from_env(timeout=timeout)
             else:
-                client = docker.DockerClient(
-                    base_url=self.url,
-                    timeout=timeout,
-                    use_ssh_client=self.url.startswith("ssh://"),
-                )
+                client = docker.DockerClient(base_url=self.url, timeout=timeout)
             client.ping()
         except docker.errors.DockerException as exc:
             where = f" at {self.url} (from {self.source})" if self.url else ""
