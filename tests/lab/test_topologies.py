@@ -119,7 +119,12 @@ def test_lab_traffic_flows_while_docker_re_inserts_its_forward_jumps(
     jump = f"-A FORWARD -j {chain}"
     assert jump in rules, f"no jump to {chain} in FORWARD on the host of {lab.host.name}"
     position = str(rules.index(jump) + 1)
-    assert lab.host.run([*ipt, "-D", "FORWARD", "-j", chain]).ok
+    # Docker itself may be between deleting and re-inserting it (another lab starting)
+    deleted = [lab.host.run([*ipt, "-D", "FORWARD", "-j", chain]).ok]
+    while not deleted[-1] and len(deleted) < 20:
+        time.sleep(0.1)
+        deleted.append(lab.host.run([*ipt, "-D", "FORWARD", "-j", chain]).ok)
+    assert deleted[-1], f"could not delete the jump to {chain} from FORWARD"
     try:
         t0 = time.time()
         time.sleep(2.5)  # the window held open; what passes through it is counted below

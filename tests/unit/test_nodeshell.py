@@ -118,12 +118,12 @@ def test_commands_run_in_the_channel_with_docker_exit_codes(api: _Api) -> None:
 
 def test_a_slow_command_does_not_hold_up_another(api: _Api) -> None:
     node, _c = _node(api)
-    slow = threading.Thread(target=node.exec, args=("sleep 1",))
+    slow = threading.Thread(target=node.exec, args=("sleep 5",))
     slow.start()
     time.sleep(0.1)
     t0 = time.monotonic()
     assert node.exec("echo quick").output == "quick\n"
-    assert time.monotonic() - t0 < 0.9
+    assert time.monotonic() - t0 < 4  # not behind the slow one's 5 s, even on a loaded host
     slow.join()
     node.close()
 
