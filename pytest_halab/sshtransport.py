@@ -15,8 +15,8 @@ Here the ssh process's stdin and stdout are one end of a socket pair, and this p
 the other end: a real socket, which ``http.client`` and urllib3 use as they use any (HTTP
 keep-alive; a connection whose ssh process died is seen as dropped and replaced). One pool
 serves every request to the engine. The SDK's own ssh code is not used; its paramiko mode
-(``use_ssh_client=False``) reads only part of ``~/.ssh/config`` and has the same pool per
-request.
+(``use_ssh_client=False``) reads only part of ``~/.ssh/config``, opens a channel per distinct
+URL, and needs paramiko, which is not installed.
 """
 
 from __future__ import annotations
@@ -168,12 +168,16 @@ class SshAdapter(BaseHTTPAdapter):  # type: ignore[misc]
 def ssh_client(url: str, timeout: int) -> docker.DockerClient:
     """A docker client of the ``ssh://`` engine at ``url``, speaking the engine's API
     version."""
-    # made with a version, else the SDK would ask the engine for it on its own adapter
-    client = docker.DockerClient(base_url=url, timeout=timeout, use_ssh_client=True, version="1.24")
+    # Made for a socket path that is never used, then pointed at ssh: made for an ssh URL,
+    # the SDK would want paramiko (124 ms of import at every start) for an adapter that is
+    # replaced here anyway. Made with a version, so that it asks the engine nothing yet.
+    client = docker.DockerClient(
+        base_url="unix:///nonexistent/halab-ssh", timeout=timeout, version="1.24"
+    )
     api = client.api
-    adapter = SshAdapter(url, timeout)
     api._custom_adapter.close()
-    api._custom_adapter = adapter
-    api.mount(_PREFIX, adapter)
+    api._custom_adapter = SshAdapter(url, timeout)
+    api.mount(_PREFIX, api._custom_adapter)
+    api.base_url = _PREFIX  # requests' URLs, and the raw sockets of exec and attach
     api._version = api._retrieve_server_version()  # what version="auto" does
     return client
