@@ -25,6 +25,7 @@ import io
 import signal
 import socket
 import subprocess
+import threading
 from typing import Any
 
 import docker
@@ -129,9 +130,11 @@ class _Connection(urllib3.connection.HTTPConnection):
     def __init__(self, url: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self._url = url
+        self._timeout = timeout
 
     def connect(self) -> None:
         self.sock = connect(self._url)
+        self.sock.settimeout(self._timeout)  # as over tcp: a request to a hung engine ends
 
 
 class _Pool(urllib3.connectionpool.HTTPConnectionPool):
@@ -152,11 +155,13 @@ class SshAdapter(BaseHTTPAdapter):  # type: ignore[misc]
         self._url = url
         self._timeout = timeout
         self._pool: _Pool | None = None
+        self._lock = threading.Lock()
 
     def get_connection(self, url: str, proxies: Any = None) -> _Pool:
-        if self._pool is None:
-            self._pool = _Pool(self._url, self._timeout)
-        return self._pool
+        with self._lock:  # the lab's threads share the client
+            if self._pool is None:
+                self._pool = _Pool(self._url, self._timeout)
+            return self._pool
 
     def close(self) -> None:
         super().close()
