@@ -971,7 +971,9 @@ def test_notify_stop_runs_to_its_end_after_the_daemon_stopped(
     haproxy there): the script outlives the daemon's shutdown and finishes."""
     done = tmp_path / "stopped"
     script = tmp_path / "notify_stop.sh"
-    script.write_text(f"#!/bin/sh\nsleep 0.3\necho done > {done}\n")
+    # written whole, then renamed: the test must not read the file between its creation by
+    # the shell's ">" and the echo
+    script.write_text(f"#!/bin/sh\nsleep 0.3\necho done > {done}.part && mv {done}.part {done}\n")
     script.chmod(0o755)
     conf = CONF.replace(
         "    virtual_ipaddress {", f"    notify_stop {script}\n    virtual_ipaddress {{"
