@@ -99,9 +99,36 @@ def add(host: DockerHost, rule: BridgeRule) -> None:
         )
 
 
-def chains_holding(host: DockerHost, rule: BridgeRule) -> set[str]:
-    """The chains that hold the rule."""
-    return {line.split()[1] for _lab, line in labelled(host) if f'"{rule.comment}"' in line}
+def _filter_table(host: DockerHost) -> list[str]:
+    """``iptables -S`` of the engine's host: every chain (``-N``) and rule (``-A``)."""
+    try:
+        return _iptables(host, ["-S"]).stdout.splitlines()
+    except HalabError:  # a remote engine without the base image holds no lab of ours
+        return []
+
+
+def _ours(listing: list[str], engine_id: str) -> list[tuple[str, str]]:
+    out = []
+    for line in listing:
+        m = COMMENT_RE.search(line)
+        parts = line.split(maxsplit=2)
+        if (
+            m
+            and parts[0] == "-A"
+            and len(parts) > 1
+            and parts[1] in CHAINS
+            and m.group(4) in (None, engine_id)
+        ):
+            out.append((m.group(2), line))
+    return out
+
+
+def _chains_holding(listing: list[str], host: DockerHost, rule: BridgeRule) -> set[str]:
+    return {
+        line.split()[1]
+        for _lab, line in _ours(listing, host.engine_id)
+        if f'"{rule.comment}"' in line
+    }
 
 
 def has_isolation_chain(host: DockerHost) -> bool:
@@ -109,14 +136,17 @@ def has_isolation_chain(host: DockerHost) -> bool:
 
 
 def exists(host: DockerHost, rule: BridgeRule) -> bool:
-    """The rule is in DOCKER-USER, and in the isolation chain if the host has that chain."""
-    chains = chains_holding(host, rule)
-    return CHAIN in chains and (ISOLATION_CHAIN in chains or not has_isolation_chain(host))
+    """The rule is in DOCKER-USER, and in the isolation chain if the host has that chain
+    (one listing of the host's table)."""
+    listing = _filter_table(host)
+    chains = _chains_holding(listing, host, rule)
+    has_isolation = f"-N {ISOLATION_CHAIN}" in listing
+    return CHAIN in chains and (ISOLATION_CHAIN in chains or not has_isolation)
 
 
 def remove(host: DockerHost, rule: BridgeRule) -> None:
     remove_labelled(host, {rule.lab_id})
-    left = chains_holding(host, rule)
+    left = _chains_holding(_filter_table(host), host, rule)
     if left:
         raise HalabError(
             f"could not remove the host rule of lab {rule.lab_id} on {host.name} "
@@ -128,23 +158,7 @@ def labelled(host: DockerHost) -> list[tuple[str, str]]:
     """(lab id, full rule spec as iptables -S prints it) of every rule the project made for
     a lab of this engine (or, from before rules named their engine, for any engine), in
     any of the chains it uses."""
-    try:
-        res = _iptables(host, ["-S"])
-    except HalabError:  # a remote engine without the base image holds no lab of ours
-        return []
-    out = []
-    for line in res.stdout.splitlines():
-        m = COMMENT_RE.search(line)
-        parts = line.split(maxsplit=2)
-        if (
-            m
-            and parts[0] == "-A"
-            and len(parts) > 1
-            and parts[1] in CHAINS
-            and m.group(4) in (None, host.engine_id)
-        ):
-            out.append((m.group(2), line))
-    return out
+    return _ours(_filter_table(host), host.engine_id)
 
 
 def remove_labelled(host: DockerHost, lab_ids: set[str] | None = None) -> int:
