@@ -6,7 +6,9 @@ against what the client saw. Not one failover (no VIP moves), so a result type o
   the pool applied in the kernel), the client's failed requests meanwhile, and those the
   faulty server still answered badly.
 - :func:`traffic_split`: which real server answered the client's requests to a VIP (each
-  web node answers with its own body), to hold against the weights.
+  web node answers with its own body), to hold against the weights;
+  :func:`probes_complete` says whether every request started in a window is recorded yet
+  (the probe writes a request's line when it ends, so lines come out of order).
 
 The checker's events (kind ``checker``) carry keepalived's names of servers
 (``[10.0.0.20]:tcp:80``); a pool event lists the destinations the kernel serves, with
@@ -22,7 +24,14 @@ from typing import Any
 
 from .timeline import Event, EventKind, Timeline, elapsed
 
-__all__ = ["PoolChange", "measure_pool_change", "pool_has", "server_ip", "traffic_split"]
+__all__ = [
+    "PoolChange",
+    "measure_pool_change",
+    "pool_has",
+    "probes_complete",
+    "server_ip",
+    "traffic_split",
+]
 
 
 def server_ip(name: str) -> str:
@@ -185,3 +194,23 @@ def traffic_split(
         for e in timeline.between(t0, t1).of_kind(EventKind.PROBE.value)
         if e.get("vip") == vip and e.get("ok")
     )
+
+
+def probes_complete(timeline: Timeline, vip: str, t0: float | None, t1: float) -> bool:
+    """Whether every request to `vip` the probe started between `t0` and `t1` is in
+    `timeline`: one started after `t1` is, and no ``seq`` between the last one started
+    before `t0` and it is missing. The probe writes a request's line when the request
+    ends: one still running (an answer late on a loaded host, one waiting for its
+    timeout) has none yet, and a split counted without it misses its share of the
+    director's cycle."""
+    probes = [
+        (e.ts, int(e.get("seq")))
+        for e in timeline.of_kind(EventKind.PROBE.value)
+        if e.get("vip") == vip and isinstance(e.get("seq"), int)
+    ]
+    after = [seq for ts, seq in probes if ts > t1]
+    if not after:
+        return False
+    before = [seq for ts, seq in probes if t0 is not None and ts < t0]
+    first = max(before, default=-1) + 1
+    return {seq for _, seq in probes} >= set(range(first, min(after)))

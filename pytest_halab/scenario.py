@@ -41,7 +41,7 @@ from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .movebound import MoveBound, move_bound
 from .nodes import parallel
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
-from .poolmeasures import PoolChange, measure_pool_change
+from .poolmeasures import PoolChange, measure_pool_change, probes_complete
 from .timeline import Timeline
 from .topology import KEEPALIVED_CONF
 
@@ -96,6 +96,39 @@ class Scenario:
     def timeline(self) -> Timeline:
         """Everything observed so far (agents keep running)."""
         return self.observation.snapshot()
+
+    def timeline_through(
+        self, vip: str, until: float, since: float | None = None, *, strict: bool = True
+    ) -> Timeline:
+        """The timeline once every probe request to ``vip`` started between ``since`` and
+        ``until`` has ended and is in it (a request's line comes when it ends, up to the
+        probe's timeout after it started: a count taken at once would miss the ones still
+        running). Waits at most that timeout and a margin; past it, ``strict`` raises
+        LabTimeoutError, otherwise the timeline is taken as it is (a VIP without a probe,
+        a probe that has stopped)."""
+        found: list[Timeline] = []
+
+        def complete() -> bool:
+            found[:] = [self.timeline()]
+            return probes_complete(found[0], vip, since, until)
+
+        bound = PROBE_TIMEOUT_S + (5.0 if strict else 0.2)
+        # the first request that can show the window closed starts one interval on; each
+        # read of the timeline costs the engine CPU (one exec per node): not more often
+        # than every 50 ms
+        poll = max(self.probe_interval, 0.05)
+        time.sleep(max(0.0, until + min(1.5 * self.probe_interval, bound) - time.time()))
+        try:
+            waits.until(
+                f"the probe's requests to {vip} started by {until:.3f} to end",
+                complete,
+                bound,
+                interval=poll,
+            )
+        except LabTimeoutError:
+            if strict:
+                raise
+        return found[0]
 
     def mail(self) -> list[Mail]:
         """The messages the lab's SMTP server (its mail node) received since the test
@@ -187,8 +220,7 @@ class Scenario:
         after it started: measure up to ``cut`` only once every probe started before
         ``cut`` has reported."""
         cut = time.time()
-        time.sleep(max(0.0, cut + PROBE_TIMEOUT_S + 0.2 - time.time()))
-        tl = self.timeline()
+        tl = self.timeline_through(vip, cut, ts, strict=False)
         nxt = tl.first(
             lambda e: e.kind == "fault" and e.get("phase") in ("inject", "revert") and e.ts > ts,
             after=ts,

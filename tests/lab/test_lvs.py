@@ -58,14 +58,18 @@ def assert_weights(
 ) -> None:
     """wrr web1:web2 while the scenario's own probe shares the director's numgen counter:
     this stream's share of each cycle varies by a request or two, both streams together
-    keep the weights' ratio (each is one whole request per connection)."""
+    keep the weights' ratio (each is one whole request per connection). `got` came from
+    connections made after `since` that have all ended: the probe's requests started
+    between `since` and now are counted once every one of them has ended (one still
+    running at the count would leave a hole in the cycle)."""
     assert set(got) == {"1111", "2222"}, got
-    timeline = hal.timeline()
-    both = got + traffic_split(timeline, "VI_1", since, None)
+    until = time.time()
+    timeline = hal.timeline_through("VI_1", until, since)
+    both = got + traffic_split(timeline, "VI_1", since, until)
     # a probe that timed out on a loaded host took its slot of the cycle unseen
     lost = sum(
         1
-        for e in timeline.between(since, None).of_kind("probe")
+        for e in timeline.between(since, until).of_kind("probe")
         if e.get("vip") == "VI_1" and not e.get("ok")
     )
     slack = 3 + max(web1, web2) * lost

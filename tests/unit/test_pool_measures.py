@@ -3,7 +3,13 @@ client saw."""
 
 from __future__ import annotations
 
-from pytest_halab.poolmeasures import measure_pool_change, pool_has, server_ip, traffic_split
+from pytest_halab.poolmeasures import (
+    measure_pool_change,
+    pool_has,
+    probes_complete,
+    server_ip,
+    traffic_split,
+)
 from pytest_halab.timeline import Event, Timeline
 
 RS1, RS2 = "[10.0.0.20]:tcp:80", "[10.0.0.30]:tcp:80"
@@ -99,3 +105,27 @@ def test_traffic_split_counts_successful_answers_per_body() -> None:
     )
     assert traffic_split(tl, "VI_1") == {"1111": 2, "2222": 1}
     assert traffic_split(tl, "VI_1", 2.5, None) == {"2222": 1}
+
+
+def started(ts: float, seq: int, vip: str = "VI_1") -> Event:
+    return Event(ts, "client", "probe", {"vip": vip, "seq": seq, "ok": True, "body": "1111"})
+
+
+def test_a_window_is_complete_once_no_request_started_in_it_is_still_running() -> None:
+    # requests start every 20 ms; their lines come as each ends
+    lines = [started(1.00, 0), started(1.02, 1), started(1.06, 3), started(1.08, 4)]
+    # seq 2 (started at 1.04) has not ended: the window 1.01-1.07 is not complete
+    assert not probes_complete(Timeline(lines), "VI_1", 1.01, 1.07)
+    # nor when nothing that started after its end has ended yet
+    assert not probes_complete(Timeline(lines), "VI_1", 1.01, 1.09)
+    done = Timeline([*lines, started(1.04, 2)])
+    assert probes_complete(done, "VI_1", 1.01, 1.07)
+    # the window's first request missing counts as well; one started before the window
+    # still running does not, once a later one before the window ended (where it starts)
+    assert not probes_complete(Timeline([*lines[2:], started(1.04, 2)]), "VI_1", 1.01, 1.07)
+    early = [started(0.98, 0), started(1.00, 1), started(1.02, 2), started(1.04, 3)]
+    assert probes_complete(Timeline([*early[1:], started(1.06, 4)]), "VI_1", 1.01, 1.05)
+    # another VIP's probe says nothing of this one's
+    assert not probes_complete(
+        Timeline([started(1.0, 0, "VI_2"), started(1.1, 1, "VI_2")]), "VI_1", None, 1.05
+    )
