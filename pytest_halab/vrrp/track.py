@@ -31,13 +31,13 @@ import os
 import pwd
 import shlex
 import signal
-import subprocess
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pytest_halab.vrrp.conf import NotifyScript
+from pytest_halab.vrrp.spawn import Child, spawn
 
 __all__ = [
     "NotifyCommand",
@@ -93,7 +93,7 @@ class ProcessRunner:
         self._scheduler = scheduler
         self._user = user
         self._group = group
-        self._children: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
+        self._children: dict[int, tuple[Child, int]] = {}
 
     def _uid_gid(self, user: str | None, group: str | None = None) -> tuple[int, int] | None:
         """The ids a script runs as, as keepalived picks them: its own user (and group),
@@ -129,8 +129,10 @@ class ProcessRunner:
         user: str | None = None,
         group: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> subprocess.Popen[bytes] | None:
-        """Start ``argv``; ``on_exit(returncode)`` runs in the loop when it ends.
+    ) -> Child | None:
+        """Start ``argv``; ``on_exit(returncode)`` runs in the loop when it ends. The
+        loop is not held while the child execs (`spawn`): a program that is there but
+        cannot be exec'd is logged when its child ends, with status 127.
 
         As keepalived's set_script_env(): a script run as another user gets that user's
         gid and no other group (root's supplementary groups are dropped), then its uid.
@@ -142,20 +144,8 @@ class ProcessRunner:
             log.warning("Cannot run %s: %s", shlex.join(argv), exc)
             return None
         try:
-            proc = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-                env=env,
-                # setgroups([gid]), then setgid, then setuid, in the child before exec
-                extra_groups=[ids[1]] if ids else None,
-                group=ids[1] if ids else None,
-                user=ids[0] if ids else None,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
+            proc = spawn(argv, env=env, ids=ids)
+        except OSError as exc:
             log.warning("Cannot run %s: %s", shlex.join(argv), exc)
             return None
         try:
@@ -170,6 +160,9 @@ class ProcessRunner:
             self._children.pop(pidfd, None)
             code = proc.wait()
             os.close(pidfd)
+            failed = proc.exec_error()
+            if failed is not None:
+                log.warning("Cannot run %s: %s", shlex.join(argv), failed)
             if on_exit is not None:
                 on_exit(code)
 
@@ -177,7 +170,7 @@ class ProcessRunner:
         return proc
 
     @staticmethod
-    def _thread_waiter(proc: subprocess.Popen[bytes]) -> int:
+    def _thread_waiter(proc: Child) -> int:
         read_fd, write_fd = os.pipe()
 
         def wait() -> None:
@@ -229,7 +222,7 @@ class ScriptTracker:
         self._runner = runner
         self._on_change = on_change
         self._streak = 0  # consecutive results that disagree with self.ok
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Child | None = None
         self._timer: TimerHandle | None = None
         self._kill_timer: TimerHandle | None = None
         self._timed_out = False
