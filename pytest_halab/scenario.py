@@ -128,7 +128,7 @@ class Scenario:
         except LabTimeoutError:
             if strict:
                 raise
-        return found[0]
+        return found[0] if found else self.timeline()
 
     def mail(self) -> list[Mail]:
         """The messages the lab's SMTP server (its mail node) received since the test

@@ -142,7 +142,7 @@ def _exec_child(
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, err_w)
-        os.closerange(err_w + 1, 1 << 20)
+        os.closerange(err_w + 1, max(os.sysconf("SC_OPEN_MAX"), 1 << 20))
         for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
