@@ -104,12 +104,14 @@ class RecordingEvents(EventLog):
         return found
 
 
-async def until(check: Callable[[], bool], what: str) -> None:
-    """Wait (bounded) for a condition that is not an event (a file a script writes)."""
+async def until(check: Callable[[], bool], what: str | Callable[[], str]) -> None:
+    """Wait (bounded) for a condition that is not an event (a file a script writes).
+    `what` may be a function: what it says at the timeout (the state then)."""
     deadline = time.monotonic() + WAIT
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out waiting for {said}")
         await asyncio.sleep(0.02)
 
 
