@@ -73,7 +73,13 @@ def assert_weights(
         if e.get("vip") == "VI_1" and not e.get("ok")
     )
     slack = 3 + max(web1, web2) * lost
-    assert abs(web2 * both["1111"] - web1 * both["2222"]) <= slack * web2, (both, lost)
+    # said on failure: each plane apply on a director restarts its numgen cycle
+    applies = [
+        (e.node, e.get("event"), e.ts)
+        for e in timeline.between(since, until).of_kind("checker")
+        if e.get("event") in ("pool", "reload")
+    ]
+    assert abs(web2 * both["1111"] - web1 * both["2222"]) <= slack * web2, (both, lost, applies)
 
 
 def checker_pids(director: Node) -> list[int]:

@@ -101,6 +101,11 @@ def test_a_reload_keeps_what_stayed_and_applies_what_changed(tmp_path: Path) -> 
             def downs() -> list[str]:
                 return notified.read_text().split() if notified.exists() else []
 
+            # 2's notify_down has written before the reload: the reload ends the scripts
+            # the old configuration still runs (as keepalived does), and on a loaded host
+            # it ended this one before its echo (CI saw the file hold "3" alone)
+            await until(lambda: downs().count("2") == 1, lambda: f"2's notify_down: {downs()}")
+
             # 3 is up; on a loaded host its check may have failed once and recovered (a
             # notify_down of its own): what the reload adds is counted from here
             threes = downs().count("3")
