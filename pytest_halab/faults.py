@@ -191,12 +191,27 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
         fault.undo()
 
     def revert_all(self) -> list[Exception]:
-        """Undo every fault still applied, newest first; returns what failed to undo."""
-        errors: list[Exception] = []
-        for fault in reversed(self.applied):
+        """Undo every fault still applied, newest first; returns what failed to undo.
+
+        An undo may depend on an older fault's: a killed nginx does not start again while
+        its config is still broken. So the undos that failed are tried once more, in the
+        same order, after the others ran; what fails then is returned."""
+        pending = [f for f in reversed(self.applied) if f.reverted_at is None and f.undo]
+        failed: list[tuple[Fault, Exception]] = []
+        for fault in pending:
             try:
                 self.revert(fault)
             except Exception as exc:  # undo the others regardless
+                failed.append((fault, exc))
+        if len(failed) == len(pending):
+            return [exc for _, exc in failed]  # nothing else was undone: no second try
+        errors: list[Exception] = []
+        for fault, first in failed:
+            assert fault.undo is not None
+            try:
+                fault.undo()
+            except Exception as exc:
+                exc.add_note(f"(second try; the first failed with: {first})")
                 errors.append(exc)
         return errors
 

@@ -79,7 +79,31 @@ def assert_weights(
         for e in timeline.between(since, until).of_kind("checker")
         if e.get("event") in ("pool", "reload")
     ]
-    assert abs(web2 * both["1111"] - web1 * both["2222"]) <= slack * web2, (both, lost, applies)
+    if abs(web2 * both["1111"] - web1 * both["2222"]) > slack * web2:
+        planes = {
+            d: hal.lab.node(d).exec("nft list chain inet halab_lvs nat_prerouting").output
+            for d in ("lvs1", "lvs2")
+        }
+        vip = str(hal.lab.vip_addresses()["VI_1"])
+        neigh = {
+            n.name: n.exec(f"ip neigh show to {vip}").output.strip()
+            for n in (hal.lab.client_node(), *hal.lab.webs())
+        }
+        # NAT decisions each director holds (the last 120 s: TIME_WAIT), by real server
+        nat = {
+            d: Counter(
+                line.split(" src=")[2].split()[0]
+                for line in hal.lab.node(d).exec("cat /proc/net/nf_conntrack").output.splitlines()
+                if f" dst={vip} " in line and line.count(" src=") >= 2
+            )
+            for d in ("lvs1", "lvs2")
+        }
+        pytest.fail(
+            f"not {web1}:{web2}: {both} (this stream {got}, {lost} probes lost, slack {slack});"
+            f" plane applies in the window: {applies}; neighbour entries for the VIP: {neigh};"
+            f" conntrack's NAT entries to the VIP by reply source: {nat};"
+            f" the directors' planes: {planes}"
+        )
 
 
 def checker_pids(director: Node) -> list[int]:

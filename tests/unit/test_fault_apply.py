@@ -91,3 +91,47 @@ def test_without_a_sink_faults_still_stamp_their_times() -> None:
     t0 = time.time()
     f = faults._apply("demo", "lb1", "x", lambda: None, lambda: None, None)
     assert t0 <= f.injected_at <= f.effective_at <= time.time()
+
+
+def test_revert_all_tries_an_undo_again_once_the_faults_under_it_are_undone() -> None:
+    # a killed nginx cannot start while its config is still broken: undone newest first,
+    # the kill's undo fails; once the config is back it succeeds
+    faults, _ = _faults()
+    state = {"config": "broken", "nginx": "dead"}
+    tries: list[str] = []
+
+    def fix_config() -> None:
+        tries.append("config")
+        state["config"] = "ok"
+
+    def start_nginx() -> None:
+        tries.append("nginx")
+        if state["config"] != "ok":
+            raise NodeCommandError("lb1", "20-nginx start", 1, "unknown directive")
+        state["nginx"] = "running"
+
+    faults._apply("break_config", "lb1", "", lambda: None, lambda: None, fix_config)
+    faults._apply("kill_process", "lb1", "", lambda: None, lambda: None, start_nginx)
+    assert faults.revert_all() == []
+    assert tries == ["nginx", "config", "nginx"] and state["nginx"] == "running"
+
+
+def test_revert_all_returns_what_still_fails_and_does_not_retry_when_nothing_changed() -> None:
+    faults, _ = _faults()
+    tries: list[str] = []
+
+    def never() -> None:
+        tries.append("never")
+        raise NodeCommandError("lb1", "start", 1, "no")
+
+    f = faults._apply("a", "lb1", "", lambda: None, lambda: None, lambda: tries.append("a"))
+    faults._apply("b", "lb1", "", lambda: None, lambda: None, never)
+    faults.revert(f)  # already undone: not counted, not run again
+    errors = faults.revert_all()
+    assert len(errors) == 1 and tries == ["a", "never"]
+    faults._apply("c", "lb1", "", lambda: None, lambda: None, lambda: tries.append("c"))
+    faults._apply("d", "lb1", "", lambda: None, lambda: None, never)
+    tries.clear()
+    errors = faults.revert_all()
+    assert tries == ["never", "c", "never"] and len(errors) == 1
+    assert "second try" in "".join(getattr(errors[0], "__notes__", []))
