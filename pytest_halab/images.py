@@ -209,6 +209,13 @@ def root_image(client: docker.DockerClient, progress: Progress = _quiet) -> Imag
     return img
 
 
+def _tag_latest(img: Image, repo: str) -> None:
+    """``repo:latest`` names `img` (what users type); tagged only when it does not yet: each
+    tag makes the engine write its reference store to disk."""
+    if f"{repo}:latest" not in (img.tags or []):
+        img.tag(repo, "latest")
+
+
 def _build_one(
     client: docker.DockerClient, s: ImageSpec, parent: Image, rebuild: bool, progress: Progress
 ) -> BuiltImage:
@@ -216,7 +223,7 @@ def _build_one(
     tag = f"{s.repo}:{input_hash(s, parent.id)}"
     existing = _image(client, tag)
     if existing is not None and not rebuild:
-        existing.tag(s.repo, "latest")
+        _tag_latest(existing, s.repo)
         progress(s.name, f"up to date ({tag})")
         return BuiltImage(s.name, tag, False, time.monotonic() - t0)
     progress(s.name, f"building {tag}")
@@ -251,7 +258,7 @@ def _build_one(
     img = _image(client, tag)
     if img is None:
         raise ImageBuildError(f"building {tag} produced no image (last id {image_id})")
-    img.tag(s.repo, "latest")
+    _tag_latest(img, s.repo)
     progress(s.name, f"built in {time.monotonic() - t0:.1f} s")
     return BuiltImage(s.name, tag, True, time.monotonic() - t0)
 
@@ -356,5 +363,5 @@ def copy_images(
         if img is None:
             raise ImageBuildError(f"{tag} is not on {dst.name} after copying it there")
         if tag.startswith("halab/") and not tag.startswith(ROOTFS_REPO):
-            img.tag(tag.split(":", 1)[0], "latest")
+            _tag_latest(img, tag.split(":", 1)[0])
     return missing

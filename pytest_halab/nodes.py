@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import ipaddress
 import shlex
@@ -19,6 +20,16 @@ from .errors import NodeCommandError
 from .nodeshell import NodeShell
 
 T = TypeVar("T")
+
+# put_files in the node: a base64 tar archive as one argument (Linux takes up to 128 KiB)
+_ARG_MAX = 96 * 1024
+_UNTAR = 'printf %s "$1" | base64 -d | tar -x -p --same-owner -f - -C /'
+# read_file in the node: the file's bytes, or an exit status saying why not
+_MISSING, _NOT_REGULAR = 66, 67
+_READ_ONE = (
+    f'if [ -f "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ]; then exit {_NOT_REGULAR}; '
+    f"else exit {_MISSING}; fi"
+)
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,11 @@ class Node:
         modes: Mapping[str, int] | None = None,
     ) -> None:
         """Write files (absolute path -> content) into the node in one archive, each with
-        its permission bits from `modes`, else `mode`. Docker keeps the archive's modes, so
-        these are the modes the files have in the node (a file that existed is replaced)."""
+        its permission bits from `modes`, else `mode`: these are the modes the files have
+        in the node (a file that existed is replaced, missing directories are made). The
+        archive goes to `tar` in the node through its command channel when it fits in one
+        argument; otherwise, or for a node that does not run, through the engine's archive
+        API, which re-executes the engine's binary in a chroot for each call."""
         modes = modes or {}
         buf = io.BytesIO()
         now = time.time()
@@ -125,11 +139,36 @@ class Node:
                 info.mode = modes.get(path, mode)
                 info.mtime = int(now)
                 tar.addfile(info, io.BytesIO(data))
-        buf.seek(0)
-        self.container.put_archive("/", buf.getvalue())
+        data = buf.getvalue()
+        encoded = base64.b64encode(data).decode()
+        if len(encoded) <= _ARG_MAX:
+            got = self.shell.run(["sh", "-c", _UNTAR, "put_files", encoded])
+            if got is not None:
+                code, out = got
+                if code != 0:
+                    raise NodeCommandError(
+                        self.name, f"tar -x {' '.join(files)}", code, out.decode(errors="replace")
+                    )
+                return
+        self.container.put_archive("/", data)
 
     def read_file(self, path: str) -> bytes:
-        """A file from the node (raises FileNotFoundError when absent)."""
+        """A file from the node (raises FileNotFoundError when absent, or not a regular
+        file; a symbolic link is followed). Read with ``cat`` through the node's command
+        channel: the engine's archive API (``docker cp``), which a node that does not run
+        is read through, re-executes the engine's binary in a chroot for each file."""
+        got = self.shell.run(["sh", "-c", _READ_ONE, "read_file", path])
+        if got is None:
+            return self._read_archive(path)
+        code, out = got
+        if code == 0:
+            return out or b""
+        if code in (_MISSING, _NOT_REGULAR):
+            what = "" if code == _MISSING else " is not a regular file"
+            raise FileNotFoundError(f"{self.name}:{path}{what}")
+        raise NodeCommandError(self.name, f"cat {path}", code, out.decode(errors="replace"))
+
+    def _read_archive(self, path: str) -> bytes:
         try:
             stream, _stat = self.container.get_archive(path)
         except docker.errors.NotFound as exc:

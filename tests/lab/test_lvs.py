@@ -45,8 +45,8 @@ LVS_SPLIT = str(HERE / "topologies" / "lvs_split.yaml")
 
 
 def bodies(client: Node, vip: str, count: int, interval: float = 0.0) -> Counter[str]:
-    """What `count` fresh connections to the VIP get, started `interval` apart (0: at once,
-    each in its own thread, so the first few may reach the director together)."""
+    """What `count` fresh connections to the VIP get, started `interval` apart (0: all at
+    once, so the first few may reach the director together)."""
     res = client.exec(f"halab-probe {vip} --count {count} --interval {interval} --timeout 1")
     assert res.ok, res.output
     recs = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
