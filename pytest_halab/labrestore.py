@@ -104,8 +104,9 @@ def forget_traffic_state(lab: Lab) -> None:
       tracks their earlier connections. A SYN that a firewalled real server never
       answered stays tracked for 120 s (SYN_SENT), bound to that server: a new
       connection from the same port is taken for its retransmission and goes there,
-      whatever the pool says now, and takes no turn of the scheduler (seen in CI: wrr
-      3:1 served as 37:9 after the firewall test). IPVS keeps such entries too.
+      whatever the pool says now, and takes no turn of the scheduler (shown here with a
+      fixed source port; the likely cause of wrr 3:1 served as 37:9 in CI after the
+      firewall test). IPVS keeps such entries too.
 
     Both are production's behaviour, for a test to see within itself; the next test
     starts without them."""
