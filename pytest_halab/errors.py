@@ -95,3 +95,8 @@ class BaselineError(HalabError):
 class EngineWarning(UserWarning):
     """A balancer's VRRP engine did not do what its config asks (a script disabled, a
     keyword or value ignored): shown in pytest's warnings summary."""
+
+
+class LabWarning(UserWarning):
+    """Something of a lab the engine would not do, that the test does not depend on (a
+    network it keeps after the lab's removal): shown in pytest's warnings summary."""

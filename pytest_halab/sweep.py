@@ -74,6 +74,12 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
         hostrules.remove_labelled(host, {lab_id})
 
 
+class NetworkStuck(docker.errors.APIError):  # type: ignore[misc]
+    """The engine keeps a lab's network that no container is on: it says "has active
+    endpoints" for an endpoint count its store got wrong (Docker 20.10, moby/moby#42119).
+    Only restarting that dockerd frees it; everything else of the lab is gone."""
+
+
 def _remove_network(net: Network) -> None:
     """Remove a lab's network once its containers are gone. The engine may still list an
     endpoint of a container it has just removed ("has active endpoints": seen in CI on the
@@ -88,8 +94,18 @@ def _remove_network(net: Network) -> None:
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
-            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+            if "active endpoints" not in str(exc):
                 raise
+            if time.monotonic() > deadline:
+                with suppress(docker.errors.NotFound):
+                    net.reload()
+                if net.attrs.get("Containers"):
+                    raise
+                raise NetworkStuck(
+                    f"the engine keeps network {net.name} of a removed lab: it says "
+                    f'"has active endpoints" with no container on it (Docker 20.10, '
+                    "moby/moby#42119). Restart that dockerd, then `halab clean` removes it."
+                ) from exc
         with suppress(docker.errors.NotFound):
             net.reload()
             for endpoint in list((net.attrs.get("Containers") or {}).keys()):

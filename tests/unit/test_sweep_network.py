@@ -154,3 +154,25 @@ def test_halab_clean_names_what_it_could_not_remove_and_exits_1(
     assert "removed 1 lab(s): hlgone" in out
     assert "lab hlstuck could not be removed: has active endpoints" in err
     assert "restarting that dockerd" in err
+
+
+def test_a_network_kept_with_no_container_is_said_to_be_stuck(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moby/moby#42119: "has active endpoints" while no container is on the network, for
+    as long as that dockerd runs. Said as such (not an engine error): the lab's stop warns."""
+
+    class Stuck(_Net):
+        def reload(self) -> None:
+            self.attrs = {"Containers": {}}
+
+    monkeypatch.setattr(sweep, "NETWORK_REMOVE_S", 0.3)
+    net = Stuck(busy_times=10**6)
+    with pytest.raises(sweep.NetworkStuck, match=r"keeps network halab-x .*moby/moby#42119"):
+        sweep._remove_network(net)  # type: ignore[arg-type]
+    # one that a container is still on: the engine's error as it is
+    busy = _Net(busy_times=10**6)
+    busy.disconnect = lambda container, force=False: None  # type: ignore[method-assign]
+    with pytest.raises(docker.errors.APIError) as caught:
+        sweep._remove_network(busy)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, sweep.NetworkStuck)
