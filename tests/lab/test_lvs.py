@@ -80,30 +80,38 @@ def assert_weights(
         if e.get("event") in ("pool", "reload")
     ]
     if abs(web2 * both["1111"] - web1 * both["2222"]) > slack * web2:
-        planes = {
-            d: hal.lab.node(d).exec("nft list chain inet halab_lvs nat_prerouting").output
-            for d in ("lvs1", "lvs2")
-        }
-        vip = str(hal.lab.vip_addresses()["VI_1"])
-        neigh = {
-            n.name: n.exec(f"ip neigh show to {vip}").output.strip()
-            for n in (hal.lab.client_node(), *hal.lab.webs())
-        }
-        # NAT decisions each director holds (the last 120 s: TIME_WAIT), by real server
-        nat = {
-            d: Counter(
-                line.split(" src=")[2].split()[0]
-                for line in hal.lab.node(d).exec("cat /proc/net/nf_conntrack").output.splitlines()
-                if f" dst={vip} " in line and line.count(" src=") >= 2
-            )
-            for d in ("lvs1", "lvs2")
-        }
         pytest.fail(
             f"not {web1}:{web2}: {both} (this stream {got}, {lost} probes lost, slack {slack});"
-            f" plane applies in the window: {applies}; neighbour entries for the VIP: {neigh};"
-            f" conntrack's NAT entries to the VIP by reply source: {nat};"
-            f" the directors' planes: {planes}"
+            f" plane applies in the window: {applies}; {plane_state(hal.lab)}"
         )
+
+
+def plane_state(lab: Lab) -> str:
+    """Said when a check of where connections went fails: the directors' NAT chains, the
+    connections each one tracks to the VIP (by TCP state and real server: an entry kept
+    from before sends a reused client port where it went then), and where the client's
+    and the real servers' neighbour entries for the VIP point."""
+    vip = str(lab.vip_addresses()["VI_1"])
+    planes = {
+        d: lab.node(d).exec("nft list chain inet halab_lvs nat_prerouting").output
+        for d in ("lvs1", "lvs2")
+    }
+    neigh = {
+        n.name: n.exec(f"ip neigh show to {vip}").output.strip()
+        for n in (lab.client_node(), *lab.webs())
+    }
+    tracked = {
+        d: Counter(
+            (line.split()[5], line.split(" src=")[2].split()[0])
+            for line in lab.node(d).exec("cat /proc/net/nf_conntrack").output.splitlines()
+            if f" dst={vip} " in line and line.count(" src=") >= 2 and " tcp " in line
+        )
+        for d in ("lvs1", "lvs2")
+    }
+    return (
+        f"connections tracked to the VIP (state, real server): {tracked}; neighbour entries"
+        f" for the VIP: {neigh}; the directors' NAT chains: {planes}"
+    )
 
 
 def checker_pids(director: Node) -> list[int]:
@@ -197,7 +205,8 @@ def test_a_stopped_real_server_leaves_the_pool_and_returns(
     assert out.decided_s is not None and out.applied_s is not None
     assert out.decided_s <= out.applied_s
     vip = str(nat.vip_addresses()["VI_1"])
-    assert bodies(nat.client_node(), vip, 20) == {"2222": 20}
+    got = bodies(nat.client_node(), vip, 20)
+    assert got == {"2222": 20}, f"{got}; {plane_state(nat)}"
     hal.revert(fault)
     back = hal.pool_change("VI_1", fault, "web1", removed=False)
     assert back.happened, back.summary()

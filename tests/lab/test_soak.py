@@ -21,12 +21,14 @@ def test_engines_soak_side_by_side_beside_busy_loops() -> None:
     assert [r.engine for r in results] == ["keepalived", "halab"]
     assert any("2 busy loops running" in line for line in seen), seen
     for r in results:
-        assert r.busy == 2 and abs(r.seconds - SECONDS) < 1.0, r
+        # the window is at least what was asked; it ends after the check that the hogs
+        # still run, which a loaded host makes late (5.1 s for 4 in one CI run)
+        assert r.busy == 2 and r.seconds >= SECONDS, r
         # the master advertises about every 20 ms over the window (a loaded host may make
         # the backup take over now and then: that is what a soak counts, not a failure)
         source = r.master_source
         assert source is not None, r
-        assert SECONDS / ADVERT_S * 0.5 < r.adverts[source] < SECONDS / ADVERT_S * 1.2, r
+        assert r.seconds / ADVERT_S * 0.5 < r.adverts[source] < r.seconds / ADVERT_S * 1.2, r
         gaps = r.advert_gap_s[source]
         assert 0.015 < gaps["p50"] < 0.03, gaps  # a generous sanity bound
         assert gaps["p99"] <= gaps["p99.9"] <= gaps["max"], gaps
