@@ -106,7 +106,8 @@ def forget_traffic_state(lab: Lab) -> None:
       connection from the same port is taken for its retransmission and goes there,
       whatever the pool says now, and takes no turn of the scheduler (shown here with a
       fixed source port; the likely cause of wrr 3:1 served as 37:9 in CI after the
-      firewall test). IPVS keeps such entries too.
+      firewall test). IPVS most likely does the same: its conn_reuse_mode schedules a
+      reused port afresh only when the old connection is in TIME_WAIT or CLOSE.
 
     Both are production's behaviour, for a test to see within itself; the next test
     starts without them."""
