@@ -70,7 +70,8 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 def cmd_images_copy(args: argparse.Namespace) -> int:
     """Build (or find) the images on the environment's engine and copy them to each URL."""
-    from .dockerhost import DockerHost, parse_docker_hosts
+    from .dockerhost import DockerHost
+    from .settings import parse_docker_hosts
 
     try:
         urls = parse_docker_hosts(" ".join(args.urls))

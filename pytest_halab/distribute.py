@@ -31,7 +31,6 @@ from typing import Any
 import pytest
 
 from . import engines
-from . import topology as topology_mod
 from .settings import HalabSettings
 
 SESSION_LAB_FIXTURES = frozenset({"lab", "hal", "faults"})
@@ -125,6 +124,8 @@ def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
         return f"{settings.topology.name}/{engine}"
     if not fixtures & (FACTORY_FIXTURES | SESSION_LAB_FIXTURES):
         return None
+    from . import topology as topology_mod  # only where a test asks for a lab
+
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     shipped = set(topology_mod.available())

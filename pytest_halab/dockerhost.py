@@ -40,22 +40,6 @@ HELPER_REPO = "halab/base"  # the helper runs the lab's base image (sh, iptables
 PING_TIMEOUT_S = 10
 
 
-DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://")
-
-
-def parse_docker_hosts(text: str) -> tuple[str, ...]:
-    """Docker engine URLs (unix://, tcp://, ssh://), separated by spaces, commas or lines."""
-    urls = tuple(u for u in text.replace(",", " ").split() if u)
-    if not urls:
-        raise ValueError("no URL given")
-    for url in urls:
-        if not url.startswith(DOCKER_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
-            raise ValueError(f"{url!r} is not a Docker engine URL ({', '.join(DOCKER_SCHEMES)}...)")
-    if len(set(urls)) != len(urls):
-        raise ValueError(f"{' '.join(urls)!r} names an engine twice")
-    return urls
-
-
 @dataclass(frozen=True)
 class HostResult:
     """A command's outcome on an engine's host."""

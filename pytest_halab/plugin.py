@@ -12,16 +12,11 @@ pictures' way there is an ``htmlextras.HtmlExtras`` registered as ``halab-html``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from . import distribute, dockerhost, engines, gate, htmlextras
-from . import topology as topology_mod
-from .capacity import check_engines
-from .dockerhost import DockerHost
-from .faults import Faults
-from .lab import Lab
-from .scenario import Scenario
+from . import distribute, engines, gate, htmlextras
 from .session import HalabRun
 from .settings import (
     BASELINE,
@@ -35,6 +30,14 @@ from .settings import (
     VRRP,
     resolve,
 )
+
+if TYPE_CHECKING:
+    # Loaded when a test asks for a lab, or an engine is named: pytest's start-up in a
+    # project that installs the plugin but uses no lab stays as it was (session.py).
+    from .dockerhost import DockerHost
+    from .faults import Faults
+    from .lab import Lab
+    from .scenario import Scenario
 
 RUN_PLUGIN = "halab-run"
 GATE_PLUGIN = "halab-gate"
@@ -133,6 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
     gate_plan = gate.plan(settings, load_baseline=not worker)
     hosts = _docker_hosts(config, settings.docker_hosts)
     if not worker and hosts:
+        from .capacity import check_engines
+
         # Before any lab starts, in the process that runs (or hands out) the tests: every
         # engine answers, and holds the labs the workers bound to it will run.
         check_engines(hosts, distribute.worker_count(config), settings.source_of("docker_hosts"))
@@ -158,6 +163,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _docker_hosts(config: pytest.Config, urls: tuple[str, ...]) -> list[DockerHost]:
     """The engines of --hal-docker-host; images are built on the first, copied to others."""
+    if not urls:
+        return []
+    from .dockerhost import DockerHost
+
     source = config.stash[SETTINGS_KEY].source_of("docker_hosts")
     hosts = [DockerHost(url, source) for url in urls]
     for h in hosts[1:]:
@@ -184,6 +193,8 @@ def halab_docker(pytestconfig: pytest.Config) -> DockerHost:
     """The Docker engine this session's labs run on (under pytest-xdist: this worker's)."""
     run = _run(pytestconfig)
     if run.docker_host is None:
+        from . import dockerhost
+
         run.docker_host = dockerhost.from_env()
     return run.docker_host
 
@@ -194,6 +205,8 @@ def lab(pytestconfig: pytest.Config, lab_factory: Callable[..., Lab]) -> Iterato
     ``lab.vip_holders()``, ``lab.status()``."""
     settings = pytestconfig.stash[SETTINGS_KEY]
     if settings.topology is None:
+        from . import topology as topology_mod
+
         raise pytest.UsageError(
             "halab: the `lab` fixture needs a topology: pass --hal-topology=NAME|PATH "
             f"(shipped: {', '.join(topology_mod.available())})"

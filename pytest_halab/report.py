@@ -12,15 +12,14 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from pytest_halab.measures import FailoverMeasure
 from pytest_halab.poolmeasures import PoolChange
 from pytest_halab.timeline import Event, Timeline
+
+if TYPE_CHECKING:  # rich is loaded when a table is drawn, not with the plugin
+    from rich.table import Table
 
 __all__ = [
     "FailoverRecord",
@@ -237,6 +236,9 @@ def summary_table(records: Iterable[FailoverRecord], *, title: str | None = None
     handover between two live VRRP routers overlaps by a millisecond or so, a real split
     brain by seconds.
     """
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title or "halab failover measures", box=box.SIMPLE_HEAD)
     table.add_column("topology")
     table.add_column("engine")
@@ -275,6 +277,9 @@ def render_text(records: Iterable[FailoverRecord], *, width: int = 160) -> str:
 
 
 def _ascii(table: Table, width: int) -> str:
+    from rich import box
+    from rich.console import Console
+
     table.box = box.ASCII
     buf = io.StringIO()
     console = Console(
@@ -303,6 +308,9 @@ def pool_summary_table(records: Iterable[PoolRecord], *, title: str | None = Non
     (fault to the checker's decision), applied ms (fault to the pool in the kernel, marked
     "(over bound)" past the config's bound), bound ms and the client's failed requests
     (with those answered by an HTTP error status)."""
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title or "halab pool changes", box=box.SIMPLE_HEAD)
     table.add_column("topology")
     table.add_column("engine")

@@ -20,19 +20,13 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import pytest
 
 from . import distribute
-from . import topology as topology_mod
-from .dockerhost import DockerHost
 from .errors import EngineWarning, LabMismatchError
 from .htmlextras import TestPicture
-from .lab import Lab
-from .measures import FailoverMeasure
-from .picture import measure_lines, picture_png
-from .poolmeasures import PoolChange
 from .report import (
     FailoverRecord,
     PoolRecord,
@@ -41,10 +35,19 @@ from .report import (
     pool_junit_properties,
     write_json,
 )
-from .scenario import Scenario
 from .settings import HalabSettings
 from .timeline import EventKind, Timeline
-from .topology import Topology
+
+if TYPE_CHECKING:
+    # The lab, its scenario and the picture are loaded by the first test that asks for a
+    # lab: a pytest run that uses none (the plugin is installed for every project) does not
+    # pay for them at start-up.
+    from .dockerhost import DockerHost
+    from .lab import Lab
+    from .measures import FailoverMeasure
+    from .poolmeasures import PoolChange
+    from .scenario import Scenario
+    from .topology import Topology
 
 
 def report_stem(nodeid: str) -> str:
@@ -265,6 +268,8 @@ class HalabRun:
     # ------------------------------------------------------------ labs
 
     def _start_lab(self, req: LabRequest) -> Lab:
+        from .lab import Lab
+
         lab = Lab(
             req.topology,
             engine=req.engine,
@@ -289,6 +294,8 @@ class HalabRun:
         """A running lab for this topology and engine (``node_engines``: per-balancer
         overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use."""
         if isinstance(topo, str):
+            from . import topology as topology_mod
+
             topo = topology_mod.load(topo)
         engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
         req = LabRequest(topo, str(topo.path), engine, tuple(sorted((node_engines or {}).items())))
@@ -320,6 +327,8 @@ class HalabRun:
             self.records.record_pool(nodeid, topology(), str(lab.engine), change, checker=checker)
             node.user_properties.extend(pool_junit_properties(change))
 
+        from .scenario import Scenario
+
         hal = Scenario(lab, record=record, record_pool=record_pool)
         pictures = self.settings.report_dir is not None or self.html
         try:
@@ -347,6 +356,8 @@ class HalabRun:
             )
 
     def _write_test_report(self, nodeid: str, item_nodeid: str, lab: Lab, hal: Scenario) -> None:
+        from .picture import measure_lines, picture_png
+
         tl = hal.observation.timeline()
         out = self.settings.report_dir
         if out is not None:

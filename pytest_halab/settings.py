@@ -14,16 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import pytest
 
 from . import engines
-from . import topology as topology_mod
 from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
-from .dockerhost import parse_docker_hosts
 from .errors import HalabError
-from .topology import Topology
+
+if TYPE_CHECKING:  # the topology module (YAML, schema) is loaded when a topology is named
+    from .topology import Topology
 
 T = TypeVar("T")
 
@@ -54,10 +54,28 @@ class Setting(Generic[T]):
 
 def parse_topology(text: str) -> Topology:
     """A topology name (in lab/topologies) or path, loaded and validated."""
+    from . import topology as topology_mod
+
     try:
         return topology_mod.load(text)
     except HalabError as exc:
         raise ValueError(str(exc)) from None
+
+
+DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://")
+
+
+def parse_docker_hosts(text: str) -> tuple[str, ...]:
+    """Docker engine URLs (unix://, tcp://, ssh://), separated by spaces, commas or lines."""
+    urls = tuple(u for u in text.replace(",", " ").split() if u)
+    if not urls:
+        raise ValueError("no URL given")
+    for url in urls:
+        if not url.startswith(DOCKER_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
+            raise ValueError(f"{url!r} is not a Docker engine URL ({', '.join(DOCKER_SCHEMES)}...)")
+    if len(set(urls)) != len(urls):
+        raise ValueError(f"{' '.join(urls)!r} names an engine twice")
+    return urls
 
 
 def parse_engine(text: str) -> str:
@@ -112,7 +130,7 @@ def parse_output_file(text: str) -> Path:
     return path
 
 
-TOPOLOGY = Setting[Topology | None](
+TOPOLOGY = Setting["Topology | None"](
     name="topology",
     dest="hal_topology",
     env="HALAB_TOPOLOGY",
