@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from . import cliout, tables, topology
+from . import cliout, tables
 from . import engines as engines_mod
 from .baseline import DEFAULT_MAX_REGRESSION_PCT, parse_percent
 from .baseline import rule as baseline_rule
@@ -22,6 +22,7 @@ from .errors import BaselineError, HalabError
 if TYPE_CHECKING:  # bench is imported when a bench runs (it brings the lab and docker)
     from .baseline import Regression
     from .bench import BenchGate
+    from .topology import Topology
 
 __all__ = ["DEFAULT_BENCH_FAULTS", "EXIT_NO_MOVE", "EXIT_REGRESSION", "add_parser", "cmd_bench"]
 
@@ -34,8 +35,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .baseline import dumps, load
     from .bench import FAULTS, bench_conditions, bench_gate, run_bench
     from .poolbench import POOL_FAULTS
+    from .topology import load as load_topology
 
-    topo = topology.load(args.topology)
+    topo = load_topology(args.topology)
     engines = [e.strip() for e in args.vrrp.split(",") if e.strip()]
     bad = [e for e in engines if e not in engines_mod.ENGINES]
     if bad or not engines:
@@ -142,7 +144,7 @@ def _write_results(code: int, out: Path | None, data: dict[str, Any], what: str)
 
 
 def _bench_pool(
-    args: argparse.Namespace, topo: topology.Topology, engines: list[str], faults: list[str]
+    args: argparse.Namespace, topo: Topology, engines: list[str], faults: list[str]
 ) -> int:
     """The pool bench (real-server faults on LVS directors): exit 4 when the server did not
     leave or rejoin the pool in some run."""
@@ -189,7 +191,7 @@ def _bench_pool(
     return _write_results(code, out, res.as_dict(), "runs and summary")
 
 
-def _bench_director(args: argparse.Namespace, topo: topology.Topology, engines: list[str]) -> int:
+def _bench_director(args: argparse.Namespace, topo: Topology, engines: list[str]) -> int:
     """The director's own figures (--measure latency,churn): exit 4 when the pool did not
     change as the churn asked."""
     from .directorbench import MEASURES, run_director_bench

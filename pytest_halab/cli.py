@@ -14,22 +14,32 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from . import benchcmd, cliout, images, services, tables, topology
+from . import benchcmd, cliout, tables
 from . import engines as engines_mod
 from .baseline import DEFAULT_MAX_REGRESSION_PCT
 from .benchcmd import EXIT_NO_MOVE, EXIT_REGRESSION
-from .dockerhost import from_env as docker_host
 from .errors import HalabError
-from .lab import Lab
 from .labels import L_KEEP, L_LAB, L_TOPOLOGY
-from .nodes import Node
-from .sweep import clean, lab_ids, remove_lab
+
+if TYPE_CHECKING:
+    from .dockerhost import DockerHost
+    from .nodes import Node
+
+# Each command loads what it needs (the lab, the topology and its YAML, Docker's SDK): `halab
+# -h`, a mistyped command and `halab exec` do not wait for the rest.
+
+
+def docker_host() -> DockerHost:
+    from .dockerhost import from_env
+
+    return from_env()
+
 
 __all__ = [
     "DEFAULT_MAX_REGRESSION_PCT",
@@ -44,6 +54,8 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a command ki
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
+    from . import images
+
     known = {s.name for s in images.SPECS}
     unknown = [n for n in args.names if n not in known]
     if unknown:
@@ -70,6 +82,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 def cmd_images_copy(args: argparse.Namespace) -> int:
     """Build (or find) the images on the environment's engine and copy them to each URL."""
+    from . import images
     from .dockerhost import DockerHost
     from .settings import parse_docker_hosts
 
@@ -92,6 +105,8 @@ def cmd_images_copy(args: argparse.Namespace) -> int:
 
 
 def _running_labs() -> dict[str, dict[str, str]]:
+    from .sweep import lab_ids
+
     return {k: v for k, v in lab_ids(docker_host()).items() if v}
 
 
@@ -109,6 +124,9 @@ def _pick_lab(lab_id: str | None) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from . import topology
+    from .lab import Lab
+
     topo = topology.load(args.topology)
     try:
         default, overrides = engines_mod.parse_spec(args.vrrp or "")
@@ -211,6 +229,8 @@ def _print_status(st: dict[str, Any]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .lab import Lab
+
     host = docker_host()
     ids = [args.lab] if args.lab else list(_running_labs())
     if not ids:
@@ -229,6 +249,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _node_of(lab_id: str | None, name: str) -> Node:
+    from .lab import Lab
+
     lab = Lab.attach(docker_host(), _pick_lab(lab_id))
     try:
         return lab.node(name)
@@ -261,6 +283,8 @@ LOG_DIR = "/var/log/halab"
 def cmd_logs(args: argparse.Namespace) -> int:
     """A node's logs: with no service, the container's output and every service log; with
     one, that service's logs (``vrrp`` is the VRRP engine's, keepalived or halab-vrrpd)."""
+    from . import services
+
     node = _node_of(args.lab, args.node)
     if args.service is None and not args.follow:
         cliout.console.print(Text(node.logs(tail=args.lines)))
@@ -298,6 +322,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from .sweep import remove_lab
+
     host = docker_host()
     ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
     for lab_id in ids:
@@ -307,6 +333,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
+    from .sweep import clean
+
     done = clean(docker_host(), in_use_too=args.all)
     removed, spared = done.removed, done.spared
     cliout.console.print(
@@ -343,6 +371,8 @@ def cmd_ls(_args: argparse.Namespace) -> int:
 
 
 def cmd_topologies(_args: argparse.Namespace) -> int:
+    from . import topology
+
     for name in topology.available():
         t = topology.load(name)
         cliout.console.print(Text.assemble((name, "bold"), "  ", t.spec.description))
@@ -350,6 +380,7 @@ def cmd_topologies(_args: argparse.Namespace) -> int:
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
+    from . import topology
     from .soak import run_soaks
 
     topo = topology.load(args.topology)
@@ -412,11 +443,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(_args: argparse.Namespace) -> int:
+    from . import topology
+
     print(topology.json_schema())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .images import SPECS as IMAGE_SPECS
+
     p = argparse.ArgumentParser(prog="halab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     img = sub.add_parser("images", help="lab images")
@@ -427,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"only these images and their parents ({', '.join(s.name for s in images.SPECS)})",
+        help=f"only these images and their parents ({', '.join(s.name for s in IMAGE_SPECS)})",
     )
     b.set_defaults(func=cmd_images_build)
     cp = isub.add_parser(

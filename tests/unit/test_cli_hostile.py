@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_halab import bench, cli, cliout
+from pytest_halab import lab as lab_mod
+from pytest_halab import topology as topology_mod
 from pytest_halab.bench import BenchResult
 from pytest_halab.cli import main as halab_main
 
@@ -50,7 +52,7 @@ def test_status_prints_lab_ids_and_names_as_is(
             return fake_status(self.lab_id)
 
     monkeypatch.setattr(cli, "docker_host", lambda: None)
-    monkeypatch.setattr(cli.Lab, "attach", staticmethod(lambda _c, i: FakeLab(i)))
+    monkeypatch.setattr(lab_mod.Lab, "attach", staticmethod(lambda _c, i: FakeLab(i)))
     monkeypatch.setattr(cliout, "console", cliout._Console(width=400, emoji=False, highlight=False))
     assert halab_main(["status", "--lab", "[/x]"]) == 0
     out = capsys.readouterr().out
@@ -68,7 +70,7 @@ def test_topologies_prints_descriptions_as_is(
     (tmp_path / "odd.yaml").write_text("\n".join(lines) + "\n")
     for sub in ("common", "nginx_master_backup"):
         (tmp_path / sub).symlink_to(REPO / "lab/topologies" / sub)
-    monkeypatch.setattr(cli.topology, "available", lambda: ["odd"])
+    monkeypatch.setattr(topology_mod, "available", lambda: ["odd"])
     monkeypatch.setenv("HALAB_TOPOLOGY_PATH", str(tmp_path))
     code = halab_main(["topologies"])
     captured = capsys.readouterr()

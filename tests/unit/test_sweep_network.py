@@ -147,7 +147,7 @@ def test_halab_clean_names_what_it_could_not_remove_and_exits_1(
     from pytest_halab import cli
 
     done = sweep.Cleaned(removed=["hlgone"], failed={"hlstuck": "has active endpoints"})
-    monkeypatch.setattr(cli, "clean", lambda _host, in_use_too: done)
+    monkeypatch.setattr(sweep, "clean", lambda _host, in_use_too: done)
     monkeypatch.setattr(cli, "docker_host", lambda: object())
     assert cli.main(["clean"]) == 1
     out, err = capsys.readouterr()
