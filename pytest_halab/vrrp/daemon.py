@@ -63,6 +63,7 @@ from pytest_halab.vrrp.net import (
     VrrpSocket,
 )
 from pytest_halab.vrrp.packet import (
+    VRRP_MCAST_GROUP,
     VRRP_PROTO,
     MalformedPacket,
     VrrpAdvert,
@@ -675,6 +676,11 @@ class Daemon(Reloading):
                 continue
             if pkt.src == inst.src:
                 continue  # our own advert (looped back)
+            expects_old = inst.old_checksum and pkt.dst != VRRP_MCAST_GROUP
+            if advert.old_checksum != expects_old and not self._old_checksum_heard(inst, advert):
+                reason = f"bad VRRPv3 checksum 0x{advert.checksum:04x}"
+                self._drop_malformed(sock, reason, pkt.src)
+                continue
             master = inst.machine.master
             skip = inst.cfg.options.get("skip_check_adv_addr") == ["true"] and master is not None
             drop = check_advert(
@@ -706,6 +712,18 @@ class Daemon(Reloading):
                 inst.wants_master = False  # a master is there (or one is leaving)
             self._apply(inst, machine.on_advert(now, pkt.src, advert))
 
+    @staticmethod
+    def _old_checksum_heard(inst: Instance, advert: VrrpAdvert) -> bool:
+        """A unicast VRRPv3 advert with the old checksum, to an instance that has not chosen
+        either way: from now on it sends and expects the old one too (keepalived's
+        automatic compatibility with peers from before 1.3.6)."""
+        if not (advert.old_checksum and inst.checksum_compat == "none" and inst.cfg.unicast_peers):
+            return False
+        inst.checksum_compat = "auto"
+        inst.advert_cache.clear()
+        log.info("(%s) Setting unicast VRRPv3 checksum to old version", inst.name)
+        return True
+
     def _send_advert(self, inst: Instance, priority: int) -> None:
         if inst.sock is None:
             if self.detail:
@@ -732,6 +750,7 @@ class Daemon(Reloading):
                     ),
                     inst.src,
                     dst,
+                    old_checksum=inst.old_checksum,
                 )
             try:
                 sock.send(payload, inst.src, dst)

@@ -111,6 +111,17 @@ class Instance:
     )
     stats: AdvertStats = field(default_factory=AdvertStats)  # keepalived's counters
     last_transition: float = 0.0  # wall clock (time.time()) of the last state change
+    # VRRPv3/IPv4 unicast checksums over the multicast group (keepalived's
+    # unicast_chksum_compat): "none" (RFC; turns "auto" on hearing an old one from a peer),
+    # "never" (``old_unicast_checksum never``), "config" (``old_unicast_checksum``), "auto"
+    checksum_compat: str = "none"
+
+    @property
+    def old_checksum(self) -> bool:
+        """Its unicast VRRPv3/IPv4 adverts carry, and those it hears must carry, the old
+        checksum (v2 has no pseudo-header; IPv6's checksum is the kernel's)."""
+        v3_ipv4 = self.cfg.version == 3 and self.family == 4
+        return v3_ipv4 and self.checksum_compat in ("config", "auto")
 
     @property
     def name(self) -> str:
@@ -201,7 +212,18 @@ def new_instance(
         auth_data=auth_data,
         destinations=tuple(cfg.unicast_peers) if unicast else (mcast_group(cfg.family),),
         group=cfg.sync_group,
+        checksum_compat=_checksum_compat(cfg.options.get("old_unicast_checksum")),
     )
+
+
+def _checksum_compat(words: list[str] | None) -> str:
+    """keepalived's unicast_chksum_compat from ``old_unicast_checksum [never]`` (another
+    word is a config error, and leaves the default)."""
+    if words is None:
+        return "none"
+    if not words:
+        return "config"
+    return "never" if words[0] == "never" else "none"
 
 
 def resolve_vips(

@@ -165,6 +165,9 @@ class VrrpAdvert:
     auth_data: bytes = b""
     checksum: int = field(default=0, compare=False)
     family: int = 0  # 0: from the addresses (IPv4 when there are none)
+    # decoded only: a unicast VRRPv3/IPv4 advert whose checksum is right with 224.0.0.18,
+    # not its destination, in the pseudo-header (keepalived before 1.3.6; see decode)
+    old_checksum: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.version not in (2, 3):
@@ -245,11 +248,14 @@ def _checksum(version: int, message: bytes, src: str, dst: str) -> int:
     return internet_checksum(message)
 
 
-def encode(advert: VrrpAdvert, src: str, dst: str) -> bytes:
+def encode(advert: VrrpAdvert, src: str, dst: str, *, old_checksum: bool = False) -> bytes:
     """The VRRP message (what follows the IPv4 header) with its checksum filled in.
 
     ``src`` and ``dst`` are the addresses the packet is sent from and to, of the
     advert's family; v3 and IPv6 use them (pseudo-header), but pass them always.
+    ``old_checksum``: a VRRPv3/IPv4 checksum over 224.0.0.18 as the pseudo-header's
+    destination whatever ``dst`` is, as keepalived before 1.3.6 made it for unicast (and
+    later ones with ``old_unicast_checksum``).
     """
     if _ip(src).version != advert.family:
         raise ValueError(f"an IPv{advert.family} advert cannot be sent from {src}")
@@ -264,6 +270,8 @@ def encode(advert: VrrpAdvert, src: str, dst: str) -> bytes:
     else:
         head = _V3_HEADER.pack(first, advert.vrid, advert.priority, count, advert.advert_int, 0)
         message = head + addrs
+    if old_checksum and advert.version == 3 and advert.family == 4:
+        dst = VRRP_MCAST_GROUP
     checksum = _checksum(advert.version, message, src, dst)
     return message[:6] + struct.pack("!H", checksum) + message[8:]
 
@@ -302,11 +310,20 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
             f"length {len(data)} does not match {count} address(es): expected {expected}",
             "packet_len_err",
         )
-    # Summing a message that carries a correct checksum gives zero.
-    residue = _checksum(version, data, src, dst)
-    if residue:
-        wire = struct.unpack_from("!H", data, 6)[0]
-        raise MalformedPacket(f"bad VRRPv{version} checksum 0x{wire:04x}")
+    # Summing a message that carries a correct checksum gives zero. A unicast VRRPv3/IPv4
+    # advert may carry the old checksum (over the multicast group): which one is right is
+    # said in the advert, and whether that is accepted is the instance's (daemon.py).
+    old = False
+    if _checksum(version, data, src, dst):
+        old = (
+            version == 3
+            and family == 4
+            and dst != VRRP_MCAST_GROUP
+            and not _checksum(version, data, src, VRRP_MCAST_GROUP)
+        )
+        if not old:
+            wire = struct.unpack_from("!H", data, 6)[0]
+            raise MalformedPacket(f"bad VRRPv{version} checksum 0x{wire:04x}")
     vrid, priority = data[1], data[2]
     if vrid == 0:
         raise MalformedPacket("VRID 0 is not valid")
@@ -340,6 +357,7 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
         addresses=addresses,
         checksum=checksum,
         family=family,
+        old_checksum=old,
     )
 
 

@@ -40,7 +40,7 @@ from pytest_halab.vrrp.net import (
     VrrpSocket,
     build_garp_frame,
 )
-from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, encode
+from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, decode, encode
 from pytest_halab.vrrp.smtpalert import SmtpAlerter
 from pytest_halab.vrrp.state import State
 from pytest_halab.vrrp.status import REQUEST_SIGNALS, instance_record
@@ -629,6 +629,7 @@ class _FakeVrrpSocket:
         assert index is not None
         self.interface, self.index, self.closed, self.family = interface, index, False, family
         self.sent: list[tuple[str, str]] = []
+        self.payloads: list[bytes] = []
         self._r, self._w = socket.socketpair()
 
     def fileno(self) -> int:
@@ -644,6 +645,7 @@ class _FakeVrrpSocket:
 
     def send(self, payload: bytes, src: str, dst: str) -> None:
         self.sent.append((src, dst))
+        self.payloads.append(payload)
 
     def receive(self) -> bytes | None:
         return None
@@ -1696,3 +1698,77 @@ def test_a_vip_deleted_behind_a_masters_back_comes_back_as_keepalived_brings_it(
     _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
     assert any(a.address == "10.9.0.100" for a in kernel.addrs)
     assert inst.stats.become_master == 2
+
+
+def _unicast_master(fake_daemon: FakeDaemon, option: str = "") -> daemon.Daemon:
+    conf = CONF.replace(
+        "    version 3\n",
+        "    version 3\n    unicast_src_ip 10.9.0.1\n    unicast_peer {\n        10.9.0.2\n"
+        f"    }}\n{option}",
+    )
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=3)
+    return d
+
+
+def _unicast_advert(d: daemon.Daemon, *, old: bool, priority: int = 100) -> None:
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    advert = VrrpAdvert(
+        version=3, vrid=51, priority=priority, advert_int=10, addresses=("10.9.0.100",)
+    )
+    payload = encode(advert, "10.9.0.2", "10.9.0.1", old_checksum=old)
+    d._on_packet(
+        inst.sock, build_ipv4_header("10.9.0.2", "10.9.0.1", len(payload), ident=1) + payload
+    )
+
+
+def _sends_old_checksum(d: daemon.Daemon) -> bool:
+    inst = d.instances["VI_1"]
+    assert isinstance(inst.sock, _FakeVrrpSocket) and inst.sock.sent[-1] == ("10.9.0.1", "10.9.0.2")
+    return decode(inst.sock.payloads[-1], "10.9.0.1", "10.9.0.2").old_checksum
+
+
+def test_a_peer_with_the_old_unicast_checksum_is_heard_and_answered_in_kind(
+    fake_daemon: FakeDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived before 1.3.6 summed unicast VRRPv3 adverts over 224.0.0.18: keepalived
+    2.2.7 accepts such a peer's advert, says so, and from then on sends the old checksum."""
+    d = _unicast_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    _drive(d.loop, lambda: len(inst.sock.sent) >= 2, timeout=3)  # type: ignore[union-attr]
+    assert not _sends_old_checksum(d)
+    _unicast_advert(d, old=False)
+    assert inst.stats.advert_rcvd == 1 and inst.checksum_compat == "none"
+    with caplog.at_level("INFO", logger="halab-vrrpd"):
+        _unicast_advert(d, old=True)
+    assert inst.stats.advert_rcvd == 2 and inst.checksum_compat == "auto"
+    assert "(VI_1) Setting unicast VRRPv3 checksum to old version" in caplog.text
+    sent = len(inst.sock.sent)  # type: ignore[union-attr]
+    _drive(d.loop, lambda: len(inst.sock.sent) > sent, timeout=3)  # type: ignore[union-attr]
+    assert _sends_old_checksum(d)
+    _unicast_advert(d, old=False)  # now the RFC's checksum is the wrong one
+    assert inst.stats.advert_rcvd == 2 and d.malformed == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "old_heard", "new_heard", "sends_old"),
+    [
+        ("    old_unicast_checksum never\n", False, True, False),
+        ("    old_unicast_checksum\n", True, False, True),
+    ],
+)
+def test_old_unicast_checksum_never_refuses_it_and_bare_always_uses_it(
+    fake_daemon: FakeDaemon, option: str, old_heard: bool, new_heard: bool, sends_old: bool
+) -> None:
+    d = _unicast_master(fake_daemon, option)
+    inst = d.instances["VI_1"]
+    _unicast_advert(d, old=True)
+    assert inst.stats.advert_rcvd == int(old_heard)
+    _unicast_advert(d, old=False)
+    assert inst.stats.advert_rcvd == int(old_heard) + int(new_heard)
+    sent = len(inst.sock.sent)  # type: ignore[union-attr]
+    _drive(d.loop, lambda: len(inst.sock.sent) > sent, timeout=3)  # type: ignore[union-attr]
+    assert _sends_old_checksum(d) is sends_old

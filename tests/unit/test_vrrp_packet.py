@@ -105,8 +105,9 @@ def test_known_v3_vector() -> None:
 def test_v3_checksum_depends_on_pseudo_header() -> None:
     with pytest.raises(MalformedPacket, match="checksum"):
         decode(KNOWN_V3, "192.168.200.2", DST)
-    with pytest.raises(MalformedPacket, match="checksum"):
-        decode(KNOWN_V3, SRC, "192.168.200.2")
+    # summed over the group, it is right only as an old-style unicast checksum
+    assert decode(KNOWN_V3, SRC, "192.168.200.2").old_checksum
+    assert not decode(KNOWN_V3, SRC, DST).old_checksum
     # v2 checksums cover the message only.
     assert decode(KNOWN_V2, "10.9.9.9", "10.8.8.8").vrid == 51
 
@@ -695,3 +696,29 @@ def test_packet_module_is_standard_library_only() -> None:
             assert node.level == 0, "a relative import: the image would not have it"
             imported.add((node.module or "").split(".")[0])
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+def test_an_old_style_unicast_v3_checksum_is_decoded_and_said_so() -> None:
+    """keepalived 1.3.5 and older sum a unicast VRRPv3/IPv4 advert over 224.0.0.18 (this
+    one: VRID 55 from 192.0.2.2 to 192.0.2.1; keepalived 2.2.7 accepts it). Whether to
+    accept is the instance's; the decoder says which sum was right. Sent to the group, the
+    two sums are one; a v2 advert has no pseudo-header; a wrong sum is still refused."""
+    from pytest_halab.vrrp.packet import MalformedPacket, decode, encode
+
+    wire = bytes.fromhex("45c0002000010000ff7036a9c0000202c00002013137c801006459cc0a000005")
+    advert = decode(wire[20:], "192.0.2.2", "192.0.2.1")
+    assert (advert.vrid, advert.priority, advert.old_checksum) == (55, 200, True)
+    assert encode(advert, "192.0.2.2", "192.0.2.1", old_checksum=True) == wire[20:]
+    assert not decode(
+        encode(advert, "192.0.2.2", "192.0.2.1"), "192.0.2.2", "192.0.2.1"
+    ).old_checksum
+    group = encode(advert, "192.0.2.2", "224.0.0.18", old_checksum=True)
+    assert group == encode(advert, "192.0.2.2", "224.0.0.18")
+    assert not decode(group, "192.0.2.2", "224.0.0.18").old_checksum
+    v2 = VrrpAdvert(version=2, vrid=55, priority=200, advert_int=1, addresses=("10.0.0.5",))
+    assert encode(v2, "192.0.2.2", "192.0.2.1", old_checksum=True) == encode(
+        v2, "192.0.2.2", "192.0.2.1"
+    )
+    bad = wire[20:26] + b"\x00\x01" + wire[28:]
+    with pytest.raises(MalformedPacket, match="checksum"):
+        decode(bad, "192.0.2.2", "192.0.2.1")

@@ -83,6 +83,12 @@ def _unicast_option(ctx: ParseContext, line: Line) -> None:
     """A unicast keyword kept as an option; like keepalived it marks the instance as meant
     for unicast (without peers it then says so, and falls back to multicast)."""
     ctx.notes.unicast_configured.add(_inst(ctx).name)
+    if line.words[0] == "old_unicast_checksum" and line.words[1:2] not in ([], ["never"]):
+        name = _inst(ctx).name
+        ctx.report(
+            "general", f"({name}) Unknown old_unicast_chksum mode {line.words[1]} - ignoring"
+        )
+        return
     _option(ctx, line)
 
 
