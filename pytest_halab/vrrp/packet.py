@@ -219,7 +219,9 @@ def _address_size(family: int) -> int:
 
 
 def _message_length(version: int, count: int, family: int = 4) -> int:
-    return 8 + _address_size(family) * count + (_AUTH_LEN if version == 2 else 0)
+    """keepalived's length: the 8 auth octets follow the addresses in v2 over IPv4 only."""
+    auth = _AUTH_LEN if version == 2 and family == 4 else 0
+    return 8 + _address_size(family) * count + auth
 
 
 def internet_checksum(data: bytes) -> int:
@@ -266,7 +268,7 @@ def encode(advert: VrrpAdvert, src: str, dst: str, *, old_checksum: bool = False
         head = _HEADER.pack(
             first, advert.vrid, advert.priority, count, advert.auth_type, advert.advert_int, 0
         )
-        message = head + addrs + advert.auth_data
+        message = head + addrs + (advert.auth_data if advert.family == 4 else b"")
     else:
         head = _V3_HEADER.pack(first, advert.vrid, advert.priority, count, advert.advert_int, 0)
         message = head + addrs
@@ -292,19 +294,24 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     if _ip(dst).version != family:
         raise ValueError(f"source {src} and destination {dst} are not of one family")
     data = bytes(data)
-    if len(data) < 8:
-        raise MalformedPacket(
-            f"too short: {len(data)} octets, the VRRP header is 8", "packet_len_err"
-        )
+    if len(data) < 8:  # keepalived says so before it looks for the VRID: no counter
+        raise MalformedPacket(f"too short: {len(data)} octets, the VRRP header is 8")
     version, ptype = data[0] >> 4, data[0] & 0x0F
+    count = data[3]
+    # keepalived's expected length; a version other than 2 and 3 is measured as v3 (so a
+    # version 4 message is "too long" when it carries auth octets, not a bad version)
+    expected = _message_length(version if version in (2, 3) else 3, count, family)
     if version not in (2, 3):
+        if len(data) != expected:
+            raise MalformedPacket(
+                f"bad version {version}, and length {len(data)} where {expected} was expected",
+                "packet_len_err",
+            )
         raise MalformedPacket(f"bad version {version}, expected 2 or 3")
     if ptype != ADVERTISEMENT:
         raise MalformedPacket(
             f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)", "invalid_type_rcvd"
         )
-    count = data[3]
-    expected = _message_length(version, count, family)
     if len(data) != expected:
         raise MalformedPacket(
             f"length {len(data)} does not match {count} address(es): expected {expected}",

@@ -722,3 +722,36 @@ def test_an_old_style_unicast_v3_checksum_is_decoded_and_said_so() -> None:
     bad = wire[20:26] + b"\x00\x01" + wire[28:]
     with pytest.raises(MalformedPacket, match="checksum"):
         decode(bad, "192.0.2.2", "192.0.2.1")
+
+
+@pytest.mark.parametrize(
+    ("payload", "src", "dst", "counter"),
+    [
+        # shorter than the header: keepalived says so before it looks for the VRID
+        (bytes.fromhex("2133c801"), "192.0.2.2", "224.0.0.18", None),
+        # version 4 at v2's length: measured as v3, it is too long (keepalived counts it)
+        (
+            bytes.fromhex("4133c801010148340a0000015041535300000000"),
+            "192.0.2.2",
+            "224.0.0.18",
+            "packet_len_err",
+        ),
+        # version 4 at v3's length: a bad version, which keepalived counts nowhere
+        (bytes.fromhex("4133c801006400000a000001"), "192.0.2.2", "224.0.0.18", None),
+        # v2 over IPv6 with auth octets: keepalived adds them over IPv4 only
+        (
+            bytes.fromhex("2135c8010001ea93" + "20010db8" + "00" * 11 + "53" + "00" * 8),
+            "fe80::2",
+            "ff02::12",
+            "packet_len_err",
+        ),
+    ],
+)
+def test_malformed_adverts_count_where_keepalived_counts_them(
+    payload: bytes, src: str, dst: str, counter: str | None
+) -> None:
+    """Counters as keepalived 2.2.7 moved them for the same bytes (an audit sent each to
+    keepalived in a network namespace and read its stats file)."""
+    with pytest.raises(MalformedPacket) as caught:
+        decode(payload, src, dst)
+    assert caught.value.counter == counter

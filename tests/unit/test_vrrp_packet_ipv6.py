@@ -82,11 +82,12 @@ def test_scapy_built_ipv6_advert_decodes() -> None:
 
 
 def test_v2_over_ipv6_carries_the_pseudo_header_checksum() -> None:
-    """keepalived (non-strict, explicit ``version 2``) runs v2 over IPv6; the kernel
-    sums it as any IPv6 upper layer (IPV6_CHECKSUM), pseudo-header included."""
+    """keepalived (non-strict, explicit ``version 2``) runs v2 over IPv6, without the 8
+    auth octets (its vrrp_pkt_len adds them over IPv4 only); the kernel sums it as any
+    IPv6 upper layer (IPV6_CHECKSUM), pseudo-header included."""
     advert = VrrpAdvert(version=2, vrid=9, priority=100, advert_int=1, addresses=("fd00::9",))
     data = encode(advert, SRC6, DST6)
-    assert len(data) == 8 + 16 + 8
+    assert len(data) == 8 + 16
     zeroed = data[:6] + b"\0\0" + data[8:]
     theirs = in6_chksum(VRRP_PROTO, IPv6(src=SRC6, dst=DST6), zeroed)  # type: ignore[no-untyped-call]
     assert struct.unpack_from("!H", data, 6)[0] == theirs
