@@ -39,7 +39,9 @@ KINDS: tuple[str, ...] = (
     "security",
 )
 _KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
-FATAL_KINDS = frozenset({"file_not_found", "bad_if", "fatal", "missing_parameter"})
+FATAL_KINDS = frozenset(
+    {"file_not_found", "bad_if", "fatal", "missing_parameter", "include_failed"}
+)
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,15 @@ def config_test_exit_status(diags: list[Diagnostic]) -> int:
 
     0 valid (log-only warnings), 4 fatal (file not found, bad interface, fatal), 5 other
     configuration errors. Like keepalived 2.2.7, two more: 2 when parsing stopped on a
-    keyword missing its parameter, 6 for a script-security violation. keepalived keeps the
-    least severe category it saw, so one ordinary error after a fatal one gives 5.
+    keyword missing its parameter, 6 for a script-security violation and for an include
+    whose check failed (``includem``, ``include_check``...; reading stopped there).
+    keepalived keeps the least severe category it saw, so one ordinary error after a fatal
+    one gives 5.
     """
     if any(d.kind == "missing_parameter" for d in diags):
         return 2
+    if any(d.kind == "include_failed" for d in diags):
+        return 6
     ranks = [
         _KIND_RANK.get(d.kind, _KIND_RANK["general"])
         for d in diags

@@ -80,7 +80,11 @@ MAX_INCLUDE_DEPTH = 32
 # once for every order of the files on the include stack (n! times for n files).
 MAX_INCLUDE_REREADS = 256
 
+
 _INCLUDE_TYPES = {"": "", "r": "r", "m": "rm", "w": "rmw", "b": "rb", "a": "rmbw"}
+# include_check's options, as the include variants' letters
+# (keepalived 2.2.7 takes "read", and calls "readable", which its man page names, unknown)
+_INCLUDE_CHECKS = {"read": "r", "match": "rm", "wildcard_match": "rmw", "brace_match": "rb"}
 
 
 @dataclass(slots=True, eq=False)
@@ -106,6 +110,8 @@ class _Source:
     # includes the parent process made while reading this file's last line and that this
     # process (reading the copy) finds again both on disk and, after them, in the copy
     pending: list[tuple[list[str], str, int, tuple[str, int]]] = field(default_factory=list)
+    # include_check as it was when this file was opened: restored when it is closed
+    saved_check: str = ""
 
     @property
     def line_number(self) -> int:
@@ -187,6 +193,9 @@ class Reader(Preprocessor):
         self._residue: Buffer | None = None  # the rest of a line after a brace
         self._origin: _Source | None = None  # the file the last physical line came from
         self._no_reference: tuple[str, int] | None = None  # (line, from): nothing to replace
+        self._include_check = ""  # include_check's letters (see _INCLUDE_CHECKS)
+        self.include_failed = False  # a checked include failed: keepalived parses nothing
+        self._include_check_given = False
         self._refused = False  # the last _replace refused a substitution (line too long)
         self._line_substitutions = 0
         self._work = 0
@@ -196,6 +205,10 @@ class Reader(Preprocessor):
 
     # -- reading
     def read_main(self, path: str) -> bool:
+        if os.path.isdir(path):
+            message = f"Configuration file '{path}' is a directory - skipping"
+            self.diags.add(path, 0, "file_not_found", message)
+            return False
         if not os.path.isfile(path):
             self.diags.add(path, 0, "file_not_found", f"Config files missing '{path}'.")
             return False
@@ -225,6 +238,7 @@ class Reader(Preprocessor):
             self.stopped = True
             self._sources.clear()
             return
+
         self._check_depth()
 
     def _check_depth(self) -> None:
@@ -274,6 +288,7 @@ class Reader(Preprocessor):
                 identity,
                 self._copy_next,
                 unterminated=bool(text) and not text.endswith("\n"),
+                saved_check=self._include_check,
             )
         )
 
@@ -330,6 +345,7 @@ class Reader(Preprocessor):
                 continue
             if source.index >= len(source.lines):
                 self._sources.pop()
+                self._include_check = source.saved_check
                 if source.more:
                     self._open(source.more, source.root, source.nesting, source.copy, source.where)
                 continue
@@ -423,11 +439,47 @@ class Reader(Preprocessor):
             self.lines.append(Line(shown, lineno, [part], part, spans))
             return
         words = split_words(part, report)
+        if words and words[0][1] == "include_check":
+            self._set_include_check([w for _, w in words[1:]])
         if words:
             spans = [] if cols is None else _word_spans(cols, off, words)
             self.lines.append(Line(shown, lineno, [w for _, w in words], part, spans))
 
     # -- includes
+    def _include_problem(self, checked: bool, message: str, *, wildcard: bool = False) -> None:
+        """An include that found no file, or one it may not read: said and passed over.
+        One its check covers fails the configuration: keepalived reads on (and says what
+        other includes fail), then parses nothing and exits 6. Under include_check, a
+        pattern that matched nothing goes unsaid unless checked (keepalived 2.2.7)."""
+        if checked:
+            self.include_failed = True
+            self._report("include_failed", message)
+        elif not (wildcard and self._include_check_given):
+            self._report("log", message)
+
+    def _set_include_check(self, options: list[str]) -> None:
+        """``include_check [[+|-]OPTION...]``: the checks every later ``include`` of this
+        file and the files it includes makes (none given: all of them). Read here, as the
+        lines are read, since the includes that follow depend on it."""
+        self._include_check_given = True
+        if not options:
+            self._include_check = "rmwb"
+            return
+        checks = set(self._include_check)
+        if not options[0].startswith(("+", "-")):
+            checks = set()
+        for option in options:
+            sign, name = (option[0], option[1:]) if option[:1] in ("+", "-") else ("+", option)
+            letters = _INCLUDE_CHECKS.get(name)
+            if letters is None:
+                self._report("general", f"Unknown include_check type '{name}' - ignoring")
+                continue
+            if sign == "+":
+                checks |= set(letters)
+            else:
+                checks -= set(letters[-1])
+        self._include_check = "".join(sorted(checks))
+
     def _include(self, text: str, literal: bool) -> None:
         """An ``include`` line: its files are read next, relative to the innermost file.
 
@@ -438,6 +490,7 @@ class Reader(Preprocessor):
             itype, pattern = "", text[8:]
         else:
             itype, pattern = _INCLUDE_TYPES[text[7]], text[9:]
+        itype += self._include_check
         pattern = pattern.strip(" \t")
         if top.nesting > MAX_INCLUDE_DEPTH:
             self._report("fatal", f"Include depth exceeded for '{pattern}'")
@@ -452,11 +505,10 @@ class Reader(Preprocessor):
         if not matches:
             wildcard = any(c in pattern for c in "*?[")
             if not wildcard or not os.path.isdir(os.path.join(root, os.path.dirname(pattern))):
-                kind = "file_not_found" if "m" in itype else "log"
-                self._report(kind, f"Config files missing '{pattern}'.")
+                self._include_problem("m" in itype, f"Config files missing '{pattern}'.")
             else:
-                kind = "file_not_found" if "w" in itype else "log"
-                self._report(kind, f"No config files matched '{pattern}'.")
+                message = f"No config files matched '{pattern}'."
+                self._include_problem("w" in itype, message, wildcard=True)
             return
         files = []
         for match in matches:
@@ -465,9 +517,8 @@ class Reader(Preprocessor):
             except OSError:
                 continue
             if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
-                kind = "file_not_found" if "r" in itype else "log"
-                self._report(
-                    kind,
+                self._include_problem(
+                    "r" in itype,
                     f"Configuration file '{match}' is not a regular non-executable file - skipping",
                 )
                 continue

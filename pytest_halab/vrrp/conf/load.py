@@ -74,7 +74,7 @@ def load_config(
             if alone:
                 for d in trial.items:
                     diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
-        if not found:
+        if not found or reader.include_failed:  # an include's check failed: nothing parsed
             return KeepalivedConfig(), diags.items
         if not alone:
             reader, views = _process_views(name, config_id, seed, diags)
