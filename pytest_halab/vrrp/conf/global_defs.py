@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 
@@ -45,6 +46,30 @@ def _flag(quoted: bool) -> Handler:
                 ctx.report("general", message)
                 return
         ctx.cfg.global_defs.options[name] = ["true" if value else "false"]
+
+    return handler
+
+
+def _mcast_group(family: int) -> Handler:
+    """``vrrp_mcast_group4``/``6 ADDRESS``: an address of that family, and multicast (the
+    daemon sends to the RFCs' groups whatever is set)."""
+
+    def handler(ctx: ParseContext, line: Line) -> None:
+        name = line.words[0]
+        if len(line.words) < 2:
+            return
+        text = line.words[1]
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            ctx.report("general", f"Can't parse {name} [{text}]. Skipping")
+            return
+        if address.version != family:
+            ctx.report("general", f"{name} [{text}] is not IPv{family}. Skipping")
+        elif not address.is_multicast:
+            ctx.report("general", f"{name} [{text}] is not multicast. Skipping")
+        else:
+            _option(ctx, line)
 
     return handler
 
@@ -337,6 +362,8 @@ def _table() -> dict[str, Kw]:
         table[name] = Kw(_flag(quoted=False))
     table.update(
         router_id=Kw(_router_id),
+        vrrp_mcast_group4=Kw(_mcast_group(4)),
+        vrrp_mcast_group6=Kw(_mcast_group(6)),
         notification_email=Kw(_email),
         notification_email_from=Kw(_email_from),
         smtp_server=Kw(_smtp_server),

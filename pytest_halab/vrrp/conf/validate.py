@@ -54,6 +54,9 @@ INSTANCE_NOTIFY_SCRIPTS = (
 GLOBAL_NOTIFY_SCRIPTS = ("notify_fifo_script", "vrrp_notify_fifo_script")
 
 
+MAX_ADVERT_ADDRESSES = 255  # an advert's address count is one octet
+
+
 def validate(
     cfg: KeepalivedConfig, notes: ParseNotes, diags: Diagnostics, *, check_scripts: bool
 ) -> None:
@@ -422,6 +425,15 @@ class _Validator:
                 say(f"({inst.name}) No VIP specified; at least one is required")
                 return False
             say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
+        if family == 4 and len(inst.vips) > MAX_ADVERT_ADDRESSES:
+            # (IPv6's maximum depends on the interface's MTU: not checked here)
+            say(
+                f"({inst.name}) Number of VIPs ({len(inst.vips)}) exceeds maximum/space"
+                f" available in packet (max {MAX_ADVERT_ADDRESSES} addresses)"
+                " - excess moved to eVIPs"
+            )
+            inst.excluded_vips[:0] = inst.vips[MAX_ADVERT_ADDRESSES:]
+            del inst.vips[MAX_ADVERT_ADDRESSES:]
         if "promote_secondaries" in inst.options and (
             "use_vmac" in inst.options or "use_ipvlan" in inst.options
         ):

@@ -7,6 +7,7 @@ and reported with its messages, the rest kept as data. The VRRP side does not ac
 from __future__ import annotations
 
 import socket
+import string
 from collections.abc import Callable
 
 from .context import Kw, ParseContext
@@ -541,6 +542,32 @@ def _helo_name(ctx: ParseContext, line: Line, st: _State) -> None:
         ctx.report("general", "SMTP_CHECK helo name missing")
 
 
+def _status_code(ctx: ParseContext, line: Line, st: _State) -> None:
+    """``status_code CODE|LOW-HIGH ...``: HTTP codes 100-599 (keepalived 2.2.7)."""
+    for word in line.words[1:]:
+        low, dash, high = word.partition("-")
+        codes = [low, high] if dash else [low]
+        valid = all(c.isdigit() and 100 <= int(c) <= 599 for c in codes)
+        if not valid or (dash and int(low) > int(high)):
+            ctx.report("general", f"Invalid HTTP_GET status code '{word}'")
+
+
+def _digest(ctx: ParseContext, line: Line, st: _State) -> None:
+    """``digest HEX``: an MD5, 32 hexadecimal digits."""
+    text = ctx.arg(line, 1)
+    if len(text) != 32:
+        ctx.report(
+            "general", f"digest '{text}' character length should be 32 rather than {len(text)}"
+        )
+        return
+    for i, c in enumerate(text):
+        if c not in string.hexdigits:
+            ctx.report(
+                "general", f"Unable to interpret hex digit in '{text}' at offset {i - i % 2}/{i}"
+            )
+            return
+
+
 _CHECKS: dict[tuple[str, str], Check] = {
     ("vs", "retry"): _retry,
     ("vs", "delay_before_retry"): _vs_timer("delay before retry", 0),
@@ -592,6 +619,8 @@ _CHECKS: dict[tuple[str, str], Check] = {
     ("dns", "type"): _dns_type,
     ("dns", "name"): _dns_name,
     ("smtp", "helo_name"): _helo_name,
+    ("url", "status_code"): _status_code,
+    ("url", "digest"): _digest,
 }
 for _scope in ("checker", "misc", "host", "dns", "smtp"):
     _CHECKS[(_scope, "retry")] = _checker_retry

@@ -499,13 +499,19 @@ def _track_script(ctx: ParseContext, line: Line) -> None:
                     f"({inst.name}) track script {name} weight missing - ignoring",
                 )
             else:
-                value, _ = ctx.num.integer(words[2], -253, 253)
+                value, _ = ctx.num.integer(words[2], -254, 254)
                 if value is None:
                     ctx.report(
                         "general",
                         f"({inst.name}) track script {name}: weight must be between"
                         " [-253..253] inclusive, ignoring...",
                     )
+                elif abs(value) == 254:  # keepalived takes it, as 253
+                    ctx.report(
+                        "general",
+                        f"({inst.name}) weight for {name} cannot be +/-254. Setting to +/-253",
+                    )
+                    weight = 253 if value > 0 else -253
                 else:
                     weight = value
                 reverse = len(words) >= 4 and words[3] == "reverse"

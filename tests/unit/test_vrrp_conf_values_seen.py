@@ -1,0 +1,135 @@
+"""Value checks keepalived 2.2.7 -t makes that an audit of configs from the wild found
+missing: each expected message and exit status is what keepalived printed for the same
+file (keepalived -t -f FILE -l -D --log-console, on this machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_halab.vrrp.conf import config_test_exit_status, load_config
+
+SCRIPTED = """vrrp_script chk {
+    script "/bin/true"
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 5
+    priority 100
+    virtual_ipaddress {
+        10.1.1.1
+    }
+    track_script {
+        chk weight WEIGHT
+    }
+}
+"""
+HTTP = """virtual_server 10.1.1.1 80 {
+    protocol TCP
+    lb_algo rr
+    lb_kind NAT
+    real_server 10.1.1.2 80 {
+        HTTP_GET {
+            url {
+                path /
+                WORD VALUE
+            }
+        }
+    }
+}
+"""
+
+
+def _messages(tmp_path: Path, text: str) -> tuple[int, list[str]]:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(text)
+    _cfg, diags = load_config(conf, interfaces=["eth0"], check_scripts=False)
+    return config_test_exit_status(diags), [d.message for d in diags]
+
+
+@pytest.mark.parametrize(
+    ("weight", "said"),
+    [
+        ("254", ["(VI_1) weight for chk cannot be +/-254. Setting to +/-253"]),
+        ("-254", ["(VI_1) weight for chk cannot be +/-254. Setting to +/-253"]),
+        (
+            "255",
+            [
+                "number '255' outside range [-254, 254]",
+                "(VI_1) track script chk: weight must be between [-253..253] inclusive,"
+                " ignoring...",
+            ],
+        ),
+        ("253", []),
+    ],
+)
+def test_track_script_weight_254_is_taken_as_253(
+    tmp_path: Path, weight: str, said: list[str]
+) -> None:
+    code, messages = _messages(tmp_path, SCRIPTED.replace("WEIGHT", weight))
+    assert messages == said
+    assert code == (5 if said else 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("vrrp_mcast_group4 224.0.0.19", None),
+        ("vrrp_mcast_group4 10.0.0.1", "vrrp_mcast_group4 [10.0.0.1] is not multicast. Skipping"),
+        ("vrrp_mcast_group4 bogus", "Can't parse vrrp_mcast_group4 [bogus]. Skipping"),
+        ("vrrp_mcast_group4 ff02::13", "vrrp_mcast_group4 [ff02::13] is not IPv4. Skipping"),
+        ("vrrp_mcast_group6 ff02::13", None),
+        ("vrrp_mcast_group6 fe80::1", "vrrp_mcast_group6 [fe80::1] is not multicast. Skipping"),
+        ("vrrp_mcast_group6 ff02::zz", "Can't parse vrrp_mcast_group6 [ff02::zz]. Skipping"),
+        ("vrrp_mcast_group6 224.0.0.18", "vrrp_mcast_group6 [224.0.0.18] is not IPv6. Skipping"),
+    ],
+)
+def test_multicast_groups_must_be_multicast_of_their_family(
+    tmp_path: Path, line: str, said: str | None
+) -> None:
+    code, messages = _messages(tmp_path, f"global_defs {{\n    {line}\n}}\n")
+    assert messages == ([said] if said else [])
+    assert code == (5 if said else 0)
+
+
+@pytest.mark.parametrize(
+    ("word", "value", "said"),
+    [
+        ("status_code", "200", None),
+        ("status_code", "100", None),
+        ("status_code", "599", None),
+        ("status_code", "200-299", None),
+        ("status_code", "200 301", None),
+        ("status_code", "600", "Invalid HTTP_GET status code '600'"),
+        ("status_code", "99", "Invalid HTTP_GET status code '99'"),
+        ("status_code", "abc", "Invalid HTTP_GET status code 'abc'"),
+        ("status_code", "300-200", "Invalid HTTP_GET status code '300-200'"),
+        ("digest", "0123456789abcdef0123456789ABCDEF", None),
+        ("digest", "zzz", "digest 'zzz' character length should be 32 rather than 3"),
+        (
+            "digest",
+            "0123456789abcdef0123456789abcdeg",
+            "Unable to interpret hex digit in '0123456789abcdef0123456789abcdeg' at offset 30/31",
+        ),
+    ],
+)
+def test_http_get_status_codes_and_digests(
+    tmp_path: Path, word: str, value: str, said: str | None
+) -> None:
+    _code, messages = _messages(tmp_path, HTTP.replace("WORD", word).replace("VALUE", value))
+    assert (said in messages) if said else not any(word in m or "HTTP_GET" in m for m in messages)
+
+
+def test_more_than_255_ipv4_vips_are_excess(tmp_path: Path) -> None:
+    vips = "\n".join(f"        10.2.{i // 250}.{i % 250 + 1}" for i in range(256))
+    text = (
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n    priority 100\n"
+        f"    virtual_ipaddress {{\n{vips}\n    }}\n}}\n"
+    )
+    code, messages = _messages(tmp_path, text)
+    assert code == 5
+    assert messages == [
+        "(VI_1) Number of VIPs (256) exceeds maximum/space available in packet"
+        " (max 255 addresses) - excess moved to eVIPs"
+    ]
