@@ -307,3 +307,35 @@ def test_a_vip_deleted_on_the_master_comes_back_within_a_second(
     # the backup waits 0.61 s after the priority 0, the master 0.41 s: lb2 does not take the
     # VIP, unless a loaded host delays lb1's takeover by 0.2 s (then lb1 preempts it back)
     print(f"\n[{engine}] lb2 became master {grew('lb2', 'Became master')} time(s)")
+
+
+def test_systemctl_start_stop_and_restart_in_a_row_keep_one_engine(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """What users type in a hurry: two restarts, stop then two starts, start then stop.
+    systemd runs one job at a time and `start` returns once the unit runs: there is one
+    engine after each (keepalived: its parent and its VRRP child), none after the stop, and
+    a reload of the stopped unit fails as systemd's does. The lab is restored after."""
+    lb1 = mb.node("lb1")
+    comm = "keepalived" if engine == "keepalived" else "halab-vrrpd"
+    per_engine = 2 if engine == "keepalived" else 1
+    hal_scenario(mb)  # restores the lab (engines, VIPs) at the end
+
+    def engines() -> int:
+        out = lb1.exec(["ps", "-eo", "comm="], check=True).output.split()
+        return out.count(comm)
+
+    res = lb1.exec(
+        "systemctl restart keepalived; systemctl restart keepalived; systemctl is-active keepalived"
+    )
+    assert res.output.strip().splitlines()[-1] == "active", res.output
+    assert engines() == per_engine
+    lb1.exec("systemctl stop keepalived; systemctl start keepalived; systemctl start keepalived")
+    assert engines() == per_engine
+    lb1.exec("systemctl start keepalived; systemctl stop keepalived", check=True)
+    # the stop ran after the start's job: nothing may come up later
+    waits.until("no engine to start after the stop", lambda: engines() == 0, 10)
+    res = lb1.exec("sleep 2; systemctl is-active keepalived; systemctl reload keepalived")
+    assert res.output.startswith("inactive") and not res.ok, res.output
+    assert "not active, cannot reload" in res.output
+    assert engines() == 0
