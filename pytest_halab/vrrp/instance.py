@@ -280,8 +280,10 @@ def _int_option(cfg: VrrpInstance, name: str, default: int) -> int:
 
 
 def _identity(cfg: VrrpInstance) -> dict[str, Any]:
-    """The config of an instance minus where it was written: equal means unchanged."""
-    data = {k: v for k, v in vars(cfg).items() if k not in ("line", "file")}
+    """The config of an instance minus where it was written: equal means unchanged (a line
+    added above a keyword moves it, and changes nothing)."""
+    where = ("line", "file", "auth_line", "auth_file", "lines")
+    data = {k: v for k, v in vars(cfg).items() if k not in where}
     data["vips"] = [(v.address, v.prefixlen, v.dev, v.label, v.brd, v.scope) for v in cfg.vips]
     data["track_interfaces"] = [(t.name, t.weight, t.reverse) for t in cfg.track_interfaces]
     data["track_scripts"] = [(t.name, t.weight, t.reverse) for t in cfg.track_scripts]

@@ -1772,3 +1772,28 @@ def test_old_unicast_checksum_never_refuses_it_and_bare_always_uses_it(
     sent = len(inst.sock.sent)  # type: ignore[union-attr]
     _drive(d.loop, lambda: len(inst.sock.sent) > sent, timeout=3)  # type: ignore[union-attr]
     assert _sends_old_checksum(d) is sends_old
+
+
+def test_reload_with_a_vip_added_above_other_keywords_keeps_the_master(
+    fake_daemon: FakeDaemon,
+) -> None:
+    """A user adds a VIP line to the master's file (every keyword below it moves down a line)
+    and reloads: the master stays master, keeps its VIP and adds the new one, as keepalived
+    does (an audit saw halab-vrrpd give up MASTER for 3.4 s here)."""
+    conf = CONF.replace(
+        "    }\n}\n",
+        "    }\n    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n}\n",
+    )
+    conf = conf.replace("version 3", "version 2").replace("advert_int 0.1", "advert_int 1")
+    d, kernel = fake_daemon(conf)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    d.start()
+    _drive(d.loop, lambda: _state(d) is State.MASTER, timeout=5)
+    inst = d.instances["VI_1"]
+    Path(d.config_path).write_text(
+        conf.replace("10.9.0.100/24\n", "10.9.0.100/24\n        10.9.0.101/24\n")
+    )
+    d.reload()
+    assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
+    assert {"10.9.0.100", "10.9.0.101"} <= {a.address for a in kernel.addrs}
+    assert d.events.counts["vip_removed"] == 0
