@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_halab import topology
+from pytest_halab import topology, waits
 from pytest_halab.assertions import assert_split_brain
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.lab import Lab
@@ -170,6 +170,23 @@ def test_ipvsadm_on_the_director_shows_the_pool_the_checker_serves(nat: Lab) -> 
     assert f"-a -t {vip}:80 -r {web1} -m -w 2" in saved, saved
     refused = lvs1.exec(f"ipvsadm -a -t {vip}:80 -r {web1} -m")
     assert refused.exit_code == 2 and "keepalived.conf" in refused.output
+
+
+def test_ipvsadm_shows_an_empty_table_once_keepalived_stopped(
+    nat: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """`systemctl stop keepalived` on the backup director takes its checker and the plane's
+    table with it: ipvsadm shows the empty table, as a host's IPVS after keepalived stopped,
+    not the pool it served; a start serves it again. The lab is restored after."""
+    hal_scenario(nat)
+    vip = str(nat.vip_addresses()["VI_1"])
+    lvs2 = nat.node("lvs2")
+    assert f"TCP  {vip}:80 wrr" in lvs2.exec("ipvsadm -Ln", check=True).output
+    lvs2.exec("systemctl stop keepalived", check=True)
+    res = lvs2.exec("ipvsadm -Ln")
+    assert res.ok and not [line for line in res.output.splitlines()[3:] if line.strip()], res.output
+    lvs2.exec("systemctl start keepalived", check=True)
+    waits.command(lvs2, f"ipvsadm -Ln | grep -q 'TCP  {vip}:80 wrr'", "the pool served again", 15)
 
 
 def test_a_director_without_the_vip_routes_its_packets_and_serves_none(nat: Lab) -> None:

@@ -74,16 +74,22 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
     def applied(services: list[Service]) -> None:
         write_pools(POOL_FILE, plane.name, services)
 
-    return asyncio.run(
-        run_checker(
-            cfg,
-            plane,
-            events,
-            on_start=started,
-            reload=lambda: _read(conf, config_id),
-            on_applied=applied,
+    try:
+        return asyncio.run(
+            run_checker(
+                cfg,
+                plane,
+                events,
+                on_start=started,
+                reload=lambda: _read(conf, config_id),
+                on_applied=applied,
+            )
         )
-    )
+    finally:
+        # the plane's table goes with the checker: ipvsadm then shows an empty table, as on
+        # a host whose keepalived stopped (IP_VS stays loaded there)
+        with contextlib.suppress(OSError):
+            write_pools(POOL_FILE, plane.name, [])
 
 
 def _read(conf: str, config_id: str | None) -> KeepalivedConfig | None:
