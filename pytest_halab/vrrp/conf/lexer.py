@@ -80,7 +80,6 @@ MAX_INCLUDE_DEPTH = 32
 # once for every order of the files on the include stack (n! times for n files).
 MAX_INCLUDE_REREADS = 256
 
-
 _INCLUDE_TYPES = {"": "", "r": "r", "m": "rm", "w": "rmw", "b": "rb", "a": "rmbw"}
 # include_check's options, as the include variants' letters
 # (keepalived 2.2.7 takes "read", and calls "readable", which its man page names, unknown)
@@ -238,7 +237,6 @@ class Reader(Preprocessor):
             self.stopped = True
             self._sources.clear()
             return
-
         self._check_depth()
 
     def _check_depth(self) -> None:

@@ -70,7 +70,12 @@ def load_config(
         try:
             found = reader.read_main(name)
         finally:
-            alone = not (reader.diverged or reader.failed_lists) or reader.stopped
+            # a failed include check ends it all: what this read said is what there is
+            alone = (
+                not (reader.diverged or reader.failed_lists)
+                or reader.stopped
+                or reader.include_failed
+            )
             if alone:
                 for d in trial.items:
                     diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
