@@ -133,3 +133,16 @@ def test_more_than_255_ipv4_vips_are_excess(tmp_path: Path) -> None:
         "(VI_1) Number of VIPs (256) exceeds maximum/space available in packet"
         " (max 255 addresses) - excess moved to eVIPs"
     ]
+
+
+def test_duplicate_vrids_are_said_pair_by_pair_in_the_files_order(tmp_path: Path) -> None:
+    """Instances are compared with the later ones of their VRID only (a table by VRID);
+    the messages come in the order keepalived gives them, pair by pair."""
+    blocks = [
+        f"vrrp_instance I{n} {{\n    interface eth0\n    virtual_router_id {vrid}\n"
+        "    priority 100\n    virtual_ipaddress {\n        10.1.1.1\n    }\n}\n"
+        for n, vrid in enumerate((1, 2, 1, 2, 1))
+    ]
+    _code, messages = _messages(tmp_path, "".join(blocks))
+    pairs = [m.split(" both use")[0] for m in messages if "both use VRID" in m]
+    assert pairs == ["I0 and I2", "I0 and I4", "I1 and I3", "I2 and I4"]

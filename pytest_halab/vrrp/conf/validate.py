@@ -637,10 +637,16 @@ class _Validator:
 
     def _duplicate_vrids(self) -> None:
         insts = list(self.cfg.instances.values())
+        # each instance against the later ones of its VRID, in the order of the pairs
+        # (a table by VRID: 25 000 instances made 312 million pairs to look at)
+        by_vrid: dict[int | None, list[int]] = {}
+        for i, inst in enumerate(insts):
+            by_vrid.setdefault(inst.vrid, []).append(i)
         for i, a in enumerate(insts):
-            for b in insts[i + 1 :]:
-                if a.vrid != b.vrid:
+            for j in by_vrid[a.vrid]:
+                if j <= i:
                     continue
+                b = insts[j]
                 fam_a = self.notes.families.get(a.name, 4)
                 if fam_a != self.notes.families.get(b.name, 4):
                     continue

@@ -673,11 +673,16 @@ def _virtual_server(ctx: ParseContext, line: Line) -> None:
         vs.ip, vs.family, vs.port_num = addr
     ctx.cfg.virtual_servers.append(vs)
     state = _State(vs)
-    for item in checked_block(ctx, VS_TABLE, 1, "vs", state):
+    items = checked_block(ctx, VS_TABLE, 1, "vs", state)
+    # each real_server block's items go to the server declared at its line (by a table:
+    # a pool of 20 000 servers took 35 s when each looked through all the others)
+    declared: dict[tuple[int, str], list[RealServer]] = {}
+    for rs in vs.real_servers:
+        declared.setdefault((rs.line, rs.file), []).append(rs)
+    for item in items:
         if item.keyword == "real_server":
-            for rs in vs.real_servers:
-                if rs.line == item.line and rs.file == item.file:
-                    rs.items = item.children
+            for rs in declared.get((item.line, item.file), ()):
+                rs.items = item.children
         else:
             vs.items.append(item)
     vs.end_line = ctx.cur.line
