@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from pytest_halab import waits
+from pytest_halab.engines import GO_FILE, START
 from pytest_halab.lab import Lab
 from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
@@ -339,3 +340,25 @@ def test_systemctl_start_stop_and_restart_in_a_row_keep_one_engine(
     assert res.output.startswith("inactive") and not res.ok, res.output
     assert "not active, cannot reload" in res.output
     assert engines() == 0
+
+
+def test_an_engine_on_its_way_counts_as_running_until_its_starter_dies(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """30-vrrp's subshell tests the config (keepalived -t, several times) and waits for the
+    lab's go time before it becomes the engine: on a loaded host that took more than the
+    lab's 2 s grace, and the lab said "not running" of an engine that was starting (seen in
+    CI). The lab counts that starter as running; once it is killed, nothing runs."""
+    lb1 = mb.node("lb1")
+    eng = mb.engine_of("lb1")
+    hal_scenario(mb)  # restores the lab (engines, VIPs) at the end
+    lb1.exec("systemctl stop keepalived", check=True)
+    assert not eng.running(lb1)
+    try:
+        # without its go file the starter waits: an engine on its way, as at the lab's start
+        lb1.exec(f"mv {GO_FILE} {GO_FILE}.aside && {START}", check=True)
+        assert eng.running(lb1) and not eng.alive(lb1)
+        lb1.exec("systemctl stop keepalived", check=True)  # kills the starter
+        assert not eng.running(lb1)
+    finally:
+        lb1.exec(f"mv {GO_FILE}.aside {GO_FILE}")
