@@ -56,9 +56,9 @@ class VrrpEngine:
         way to the exec (keepalived's config tests took more than 2 s in a loaded CI run).
         The starter is known by its pid and start time: a restarted node reuses pids."""
         starter = (
-            f"read -r s t 2>/dev/null <{STARTER_FILE} && [ -n \"$t\" ]"
+            f'read -r s t 2>/dev/null <{STARTER_FILE} && [ -n "$t" ]'
             ' && [ "$(cat /proc/$s/comm 2>/dev/null)" = 30-vrrp ]'
-            " && [ \"$(awk '{print $22}' /proc/$s/stat 2>/dev/null)\" = \"$t\" ]"
+            ' && [ "$(awk \'{print $22}\' /proc/$s/stat 2>/dev/null)" = "$t" ]'
         )
         return (
             f"{{ {cls.alive_cmd()}; }} || pgrep -x {shlex.quote(cls.process)} >/dev/null"
