@@ -25,6 +25,7 @@ from .diagnostics import Diagnostics
 from .preprocess import (
     _BLANKS,
     _UINT,
+    MAXBUF,
     Buffer,
     Preprocessor,
     _Definition,
@@ -45,6 +46,8 @@ from .words import (
     split_quoted_escaped,
     split_words,
 )
+
+_PIECE = MAXBUF - 1  # the most bytes fgets() reads into keepalived's buffer at a time
 
 __all__ = [
     "Line",
@@ -111,13 +114,23 @@ class _Source:
     pending: list[tuple[list[str], str, int, tuple[str, int]]] = field(default_factory=list)
     # include_check as it was when this file was opened: restored when it is closed
     saved_check: str = ""
+    # the parent's number of each line, when a line of the file was cut (_physical_lines)
+    numbers: list[int] | None = None
+    # the copy's last line read was MAXBUF - 1 bytes long: fgets() gave it without its
+    # newline, so it has the number of the line before (a piece of a cut line, whole)
+    lag: int = 0
 
     @property
     def line_number(self) -> int:
         """The number keepalived gives the line last read. Its parent process, reading
         the file itself, counts a line when it reads its newline: a last line without one
         keeps the number of the line before (the processes reading its copy, where the
-        parent wrote one, do not)."""
+        parent wrote one, do not). A line of the file cut in pieces is a line per piece in
+        the copy; the parent numbers the pieces by the newlines it read."""
+        if self.numbers is not None:
+            if not self.copy:
+                return self.numbers[self.index - 1] if self.index else 0
+            return self.index - self.lag
         if self.unterminated and not self.copy and self.index == len(self.lines) > 1:
             return self.index - 1
         return self.index
@@ -224,8 +237,10 @@ class Reader(Preprocessor):
         """A configuration given as text, its lines named `shown`. With no file to be
         relative to, ``include`` lines are not followed."""
         self.main = shown
-        lines = _physical_lines(text)
-        self._sources.append(_Source(shown, lines, None, 0, None, not self.parent_view))
+        lines, numbers = _physical_lines(text)
+        source = _Source(shown, lines, None, 0, None, not self.parent_view, numbers=numbers)
+        self.diverged = self.diverged or numbers is not None
+        self._sources.append(source)
         self._run()
 
     def _run(self) -> None:
@@ -277,16 +292,20 @@ class Reader(Preprocessor):
         self.seen.add(identity)
         text = raw.decode("utf-8", errors="surrogateescape")
         base = os.path.dirname(real)
+        lines, numbers = _physical_lines(text)
+        # the parent numbers the pieces of a cut line otherwise (_Source.line_number)
+        self.diverged = self.diverged or numbers is not None
         self._sources.append(
             _Source(
                 shown,
-                _physical_lines(text),
+                lines,
                 base,
                 nesting,
                 identity,
                 self._copy_next,
                 unterminated=bool(text) and not text.endswith("\n"),
                 saved_check=self._include_check,
+                numbers=numbers,
             )
         )
 
@@ -361,6 +380,10 @@ class Reader(Preprocessor):
 
             # What keepalived's parent reads in the file, and writes to its copy (it prints
             # an unterminated quote with the line's trailing blanks).
+            if source.numbers is not None and source.copy:
+                source.lag = 0  # the copy's numbering of this line: see _Source.lag
+                written, _ = decomment(physical, lambda kind, message: None, untrimmed=True)
+                source.lag = int(len(written.encode("utf-8", "surrogateescape")) >= _PIECE)
             text, columns = decomment(physical, report, untrimmed=True)
             literal = is_include(text)
             if source.copy and not literal and ("\\" in text or '"' in text):
@@ -587,13 +610,40 @@ def _escapes_a_comment(text: str) -> bool:
     return False
 
 
-def _physical_lines(text: str) -> list[str]:
-    """The lines of a file (NUL characters dropped); a final newline ends the last line,
-    it does not start an empty one (which would end a multiline definition)."""
-    lines = text.replace("\x00", "").split("\n")
+def _physical_lines(text: str) -> tuple[list[str], list[int] | None]:
+    """The lines of a file (NUL characters dropped) as keepalived reads them; a final
+    newline ends the last line, it does not start an empty one (which would end a
+    multiline definition).
+
+    keepalived reads with fgets() into a buffer of MAXBUF (1024) bytes: a line of more than
+    1022 bytes comes in pieces of 1023 bytes, the last one with the newline, and each piece
+    is a line of its own (decommented, parsed, written to the copy as one line). Its parent
+    counts a line when it reads a newline, so a piece without one has the number of the line
+    before. Returns the pieces and, when a line was cut, the parent's number for each.
+    """
+    lines = text.split("\n")
     if len(lines) > 1 and not lines[-1]:
         lines.pop()
-    return lines
+    last = len(lines) - 1
+    if not any(
+        len(line) * 4 >= _PIECE and len(line.encode("utf-8", "surrogateescape")) >= _PIECE
+        for line in lines
+    ):
+        return [line.replace("\x00", "") for line in lines], None
+    pieces: list[str] = []
+    numbers: list[int] = []
+    for i, line in enumerate(lines):
+        raw = line.encode("utf-8", "surrogateescape")
+        if i < last or text.endswith("\n"):
+            raw += b"\n"
+        for at in range(0, max(len(raw), 1), _PIECE):
+            piece = raw[at : at + _PIECE]
+            ends = piece.endswith(b"\n")
+            pieces.append(
+                piece.rstrip(b"\n").decode("utf-8", "surrogateescape").replace("\x00", "")
+            )
+            numbers.append(i + 1 if ends else i)
+    return pieces, numbers
 
 
 def _is_include_at(text: str, off: int) -> bool:

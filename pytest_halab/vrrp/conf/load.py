@@ -82,7 +82,7 @@ def load_config(
         if not found or reader.include_failed:  # an include's check failed: nothing parsed
             return KeepalivedConfig(), diags.items
         if not alone:
-            reader, views = _process_views(name, config_id, seed, diags)
+            reader, views = _process_views(name, config_id, seed, diags, (reader, trial))
     except (OSError, ValueError) as exc:
         diags.add(name, 0, "file_not_found", f"Unable to read configuration file {name} ({exc})")
         return KeepalivedConfig(), diags.items
@@ -118,23 +118,34 @@ def load_config(
 
 
 def _process_views(
-    name: str, config_id: str | None, seed: int, diags: Diagnostics
+    name: str,
+    config_id: str | None,
+    seed: int,
+    diags: Diagnostics,
+    first: tuple[Reader, Diagnostics],
 ) -> tuple[Reader, tuple[list[Line], list[list[Line]]]]:
     """The configuration read as each of keepalived's processes reads it, when they differ
     (see `Reader`): the parent reads the files, then the checker, VRRP and BFD processes
     read the copy the parent wrote, each starting with the ~SEQ count the previous one
-    left. Returns the VRRP process's reader and the (parent, [checker, BFD]) lines."""
+    left. `first` is the read made first (as a process reading the copy, from a count of
+    0) and what it said: the checker's, unless the parent's read changes its count.
+    Returns the VRRP process's reader and the (parent, [checker, BFD]) lines."""
     readers = []
     seq_count = 0
     for parent_view in (True, False, False, False):
-        view = Reader(
-            diags,
-            config_id=config_id,
-            rng=random.Random(seed),
-            parent_view=parent_view,
-            seq_count=seq_count,
-        )
-        view.read_main(name)
+        if not parent_view and len(readers) == 1 and seq_count == 0:
+            view, said = first
+            for d in said.items:
+                diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
+        else:
+            view = Reader(
+                diags,
+                config_id=config_id,
+                rng=random.Random(seed),
+                parent_view=parent_view,
+                seq_count=seq_count,
+            )
+            view.read_main(name)
         seq_count -= view.failed_lists
         readers.append(view)
     parent, checker, vrrp, bfd = readers
