@@ -130,7 +130,7 @@ def _process_views(
     left. `first` is the read made first (as a process reading the copy, from a count of
     0) and what it said: the checker's, unless the parent's read changes its count.
     Returns the VRRP process's reader and the (parent, [checker, BFD]) lines."""
-    readers = []
+    readers: list[Reader] = []
     seq_count = 0
     for parent_view in (True, False, False, False):
         if not parent_view and len(readers) == 1 and seq_count == 0:
