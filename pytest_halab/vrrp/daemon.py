@@ -340,7 +340,7 @@ class Daemon(Reloading, Receiving):
                 if self.checker_pid is not None:
                     with contextlib.suppress(OSError):
                         os.kill(self.checker_pid, signal.SIGHUP)
-                self.reload()
+                self.reload_in_background()
             elif signum == signal.SIGUSR1:
                 self.dump_data()
             elif signum == signal.SIGUSR2:

@@ -1167,6 +1167,38 @@ def test_reload_with_a_new_priority_keeps_the_master_and_its_vips(
     assert d.events.counts["state_change"] == 2  # INIT -> BACKUP -> MASTER, nothing since
 
 
+def test_a_sighup_reads_the_new_file_while_the_master_goes_on_advertising(
+    fake_daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGHUP's read runs beside the loop: a read that takes 0.6 s (a loaded host; advert_int
+    0.1, Master_Down_Interval 0.36 s) does not stop the master's adverts, and the new file
+    is applied once read. A second SIGHUP meanwhile reads the file again after it."""
+    d, _kernel = _running_master(fake_daemon)
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    real_load = daemon.load_config
+    reads: list[float] = []
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        reads.append(time.monotonic())
+        time.sleep(0.6)
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daemon, "load_config", slow_load)
+    Path(d.config_path).write_text(CONF.replace("priority 150", "priority 160"))
+    sent_before = len(inst.sock.sent)
+    d.reload_in_background()
+    d.reload_in_background()  # the second SIGHUP, during the read
+    assert inst.machine.effective_priority == 150  # nothing applied yet
+    _drive(d.loop, lambda: len(reads) == 1 and len(inst.sock.sent) >= sent_before + 4, 2)
+    assert d.events.counts["config_reload"] == 0  # still reading: adverts went out meanwhile
+    _drive(d.loop, lambda: d.events.counts["config_reload"] == 2, timeout=5)
+    assert len(reads) == 2 and reads[1] - reads[0] >= 0.6
+    assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
+    assert inst.machine.effective_priority == 160
+    assert d.events.counts["vip_removed"] == 0
+
+
 def test_reload_to_priority_255_restarts_the_instance(fake_daemon: FakeDaemon) -> None:
     """Becoming the address owner is a change of role: the instance is rebuilt."""
     d, kernel = fake_daemon(CONF)

@@ -4,6 +4,7 @@ the readers every block shares (a parameter, a value block, a block kept as data
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -79,8 +80,12 @@ class ParseContext:
         self.in_global_defs = False
         self.skip_requested = False
         self.skip_reads_block = True
-        self.num = Numbers(self.report)
-        self.num_each = Numbers(self.say)  # numbers whose complaints may repeat
+        # The readers report through a weak reference: a context holding itself would be
+        # freed only by the cycle collector (halab-vrrpd keeps it out of a reload's read).
+        me = weakref.proxy(self)
+        self.num = Numbers(lambda kind, message: me.report(kind, message))
+        # numbers whose complaints may repeat
+        self.num_each = Numbers(lambda kind, message: me.say(kind, message))
         # routing names (/etc/iproute2), and the preference keepalived gives the next rule
         # without one, per address family (RULE_START_PRIORITY, counting down)
         self.rt = RtTables(iproute2_dir)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,7 +135,9 @@ class _Definition:
     name: str
     value: str
     multiline: bool = False
-    fn: Callable[[str | None], str] | None = None
+    # the name of the reader's method that computes it (a name, not the bound method: a
+    # reader holding itself would be freed only by the cycle collector)
+    fn: str | None = None
     max_params: int = 0
 
 
@@ -190,13 +191,16 @@ class Preprocessor:
     # -- the predefined parameters (keepalived's set_std_definitions)
     def _add_predefined(self) -> None:
         for name, value, fn, max_params in (
-            ("_PWD", "", self._pwd, 0),
-            ("_INSTANCE", "", lambda _params: self.config_id, 0),
-            ("_RANDOM", "", self._random, 2),
+            ("_PWD", "", "_pwd", 0),
+            ("_INSTANCE", "", "_instance", 0),
+            ("_RANDOM", "", "_random", 2),
             ("_HASH", "#", None, 0),
             ("_BANG", "!", None, 0),
         ):
             self._defs[name] = _Definition(name, value, fn=fn, max_params=max_params)
+
+    def _instance(self, _params: str | None) -> str:
+        return self.config_id
 
     def _pwd(self, _params: str | None) -> str:
         """The directory keepalived is in: that of the file being read (it changes to the
@@ -423,7 +427,7 @@ class Preprocessor:
                     self._multiline_stack.append((multiline, self._multiline_seq_depth))
                 self._multiline_seq_depth = self._seq_count
             if definition.fn is not None:
-                definition.value = definition.fn(params)
+                definition.value = getattr(self, definition.fn)(params)
             value = definition.value
             if definition.multiline:
                 newline = value.find("\n")
