@@ -77,7 +77,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run the checker half only (virtual servers: health checks, kernel pools)",
     )
-    parser.add_argument("-r", "--vrrp_pid", default=None, help="accepted, no effect")
+    parser.add_argument(
+        "-r",
+        "--vrrp_pid",
+        default=None,
+        help="the VRRP process's pid file (the -p file is the parent's)",
+    )
     parser.add_argument(
         "-i",
         "--config-id",
@@ -232,27 +237,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check:
         return _run_checker(args)
-    # imported before the fork and the pid file, so that a signalled daemon is one whose
-    # code is loaded
-    from pytest_halab.vrrp.daemon import Daemon
+    from pytest_halab.vrrp.parent import Parent
     from pytest_halab.vrrp.status import REQUEST_SIGNALS
 
     # Paths are the caller's: resolve them before a daemon changes directory to /.
     conf = os.path.abspath(args.use_file)
     pid_file = os.path.abspath(args.pid) if args.pid else None
-    event_log = os.path.abspath(args.event_log) if args.event_log else None
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
     # From the pid file on, a caller may signal us (the lab asks for the JSON dump as soon
-    # as it sees the pid): hold back the requests whose default action would kill a daemon
-    # still loading its config; they are delivered once the daemon handles them
-    # (Daemon.start). SIGTERM/SIGINT stay as they are: a stop during start-up stops it.
+    # as it sees the pid): the parent takes the requests with sigwaitinfo and hands them on;
+    # the VRRP process keeps them pending until its daemon handles them (Daemon.start).
+    # SIGTERM/SIGINT stay as they are until the parent waits: a stop during start-up stops.
     signal.pthread_sigmask(signal.SIG_BLOCK, REQUEST_SIGNALS)
     ready_fd = None if args.dont_fork else _daemonize()
-    _setup_logging(args)
+    _setup_logging(args, ident="Keepalived")
     try:
-        events = EventLog(event_log)
+        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
         if pid_file:
             with open(pid_file, "w", encoding="ascii") as fh:
                 fh.write(f"{os.getpid()}\n")
@@ -261,12 +263,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         _daemon_ready(ready_fd, False)
         return 1
     log.info("Starting %s", VERSION)
+
+    def vrrp_process(ready: int | None) -> int:
+        events.close()  # the parent's; the VRRP process writes through its own
+        _setup_logging(args)
+        return _run_vrrp(args, conf, ready)
+
+    try:
+        return Parent(vrrp_process, REQUEST_SIGNALS, events).run(ready_fd)
+    finally:
+        log.info("Stopped %s", VERSION)
+        events.close()
+        if pid_file:
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
+
+
+def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
+    """The VRRP process (the parent's child): load the configuration, start the daemon (and
+    the checker child when the file has virtual servers), run until stopped."""
+    from pytest_halab.vrrp.daemon import Daemon
+
+    vrrp_pid_file = os.path.abspath(args.vrrp_pid) if args.vrrp_pid else None
+    try:
+        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
+        if vrrp_pid_file:
+            with open(vrrp_pid_file, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        _daemon_ready(ready_fd, False)
+        return 1
     daemon = Daemon(conf, event_log=events, log_detail=args.log_detail, config_id=args.config_id)
     checker = None
     try:
-        if not daemon.load():
+        status = daemon.load()
+        if status:
             _daemon_ready(ready_fd, False)
-            return 1
+            return status
         events.emit("daemon_start", None, pid=os.getpid(), config=conf)
         if not args.vrrp and daemon.config.virtual_servers:
             # both halves, as keepalived without -P/-C: the checker is a child process
@@ -284,9 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             checker.terminate()
             with contextlib.suppress(Exception):
                 checker.wait(5)
-        if pid_file:
+        if vrrp_pid_file:
             with contextlib.suppress(OSError):
-                os.unlink(pid_file)
+                os.unlink(vrrp_pid_file)
 
 
 def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:

@@ -190,17 +190,18 @@ class Daemon(Reloading, Receiving):
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def load(self) -> bool:
-        """Read the configuration; log its diagnostics. False if nothing can run, or if
-        keepalived's VRRP process would stop on it (`KeepalivedConfig.runs`)."""
+    def load(self) -> int:
+        """Read the configuration; log its diagnostics. Returns 0 when it runs, else
+        keepalived's exit status for it: 1 (fatal) when nothing can be read, 2 (config)
+        when keepalived's VRRP process would stop on it (`KeepalivedConfig.runs`); the
+        parent process says so (parent.py)."""
         cfg = self._read_config()
         if cfg is None:
-            return False
+            return 1
         if not cfg.runs:
-            log.error("VRRP process exited with permanent error CONFIG. Terminating")
-            return False
+            return 2
         self._configure(cfg)
-        return True
+        return 0
 
     def _read_config(self) -> KeepalivedConfig | None:
         """Parse the configuration file and log its diagnostics; None if it cannot run."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
@@ -319,7 +320,7 @@ def test_systemctl_start_stop_and_restart_in_a_row_keep_one_engine(
     a reload of the stopped unit fails as systemd's does. The lab is restored after."""
     lb1 = mb.node("lb1")
     comm = "keepalived" if engine == "keepalived" else "halab-vrrpd"
-    per_engine = 2 if engine == "keepalived" else 1
+    per_engine = 2  # the parent and its VRRP child, for both engines
     hal_scenario(mb)  # restores the lab (engines, VIPs) at the end
 
     def engines() -> int:
@@ -362,3 +363,67 @@ def test_an_engine_on_its_way_counts_as_running_until_its_starter_dies(
         assert not eng.running(lb1)
     finally:
         lb1.exec(f"mv {GO_FILE}.aside {GO_FILE}")
+
+
+def _pid_of(node: Node, path: str) -> int | None:
+    res = node.exec(f'p=$(cat {path}) && kill -0 "$p" && echo "$p"')
+    return int(res.output.strip()) if res.ok and res.output.strip().isdigit() else None
+
+
+def test_a_kill_9_of_the_main_pid_still_takes_the_vip_down_cleanly(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """`kill -9 $(cat /var/run/keepalived.pid)`: the main process dies, and its VRRP child,
+    told by the kernel (PR_SET_PDEATHSIG), leaves MASTER as on a stop: a priority-0 advert,
+    the VIP removed. lb2 takes over within a second, and at no time do both hold it. The lab
+    is restored after."""
+    hal = hal_scenario(mb)
+    lb1 = mb.node("lb1")
+    main = _pid_of(lb1, "/var/run/keepalived.pid")
+    child = _pid_of(lb1, "/run/vrrp.pid")
+    assert main is not None and child is not None and main != child
+    assert lb1.exec(f"cat /proc/{child}/status | grep -q '^PPid:[[:space:]]*{main}$'").ok
+    t0 = time.time()
+    assert lb1.exec(f"kill -9 {main}").ok
+    hal.wait_holders({"VI_1": ["lb2"]}, timeout=5)
+    waits.until("lb1's VRRP child to end", lambda: _pid_of(lb1, "/run/vrrp.pid") is None, 10)
+    tl = hal.timeline()
+    zero = tl.first(
+        lambda e: e.kind == "advert" and e.get("src") == str(lb1.ip) and e.get("priority") == 0,
+        after=t0,
+    )
+    assert zero is not None, "no priority-0 advert from lb1\n" + tl.format_around(t0, 0.5, 3)
+    moved = became_master(tl, "lb2", t0)
+    # lb2 answers the priority 0 after Skew_Time (0.61 s at priority 100), not 3.6 s
+    assert elapsed(t0, moved.ts) < 2.0, tl.format_around(t0, 0.5, 4)
+    assert mb.vip_holders()["VI_1"] == ["lb2"]
+    print(f"\n[{engine}] kill -9 main: lb2 MASTER after {elapsed(t0, moved.ts) * 1000:.0f} ms")
+
+
+def test_a_killed_vrrp_child_is_respawned_by_the_main_process(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """`kill -9 $(cat /run/vrrp.pid)`: the main process starts a new VRRP child at once
+    ("VRRP child process(N) died: Respawning"). The new child starts as BACKUP and waits
+    its Master_Down_Interval before anything, so lb2, which heard lb1's last advert before
+    the kill, takes over first; the new lb1 then preempts it (priority 150): keepalived's
+    own sequence, which halab-vrrpd follows."""
+    hal = hal_scenario(mb)
+    lb1 = mb.node("lb1")
+    main = _pid_of(lb1, "/var/run/keepalived.pid")
+    child = _pid_of(lb1, "/run/vrrp.pid")
+    assert main is not None and child is not None
+    t0 = time.time()
+    assert lb1.exec(f"kill -9 {child}").ok
+    waits.until(
+        "a new VRRP child",
+        lambda: (lambda p: p is not None and p != child)(_pid_of(lb1, "/run/vrrp.pid")),
+        10,
+    )
+    assert _pid_of(lb1, "/var/run/keepalived.pid") == main
+    log = lb1.exec("cat /var/log/halab/vrrp.log", check=True).output
+    assert f"VRRP child process({child}) died: Respawning" in log
+    hal.wait_holders({"VI_1": ["lb1"]}, timeout=20)
+    waits.until("lb2 back to BACKUP", lambda: len(states(hal.timeline(), "lb2", t0)) >= 2, 10)
+    assert states(hal.timeline(), "lb2", t0) == [("BACKUP", "MASTER"), ("MASTER", "BACKUP")]
+    assert states(hal.timeline(), "lb1", t0)[-1] == ("BACKUP", "MASTER")

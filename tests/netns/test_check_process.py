@@ -75,8 +75,11 @@ def wait(what: str, check: object, timeout: float = 15.0) -> object:
 
 
 def children(pid: int) -> list[tuple[int, str]]:
+    """The processes below `pid`: its children and theirs (halab-vrrpd's main process
+    runs the VRRP process, which runs the checker)."""
     out = sh("ps", "-o", "pid=,comm=", "--ppid", str(pid), check=False).stdout
-    return [(int(p), c) for p, c in (line.split(None, 1) for line in out.splitlines() if line)]
+    kids = [(int(p), c) for p, c in (line.split(None, 1) for line in out.splitlines() if line)]
+    return kids + [k for p, _ in kids for k in children(p)]
 
 
 def test_both_halves_the_checker_is_a_child_that_dies_with_its_parent(
@@ -92,7 +95,7 @@ def test_both_halves_the_checker_is_a_child_that_dies_with_its_parent(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        # `ip netns exec` execs the interpreter: the daemon is `daemon.pid` itself
+        # `ip netns exec` execs the interpreter: the daemon's main process is `daemon.pid`
         kids = wait("the checker child", lambda: [k for k in children(daemon.pid)
                                                   if k[1] == "halab-checker"])  # fmt: skip
         assert isinstance(kids, list) and len(kids) == 1

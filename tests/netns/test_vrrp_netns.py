@@ -826,11 +826,9 @@ SCHED_GLOBALS = """global_defs {
 
 
 def _vrrp_pid(engine: Engine) -> int:
-    """The process that runs VRRP: halab-vrrpd itself, keepalived's VRRP child."""
-    if engine.kind == "halab":
-        return engine.pid
+    """The process that runs VRRP: the main process's child, with both engines."""
     children = _run("pgrep", "-P", str(engine.pid), check=False).stdout.split()
-    assert children, "keepalived has no VRRP child"
+    assert children, f"{engine.kind} has no VRRP child"
     return int(children[0])
 
 
@@ -1355,11 +1353,13 @@ def bench_steady_state(seconds: float) -> dict[str, float]:
         wait_for(high.has_vip, 15, "a master")
         backup = low.start("halab", vrrp_conf(priority=100, version=2, advert=1.0))
         time.sleep(2)
-        before = {e.kind + r: _proc_cpu_rss(e.pid) for e, r in ((master, "m"), (backup, "b"))}
+        # the VRRP processes (the main processes only wait for signals)
+        pids = {"master": _vrrp_pid(master), "backup": _vrrp_pid(backup)}
+        before = {role: _proc_cpu_rss(pid) for role, pid in pids.items()}
         time.sleep(seconds)
-        for engine, role in ((master, "master"), (backup, "backup")):
-            cpu0, _ = before[engine.kind + role[0]]
-            cpu1, rss = _proc_cpu_rss(engine.pid)
+        for role, pid in pids.items():
+            cpu0, _ = before[role]
+            cpu1, rss = _proc_cpu_rss(pid)
             result[f"{role}_cpu_percent"] = 100 * (cpu1 - cpu0) / seconds
             result[f"{role}_rss_kb"] = rss
     return result

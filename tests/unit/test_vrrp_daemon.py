@@ -712,7 +712,7 @@ def fake_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
             garp=_FakeGarp(),  # type: ignore[arg-type]
         )
         made.append(the_daemon)
-        assert the_daemon.load()
+        assert the_daemon.load() == 0
         return the_daemon, kernel
 
     yield make
