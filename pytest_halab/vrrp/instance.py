@@ -287,6 +287,7 @@ def _identity(cfg: VrrpInstance) -> dict[str, Any]:
     data["vips"] = [(v.address, v.prefixlen, v.dev, v.label, v.brd, v.scope) for v in cfg.vips]
     data["track_interfaces"] = [(t.name, t.weight, t.reverse) for t in cfg.track_interfaces]
     data["track_scripts"] = [(t.name, t.weight, t.reverse) for t in cfg.track_scripts]
+    data["track_bfds"] = [(t.name, t.weight, t.reverse) for t in cfg.track_bfds]
     data.pop("excluded_vips", None)
     return data
 
@@ -298,6 +299,7 @@ def machine_identity(cfg: VrrpInstance) -> dict[str, Any]:
         "vips",
         "track_interfaces",
         "track_scripts",
+        "track_bfds",  # no BFD runs: without effect
         *INSTANCE_NOTIFY_KEYWORDS,
         "smtp_alert",
         "sync_group",

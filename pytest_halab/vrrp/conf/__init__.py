@@ -26,13 +26,16 @@ Deliberate differences from keepalived 2.2.7 (see the tests for the observed beh
   ``notify_master "/x.sh" nobody``): it takes itself for an orphaned child. Here such a
   configuration is checked to the end, as the running keepalived checks it (its log then
   has the SECURITY VIOLATION line that ``-t`` never reaches).
+- ``keepalived -t`` 2.2.7 dies of a NULL pointer (SIGSEGV) on a ``bfd_instance`` without
+  a name or a ``neighbor_ip`` without a value; here they miss their parameter (exit 2).
 
 The package, one concept per module: `diagnostics` (messages, exit status), `model`,
 `lexer` (comments, words, braces, includes), `values` (numbers, flags, addresses),
 `keywords` (keyword tables), `rttables` (iproute2 names of tables, protocols, scopes...),
 `context` (the state of one parse), one parser per block (`global_defs`, `vrrp_script`,
 `vrrp_instance`, `vrrp_sync_group`, `virtual_server`, `static` for static_ipaddress,
-static_routes, static_rules and track_group) and the lines they share: `notify` (notify-type
+static_routes, static_rules and track_group, `bfd` for bfd_instance and the track_bfd blocks
+that name one) and the lines they share: `notify` (notify-type
 scripts), `addresses`, `routes` and `rules` (an address, route or rule line), the
 dispatching core `parser`, `scripts` (script users and checks on this host), `validate`,
 `load` (`load_config`), and `edit` (changes to a configuration's text).
@@ -44,6 +47,7 @@ from .diagnostics import FATAL_STATUSES, Diagnostic, Severity, config_test_exit_
 from .edit import set_instance_priority
 from .load import load_config
 from .model import (
+    BfdInstance,
     ConfigItem,
     Encap,
     GlobalDefs,
@@ -54,6 +58,7 @@ from .model import (
     Route,
     Rule,
     SyncGroup,
+    TrackBfd,
     TrackGroup,
     TrackInterface,
     TrackScript,
@@ -65,6 +70,7 @@ from .model import (
 
 __all__ = [
     "FATAL_STATUSES",
+    "BfdInstance",
     "ConfigItem",
     "Diagnostic",
     "Encap",
@@ -77,6 +83,7 @@ __all__ = [
     "Rule",
     "Severity",
     "SyncGroup",
+    "TrackBfd",
     "TrackGroup",
     "TrackInterface",
     "TrackScript",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostics
 from .lexer import Line
@@ -21,6 +22,9 @@ from .model import (
 )
 from .rttables import IPROUTE2_DIR, RtTables
 from .values import Numbers
+
+if TYPE_CHECKING:
+    from .bfd import BfdViews
 
 __all__ = [
     "Close",
@@ -97,6 +101,8 @@ class ParseContext:
         self.group: SyncGroup | None = None
         self.group_has_list = False
         self.track_group: TrackGroup | None = None
+        # what keepalived's processes read of bfd_instance blocks (bfd.py)
+        self.bfd: BfdViews | None = None
         # interfaces named while dynamic_interfaces is set that do not exist (keepalived
         # creates a placeholder for each: a later lookup finds it)
         self.dynamic_interfaces: set[str] = set()

@@ -190,7 +190,7 @@ INSTANCE_BOOLS = (
     "lower_prio_no_advert",
     "notify_priority_changes",
 )
-INSTANCE_BLOCKS = ("track_file", "track_process", "track_bfd")
+INSTANCE_BLOCKS = ("track_file", "track_process")
 
 # top-level blocks kept as data, and top-level keywords ignored
 TOP_GENERIC_BLOCKS = [
@@ -202,7 +202,6 @@ TOP_GENERIC_BLOCKS = [
     "interface_up_down_delays",
     "SSL",
     "virtual_server_group",
-    "bfd_instance",
 ]
 
 TOP_IGNORED = (
@@ -228,7 +227,7 @@ GLOBAL_SCRIPTS = {
 
 # virtual_server: the keywords of its blocks (checked, kept as data). A checker has the
 # connection keywords (not MISC_CHECK), the common ones (neither FILE_CHECK nor BFD_CHECK)
-# and its own.
+# and its own (BFD_CHECK: only name and alpha, check_bfd.c).
 CHECK_CONNECTION = [
     "connect_ip",
     "connect_port",
@@ -277,7 +276,7 @@ CHECKERS: dict[str, tuple[str, ...]] = {
     ),
     "PING_CHECK": (*_CONNECTED,),
     "FILE_CHECK": ("track_file", "weight"),
-    "BFD_CHECK": ("weight",),
+    "BFD_CHECK": ("name", "alpha"),
 }
 URL_KEYWORDS = [
     "path",

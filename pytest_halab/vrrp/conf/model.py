@@ -14,6 +14,7 @@ __all__ = [
     "TIMER_HZ",
     "VRRP_PRIO_DFL",
     "VRRP_PRIO_OWNER",
+    "BfdInstance",
     "ConfigItem",
     "Encap",
     "GlobalDefs",
@@ -25,6 +26,7 @@ __all__ = [
     "Route",
     "Rule",
     "SyncGroup",
+    "TrackBfd",
     "TrackGroup",
     "TrackInterface",
     "TrackScript",
@@ -226,6 +228,30 @@ class TrackScript:
     line: int = 0
 
 
+@dataclass
+class BfdInstance:
+    """A ``bfd_instance`` as keepalived's VRRP process keeps it (vrrp_tracked_bfd_t): the
+    name a ``track_bfd`` entry refers to, and the weight its entries default to. The
+    session's own settings are only checked (halab-vrrpd runs no BFD)."""
+
+    name: str
+    weight: int = 0
+    weight_reverse: bool = False
+    line: int = 0
+    file: str = ""
+
+
+@dataclass
+class TrackBfd:
+    """A ``track_bfd`` entry of an instance or sync group, with its effective weight.
+    halab-vrrpd runs no BFD session: a tracked BFD changes neither priority nor state."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    line: int = 0
+
+
 # The notify-type keywords of a vrrp_instance (a vrrp_sync_group has the first five).
 INSTANCE_NOTIFY_KEYWORDS = (
     "notify_master",
@@ -322,6 +348,7 @@ class VrrpInstance:
     mcast_src_ip: str | None = None
     track_interfaces: list[TrackInterface] = field(default_factory=list)
     track_scripts: list[TrackScript] = field(default_factory=list)
+    track_bfds: list[TrackBfd] = field(default_factory=list)  # checked, without effect
     notify_master: NotifyScript | None = None
     notify_backup: NotifyScript | None = None
     notify_fault: NotifyScript | None = None
@@ -370,6 +397,7 @@ class SyncGroup:
     tracking_weight: bool = False
     track_interfaces: list[str] = field(default_factory=list)
     track_scripts: list[str] = field(default_factory=list)
+    track_bfds: list[TrackBfd] = field(default_factory=list)  # checked, without effect
     line: int = 0
     file: str = ""
 
@@ -493,6 +521,8 @@ class KeepalivedConfig:
     static_routes: list[Route] = field(default_factory=list)
     static_rules: list[Rule] = field(default_factory=list)
     track_groups: dict[str, TrackGroup] = field(default_factory=dict)
+    # the bfd_instance names keepalived's VRRP process keeps, for track_bfd
+    bfd_instances: dict[str, BfdInstance] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     # False when keepalived's VRRP process would stop at start-up on this configuration
     # (vrrp_complete_init fails: an instance without virtual_router_id, ...), although

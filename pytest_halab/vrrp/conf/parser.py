@@ -2,7 +2,7 @@
 dispatches each keyword of a block to its handler and each nested block to its table.
 
 The blocks themselves are parsed by their own modules (global_defs, vrrp_script,
-vrrp_instance, vrrp_sync_group, virtual_server, static), every handler taking the
+vrrp_instance, vrrp_sync_group, virtual_server, static, bfd), every handler taking the
 `ParseContext`.
 """
 
@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import global_defs, static, virtual_server, vrrp_instance, vrrp_script, vrrp_sync_group
+from . import (
+    bfd,
+    global_defs,
+    static,
+    virtual_server,
+    vrrp_instance,
+    vrrp_script,
+    vrrp_sync_group,
+)
 from .context import Kw, ParseContext, ignore, ignore_block
 from .keywords import TOP_GENERIC_BLOCKS, TOP_IGNORED
 from .lexer import Line
@@ -29,6 +37,7 @@ def _top_table() -> dict[str, Kw]:
         "static_routes": static.ROUTES,
         "static_rules": static.RULES,
         "track_group": static.TRACK_GROUP,
+        "bfd_instance": bfd.KEYWORD,
     }
     for name in TOP_GENERIC_BLOCKS:
         top[name] = Kw(ignore_block)
@@ -67,11 +76,13 @@ def parse(
     has the lines of the VRRP process, `parent_lines` those of the parent process, which
     parses global_defs (first, as keepalived does), and `other_lines` those of the
     checker and BFD processes; the top-level complaints of all but the VRRP process come
-    from their own lines."""
+    from their own lines. keepalived's BFD process reads last: what it says of the
+    bfd_instance blocks comes after the rest (see `bfd.finish`)."""
     if parent_lines is None:
         skim(ctx)
         ctx.pos = 0
         process(ctx, TOP, 0, False)
+        bfd.finish(ctx)
         return
     lines = ctx.lines
     try:
@@ -85,6 +96,7 @@ def parse(
         ctx.lines = lines
     ctx.pos = 0
     process(ctx, _CHILD_TOP, 0, False)
+    bfd.finish(ctx)
 
 
 def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool) -> bool:

@@ -17,6 +17,7 @@ from .model import (
     ParseNotes,
     Route,
     Rule,
+    TrackBfd,
     TrackInterface,
     TrackScript,
     VirtualIp,
@@ -127,6 +128,7 @@ class _Validator:
                 return False
         self._duplicate_vrids()
         self._track_groups()
+        self._sync_group_tracking()
         return True
 
     def _derive(self, inst: VrrpInstance) -> None:
@@ -574,6 +576,17 @@ class _Validator:
                 continue
             kept_sc.append(tsc)
         inst.track_scripts = kept_sc
+        kept_bfd: list[TrackBfd] = []
+        for tbfd in inst.track_bfds:
+            if tbfd.weight:
+                why_bfd = "SYNC group" if in_sync else "address_owner"
+                say(
+                    f"({inst.name}) ignoring tracked bfd {tbfd.name} with weight {tbfd.weight}"
+                    f" due to {why_bfd}"
+                )
+                continue
+            kept_bfd.append(tbfd)
+        inst.track_bfds = kept_bfd
 
     def _track_groups(self) -> None:
         """keepalived's static_track_group_init(): each track_group keeps the instances
@@ -634,6 +647,29 @@ class _Validator:
                     f"Static {what} has both track_group and no_track set - not tracking",
                 )
                 item.track_group = None
+
+    def _sync_group_tracking(self) -> None:
+        """keepalived's sync_group_tracking_init(), for the tracked BFDs of sync groups:
+        with an address owner among the members, a BFD's weight is cleared. (keepalived
+        clears a tracked script's weight there too: not checked here.)"""
+        cfg = self.cfg
+        for grp in cfg.sync_groups.values():
+            if not any(
+                cfg.instances[m].priority == VRRP_PRIO_OWNER
+                for m in grp.members
+                if m in cfg.instances
+            ):
+                continue
+            for tbfd in grp.track_bfds:
+                if tbfd.weight:
+                    self.report(
+                        grp.file,
+                        grp.line,
+                        "general",
+                        f"({grp.name}) Cannot have weighted track bfd '{tbfd.name}' with member"
+                        f" having priority {VRRP_PRIO_OWNER} - setting weight 0",
+                    )
+                    tbfd.weight = 0
 
     def _duplicate_vrids(self) -> None:
         insts = list(self.cfg.instances.values())

@@ -10,6 +10,7 @@ import socket
 import string
 from collections.abc import Callable
 
+from .bfd import BFD_INAME_MAX, checker_knows
 from .context import Kw, ParseContext
 from .keywords import VS_TABLE, KeywordTree
 from .lexer import Line, split_quoted_escaped
@@ -44,6 +45,11 @@ class _State:
         self.misc_user_set = False
         self.misc_dropped = False
         self.dns_name_set = False
+        # a BFD_CHECK being read (keepalived's new_checker), the BFD it names, and those
+        # the real server's BFD_CHECKs already name
+        self.bfd_check = False
+        self.bfd_name: str | None = None
+        self.rs_bfds: list[str] = []
 
 
 def sockaddr(ctx: ParseContext, ip: str, port: str | None) -> tuple[str, int, int] | None:
@@ -124,6 +130,8 @@ def _scope_of(scope: str, word: str) -> str:
         return word
     if word == "DNS_CHECK":
         return "dns"
+    if word == "BFD_CHECK":
+        return "bfd"
     if word == "SMTP_CHECK":
         return "smtp"
     if word.isupper() or word.endswith("_GET"):
@@ -294,6 +302,7 @@ def _real_server(ctx: ParseContext, line: Line, st: _State) -> None:
     addr = sockaddr(ctx, ip, port)
     rs = RealServer(ip, port, [], line.line, line.file)
     st.rs = rs
+    st.rs_bfds = []
     if addr is None:
         ctx.report("general", f"Invalid real server ip address/port {ip}/{port} - skipping")
         return
@@ -537,6 +546,64 @@ def _dns_name(ctx: ParseContext, line: Line, st: _State) -> None:
     st.dns_name_set = True
 
 
+def _bfd_check(ctx: ParseContext, line: Line, st: _State) -> None:
+    """check_bfd.c's BFD_CHECK: queued unless its real server was refused (keepalived
+    skips such a server's block)."""
+    st.bfd_check = st.rs is not None and st.rs.ip is not None
+    st.bfd_name = None
+
+
+def _rs_trio(st: _State) -> str:
+    """keepalived's FMT_RS: the real server, with its virtual server's protocol so far."""
+    rs = st.rs
+    assert rs is not None
+    return trio(rs.ip, rs.family, st.vs.protocol, rs.port_num)
+
+
+def _bfd_name(ctx: ParseContext, line: Line, st: _State) -> None:
+    """bfd_name_handler(): ``name NAME``, a bfd_instance the checker kept before; an error
+    drops the checker (its later keywords are not read)."""
+    if not st.bfd_check:
+        return
+    words = line.words
+    name = words[1] if len(words) > 1 else ""
+    if len(words) != 2:
+        problem = "No or too many names specified - skipping checker"
+    elif not checker_knows(ctx, name):
+        problem = f"BFD {name} not configured"
+    elif st.bfd_name is not None:
+        problem = f"BFD {name} already specified as {st.bfd_name}"
+    elif len(name.encode("utf-8", "surrogateescape")) >= BFD_INAME_MAX:
+        problem = f"BFD name {name} too long"
+    elif name in st.rs_bfds:
+        problem = f"RS already monitoring {name}"
+    else:
+        st.bfd_name = name
+        return
+    ctx.report("general", f"({_rs_trio(st)}) BFD_CHECK - {problem}")
+    st.bfd_check = False
+
+
+def _bfd_alpha(ctx: ParseContext, line: Line, st: _State) -> None:
+    if st.bfd_check:
+        _rs_bool("alpha")(ctx, line, st)
+
+
+def _bfd_end(ctx: ParseContext, line: Line, st: _State) -> None:
+    """bfd_end_handler(): a BFD_CHECK without a name is dropped."""
+    if not st.bfd_check:
+        return
+    st.bfd_check = False
+    if st.bfd_name is None:
+        ctx.report(
+            "general",
+            f"({_rs_trio(st)}) No name has been specified for BFD_CHECKER - skipping",
+            ctx.cur,
+        )
+        return
+    st.rs_bfds.append(st.bfd_name)
+
+
 def _helo_name(ctx: ParseContext, line: Line, st: _State) -> None:
     if len(line.words) < 2:
         ctx.report("general", "SMTP_CHECK helo name missing")
@@ -619,6 +686,9 @@ _CHECKS: dict[tuple[str, str], Check] = {
     ("dns", "type"): _dns_type,
     ("dns", "name"): _dns_name,
     ("smtp", "helo_name"): _helo_name,
+    ("rs", "BFD_CHECK"): _bfd_check,
+    ("bfd", "name"): _bfd_name,
+    ("bfd", "alpha"): _bfd_alpha,
     ("url", "status_code"): _status_code,
     ("url", "digest"): _digest,
 }
@@ -637,7 +707,7 @@ for _scope in ("checker", "host", "dns", "smtp"):
     _CHECKS[(_scope, "connect_timeout")] = _connect_timeout
 _CHECKS[("checker", "nb_get_retry")] = _nb_get_retry
 
-_ENDS: dict[str, Check] = {"rs": _rs_end, "misc": _misc_end}
+_ENDS: dict[str, Check] = {"rs": _rs_end, "misc": _misc_end, "bfd": _bfd_end}
 
 
 def _virtual_server(ctx: ParseContext, line: Line) -> None:

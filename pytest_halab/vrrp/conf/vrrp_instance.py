@@ -1,9 +1,10 @@
 """The ``vrrp_instance NAME { ... }`` block, with its nested blocks (authentication,
-addresses, unicast peers, tracked interfaces and scripts, virtual routes and rules)."""
+addresses, unicast peers, tracked interfaces, scripts and BFDs, virtual routes and rules)."""
 
 from __future__ import annotations
 
 from .addresses import alloc_ipaddress
+from .bfd import track_bfd
 from .context import Handler, Kw, ParseContext
 from .keywords import INSTANCE_BLOCKS, INSTANCE_BOOLS, INSTANCE_OTHER, NOTIFY_SCRIPTS
 from .lexer import Line
@@ -518,6 +519,11 @@ def _track_script(ctx: ParseContext, line: Line) -> None:
         inst.track_scripts.append(TrackScript(name, weight, reverse, item.line))
 
 
+def _track_bfd(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    track_bfd(ctx, line, inst.name, inst.track_bfds)
+
+
 def _lvs_sync_interface(ctx: ParseContext, line: Line) -> None:
     """The deprecated per-instance ``lvs_sync_daemon_interface IF``: taken as the global
     lvs_sync_daemon unless one is set already (keepalived warns either way)."""
@@ -575,6 +581,7 @@ def _table() -> dict[str, Kw]:
         unicast_peer=Kw(_peers),
         track_interface=Kw(_track_if),
         track_script=Kw(_track_script),
+        track_bfd=Kw(_track_bfd),
         dont_track_primary=Kw(_flag("dont_track_primary")),
         accept=Kw(_accept(True)),
         no_accept=Kw(_accept(False)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .bfd import track_bfd
 from .context import Handler, Kw, ParseContext, ignore, ignore_value_block
 from .keywords import NOTIFY_SCRIPTS
 from .lexer import Line
@@ -52,6 +53,11 @@ def _track(attr: str) -> Handler:
     return handler
 
 
+def _track_bfd(ctx: ParseContext, line: Line) -> None:
+    grp = _grp(ctx)
+    track_bfd(ctx, line, grp.name, grp.track_bfds)
+
+
 def _notify(name: str) -> Handler:
     def handler(ctx: ParseContext, line: Line) -> None:
         grp = _grp(ctx)
@@ -88,7 +94,7 @@ def _table() -> dict[str, Kw]:
         "track_script": Kw(_track("track_scripts")),
         "track_file": Kw(ignore_value_block),
         "track_process": Kw(ignore_value_block),
-        "track_bfd": Kw(ignore_value_block),
+        "track_bfd": Kw(_track_bfd),
         "smtp_alert": Kw(_smtp),
         "global_tracking": Kw(ignore),
         "sync_group_tracking_weight": Kw(_tracking_weight),
