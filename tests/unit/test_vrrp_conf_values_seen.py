@@ -146,3 +146,53 @@ def test_duplicate_vrids_are_said_pair_by_pair_in_the_files_order(tmp_path: Path
     _code, messages = _messages(tmp_path, "".join(blocks))
     pairs = [m.split(" both use")[0] for m in messages if "both use VRID" in m]
     assert pairs == ["I0 and I2", "I0 and I4", "I1 and I3", "I2 and I4"]
+
+
+@pytest.mark.parametrize(
+    ("mtu", "family", "auth", "most"),
+    [
+        (1500, 6, "", 89),
+        (1400, 6, "", 83),
+        (1000, 6, "", 58),
+        (1000, 4, "", 237),
+        (1000, 4, "AH", 231),
+        (1500, 4, "AH", 255),
+    ],
+)
+def test_an_advert_carries_what_the_interfaces_mtu_leaves_room_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mtu: int, family: int, auth: str, most: int
+) -> None:
+    """keepalived bounds an instance's VIPs by what fits in one advert on its interface;
+    the rest become eVIPs. Each bound is what keepalived -t said in a namespace whose eth0
+    had that MTU (200 IPv6 or 300 IPv4 addresses)."""
+    from pytest_halab.vrrp.conf import load as load_module
+
+    monkeypatch.setattr(load_module, "system_interfaces", lambda: {"eth0": False, "lo": True})
+    monkeypatch.setattr(load_module, "system_mtus", lambda: {"eth0": mtu, "lo": 65536})
+    count = 200 if family == 6 else 300
+    vips = (
+        [f"fd00::{i + 1:x}" for i in range(count)]
+        if family == 6
+        else [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(count)]
+    )
+    auth_block = (
+        f"    authentication {{\n        auth_type {auth}\n        auth_pass 1111\n    }}\n"
+    )
+    text = (
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 100\n"
+        + ("    version 3\n" if family == 6 else "")
+        + (auth_block if auth else "")
+        + "    virtual_ipaddress {\n"
+        + "".join(f"        {v}\n" for v in vips)
+        + "    }\n}\n"
+    )
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(text)
+    cfg, diags = load_config(conf, check_scripts=False)
+    said = [d.message for d in diags if "Number of VIPs" in d.message]
+    assert said == [
+        f"(VI_1) Number of VIPs ({count}) exceeds maximum/space available in packet"
+        f" (max {most} addresses) - excess moved to eVIPs"
+    ]
+    inst = cfg.instances["VI_1"]
+    assert len(inst.vips) == most and len(inst.excluded_vips) == count - most

@@ -19,6 +19,22 @@ from .validate import validate
 __all__ = ["load_config", "system_interfaces"]
 
 
+def system_mtus() -> dict[str, int]:
+    """Interface name -> MTU, from /sys/class/net."""
+    result: dict[str, int] = {}
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return result
+    for name in names:
+        try:
+            with open(f"/sys/class/net/{name}/mtu") as fh:
+                result[name] = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+    return result
+
+
 def system_interfaces() -> dict[str, bool]:
     """Interface name -> is loopback, from /sys/class/net."""
     result: dict[str, bool] = {}
@@ -90,8 +106,10 @@ def load_config(
         file, line = reader.last
         _internal_error(diags, file or name, line, "reading", exc)
         return KeepalivedConfig(), diags.items
+    mtus: dict[str, int] = {}
     if interfaces is None:
         known: Mapping[str, bool] = system_interfaces()
+        mtus = system_mtus()
     elif isinstance(interfaces, Mapping):
         known = interfaces
     else:
@@ -99,6 +117,7 @@ def load_config(
     ctx = ParseContext(
         reader.lines, reader.main, reader.files, diags, known, resolve_hosts, iproute2_dir
     )
+    ctx.notes.mtus = mtus
     try:
         if views is None:
             parse(ctx)

@@ -539,7 +539,9 @@ class ParseNotes:
     garp_* keywords an instance set itself (the others come from global_defs);
     `missing_interface` the first (file, line) naming an interface that does not exist;
     `script_user_failed` that ``script_user`` names a user or group that does not exist
-    (keepalived then has no default script user: scripts without their own are dropped).
+    (keepalived then has no default script user: scripts without their own are dropped);
+    `mtus` each interface's MTU when the interfaces are this host's (else keepalived's
+    DEFAULT_MTU, 1500, is taken): it bounds the addresses an advert can carry.
     """
 
     families: dict[str, int] = field(default_factory=dict)
@@ -547,3 +549,4 @@ class ParseNotes:
     garp_set: dict[str, set[str]] = field(default_factory=dict)
     missing_interface: tuple[str, int] | None = None
     script_user_failed: bool = False
+    mtus: dict[str, int] = field(default_factory=dict)

@@ -56,6 +56,12 @@ GLOBAL_NOTIFY_SCRIPTS = ("notify_fifo_script", "vrrp_notify_fifo_script")
 
 
 MAX_ADVERT_ADDRESSES = 255  # an advert's address count is one octet
+# what keepalived counts before an advert's addresses (vrrp.c, vrrp_complete_instance)
+DEFAULT_MTU = 1500
+ETHER_HEADER = 14
+VRRP_HEADER = 8
+AUTH_DATA = 8  # VRRPv2's authentication data
+AH_HEADER = 24  # keepalived's ipsec_ah_t
 
 
 def validate(
@@ -80,6 +86,20 @@ class _Validator:
 
     def report(self, file: str, line: int, kind: str, message: str) -> None:
         self.diags.add(file, line, kind, message)
+
+    def _addresses_per_advert(self, inst: VrrpInstance, family: int) -> int:
+        """keepalived's bound on an instance's VIPs: what fits in one advert on its
+        interface (Ethernet, IP and VRRP headers, v2's authentication data, AH's header),
+        at most 255. The interface's MTU is read from this host, else 1500."""
+        mtu = self.notes.mtus.get(inst.interface or "", DEFAULT_MTU)
+        if family == 4:
+            header = ETHER_HEADER + 20 + VRRP_HEADER
+            if inst.version == 2:
+                header += AUTH_DATA + (AH_HEADER if inst.auth_type == "AH" else 0)
+            most = (mtu - header) // 4
+        else:
+            most = (mtu - (ETHER_HEADER + 40 + VRRP_HEADER)) // 16
+        return max(0, min(most, MAX_ADVERT_ADDRESSES))
 
     def run(self) -> None:
         """The checks; where keepalived's VRRP process would stop at start-up
@@ -427,15 +447,15 @@ class _Validator:
                 say(f"({inst.name}) No VIP specified; at least one is required")
                 return False
             say(f"({inst.name}) No VIP specified; at least one is sensible", "warning")
-        if family == 4 and len(inst.vips) > MAX_ADVERT_ADDRESSES:
-            # (IPv6's maximum depends on the interface's MTU: not checked here)
+        most = self._addresses_per_advert(inst, family)
+        if len(inst.vips) > most:
             say(
                 f"({inst.name}) Number of VIPs ({len(inst.vips)}) exceeds maximum/space"
-                f" available in packet (max {MAX_ADVERT_ADDRESSES} addresses)"
+                f" available in packet (max {most} addresses)"
                 " - excess moved to eVIPs"
             )
-            inst.excluded_vips[:0] = inst.vips[MAX_ADVERT_ADDRESSES:]
-            del inst.vips[MAX_ADVERT_ADDRESSES:]
+            inst.excluded_vips[:0] = inst.vips[most:]
+            del inst.vips[most:]
         if "promote_secondaries" in inst.options and (
             "use_vmac" in inst.options or "use_ipvlan" in inst.options
         ):
