@@ -74,7 +74,7 @@ def test_include_check_set_in_an_included_file_ends_with_it(tmp_path: Path) -> N
 def test_a_directory_given_as_the_configuration_is_named_so(tmp_path: Path) -> None:
     _cfg, diags = load_config(tmp_path)
     assert [d.message for d in diags] == [
-        f"Configuration file '{tmp_path}' is a directory - skipping"
+        f"Configuration file '{tmp_path}/' is a directory - skipping"
     ]
     assert config_test_exit_status(diags) == 4
 
@@ -97,3 +97,48 @@ def test_unknown_include_check_types_are_named(tmp_path: Path) -> None:
     code, messages = _check(tmp_path, "global_defs {\n    include_check readable\n}\n")
     assert code == 5
     assert messages[0] == "Unknown include_check type 'readable' - ignoring"
+
+
+def _said(main: Path) -> tuple[int, list[tuple[str, int, str]]]:
+    _cfg, diags = load_config(main, interfaces=["eth0"])
+    return config_test_exit_status(diags), [(Path(d.file).name, d.line, d.message) for d in diags]
+
+
+def test_files_that_include_each_other_run_out_of_file_descriptors(tmp_path: Path) -> None:
+    """keepalived 2.2.7 opens a.conf and b.conf in turn until it has no descriptor left,
+    and says so in the file being read then; it exits 0 (said by keepalived -t)."""
+    (tmp_path / "a.conf").write_text("include b.conf\nglobal_defs {\n router_id A\n}\n")
+    (tmp_path / "b.conf").write_text("include a.conf\n")
+    assert _said(tmp_path / "a.conf") == (
+        0,
+        [
+            (
+                "b.conf",
+                1,
+                "Configuration file 'a.conf' open problem (Too many open files) - skipping",
+            )
+        ],
+    )
+
+
+def test_a_file_that_includes_itself_by_a_pattern_fails_its_glob(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.conf").write_text("global_defs {\n router_id X\n}\ninclude *.conf\n")
+    (tmp_path / "main.conf").write_text("include sub/a.conf\n")
+    assert _said(tmp_path / "main.conf") == (0, [("a.conf", 4, "Config files missing '*.conf'.")])
+
+
+def test_a_dangling_or_looping_symbolic_link_is_no_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "dang.inc").symlink_to("/nonexistent/x")
+    (tmp_path / "loop1.inc").symlink_to("loop2.inc")
+    (tmp_path / "loop2.inc").symlink_to("loop1.inc")
+    (tmp_path / "m.conf").write_text("include dang.inc\ninclude loop*.inc\n")
+    said = "is not a regular non-executable file - skipping"
+    assert _said(tmp_path / "m.conf") == (
+        0,
+        [
+            ("m.conf", 1, f"Configuration file 'dang.inc' {said}"),
+            ("m.conf", 2, f"Configuration file 'loop1.inc' {said}"),
+            ("m.conf", 2, f"Configuration file 'loop2.inc' {said}"),
+        ],
+    )

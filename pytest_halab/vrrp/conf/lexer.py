@@ -109,6 +109,7 @@ class _Source:
     more: list[str] = field(default_factory=list)
     root: str = "."
     where: tuple[str, int] = ("", 0)
+    include: tuple[str, str] = ("", "")  # the include's pattern and checks (for `more`)
     # includes the parent process made while reading this file's last line and that this
     # process (reading the copy) finds again both on disk and, after them, in the copy
     pending: list[tuple[list[str], str, int, tuple[str, int]]] = field(default_factory=list)
@@ -218,7 +219,9 @@ class Reader(Preprocessor):
     # -- reading
     def read_main(self, path: str) -> bool:
         if os.path.isdir(path):
-            message = f"Configuration file '{path}' is a directory - skipping"
+            # keepalived's glob marks a directory with a '/' (it then exits 0; we say 4, as
+            # for a missing file: a config test of no configuration must not pass)
+            message = f"Configuration file '{path.rstrip('/')}/' is a directory - skipping"
             self.diags.add(path, 0, "file_not_found", message)
             return False
         if not os.path.isfile(path):
@@ -364,7 +367,14 @@ class Reader(Preprocessor):
                 self._sources.pop()
                 self._include_check = source.saved_check
                 if source.more:
-                    self._open(source.more, source.root, source.nesting, source.copy, source.where)
+                    self._open(
+                        source.more,
+                        source.root,
+                        source.nesting,
+                        source.copy,
+                        source.where,
+                        source.include,
+                    )
                 continue
             physical = source.lines[source.index].rstrip("\r\n")
             source.index += 1
@@ -534,10 +544,10 @@ class Reader(Preprocessor):
         files = []
         for match in matches:
             try:
-                st = os.stat(os.path.join(root, match))
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+                st: os.stat_result | None = os.stat(os.path.join(root, match))
+            except OSError:  # a dangling symbolic link, or a loop of them: stat fails
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
                 self._include_problem(
                     "r" in itype,
                     f"Configuration file '{match}' is not a regular non-executable file - skipping",
@@ -552,24 +562,42 @@ class Reader(Preprocessor):
         if doubled:
             self.diverged = True
         copy = literal and origin is not None and origin.copy
-        self._open(files, root, top.nesting + 1, copy, where)
+        self._open(files, root, top.nesting + 1, copy, where, (pattern, itype))
         if doubled and origin is not None:
             origin.pending.append((files, root, top.nesting + 1, where))
 
     def _open(
-        self, matches: list[str], root: str, nesting: int, copy: bool, where: tuple[str, int]
+        self,
+        matches: list[str],
+        root: str,
+        nesting: int,
+        copy: bool,
+        where: tuple[str, int],
+        include: tuple[str, str] = ("", ""),
     ) -> None:
-        """Open the first of `matches` that can be read; the others follow it."""
+        """Open the first of `matches` that can be read; the others follow it. `include` is
+        the include's pattern and checks."""
+        pattern, itype = include
         for i, match in enumerate(matches):
             real = os.path.join(root, match)
             try:
                 identity = _identity(os.stat(real))
             except OSError:
                 continue
-            if any(s.identity == identity and s.index > 0 for s in self._sources):
-                self.diags.add(
-                    *where, "general", f"Configuration file '{match}' includes itself - skipping"
-                )
+            if sum(1 for s in self._sources if s.identity == identity and s.index > 0) >= 2:
+                # A file that includes itself, or files that include each other: keepalived
+                # 2.2.7 opens them again and again until it has no file descriptor left, and
+                # says so there, in the file being read then (here: where the cycle comes
+                # round a second time). A pattern's glob fails first (its directory cannot
+                # be opened), a file name's open.
+                if any(c in pattern for c in "*?["):
+                    self._include_problem("m" in itype, f"Config files missing '{pattern}'.")
+                else:
+                    self._include_problem(
+                        "r" in itype,
+                        f"Configuration file '{match}' open problem (Too many open files)"
+                        " - skipping",
+                    )
                 continue
             if identity in self.seen and self.rereads >= MAX_INCLUDE_REREADS:
                 # keepalived 2.2.7 has no bound here: files that include each other make
@@ -587,6 +615,7 @@ class Reader(Preprocessor):
             if len(self._sources) > depth:
                 opened = self._sources[-1]
                 opened.more, opened.root, opened.where = matches[i + 1 :], root, where
+                opened.include = include
                 return
 
 
