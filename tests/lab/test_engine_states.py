@@ -427,3 +427,22 @@ def test_a_killed_vrrp_child_is_respawned_by_the_main_process(
     waits.until("lb2 back to BACKUP", lambda: len(states(hal.timeline(), "lb2", t0)) >= 2, 10)
     assert states(hal.timeline(), "lb2", t0) == [("BACKUP", "MASTER"), ("MASTER", "BACKUP")]
     assert states(hal.timeline(), "lb1", t0)[-1] == ("BACKUP", "MASTER")
+
+
+def test_journalctl_shows_the_engines_lines_and_follows_them(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """`journalctl -u keepalived` as users type it: the engine's syslog lines (main and
+    VRRP processes), `-f` following a reload as it happens, "-- No entries --" for a unit
+    that logged nothing. The lab is restored after (the reload changes nothing)."""
+    hal_scenario(mb)
+    lb1 = mb.node("lb1")
+    out = lb1.exec("journalctl -u keepalived --no-pager -n 500", check=True).output
+    assert re.search(r"^\w{3} \d\d [\d:]{8} lb1 Keepalived_vrrp\[\d+\]: ", out, re.M), out
+    assert "(VI_1) Entering MASTER STATE" in out
+    followed = lb1.exec(
+        "timeout 5 journalctl -u keepalived.service -f -n 0 & sleep 1.5;"
+        ' kill -HUP "$(cat /run/keepalived.pid)"; wait'
+    ).output
+    assert "Reloading" in followed, followed
+    assert lb1.exec("journalctl -u nosuch").output.strip() == "-- No entries --"
