@@ -196,3 +196,33 @@ def test_an_advert_carries_what_the_interfaces_mtu_leaves_room_for(
     ]
     inst = cfg.instances["VI_1"]
     assert len(inst.vips) == most and len(inst.excluded_vips) == count - most
+
+
+def test_a_removed_scripts_weight_is_never_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With script security and no keepalived_script user, keepalived removes the script
+    at its block's end: the track_script entry then finds no script, and its weight (254
+    here, else "cannot be +/-254") is never read (keepalived -t on the audit's file)."""
+    import pwd
+
+    real = pwd.getpwnam
+
+    def getpwnam(name: str) -> pwd.struct_passwd:
+        if name == "keepalived_script":
+            raise KeyError(name)
+        return real(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", getpwnam)
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(
+        "global_defs {\n    enable_script_security\n}\n" + SCRIPTED.replace("WEIGHT", "254")
+    )
+    _cfg, diags = load_config(conf, interfaces=["eth0"])
+    said = [d.message for d in diags if d.severity != "warning"]
+    assert config_test_exit_status(diags) == 5
+    assert said == [
+        "Unable to set default user keepalived_script for script",
+        "Unable to set default user for vrrp script chk - removing",
+        "(VI_1) track script chk not found, ignoring...",
+    ]

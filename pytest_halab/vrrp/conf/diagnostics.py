@@ -113,6 +113,12 @@ class Diagnostics:
             severity = "error"
         self.items.append(Diagnostic(file, line, message, severity, kind, show_file))
 
+    def discard(self, diag: Diagnostic) -> None:
+        """Take back what was said (keepalived would not have said it after all)."""
+        if diag in self.items:
+            self.items.remove(diag)
+            self._seen.discard((diag.file, diag.line, diag.message))
+
 
 FATAL_STATUSES = (2, 4)
 """``keepalived -t`` exit statuses of a file keepalived would not run at all: parsing

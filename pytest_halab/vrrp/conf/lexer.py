@@ -208,7 +208,6 @@ class Reader(Preprocessor):
         self._no_reference: tuple[str, int] | None = None  # (line, from): nothing to replace
         self._include_check = ""  # include_check's letters (see _INCLUDE_CHECKS)
         self.include_failed = False  # a checked include failed: keepalived parses nothing
-        self._include_check_given = False
         self._refused = False  # the last _replace refused a substitution (line too long)
         self._line_substitutions = 0
         self._work = 0
@@ -480,19 +479,18 @@ class Reader(Preprocessor):
     def _include_problem(self, checked: bool, message: str, *, wildcard: bool = False) -> None:
         """An include that found no file, or one it may not read: said and passed over.
         One its check covers fails the configuration: keepalived reads on (and says what
-        other includes fail), then parses nothing and exits 6. Under include_check, a
-        pattern that matched nothing goes unsaid unless checked (keepalived 2.2.7)."""
+        other includes fail), then parses nothing and exits 6. A pattern that matched
+        nothing goes unsaid unless its check is on (keepalived 2.2.7's check_conf_file)."""
         if checked:
             self.include_failed = True
             self._report("include_failed", message)
-        elif not (wildcard and self._include_check_given):
+        elif not wildcard:
             self._report("log", message)
 
     def _set_include_check(self, options: list[str]) -> None:
         """``include_check [[+|-]OPTION...]``: the checks every later ``include`` of this
         file and the files it includes makes (none given: all of them). Read here, as the
         lines are read, since the includes that follow depend on it."""
-        self._include_check_given = True
         if not options:
             self._include_check = "rmwb"
             return
@@ -547,6 +545,12 @@ class Reader(Preprocessor):
                 st: os.stat_result | None = os.stat(os.path.join(root, match))
             except OSError:  # a dangling symbolic link, or a loop of them: stat fails
                 st = None
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                # keepalived's glob marks a directory with a '/'
+                self._include_problem(
+                    "r" in itype, f"Configuration file '{match}/' is a directory - skipping"
+                )
+                continue
             if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
                 self._include_problem(
                     "r" in itype,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "IFNAMSIZ",
@@ -226,6 +226,9 @@ class TrackScript:
     weight: int | None = None
     reverse: bool = False
     line: int = 0
+    # what its weight made the parser say: keepalived says it only if the script is still
+    # there when the entry is read (a script removed at its block's end is "not found")
+    said: list[Any] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass

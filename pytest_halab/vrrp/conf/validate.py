@@ -267,6 +267,10 @@ class _Validator:
         for inst in cfg.instances.values():
             for tsc in inst.track_scripts:
                 if tsc.name in removed:
+                    # keepalived removed the script at its block's end: the entry found
+                    # no script, and its weight was never read
+                    for d in tsc.said:
+                        self.diags.discard(d)
                     self.report(
                         inst.file,
                         tsc.line or inst.line,

@@ -488,6 +488,7 @@ def _track_script(ctx: ParseContext, line: Line) -> None:
             continue
         weight: int | None = None
         reverse = scr.weight_reverse
+        before = len(ctx.diags.items)
         if len(words) >= 2:
             if words[1] != "weight":
                 ctx.report(
@@ -516,7 +517,9 @@ def _track_script(ctx: ParseContext, line: Line) -> None:
                 else:
                     weight = value
                 reverse = len(words) >= 4 and words[3] == "reverse"
-        inst.track_scripts.append(TrackScript(name, weight, reverse, item.line))
+        entry = TrackScript(name, weight, reverse, item.line)
+        entry.said = ctx.diags.items[before:]
+        inst.track_scripts.append(entry)
 
 
 def _track_bfd(ctx: ParseContext, line: Line) -> None:
