@@ -226,3 +226,22 @@ def test_a_removed_scripts_weight_is_never_read(
         "Unable to set default user for vrrp script chk - removing",
         "(VI_1) track script chk not found, ignoring...",
     ]
+
+
+def test_a_refused_real_servers_block_is_not_read(tmp_path: Path) -> None:
+    """An invalid real server address or port: keepalived skips the server's block, so
+    what is wrong inside it is never said (keepalived -t on the audit's file)."""
+    text = (
+        "virtual_server 10.0.0.1 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n"
+        "    real_server 10.0.0.2 70000 {\n        weight -1\n        TCP_CHECK {\n"
+        "            connect_timeout 0\n        }\n    }\n"
+        "    real_server 10.0.0.3 80 {\n        weight 100000\n    }\n}\n"
+    )
+    status, said = _messages(tmp_path, text)
+    assert (status, said) == (
+        5,
+        [
+            "number '70000' outside range [1, 65535]",
+            "Invalid real server ip address/port 10.0.0.2/70000 - skipping",
+        ],
+    )

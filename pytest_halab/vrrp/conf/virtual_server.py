@@ -110,7 +110,14 @@ def checked_block(
         if state is not None:
             check = _CHECKS.get((scope, word))
             if check is not None:
+                ctx.skip_requested = False
                 check(ctx, line, state)
+                if ctx.skip_requested and ctx.next_opens_block():
+                    # keepalived's skip_block(true): the keyword's block is not read
+                    ctx.skip_requested = False
+                    ctx.skip_block()
+                    continue
+                ctx.skip_requested = False
         if isinstance(sub, dict):
             item.children = checked_block(ctx, sub, level + 1, inner, state)
             if state is not None:
@@ -305,6 +312,8 @@ def _real_server(ctx: ParseContext, line: Line, st: _State) -> None:
     st.rs_bfds = []
     if addr is None:
         ctx.report("general", f"Invalid real server ip address/port {ip}/{port} - skipping")
+        st.rs = None
+        ctx.request_skip()  # its block is not read
         return
     rs.ip, rs.family, rs.port_num = addr
 
