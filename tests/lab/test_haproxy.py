@@ -153,6 +153,8 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert lb1.exec("systemctl start nosuch").exit_code == 5
     got = sorted(int(p) for p in lb1.exec("pidof keepalived").output.split())
     assert got and got == sorted(engine.pids(lb1)), got
+    listed = lb1.exec("ps -C keepalived,haproxy -o pid=,comm=", check=True).output.split("\n")
+    assert sorted(int(line.split()[0]) for line in listed if engine.process in line) == got
     # the engine's pid file where keepalived keeps it
     assert lb1.exec("cat /var/run/keepalived.pid").output.strip() == str(engine.pid(lb1))
 
