@@ -109,6 +109,8 @@ class Parent:
                 # daemon handles them (Daemon.start), SIGCHLD is the daemon's own
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP | {signal.SIGCHLD})
                 status = self.child(ready_fd)
+            except SystemExit as exc:  # sys.exit() in the child: its status
+                status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
             except BaseException:
                 log.exception("VRRP child process failed")
             finally:
@@ -140,7 +142,13 @@ class Parent:
             )
             return code
         if code < 0:
-            log.info("Keepalived_vrrp exited due to signal %d", -code)
+            sig = -code
+            log.info(
+                "Keepalived_vrrp exited due to signal %d (%s)%s",
+                sig,
+                signal.strsignal(sig) or "Unknown signal",
+                " - has rlimit_rttime been exceeded?" if sig == signal.SIGKILL else "",
+            )
         elif code:
             log.info("Keepalived_vrrp exited with status %d", code)
         log.critical("VRRP child process(%d) died: Respawning", pid)
