@@ -245,3 +245,38 @@ def test_a_refused_real_servers_block_is_not_read(tmp_path: Path) -> None:
             "Invalid real server ip address/port 10.0.0.2/70000 - skipping",
         ],
     )
+
+
+def test_a_groups_ports_are_checked_entry_by_entry(tmp_path: Path) -> None:
+    """keepalived's checks of a virtual_server_group's ports, each said as keepalived -t
+    said it, the sorry server's once per address entry; a group that is not configured
+    drops its virtual server before any check (logged only)."""
+    text = (
+        "virtual_server_group G1 {\n    10.0.0.1 80\n    10.0.0.2-10 8080\n"
+        "    10.0.1.0/30 80\n}\n"
+        "virtual_server group G1 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n"
+        "    sorry_server 10.0.2.9 81\n"
+        "    real_server 10.0.1.1 80 {\n        TCP_CHECK {\n        }\n    }\n"
+        "    real_server 10.0.1.2 {\n        TCP_CHECK {\n        }\n    }\n}\n"
+        "virtual_server_group G2 {\n    fwmark 3\n    10.0.3.1 80\n}\n"
+        "virtual_server group G2 {\n    lb_algo rr\n    lb_kind TUN\n    protocol TCP\n"
+        "    real_server 10.0.1.3 80 {\n        weight 1\n    }\n}\n"
+        "virtual_server group NOSUCH {\n    lb_algo rr\n}\n"
+    )
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(text)
+    cfg, diags = load_config(conf, interfaces=["eth0"], check_scripts=False)
+    sorry = (
+        "WARNING - virtual server [G1]:0, sorry server has port specified - port will be ignored"
+    )
+    assert [d.message for d in diags if d.printed_by_test] == [
+        sorry,
+        "virtual server [G1]:0:[10.0.0.2-10.0.0.10,8080] and real server [10.0.1.1]:tcp:80"
+        " ports don't match",
+        sorry,
+        sorry,
+        "WARNING - fwmark virtual server [G2]:0, real server [10.0.1.3]:tcp:80 has port"
+        " specified - port will be ignored",
+    ]
+    assert config_test_exit_status(diags) == 5
+    assert [vs.group for vs in cfg.virtual_servers] == ["G1", "G2"]

@@ -8,10 +8,11 @@ and so does this pass, so that later messages name what keepalived names."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from .diagnostics import Diagnostics
-from .model import KeepalivedConfig, RealServer, VirtualServer
+from .model import ConfigItem, KeepalivedConfig, RealServer, VirtualServer
 from .scripts import SC_INSECURE, SC_ISSCRIPT, check_script, script_ids
 
 __all__ = ["validate_virtual_servers"]
@@ -39,15 +40,28 @@ def validate_virtual_servers(
     """Report what keepalived's checker reports of `cfg`'s virtual servers, completing
     them with its defaults; with `check_scripts`, check their scripts on this host."""
     kept: list[VirtualServer] = []
+    groups = {g.args[0]: g for g in cfg.virtual_server_groups if g.args}
     for vs in cfg.virtual_servers:
-        if _validate(vs, diags):
+        group = None
+        if vs.group is not None:
+            group = groups.get(vs.group)
+            if group is None:  # keepalived's link_vsg_to_vs, before the checks: logged only
+                diags.add(
+                    vs.file,
+                    vs.line,
+                    "syslog",
+                    f"Virtual server group {vs.group} specified but not configured"
+                    f" - ignoring virtual server {format_vs(vs)}",
+                )
+                continue
+        if _validate(vs, diags, group):
             kept.append(vs)
     cfg.virtual_servers = kept
     if check_scripts and kept:
         _script_security(cfg, diags)
 
 
-def _validate(vs: VirtualServer, diags: Diagnostics) -> bool:
+def _validate(vs: VirtualServer, diags: Diagnostics, group: ConfigItem | None = None) -> bool:
     def say(message: str) -> None:
         diags.add(vs.file, vs.line, "general", message)
 
@@ -114,9 +128,74 @@ def _validate(vs: VirtualServer, diags: Diagnostics) -> bool:
             f" {vs.quorum}; setting hysteresis to {new}"
         )
         vs.hysteresis = new
-    if vs.group is None:
+    if group is None:
         _ports(vs, say)
+    else:
+        # said for each entry of the group, the same words each time
+        _group_ports(vs, group, lambda m: diags.add(vs.file, vs.line, "general", m, once=False))
     return True
+
+
+def _group_entry(item: ConfigItem) -> tuple[str, int] | None:
+    """An address entry of a virtual_server_group as keepalived's format_vsge shows it
+    (``A,PORT`` or ``A-B,PORT``), and its port; None for a fwmark or an unreadable one."""
+    if item.keyword == "fwmark":
+        return None
+    port = int(item.args[0]) if item.args and item.args[0].isdigit() else 0
+    text = item.keyword
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            start, end = net.network_address, net.broadcast_address
+        elif "-" in text:
+            first, _, last = text.partition("-")
+            start = ipaddress.ip_address(first)
+            if "." in last or ":" in last:
+                end = ipaddress.ip_address(last)
+            elif start.version == 4:
+                end = ipaddress.IPv4Address(int(start) & ~0xFF | int(last))
+            else:
+                end = ipaddress.IPv6Address(int(start) & ~0xFFFF | int(last, 16))
+        else:
+            start = end = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    shown = f"{start},{port}" if start == end else f"{start}-{end},{port}"
+    return shown, port
+
+
+def _group_ports(vs: VirtualServer, group: ConfigItem, say: Callable[[str], None]) -> None:
+    """keepalived's checks of a group's ports (validate_check_config): unless NAT, a real
+    or sorry server's port is ignored when the group has a fwmark, and must be that of
+    each of its address entries; said, nothing changed."""
+    entries = [e for e in (_group_entry(item) for item in group.children) if e is not None]
+    servers = [rs for rs in vs.real_servers if rs.forwarding != "NAT"]
+    sorry = vs.sorry_server
+    sorry_port = sorry.port_num if sorry is not None and sorry.forwarding != "NAT" else 0
+    if any(item.keyword == "fwmark" for item in group.children):
+        for rs in servers:
+            if rs.port_num:
+                say(
+                    f"WARNING - fwmark virtual server {format_vs(vs)}, real server"
+                    f" {format_rs(rs, vs)} has port specified - port will be ignored"
+                )
+        if sorry_port:
+            say(
+                f"WARNING - fwmark virtual server {format_vs(vs)}, sorry server has port"
+                " specified - port will be ignored"
+            )
+    for shown, port in entries:
+        for rs in servers:
+            if rs.port_num and rs.port_num != port:
+                say(
+                    f"virtual server {format_vs(vs)}:[{shown}] and real server"
+                    f" {format_rs(rs, vs)} ports don't match"
+                )
+        if sorry_port and sorry_port != port:
+            say(
+                f"WARNING - virtual server {format_vs(vs)}, sorry server has port specified"
+                " - port will be ignored"
+            )
 
 
 def _ports(vs: VirtualServer, say: Callable[[str], None]) -> None:
