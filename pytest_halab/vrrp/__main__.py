@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 
 from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.parent import Parent, prctl
 
 # The daemon's own modules (config, daemon) are imported in main() once it has named the
 # process: they take 0.1-0.5 s on a busy node, and a process not yet named halab-vrrpd is
@@ -47,16 +48,7 @@ def name_process(name: str = PROCESS_NAME) -> bool:
     (argv[0]) is the caller's to set: the launcher runs ``exec -a halab-vrrpd python3``.
     False if the name could not be set (no C library to call).
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (ImportError, OSError, AttributeError):
-        return False
-    prctl.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return int(prctl(_PR_SET_NAME, name.encode()[:15], 0, 0)) == 0
+    return prctl(_PR_SET_NAME, name.encode()[:15])
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -148,6 +140,31 @@ def _setup_logging(args: argparse.Namespace, ident: str = "Keepalived_vrrp") -> 
         log.addHandler(logging.NullHandler())
 
 
+def _absolute(path: str | None) -> str | None:
+    return os.path.abspath(path) if path else None
+
+
+def _open_process_files(event_log: str | None, pid_file: str | None) -> EventLog:
+    """This process's event log, opened, and its pid file, written (OSError if either
+    cannot be)."""
+    events = EventLog(event_log)
+    if pid_file:
+        try:
+            with open(pid_file, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+        except OSError:
+            events.close()
+            raise
+    return events
+
+
+def _close_process_files(events: EventLog, pid_file: str | None) -> None:
+    events.close()
+    if pid_file:
+        with contextlib.suppress(OSError):
+            os.unlink(pid_file)
+
+
 def _daemonize() -> int:
     """Classic double fork: detach from the terminal and the caller's session.
 
@@ -237,12 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check:
         return _run_checker(args)
-    from pytest_halab.vrrp.parent import Parent
     from pytest_halab.vrrp.status import REQUEST_SIGNALS
 
     # Paths are the caller's: resolve them before a daemon changes directory to /.
     conf = os.path.abspath(args.use_file)
-    pid_file = os.path.abspath(args.pid) if args.pid else None
+    pid_file = _absolute(args.pid)
+    args.event_log, args.vrrp_pid = _absolute(args.event_log), _absolute(args.vrrp_pid)
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
@@ -254,10 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready_fd = None if args.dont_fork else _daemonize()
     _setup_logging(args, ident="Keepalived")
     try:
-        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
-        if pid_file:
-            with open(pid_file, "w", encoding="ascii") as fh:
-                fh.write(f"{os.getpid()}\n")
+        events = _open_process_files(args.event_log, pid_file)
     except OSError as exc:
         log.error("cannot start: %s", exc)
         _daemon_ready(ready_fd, False)
@@ -273,10 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Parent(vrrp_process, REQUEST_SIGNALS, events).run(ready_fd)
     finally:
         log.info("Stopped %s", VERSION)
-        events.close()
-        if pid_file:
-            with contextlib.suppress(OSError):
-                os.unlink(pid_file)
+        _close_process_files(events, pid_file)
 
 
 def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
@@ -284,12 +295,8 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
     the checker child when the file has virtual servers), run until stopped."""
     from pytest_halab.vrrp.daemon import Daemon
 
-    vrrp_pid_file = os.path.abspath(args.vrrp_pid) if args.vrrp_pid else None
     try:
-        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
-        if vrrp_pid_file:
-            with open(vrrp_pid_file, "w", encoding="ascii") as fh:
-                fh.write(f"{os.getpid()}\n")
+        events = _open_process_files(args.event_log, args.vrrp_pid)
     except OSError as exc:
         log.error("cannot start: %s", exc)
         _daemon_ready(ready_fd, False)
@@ -313,14 +320,11 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
         return daemon.run()
     finally:
         daemon.close()
-        events.close()
         if checker is not None:
             checker.terminate()
             with contextlib.suppress(Exception):
                 checker.wait(5)
-        if vrrp_pid_file:
-            with contextlib.suppress(OSError):
-                os.unlink(vrrp_pid_file)
+        _close_process_files(events, args.vrrp_pid)
 
 
 def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:
@@ -351,12 +355,9 @@ def _run_checker(args: argparse.Namespace) -> int:
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
     _setup_logging(args, ident="Keepalived_healthcheckers")
-    pid_file = os.path.abspath(args.pid) if args.pid else None
+    pid_file = _absolute(args.pid)
     try:
-        events = EventLog(os.path.abspath(args.event_log) if args.event_log else None)
-        if pid_file:
-            with open(pid_file, "w", encoding="ascii") as fh:
-                fh.write(f"{os.getpid()}\n")
+        events = _open_process_files(_absolute(args.event_log), pid_file)
     except OSError as exc:
         log.error("cannot start: %s", exc)
         return 1
@@ -364,10 +365,7 @@ def _run_checker(args: argparse.Namespace) -> int:
     try:
         return process.run(conf, events, args.config_id)
     finally:
-        events.close()
-        if pid_file:
-            with contextlib.suppress(OSError):
-                os.unlink(pid_file)
+        _close_process_files(events, pid_file)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from pytest_halab.vrrp.eventlog import EventLog
 
-__all__ = ["CHILD_WAIT_S", "PERMANENT_EXITS", "Parent", "set_parent_death_signal"]
+__all__ = ["CHILD_WAIT_S", "PERMANENT_EXITS", "Parent", "prctl", "set_parent_death_signal"]
 
 log = logging.getLogger("halab-vrrpd")
 
@@ -35,18 +35,22 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _STOP = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
-def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
-    """prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` when the parent dies."""
+def prctl(option: int, arg: int | bytes) -> bool:
+    """prctl(2) with one argument (a number or a string); False when there is no C
+    library to call or the call fails."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
+        call = ctypes.CDLL(None, use_errno=True).prctl
     except (ImportError, OSError, AttributeError):
         return False
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return int(prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0)) == 0
+    value = ctypes.c_char_p(arg) if isinstance(arg, bytes) else ctypes.c_ulong(arg)
+    return int(call(ctypes.c_int(option), value, ctypes.c_ulong(0), ctypes.c_ulong(0))) == 0
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
+    """prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` when the parent dies."""
+    return prctl(_PR_SET_PDEATHSIG, int(sig))
 
 
 class Parent:

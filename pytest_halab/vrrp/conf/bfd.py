@@ -133,33 +133,17 @@ class _View:
     def read(self, ctx: ParseContext, line: Line, name: str) -> None:
         """The block of ``bfd_instance NAME`` (`line`), as keepalived's process_stream()
         reads a block level: a refused block, or the rest of one after skip_block(false),
-        is skipped by counting braces, and then has no end handler."""
+        is skipped (ParseContext.skip_block), and then has no end handler."""
         ctx.cur = line
-        skip = 0 if self.start(ctx, name) else -1
+        if not self.start(ctx, name) and ctx.next_opens_block():
+            ctx.skip_block()
+            return
+        # with no block after a refused keyword, nothing is skipped: the lines are read
+        # as its block (keepalived's handlers then act on the block read before, if any)
         need_bob = True
         self.skip_rest = False
         while (item := ctx.next_line()) is not None:
             word = item.words[0]
-            if skip == -1:
-                if word == "{":
-                    skip, need_bob = 1, False
-                    continue
-                # no block follows the refused keyword: nothing is skipped, and the
-                # lines are read as its block (keepalived's handlers then act on the
-                # block read before, if any)
-                skip = 0
-            if skip:
-                last = word
-                for last in item.words:
-                    if last == "{":
-                        skip += 1
-                    elif last == "}":
-                        skip -= 1
-                        if not skip:
-                            break
-                if last == "}" and not skip:
-                    return
-                continue
             if need_bob:
                 need_bob = False
                 if word == "{":
@@ -178,7 +162,8 @@ class _View:
                 getattr(self, self.HANDLERS[word])(ctx, item)
                 if self.skip_rest:
                     self.skip_rest = False
-                    skip = 1
+                    ctx.skip_block(inside=True)
+                    return
         self.end(ctx)
 
 

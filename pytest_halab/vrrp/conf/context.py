@@ -165,10 +165,11 @@ class ParseContext:
         self.skip_requested = True
         self.skip_reads_block = block_without_brace
 
-    def skip_block(self) -> None:
-        """keepalived's skip_block(): drop a following ``{ ... }`` block."""
-        if self.next_opens_block():
-            depth = 0
+    def skip_block(self, *, inside: bool = False) -> None:
+        """keepalived's skip_block(): drop a following ``{ ... }`` block; `inside`, the
+        rest of the block being read, up to its ``}`` (skip_block(false))."""
+        if inside or self.next_opens_block():
+            depth = 1 if inside else 0
             while (line := self.next_line()) is not None:
                 for word in line.words:
                     if word == "{":
