@@ -38,6 +38,7 @@ from . import (
 )
 from .addrwatch import AddressWatch
 from .configcheck import check_service_configs
+from .containerstates import ContainerStates
 from .dockerhost import DockerHost
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, LabTimeoutError, LabWarning, LayoutError
@@ -121,6 +122,7 @@ class Lab:
     _engine_go: float = 0.0
     _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
     _addr_watch: AddressWatch = field(default_factory=AddressWatch)  # vip_holders' live view
+    _states: ContainerStates = field(default_factory=ContainerStates)  # nodes' states, live
     _services: dict[str, list[type[services.BalancerService]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -293,7 +295,7 @@ class Lab:
                 stop_signal="SIGTERM",
                 sysctls=self._sysctls(name, ip6 is not None) or None,
             )
-            node = Node(name, nspec.role.value, addr.nodes[name], container, ip6)
+            node = Node(name, nspec.role.value, addr.nodes[name], container, ip6, self._states)
             rendered = self.topology.render_files(name, addr)
             files = {dest: f.data for dest, f in rendered.items()}
             if nspec.role is Role.BALANCER:
@@ -570,6 +572,7 @@ class Lab:
     def stop(self) -> None:
         """Remove every container, the network and the host rule. Safe to call twice."""
         self._addr_watch.close()
+        self._states.close()
         for n in self.nodes.values():
             n.close()
         try:
@@ -789,7 +792,7 @@ class Lab:
             name = c.labels.get(L_NODE, "")
             if name in layout.nodes:
                 d = layout.nodes[name]
-                lab.nodes[name] = Node(name, d.role.value, d.ip, c, d.ip6)
+                lab.nodes[name] = Node(name, d.role.value, d.ip, c, d.ip6, lab._states)
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
         return lab
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import docker.errors
 from docker.models.containers import Container
 
+from .containerstates import ContainerStates
 from .errors import NodeCommandError
 from .nodeshell import NodeShell
 
@@ -54,6 +55,7 @@ class Node:
         ip: ipaddress.IPv4Address,
         container: Container,
         ip6: ipaddress.IPv6Address | None = None,
+        states: ContainerStates | None = None,
     ):
         self.name = name
         self.role = role
@@ -61,6 +63,7 @@ class Node:
         self.ip6 = ip6  # its address on the lab's IPv6 subnet, if the lab has one
         self.container = container
         self.shell = NodeShell(container)  # its commands' channel (nodeshell.py)
+        self._states = states  # its lab's container states, from the engine's events
 
     def __repr__(self) -> str:
         six = f", ip6={self.ip6}" if self.ip6 is not None else ""
@@ -251,6 +254,10 @@ class Node:
         return found[-1] if found else None
 
     def state(self) -> str:
+        """The container's state: running, paused, exited... (``containerstates``: as the
+        engine's last event said, else asked)."""
+        if self._states is not None:
+            return self._states.state(self.container)
         self.container.reload()
         return str(self.container.status)
 

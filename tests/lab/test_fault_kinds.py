@@ -53,6 +53,47 @@ def test_restart_backup_leaves_the_vip_alone(mb: Lab, hal_scenario: ScenarioFact
     assert mb.node("lb2").state() == "running"
 
 
+def test_node_states_follow_the_engines_events_without_asking_it(
+    mb: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """Node.state() is what vip_holders() asks of each balancer at every poll: after the
+    first inspect, the engine's events keep it (containerstates), through a pause, an
+    unpause, a crash (SIGKILL to the container's init, not through the engine's API) and
+    a start, with no inspect."""
+    hal = hal_scenario(mb)
+    lb2 = mb.node("lb2")
+    assert lb2.state() == "running"  # the first read may ask the engine
+    asked: list[int] = []
+    reload = lb2.container.reload
+
+    def counting_reload(*args: Any, **kwargs: Any) -> None:
+        asked.append(1)
+        reload(*args, **kwargs)
+
+    lb2.container.reload = counting_reload  # type: ignore[method-assign]
+    try:
+        assert lb2.state() == "running" and not asked
+        pause = hal.faults.pause_node("lb2")  # verified: the fault polls state() itself
+        assert lb2.state() == "paused"
+        hal.revert(pause)
+        waits.until("lb2 running again", lambda: lb2.state() == "running", 5)
+        assert not asked, f"{len(asked)} inspect(s) of lb2"
+        crash = hal.faults.crash_node("lb2")  # asks the engine for the init's pid itself
+        before = len(asked)
+        assert [lb2.state() for _ in range(5)] == ["exited"] * 5
+        hal.revert(crash)
+        assert lb2.state() == "running"
+        assert len(asked) == before, f"{len(asked) - before} inspect(s) of lb2"
+    finally:
+        del lb2.container.reload
+    assert docker_status(lb2) == "running"
+
+
+def docker_status(node: Any) -> str:
+    node.container.reload()
+    return str(node.container.status)
+
+
 def test_disconnect_master(mb: Lab, hal_scenario: ScenarioFactory) -> None:
     hal = hal_scenario(mb)
     fault = hal.faults.disconnect("lb1")
