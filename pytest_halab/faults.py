@@ -338,6 +338,19 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             for addr in held:
                 self.sink.note(n.name, "vip_removed", addr=addr, dev="eth0", reason=reason)
 
+    def _exited_and_unplugged(self, n: Node) -> bool:
+        """The container exited and the engine has released its network: its address no
+        longer answers (the engine says "exited" with its first event, before it removes
+        the network namespace, in which the node's kernel refuses connections meanwhile;
+        an inspect says "exited" once both are done)."""
+        if self._status(n) != "exited":
+            return False
+        n.container.reload()
+        nets = (n.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        return n.container.status == "exited" and not any(
+            v.get("EndpointID") for v in nets.values()
+        )
+
     def crash_node(self, node: str) -> Fault:
         """SIGKILL the whole container (power cut). Reverted by starting it again.
 
@@ -402,7 +415,11 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             node,
             how,
             inject,
-            lambda: _wait("container exited", node, lambda: self._status(n) == "exited"),
+            lambda: _wait(
+                "container exited, its network released",
+                node,
+                lambda: self._exited_and_unplugged(n),
+            ),
             undo,
             stamped=True,
         )

@@ -42,8 +42,11 @@ from .movebound import MoveBound, move_bound
 from .nodes import parallel
 from .observe import PROBE_INTERVAL_S, PROBE_TIMEOUT_S, Observation
 from .poolmeasures import PoolChange, measure_pool_change, probes_complete
-from .timeline import Timeline
+from .timeline import Timeline, holders_over_time
 from .topology import KEEPALIVED_CONF
+
+# how long wait_holders waits for the observers' records to show what the kernels do
+TIMELINE_LAG_S = 2.0
 
 Recorder = Callable[[FailoverMeasure], None]
 PoolRecorder = Callable[[PoolChange], None]
@@ -156,7 +159,23 @@ class Scenario:
         self.faults.revert(fault)
 
     def wait_holders(self, expected: dict[str, list[str]], timeout: float = 15.0) -> None:
+        """Wait until each VIP of ``expected`` is held by those nodes alone (their kernels
+        say so), and then until the timeline says so too, for a test that reads it next:
+        each node's observer records a change a moment after the kernel's live address set
+        has it (later on a loaded host). That second wait is bounded and never fails (a
+        node whose observer was not running when the change came cannot record it)."""
         self.lab.wait_for_holders(expected, timeout)
+        addrs = self.lab.vip_addresses()
+        vips = {v: str(addrs[v]) for v in expected if v in addrs}
+        want = {v: frozenset(expected[v]) for v in vips}
+        initial = self.observation.initial_holders
+
+        def recorded() -> bool:
+            held = holders_over_time(self.timeline(), vips, initial)
+            return all(held[v][-1].holders == want[v] for v in vips)
+
+        with contextlib.suppress(LabTimeoutError):
+            waits.until("the timeline to show the holders", recorded, TIMELINE_LAG_S, 0.1)
 
     def _node_macs(self) -> dict[str, str]:
         if self._macs is None:
