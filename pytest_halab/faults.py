@@ -267,11 +267,14 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
 
         def verify() -> None:
             if terminal:
+                # the processes signalled are gone: a new one of the same name may be there
+                # already (a user's check script starts nginx again as soon as it sees it
+                # dead, and waiting for none at all then timed out)
                 try:
                     _wait(
                         f"{process} ({pids}) exiting after {signum.name}",
                         node,
-                        lambda: not n.pids(pattern),
+                        lambda: not set(n.pids(pattern)) & set(pids),
                     )
                 except FaultNotEffective as exc:
                     exc.add_note(n.exec("ps -eo pid,ppid,stat,wchan:20,etime,args").output)

@@ -135,3 +135,37 @@ def test_revert_all_returns_what_still_fails_and_does_not_retry_when_nothing_cha
     errors = faults.revert_all()
     assert tries == ["never", "c", "never"] and len(errors) == 1
     assert "second try" in "".join(getattr(errors[0], "__notes__", []))
+
+
+class _RestartingNode(_Node):
+    """nginx as a user's check script keeps it: started again at once once killed."""
+
+    def __init__(self) -> None:
+        self.running = [43, 44, 45]
+        self.commands: list[list[str]] = []
+
+    def pids(self, pgrep: Any) -> list[int]:
+        return list(self.running)
+
+    def exec(self, cmd: Any, check: bool = False) -> Any:
+        self.commands.append(list(cmd) if not isinstance(cmd, str) else [cmd])
+        if isinstance(cmd, list) and cmd[:2] == ["sh", "-c"] and "KILL" in cmd[2]:
+            self.running = [310, 311, 313]  # killed, and already started again
+
+        class _Res:
+            ok, exit_code, output = True, 0, ""
+
+        return _Res()
+
+
+def test_kill_process_takes_effect_when_the_signalled_processes_are_gone() -> None:
+    """Not when no process of that name is left: a check script that starts nginx again at
+    once left one all the time, and the fault timed out as not effective."""
+    lab = _Lab()
+    node = _RestartingNode()
+    lab.nodes["lb1"] = node
+    faults = Faults(lab, sink=_Sink())  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    fault = faults.kill_process("lb1", "nginx", "SIGKILL")
+    assert time.monotonic() - t0 < 5 and fault.injected_at is not None
+    assert node.running == [310, 311, 313]
