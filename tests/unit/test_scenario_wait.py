@@ -153,3 +153,57 @@ def test_with_to_reached_the_measure_is_taken_for_it(world: Any) -> None:
     m, took = failover(hal, "lb2")
     assert m.moved and m.new_holder == "lb2" and recorded == [m]
     assert took < BOUND_S
+
+
+class SettledLab(FakeLab):
+    """The kernels' live sets already show lb1 alone holding VI_1."""
+
+    def wait_for_holders(self, expected: dict[str, list[str]], timeout: float) -> None:
+        assert self.vip_holders() == expected
+
+    def vip_addresses(self) -> dict[str, str]:
+        return {"VI_1": "10.9.9.3"}
+
+
+def test_wait_holders_returns_once_the_timeline_shows_the_holders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A split brain ended in the kernels a moment before lb2's observer recorded it: a
+    test reading the timeline right after wait_holders must find the end."""
+    from types import SimpleNamespace
+
+    from pytest_halab.timeline import Event, Timeline
+
+    hal = Scenario(cast(Lab, SettledLab()))
+    hal.observation = SimpleNamespace(initial_holders={"VI_1": ["lb1"]})  # type: ignore[assignment]
+    added = Event(ts=100.0, node="lb2", kind="vip_added", data={"addr": "10.9.9.3"})
+    removed = Event(ts=105.0, node="lb2", kind="vip_removed", data={"addr": "10.9.9.3"})
+    reads: list[int] = []
+
+    def timeline() -> Timeline:
+        reads.append(1)
+        return Timeline([added, removed] if len(reads) >= 3 else [added])
+
+    monkeypatch.setattr(hal, "timeline", timeline)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    assert len(reads) == 3
+
+
+def test_wait_holders_does_not_fail_on_a_timeline_that_never_shows_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node whose observer was not running when its address changed cannot record it:
+    the kernels have the last word, after a bounded wait."""
+    from types import SimpleNamespace
+
+    from pytest_halab import scenario
+    from pytest_halab.timeline import Event, Timeline
+
+    hal = Scenario(cast(Lab, SettledLab()))
+    hal.observation = SimpleNamespace(initial_holders={"VI_1": ["lb1"]})  # type: ignore[assignment]
+    added = Event(ts=100.0, node="lb2", kind="vip_added", data={"addr": "10.9.9.3"})
+    monkeypatch.setattr(hal, "timeline", lambda: Timeline([added]))
+    monkeypatch.setattr(scenario, "TIMELINE_LAG_S", 0.3)
+    t0 = time.monotonic()
+    hal.wait_holders({"VI_1": ["lb1"]})
+    assert 0.3 <= time.monotonic() - t0 < 2.0
