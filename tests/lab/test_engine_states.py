@@ -405,9 +405,11 @@ def test_a_killed_vrrp_child_is_respawned_by_the_main_process(
 ) -> None:
     """`kill -9 $(cat /run/vrrp.pid)`: the main process starts a new VRRP child at once
     ("VRRP child process(N) died: Respawning"). The new child starts as BACKUP and waits
-    its Master_Down_Interval before anything, so lb2, which heard lb1's last advert before
-    the kill, takes over first; the new lb1 then preempts it (priority 150): keepalived's
-    own sequence, which halab-vrrpd follows."""
+    its Master_Down_Interval (3.41 s at priority 150) before anything; lb2's (3.61 s) runs
+    from lb1's last advert before the kill. Which ends first depends on where in the advert
+    interval the kill fell: lb2 takes over, and the new lb1 preempts it, or the new lb1 is
+    MASTER again before lb2's interval ran out, and lb2 never moves (seen once in CI).
+    keepalived's own sequence, which halab-vrrpd follows."""
     hal = hal_scenario(mb)
     lb1 = mb.node("lb1")
     main = _pid_of(lb1, "/var/run/keepalived.pid")
@@ -424,9 +426,21 @@ def test_a_killed_vrrp_child_is_respawned_by_the_main_process(
     log = lb1.exec("cat /var/log/halab/vrrp.log", check=True).output
     assert f"VRRP child process({child}) died: Respawning" in log
     hal.wait_holders({"VI_1": ["lb1"]}, timeout=20)
-    waits.until("lb2 back to BACKUP", lambda: len(states(hal.timeline(), "lb2", t0)) >= 2, 10)
-    assert states(hal.timeline(), "lb2", t0) == [("BACKUP", "MASTER"), ("MASTER", "BACKUP")]
-    assert states(hal.timeline(), "lb1", t0)[-1] == ("BACKUP", "MASTER")
+
+    def settled() -> Timeline | None:
+        # lb1 MASTER again, and lb2 back to BACKUP, or not moved a second after that
+        tl = hal.timeline()
+        mine, its = states(tl, "lb1", t0), states(tl, "lb2", t0)
+        if not mine or mine[-1] != ("BACKUP", "MASTER"):
+            return None
+        back = became_master(tl, "lb1", t0).ts
+        return tl if len(its) >= 2 or (not its and time.time() - back >= 1.0) else None
+
+    tl = waits.until("lb1 MASTER again, lb2 BACKUP", settled, 10)
+    moved = states(tl, "lb2", t0)
+    assert moved in ([], [("BACKUP", "MASTER"), ("MASTER", "BACKUP")]), moved
+    if not moved:  # the new child's first advert reached lb2 before its interval ran out
+        assert became_master(tl, "lb1", t0).ts - t0 < 3 + (256 - 100) / 256 + 0.2
 
 
 def test_journalctl_shows_the_engines_lines_and_follows_them(
