@@ -140,20 +140,9 @@ class _View:
             return
         # with no block after a refused keyword, nothing is skipped: the lines are read
         # as its block (keepalived's handlers then act on the block read before, if any)
-        need_bob = True
         self.skip_rest = False
-        while (item := ctx.next_line()) is not None:
+        for item in ctx.block_lines():
             word = item.words[0]
-            if need_bob:
-                need_bob = False
-                if word == "{":
-                    continue
-                ctx.report("missing_bob", "Missing '{' at beginning of configuration block")
-            elif word == "{":
-                ctx.report("unexpected_bob", "Unexpected '{' - ignoring")
-                continue
-            if word == "}":
-                break
             if word not in _KEYWORDS:
                 ctx.report("unknown_keyword", f"Unknown keyword '{word}'")
             elif word in ("vrrp", "checker"):

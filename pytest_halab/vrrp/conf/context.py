@@ -5,7 +5,7 @@ the readers every block shares (a parameter, a value block, a block kept as data
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -133,6 +133,24 @@ class ParseContext:
         self.pos += 1
         self.cur = line
         return line
+
+    def block_lines(self, level: int = 1, need_bob: bool = True) -> Iterator[Line]:
+        """keepalived's process_stream() loop: each keyword line of the block being read, up
+        to its ``}`` (at level 0, to the end of the file). A missing ``{`` at the block's
+        start and a stray one are said as keepalived says them."""
+        while (line := self.next_line()) is not None:
+            word = line.words[0]
+            if need_bob:
+                need_bob = False
+                if word == "{" and level > 0:
+                    continue
+                self.report("missing_bob", "Missing '{' at beginning of configuration block")
+            elif word == "{":
+                self.report("unexpected_bob", "Unexpected '{' - ignoring")
+                continue
+            if word == "}" and level > 0:
+                return
+            yield line
 
     def next_opens_block(self) -> bool:
         return self.pos < len(self.lines) and self.lines[self.pos].words[0] == "{"

@@ -101,18 +101,8 @@ def parse(
 
 def process(ctx: ParseContext, table: dict[str, Kw], level: int, need_bob: bool) -> bool:
     """keepalived's process_stream(); returns True when the block was skipped."""
-    while (line := ctx.next_line()) is not None:
+    for line in ctx.block_lines(level, need_bob):
         word = line.words[0]
-        if need_bob:
-            need_bob = False
-            if word == "{" and level > 0:
-                continue
-            ctx.report("missing_bob", "Missing '{' at beginning of configuration block")
-        elif word == "{":
-            ctx.report("unexpected_bob", "Unexpected '{' - ignoring")
-            continue
-        if word == "}" and level > 0:
-            break
         kw = table.get(word)
         if kw is None:
             ctx.report("unknown_keyword", f"Unknown keyword '{word}'")

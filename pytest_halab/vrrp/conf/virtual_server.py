@@ -88,19 +88,8 @@ def checked_block(
     """Parse a ``{ ... }`` block against a keyword tree, keeping it as data; with a
     `state`, each keyword's value is checked as keepalived's handler for it checks it."""
     items: list[ConfigItem] = []
-    need_bob = True
-    while (line := ctx.next_line()) is not None:
+    for line in ctx.block_lines():
         word = line.words[0]
-        if need_bob:
-            need_bob = False
-            if word == "{":
-                continue
-            ctx.report("missing_bob", "Missing '{' at beginning of configuration block")
-        elif word == "{":
-            ctx.report("unexpected_bob", "Unexpected '{' - ignoring")
-            continue
-        if word == "}":
-            break
         if word not in table:
             ctx.report("unknown_keyword", f"Unknown keyword '{word}'")
             continue
