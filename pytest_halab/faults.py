@@ -619,8 +619,9 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
         )
 
     def disconnect(self, node: str) -> Fault:
-        """Detach the node from the lab network (cable pulled). Reverted by reconnecting it
-        with the same address."""
+        """Detach the node from the lab network: its interface there is deleted (the NIC
+        pulled out) and the engine's endpoint removed. Reverted by reconnecting it with the
+        same address, under the interface's old name."""
         n = self.lab.node(node)
         net = self.lab.network
         if net is None:
@@ -630,31 +631,52 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             net.reload()
             return n.container.id in (net.attrs.get("Containers") or {})
 
+        def carrier() -> str:
+            """The node's interface that carries its lab address ('' when none does)."""
+            res = n.exec(["ip", "-o", "-4", "addr", "show", "to", str(n.ip)])
+            return res.output.split()[1].split("@")[0] if res.ok and res.output.strip() else ""
+
+        # The NIC goes away at one instant, by the node's own kernel, and then the engine
+        # forgets the endpoint. The engine's disconnect alone finds the interface by the name
+        # it gave it: after a revert has renamed it back to eth0 it would leave it in place,
+        # plugged into the bridge, while saying the node is detached.
+        iface = carrier()
+        if not iface:
+            raise FaultError(node, f"no interface of {node} carries {n.ip}")
+
+        def inject() -> None:
+            n.exec(["ip", "link", "del", "dev", iface], check=True)
+            net.disconnect(n.container)
+
+        def detached() -> None:
+            _wait("detached", node, lambda: not attached())
+            _wait(f"no interface with {n.ip}", node, lambda: not carrier())
+
         def undo() -> None:
-            net.connect(n.container, ipv4_address=str(n.ip), aliases=[n.name])
+            six = str(n.ip6) if n.ip6 is not None else None
+            net.connect(n.container, ipv4_address=str(n.ip), ipv6_address=six, aliases=[n.name])
             _wait("reconnected", node, attached)
-            # Docker names the new interface eth1; the node's configs say eth0: give it its
-            # old name back, as a replaced NIC would get from udev.
-            res = n.exec(f"ip -o -4 addr show to {n.ip} | awk '{{print $2}}'")
-            new = res.output.strip().split("@")[0]
-            if new and new != "eth0":
+            # Docker names the new interface eth1 (eth2 the next time); the node's configs
+            # name the old one: give it its old name back, as udev would a replaced NIC.
+            new = carrier()
+            if new and new != iface:
                 n.exec(
-                    f"ip link set dev {new} down && ip link set dev {new} name eth0 && "
-                    "ip link set dev eth0 up",
+                    f"ip link set dev {new} down && ip link set dev {new} name {iface} && "
+                    f"ip link set dev {iface} up",
                     check=True,
                 )
             _wait(
-                "eth0 up with the node's address",
+                f"{iface} up with the node's address",
                 node,
-                lambda: n.exec(f"ip -o -4 addr show dev eth0 to {n.ip} | grep -q .").ok,
+                lambda: n.exec(f"ip -o -4 addr show dev {iface} up to {n.ip} | grep -q .").ok,
             )
 
         return self._apply(
             "disconnect",
             node,
-            net.name,
-            lambda: net.disconnect(n.container),
-            lambda: _wait("detached", node, lambda: not attached()),
+            f"{net.name} ({iface} deleted)",
+            inject,
+            detached,
             undo,
         )
 

@@ -119,6 +119,8 @@ class Lab:
     nodes: dict[str, Node] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     mismatch: dict[str, str] = field(default_factory=dict)  # VIP -> why it is elsewhere
+    # balancer -> the (interface, group) of VRRP it had joined when ready (restore checks)
+    vrrp_groups: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     _engine_go: float = 0.0
     _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
     _addr_watch: AddressWatch = field(default_factory=AddressWatch)  # vip_holders' live view
@@ -428,6 +430,7 @@ class Lab:
         if self.mismatch and self.strict:
             first = next(iter(self.mismatch))
             raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
+        self.vrrp_groups = labrestore.joined_groups(self)
 
     @staticmethod
     def _wait_in_node(checks: list[tuple[Node, str]], budget: int) -> None:

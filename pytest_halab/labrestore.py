@@ -6,11 +6,13 @@ Functions of a ``Lab``; ``lab.py`` holds the lab's making and its queries."""
 from __future__ import annotations
 
 import math
+import re
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 from . import instances, mail, services, waits, webserver
-from .errors import LabTimeoutError
+from .errors import LabTimeoutError, LabWarning
 from .nodes import Node, parallel
 from .topology import Role
 from .vrrp.check.nftplane import TABLE
@@ -24,7 +26,9 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
     unpaused, its balancer services up, each web node's apache serving (no web fault
     left: ``webserver.ensure_serving_cmd``), and each VIP on its expected master. When VRRP
     does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
-    its VIPs), the engines are restarted together, as at start."""
+    its VIPs), or when a balancer no longer listens on a VRRP group it had joined when the
+    lab was ready (an engine that did not join it again on a NIC that came back), the
+    engines are restarted together, as at start."""
     expected = {v: [m] for v, m in lab.expected_masters().items()}
 
     def wake(n: Node) -> bool:
@@ -54,12 +58,12 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
         def ensure_node(n: Node) -> None:
             if n in webs:
                 n.exec(webserver.ensure_serving_cmd())
-            elif n in mails:
-                n.exec(mail.ensure_running_cmd())
             else:
-                n.exec(ensure)
+                n.exec(mail.ensure_running_cmd())
 
-        parallel(ensure_node, [*lab.balancers(), *webs, *mails])
+        balancers = lab.balancers()
+        listening = parallel(lambda n: _ensure_balancer(n, ensure), balancers)
+        parallel(ensure_node, [*webs, *mails])
         # services that tell readiness in the node (haproxy: every checked server
         # serving again, `rise` checks after a web fault's revert)
         in_node = [
@@ -72,9 +76,68 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
             lab._wait_in_node(in_node, max(5, int(settle_timeout)))
         if _wait_back_or_kept(lab, expected, settle_timeout) != "back":
             lab.reset_vrrp()
+        # An engine restarted by an undo may not have joined yet when the ensure ran: it
+        # has once VRRP has put the VIPs back. Read again then, and only then.
+        elif _groups_left(lab, dict(zip((n.name for n in balancers), listening, strict=True))) and (
+            deaf := _groups_left(lab, joined_groups(lab))
+        ):
+            why = f"lab {lab.lab_id}: {deaf} (VRRP hears no adverts there): engines restarted"
+            warnings.warn(LabWarning(why), stacklevel=2)
+            lab.reset_vrrp()
     except (AssertionError, LabTimeoutError):
         lab.reset_vrrp()
     forget_traffic_state(lab)
+
+
+# The multicast groups VRRP adverts go to (RFC 3768 5.2.2, RFC 5798 5.1.1.2 and 5.1.2.2).
+# An engine that has left one, or not joined it again on a NIC that came back, still
+# sends its adverts but hears none: a master that stays master whatever its peers say.
+VRRP_GROUPS = frozenset({"224.0.0.18", "ff02::12"})
+GROUPS_CMD = "ip maddr show"
+_GROUPS_MARK = "--- halab: ip maddr ---"
+
+
+def vrrp_groups(maddr: str) -> frozenset[tuple[str, str]]:
+    """(interface, group) for each VRRP group joined, from ``ip maddr show``'s output."""
+    out: set[tuple[str, str]] = set()
+    iface = None
+    for line in maddr.splitlines():
+        if m := re.match(r"\d+:\s+(\S+)", line):
+            iface = m[1].split("@")[0]
+            continue
+        f = line.split()
+        if iface is not None and len(f) >= 2 and f[0] in ("inet", "inet6") and f[1] in VRRP_GROUPS:
+            out.add((iface, f[1]))
+    return frozenset(out)
+
+
+def joined_groups(lab: Lab) -> dict[str, frozenset[tuple[str, str]]]:
+    """Each balancer's VRRP groups (an exec each, all at once): the lab's are taken when it
+    is ready, and a restore finds any it lost."""
+
+    def read(n: Node) -> frozenset[tuple[str, str]]:
+        return vrrp_groups(n.exec(GROUPS_CMD).output)
+
+    balancers = lab.balancers()
+    return dict(zip((n.name for n in balancers), parallel(read, balancers), strict=True))
+
+
+def _ensure_balancer(n: Node, ensure: str) -> frozenset[tuple[str, str]]:
+    """The balancer's services started if they are not running, and the VRRP groups it has
+    joined, in one exec."""
+    out = n.exec(f"{ensure}; echo '{_GROUPS_MARK}'; {GROUPS_CMD}").output
+    return vrrp_groups(out.rpartition(_GROUPS_MARK)[2])
+
+
+def _groups_left(lab: Lab, now: dict[str, frozenset[tuple[str, str]]]) -> str:
+    """What VRRP groups the balancers had joined when the lab was ready and have not now,
+    said in a sentence ('' when none)."""
+    left = [
+        f"{node} no longer listens on {', '.join(f'{g} on {i}' for i, g in sorted(gone))}"
+        for node, had in lab.vrrp_groups.items()
+        if (gone := had - now.get(node, had))
+    ]
+    return "; ".join(left)
 
 
 # What a balancer remembers of the connections it served: conntrack's entries (LVS NAT)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_halab import waits
+from pytest_halab import labrestore, waits
 from pytest_halab.engines import GO_FILE, START
+from pytest_halab.errors import LabWarning
 from pytest_halab.lab import Lab
 from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
@@ -460,3 +461,18 @@ def test_journalctl_shows_the_engines_lines_and_follows_them(
     ).output
     assert "Reloading" in followed, followed
     assert lb1.exec("journalctl -u nosuch").output.strip() == "-- No entries --"
+
+
+def test_a_restore_restarts_an_engine_that_no_longer_listens_on_vrrp(mb: Lab) -> None:
+    """lb2's engine killed behind the lab's back (no fault recorded it): the VIP stays on
+    lb1, so VRRP looks settled, but lb2 listens on no VRRP group any more. The restore
+    says so and restarts the engines: lb2 listens again, lb1 holds the VIP."""
+    had = mb.vrrp_groups["lb2"]
+    assert ("eth0", "224.0.0.18") in had, had  # the groups it had joined when ready
+    lb2 = mb.node("lb2")
+    lb2.exec(mb.engine_of("lb2").kill_all_cmd(), check=True)
+    waits.until("lb2 left its VRRP groups", lambda: not labrestore.joined_groups(mb)["lb2"], 10)
+    with pytest.warns(LabWarning, match="lb2 no longer listens on 224.0.0.18 on eth0"):
+        mb.restore()
+    assert labrestore.joined_groups(mb)["lb2"] == had
+    assert mb.vip_holders() == {"VI_1": ["lb1"]}

@@ -90,4 +90,6 @@ def test_nopreempt_keeps_the_vip_when_the_old_master_returns(
     hal.failover("VI_1", fault, to="lb2")
     hal.revert(fault)
     r = hal.recovery("VI_1", fault, to=None, settle=5.0, timeout=0.1)
-    assert r.new_holder is None and r.holders_after == {"lb2"}
+    assert r.new_holder is None and r.holders_after == {"lb2"}, (
+        f"{r.diagnosis()}\n{hal.timeline().format_around(fault.reverted_at or 0.0, 1, 6)}"
+    )
