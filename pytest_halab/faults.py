@@ -646,7 +646,10 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
 
         def inject() -> None:
             n.exec(["ip", "link", "del", "dev", iface], check=True)
-            net.disconnect(n.container)
+            try:
+                net.disconnect(n.container)
+            except docker.errors.APIError as exc:  # the NIC is gone: the undo must run
+                raise FaultError(node, f"{iface} deleted, the engine's disconnect: {exc}") from exc
 
         def detached() -> None:
             _wait("detached", node, lambda: not attached())

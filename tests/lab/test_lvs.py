@@ -62,7 +62,10 @@ def assert_weights(
     connections made after `since` that have all ended: the probe's requests started
     between `since` and now are counted once every one of them has ended (one still
     running at the count would leave a hole in the cycle)."""
-    assert set(got) == {"1111", "2222"}, got
+    assert set(got) == {"1111", "2222"}, (
+        f"{got}; holders now {hal.lab.vip_holders()}\n"
+        + hal.timeline().format_around(since or time.time(), 3, 4, limit=120)
+    )
     until = time.time()
     timeline = hal.timeline_through("VI_1", until, since)
     both = got + traffic_split(timeline, "VI_1", since, until)
@@ -380,6 +383,28 @@ def test_a_reload_keeps_the_pool_and_applies_the_new_weight(
         # SIGHUP, handed on or not, may make a second reload, as with keepalived's children
         most = 2 if command.startswith("killall") else 1
         assert set(reloads) == {"lvs1", "lvs2"} and max(reloads.values()) <= most, reloads
+        # keepalived 2.2.7's VRRP process signalled twice at once (killall reaches it and its
+        # parent, which hands SIGHUP on) reloads twice, and now and then the second reload,
+        # begun after the first's "Reload complete", starts its instances again: "sent 0
+        # priority", "removing VIPs", "Entering BACKUP STATE (init)". The master resigns and
+        # nobody holds the VIP for Master_Down_Interval. Seen in 2 of 6 runs and 1 of 8, and
+        # with killall by hand in a lab; halab-vrrpd does not. The checker's pool comes
+        # later than that restart (about 400 ms): the timeline shows it by now.
+        restarted = [
+            e
+            for e in hal.timeline().between(since, None)
+            if e.node == "lvs1"
+            and (e.kind == "vip_removed" or (e.kind == "vrrp_state" and e.get("prev") == "INIT"))
+        ]
+        if restarted:
+            why = f"lvs1 gave up the VIP on a reload: {restarted}"
+            assert nat.engine == "keepalived" and command.startswith("killall"), why
+            log = nat.node("lvs1").read_file("/var/log/halab/vrrp.log").decode()
+            second = log.rpartition("Reload complete")[2]
+            assert "Reloading" in second and "(VI_1) Entering BACKUP STATE (init)" in second, (
+                f"{why}\n{log[-3000:]}"
+            )
+            hal.wait_holders({"VI_1": ["lvs1"]})
         served = hal.timeline().end
         got = bodies(nat.client_node(), str(nat.vip_addresses()["VI_1"]), 40)
         assert_weights(hal, served, got, web1=3, web2=1)
