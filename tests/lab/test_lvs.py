@@ -387,8 +387,8 @@ def test_a_reload_keeps_the_pool_and_applies_the_new_weight(
         # parent, which hands SIGHUP on) reloads twice, and now and then the second reload,
         # begun after the first's "Reload complete", starts its instances again: "sent 0
         # priority", "removing VIPs", "Entering BACKUP STATE (init)". The master resigns and
-        # nobody holds the VIP for Master_Down_Interval. Seen in 2 of 6 runs and 1 of 8, and
-        # with killall by hand in a lab; halab-vrrpd does not. The checker's pool comes
+        # nobody holds the VIP for Master_Down_Interval. Seen in 5 of 26 runs of this test,
+        # and with killall by hand in a lab; halab-vrrpd does not. The checker's pool comes
         # later than that restart (about 400 ms): the timeline shows it by now.
         restarted = [
             e
