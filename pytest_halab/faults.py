@@ -17,7 +17,6 @@ nothing of its observers.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
@@ -30,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import docker.errors
 
-from . import engines, services, waits
+from . import engines, services
 from .errors import FaultError, FaultNotEffective, NodeCommandError
-from .flap import FLAP_PROCESS, FLAP_SCRIPT, FlapLine, check_flap_args
-from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
+from .faultmixin import safe_read, wait_effect
 from .labels import FAULT_RULE_COMMENT
+from .linkfaults import LinkFaults
 from .mailfaults import MailFaults
 from .nodes import pid_in_container
 from .servicefaults import ServiceFaults
@@ -51,7 +50,6 @@ __all__ = ["Direction", "Fault", "FaultError", "FaultNotEffective", "FaultSink",
 
 Direction = Literal["in", "out", "both"]
 Step = Callable[[], None]  # one of a fault's inject, verify, undo
-VERIFY_TIMEOUT_S = 10.0
 LOG_TAIL = 40  # lines of each node log attached to a fault's error
 
 
@@ -68,30 +66,11 @@ class FaultSink(Protocol):
         ...
 
 
-def _not_effective(message: str, node: str | None) -> BaseException:
-    return FaultNotEffective(node or "?", message)
-
-
 # Shell: send SIG to each pid of "$@" that still exists; exit 1 when none did.
 _SIGNAL_EACH = (
     'ok=0; for p in "$@"; do kill -{sig} "$p" 2>/dev/null && ok=1; done; '
     '[ $ok = 1 ] || {{ echo "no process left of $*" >&2; exit 1; }}'
 )
-
-
-def _wait(
-    what: str,
-    node: str,
-    check: Callable[[], bool],
-    timeout: float = VERIFY_TIMEOUT_S,
-    interval: float = 0.05,
-) -> None:
-    """Wait for a fault's effect (or its undoing); FaultNotEffective naming it otherwise.
-
-    Each check is a ``docker exec`` or an inspect (tens of ms of CPU on the engine's host):
-    polled every 50 ms, not faster, so parallel labs leave CPU to the labs themselves. The
-    fault's time is taken at injection, never from this poll."""
-    waits.until(what, check, timeout, interval, node=node, error=_not_effective)
 
 
 @dataclass
@@ -108,9 +87,10 @@ class Fault:
 
 
 @dataclass
-class Faults(WebFaults, ServiceFaults, MailFaults):
+class Faults(WebFaults, ServiceFaults, MailFaults, LinkFaults):
     """Fault injection on a running lab (the web-node faults come from ``WebFaults``, the
-    service-config ones from ``ServiceFaults``, the mail node's from ``MailFaults``)."""
+    service-config ones from ``ServiceFaults``, the mail node's from ``MailFaults``, the
+    network links' from ``LinkFaults``)."""
 
     lab: Lab
     sink: FaultSink | None = None
@@ -271,7 +251,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
                 # already (a user's check script starts nginx again as soon as it sees it
                 # dead, and waiting for none at all then timed out)
                 try:
-                    _wait(
+                    wait_effect(
                         f"{process} ({pids}) exiting after {signum.name}",
                         node,
                         lambda: not set(n.pids(pattern)) & set(pids),
@@ -305,7 +285,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             service.start(n)
         else:
             raise FaultError(n.name, f"do not know how to restart {process}")
-        _wait(
+        wait_effect(
             f"{process} running again",
             n.name,
             lambda: bool(n.pids(self._pattern(process, n.name))),
@@ -320,13 +300,13 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             return "removed"
 
     def _restarted(self, n: Node, since: float) -> None:
-        _wait("container running again", n.name, lambda: self._status(n) == "running")
+        wait_effect("container running again", n.name, lambda: self._status(n) == "running")
 
         def services_started() -> bool:
             res = n.exec("cat /run/halab/services-started")
             return res.ok and float(res.output.strip() or 0) >= since - 0.5
 
-        _wait("node services started", n.name, services_started)
+        wait_effect("node services started", n.name, services_started)
         if self.sink is not None:
             self.sink.node_restarted(n.name)
 
@@ -418,7 +398,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             node,
             how,
             inject,
-            lambda: _wait(
+            lambda: wait_effect(
                 "container exited, its network released",
                 node,
                 lambda: self._exited_and_unplugged(n),
@@ -435,7 +415,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             node,
             "docker pause",
             lambda: n.container.pause(),
-            lambda: _wait("container paused", node, lambda: self._status(n) == "paused"),
+            lambda: wait_effect("container paused", node, lambda: self._status(n) == "paused"),
             lambda: n.container.unpause(),
         )
 
@@ -455,7 +435,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
                     and n.container.status == "running"
                 )
 
-            _wait("container restarted", node, restarted)
+            wait_effect("container restarted", node, restarted)
             self._restarted(n, t0)
 
         def inject() -> None:
@@ -468,220 +448,6 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
         )
 
     # ------------------------------------------------------------ links
-
-    def link_down(self, node: str, iface: str = "eth0") -> Fault:
-        """Take an interface down inside the node. Reverted by setting it up again."""
-        n = self.lab.node(node)
-
-        def oper() -> str:
-            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
-
-        if not n.exec(f"test -e /sys/class/net/{iface}").ok:
-            raise FaultError(node, f"no interface {iface}")
-
-        def undo() -> None:
-            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
-            _wait(f"{iface} up", node, lambda: oper() == "up")
-
-        return self._apply(
-            "link_down",
-            node,
-            iface,
-            lambda: n.exec(["ip", "link", "set", "dev", iface, "down"], check=True),
-            lambda: _wait(f"{iface} down", node, lambda: oper() == "down"),
-            undo,
-        )
-
-    def flap_link(
-        self, node: str, count: int, down_s: float, up_s: float, iface: str = "eth0"
-    ) -> Fault:
-        """Take an interface down for ``down_s`` and up for ``up_s``, ``count`` times.
-
-        The whole sequence runs inside the node (one detached shell loop), so its timing
-        does not depend on ``docker exec`` latency: each transition is stamped there, by the
-        clock the containers share, right after ``ip link set`` returned. The call returns
-        once the sequence has finished (about ``count * (down_s + up_s)`` s after the first
-        down; the last ``up_s`` included) and the link is up again: measure what it did
-        right after, e.g. with :func:`pytest_halab.flapmeasures.measure_flaps`.
-
-        Every transition becomes a ``fault`` event named ``flap_link``, phase ``link_down``
-        or ``link_up``, with ``flap`` (1..count), ``at`` (when it happened, node clock:
-        the event's own ``ts`` is when the fault read it, a poll later) and ``operstate``
-        (read right after the change). Verified by every ``link_down`` having found the
-        interface's operstate ``down``, every flap having run, and the link up at the end.
-        Reverted by stopping the loop if it still runs and setting the link up.
-
-        Bounds: 1 <= count <= 1000, 0.001 <= down_s, up_s <= 60, the whole sequence at
-        most 600 s, ``iface`` an interface name; ValueError otherwise (FaultError when the
-        node has no such interface).
-        """
-        check_flap_args(count, down_s, up_s, iface)
-        n = self.lab.node(node)
-        if not n.exec(["test", "-e", f"/sys/class/net/{iface}"]).ok:
-            raise FaultError(node, f"no interface {iface}")
-        log = f"/var/log/halab/flap-{secrets.token_hex(3)}.log"
-        argv = ["bash", "-c", FLAP_SCRIPT, FLAP_PROCESS, log, iface, str(count)]
-        argv += [f"{down_s:.6f}", f"{up_s:.6f}"]
-        lines: list[FlapLine | None] = []  # the log's complete lines read so far
-
-        def oper() -> str:
-            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
-
-        def note(line: FlapLine) -> None:
-            if self.sink is not None:
-                self.sink.note(
-                    "lab",
-                    "fault",
-                    name=FLAP_FAULT,
-                    phase=LINK_DOWN if line.what == "down" else LINK_UP,
-                    target=node,
-                    detail=f"{iface} flap {line.flap}/{count}",
-                    iface=iface,
-                    flap=line.flap,
-                    at=line.ts,
-                    operstate=line.state,
-                )
-
-        def follow() -> bool:
-            """Note the transitions logged since the last call; True once the loop ended."""
-            text = _safe_read(n, log).decode(errors="replace")
-            for raw in text.split("\n")[len(lines) : -1]:  # the last piece is unfinished
-                line = FlapLine.parse(raw)
-                lines.append(line)
-                if line is None:
-                    continue
-                if line.what in ("down", "up"):
-                    note(line)
-                elif line.what == "error":
-                    err = _safe_read(n, log + ".err").decode(errors="replace").strip()
-                    raise FaultError(node, f"flap {line.flap}: ip link set failed: {err}")
-                elif line.what == "stopped":
-                    raise FaultNotEffective(node, f"the flap loop was stopped in flap {line.flap}")
-            return any(line is not None and line.what == "done" for line in lines)
-
-        def alive() -> bool:
-            # the pid is checked to be the loop's own: a reused pid is left alone
-            return n.exec(
-                f'p=$(cat {log}.pid 2>/dev/null) && grep -qa {FLAP_PROCESS} "/proc/$p/cmdline"'
-            ).ok
-
-        def stop() -> None:
-            n.exec(
-                f'p=$(cat {log}.pid 2>/dev/null) && grep -qa {FLAP_PROCESS} "/proc/$p/cmdline" '
-                '&& kill -TERM "$p"; true'
-            )
-            _wait("the flap loop to stop", node, lambda: not alive())
-
-        def verify() -> None:
-            budget = count * (down_s + up_s + 0.05) + VERIFY_TIMEOUT_S
-            try:
-                waits.until(
-                    f"{count} flap(s) of {iface} to run",
-                    follow,
-                    budget,
-                    0.05,
-                    node=node,
-                    error=_not_effective,
-                )
-            except BaseException as exc:
-                if not isinstance(exc, FaultError):  # _apply undoes FaultErrors only
-                    with contextlib.suppress(Exception):
-                        stop()
-                raise
-            done = [line for line in lines if line is not None]
-            for what in ("down", "up"):
-                flaps = [line.flap for line in done if line.what == what]
-                if flaps != list(range(1, count + 1)):
-                    raise FaultNotEffective(node, f"{iface} {what} logged for flaps {flaps}")
-            not_down = [
-                f"{line.flap} ({line.state})"
-                for line in done
-                if line.what == "down" and line.state != "down"
-            ]
-            if not_down:
-                raise FaultNotEffective(
-                    node, f"{iface} not down after ip link set down, flap(s) {', '.join(not_down)}"
-                )
-            _wait(f"{iface} up after the flaps", node, lambda: oper() == "up")
-
-        def undo() -> None:
-            stop()
-            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
-            _wait(f"{iface} up", node, lambda: oper() == "up")
-
-        return self._apply(
-            "flap_link",
-            node,
-            f"{iface} {count} x ({down_s:g} s down, {up_s:g} s up)",
-            lambda: n.container.exec_run(argv, detach=True),
-            verify,
-            undo,
-        )
-
-    def disconnect(self, node: str) -> Fault:
-        """Detach the node from the lab network: its interface there is deleted (the NIC
-        pulled out) and the engine's endpoint removed. Reverted by reconnecting it with the
-        same address, under the interface's old name."""
-        n = self.lab.node(node)
-        net = self.lab.network
-        if net is None:
-            raise FaultError(node, "the lab has no network")
-
-        def attached() -> bool:
-            net.reload()
-            return n.container.id in (net.attrs.get("Containers") or {})
-
-        def carrier() -> str:
-            """The node's interface that carries its lab address ('' when none does)."""
-            res = n.exec(["ip", "-o", "-4", "addr", "show", "to", str(n.ip)])
-            return res.output.split()[1].split("@")[0] if res.ok and res.output.strip() else ""
-
-        # The NIC goes away at one instant, by the node's own kernel, and then the engine
-        # forgets the endpoint. The engine's disconnect alone finds the interface by the name
-        # it gave it: after a revert has renamed it back to eth0 it would leave it in place,
-        # plugged into the bridge, while saying the node is detached.
-        iface = carrier()
-        if not iface:
-            raise FaultError(node, f"no interface of {node} carries {n.ip}")
-
-        def inject() -> None:
-            n.exec(["ip", "link", "del", "dev", iface], check=True)
-            try:
-                net.disconnect(n.container)
-            except docker.errors.APIError as exc:  # the NIC is gone: the undo must run
-                raise FaultError(node, f"{iface} deleted, the engine's disconnect: {exc}") from exc
-
-        def detached() -> None:
-            _wait("detached", node, lambda: not attached())
-            _wait(f"no interface with {n.ip}", node, lambda: not carrier())
-
-        def undo() -> None:
-            six = str(n.ip6) if n.ip6 is not None else None
-            net.connect(n.container, ipv4_address=str(n.ip), ipv6_address=six, aliases=[n.name])
-            _wait("reconnected", node, attached)
-            # Docker names the new interface eth1 (eth2 the next time); the node's configs
-            # name the old one: give it its old name back, as udev would a replaced NIC.
-            new = carrier()
-            if new and new != iface:
-                n.exec(
-                    f"ip link set dev {new} down && ip link set dev {new} name {iface} && "
-                    f"ip link set dev {iface} up",
-                    check=True,
-                )
-            _wait(
-                f"{iface} up with the node's address",
-                node,
-                lambda: n.exec(f"ip -o -4 addr show dev {iface} up to {n.ip} | grep -q .").ok,
-            )
-
-        return self._apply(
-            "disconnect",
-            node,
-            f"{net.name} ({iface} deleted)",
-            inject,
-            detached,
-            undo,
-        )
 
     # ------------------------------------------------------------ firewall
 
@@ -802,7 +568,7 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             now = n.read_file(path).decode()
             if set_instance_priority(now, instance, priority) != now:
                 raise FaultNotEffective(node, f"{instance}'s priority is not {priority} in {path}")
-            _wait(
+            wait_effect(
                 "engine alive after reload",
                 node,
                 lambda: self._engine_pid(n) == pid_before,
@@ -882,10 +648,10 @@ class Faults(WebFaults, ServiceFaults, MailFaults):
             )
 
         def verify() -> None:
-            _wait(
+            wait_effect(
                 "first forged advert sent",
                 sender.name,
-                lambda: b'"forged"' in _safe_read(sender, out),
+                lambda: b'"forged"' in safe_read(sender, out),
             )
 
         def undo() -> None:
@@ -913,10 +679,3 @@ def _children_first(n: Node, pids: list[int]) -> list[int]:
         return d
 
     return sorted(pids, key=lambda p: (-depth(p), -p))
-
-
-def _safe_read(n: Node, path: str) -> bytes:
-    try:
-        return n.read_file(path)
-    except (FileNotFoundError, docker.errors.APIError):
-        return b""

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from . import mail
 from .errors import FaultError, FaultNotEffective
+from .faultmixin import wait_effect
 from .topology import Role
-from .webfaults import NodeFaultMixin, ask, wait_effect
+from .webfaults import NodeFaultMixin, ask
 
 if TYPE_CHECKING:
     from .faults import Fault

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import waits, webserver
+from . import webserver
 from .errors import FaultError, FaultNotEffective
-from .faultmixin import FaultMixin
+from .faultmixin import VERIFY_TIMEOUT_S, FaultMixin, wait_effect
 from .topology import Role
 
 if TYPE_CHECKING:
@@ -35,9 +34,8 @@ if TYPE_CHECKING:
     from .lab import Lab
     from .nodes import Node
 
-__all__ = ["ANSWER_BOUND_S", "NodeFaultMixin", "WebAnswer", "WebFaults", "ask", "wait_effect"]
+__all__ = ["ANSWER_BOUND_S", "NodeFaultMixin", "WebAnswer", "WebFaults", "ask"]
 
-VERIFY_TIMEOUT_S = 10.0
 # How long the client waits to connect, then for the first byte of an answer. A lab-local
 # connect or answer takes about a millisecond; a second of silence is a hang (or a drop).
 ANSWER_BOUND_S = 1.0
@@ -128,16 +126,6 @@ def ask(
     if not res.ok:
         raise FaultError(asker.name, f"asking {node} failed: {res.output.strip()}")
     return WebAnswer.parse(res.output.strip().splitlines()[-1] if res.output.strip() else "")
-
-
-def _not_effective(message: str, node: str | None) -> BaseException:
-    return FaultNotEffective(node or "?", message)
-
-
-def wait_effect(what: str, node: str, check: Callable[[], bool]) -> None:
-    """Wait for a fault's effect on a node (or its undoing): FaultNotEffective naming it
-    after VERIFY_TIMEOUT_S."""
-    waits.until(what, check, VERIFY_TIMEOUT_S, 0.05, node=node, error=_not_effective)
 
 
 class NodeFaultMixin(FaultMixin):
