@@ -356,10 +356,12 @@ class Lab:
 
         Every balancer that is the expected master of a VIP starts at the same instant, so
         container start order never decides who becomes master. The others start
-        ENGINE_LAG_S later, and never before the masters' engines run (pid file written):
-        under nopreempt whoever comes up first keeps the VIP, and on a loaded machine an
-        engine can take seconds to start (halab-vrrpd is Python), so a fixed lag alone could
-        hand the election to the wrong node.
+        ENGINE_LAG_S later, and never before the masters' engines have started their
+        instances (a state event since the go time): under nopreempt whoever comes up first
+        keeps the VIP, and on a loaded machine an engine can take seconds to start
+        (halab-vrrpd is Python), so neither a fixed lag nor a live pid file is enough: in a
+        CI run halab-vrrpd's child entered BACKUP 1.8 s after its pid file was written, and
+        keepalived on the other node, released meanwhile, became master first.
         """
         masters = set(self.expected_masters().values())
         first = [n for n in self.balancers() if n.name in masters]
@@ -373,10 +375,12 @@ class Lab:
         # readiness check; the others are released after MASTER_START_WAIT_S regardless.
         with contextlib.suppress(LabTimeoutError):
             waits.until(
-                f"the VRRP engines of {', '.join(n.name for n in first)} to run",
-                lambda: all(parallel(lambda n: self.engine_of(n.name).alive(n), first)),
+                f"the VRRP instances of {', '.join(n.name for n in first)} to start",
+                lambda: all(
+                    parallel(lambda n: self.engine_of(n.name).instances_started(n, go), first)
+                ),
                 MASTER_START_WAIT_S,
-                0.02,
+                0.05,
             )
         at = max(go + ENGINE_LAG_S, time.time() + 0.05)
         self._engine_at.update({n.name: at for n in rest})

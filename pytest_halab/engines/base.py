@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, ClassVar
 
-from ..timeline import Event
+from ..timeline import Event, EventKind
 
 if TYPE_CHECKING:
     from ..nodes import Node
@@ -88,6 +88,22 @@ class VrrpEngine:
     def alive(cls, node: Node) -> bool:
         """It runs and has written its pid file."""
         return node.exec(cls.alive_cmd()).ok
+
+    @classmethod
+    def instances_started(cls, node: Node, since: float) -> bool:
+        """Its instances have entered a state (BACKUP, MASTER, FAULT) at or after ``since``
+        (epoch seconds): from then on it hears adverts and its timers run. A live pid file
+        says less: halab-vrrpd writes it before its VRRP child has read the config, which
+        took 1.8 s in a loaded CI run."""
+        try:
+            data = node.read_file(cls.events_path)
+        except FileNotFoundError:
+            return False
+        for line in data.splitlines():
+            ev = cls.parse_event(line, node.name)
+            if ev is not None and ev.kind == EventKind.VRRP_STATE and ev.ts >= since:
+                return True
+        return False
 
     @classmethod
     def running(cls, node: Node) -> bool:

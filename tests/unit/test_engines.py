@@ -85,6 +85,42 @@ def test_halab_event_log_records_are_translated() -> None:
     assert ev.ts == pytest.approx(1700000000.123456)
 
 
+class _Files:
+    """A node whose files are these bytes (read_file raises for any other path)."""
+
+    name = "lb1"
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def read_file(self, path: str) -> bytes:
+        if path not in self.files:
+            raise FileNotFoundError(path)
+        return self.files[path]
+
+
+STATE_LINES = {
+    "keepalived": b'{"ts": 100.5, "kind": "vrrp_state", "data": {"instance": "VI_1", '
+    b'"state": "BACKUP", "prev": "INIT", "engine": "keepalived"}}',
+    "halab": b'{"ts": 100500000, "event": "state_change", "instance": "VI_1", '
+    b'"old": "INIT", "new": "BACKUP"}',
+}
+
+
+@pytest.mark.parametrize("name", engines.names())
+def test_instances_started_means_a_state_event_since_the_go_time(name: str) -> None:
+    """The lab releases the other balancers once the expected master's instances run: a
+    state event at or after the go time (one from an earlier start does not count)."""
+    eng = engines.get(name)
+    line = STATE_LINES[name]
+    node = _Files({eng.events_path: b"not json\n" + line + b"\n"})
+    assert eng.instances_started(node, 100.0)  # type: ignore[arg-type]
+    assert eng.instances_started(node, 100.5)  # type: ignore[arg-type]
+    assert not eng.instances_started(node, 101.0)  # type: ignore[arg-type]
+    assert not eng.instances_started(_Files({eng.events_path: b""}), 0.0)  # type: ignore[arg-type]
+    assert not eng.instances_started(_Files({}), 0.0)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("spec", "default", "nodes"),
     [("halab", "halab", {}), ("keepalived,lb1=halab", "keepalived", {"lb1": "halab"})],

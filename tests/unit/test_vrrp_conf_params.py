@@ -26,8 +26,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,6 +40,7 @@ from pytest_halab.vrrp.conf import (
     config_test_exit_status,
     lexer,
     load_config,
+    preprocess,
     set_instance_priority,
 )
 from pytest_halab.vrrp.conf.diagnostics import Diagnostic, Diagnostics
@@ -934,12 +937,48 @@ def test_set_instance_priority_through_a_parameter() -> None:
 # -- bounds on hostile input
 
 
-def _timed_load(tmp_path: Path, text: str) -> tuple[list[Diagnostic], float]:
+@dataclass
+class Work:
+    """What the preprocessor did, counted (a bound on work, where a bound on seconds would
+    fail on a loaded machine: these inputs take 1-6 s alone, ten times that under CI's -n 6):
+    characters handed to its line step, substitutions made, lines ~SEQ/~LST/multiline
+    parameters generated."""
+
+    chars: int = 0
+    substitutions: int = 0
+    generated: int = 0
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch) -> Work:
+    tally = Work()
+    step = preprocess.Preprocessor._preprocess
+    count = preprocess.Preprocessor._count_substitution
+    make = preprocess.Preprocessor._generated_line
+
+    def counted_step(self: preprocess.Preprocessor, buf: str, off: int, cols: Any) -> Any:
+        tally.chars += len(buf) - off
+        return step(self, buf, off, cols)
+
+    def counted_substitution(self: preprocess.Preprocessor, line: str) -> None:
+        tally.substitutions += 1
+        count(self, line)
+
+    def counted_line(self: preprocess.Preprocessor, text: str) -> str:
+        tally.generated += 1
+        return make(self, text)
+
+    monkeypatch.setattr(preprocess.Preprocessor, "_preprocess", counted_step)
+    monkeypatch.setattr(preprocess.Preprocessor, "_count_substitution", counted_substitution)
+    monkeypatch.setattr(preprocess.Preprocessor, "_generated_line", counted_line)
+    return tally
+
+
+def _load(tmp_path: Path, text: str) -> list[Diagnostic]:
     conf = tmp_path / "k.conf"
     conf.write_text(text)
-    started = time.perf_counter()
     _cfg, diags = load_config(conf, interfaces=IFACES, check_scripts=False)
-    return diags, time.perf_counter() - started
+    return diags
 
 
 @pytest.mark.parametrize(
@@ -950,19 +989,23 @@ def _timed_load(tmp_path: Path, text: str) -> tuple[list[Diagnostic], float]:
         "$A=a$B\n$B=$A\nx ${A}\n",  # grows: refused at 1024 characters, like keepalived
     ],
 )
-def test_parameters_that_refer_to_each_other_are_bounded(tmp_path: Path, text: str) -> None:
-    diags, elapsed = _timed_load(tmp_path, text)
-    assert elapsed < 10
+def test_parameters_that_refer_to_each_other_are_bounded(
+    tmp_path: Path, text: str, work: Work
+) -> None:
+    diags = _load(tmp_path, text)
+    assert work.substitutions <= preprocess.MAX_SUBSTITUTIONS_PER_LINE + 1
     assert not [d for d in diags if INTERNAL_ERROR in d.message]
     assert config_test_exit_status(diags) in (4, 5)
 
 
-def test_a_loop_through_the_rest_of_a_line_is_bounded(tmp_path: Path) -> None:
+def test_a_loop_through_the_rest_of_a_line_is_bounded(tmp_path: Path, work: Work) -> None:
     """``x { $R=1 } r_$R`` defines R as ``1 } r_$R``: every line made of $R leaves a rest
     that makes it again, and keepalived 2.2.7 prints Extra '}' for ever."""
-    diags, elapsed = _timed_load(tmp_path, "x { $R=1 } r_$R\nr2_$R\n")
-    assert elapsed < 10
-    assert any("not reading the configuration further" in d.message for d in diags)
+    diags = _load(tmp_path, "x { $R=1 } r_$R\nr2_$R\n")
+    # each line is short of MAX_SUBSTITUTIONS_PER_LINE: the work bound stops it (each
+    # substitution counts at least 64 characters of it)
+    assert work.substitutions <= preprocess.MAX_SUBSTITUTION_WORK // 64 + 1
+    assert any(d.kind == "fatal" and "substitutions moved more than" in d.message for d in diags)
     assert config_test_exit_status(diags) == 5
 
 
@@ -975,23 +1018,33 @@ def test_a_loop_through_the_rest_of_a_line_is_bounded(tmp_path: Path) -> None:
         "$M=a\\\n$M\\\n\n$M\n",  # a multiline parameter made of itself
     ],
 )
-def test_huge_sequences_are_bounded(tmp_path: Path, text: str) -> None:
-    diags, elapsed = _timed_load(tmp_path, text)
-    assert elapsed < 20
+def test_huge_sequences_are_bounded(
+    tmp_path: Path, text: str, work: Work, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the bound itself, 100 000 lines, is the same code; a smaller one keeps the test short
+    assert preprocess.MAX_GENERATED_LINES == 100_000
+    monkeypatch.setattr(preprocess, "MAX_GENERATED_LINES", 2_000)
+    diags = _load(tmp_path, text)
+    assert work.generated == 2_001
     fatal = [d for d in diags if d.kind == "fatal"]
-    assert len(fatal) == 1 and "made more than 100000 lines" in fatal[0].message
+    assert len(fatal) == 1 and "made more than 2000 lines" in fatal[0].message
     assert config_test_exit_status(diags) in (4, 5)
 
 
-def test_a_long_line_of_braces_and_parameters_is_linear(tmp_path: Path) -> None:
-    # keepalived reads these 650 000 characters in pieces of 1023 bytes, 100 000 lines
-    # of its own (keepalived -t: 5 s, 400 000 messages); the pieces number otherwise in
-    # its parent, so it is read once per process: 15 s alone on this machine. Quadratic
-    # work on the line (as before it was cut) would take hours: a hang guard, not a goal.
-    text = "$A=a\n" + "{ $X " * 50_000 + "\n" + "{ @main " * 50_000 + "\n"
-    diags, elapsed = _timed_load(tmp_path, text)
-    assert elapsed < 90
-    assert config_test_exit_status(diags) == 5
+def test_a_long_line_of_braces_and_parameters_is_linear(tmp_path: Path, work: Work) -> None:
+    """keepalived reads a long line in pieces of 1023 bytes, each a line of its own
+    (``keepalived -t`` on 650 000 characters of this: 5 s, 400 000 messages). Work on the
+    whole line at each step (as before it was cut) is quadratic: ten times the line, a
+    hundred times the work. Counted here, ten times the line must stay near ten times."""
+
+    def chars(n: int) -> int:
+        work.chars = 0
+        text = "$A=a\n" + "{ $X " * n + "\n" + "{ @main " * n + "\n"
+        assert config_test_exit_status(_load(tmp_path, text)) == 5
+        return work.chars
+
+    small, large = chars(2_000), chars(20_000)
+    assert small > 0 and large / small < 15, (small, large)
 
 
 PREPROCESSING_TOKENS = [
