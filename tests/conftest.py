@@ -8,6 +8,10 @@ To keep it so, a test without the marker runs with DOCKER_HOST pointing at a soc
 listens on: a test that needs Docker but lacks the marker fails everywhere, not only on a
 machine without an engine, and its report says why. A test with the marker gets DOCKER_HOST
 set to the engine its pytest-xdist worker is bound to (when --hal-docker-host names some).
+
+The inner pytest sessions that pytester tests start go without hypothesis's pytest plugin:
+no inner test uses it, and loading it imports all of hypothesis, 1.2 s of a 1.8 s start of
+pytest here (`python -X importtime`); a user's session without hypothesis starts so too.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ NO_DOCKER = "unix:///nonexistent/halab-tests-without-the-lab-marker.sock"
 def _docker_only_for_lab_tests(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when made
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
     if request.node.get_closest_marker("lab") is None:
         monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
         return
