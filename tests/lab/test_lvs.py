@@ -169,6 +169,21 @@ def test_ipvsadm_on_the_director_shows_the_pool_the_checker_serves(nat: Lab) -> 
     assert rows[web1][:2] == ["Masq", "2"] and rows[web2][:2] == ["Masq", "1"], res.output
     # the 9 connections just made (closed: TIME_WAIT, so InActConn), 6 and 3 of them
     assert int(rows[web1][3]) >= 6 and int(rows[web2][3]) >= 3, res.output
+    # the connection table (ipvsadm -Lnc): the client's connections to the VIP, each with
+    # the real server conntrack's NAT sent it to, closed (TIME_WAIT)
+    client = str(nat.client_node().ip)
+    conns = lvs1.exec("ipvsadm -Lnc")
+    assert conns.ok, conns.output
+    table = conns.output.splitlines()
+    assert table[:2] == [
+        "IPVS connection entries",
+        "pro expire state       source             virtual            destination",
+    ], conns.output
+    entries = [line.split() for line in table[2:]]
+    mine = [e for e in entries if e[3].startswith(f"{client}:") and e[4] == f"{vip}:80"]
+    assert len(mine) >= 9 and all(e[0] == "TCP" for e in mine), conns.output
+    assert {e[5] for e in mine} == {web1, web2}, conns.output
+    assert all(e[2] in ("TIME_WAIT", "FIN_WAIT", "CLOSE", "ESTABLISHED") for e in mine)
     saved = lvs1.exec("ipvsadm -Sn").output.splitlines()
     assert f"-a -t {vip}:80 -r {web1} -m -w 2" in saved, saved
     refused = lvs1.exec(f"ipvsadm -a -t {vip}:80 -r {web1} -m")
@@ -278,6 +293,18 @@ def test_dr_persistence_keeps_a_client_on_one_real_server(
     rows = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("  -> ")}
     ip = str(node.ip)
     assert rows[f"{ip}:80"][0] == "Route" and int(rows[f"{ip}:80"][2]) >= 20, out
+    # the connection table (ipvsadm -Lnc): the 20 connections from the client's ports,
+    # and the persistence template (client port 0, state NONE), all to that server
+    client = str(lab.client_node().ip)
+    table = lab.node("lvs1").exec("ipvsadm -Lnc").output
+    entries = [line.split() for line in table.splitlines()[2:]]
+    conns = [e for e in entries if e[2] == "ESTABLISHED" and e[3].startswith(f"{client}:")]
+    assert len(conns) >= 20 and {e[4] for e in conns} == {f"{vip}:80"}, table
+    assert {e[5] for e in conns} == {f"{ip}:80"}, table
+    templates = [e for e in entries if e[2] == "NONE"]
+    assert [e[3:] for e in templates] == [[f"{client}:0", f"{vip}:80", f"{ip}:80"]], table
+    minutes, seconds = templates[0][1].split(":")
+    assert 0 < int(minutes) * 60 + int(seconds) <= 50, table  # persistence_timeout 50
 
 
 @pytest.mark.parametrize("fault_name", ["hang_web", "web_error"])

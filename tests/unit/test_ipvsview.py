@@ -95,7 +95,8 @@ def pools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ct.write_text(CONNTRACK)
     monkeypatch.setattr(ipvsview, "POOL_FILE", str(path))
     monkeypatch.setattr(ipvsview, "CONNTRACK", str(ct))
-    monkeypatch.setattr(ipvsview, "dr_counts", lambda s: {("10.9.8.20", 80): (4, 0)})
+    monkeypatch.setattr(ipvsview, "dr_counts", lambda s, maps: {("10.9.8.20", 80): (4, 0)})
+    monkeypatch.setattr(ipvsview, "read_tables", lambda: {})
     return path
 
 

@@ -10,9 +10,10 @@ connections where the kernel keeps them: NAT connections in conntrack
 IPVS counts), DR connections in the plane's own connection map (it sees the client's side
 only, as IPVS-DR does, and cannot tell the states apart: every entry is ActiveConn).
 
-Listing (``-L``/``-l``, ``-n``, ``-t``/``-u``/``-f`` one service, ``--exact``) and saving
-(``-S``) work; a change (``-A``, ``-a``, ``-C``...) is refused with why: the pools come from
-keepalived.conf, through the checker. The first line says which plane serves them.
+Listing (``-L``/``-l``, ``-n``, ``-t``/``-u``/``-f`` one service, ``--exact``), the
+connection table (``-c``, module ``ipvsconns``) and saving (``-S``) work; a change (``-A``,
+``-a``, ``-C``...) is refused with why: the pools come from keepalived.conf, through the
+checker. The first line says which plane serves them.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from .ipvsconns import CT_TUPLE, conntrack_conns, plane_conns, read_tables, render_conns
 from .pool import Destination, Service
 
 __all__ = ["POOL_FILE", "conntrack_counts", "main", "read_pools", "render_list", "write_pools"]
@@ -84,9 +85,6 @@ def read_pools(path: str) -> tuple[str, list[Service]]:
     return str(data["plane"]), services
 
 
-_CT_TUPLE = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
-
-
 def conntrack_counts(service: Service, text: str) -> Counts:
     """(ActiveConn, InActConn) of each real server of a NAT `service`, from the text of
     /proc/net/nf_conntrack: connections to its address and port, answered by the server."""
@@ -99,7 +97,7 @@ def conntrack_counts(service: Service, text: str) -> Counts:
         fields = line.split()
         if len(fields) < 6 or fields[2] != proto:
             continue
-        tuples = _CT_TUPLE.findall(line)
+        tuples = CT_TUPLE.findall(line)
         if len(tuples) < 2:
             continue
         (_src, dst, _sport, dport), (rsrc, _rdst, rsport, _rdport) = tuples[0], tuples[1]
@@ -113,27 +111,15 @@ def conntrack_counts(service: Service, text: str) -> Counts:
     return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
-def dr_counts(
-    service: Service, run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
-) -> Counts:
-    """Entries of the DR plane's connection map per real server (all ActiveConn)."""
-    from .nftplane import TABLE, map_elements
+def dr_counts(service: Service, maps: Mapping[str, Mapping[str, object]]) -> Counts:
+    """Entries of the DR plane's connection map per real server (all ActiveConn), from the
+    plane's maps (``ipvsconns.read_tables``)."""
+    from .nftplane import map_elements
     from .nftrules import service_hash
 
     h = service_hash(service)
-    try:
-        done = run(
-            ["nft", "-j", "list", "table", "netdev", TABLE],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        items = json.loads(done.stdout or "{}").get("nftables", [])
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return {}
-    maps = {i["map"]["name"]: i["map"] for i in items if "map" in i}
-    conn = next((m for n, m in maps.items() if n.startswith(f"c_{h}_")), None)
-    addr = next((m for n, m in maps.items() if n.startswith(f"a_{h}_")), None)
+    conn = next((dict(m) for n, m in maps.items() if n.startswith(f"c_{h}_")), None)
+    addr = next((dict(m) for n, m in maps.items() if n.startswith(f"a_{h}_")), None)
     if conn is None or addr is None:
         return {}
     where = {k: str(v) for k, v in map_elements(addr)}
@@ -280,10 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="unsupported",
     )
     args = ap.parse_args(argv)
-    if args.connection or args.unsupported:
+    if args.unsupported:
         print(
             "ipvsadm: this kernel has no IP_VS and the lab's nftables plane keeps no such "
-            "figures: -L, -n, -S, -t/-u/-f work",
+            "figures: -L, -n, -c, -S, -t/-u/-f work",
             file=sys.stderr,
         )
         return 2
@@ -304,13 +290,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.save:
         sys.stdout.write(render_save(chosen, args.numeric))
         return 0
-    counts: dict[str, Counts] = {}
     text = ""
     with contextlib.suppress(OSError), open(CONNTRACK, encoding="ascii", errors="replace") as fh:
         text = fh.read()
+    maps = read_tables()
+    if args.connection:  # every service's entries, as ipvsadm -Lc lists the whole table
+        listed, hidden = plane_conns(services, maps)
+        conns = sorted(conntrack_conns(services, text) + listed)
+        sys.stdout.write(
+            render_conns(conns, lambda ip, port, proto: _where(ip, port, proto, args.numeric))
+        )
+        if hidden:
+            print(
+                f"ipvsadm: {hidden} connection entr{'y' if hidden == 1 else 'ies'} of the "
+                "lab's DR plane not listed: it keeps IPv6 (and fwmark) DR connections by a "
+                "hash of the client's address and port (they count in -L's ActiveConn)",
+                file=sys.stderr,
+            )
+        return 0
+    counts: dict[str, Counts] = {}
     for s in chosen:
         dr = any(d.forwarding == "DR" for d in s.destinations)
-        counts[s.name] = dr_counts(s) if dr else conntrack_counts(s, text)
+        counts[s.name] = dr_counts(s, maps) if dr else conntrack_counts(s, text)
     sys.stdout.write(render_list(plane, chosen, counts, args.numeric))
     return 0
 
