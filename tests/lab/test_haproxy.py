@@ -157,6 +157,20 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert sorted(int(line.split()[0]) for line in listed if engine.process in line) == got
     # the engine's pid file where keepalived keeps it
     assert lb1.exec("cat /var/run/keepalived.pid").output.strip() == str(engine.pid(lb1))
+    # the listings users grep: the units this node's topology configured (no nginx here)
+    units = lb1.exec("systemctl list-units --type=service --no-pager", check=True).output
+    rows = {line.split()[0]: line.split()[1:4] for line in units.splitlines()[1:4] if line}
+    assert rows == {
+        "rsyslog.service": ["loaded", "active", "running"],
+        "haproxy.service": ["loaded", "active", "running"],
+        "keepalived.service": ["loaded", "active", "running"],
+    }, units
+    assert "3 loaded units listed." in units
+    grep = lb1.exec("systemctl | grep keepalived").output.split()
+    assert grep[:4] == ["keepalived.service", "loaded", "active", "running"], grep
+    assert lb1.exec("systemctl list-units --no-legend 'nginx*'").output.strip() == ""
+    files = lb1.exec("systemctl list-unit-files --no-legend 'keepalived*'").output.split()
+    assert files == ["keepalived.service", "enabled", "enabled"], files
 
     # systemctl stop keepalived: SIGTERM, a priority-0 advert, lb2 takes over at once
     res = lb1.exec("systemctl stop keepalived")
@@ -175,9 +189,13 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert lb1.exec("systemctl restart keepalived").ok
     hal.wait_holders({"VI_1": ["lb1"]})
 
-    # haproxy stopped and started the way users do
+    # haproxy stopped and started the way users do; a stopped unit leaves list-units, and
+    # comes back with --all
     assert lb1.exec("systemctl stop haproxy").ok
     assert not Haproxy.pids(lb1)
+    assert "haproxy" not in lb1.exec("systemctl list-units").output
+    stopped = lb1.exec("systemctl list-units --all --no-legend haproxy").output.split()
+    assert stopped[:4] == ["haproxy.service", "loaded", "inactive", "dead"], stopped
     assert lb1.exec("service haproxy start").ok
     assert Haproxy.pids(lb1)
 
