@@ -186,3 +186,26 @@ def test_web_faults_refuse_a_balancer(mb: Lab, hal_scenario: ScenarioFactory) ->
     with pytest.raises(FaultError, match=r"stop_web acts on a web node .* lb1 is a balancer"):
         hal.faults.stop_web("lb1")
     assert mb.node("lb1").exec(["pgrep", "-x", "nginx"]).ok
+
+
+def test_users_commands_on_a_real_server_and_the_client(mb: Lab) -> None:
+    """What users type on the nodes around the balancers: systemctl on a real server
+    (apache2, or httpd as Red Hat hosts name it) stops and starts its web server, which the
+    client sees; ab loads the VIP and arping asks who answers for it (lb1, the master)."""
+    web1, client = mb.node("web1"), mb.client_node()
+    vip = str(mb.vip_addresses()["VI_1"])
+    assert web1.exec("systemctl is-active apache2").output.strip() == "active"
+    assert web1.exec("systemctl stop httpd.service").ok
+    assert web1.exec("systemctl is-active httpd").exit_code == 3
+    assert not ask(mb, "web1").serves("1111")
+    served_by_web2_only(mb)
+    started = web1.exec("systemctl start apache2")
+    assert started.ok, started.output
+    waits.until("web1 serving again", lambda: ask(mb, "web1").serves("1111") or None, 10)
+    assert web1.exec("systemctl status nginx").exit_code == 4  # no such unit here
+    load = client.exec(f"ab -n 40 -c 4 http://{vip}/")
+    assert load.ok and "Complete requests:      40" in load.output, load.output
+    assert "Failed requests:        0" in load.output, load.output
+    who = client.exec(f"arping -c 1 -w 2 -I eth0 {vip}")
+    lb1_mac = mb.node("lb1").exec("cat /sys/class/net/eth0/address").output.strip()
+    assert who.ok and lb1_mac.lower() in who.output.lower(), (who.output, lb1_mac)
