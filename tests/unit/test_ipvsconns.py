@@ -136,3 +136,24 @@ def test_nft_failing_gives_no_maps() -> None:
         raise OSError("no nft")
 
     assert ipvsconns.read_tables(fails) == {}  # type: ignore[arg-type]
+
+
+def test_ipv6_nat_connections_are_listed_as_ipvsadm_writes_them() -> None:
+    v6 = replace(
+        NAT,
+        name="[fd00::3]:tcp:80",
+        family=10,
+        ip="fd00::3",
+        destinations=(Destination("fd00::14", 80, 1, "NAT"),),
+    )
+    text = (
+        "ipv6     10 tcp      6 117 TIME_WAIT src=fd00:0:0::64 dst=fd00::3 sport=40000 "
+        "dport=80 src=fd00::14 dst=fd00::64 sport=80 dport=40000 [ASSURED] mark=0 zone=0 use=2\n"
+    )
+    conns = ipvsconns.conntrack_conns([v6], text)
+    assert conns == [
+        Conn(("fd00::3", 80), ("fd00::64", 40000), ("fd00::14", 80), "TCP", "TIME_WAIT", 117)
+    ]
+    assert ipvsconns.render_conns(conns, _numeric).splitlines()[2] == (
+        "TCP 01:57  TIME_WAIT   [fd00::64]:40000   [fd00::3]:80       [fd00::14]:80"
+    )
