@@ -148,6 +148,10 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert lb1.exec("systemctl is-active keepalived.service").output.strip() == "active"
     status = lb1.exec("service keepalived status")
     assert status.ok and f"({engine.process})" in status.output, status.output
+    # as systemd's, the status ends with the unit's last log lines (-n: how many)
+    logged = lb1.exec("systemctl status -n 500 keepalived").output
+    assert "(VI_1) Entering MASTER STATE" in logged, logged
+    assert len(lb1.exec("systemctl status --lines=0 keepalived").output.splitlines()) == 2
     # no nginx in a haproxy topology: systemctl says so as systemd does for a dead unit
     assert lb1.exec("systemctl status nginx").exit_code == 3
     assert lb1.exec("systemctl start nosuch").exit_code == 5
