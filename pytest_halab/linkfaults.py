@@ -24,8 +24,20 @@ from .flapmeasures import FLAP_FAULT, LINK_DOWN, LINK_UP
 
 if TYPE_CHECKING:
     from .faults import Fault
+    from .nodes import Node
 
 __all__ = ["LinkFaults"]
+
+
+def _operstate(n: Node, iface: str) -> str:
+    """The interface's operational state in the node (up, down...; empty when absent)."""
+    return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
+
+
+def _set_up(n: Node, iface: str) -> None:
+    """``ip link set up``, verified: the revert of link_down and flap_link."""
+    n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
+    wait_effect(f"{iface} up", n.name, lambda: _operstate(n, iface) == "up")
 
 
 class LinkFaults(FaultMixin):
@@ -35,24 +47,15 @@ class LinkFaults(FaultMixin):
     def link_down(self, node: str, iface: str = "eth0") -> Fault:
         """Take an interface down inside the node. Reverted by setting it up again."""
         n = self.lab.node(node)
-
-        def oper() -> str:
-            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
-
         if not n.exec(f"test -e /sys/class/net/{iface}").ok:
             raise FaultError(node, f"no interface {iface}")
-
-        def undo() -> None:
-            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
-            wait_effect(f"{iface} up", node, lambda: oper() == "up")
-
         return self._apply(
             "link_down",
             node,
             iface,
             lambda: n.exec(["ip", "link", "set", "dev", iface, "down"], check=True),
-            lambda: wait_effect(f"{iface} down", node, lambda: oper() == "down"),
-            undo,
+            lambda: wait_effect(f"{iface} down", node, lambda: _operstate(n, iface) == "down"),
+            lambda: _set_up(n, iface),
         )
 
     def flap_link(
@@ -86,9 +89,6 @@ class LinkFaults(FaultMixin):
         argv = ["bash", "-c", FLAP_SCRIPT, FLAP_PROCESS, log, iface, str(count)]
         argv += [f"{down_s:.6f}", f"{up_s:.6f}"]
         lines: list[FlapLine | None] = []  # the log's complete lines read so far
-
-        def oper() -> str:
-            return n.exec(f"cat /sys/class/net/{iface}/operstate").output.strip()
 
         def note(line: FlapLine) -> None:
             if self.sink is not None:
@@ -165,12 +165,11 @@ class LinkFaults(FaultMixin):
                 raise FaultNotEffective(
                     node, f"{iface} not down after ip link set down, flap(s) {', '.join(not_down)}"
                 )
-            wait_effect(f"{iface} up after the flaps", node, lambda: oper() == "up")
+            wait_effect(f"{iface} up after the flaps", node, lambda: _operstate(n, iface) == "up")
 
         def undo() -> None:
             stop()
-            n.exec(["ip", "link", "set", "dev", iface, "up"], check=True)
-            wait_effect(f"{iface} up", node, lambda: oper() == "up")
+            _set_up(n, iface)
 
         return self._apply(
             "flap_link",

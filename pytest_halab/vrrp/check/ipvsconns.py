@@ -126,24 +126,9 @@ def read_tables(
     return maps
 
 
-def _timed(info: dict[str, object]) -> list[tuple[object, object, int]]:
-    """A timed map's (key, value, seconds left) entries."""
-    out: list[tuple[object, object, int]] = []
-    elems = info.get("elem", [])
-    for pair in elems if isinstance(elems, list) else []:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            continue
-        key, value = pair
-        expires = 0
-        if isinstance(key, dict) and isinstance(key.get("elem"), dict):
-            expires = int(key["elem"].get("expires", 0) or 0)
-            key = key["elem"].get("val")
-        out.append((key, value, expires))
-    return out
-
-
 def _address(value: object) -> tuple[str, int | None] | None:
-    """An address map's value: ``ADDRESS`` (DR) or ``ADDRESS . PORT`` (NAT)."""
+    """An address map's value, ``ADDRESS`` (DR) or ``ADDRESS . PORT`` (NAT); a DR connection
+    map's key, ``ADDRESS . PORT`` (IPv4; a hash over IPv6)."""
     with contextlib.suppress(ValueError, TypeError):
         if isinstance(value, dict) and isinstance(value.get("concat"), list):
             ip, port = value["concat"]
@@ -158,6 +143,7 @@ def plane_conns(
 ) -> tuple[list[Conn], int]:
     """The DR services' connection entries and every service's persistence templates, from
     the plane's maps; and how many entries could not be listed (IPv6 DR: hashed keys)."""
+    from .nftplane import timed_elements
     from .nftrules import service_hash
 
     out: list[Conn] = []
@@ -168,7 +154,7 @@ def plane_conns(
         if addr is None:
             continue
         where: dict[int, tuple[str, int | None]] = {}
-        for key, value, _ in _timed(addr):
+        for key, value, _ in timed_elements(addr):
             got = _address(value)
             if isinstance(key, int) and got is not None:
                 where[key] = got
@@ -176,18 +162,19 @@ def plane_conns(
         proto = s.protocol.upper()
         for name, info in maps.items():
             if name.startswith(f"c_{h}_"):
-                for key, mark, expires in _timed(info):
+                for key, mark, expires in timed_elements(info):
                     d = _dest(mark, where, ports, s.port)
                     if d is None:
                         continue
-                    client = _concat(key)
-                    if client is None or s.fwmark is not None or s.ip is None:
+                    client = _address(key)
+                    if client is None or client[1] is None or s.fwmark is not None or not s.ip:
                         hidden += 1
                         continue
                     state = "ESTABLISHED" if s.protocol == "tcp" else proto
-                    out.append(Conn((_ip(s.ip), s.port), client, d, proto, state, expires))
+                    source = (client[0], client[1])
+                    out.append(Conn((_ip(s.ip), s.port), source, d, proto, state, expires))
             elif name.startswith(f"p_{h}_"):
-                for key, mark, expires in _timed(info):
+                for key, mark, expires in timed_elements(info):
                     d = _dest(mark, where, ports, s.port)
                     if d is None or not isinstance(key, str):
                         continue
@@ -210,14 +197,6 @@ def _dest(
         return None
     ip, own = got
     return ip, own if own is not None else ports.get(ip, port)
-
-
-def _concat(key: object) -> tuple[str, int] | None:
-    with contextlib.suppress(ValueError, TypeError):
-        if isinstance(key, dict) and isinstance(key.get("concat"), list):
-            ip, port = key["concat"]
-            return _ip(str(ip)), int(port)
-    return None
 
 
 def render_conns(conns: Iterable[Conn], where: Where) -> str:

@@ -293,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = ""
     with contextlib.suppress(OSError), open(CONNTRACK, encoding="ascii", errors="replace") as fh:
         text = fh.read()
-    maps = read_tables()
+    # the plane's maps (two nft calls) only where they say something: -c, or a DR pool
+    any_dr = any(d.forwarding == "DR" for s in chosen for d in s.destinations)
+    maps = read_tables() if args.connection or any_dr else {}
     if args.connection:  # every service's entries, as ipvsadm -Lc lists the whole table
         listed, hidden = plane_conns(services, maps)
         conns = sorted(conntrack_conns(services, text) + listed)

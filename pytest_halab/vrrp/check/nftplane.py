@@ -302,16 +302,24 @@ def _ingress_name(device: str) -> str:
 
 def map_elements(info: dict[str, object]) -> list[tuple[object, object]]:
     """A map's (key, value) pairs from nft's JSON (keys of timed entries are wrapped)."""
-    pairs: list[tuple[object, object]] = []
+    return [(key, value) for key, value, _ in timed_elements(info)]
+
+
+def timed_elements(info: dict[str, object]) -> list[tuple[object, object, int]]:
+    """A map's (key, value, seconds left) entries from nft's JSON: a timed entry's key is
+    wrapped with its ``expires``; an untimed one has 0."""
+    out: list[tuple[object, object, int]] = []
     elems = info.get("elem", [])
     for pair in elems if isinstance(elems, list) else []:
         if not (isinstance(pair, list) and len(pair) == 2):
             continue
         key, value = pair
-        if isinstance(key, dict) and "elem" in key:
+        expires = 0
+        if isinstance(key, dict) and isinstance(key.get("elem"), dict):
+            expires = int(key["elem"].get("expires", 0) or 0)
             key = key["elem"].get("val")
-        pairs.append((key, value))
-    return pairs
+        out.append((key, value, expires))
+    return out
 
 
 def _retired(fresh: list[NftObject], netdev: dict[str, dict[str, object]]) -> list[tuple[int, str]]:
