@@ -36,10 +36,20 @@ def runs(hal: Scenario, node: str, script: str) -> list[Event]:
     ]
 
 
-def wait_run(hal: Scenario, node: str, script: str, args: list[str] | None = None) -> Event:
+def wait_run(
+    hal: Scenario, node: str, script: str, args: list[str] | None = None, after: float = 0.0
+) -> Event:
+    """The first run of `script` on `node` (with `args`) recorded after `after` (epoch s):
+    a run of the lab's own start may still land in the scenario's window."""
+
     def found() -> Event | None:
         return next(
-            (e for e in runs(hal, node, script) if args is None or e.get("args") == args), None
+            (
+                e
+                for e in runs(hal, node, script)
+                if e.ts > after and (args is None or e.get("args") == args)
+            ),
+            None,
         )
 
     return waits.until(f"{script} run on {node} with {args}", found, 20, interval=0.2)
@@ -75,11 +85,11 @@ def test_notify_stop_stops_haproxy_and_notify_master_starts_it_on_the_new_master
 
     assert lb1.exec("systemctl start keepalived").ok
     hal.wait_holders({"VI_1": ["lb1"]})  # 100 preempts 90
-    back = wait_run(hal, "lb1", "start_haproxy.sh", [])
-    assert back.ts > stop.ts and back.get("exit_status") == 0
+    back = wait_run(hal, "lb1", "start_haproxy.sh", [], after=stop.ts)
+    assert back.get("exit_status") == 0
     waits.until("haproxy running on lb1 again", lambda: Haproxy.pids(lb1) or None, 10)
-    wait_run(hal, "lb1", "notify.sh", ["INSTANCE", "VI_1", "MASTER", "100"])
-    wait_run(hal, "lb2", "notify.sh", ["INSTANCE", "VI_1", "BACKUP", "90"])
+    wait_run(hal, "lb1", "notify.sh", ["INSTANCE", "VI_1", "MASTER", "100"], after=stop.ts)
+    wait_run(hal, "lb2", "notify.sh", ["INSTANCE", "VI_1", "BACKUP", "90"], after=stop.ts)
 
 
 SYNC = TOPO.parent / "sync_notify.yaml"
