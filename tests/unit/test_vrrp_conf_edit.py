@@ -157,8 +157,9 @@ def test_include_is_not_followed(tmp_path: Path) -> None:
 
 
 def test_escaped_comment_and_nul_characters() -> None:
-    text = "vrrp_instance A\\#1 {\n pri\x00ority 10 # note\n}\n"
-    assert set_instance_priority(text, "A#1", 77) == text.replace("10 #", "77 #")
+    # a NUL ends its line for keepalived: "pri" is no priority, "10" is read, "99" is not
+    text = "vrrp_instance A\\#1 {\n pri\x00ority 20\n priority 10\x00 99 # note\n}\n"
+    assert set_instance_priority(text, "A#1", 77) == text.replace("10\x00", "77\x00")
 
 
 def test_missing_opening_brace_follows_keepalived() -> None:

@@ -207,3 +207,31 @@ def test_non_utf8_bytes_reach_the_wire_and_kernel_as_they_were() -> None:
     raw = b"pa\xffss"
     text = raw.decode("utf-8", "surrogateescape")
     assert password_auth_data(text) == raw + b"\0" * 3
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # keepalived 2.2.7 -t, seen: a NUL ends the line (C strings), the rest is not read
+        ("priority 1\x00000", None),  # priority 1, not 1000
+        ("priority 1000\x00", "number '1000' outside range [1, 255]"),
+        ("bogus_kw\x00 priority 7", "Unknown keyword 'bogus_kw'"),
+    ],
+)
+def test_a_nul_character_ends_its_line(tmp_path: Path, line: str, message: str | None) -> None:
+    path = tmp_path / "k.conf"
+    path.write_bytes(
+        (
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n"
+            f" {line}\n virtual_ipaddress {{\n  10.0.0.1\x00garbage\n }}\n}}\n"
+        ).encode()
+    )
+    cfg, diags = load_config(path, interfaces=["eth0"], check_scripts=False)
+    said = [(d.line, d.message) for d in diags]
+    if message is None:
+        assert said == []
+    else:
+        assert said[0] == (4, message), said
+    assert [str(v.address) for v in cfg.instances["VI_1"].vips] == ["10.0.0.1"]
+    if message is None:
+        assert cfg.instances["VI_1"].priority == 1

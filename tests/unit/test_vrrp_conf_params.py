@@ -320,11 +320,11 @@ def _printed_by_keepalived(diag: Diagnostic) -> bool:
     return diag.severity != "warning" or not LOG_ONLY.search(diag.message)
 
 
-def _as_expected(diags: list[Diagnostic], unlocated: set[str]) -> set[Expected]:
+def _as_expected(diags: list[Diagnostic]) -> set[Expected]:
     """Our diagnostics that keepalived -t prints, in the form of EXPECTED: a message
-    keepalived prints without a line is compared by its text alone."""
+    printed without a location (a check after parsing) by its text alone."""
     return {
-        (None, 0, d.message) if d.message in unlocated else (d.file, d.line, d.message)
+        (d.file, d.line, d.message) if d.located else (None, 0, d.message)
         for d in diags
         if _printed_by_keepalived(d)
     }
@@ -339,8 +339,7 @@ def test_every_sample_has_expectations() -> None:
 def test_matches_keepalived(name: str, config_id: str) -> None:
     status, expected = EXPECTED[name, config_id]
     diags = _load_sample(name, config_id)
-    unlocated = {message for file, _line, message in expected if file is None}
-    assert _as_expected(diags, unlocated) == set(expected)
+    assert _as_expected(diags) == set(expected)
     assert config_test_exit_status(diags) == status
 
 
@@ -367,10 +366,10 @@ def test_against_real_keepalived(name: str, config_id: str) -> None:
 
     keepalived prints each message once per process that reads the configuration (the
     parent names the main file ``(Line N)``, the others ``(FILE: Line N)``), some without a
-    line, and sends some only to syslog; halab-vrrpd prints each message once with its
-    file and line, and prints the log-only ones too (as warnings). The comparison is of
-    what was said, where: keepalived's set of (file, line, message) against ours without
-    the messages keepalived only logs, a message it gives no line compared by its text."""
+    line (the checks after parsing), and sends some only to syslog; halab-vrrpd prints each
+    message once, located as keepalived locates it, and prints the log-only ones too (as
+    warnings). The comparison is of what was said, where: keepalived's set of (file, line,
+    message) against ours without the messages keepalived only logs."""
     argv = ["-t", "-i", config_id, "-f", name]
     theirs = subprocess.run(
         ["keepalived", *argv], cwd=DATA, capture_output=True, text=True, timeout=60
@@ -387,17 +386,12 @@ def test_against_real_keepalived(name: str, config_id: str) -> None:
     assert "Traceback" not in ours.stderr
     assert ours.returncode == theirs.returncode
     said = _keepalived_view(theirs.stderr, name)
-    unlocated = {message for file, _line, message in said if file is None}
     logged = {
-        (d.file, d.line, d.message)
+        (d.file, d.line, d.message) if d.located else (None, 0, d.message)
         for d in _load_sample(name, config_id)
         if not _printed_by_keepalived(d)
     }
-    printed = {
-        (None, 0, message) if message in unlocated else (file, line, message)
-        for file, line, message in _keepalived_view(ours.stderr, name)
-        if (file, line, message) not in logged
-    }
+    printed = _keepalived_view(ours.stderr, name) - logged
     assert printed == said
 
 

@@ -123,7 +123,10 @@ def test_config_test_exit_status(
     assert main(["-t", "-f", str(DATA / name)]) == status
     lines = capsys.readouterr().err.splitlines()
     assert lines, "diagnostics are printed"
-    assert all(DIAG.match(line) for line in lines), lines
+    # located as keepalived locates them: while reading, the file and line; after, bare
+    _cfg, diags = load_config(str(DATA / name))
+    bare = {d.message for d in diags if not d.located}
+    assert all(DIAG.match(line) or line in bare for line in lines), lines
 
 
 def test_config_test_missing_file_is_fatal(
@@ -132,7 +135,7 @@ def test_config_test_missing_file_is_fatal(
     path = tmp_path / "nope.conf"
     assert main(["-t", "-f", str(path)]) == 4
     err = capsys.readouterr().err
-    assert err.startswith(f"({path}: Line")
+    assert err == f"Config files missing '{path}'.\n"  # keepalived's words, no location
 
 
 @pytest.mark.parametrize("conf", sorted(p.name for p in DATA.glob("*.conf")))
@@ -1178,10 +1181,13 @@ def test_a_sighup_reads_the_new_file_while_the_master_goes_on_advertising(
     assert inst.sock is not None
     real_load = daemon.load_config
     reads: list[float] = []
+    sent_while_reading: list[int] = []
 
     def slow_load(*args: object, **kwargs: object) -> object:
         reads.append(time.monotonic())
+        sent = len(inst.sock.sent)
         time.sleep(0.6)
+        sent_while_reading.append(len(inst.sock.sent) - sent)
         return real_load(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(daemon, "load_config", slow_load)
@@ -1190,10 +1196,11 @@ def test_a_sighup_reads_the_new_file_while_the_master_goes_on_advertising(
     d.reload_in_background()
     d.reload_in_background()  # the second SIGHUP, during the read
     assert inst.machine.effective_priority == 150  # nothing applied yet
-    _drive(d.loop, lambda: len(reads) == 1 and len(inst.sock.sent) >= sent_before + 4, 2)
-    assert d.events.counts["config_reload"] == 0  # still reading: adverts went out meanwhile
-    _drive(d.loop, lambda: d.events.counts["config_reload"] == 2, timeout=5)
+    _drive(d.loop, lambda: d.events.counts["config_reload"] == 2, timeout=10)
     assert len(reads) == 2 and reads[1] - reads[0] >= 0.6
+    # 6 adverts are due in each 0.6 s read; at least 3 went out (a loaded host is late)
+    assert all(count >= 3 for count in sent_while_reading), sent_while_reading
+    assert len(inst.sock.sent) > sent_before
     assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
     assert inst.machine.effective_priority == 160
     assert d.events.counts["vip_removed"] == 0

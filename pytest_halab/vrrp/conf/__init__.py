@@ -11,9 +11,10 @@ never raises on malformed input: whatever the text, the result is a model and di
 
 Deliberate differences from keepalived 2.2.7 (see the tests for the observed behaviour):
 
-- keepalived prints some messages without a ``(FILE: Line N)`` prefix (checks made after
-  parsing) and omits the file name while only one file is open; here every diagnostic has
-  a file and a line (the line the problem was declared on).
+- keepalived prints the checks made after parsing without a ``(FILE: Line N)`` prefix, and
+  so does ``halab-vrrpd -t``; each diagnostic still carries a file and a line (where the
+  problem was declared: `Diagnostic.located` says whether keepalived prints them), for
+  ``halab lint`` and for people.
 - keepalived reads the file several times (parent, VRRP and checker processes) and prints
   some messages more than once; here each problem is reported once.
 - A missing main configuration file: keepalived 2.2.7 prints ``Config files missing`` and

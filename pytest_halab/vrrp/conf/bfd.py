@@ -540,7 +540,7 @@ def finish(ctx: ParseContext) -> None:
     if ctx.bfd is None:
         return
     for d in ctx.bfd.bfd.said.items:
-        ctx.diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
+        ctx.diags.add_again(d)
 
 
 def checker_knows(ctx: ParseContext, name: str) -> bool:

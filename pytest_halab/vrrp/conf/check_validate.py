@@ -52,6 +52,7 @@ def validate_virtual_servers(
                     "syslog",
                     f"Virtual server group {vs.group} specified but not configured"
                     f" - ignoring virtual server {format_vs(vs)}",
+                    located=False,
                 )
                 continue
         if _validate(vs, diags, group):
@@ -63,7 +64,7 @@ def validate_virtual_servers(
 
 def _validate(vs: VirtualServer, diags: Diagnostics, group: ConfigItem | None = None) -> bool:
     def say(message: str) -> None:
-        diags.add(vs.file, vs.line, "general", message)
+        diags.add(vs.file, vs.line, "general", message, located=False)
 
     if not vs.real_servers:
         say(f"Virtual server {format_vs(vs)} has no real servers - ignoring")
@@ -132,7 +133,11 @@ def _validate(vs: VirtualServer, diags: Diagnostics, group: ConfigItem | None = 
         _ports(vs, say)
     else:
         # said for each entry of the group, the same words each time
-        _group_ports(vs, group, lambda m: diags.add(vs.file, vs.line, "general", m, once=False))
+        _group_ports(
+            vs,
+            group,
+            lambda m: diags.add(vs.file, vs.line, "general", m, located=False, once=False),
+        )
     return True
 
 
@@ -270,7 +275,7 @@ def _script_security(cfg: KeepalivedConfig, diags: Diagnostics) -> None:
             continue
 
         def log(message: str, file: str = file, line: int = line) -> None:
-            diags.add(file, line, "syslog", message)
+            diags.add(file, line, "syslog", message, located=False)
 
         flags |= check_script(argv, ids[0], log, gid=ids[1], security=security)
         first = first or (file, line)
@@ -282,4 +287,5 @@ def _script_security(cfg: KeepalivedConfig, diags: Diagnostics) -> None:
             "security",
             "SECURITY VIOLATION - check scripts are being executed but script_security not"
             " enabled." + suffix,
+            located=False,
         )

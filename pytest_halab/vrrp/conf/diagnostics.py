@@ -63,6 +63,10 @@ class Diagnostic:
     # keepalived 2.2.7 leaves the file name out of messages about the global_defs of the
     # file it was given ("(Line 3) ..."); `file` still says where the line is.
     show_file: bool = True
+    # keepalived prints no location at all once the files are read (its include stack is
+    # empty): the checks after parsing say only their message. `file` and `line` still say
+    # what the message is about, for lint and for people.
+    located: bool = True
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -75,6 +79,8 @@ class Diagnostic:
         return self.kind != "syslog"
 
     def __str__(self) -> str:
+        if not self.located:
+            return self.message
         if not self.show_file:
             return f"(Line {self.line}) {self.message}"
         return f"({self.file}: Line {self.line}) {self.message}"
@@ -96,6 +102,7 @@ class Diagnostics:
         message: str,
         *,
         show_file: bool = True,
+        located: bool = True,
         once: bool = True,
     ) -> None:
         """Add a diagnostic; with `once`, unless the same was already added (keepalived's
@@ -111,7 +118,18 @@ class Diagnostics:
             severity = "fatal"
         else:
             severity = "error"
-        self.items.append(Diagnostic(file, line, message, severity, kind, show_file))
+        self.items.append(Diagnostic(file, line, message, severity, kind, show_file, located))
+
+    def add_again(self, diag: Diagnostic) -> None:
+        """Add what another sink collected, as it was said (once)."""
+        self.add(
+            diag.file,
+            diag.line,
+            diag.kind,
+            diag.message,
+            show_file=diag.show_file,
+            located=diag.located,
+        )
 
     def discard(self, diag: Diagnostic) -> None:
         """Take back what was said (keepalived would not have said it after all)."""

@@ -27,21 +27,14 @@ def _parse_text(text: str) -> ParseContext:
 
 def _value_offsets(text: str, lines: list[Line]) -> list[tuple[int, int]]:
     """[start, end) in `text` of the first parameter of each line."""
-    # The reader drops NUL characters before it splits lines; map its columns back.
-    kept = [i for i, c in enumerate(text) if c != "\x00"]
-    clean = text.replace("\x00", "") if len(kept) != len(text) else text
+    # The reader ends a line at a NUL character: the columns before it are the file's.
     starts = [0]
-    for physical in clean.split("\n")[:-1]:
+    for physical in text.split("\n")[:-1]:
         starts.append(starts[-1] + len(physical) + 1)
     spans = []
     for line in lines:
         col_start, col_end = line.spans[1]
-        start, end = starts[line.line - 1] + col_start, starts[line.line - 1] + col_end
-        if clean is not text:
-            mapped = kept[start] if start < len(kept) else len(text)
-            end = kept[end - 1] + 1 if end > start else mapped
-            start = mapped
-        spans.append((start, end))
+        spans.append((starts[line.line - 1] + col_start, starts[line.line - 1] + col_end))
     return spans
 
 

@@ -221,13 +221,15 @@ class Reader(Preprocessor):
             # keepalived's glob marks a directory with a '/' (it then exits 0; we say 4, as
             # for a missing file: a config test of no configuration must not pass)
             message = f"Configuration file '{path.rstrip('/')}/' is a directory - skipping"
-            self.diags.add(path, 0, "file_not_found", message)
+            self.diags.add(path, 0, "file_not_found", message, located=False)
             return False
         if not os.path.isfile(path):
-            self.diags.add(path, 0, "file_not_found", f"Config files missing '{path}'.")
+            message = f"Config files missing '{path}'."
+            self.diags.add(path, 0, "file_not_found", message, located=False)
             return False
         if not os.access(path, os.R_OK):
-            self.diags.add(path, 0, "file_not_found", f"Unable to read configuration file {path}")
+            message = f"Unable to read configuration file {path}"
+            self.diags.add(path, 0, "file_not_found", message, located=False)
             return False
         self.main = path
         self._copy_next = not self.parent_view
@@ -644,9 +646,10 @@ def _escapes_a_comment(text: str) -> bool:
 
 
 def _physical_lines(text: str) -> tuple[list[str], list[int] | None]:
-    """The lines of a file (NUL characters dropped) as keepalived reads them; a final
-    newline ends the last line, it does not start an empty one (which would end a
-    multiline definition).
+    """The lines of a file as keepalived reads them; a final newline ends the last line,
+    it does not start an empty one (which would end a multiline definition). A NUL
+    character ends its line: keepalived's C strings stop there (the rest of the line is
+    not read, and the line still counts).
 
     keepalived reads with fgets() into a buffer of MAXBUF (1024) bytes: a line of more than
     1022 bytes comes in pieces of 1023 bytes, the last one with the newline, and each piece
@@ -662,7 +665,7 @@ def _physical_lines(text: str) -> tuple[list[str], list[int] | None]:
         len(line) * 4 >= _PIECE and len(line.encode("utf-8", "surrogateescape")) >= _PIECE
         for line in lines
     ):
-        return [line.replace("\x00", "") for line in lines], None
+        return [line.split("\x00", 1)[0] for line in lines], None
     pieces: list[str] = []
     numbers: list[int] = []
     for i, line in enumerate(lines):
@@ -672,9 +675,7 @@ def _physical_lines(text: str) -> tuple[list[str], list[int] | None]:
         for at in range(0, max(len(raw), 1), _PIECE):
             piece = raw[at : at + _PIECE]
             ends = piece.endswith(b"\n")
-            pieces.append(
-                piece.rstrip(b"\n").decode("utf-8", "surrogateescape").replace("\x00", "")
-            )
+            pieces.append(piece.rstrip(b"\n").split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
             numbers.append(i + 1 if ends else i)
     return pieces, numbers
 

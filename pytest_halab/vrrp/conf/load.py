@@ -94,7 +94,7 @@ def load_config(
             )
             if alone:
                 for d in trial.items:
-                    diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
+                    diags.add_again(d)
         if not found or reader.include_failed:  # an include's check failed: nothing parsed
             return KeepalivedConfig(), diags.items
         if not alone:
@@ -155,7 +155,7 @@ def _process_views(
         if not parent_view and len(readers) == 1 and seq_count == 0:
             view, said = first
             for d in said.items:
-                diags.add(d.file, d.line, d.kind, d.message, show_file=d.show_file)
+                diags.add_again(d)
         else:
             view = Reader(
                 diags,

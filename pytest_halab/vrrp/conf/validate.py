@@ -85,7 +85,8 @@ class _Validator:
         self.check_scripts = check_scripts
 
     def report(self, file: str, line: int, kind: str, message: str) -> None:
-        self.diags.add(file, line, kind, message)
+        # after parsing: keepalived prints the message without a location
+        self.diags.add(file, line, kind, message, located=False)
 
     def _addresses_per_advert(self, inst: VrrpInstance, family: int) -> int:
         """keepalived's bound on an instance's VIPs: what fits in one advert on its
