@@ -21,10 +21,17 @@ if TYPE_CHECKING:
     from .lab import Lab
 
 
+# A balancer's firewalld (only a user starts it) stopped and its /etc/firewalld as installed.
+# Its unit's start leaves a mark: without one, a shell builtin's test is all it costs.
+FIREWALL_USED = "/run/halab-firewalld-used"
+FIREWALL_RESET_CMD = f"[ ! -e {FIREWALL_USED} ] || halab-service firewalld reset >/dev/null 2>&1"
+
+
 def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
     """Bring the lab back to its initial state after faults: every node running and
-    unpaused, its balancer services up, each web node's apache serving (no web fault
-    left: ``webserver.ensure_serving_cmd``), and each VIP on its expected master. When VRRP
+    unpaused, its balancer services up and a firewalld a user started stopped, each web
+    node's apache serving (no web fault left: ``webserver.ensure_serving_cmd``), and each
+    VIP on its expected master. When VRRP
     does not put the VIPs back by itself (nopreempt, or a daemon killed with SIGKILL left
     its VIPs), or when a balancer no longer listens on a VRRP group it had joined when the
     lab was ready (an engine that did not join it again on a NIC that came back), the
@@ -43,7 +50,10 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
 
     nodes = list(lab.nodes.values())
     running = parallel(wake, nodes)  # each is a round trip to the engine: all at once
-    ensure = "; ".join(s.ensure_running_cmd() for s in services.SERVICES.values())
+    # a firewalld a user started goes first: its zone drops the peers' adverts
+    ensure = "; ".join(
+        [FIREWALL_RESET_CMD, *(s.ensure_running_cmd() for s in services.SERVICES.values())]
+    )
     try:
         if not all(running):
             waits.until(

@@ -280,6 +280,46 @@ def test_the_engines_write_var_log_messages_as_on_a_real_balancer(
         assert f"inet {node.ip}" in node.exec("ifconfig eth0", check=True).output
 
 
+def test_firewalld_on_both_balancers_splits_the_brain_until_vrrp_is_let_through(
+    mb: Lab, engine: str, hal_scenario: ScenarioFactory
+) -> None:
+    """Seed 000's third cause of split brain, typed as its readers type it: firewalld on
+    both balancers. Its default zone (public) rejects the peer's adverts, so each takes the
+    VIP; the rich rule that lets VRRP in (and http, for the client) puts it back on lb1
+    alone. The lab's restore stops firewalld and forgets the --permanent changes."""
+    hal = hal_scenario(mb)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    lb1, lb2 = mb.node("lb1"), mb.node("lb2")
+    off = lb1.exec("firewall-cmd --state")
+    assert (off.exit_code, off.output.strip()) == (252, "not running"), off.output
+    lb1.exec("systemctl start firewalld", check=True)
+    lb2.exec("systemctl enable --now firewalld", check=True)  # --now starts it as well
+    for n in (lb1, lb2):
+        assert n.exec("firewall-cmd --state").output.strip() == "running"
+        assert "table inet firewalld" in n.exec("nft list tables", check=True).output
+    hal.wait_holders({"VI_1": ["lb1", "lb2"]})
+    vip = str(mb.vip_addresses()["VI_1"])
+    client = mb.client_node()
+    refused = client.exec(f"curl -s -m 2 -o /dev/null http://{vip}/")
+    assert not refused.ok  # the public zone lets in ssh and dhcpv6-client only
+    allow = "firewall-cmd --permanent --add-rich-rule='rule protocol value=\"vrrp\" accept'"
+    for n in (lb1, lb2):
+        n.exec(
+            f"{allow} && firewall-cmd --permanent --add-service=http && firewall-cmd --reload",
+            check=True,
+        )
+    hal.wait_holders({"VI_1": ["lb1"]})
+    assert client.exec(f"curl -sf -m 2 -o /dev/null http://{vip}/").ok
+
+    mb.restore()
+    for n in (lb1, lb2):
+        assert n.exec("systemctl is-active firewalld").output.strip() == "inactive"
+        assert "firewalld" not in n.exec("nft list tables", check=True).output
+        assert n.exec("ls /etc/firewalld/zones", check=True).output.strip() == ""
+        assert not n.exec(f"test -e {labrestore.FIREWALL_USED}").ok
+    assert mb.vip_holders() == {"VI_1": ["lb1"]}
+
+
 def test_a_vip_deleted_on_the_master_comes_back_within_a_second(
     mb: Lab, engine: str, hal_scenario: ScenarioFactory
 ) -> None:

@@ -163,13 +163,18 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert lb1.exec("cat /var/run/keepalived.pid").output.strip() == str(engine.pid(lb1))
     # the listings users grep: the units this node's topology configured (no nginx here)
     units = lb1.exec("systemctl list-units --type=service --no-pager", check=True).output
-    rows = {line.split()[0]: line.split()[1:4] for line in units.splitlines()[1:4] if line}
+    rows = {line.split()[0]: line.split()[1:4] for line in units.splitlines()[1:5] if line}
     assert rows == {
+        "dbus.service": ["loaded", "active", "running"],
         "rsyslog.service": ["loaded", "active", "running"],
         "haproxy.service": ["loaded", "active", "running"],
         "keepalived.service": ["loaded", "active", "running"],
     }, units
-    assert "3 loaded units listed." in units
+    assert "4 loaded units listed." in units  # firewalld is there, inactive: --all shows it
+    inactive = lb1.exec("systemctl list-units --all --no-legend firewalld").output.split()
+    assert inactive[:4] == ["firewalld.service", "loaded", "inactive", "dead"], inactive
+    off = lb1.exec("systemctl list-unit-files --no-legend --state=disabled").output.split()
+    assert off == ["firewalld.service", "disabled", "disabled"], off
     grep = lb1.exec("systemctl | grep keepalived").output.split()
     assert grep[:4] == ["keepalived.service", "loaded", "active", "running"], grep
     assert lb1.exec("systemctl list-units --no-legend 'nginx*'").output.strip() == ""
