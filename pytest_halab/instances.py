@@ -350,7 +350,10 @@ def warnings_in(log: str) -> list[str]:
     starts = [i for i, line in enumerate(lines) if LOADED_RE.search(line)]
     out: list[str] = []
     for line in lines[starts[-1] if starts else 0 :]:
-        text = _STAMP_RE.sub("", line).strip()
+        body = _STAMP_RE.sub("", line)
+        if body.startswith((" ", "------<")):
+            continue  # the configuration dump of -d ("   Script security disabled")
+        text = body.strip()
         if text and WARNING_RE.search(text) and not ROUTINE_RE.search(text) and text not in out:
             out.append(text)
     return out

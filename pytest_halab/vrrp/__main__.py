@@ -87,14 +87,59 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-S",
         "--log-facility",
-        type=int,
-        choices=range(8),
+        type=_facility,
         default=None,
-        metavar="{0-7}",
-        help="syslog facility LOG_LOCAL0-7 (default: LOG_DAEMON), as keepalived -S",
+        metavar="{0-7|local0-7|user|daemon}",
+        help="syslog facility LOG_LOCAL0-7, user or daemon (the default), as keepalived -S",
     )
+    parser.add_argument(
+        "-V",
+        "--dont-release-vrrp",
+        action="store_true",
+        help="on stop, leave the VIPs and routes in place, send no priority 0 and run no"
+        " notify_stop (keepalived skips its instances' shutdown)",
+    )
+    parser.add_argument(
+        "-R",
+        "--dont-respawn",
+        action="store_true",
+        help="when the VRRP process dies, stop instead of starting it again",
+    )
+    parser.add_argument(
+        "-d", "--dump-conf", action="store_true", help="log the configuration data at start"
+    )
+    parser.add_argument(
+        "-u", "--umask", type=_umask, default=None, help="umask for the files made (numeric)"
+    )
+    parser.add_argument(
+        "-e",
+        "--all-config",
+        action="store_true",
+        help="a missing configuration file is an error (every include as includet)",
+    )
+    # keepalived's other flags: taken, so that a command line or a KEEPALIVED_OPTIONS /
+    # DAEMON_ARGS written for keepalived starts this daemon too; what they ask does not
+    # apply here (one VRRP process, no BFD or SNMP process, no core files), said in the log
+    for flags in (
+        ("-B", "--no_bfd"),
+        ("--all",),
+        ("-X", "--release-vips"),
+        ("-I", "--dont-release-ipvs"),
+        ("-a", "--address-monitoring"),
+        ("-x", "--snmp"),
+        ("-m", "--core-dump"),
+    ):
+        parser.add_argument(*flags, action="store_true", help=argparse.SUPPRESS)
+    for flags in (
+        ("-c", "--checkers_pid"),
+        ("-b", "--bfd_pid"),
+        ("-A", "--snmp-agent-socket"),
+        ("-M", "--core-dump-pattern"),
+    ):
+        parser.add_argument(*flags, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("-s", "--namespace", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--event-log", default=None)
-    parser.add_argument("--version", action="store_true")
+    parser.add_argument("-v", "--version", action="store_true")
     parser.add_argument(
         "--signum",
         metavar="SIGFUNC",
@@ -103,6 +148,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         " (as keepalived --signum)",
     )
     return parser.parse_args(argv)
+
+
+# keepalived's -S words (2.2.7): a number 0-7 is local N, as are local0-7
+_FACILITY_WORDS = {"user": -1, "daemon": None}
+
+
+def _facility(text: str) -> int | None:
+    """-S's value as keepalived reads it: 0-7 or local0-7 (LOG_LOCALn, given as n), user
+    (-1) or daemon (None, the default)."""
+    word = text.lower()
+    if word in _FACILITY_WORDS:
+        return _FACILITY_WORDS[word]
+    digits = word.removeprefix("local")
+    if len(digits) == 1 and digits in "01234567":
+        return int(digits)
+    raise argparse.ArgumentTypeError(f"invalid log facility '{text}'")
+
+
+def _umask(text: str) -> int:
+    """-u's value: a number, octal with a leading 0 (strtol base 0, as keepalived)."""
+    try:
+        value = int(text, 8) if text.startswith("0") and text.isdigit() else int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid umask '{text}'") from None
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"invalid umask '{text}'")
+    return value
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -125,11 +197,12 @@ def _setup_logging(args: argparse.Namespace, ident: str = "Keepalived_vrrp") -> 
     if not args.no_syslog and os.path.exists("/dev/log"):
         try:
             handler_cls = logging.handlers.SysLogHandler
-            facility = (
-                handler_cls.LOG_DAEMON
-                if args.log_facility is None
-                else handler_cls.LOG_LOCAL0 + args.log_facility
-            )
+            if args.log_facility is None:
+                facility = handler_cls.LOG_DAEMON
+            elif args.log_facility < 0:
+                facility = handler_cls.LOG_USER
+            else:
+                facility = handler_cls.LOG_LOCAL0 + args.log_facility
             syslog = handler_cls("/dev/log", facility=facility)
         except OSError:
             pass
@@ -197,12 +270,12 @@ def _daemon_ready(fd: int | None, ok: bool) -> None:
             os.close(fd)
 
 
-def config_test(path: str, config_id: str | None = None) -> int:
+def config_test(path: str, config_id: str | None = None, *, all_config: bool = False) -> int:
     """``-t``: print every diagnostic as keepalived does and exit with its status."""
     from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 
     # as keepalived: smtp_server names resolved
-    _cfg, diags = load_config(path, config_id=config_id, resolve_hosts=True)
+    _cfg, diags = load_config(path, config_id=config_id, resolve_hosts=True, all_config=all_config)
     sys.stderr.flush()
     out = getattr(sys.stderr, "buffer", None)
     for diag in (d for d in diags if d.printed_by_test):
@@ -247,8 +320,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.signum is not None:
         return _print_signum(args.signum)
+    if args.umask is not None:
+        os.umask(args.umask)
     if args.config_test:  # the parser alone: -t starts without the daemon's modules
-        return config_test(args.use_file, args.config_id)
+        return config_test(args.use_file, args.config_id, all_config=args.all_config)
+    if args.namespace is not None:
+        print(
+            f"halab-vrrpd: --namespace {args.namespace}: not supported (run it in the"
+            " namespace instead: ip netns exec NAME halab-vrrpd ...)",
+            file=sys.stderr,
+        )
+        return 1
     if args.check and args.vrrp:
         print("halab-vrrpd: --check and --vrrp exclude each other", file=sys.stderr)
         return 2
@@ -277,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _daemon_ready(ready_fd, False)
         return 1
     log.info("Starting %s", VERSION)
+    _note_inapplicable(args)
 
     def vrrp_process(ready: int | None) -> int:
         events.close()  # the parent's; the VRRP process writes through its own
@@ -284,10 +367,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_vrrp(args, conf, ready)
 
     try:
-        return Parent(vrrp_process, REQUEST_SIGNALS, events).run(ready_fd)
+        parent = Parent(vrrp_process, REQUEST_SIGNALS, events, respawn=not args.dont_respawn)
+        return parent.run(ready_fd)
     finally:
         log.info("Stopped %s", VERSION)
         _close_process_files(events, pid_file)
+
+
+# keepalived's flags for what halab-vrrpd does not have: taken, and said so in the log
+_INAPPLICABLE = {
+    "no_bfd": ("--no_bfd", "no BFD process runs here (bfd_instance is read, not run)"),
+    "all": ("--all", "one VRRP process runs, and the checker when there are virtual servers"),
+    "release_vips": ("--release-vips", "a reload that ends MASTER removes the VIPs anyway"),
+    "dont_release_ipvs": ("--dont-release-ipvs", "the checker's pools go on stop"),
+    "address_monitoring": ("--address-monitoring", "address changes are not logged"),
+    "snmp": ("--snmp", "no SNMP subsystem"),
+    "snmp_agent_socket": ("--snmp-agent-socket", "no SNMP subsystem"),
+    "core_dump": ("--core-dump", "no core files"),
+    "core_dump_pattern": ("--core-dump-pattern", "no core files"),
+    "bfd_pid": ("--bfd_pid", "no BFD process runs here"),
+}
+
+
+def _note_inapplicable(args: argparse.Namespace) -> None:
+    for name, (flag, why) in _INAPPLICABLE.items():
+        if getattr(args, name):
+            log.info("%s has no effect in halab-vrrpd: %s", flag, why)
 
 
 def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
@@ -301,7 +406,14 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
         log.error("cannot start: %s", exc)
         _daemon_ready(ready_fd, False)
         return 1
-    daemon = Daemon(conf, event_log=events, log_detail=args.log_detail, config_id=args.config_id)
+    daemon = Daemon(
+        conf,
+        event_log=events,
+        log_detail=args.log_detail,
+        config_id=args.config_id,
+        dont_release=args.dont_release_vrrp,
+        all_config=args.all_config,
+    )
     checker = None
     try:
         status = daemon.load()
@@ -315,7 +427,10 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
 
             checker = spawn(_checker_argv(args, conf))
             daemon.checker_pid = checker.pid
+            _write_pid(args.checkers_pid, checker.pid)
         daemon.start()
+        if args.dump_conf:
+            daemon.dump_to_log()
         _daemon_ready(ready_fd, True)
         return daemon.run()
     finally:
@@ -324,7 +439,20 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
             checker.terminate()
             with contextlib.suppress(Exception):
                 checker.wait(5)
+            if args.checkers_pid:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.abspath(args.checkers_pid))
         _close_process_files(events, args.vrrp_pid)
+
+
+def _write_pid(path: str | None, pid: int) -> None:
+    """A pid file the caller named (-c: the checker child's), written if it can be."""
+    if path:
+        try:
+            with open(os.path.abspath(path), "w", encoding="ascii") as fh:
+                fh.write(f"{pid}\n")
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
 
 
 def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:
@@ -334,8 +462,11 @@ def _checker_argv(args: argparse.Namespace, conf: str) -> list[str]:
     argv += ["--log-console"] if args.log_console else []
     argv += ["--log-detail"] if args.log_detail else []
     argv += ["--no-syslog"] if args.no_syslog else []
-    argv += ["--log-facility", str(args.log_facility)] if args.log_facility is not None else []
+    if args.log_facility is not None:
+        argv += ["--log-facility", "user" if args.log_facility < 0 else str(args.log_facility)]
     argv += ["--config-id", args.config_id] if args.config_id else []
+    argv += ["--all-config"] if args.all_config else []
+    argv += ["--dump-conf"] if args.dump_conf else []
     return argv
 
 
@@ -363,7 +494,7 @@ def _run_checker(args: argparse.Namespace) -> int:
         return 1
     log.info("Starting %s (checker)", VERSION)
     try:
-        return process.run(conf, events, args.config_id)
+        return process.run(conf, events, args.config_id, all_config=args.all_config)
     finally:
         _close_process_files(events, pid_file)
 

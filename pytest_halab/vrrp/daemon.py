@@ -126,9 +126,14 @@ class Daemon(Reloading, Receiving):
         netlink: Netlink | None = None,
         garp: GarpSender | None = None,
         config_id: str | None = None,
+        dont_release: bool = False,
+        all_config: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config_id = config_id  # -i: None is keepalived's default (the host name)
+        # -V: a stop leaves the instances as they are (keepalived skips their shutdown)
+        self.dont_release = dont_release
+        self.all_config = all_config  # -e: a missing configuration file is an error
         self.loop = loop or EventLoop()
         self.events = event_log or EventLog(None)
         self.detail = log_detail
@@ -205,7 +210,12 @@ class Daemon(Reloading, Receiving):
 
     def _read_config(self) -> KeepalivedConfig | None:
         """Parse the configuration file and log its diagnostics; None if it cannot run."""
-        cfg, diags = load_config(self.config_path, config_id=self.config_id, resolve_hosts=True)
+        cfg, diags = load_config(
+            self.config_path,
+            config_id=self.config_id,
+            resolve_hosts=True,
+            all_config=self.all_config,
+        )
         for diag in diags:
             level = logging.WARNING if diag.severity == "warning" else logging.ERROR
             log.log(level, "%s", _printable(str(diag)))
@@ -267,10 +277,13 @@ class Daemon(Reloading, Receiving):
 
     def shutdown(self) -> None:
         """Every master sends priority 0 and drops its addresses, notify_stop scripts are
-        started (and left to run); everything else closes."""
+        started (and left to run); everything else closes. With -V (`dont_release`) the
+        instances are left as they are: VIPs and routes stay, no priority 0 is sent and no
+        notify_stop runs, as keepalived skips shutdown_vrrp_instances."""
         now = self.loop.time()
         for inst in list(self.instances.values()):
-            self._apply(inst, inst.machine.shutdown(now))
+            if not self.dont_release:
+                self._apply(inst, inst.machine.shutdown(now))
             if inst.timer is not None:
                 inst.timer.cancel()
         for tracker in self.scripts.values():
@@ -387,6 +400,12 @@ class Daemon(Reloading, Receiving):
             write_atomic(path, datadump.render(self, now_loop=self.loop.time()))
         except OSError as exc:
             log.error("cannot write %s: %s", path, exc)
+
+    def dump_to_log(self) -> None:
+        """-d: the configuration data logged at start, a line each, in the layout of the
+        data signal's file (keepalived's dump_data_vrrp to its log)."""
+        for line in datadump.render(self, now_loop=self.loop.time()).splitlines():
+            log.info("%s", line)
 
     # --- building instances -----------------------------------------------------------
 

@@ -63,8 +63,11 @@ class Parent:
         child: Callable[[int | None], int],
         passed_on: frozenset[int],
         events: EventLog,
+        *,
+        respawn: bool = True,
     ) -> None:
         self.child = child
+        self.respawn = respawn  # False: keepalived's -R, the parent stops with its child
         self.passed_on = passed_on
         self.events = events
         self.pid: int | None = None  # the VRRP child's
@@ -155,6 +158,10 @@ class Parent:
             )
         elif code:
             log.info("Keepalived_vrrp exited with status %d", code)
+        if not self.respawn:
+            log.critical("VRRP child process(%d) died: Exiting", pid)
+            self.events.emit("vrrp_child_died", None, pid=pid, status=code, respawn=False)
+            return 0
         log.critical("VRRP child process(%d) died: Respawning", pid)
         delay = self._restart_delay()
         self.events.emit("vrrp_child_died", None, pid=pid, status=code, respawn_in=delay)

@@ -185,6 +185,20 @@ def test_warnings_since_the_last_config_load_once_each_without_routine_notices()
     assert warnings_in("") == []
 
 
+def test_the_configuration_dump_of_dash_d_is_no_warning() -> None:
+    """keepalived -d (seed 002's KEEPALIVED_OPTIONS) logs its configuration at start, whose
+    lines say "disabled" and "arp_ignore": they are the dump's, not warnings."""
+    log = (
+        "Wed Dec 02 04:49:28 2026: Starting Keepalived v2.2.7 (01/16,2022)\n"
+        "Wed Dec 02 04:49:28 2026: ------< Global definitions >------\n"
+        "Wed Dec 02 04:49:28 2026:  Script security disabled\n"
+        "Wed Dec 02 04:49:28 2026:    Promote_secondaries = disabled\n"
+        "Wed Dec 02 04:49:28 2026:    Original arp_ignore 0\n"
+        "Wed Dec 02 04:49:28 2026: (VI_1) Unknown keyword 'nopremept'\n"
+    )
+    assert warnings_in(log) == ["(VI_1) Unknown keyword 'nopremept'"]
+
+
 # ---------------------------------------------------------------- kept by nopreempt
 
 WANT = {"VI_1": ["lb1"]}

@@ -1836,3 +1836,88 @@ def test_reload_with_a_vip_added_above_other_keywords_keeps_the_master(
     assert d.instances["VI_1"] is inst and _state(d) is State.MASTER
     assert {"10.9.0.100", "10.9.0.101"} <= {a.address for a in kernel.addrs}
     assert d.events.counts["vip_removed"] == 0
+
+
+# --- keepalived's command line, as users' units give it -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # every flag of keepalived 2.2.7's --help that runs a daemon
+        ["-D", "-d", "-S", "0"],  # seed 002's KEEPALIVED_OPTIONS
+        ["-S", "local3", "-V", "-R", "-X", "-I", "-B", "--all", "-a", "-x", "-m"],
+        ["-u", "0022", "-e", "-G", "-c", "/run/c.pid", "-b", "/run/b.pid"],
+        ["-A", "/run/agentx", "-M", "core", "-i", "lb1", "-Dd", "-S1"],
+        ["--log-facility=daemon", "--dont-release-vrrp", "--dont-respawn", "--dump-conf"],
+    ],
+)
+def test_keepalived_flags_are_taken(argv: list[str]) -> None:
+    args = parse_args(argv)
+    assert args.use_file == "/etc/keepalived/keepalived.conf"
+
+
+@pytest.mark.parametrize(
+    ("word", "facility"),
+    [("0", 0), ("7", 7), ("local5", 5), ("LOCAL2", 2), ("user", -1), ("daemon", None)],
+)
+def test_log_facility_words(word: str, facility: int | None) -> None:
+    assert parse_args(["-S", word]).log_facility == facility
+
+
+@pytest.mark.parametrize("argv", [["-S", "8"], ["-S", "local9"], ["-S", "kern"], ["-u", "9x"]])
+def test_bad_flag_values_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    assert "invalid" in capsys.readouterr().err
+
+
+def test_umask_is_numeric_octal() -> None:
+    assert parse_args(["-u", "0022"]).umask == 0o022
+    assert parse_args(["-u", "077"]).umask == 0o077
+
+
+def test_a_namespace_is_refused_with_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-s", "blue", "-n", "-f", "/nonexistent.conf"]) == 1
+    assert "--namespace blue: not supported" in capsys.readouterr().err
+
+
+def test_the_user_facility_reaches_the_checker_child() -> None:
+    from pytest_halab.vrrp.__main__ import _checker_argv
+
+    argv = _checker_argv(parse_args(["-S", "user", "-e", "-d"]), "/k.conf")
+    assert argv[argv.index("--log-facility") + 1] == "user"
+    assert parse_args(argv).log_facility == -1 and "--all-config" in argv
+
+
+def test_all_config_makes_a_missing_include_an_error(tmp_path: Path) -> None:
+    """keepalived -t -e, seen: a missing include gives exit status 6, not 0."""
+    conf = tmp_path / "k.conf"
+    conf.write_text(f"include {tmp_path}/nothere.conf\n")
+    assert main(["-t", "-f", str(conf)]) == 0
+    assert main(["-t", "-e", "-f", str(conf)]) == 6
+
+
+def test_dont_release_leaves_the_vip_and_sends_no_priority_0(fake_daemon: FakeDaemon) -> None:
+    """-V: keepalived skips its instances' shutdown on stop (seen with keepalived 2.2.7 in a
+    container: the VIP stays, no priority 0 on the wire). No notify_stop either."""
+    d, kernel = _running_master(fake_daemon)
+    d.dont_release = True
+    inst = d.instances["VI_1"]
+    assert inst.sock is not None
+    sent = len(inst.sock.sent)
+    d.shutdown()
+    assert any(a.address == "10.9.0.100" for a in kernel.addrs)
+    assert inst.stats.pri_zero_sent == 0 and len(inst.sock.sent) == sent
+    assert d.events.counts["vip_removed"] == 0
+
+
+def test_dump_conf_logs_the_data_dump(
+    fake_daemon: FakeDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    d, _kernel = _running_master(fake_daemon)
+    with caplog.at_level("INFO", logger="halab-vrrpd"):
+        d.dump_to_log()
+    said = [r.getMessage() for r in caplog.records]
+    assert "------< VRRP Topology >------" in said and " VRRP Instance = VI_1" in said

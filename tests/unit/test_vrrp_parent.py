@@ -47,7 +47,8 @@ def child(ready):
         time.sleep(0.01)
 
 (work / "main.pid").write_text(str(os.getpid()))
-sys.exit(Parent(child, REQUEST_SIGNALS, EventLog(str(work / "events"))).run(None))
+respawn = os.environ.get("HALAB_TEST_RESPAWN", "1") == "1"  # 0: keepalived's -R
+sys.exit(Parent(child, REQUEST_SIGNALS, EventLog(str(work / "events")), respawn=respawn).run(None))
 """
 
 
@@ -70,8 +71,11 @@ def _pid(path: Path) -> int | None:
 
 
 @pytest.fixture
-def parent(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def parent(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    respawn = "0" if request.node.get_closest_marker("no_respawn") else "1"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HALAB_TEST_RESPAWN": respawn}
     proc = subprocess.Popen([sys.executable, "-c", MAIN, str(tmp_path)], env=env)
     try:
         _until("the first child", lambda: _pid(tmp_path / "child.pid"))
@@ -160,3 +164,18 @@ def test_the_child_is_told_when_its_parent_is_killed(
     proc.wait()
     _until("SIGTERM in the orphan", lambda: (child, signal.SIGTERM) in _signals(work))
     _until("the orphan gone", lambda: _pid(work / "child.pid") is None)
+
+
+@pytest.mark.no_respawn
+def test_with_dont_respawn_the_parent_exits_with_its_child(
+    parent: tuple[subprocess.Popen[bytes], Path],
+) -> None:
+    """-R (keepalived's --dont-respawn): a dead VRRP child ends the daemon."""
+    proc, work = parent
+    first = _pid(work / "child.pid")
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert proc.wait(10) == 0
+    log = (work / "log").read_text()
+    assert f"VRRP child process({first}) died: Exiting" in log
+    assert "Respawning" not in log

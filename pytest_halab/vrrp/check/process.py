@@ -38,15 +38,17 @@ STATUS_FILE = "/run/halab/checker.json"
 _PR_SET_PDEATHSIG = 1
 
 
-def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
-    """Run the checker until SIGTERM/SIGINT; the exit status."""
+def run(
+    conf: str, events: EventLog, config_id: str | None = None, *, all_config: bool = False
+) -> int:
+    """Run the checker until SIGTERM/SIGINT; the exit status. `all_config` is -e."""
     from .checker import run_checker
     from .ipvsview import POOL_FILE, write_pools
     from .planes import reason as plane_reason
     from .planes import select_plane
     from .pool import PlaneError
 
-    cfg = _read(conf, config_id)
+    cfg = _read(conf, config_id, all_config)
     if cfg is None:
         return 1
     try:
@@ -81,7 +83,7 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
                 plane,
                 events,
                 on_start=started,
-                reload=lambda: _read(conf, config_id),
+                reload=lambda: _read(conf, config_id, all_config),
                 on_applied=applied,
             )
         )
@@ -92,11 +94,11 @@ def run(conf: str, events: EventLog, config_id: str | None = None) -> int:
             write_pools(POOL_FILE, plane.name, [])
 
 
-def _read(conf: str, config_id: str | None) -> KeepalivedConfig | None:
+def _read(conf: str, config_id: str | None, all_config: bool) -> KeepalivedConfig | None:
     """The configuration, its diagnostics logged; None when its file cannot be read."""
     from ..conf import load_config
 
-    cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True)
+    cfg, diags = load_config(conf, config_id=config_id, resolve_hosts=True, all_config=all_config)
     for diag in diags:
         level = logging.WARNING if diag.severity == "warning" else logging.ERROR
         log.log(level, "%s", diag)

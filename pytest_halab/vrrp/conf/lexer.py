@@ -174,6 +174,7 @@ class Reader(Preprocessor):
         parent_view: bool = False,
         rng: random.Random | None = None,
         seq_count: int = 0,
+        all_config: bool = False,
     ) -> None:
         self.diags = diags
         self.config_id = default_config_id() if config_id is None else config_id
@@ -206,7 +207,9 @@ class Reader(Preprocessor):
         self._residue: Buffer | None = None  # the rest of a line after a brace
         self._origin: _Source | None = None  # the file the last physical line came from
         self._no_reference: tuple[str, int] | None = None  # (line, from): nothing to replace
-        self._include_check = ""  # include_check's letters (see _INCLUDE_CHECKS)
+        # include_check's letters (see _INCLUDE_CHECKS); keepalived's -e (all_config): every
+        # check from the start, as a bare `include_check` first in the file
+        self._include_check = "rmwb" if all_config else ""
         self.include_failed = False  # a checked include failed: keepalived parses nothing
         self._refused = False  # the last _replace refused a substitution (line too long)
         self._line_substitutions = 0

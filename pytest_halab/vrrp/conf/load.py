@@ -59,6 +59,7 @@ def load_config(
     resolve_hosts: bool = False,
     config_id: str | None = None,
     iproute2_dir: str = IPROUTE2_DIR,
+    all_config: bool = False,
 ) -> tuple[KeepalivedConfig, list[Diagnostic]]:
     """Parse and check a keepalived.conf; never raises on malformed input.
 
@@ -71,7 +72,8 @@ def load_config(
     this host's node name up to its first dot.
 
     `iproute2_dir` holds the names of routing tables, protocols, scopes... (``rt_tables``
-    and its kin, as keepalived reads them from /etc/iproute2).
+    and its kin, as keepalived reads them from /etc/iproute2). `all_config` is keepalived's
+    ``-e``: a missing file is an error (every include checked, as by ``include_check``).
     """
     diags = Diagnostics()
     name = os.fspath(path)
@@ -80,7 +82,7 @@ def load_config(
     # Read once as keepalived's VRRP process would if it were alone; when its other
     # processes see other lines, read again as each of them does.
     trial = Diagnostics()
-    reader = Reader(trial, config_id=config_id, rng=random.Random(seed))
+    reader = Reader(trial, config_id=config_id, rng=random.Random(seed), all_config=all_config)
     views: tuple[list[Line], list[list[Line]]] | None = None
     try:
         try:
@@ -98,7 +100,9 @@ def load_config(
         if not found or reader.include_failed:  # an include's check failed: nothing parsed
             return KeepalivedConfig(), diags.items
         if not alone:
-            reader, views = _process_views(name, config_id, seed, diags, (reader, trial))
+            reader, views = _process_views(
+                name, config_id, seed, diags, (reader, trial), all_config
+            )
     except (OSError, ValueError) as exc:
         diags.add(name, 0, "file_not_found", f"Unable to read configuration file {name} ({exc})")
         return KeepalivedConfig(), diags.items
@@ -142,6 +146,7 @@ def _process_views(
     seed: int,
     diags: Diagnostics,
     first: tuple[Reader, Diagnostics],
+    all_config: bool = False,
 ) -> tuple[Reader, tuple[list[Line], list[list[Line]]]]:
     """The configuration read as each of keepalived's processes reads it, when they differ
     (see `Reader`): the parent reads the files, then the checker, VRRP and BFD processes
@@ -163,6 +168,7 @@ def _process_views(
                 rng=random.Random(seed),
                 parent_view=parent_view,
                 seq_count=seq_count,
+                all_config=all_config,
             )
             view.read_main(name)
         seq_count -= view.failed_lists
