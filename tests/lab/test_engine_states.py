@@ -309,7 +309,15 @@ def test_firewalld_on_both_balancers_splits_the_brain_until_vrrp_is_let_through(
             check=True,
         )
     hal.wait_holders({"VI_1": ["lb1"]})
-    assert client.exec(f"curl -sf -m 2 -o /dev/null http://{vip}/").ok
+    # The client's ARP entry for the VIP may still name lb2 (both answered during the split
+    # brain): the master's gratuitous ARPs on lb2's lower-priority adverts fix it, the last
+    # ones garp_lower_prio_delay (5 s) after (seen once in CI with keepalived)
+    waits.until(
+        "the client served through the VIP",
+        lambda: client.exec(f"curl -sf -m 1 -o /dev/null http://{vip}/").ok or None,
+        12,
+        interval=0.5,
+    )
 
     mb.restore()
     for n in (lb1, lb2):
