@@ -322,13 +322,27 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from .labels import L_OWNER, owner_alive
     from .sweep import remove_lab
 
     host = docker_host()
-    ids = list(_running_labs()) if args.all else [_pick_lab(args.lab)]
+    if args.all:
+        # a lab a running test session or bench uses is its own: spared, as `clean` does
+        labs = _running_labs()
+        ids = [i for i, labels in labs.items() if not owner_alive(labels.get(L_OWNER, ""))]
+        spared = [i for i in labs if i not in ids]
+    else:
+        ids, spared = [_pick_lab(args.lab)], []
     for lab_id in ids:
         remove_lab(host, lab_id)
         cliout.console.print(Text(f"lab {lab_id} removed"))
+    if spared:
+        cliout.console.print(
+            Text(
+                f"spared {len(spared)} lab(s) a running test session or bench is using: "
+                f"{', '.join(spared)} (`halab down --lab ID` removes one)"
+            )
+        )
     return 0
 
 
@@ -506,7 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
     lg.set_defaults(func=cmd_logs)
     dn = sub.add_parser("down", help="remove a lab")
     dn.add_argument("--lab", help="lab id (default: the only lab up)")
-    dn.add_argument("--all", action="store_true", help="every lab that is up")
+    dn.add_argument(
+        "--all",
+        action="store_true",
+        help="every lab that is up, but those a running test session or bench uses",
+    )
     dn.set_defaults(func=cmd_down)
     cl = sub.add_parser(
         "clean",

@@ -115,7 +115,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "-e",
         "--all-config",
         action="store_true",
-        help="a missing configuration file is an error (every include as includet)",
+        help="a missing configuration file is an error (every include checked, as by a"
+        " bare include_check)",
     )
     # keepalived's other flags: taken, so that a command line or a KEEPALIVED_OPTIONS /
     # DAEMON_ARGS written for keepalived starts this daemon too; what they ask does not
@@ -342,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     conf = os.path.abspath(args.use_file)
     pid_file = _absolute(args.pid)
     args.event_log, args.vrrp_pid = _absolute(args.event_log), _absolute(args.vrrp_pid)
+    args.checkers_pid = _absolute(args.checkers_pid)
     if not os.path.exists(conf):
         print(f"Configuration file {conf} not found", file=sys.stderr)
         return 1
@@ -441,7 +443,7 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
                 checker.wait(5)
             if args.checkers_pid:
                 with contextlib.suppress(OSError):
-                    os.unlink(os.path.abspath(args.checkers_pid))
+                    os.unlink(args.checkers_pid)
         _close_process_files(events, args.vrrp_pid)
 
 
@@ -449,7 +451,7 @@ def _write_pid(path: str | None, pid: int) -> None:
     """A pid file the caller named (-c: the checker child's), written if it can be."""
     if path:
         try:
-            with open(os.path.abspath(path), "w", encoding="ascii") as fh:
+            with open(path, "w", encoding="ascii") as fh:
                 fh.write(f"{pid}\n")
         except OSError as exc:
             log.error("cannot write %s: %s", path, exc)

@@ -155,6 +155,14 @@ def test_halab_clean_after_sigkill_spares_only_labs_in_use(
         for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB})
     }
     assert all(owner_alive(o or "") for o in owners)
+    # `halab down --all` spares them too: the labs of a running suite are not its to take
+    killed = start_and_sigkill(halab_docker)
+    assert halab_main(["down", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert f"lab {killed} removed" in out
+    assert in_use.lab_id in out.split("spared")[1]
+    assert resources(halab_docker, killed) == NONE
+    assert resources(halab_docker, in_use.lab_id)["containers"] == 5
 
 
 def test_bad_topology_starts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

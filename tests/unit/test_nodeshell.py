@@ -162,7 +162,8 @@ def test_a_command_whose_channel_ends_is_not_run_again(api: _Api, tmp_path: Path
     t = threading.Thread(target=lambda: got.append(node.exec(f"echo x >> {marks}; sleep 5")))
     t.start()
     deadline = time.monotonic() + 5
-    while not marks.exists() and time.monotonic() < deadline:
+    # the command has run once: its line is written (the file alone may be empty yet)
+    while not (marks.exists() and marks.read_text()) and time.monotonic() < deadline:
         time.sleep(0.01)
     node.shell.close()  # the stream ends: as when the container is killed
     t.join(5)
