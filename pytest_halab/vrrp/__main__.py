@@ -112,6 +112,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "-u", "--umask", type=_umask, default=None, help="umask for the files made (numeric)"
     )
     parser.add_argument(
+        "-a",
+        "--address-monitoring",
+        action="store_true",
+        help="log every address the kernel adds or removes (Netlink reflector reports IP ...)",
+    )
+    parser.add_argument(
         "-e",
         "--all-config",
         action="store_true",
@@ -126,7 +132,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ("--all",),
         ("-X", "--release-vips"),
         ("-I", "--dont-release-ipvs"),
-        ("-a", "--address-monitoring"),
         ("-x", "--snmp"),
         ("-m", "--core-dump"),
     ):
@@ -382,7 +387,6 @@ _INAPPLICABLE = {
     "all": ("--all", "one VRRP process runs, and the checker when there are virtual servers"),
     "release_vips": ("--release-vips", "a reload that ends MASTER removes the VIPs anyway"),
     "dont_release_ipvs": ("--dont-release-ipvs", "the checker's pools go on stop"),
-    "address_monitoring": ("--address-monitoring", "address changes are not logged"),
     "snmp": ("--snmp", "no SNMP subsystem"),
     "snmp_agent_socket": ("--snmp-agent-socket", "no SNMP subsystem"),
     "core_dump": ("--core-dump", "no core files"),
@@ -415,6 +419,7 @@ def _run_vrrp(args: argparse.Namespace, conf: str, ready_fd: int | None) -> int:
         config_id=args.config_id,
         dont_release=args.dont_release_vrrp,
         all_config=args.all_config,
+        address_monitoring=args.address_monitoring,
     )
     checker = None
     try:

@@ -128,12 +128,15 @@ class Daemon(Reloading, Receiving):
         config_id: str | None = None,
         dont_release: bool = False,
         all_config: bool = False,
+        address_monitoring: bool = False,
     ) -> None:
         self.config_path = config_path
         self.config_id = config_id  # -i: None is keepalived's default (the host name)
         # -V: a stop leaves the instances as they are (keepalived skips their shutdown)
         self.dont_release = dont_release
         self.all_config = all_config  # -e: a missing configuration file is an error
+        # -a: every address the kernel adds or removes, logged as keepalived logs it
+        self.address_monitoring = address_monitoring
         self.loop = loop or EventLoop()
         self.events = event_log or EventLog(None)
         self.detail = log_detail
@@ -250,6 +253,8 @@ class Daemon(Reloading, Receiving):
         """Open sockets, start trackers and every instance (BACKUP/FAULT/owner MASTER)."""
         self._install_signals()
         self.links.refresh()
+        if self.address_monitoring:
+            self._log_addresses_at_start()
         self._watch_routing(self.config)
         self.routing.start(self.config)
         self._start_scripts()
@@ -553,6 +558,10 @@ class Daemon(Reloading, Receiving):
         going, static and virtual routes and rules deleted."""
         link_events = [e for e in events if not isinstance(e, RoutingChange)]
         changes = self.links.apply(link_events)
+        if self.address_monitoring:
+            for ev in link_events:
+                if not isinstance(ev, LinkInfo):
+                    self._log_address(ev[1], ev[0] == "add")
         faults_changed = self.interfaces.follow(list(self.instances.values()), changes)
         for event in events:
             if isinstance(event, RoutingChange):
@@ -578,6 +587,21 @@ class Daemon(Reloading, Receiving):
                 self.sockets.rejoin(name)
         if changes.changed or faults_changed:
             self._update_tracking()
+
+    def _log_addresses_at_start(self) -> None:
+        """-a at start: each address the kernel has, as keepalived's first dump of them."""
+        try:
+            present = self.netlink.addresses(family=0)
+        except OSError as exc:
+            log.error("cannot read addresses: %s", exc)
+            return
+        for info in present:
+            self._log_address(info, True)
+
+    def _log_address(self, info: AddressInfo, added: bool) -> None:
+        where = "added to" if added else "removed from"
+        name = self.links.name_of(info.index)
+        log.info("Netlink reflector reports IP %s %s %s", info.address, where, name)
 
     def _vip_deleted(self, info: AddressInfo) -> None:
         """keepalived's answer to one of a master's VIPs deleted behind its back (``ip addr

@@ -63,6 +63,10 @@ class LinkTable:
     def is_up(self, name: str) -> bool:
         return self.up.get(name, False)
 
+    def name_of(self, index: int) -> str:
+        """The interface's name as last heard of, else its ifindex written out."""
+        return self._names.get(index) or str(index)
+
     def index_of(self, name: str) -> int | None:
         """The interface's ifindex, asking the kernel for one not heard of yet."""
         index = self.ifindex.get(name)

@@ -1921,3 +1921,36 @@ def test_dump_conf_logs_the_data_dump(
         d.dump_to_log()
     said = [r.getMessage() for r in caplog.records]
     assert "------< VRRP Topology >------" in said and " VRRP Instance = VI_1" in said
+
+
+def test_address_monitoring_logs_every_address_as_keepalived_does(
+    fake_daemon: FakeDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    """-a: the addresses at start, then each one the kernel adds or removes, in keepalived
+    2.2.7's words (seen with keepalived -a in a container: "Netlink reflector reports IP
+    198.51.100.7 added to v1", "... removed from v1")."""
+    d, kernel = fake_daemon(CONF)
+    d.address_monitoring = True
+    _plug(kernel, 7, IF, "10.9.0.1")
+    with caplog.at_level("INFO", logger="halab-vrrpd"):
+        d.start()
+        other = AddressInfo(7, "198.51.100.7", 24, IF, False)
+        d.handle_netlink_events([("add", other)])
+        d.handle_netlink_events([("del", other)])
+    said = [r.getMessage() for r in caplog.records if "reflector" in r.getMessage()]
+    assert said == [
+        f"Netlink reflector reports IP 10.9.0.1 added to {IF}",
+        f"Netlink reflector reports IP 198.51.100.7 added to {IF}",
+        f"Netlink reflector reports IP 198.51.100.7 removed from {IF}",
+    ]
+
+
+def test_without_address_monitoring_no_address_is_logged(
+    fake_daemon: FakeDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    d, kernel = fake_daemon(CONF)
+    _plug(kernel, 7, IF, "10.9.0.1")
+    with caplog.at_level("INFO", logger="halab-vrrpd"):
+        d.start()
+        d.handle_netlink_events([("add", AddressInfo(7, "198.51.100.7", 24, IF, False))])
+    assert not [r for r in caplog.records if "reflector" in r.getMessage()]
