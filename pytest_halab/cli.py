@@ -321,28 +321,31 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_spared(spared: list[str], how: str) -> None:
+    if spared:
+        cliout.console.print(
+            Text(
+                f"spared {len(spared)} lab(s) a running test session or bench is using: "
+                f"{', '.join(spared)} ({how})"
+            )
+        )
+
+
 def cmd_down(args: argparse.Namespace) -> int:
-    from .labels import L_OWNER, owner_alive
-    from .sweep import remove_lab
+    from .sweep import in_use, remove_lab
 
     host = docker_host()
     if args.all:
         # a lab a running test session or bench uses is its own: spared, as `clean` does
         labs = _running_labs()
-        ids = [i for i, labels in labs.items() if not owner_alive(labels.get(L_OWNER, ""))]
+        ids = [i for i, labels in labs.items() if not in_use(labels)]
         spared = [i for i in labs if i not in ids]
     else:
         ids, spared = [_pick_lab(args.lab)], []
     for lab_id in ids:
         remove_lab(host, lab_id)
         cliout.console.print(Text(f"lab {lab_id} removed"))
-    if spared:
-        cliout.console.print(
-            Text(
-                f"spared {len(spared)} lab(s) a running test session or bench is using: "
-                f"{', '.join(spared)} (`halab down --lab ID` removes one)"
-            )
-        )
+    _say_spared(spared, "`halab down --lab ID` removes one")
     return 0
 
 
@@ -354,13 +357,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     cliout.console.print(
         Text(f"removed {len(removed)} lab(s){': ' + ', '.join(removed) if removed else ''}")
     )
-    if spared:
-        cliout.console.print(
-            Text(
-                f"spared {len(spared)} lab(s) a running test session or bench is using: "
-                f"{', '.join(spared)} (`halab clean --all` removes them too)"
-            )
-        )
+    _say_spared(spared, "`halab clean --all` removes them too")
     for lab_id, why in done.failed.items():
         cliout.err.print(
             Text(

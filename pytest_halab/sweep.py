@@ -24,6 +24,12 @@ _sweep_lock = threading.Lock()
 NETWORK_REMOVE_S = 10.0
 
 
+def in_use(labels: dict[str, str]) -> bool:
+    """Whether a lab (its labels; none: only a host rule is left) belongs to a live process:
+    a running test session, bench or `halab up` building it."""
+    return bool(labels) and owner_alive(labels.get(L_OWNER, ""))
+
+
 def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
     """Every lab with a labelled container, network or host rule: id -> labels of one of
     its resources ({} for a lab of which only a host rule is left).
@@ -141,7 +147,7 @@ def sweep_stale(host: DockerHost) -> list[str]:
         client = host.client()
         for lab_id, labels in lab_ids(host).items():
             orphan = not labels  # only a host rule is left
-            if not orphan and owner_alive(labels.get(L_OWNER, "")):
+            if in_use(labels):
                 continue
             kept = labels.get(L_KEEP) == "1"
             if kept and not orphan:  # a kept lab goes once all its containers stopped
@@ -182,7 +188,7 @@ def clean(host: DockerHost, *, in_use_too: bool = False) -> Cleaned:
     where only restarting that dockerd freed it) is reported, and the others still go."""
     done = Cleaned()
     for lab_id, labels in lab_ids(host).items():
-        if not in_use_too and labels and owner_alive(labels.get(L_OWNER, "")):
+        if not in_use_too and in_use(labels):
             done.spared.append(lab_id)
             continue
         try:
