@@ -15,13 +15,15 @@ pytest-xdist does the distributing; this module only tells it what belongs toget
   table and writes one ``labs.json``.
 
 A test's lab is known at collection time when it uses the session's lab (``lab``, ``hal``,
-``faults``: the ``--hal-topology``), or when its parameters name a shipped topology or a
-VRRP engine (``lab_factory(topo, vrrp=engine)`` under ``parametrize``); other tests that use
-``lab_factory`` are grouped by their module (their labs are usually the module's).
+``faults``: the ``--hal-topology``), when its parameters name a shipped topology, or when its
+``lab`` marker names the topology (labmark.py); its engine then comes from its parameters,
+the marker, ``--hal-vrrp`` or the topology. Other tests that use ``lab_factory`` are grouped by
+their module (their labs are usually the module's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shlex
@@ -30,7 +32,8 @@ from typing import Any
 
 import pytest
 
-from . import engines
+from . import engines, labmark
+from .errors import TopologyError
 from .settings import HalabSettings
 
 SESSION_LAB_FIXTURES = frozenset({"lab", "hal", "faults"})
@@ -117,11 +120,15 @@ def engine_url(config: pytest.Config, urls: Sequence[str]) -> str | None:
 
 
 def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
-    """The lab a test will use, as far as collection can tell; None: no lab."""
+    """The lab a test will use, as far as collection can tell; None: no lab.
+
+    ``TOPOLOGY/ENGINE`` when the test uses the session's lab, names its topology in a ``lab``
+    marker (labmark.py) or as a parameter; its engine from its parameters, the marker, the
+    run's ``--hal-vrrp`` or else the topology's own. Other lab tests are keyed by module."""
     fixtures = set(getattr(item, "fixturenames", ()))
     if fixtures & SESSION_LAB_FIXTURES and settings.topology is not None:
         engine = settings.vrrp or settings.topology.spec.vrrp_engine
-        return f"{settings.topology.name}/{engine}"
+        return f"{settings.topology.path.stem}/{engine}"
     if not fixtures & (FACTORY_FIXTURES | SESSION_LAB_FIXTURES):
         return None
     from . import topology as topology_mod  # only where a test asks for a lab
@@ -130,16 +137,27 @@ def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
     params = dict(callspec.params) if callspec is not None else {}
     shipped = set(topology_mod.available())
     known = set(engines.names())
-    topos = sorted({v for v in params.values() if isinstance(v, str) and v in shipped})
+    paths = {
+        topology_mod.resolve(v) for v in params.values() if isinstance(v, str) and v in shipped
+    }
     names = sorted({v for v in params.values() if isinstance(v, str) and v in known})
     pairs = sorted(
         ",".join(f"{k}={v}" for k, v in sorted(p.items()))
         for p in params.values()
         if isinstance(p, dict) and p and all(v in known for v in p.values())
     )
-    module = item.nodeid.split("::", 1)[0]
-    where = "/".join(topos) if topos else module
-    return "/".join([where, *names, *pairs])
+    mark = labmark.of(item)
+    if mark is not None:
+        # a name that is no topology: the test's setup fails with it (labmark.LabMarkCheck)
+        with contextlib.suppress(TopologyError):
+            paths.update(labmark.resolve(item, t) for t in mark.topologies)
+        if mark.vrrp and not names:
+            names = [mark.vrrp]
+    if not paths:
+        return "/".join([item.nodeid.split("::", 1)[0], *names, *pairs])
+    if not names and not pairs:
+        names = sorted({settings.vrrp or labmark.default_engine(p) for p in paths})
+    return "/".join(["+".join(sorted(p.stem for p in paths)), *names, *pairs])
 
 
 def assign_groups(

@@ -97,6 +97,10 @@ class EngineWarning(UserWarning):
     keyword or value ignored): shown in pytest's warnings summary."""
 
 
+class LabMarkWarning(UserWarning):
+    """A test asked for a lab its ``@pytest.mark.lab(...)`` does not name (labmark.py)."""
+
+
 class LabWarning(UserWarning):
     """Something of a lab the engine would not do, that the test does not depend on (a
     network it keeps after the lab's removal): shown in pytest's warnings summary."""

@@ -128,7 +128,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # The marker's one registration: users of the installed plugin get it from here.
-    config.addinivalue_line("markers", "lab: the test needs a real Docker lab")
+    config.addinivalue_line(
+        "markers",
+        "lab(*topologies, vrrp=None): the test needs a real Docker lab; the topologies its "
+        "lab_factory calls use, so that pytest-xdist groups it with their other tests",
+    )
     settings = resolve(config)
     config.stash[SETTINGS_KEY] = settings
     # The baseline is read and checked first: a bad one stops the run before any engine is asked.
@@ -151,6 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
     mine = next((h for h in hosts if h.url == url), None)
     run = HalabRun(settings, docker_host=mine, config=config)
     config.pluginmanager.register(run, RUN_PLUGIN)
+    config.pluginmanager.register(run.mark_check, "halab-lab-marks")
     if htmlextras.wanted(config):
         # pytest-html is installed and its report asked for: each test's picture goes there
         run.html = True

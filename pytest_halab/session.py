@@ -27,6 +27,7 @@ import pytest
 from . import distribute
 from .errors import EngineWarning, LabMismatchError
 from .htmlextras import TestPicture
+from .labmark import LabMarkCheck
 from .report import (
     FailoverRecord,
     PoolRecord,
@@ -251,6 +252,8 @@ class HalabRun:
             remember=(LabMismatchError,),
         )
         self.records = ReportCollector()
+        # each test's lab requests, checked against its `lab` marker (registered with this)
+        self.mark_check = LabMarkCheck()
         # With pytest-html's report asked for (htmlextras.HtmlExtras): each test's pictures,
         # by item node id, until its teardown report takes them.
         self.html = False
@@ -297,6 +300,7 @@ class HalabRun:
             from . import topology as topology_mod
 
             topo = topology_mod.load(topo)
+        self.mark_check.requested(topo.path)
         engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
         req = LabRequest(topo, str(topo.path), engine, tuple(sorted((node_engines or {}).items())))
         return self.labs.get(req)

@@ -11,6 +11,8 @@ from pytest_halab import waits
 from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 
+pytestmark = pytest.mark.lab("nginx_master_backup")
+
 EXTRA = "10.255.255.7"
 
 

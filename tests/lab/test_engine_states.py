@@ -18,6 +18,8 @@ from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import Event, Timeline, elapsed
 
+pytestmark = pytest.mark.lab("nginx_master_backup")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES: list[str] = ["keepalived", "halab"]
 # The state event and the new master's first advert are two views of one moment: both

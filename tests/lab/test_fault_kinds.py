@@ -23,6 +23,8 @@ from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import Event, Timeline
 
+pytestmark = pytest.mark.lab("nginx_master_backup")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 
 
@@ -300,6 +302,7 @@ def test_raise_backup_priority_live(mb: Lab, hal_scenario: ScenarioFactory) -> N
     assert r.new_holder == "lb1"
 
 
+@pytest.mark.lab("nginx_v3_fast")
 @pytest.mark.parametrize("engine", ["keepalived", "halab"])
 def test_raise_master_priority_live_keeps_the_vip(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory

@@ -154,6 +154,7 @@ def test_firewall_vrrp_on_backup_is_split_brain(tlab: Lab, hal_scenario: Scenari
     assert sb.end is not None and fault.reverted_at is not None and sb.end > fault.reverted_at
 
 
+@pytest.mark.lab("nginx_dual_master")
 def test_dual_master_vips_fail_over_independently(
     lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
 ) -> None:

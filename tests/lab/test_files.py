@@ -9,7 +9,11 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pytest_halab.lab import Lab
+
+pytestmark = pytest.mark.lab("topologies/files_modes.yaml")
 
 TOPOLOGY = Path(__file__).resolve().parent / "topologies" / "files_modes.yaml"
 TEMPLATES = TOPOLOGY.parent / "files_modes"

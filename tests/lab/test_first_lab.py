@@ -30,6 +30,7 @@ WHY = "lb2 has the higher priority (100 > 90) and VRRP elects the highest"
 DISABLED = "is not executable for uid:gid 0:0 - disabling"
 
 
+@pytest.mark.lab("topologies/first_lab.yaml")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_lab_that_settles_against_its_master_fails_its_start_with_the_reason(
     engine: str, lab_factory: Callable[..., Lab], halab_docker: DockerHost
@@ -93,6 +94,7 @@ def test_halab_up_keeps_such_a_lab_and_status_says_why(
         lab.stop()
 
 
+@pytest.mark.lab("nginx_master_backup", vrrp="halab")
 def test_halab_exec_and_logs_look_into_a_node(
     lab_factory: Callable[..., Lab], capfd: pytest.CaptureFixture[str], halab_docker: DockerHost
 ) -> None:

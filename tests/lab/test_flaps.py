@@ -181,6 +181,7 @@ def away_and_back(m: FlapMeasure, t: Timers, story: str) -> None:
     assert m.holders_after == {t.master}, story
 
 
+@pytest.mark.lab("topologies/flaps_untracked.yaml")
 def test_flaps_shorter_than_master_down_interval_move_nothing(
     untracked: Lab, hal_scenario: ScenarioFactory, request: pytest.FixtureRequest
 ) -> None:
@@ -207,6 +208,7 @@ def test_flaps_shorter_than_master_down_interval_move_nothing(
 STAMP_LAG_S = 0.1
 
 
+@pytest.mark.lab("topologies/flaps_untracked.yaml")
 def test_flaps_longer_than_master_down_interval_leave_two_holders(
     untracked: Lab, hal_scenario: ScenarioFactory, request: pytest.FixtureRequest
 ) -> None:
@@ -227,6 +229,7 @@ def test_flaps_longer_than_master_down_interval_leave_two_holders(
         assert 0 < f.multi_holder_s < f.end - f.start, story
 
 
+@pytest.mark.lab("topologies/flaps_tracked.yaml")
 @pytest.mark.parametrize("length", ["short", "long"])
 def test_with_interface_tracking_every_flap_moves_the_vip_twice(
     tracked: Lab,

@@ -33,6 +33,8 @@ from pytest_halab.nodes import Node
 from pytest_halab.scenario import Scenario
 from pytest_halab.services import Haproxy
 
+pytestmark = pytest.mark.lab("haproxy_master_backup")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
 AS_WRITTEN = str(Path(__file__).resolve().parent / "topologies" / "haproxy_as_written.yaml")
@@ -214,6 +216,7 @@ def nopreempt(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -
     return lab_factory("haproxy_nopreempt", vrrp=request.param)
 
 
+@pytest.mark.lab("haproxy_nopreempt")
 def test_seed_003_nopreempt_trap(nopreempt: Lab, hal_scenario: ScenarioFactory) -> None:
     hal = hal_scenario(nopreempt)
     wait_priorities(nopreempt, {"lb1": 80, "lb2": 70})
@@ -232,6 +235,7 @@ def test_seed_003_nopreempt_trap(nopreempt: Lab, hal_scenario: ScenarioFactory) 
     assert "1111" not in bodies(nopreempt.client_node(), vip, 3)
 
 
+@pytest.mark.lab("topologies/haproxy_as_written.yaml")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_seed_003_check_script_as_printed_never_moves_the_vip(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory

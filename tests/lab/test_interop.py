@@ -80,6 +80,7 @@ def test_sigterm_hands_over_after_skew_time(mixed: Lab, hal_scenario: ScenarioFa
     assert m.vip_move_s < (3.0 if "v3" not in mixed.layout.topology else 1.0)  # type: ignore[union-attr]
 
 
+@pytest.mark.lab("nginx_nopreempt")
 @pytest.mark.parametrize("pair", PAIRS, ids=[pair_id(p) for p in PAIRS])
 def test_nopreempt_keeps_the_vip_when_the_old_master_returns(
     lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory, pair: dict[str, str]

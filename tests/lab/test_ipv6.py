@@ -22,6 +22,8 @@ from pytest_halab.measures import FailoverMeasure, takeover_s
 from pytest_halab.nodes import Node, parallel
 from pytest_halab.scenario import Scenario
 
+pytestmark = pytest.mark.lab("nginx_v3_ipv6")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 TOPOLOGY = "nginx_v3_ipv6"
 VRID4, VRID6 = 50, 56

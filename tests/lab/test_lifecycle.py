@@ -130,6 +130,7 @@ def test_stale_lab_of_a_killed_run_is_swept(halab_docker: DockerHost) -> None:
     assert resources(halab_docker, lab_id) == NONE
 
 
+@pytest.mark.lab("nginx_master_backup")
 def test_halab_clean_after_sigkill_spares_only_labs_in_use(
     halab_docker: DockerHost,
     lab_factory: Callable[..., Lab],

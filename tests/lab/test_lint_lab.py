@@ -86,6 +86,7 @@ def test_the_split_brains_lint_predicts_happen(engine: str, halab_docker: Docker
         lab.stop()
 
 
+@pytest.mark.lab("topologies/lint_nomove.yaml")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_what_lint_says_will_not_move_does_not(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
@@ -191,6 +192,7 @@ def _statuses(lab: Lab) -> list:
     return out
 
 
+@pytest.mark.lab("nginx_master_backup")
 def test_the_scripts_lint_takes_from_the_image_are_there(
     lab_factory: Callable[..., Lab],
 ) -> None:

@@ -35,6 +35,8 @@ from pytest_halab.poolmeasures import traffic_split
 from pytest_halab.scenario import Scenario
 from pytest_halab.waits import until
 
+pytestmark = pytest.mark.lab("lvs_nat")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
 HERE = Path(__file__).resolve().parent
@@ -263,6 +265,7 @@ def test_the_backup_director_serves_when_the_master_crashes(
     assert_weights(hal, since, bodies(nat.client_node(), str(nat.vip_addresses()["VI_1"]), 30))
 
 
+@pytest.mark.lab("lvs_dr")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_dr_persistence_keeps_a_client_on_one_real_server(
     engine: str, lab_factory: Callable[..., Lab]
@@ -447,6 +450,7 @@ def http(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab
     return lab_factory(LVS_HTTP, vrrp=request.param)
 
 
+@pytest.mark.lab("topologies/lvs_http.yaml")
 def test_a_scheduler_nftables_lacks_runs_as_its_nearest_and_says_so(http: Lab) -> None:
     status = checker_status(http, "lvs1")
     notes = status["approximations"]
@@ -457,6 +461,7 @@ def test_a_scheduler_nftables_lacks_runs_as_its_nearest_and_says_so(http: Lab) -
     assert status["approximations"] == http.checkers()[0]["approximations"]
 
 
+@pytest.mark.lab("topologies/lvs_http.yaml")
 @pytest.mark.parametrize("fault_name", ["web_error", "hang_web"])
 def test_http_get_takes_out_a_server_that_answers_500_or_hangs(
     http: Lab, hal_scenario: ScenarioFactory, fault_name: str
@@ -474,6 +479,7 @@ def test_http_get_takes_out_a_server_that_answers_500_or_hangs(
     assert [e.get("up") for e in states if e.node == "lvs1"][-2:] == [False, True]
 
 
+@pytest.mark.lab("topologies/lvs_persist.yaml")
 def test_persistence_holds_within_its_timeout_and_lets_go_after(
     lab_factory: Callable[..., Lab],
 ) -> None:

@@ -22,6 +22,8 @@ from pytest_halab.session import picture_args
 from pytest_halab.timeline import Event
 from pytest_halab.waits import until
 
+pytestmark = pytest.mark.lab("topologies/lvs_quorum.yaml")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 LVS_QUORUM = str(Path(__file__).resolve().parent / "topologies" / "lvs_quorum.yaml")
 WEIGHT_FILE = "/var/www/html/weight"

@@ -30,6 +30,8 @@ from pytest_halab.mail import MAILBOX, Mail, MailMatch, match_transitions
 from pytest_halab.scenario import Scenario
 from pytest_halab.timeline import EventKind
 
+pytestmark = pytest.mark.lab("nginx_mail")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
 HERE = Path(__file__).resolve().parent
@@ -179,6 +181,7 @@ def test_an_unreachable_mail_server_does_not_stop_the_takeover(
     assert [x for x in hal.mail() if x.received_at >= fault.injected_at] == []
 
 
+@pytest.mark.lab("topologies/mail_as_written.yaml")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_seed_001_as_written_sends_no_mail(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
@@ -222,6 +225,7 @@ def test_seed_001_as_written_sends_no_mail(
 SYNC_MAIL = str(HERE / "topologies" / "sync_mail.yaml")
 
 
+@pytest.mark.lab("topologies/sync_mail.yaml")
 def test_a_sync_groups_mail_is_the_same_from_both_engines(
     lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory
 ) -> None:

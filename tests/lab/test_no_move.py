@@ -28,6 +28,8 @@ from pytest_halab.lint import lint
 from pytest_halab.measures import FailoverMeasure
 from pytest_halab.scenario import Scenario
 
+pytestmark = pytest.mark.lab("topologies/no_track.yaml")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 NO_TRACK = Path(__file__).resolve().parent / "topologies" / "no_track.yaml"
 ENGINES = ["keepalived", "halab"]

@@ -18,6 +18,8 @@ from pytest_halab.scriptpaths import NOTIFY_REAL_DIR
 from pytest_halab.services import Haproxy
 from pytest_halab.timeline import Event
 
+pytestmark = pytest.mark.lab("topologies/haproxy_notify.yaml")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 TOPO = Path(__file__).resolve().parent / "topologies" / "haproxy_notify.yaml"
 SCRIPTS = "/etc/keepalived/scripts/"
@@ -95,6 +97,7 @@ def test_notify_stop_stops_haproxy_and_notify_master_starts_it_on_the_new_master
 SYNC = TOPO.parent / "sync_notify.yaml"
 
 
+@pytest.mark.lab("topologies/sync_notify.yaml")
 @pytest.mark.parametrize("engine", ["keepalived", "halab"])
 def test_a_sync_groups_notify_scripts_run_when_the_group_changes_state(
     engine: str, lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory

@@ -19,6 +19,8 @@ from pytest_halab.scenario import Scenario
 from pytest_halab.session import note_instances, picture_args
 from pytest_halab.waits import until
 
+pytestmark = pytest.mark.lab("nginx_master_backup")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
 

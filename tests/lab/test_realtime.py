@@ -9,6 +9,8 @@ import pytest
 
 from pytest_halab.lab import Lab
 
+pytestmark = pytest.mark.lab("nginx_v3_10ms_dt1")
+
 ENGINES = ["keepalived", "halab"]
 TOPOLOGY = "nginx_v3_10ms_dt1"  # vrrp_rt_priority 50, rt_runtime_us 100000 on balancers
 

@@ -7,6 +7,8 @@ for the benchmark (README, "Soaks")."""
 
 from __future__ import annotations
 
+import pytest
+
 from pytest_halab import topology
 from pytest_halab.soak import BusyLoops, run_soaks
 
@@ -36,6 +38,7 @@ def test_engines_soak_side_by_side_beside_busy_loops() -> None:
         assert r.probes > 0 and set(r.cpu_percent) == {"lb1", "lb2"}
 
 
+@pytest.mark.lab("nginx_v3_20ms")
 def test_busy_loops_are_counted_and_stopped(lab_factory) -> None:  # type: ignore[no-untyped-def]
     client = lab_factory("nginx_v3_20ms").client_node()
     with BusyLoops(client, 3) as hogs:

@@ -68,6 +68,7 @@ def test_every_container_runs_an_init_as_pid1(lab_factory: Callable[..., Lab], n
         assert comm == "tini", (node.name, comm)
 
 
+@pytest.mark.lab("nginx_dual_master")
 def test_status_reports_nodes_and_holders(lab_factory: Callable[..., Lab]) -> None:
     lab = lab_factory("nginx_dual_master")
     st = lab.status()
@@ -85,6 +86,7 @@ def test_status_reports_nodes_and_holders(lab_factory: Callable[..., Lab]) -> No
     assert {v["name"]: v["holders"] for v in st["vips"]} == {"VI_1": ["lb1"], "VI_2": ["lb2"]}
 
 
+@pytest.mark.lab("nginx_master_backup")
 def test_lab_is_isolated_from_the_outside(lab_factory: Callable[..., Lab]) -> None:
     """Internal network; the host rule (in two chains) only lets traffic stay inside the
     lab's bridge."""
@@ -159,6 +161,7 @@ class ForwardWatch:
         ]
 
 
+@pytest.mark.lab("nginx_master_backup")
 @pytest.mark.parametrize("chain", [hostrules.ISOLATION_CHAIN, hostrules.CHAIN])
 def test_lab_traffic_flows_while_docker_re_inserts_its_forward_jumps(
     lab_factory: Callable[..., Lab], hal_scenario: ScenarioFactory, chain: str

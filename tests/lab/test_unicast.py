@@ -15,6 +15,8 @@ from pytest_halab.lint import lint
 from pytest_halab.nodes import Node, parallel
 from pytest_halab.scenario import Scenario
 
+pytestmark = pytest.mark.lab("nginx_unicast")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 ENGINES = ["keepalived", "halab"]
 VRID = 50

@@ -17,6 +17,8 @@ from pytest_halab import waits
 from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 
+pytestmark = pytest.mark.lab("topologies/unit_options.yaml")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 TOPO = str(Path(__file__).resolve().parent / "topologies" / "unit_options.yaml")
 VRRP_LOG = "/var/log/halab/vrrp.log"

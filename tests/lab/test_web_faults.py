@@ -19,6 +19,8 @@ from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 from pytest_halab.webfaults import WebAnswer, ask
 
+pytestmark = pytest.mark.lab("nginx_master_backup")
+
 ScenarioFactory = Callable[[Lab], Scenario]
 # nginx (common/nginx.conf) gives up on a backend after proxy_read_timeout 2s, then tries the
 # next one: an answer through the VIP may take that long while web1 hangs.

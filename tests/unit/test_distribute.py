@@ -3,15 +3,20 @@ which engine a worker is bound to, the engines' capacity check, and the host rul
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from pytest_halab import capacity, distribute, hostrules, topology
+from pytest_halab import capacity, distribute, hostrules, labmark, topology
 from pytest_halab.dockerhost import DockerHost
+from pytest_halab.errors import LabMarkWarning
 from pytest_halab.settings import HalabSettings
+
+TESTS = Path(__file__).resolve().parent.parent  # tests/
 
 
 @dataclass
@@ -20,13 +25,21 @@ class FakeItem:
     fixturenames: tuple[str, ...] = ()
     params: dict[str, Any] | None = None
     marks: dict[str, Any] = field(default_factory=dict)
+    lab_marks: list[Any] = field(default_factory=list)  # closest first, as pytest gives them
 
     @property
     def callspec(self) -> Any:
         return None if self.params is None else SimpleNamespace(params=self.params)
 
+    @property
+    def path(self) -> Path:
+        return TESTS / self.nodeid.split("::", 1)[0]
+
     def get_closest_marker(self, name: str) -> Any:
         return self.marks.get(name)
+
+    def iter_markers(self, name: str) -> Iterator[Any]:
+        return iter(self.lab_marks if name == "lab" else [])
 
 
 def key(item: FakeItem, settings: HalabSettings | None = None) -> str | None:
@@ -43,6 +56,10 @@ def test_the_session_lab_is_the_topology_and_engine() -> None:
 def test_factory_labs_from_parameters_else_the_module() -> None:
     item = FakeItem("t.py::a[x]", ("lab_factory",), {"name": "nginx_nopreempt", "engine": "halab"})
     assert key(item) == "nginx_nopreempt/halab"
+    # no engine among the parameters: the run's --hal-vrrp, else the topology's own
+    alone = FakeItem("t.py::a[y]", ("lab_factory",), {"name": "nginx_nopreempt"})
+    assert key(alone) == "nginx_nopreempt/keepalived"
+    assert key(alone, HalabSettings(vrrp="halab")) == "nginx_nopreempt/halab"
     pair = FakeItem("t.py::b", ("lab_factory",), {"pair": {"lb1": "halab", "lb2": "keepalived"}})
     assert key(pair) == "t.py/lb1=halab,lb2=keepalived"
     assert key(FakeItem("tests/x.py::c", ("hal_scenario",))) == "tests/x.py"
@@ -63,11 +80,76 @@ def test_groups_keep_a_lab_together_and_cut_big_ones() -> None:
     assert {groups[f"u.py::b{i}"] for i in range(2)} == {"halab:u.py"}
     # 11 lab tests over 2 workers: chunks of max(4, ceil(11 / 4)) = 4, consecutive
     names = [groups[f"t.py::a{i}"] for i in range(9)]
-    assert names == ["halab:nginx_nopreempt#1"] * 4 + ["halab:nginx_nopreempt#2"] * 4 + [
-        "halab:nginx_nopreempt#3"
-    ]
+    lab = "halab:nginx_nopreempt/keepalived"
+    assert names == [f"{lab}#1"] * 4 + [f"{lab}#2"] * 4 + [f"{lab}#3"]
     one = distribute.assign_groups(cast(list[pytest.Item], items[:3]), k, workers=8)
-    assert set(one.values()) == {"halab:nginx_nopreempt"}
+    assert set(one.values()) == {lab}
+
+
+def mark(*topologies: str, **kwargs: str) -> Any:
+    return pytest.mark.lab(*topologies, **kwargs).mark
+
+
+def test_a_lab_marker_groups_tests_of_one_lab_across_modules() -> None:
+    a = FakeItem("lab/test_a.py::t", ("lab_factory",), lab_marks=[mark("nginx_master_backup")])
+    b = FakeItem(
+        "lab/test_b.py::t[halab]",
+        ("hal_scenario",),
+        {"engine": "halab"},
+        lab_marks=[mark("nginx_master_backup")],
+    )
+    c = FakeItem("lab/test_c.py::t", ("lab_factory",), lab_marks=[mark("nginx_master_backup")])
+    assert key(a) == key(c) == "nginx_master_backup/keepalived"
+    assert key(b) == "nginx_master_backup/halab"
+    # the engine the test names in its code
+    d = FakeItem(
+        "lab/test_d.py::t", ("lab_factory",), lab_marks=[mark("nginx_master_backup", vrrp="halab")]
+    )
+    assert key(d) == "nginx_master_backup/halab"
+    # a path beside the test's file; the test's own marker before its module's (pytest's
+    # order), and a bare `lab` marker (tests/lab/conftest.py adds one to every test) says nothing
+    e = FakeItem(
+        "lab/test_e.py::t",
+        ("lab_factory",),
+        lab_marks=[mark(), mark("topologies/flaps_tracked.yaml"), mark("nginx_master_backup")],
+    )
+    assert key(e) == "flaps_tracked/keepalived"
+    groups = distribute.assign_groups(
+        cast(list[pytest.Item], [a, b, c, d, e]), lambda it: key(cast(FakeItem, it)), workers=1
+    )
+    assert groups["lab/test_a.py::t"] == groups["lab/test_c.py::t"]
+    assert groups["lab/test_b.py::t[halab]"] == groups["lab/test_d.py::t"]
+
+
+def test_a_marker_naming_no_topology_keeps_the_module_and_fails_the_tests_setup() -> None:
+    item = FakeItem("lab/test_a.py::t", ("lab_factory",), lab_marks=[mark("no_such_topology")])
+    assert key(item) == "lab/test_a.py"
+    check = labmark.LabMarkCheck()
+    with pytest.raises(pytest.fail.Exception, match=r"no_such_topology.*unknown topology"):
+        check.pytest_runtest_setup(cast(pytest.Item, item))
+
+
+def test_a_lab_the_marker_does_not_name_is_a_warning() -> None:
+    check = labmark.LabMarkCheck()
+    item = FakeItem("lab/test_a.py::t", ("lab_factory",), lab_marks=[mark("nginx_master_backup")])
+    check.pytest_runtest_setup(cast(pytest.Item, item))
+    check.requested(topology.resolve("nginx_master_backup"))  # named: nothing said
+    with pytest.warns(LabMarkWarning, match=r"test_a.py::t asks for a lab of .*nginx_dual_master"):
+        check.requested(topology.resolve("nginx_dual_master"))
+    check.pytest_runtest_logfinish()
+    check.requested(topology.resolve("nginx_dual_master"))  # no test running: nothing said
+    unmarked = FakeItem("lab/test_b.py::t", ("lab_factory",))
+    check.pytest_runtest_setup(cast(pytest.Item, unmarked))
+    check.requested(topology.resolve("nginx_dual_master"))
+
+
+def test_the_default_engine_is_read_from_the_file_alone(tmp_path: Path) -> None:
+    (tmp_path / "h.yaml").write_text("name: h\nvrrp_engine: halab\nnodes: {}\n")
+    (tmp_path / "bad.yaml").write_text("name: [\n")
+    (tmp_path / "odd.yaml").write_text("name: o\nvrrp_engine: nope\n")
+    assert labmark.default_engine(tmp_path / "h.yaml") == "halab"
+    assert labmark.default_engine(tmp_path / "bad.yaml") == "keepalived"
+    assert labmark.default_engine(tmp_path / "odd.yaml") == "keepalived"
 
 
 def test_the_group_suffix_is_taken_off_node_ids() -> None:
