@@ -101,7 +101,9 @@ def test_options_and_marker_registered(pytester: pytest.Pytester) -> None:
         ["*--hal-topology=NAME|PATH*", "*--hal-vrrp=*", "*--hal-keep*", "*--hal-report=DIR*"]
     )
     result = pytester.runpytest_subprocess("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.lab: the test needs a real Docker lab"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.lab(*topologies, vrrp=None): the test needs a real Docker lab; *"]
+    )
     assert _lab_marker_lines(result) == 1
 
 
@@ -113,7 +115,7 @@ def test_lab_marker_registered_once_in_this_project(pytester: pytest.Pytester) -
 
 
 def _lab_marker_lines(result: pytest.RunResult) -> int:
-    return sum(line.startswith("@pytest.mark.lab:") for line in result.outlines)
+    return sum(line.startswith("@pytest.mark.lab(") for line in result.outlines)
 
 
 FAULT_TEST = textwrap.dedent("""
