@@ -20,7 +20,11 @@ class AsRemote(DockerHost):
 
 
 def our_helpers(host: DockerHost) -> list[str]:
-    found = host.client().containers.list(all=True, filters={"label": L_HELPER})
+    # other processes' helpers on the engine come and go meanwhile: one removed between the
+    # list and its inspect is not ours (ignore_removed, as the lab's own lists do)
+    found = host.client().containers.list(
+        all=True, ignore_removed=True, filters={"label": L_HELPER}
+    )
     return [c.id for c in found if c.labels.get(L_OWNER) == owner()]
 
 
