@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 from docker.models.containers import Container
+from requests.utils import get_environ_proxies
 
 from .errors import DockerUnavailableError, HalabError
 from .labels import L_HELPER, L_OWNER, L_RUN, RUN_ID, owner
@@ -97,6 +98,7 @@ class DockerHost:
                 client = docker.from_env(timeout=timeout)
             else:
                 client = docker.DockerClient(base_url=self.url, timeout=timeout)
+            environment_once(client.api)
             client.ping()
         except docker.errors.DockerException as exc:
             where = f" at {self.url} (from {self.source})" if self.url else ""
@@ -266,3 +268,22 @@ def from_env() -> DockerHost:
         if url not in _default:
             _default[url] = DockerHost()
         return _default[url]
+
+
+def environment_once(api: docker.APIClient) -> None:
+    """What requests reads from the environment for each request, read once for the engine.
+
+    requests looks up the proxy variables at every call (``getproxies`` walks the whole of
+    ``os.environ``, twice): a twelfth of a test worker's CPU went there, measured with a
+    per-thread profile of tests/lab/test_fault_kinds.py. The engine's URL does not change, so
+    its proxies are the same for every call: none for a unix or ssh socket; for ``tcp://``,
+    ``HTTP(S)_PROXY`` unless ``NO_PROXY`` spares the host, as requests decides. A CA bundle
+    named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` still counts where TLS verifies
+    against the default store."""
+    url = str(api.base_url)
+    api.proxies = get_environ_proxies(url) if url.startswith(("http://", "https://")) else {}
+    if api.verify is True:
+        api.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+    api.trust_env = False
