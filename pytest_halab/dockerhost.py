@@ -274,7 +274,7 @@ def environment_once(api: docker.APIClient) -> None:
     """What requests reads from the environment for each request, read once for the engine.
 
     requests looks up the proxy variables at every call (``getproxies`` walks the whole of
-    ``os.environ``, twice): a twelfth of a test worker's CPU went there, measured with a
+    ``os.environ``, twice): 12 % of a lab test worker's CPU went there, measured with a
     per-thread profile of tests/lab/test_fault_kinds.py. The engine's URL does not change, so
     its proxies are the same for every call: none for a unix or ssh socket; for ``tcp://``,
     ``HTTP(S)_PROXY`` unless ``NO_PROXY`` spares the host, as requests decides. A CA bundle
