@@ -424,15 +424,19 @@ class Faults(WebFaults, ServiceFaults, MailFaults, LinkFaults):
         n = self.lab.node(node)
         n.container.reload()
         before = n.container.attrs["State"]["StartedAt"]
+        before_run = n.run_id()
         held = self._held_vips(n)
         t0 = time.time()
 
         def verify() -> None:
             def restarted() -> bool:
                 n.container.reload()
+                # and the lab's container states have read the restart's events (the
+                # node's commands go by them)
                 return bool(
                     n.container.attrs["State"]["StartedAt"] != before
                     and n.container.status == "running"
+                    and n.run_id() != before_run
                 )
 
             wait_effect("container restarted", node, restarted)

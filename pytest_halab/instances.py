@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .naps import polling
+
 if TYPE_CHECKING:
     from .nodes import Node
 
@@ -138,7 +140,7 @@ def read(node: Node, pidfile: str) -> list[InstanceStatus]:
     """The instances of the engine running in ``node``; StatusError when it cannot say."""
     last: StatusError | None = None
     for _ in range(3):  # keepalived writes in place: a read may catch half the file
-        res = node.exec(read_cmd(pidfile))
+        res = node.exec(polling(read_cmd(pidfile)))
         if res.exit_code == 3:
             raise StatusError(f"{node.name}: the VRRP engine is not running")
         if res.exit_code == 4:

@@ -56,6 +56,7 @@ from .labels import (
     owner,
 )
 from .layout import LabLayout
+from .naps import polling
 from .network import POOL, candidate_subnets, subnet_lock
 from .nodes import Node, parallel
 from .sweep import NetworkStuck, remove_lab, sweep_stale
@@ -707,8 +708,10 @@ class Lab:
         def stop_and_start(n: Node) -> None:
             engine = self.engine_of(n.name)
             n.exec(
-                f"{engine.kill_all_cmd()}; rm -f {engines.GO_FILE}; ip link set dev eth0 up; "
-                f"{dels}; {engines.START}",
+                polling(
+                    f"{engine.kill_all_cmd()}; rm -f {engines.GO_FILE}; ip link set dev eth0 up; "
+                    f"{dels}; {engines.START}"
+                ),
                 check=True,
             )
 

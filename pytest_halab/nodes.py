@@ -62,7 +62,7 @@ class Node:
         self.ip = ip
         self.ip6 = ip6  # its address on the lab's IPv6 subnet, if the lab has one
         self.container = container
-        self.shell = NodeShell(container)  # its commands' channel (nodeshell.py)
+        self.shell = NodeShell(container, states)  # its commands' channel (nodeshell.py)
         self._states = states  # its lab's container states, from the engine's events
 
     def __repr__(self) -> str:
@@ -260,6 +260,14 @@ class Node:
             return self._states.state(self.container)
         self.container.reload()
         return str(self.container.status)
+
+    def run_id(self) -> str:
+        """A token of the container's current run: it changes with each start (from the
+        lab's container states, as ``state``)."""
+        if self._states is not None:
+            return self._states.run(self.container)[1]
+        self.container.reload()
+        return str(self.container.attrs.get("State", {}).get("StartedAt", ""))
 
     def logs(self, tail: int = 200) -> str:
         """Container output plus the node's service logs under /var/log/halab."""

@@ -10,10 +10,16 @@ header and the output, and costs a fork in the node. Commands run concurrently, 
 own session with stdin from /dev/null and stdout and stderr merged, as an exec runs them,
 and their exit codes are docker's (128+N for signal N).
 
-A command goes through the channel only when the container runs (one inspect, about 0.2 ms
-of engine CPU): a paused node's shell could not answer, and a command for a stopped or
-paused node must fail as an exec fails (the caller gets the engine's error). A channel
-belongs to one run of the container (its ``StartedAt``): after a restart a new one is made.
+A command goes through the channel only when the container runs: a paused node's shell
+could not answer, and a command for a stopped or paused node must fail as an exec fails
+(the caller gets the engine's error). A channel belongs to one run of the container: after
+a restart a new one is made. Both are read from the lab's container states
+(``containerstates``: the engine's events, asked with an inspect only when no event has
+said), not asked per command. A pause, stop or kill made elsewhere is seen once its event is
+read, milliseconds after the engine answered the call that made it; a command sent in that
+gap waits for the unpause, or ends as if the node had died under it (the lab's own faults
+wait until the event is read before they return). A state that says "not running" when the
+node runs again is harmless: the command runs with an exec.
 A channel that ends while a command runs (the container was killed) answers that command
 with exit code -1 and no output, as an exec interrupted so does; it is never run twice.
 Where no channel can be made (an image without ``halab-shell``), commands use execs.
@@ -36,6 +42,8 @@ from typing import Any
 import docker.errors
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
+
+from .containerstates import ContainerStates
 
 SERVER = ["halab-shell"]
 STDOUT = 1
@@ -142,8 +150,9 @@ class ShellChannel:
 class NodeShell:
     """A node's command channel, made on first use and again for each run of the node."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, states: ContainerStates | None = None) -> None:
         self.container = container
+        self._states = states  # the lab's container states, from the engine's events
         self._channel: ShellChannel | None = None
         self._lock = threading.Lock()
         self._unavailable = False  # the image has no halab-shell: execs only
@@ -155,12 +164,16 @@ class NodeShell:
         if self._unavailable or api is None:  # a container without an engine API: execs
             return None
         try:
-            state = api.inspect_container(self.container.id)["State"]
+            if self._states is not None:
+                status, run = self._states.run(self.container)
+            else:
+                state = api.inspect_container(self.container.id)["State"]
+                status, run = str(state.get("Status", "")), str(state.get("StartedAt", ""))
         except docker.errors.APIError:
             return None
-        if not state.get("Running") or state.get("Paused") or state.get("Restarting"):
+        if status != "running":
             return None
-        channel = self._channel_for(str(state.get("StartedAt", "")))
+        channel = self._channel_for(run)
         return channel.run(argv) if channel is not None else None
 
     def _channel_for(self, started_at: str) -> ShellChannel | None:

@@ -39,6 +39,7 @@ import docker.errors
 
 from . import mail, scriptpaths, services
 from .errors import NodeCommandError, ObserverError
+from .naps import polling
 from .nodes import parallel
 from .timeline import Event, EventKind, Timeline
 
@@ -196,7 +197,7 @@ class Observation:
                 + "; [ $ok = 1 ] && exit 0; read up _ < /proc/uptime; "
                 '[ "${up%.*}" -ge "$end" ] && break; sleep 0.02; done; echo "timeout"; exit 4'
             )
-            res = self.lab.node(name).exec(cmd)
+            res = self.lab.node(name).exec(polling(cmd))
             if res.ok:
                 return []
             dead = [a for a in agents if f"dead {a.name}" in res.output]
@@ -263,11 +264,13 @@ class Observation:
             )
             # and wait (at most 1 s) until they have exited: their files are then whole
             # when read (kill only signals; the next command follows within milliseconds).
-            # Shell builtins but the sleep: no cat, no seq.
+            # Shell builtins only (naps: sleep is one too): no cat, no seq.
             node.exec(
-                f"p=; {reads}; kill -TERM $p 2>/dev/null; i=0; while [ $i -lt 100 ]; do a=0; "
-                f"for q in $p; do kill -0 $q 2>/dev/null && a=1; done; "
-                f'[ "$a" = 0 ] && break; i=$((i + 1)); sleep 0.01; done; true'
+                polling(
+                    f"p=; {reads}; kill -TERM $p 2>/dev/null; i=0; while [ $i -lt 100 ]; do "
+                    f"a=0; for q in $p; do kill -0 $q 2>/dev/null && a=1; done; "
+                    f'[ "$a" = 0 ] && break; i=$((i + 1)); sleep 0.01; done; true'
+                )
             )
 
         parallel(kill, list(by_node))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_halab.lab import Lab
+from pytest_halab.naps import polling
 
 pytestmark = pytest.mark.lab("topologies/files_modes.yaml")
 
@@ -67,3 +68,21 @@ def test_read_files_reads_several_files_in_one_go_and_leaves_out_missing_ones(
     assert got["/etc/keepalived/keepalived.conf"] == lb1.read_file(paths[0])
     assert got["/tmp/halab-empty"] == b""
     assert got["/tmp/halab-bin"] == bytes(range(256)) * 3
+
+
+def test_the_labs_polling_loops_nap_without_a_fork_in_every_image(
+    lab_factory: Callable[..., Lab],
+) -> None:
+    """`naps.polling` in real nodes: bash has sleep as a builtin there (bash-builtins in
+    the base image), and its naps last what they say (ten of 20 ms: 0.2 s at least)."""
+    lab = lab_factory(str(TOPOLOGY), vrrp="keepalived")
+    script = (
+        "type sleep; read a _ < /proc/uptime; i=0; "
+        'while [ "$i" -lt 10 ]; do i=$((i + 1)); sleep 0.02; done; '
+        'read b _ < /proc/uptime; echo "$a $b"'
+    )
+    for name in ("lb1", "web1", "client"):
+        out = lab.node(name).exec(polling(script), check=True).output.splitlines()
+        assert out[0] == "sleep is a shell builtin", f"{name}: {out}"
+        a, b = (float(x) for x in out[1].split())
+        assert b - a >= 0.19, f"{name}: ten naps of 20 ms took {b - a:.2f} s"

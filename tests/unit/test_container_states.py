@@ -54,7 +54,9 @@ class Container:
         self.labels = {"io.halab.lab": "hl1"}
         self.client = client
         self.engine_status = status  # what an inspect says
+        self.engine_started = "t1"  # and its StartedAt
         self.status = "created"
+        self.attrs: dict[str, Any] = {}
         self.inspects = 0
         self.during_inspect: Any = None
 
@@ -63,6 +65,7 @@ class Container:
         if self.during_inspect is not None:
             self.during_inspect()
         self.status = self.engine_status
+        self.attrs = {"State": {"Status": self.status, "StartedAt": self.engine_started}}
 
 
 def event(cid: str, action: str) -> dict[str, Any]:
@@ -167,3 +170,31 @@ def test_close_ends_the_reader_and_reads_go_on() -> None:
     assert thread is not None and not thread.is_alive()
     assert client.api.stream.closed
     assert states.state(c) == "running" and c.inspects == 2  # asked: no stream any more
+
+
+def test_a_run_token_changes_with_each_start_and_only_then() -> None:
+    client = Client()
+    c = Container("c1", client)
+    states = ContainerStates()
+    try:
+        assert states.run(c) == ("running", "t1") and c.inspects == 1
+        for action, want in (("pause", "paused"), ("unpause", "running")):
+            client.api.stream.events.put(event("c1", action))
+            settle(states, c, want)
+            assert states.run(c)[1] == "t1"  # the same run
+        client.api.stream.events.put(event("c1", "die"))
+        settle(states, c, "exited")
+        assert states.run(c)[1] == "t1"
+        client.api.stream.events.put(event("c1", "start"))
+        settle(states, c, "running")
+        second = states.run(c)[1]
+        client.api.stream.events.put(event("c1", "die"))
+        client.api.stream.events.put(event("c1", "start"))
+        deadline = time.monotonic() + 5
+        while states.run(c)[1] == second:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        assert len({"t1", second, states.run(c)[1]}) == 3
+        assert c.inspects == 1  # all from the events
+    finally:
+        states.close()

@@ -25,12 +25,14 @@ class _Api:
     (or, with ``missing``, answers as the engine does for a command it cannot find)."""
 
     def __init__(self, missing: bool = False) -> None:
-        self.state: dict[str, Any] = {"Running": True, "Paused": False, "StartedAt": "t1"}
+        self.state: dict[str, Any] = {"Status": "running", "StartedAt": "t1"}
+        self.inspects = 0
         self.missing = missing
         self.started = 0
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def inspect_container(self, _cid: str) -> dict[str, Any]:
+        self.inspects += 1
         return {"State": dict(self.state)}
 
     def exec_create(self, _cid: str, cmd: list[str], **_kw: Any) -> dict[str, str]:
@@ -139,9 +141,9 @@ def test_stdin_is_empty_and_each_command_has_its_own_session(api: _Api) -> None:
 def test_a_node_not_running_or_paused_gets_an_exec(api: _Api) -> None:
     """An exec to a paused or stopped node fails as the engine says; a channel would hang."""
     node, c = _node(api)
-    api.state["Paused"] = True
+    api.state["Status"] = "paused"
     assert node.exec("echo x").output == "by exec\n"
-    api.state.update(Paused=False, Running=False)
+    api.state["Status"] = "exited"
     assert node.exec("echo x").output == "by exec\n"
     assert len(c.execs) == 2 and api.started == 0
 
@@ -192,3 +194,70 @@ def test_the_shell_answers_bad_requests_and_keeps_going() -> None:
     assert out.startswith(b'{"id": 0, "code": 0, "len": 0}\n')
     assert out.count(b'"id": -1, "code": 2') == 2
     assert out.endswith(b'{"id": 5, "code": 0, "len": 3}\nok\n')
+
+
+class _Events:
+    """The engine's /events stream for a ContainerStates: what the test puts."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.q: queue.Queue[Any] = queue.Queue()
+
+    def __iter__(self) -> Any:
+        while (ev := self.q.get()) is not None:
+            yield ev
+
+    def close(self) -> None:
+        self.q.put(None)
+
+
+def test_with_the_labs_states_a_command_asks_the_engine_nothing(api: _Api) -> None:
+    """The node's state and run come from the engine's events: no inspect per command, a
+    start event (a new run) makes a new channel, a pause sends commands to an exec."""
+    import ipaddress
+
+    from pytest_halab.containerstates import ContainerStates
+
+    events = _Events()
+    api.events = lambda decode, filters: events  # type: ignore[attr-defined]
+    c = _Container(api)
+    c.labels = {"io.halab.lab": "hl1"}  # type: ignore[attr-defined]
+    c.status = "running"  # type: ignore[attr-defined]
+    c.attrs = {"State": dict(api.state)}  # type: ignore[attr-defined]
+    reloads: list[int] = []
+
+    def reload() -> None:
+        reloads.append(1)
+        c.attrs = {"State": dict(api.state)}  # type: ignore[attr-defined]
+        c.status = api.state["Status"]  # type: ignore[attr-defined]
+
+    c.reload = reload  # type: ignore[attr-defined]
+    states = ContainerStates()
+    node = Node("lb1", "balancer", ipaddress.IPv4Address("10.0.0.2"), c, None, states)  # type: ignore[arg-type]
+    try:
+        for i in range(5):
+            assert node.exec(f"echo {i}").output == f"{i}\n"
+        assert (len(reloads), api.inspects, api.started) == (1, 0, 1)
+
+        def until(cond: Any) -> None:
+            deadline = time.monotonic() + 5
+            while not cond():
+                assert time.monotonic() < deadline
+                time.sleep(0.002)
+
+        events.q.put({"Action": "pause", "id": "c1"})
+        until(lambda: node.state() == "paused")
+        assert node.exec("echo p").output == "by exec\n"
+        events.q.put({"Action": "unpause", "id": "c1"})
+        until(lambda: node.state() == "running")
+        assert node.exec("echo u").output == "u\n" and api.started == 1  # the same run
+        run = node.run_id()
+        events.q.put({"Action": "die", "id": "c1"})
+        events.q.put({"Action": "start", "id": "c1"})
+        until(lambda: node.run_id() != run and node.state() == "running")
+        assert node.exec("echo s").output == "s\n" and api.started == 2  # a new channel
+        assert len(c.execs) == 1 and len(reloads) == 1 and api.inspects == 0
+    finally:
+        node.close()
+        states.close()
