@@ -2,9 +2,11 @@
 
 pytest-xdist does the distributing; this module only tells it what belongs together:
 
-- **Groups.** Each test that uses a lab is put in an ``xdist_group`` named after that lab
-  (topology and VRRP engine), so the tests of one lab run on one worker, which builds the
-  lab once. A big group is cut into consecutive chunks, so one topology does not hold the
+- **Groups.** Each test that uses a lab is put in an ``xdist_group`` named after that lab's
+  topology, so the tests of one topology run on one worker, which builds the lab once: in
+  the group they come ordered by VRRP engine, and the worker switches the running lab's
+  engines between them (``Lab.use_engines``, the session's pool) instead of building a lab
+  per engine. A big group is cut into consecutive chunks, so one topology does not hold the
   whole run on one worker: each chunk costs one more lab, and buys parallel time. When
   ``-n`` is given without ``--dist``, the run uses ``--dist loadgroup`` (which distributes
   tests without a group as ``load`` does). A test the user grouped already is left alone.
@@ -120,15 +122,24 @@ def engine_url(config: pytest.Config, urls: Sequence[str]) -> str | None:
 
 
 def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
-    """The lab a test will use, as far as collection can tell; None: no lab.
+    """The lab a test will use, as far as collection can tell (``lab_of``), as one string
+    ``LAB/ENGINES``; None: no lab."""
+    got = lab_of(item, settings)
+    return None if got is None else "/".join(p for p in got if p)
 
-    ``TOPOLOGY/ENGINE`` when the test uses the session's lab, names its topology in a ``lab``
-    marker (labmark.py) or as a parameter; its engine from its parameters, the marker, the
-    run's ``--hal-vrrp`` or else the topology's own. Other lab tests are keyed by module."""
+
+def lab_of(item: pytest.Item, settings: HalabSettings) -> tuple[str, str] | None:
+    """The lab a test will use, as far as collection can tell, and its engines; None: no
+    lab.
+
+    The lab is the topology's name when the test uses the session's lab, names its topology
+    in a ``lab`` marker (labmark.py) or as a parameter, else the test's module. Its engines
+    come from its parameters, the marker, the run's ``--hal-vrrp`` or else the topology's
+    own (``halab``, ``lb1=halab,lb2=keepalived``; empty where none can be told)."""
     fixtures = set(getattr(item, "fixturenames", ()))
     if fixtures & SESSION_LAB_FIXTURES and settings.topology is not None:
         engine = settings.vrrp or settings.topology.spec.vrrp_engine
-        return f"{settings.topology.path.stem}/{engine}"
+        return settings.topology.path.stem, engine
     if not fixtures & (FACTORY_FIXTURES | SESSION_LAB_FIXTURES):
         return None
     from . import topology as topology_mod  # only where a test asks for a lab
@@ -154,34 +165,38 @@ def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
         if mark.vrrp and not names:
             names = [mark.vrrp]
     if not paths:
-        return "/".join([item.nodeid.split("::", 1)[0], *names, *pairs])
+        return item.nodeid.split("::", 1)[0], "/".join([*names, *pairs])
     if not names and not pairs:
         names = sorted({settings.vrrp or labmark.default_engine(p) for p in paths})
-    return "/".join(["+".join(sorted(p.stem for p in paths)), *names, *pairs])
+    return "+".join(sorted(p.stem for p in paths)), "/".join([*names, *pairs])
 
 
 def assign_groups(
-    items: Sequence[pytest.Item], key: Callable[[pytest.Item], str | None], workers: int
-) -> dict[str, str]:
-    """nodeid -> group name, for the tests that use a lab and have no group yet.
-
-    The tests of one lab form a group; a group longer than the chunk size (the lab tests
+    items: Sequence[pytest.Item],
+    key: Callable[[pytest.Item], tuple[str, str] | None],
+    workers: int,
+) -> list[tuple[pytest.Item, str]]:
+    """The tests that use a lab and have no group yet, each with its group's name, in the
+    order to run them: the tests of one lab (``key``: lab, engines) form a group, ordered by
+    engines (those met first in collection first; collection order within), so the lab
+    switches engines once per engine set; a group longer than the chunk size (the lab tests
     spread over twice the workers, at least MIN_CHUNK) is cut into consecutive chunks."""
-    by_key: dict[str, list[pytest.Item]] = {}
+    by_lab: dict[str, dict[str, list[pytest.Item]]] = {}
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue
         k = key(item)
         if k is not None:
-            by_key.setdefault(k, []).append(item)
-    total = sum(len(v) for v in by_key.values())
+            by_lab.setdefault(k[0], {}).setdefault(k[1], []).append(item)
+    total = sum(len(m) for by_engines in by_lab.values() for m in by_engines.values())
     chunk = max(MIN_CHUNK, math.ceil(total / max(1, 2 * workers)))
-    out: dict[str, str] = {}
-    for k, members in by_key.items():
+    out: list[tuple[pytest.Item, str]] = []
+    for lab, by_engines in by_lab.items():
+        members = [item for m in by_engines.values() for item in m]
         parts = math.ceil(len(members) / chunk)
         for i, item in enumerate(members):
             suffix = f"#{i // chunk + 1}" if parts > 1 else ""
-            out[item.nodeid] = f"{GROUP_PREFIX}{k}{suffix}"
+            out.append((item, f"{GROUP_PREFIX}{lab}{suffix}"))
     return out
 
 
@@ -196,15 +211,16 @@ class XdistGroups:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        groups = assign_groups(items, lambda it: lab_key(it, self.settings), worker_count(config))
-        for item in items:
-            name = groups.get(item.nodeid)
-            if name is not None:
-                item.add_marker(pytest.mark.xdist_group(name=name))
-        # xdist hands out the biggest groups first, then the rest in collection order: lab
-        # tests go before the others, so that no lab test (seconds to a minute each) is
-        # what the run waits for at its end while the other workers have finished
-        items[:] = sorted(items, key=lambda it: _weight_class(it, groups))
+        grouped = assign_groups(items, lambda it: lab_of(it, self.settings), worker_count(config))
+        for item, name in grouped:
+            item.add_marker(pytest.mark.xdist_group(name=name))
+        # xdist hands out the biggest groups first, then the rest in collection order, and a
+        # worker runs a group's tests in the order they have here: lab tests go first, so
+        # that no lab test (seconds to a minute each) is what the run waits for at its end
+        # while the other workers have finished, each group's tests in assign_groups' order
+        ids = {id(item) for item, _name in grouped}
+        rest = [it for it in items if id(it) not in ids]
+        items[:] = [it for it, _name in grouped] + sorted(rest, key=_weight_class)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -232,12 +248,10 @@ class XdistGroups:
                 item._id = old
 
 
-def _weight_class(item: pytest.Item, groups: dict[str, str]) -> int:
-    """0: a test of a lab group; 1: another test that needs a lab (``lab`` marker, e.g. a
-    pytester run that starts its own); 2: the rest. ``sorted`` keeps each class's order."""
-    if item.nodeid in groups:
-        return 0
-    return 1 if item.get_closest_marker("lab") is not None else 2
+def _weight_class(item: pytest.Item) -> int:
+    """Of the tests not in a lab group: 0, a test that needs a lab (``lab`` marker, e.g. a
+    pytester run that starts its own); 1, the rest. ``sorted`` keeps each class's order."""
+    return 0 if item.get_closest_marker("lab") is not None else 1
 
 
 def _node_id(text: str) -> Any:

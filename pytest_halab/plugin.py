@@ -216,7 +216,8 @@ def lab(pytestconfig: pytest.Config, lab_factory: Callable[..., Lab]) -> Iterato
             "halab: the `lab` fixture needs a topology: pass --hal-topology=NAME|PATH "
             f"(shipped: {', '.join(topology_mod.available())})"
         )
-    yield lab_factory(settings.topology)
+    # pinned: the session holds it, the pool never switches its engines for another test
+    yield _run(pytestconfig).get_lab(settings.topology, pin=True)
 
 
 @pytest.fixture

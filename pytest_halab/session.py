@@ -133,6 +133,13 @@ class LabPool(Generic[K, L]):
     At most ``max_labs`` run at once: before another starts, the least recently used is
     stopped. A lab found dead (removed under us, e.g. by ``halab clean``) is stopped and
     started afresh. With ``keep``, no lab is ever stopped by the pool, however many there are.
+
+    With ``reuse``, a running lab may be made to serve another key instead of starting one
+    (``reuse(old_key, lab, new_key)`` says whether it could: the session switches a lab's
+    VRRP engines). Never a lab the current test has been given (``new_test`` says when one
+    begins) nor a pinned one, never with ``keep``; the first choice with ``reuse_first``
+    (an xdist worker, whose tests come ordered by lab and engine), else only instead of
+    stopping one to make room.
     """
 
     def __init__(
@@ -142,11 +149,17 @@ class LabPool(Generic[K, L]):
         keep: bool = False,
         max_labs: int = MAX_LABS,
         remember: tuple[type[Exception], ...] = (),
+        reuse: Callable[[K, L, K], bool] | None = None,
+        reuse_first: bool = False,
     ) -> None:
         self._start = start
         self.keep = keep
         self.max_labs = max_labs
         self._labs: OrderedDict[K, L] = OrderedDict()  # least recently used first
+        self._reuse = reuse
+        self._reuse_first = reuse_first
+        self._leased: set[K] = set()  # the keys the current test was given
+        self._pinned: set[K] = set()
         # Start failures that would only repeat (``remember``): raised again at once for
         # the same key, as pytest does for a session fixture that failed, instead of
         # building the same lab to see it fail again for every test.
@@ -154,8 +167,9 @@ class LabPool(Generic[K, L]):
         self._failed: dict[K, Exception] = {}
         self._unstopped: list[L] = []
 
-    def get(self, key: K) -> L:
-        """The running lab for ``key``, started (after making room) if there is none."""
+    def get(self, key: K, *, pin: bool = False) -> L:
+        """The running lab for ``key``, started (after making room) if there is none.
+        ``pin``: it is never made to serve another key (a session fixture holds it)."""
         lab = self._labs.get(key)
         if lab is not None and not lab.alive():
             del self._labs[key]
@@ -164,18 +178,54 @@ class LabPool(Generic[K, L]):
         if lab is None:
             if key in self._failed:
                 raise self._failed[key]
-            if not self.keep:
-                while len(self._labs) >= self.max_labs:
-                    _oldest, evicted = self._labs.popitem(last=False)
-                    self._stop_evicted(evicted)
-            try:
-                lab = self._start(key)
-            except self._remember as exc:
-                self._failed[key] = exc
-                raise
+            lab = self._reused(key)
+            if lab is None:
+                if not self.keep:
+                    while len(self._labs) >= self.max_labs:
+                        oldest, evicted = self._labs.popitem(last=False)
+                        self._pinned.discard(oldest)
+                        self._stop_evicted(evicted)
+                try:
+                    lab = self._start(key)
+                except self._remember as exc:
+                    self._failed[key] = exc
+                    raise
             self._labs[key] = lab
         self._labs.move_to_end(key)
+        self._leased.add(key)
+        if pin:
+            self._pinned.add(key)
         return lab
+
+    def new_test(self) -> None:
+        """A test begins: the labs the previous one was given may be reused."""
+        self._leased.clear()
+
+    def _reused(self, key: K) -> L | None:
+        """A running lab made to serve ``key`` (see the class), or None."""
+        if self._reuse is None or self.keep:
+            return None
+        if not self._reuse_first and len(self._labs) < self.max_labs:
+            return None
+        for old in reversed(list(self._labs)):  # the most recently used first
+            if old in self._leased or old in self._pinned:
+                continue
+            lab = self._labs[old]
+            if not lab.alive():
+                continue
+            try:
+                reused = self._reuse(old, lab, key)
+            except BaseException as exc:
+                # half switched: it serves neither key
+                del self._labs[old]
+                self._stop_evicted(lab)
+                if isinstance(exc, self._remember):
+                    self._failed[key] = exc
+                raise
+            if reused:
+                del self._labs[old]
+                return lab
+        return None
 
     def _stop_evicted(self, lab: L) -> None:
         """Stop a lab to make room. What the engine will not remove yet (a network it says
@@ -250,6 +300,8 @@ class HalabRun:
             keep=settings.keep,
             max_labs=WORKER_MAX_LABS if worker else MAX_LABS,
             remember=(LabMismatchError,),
+            reuse=self._switch_lab,
+            reuse_first=worker,
         )
         self.records = ReportCollector()
         # each test's lab requests, checked against its `lab` marker (registered with this)
@@ -261,6 +313,8 @@ class HalabRun:
         self._worker_labs: list[dict[str, Any]] = []  # labs.json entries from xdist workers
         # each lab this run started (all workers'): (topology, engine, seconds to start)
         self.started: list[tuple[str, str, float]] = []
+        # each running lab whose engines this run switched: (topology, engine, seconds)
+        self.switched: list[tuple[str, str, float]] = []
         self._old_sigterm: Any = None
         if worker:
             # A worker the controller tears down (Ctrl-C, -x) may exit without a session
@@ -283,19 +337,37 @@ class HalabRun:
         t0 = time.monotonic()
         lab.start()
         self.started.append((req.topology.name, req.engine, time.monotonic() - t0))
+        self._warn_engine_warnings(lab)
+        return lab
+
+    def _switch_lab(self, old: LabRequest, lab: Lab, new: LabRequest) -> bool:
+        """The pool's reuse: a running lab of the same topology made to run the engines
+        ``new`` asks for (``Lab.use_engines``), instead of a lab started for them."""
+        if old.path != new.path:
+            return False
+        t0 = time.monotonic()
+        lab.use_engines(new.engine, dict(new.node_engines))
+        self.switched.append((new.topology.name, new.engine, time.monotonic() - t0))
+        self._warn_engine_warnings(lab)
+        return True
+
+    def _warn_engine_warnings(self, lab: Lab) -> None:
         for node, lines in lab.engine_warnings().items():
             for line in lines:
                 warnings.warn(EngineWarning(f"lab {lab.lab_id}: {node}: {line}"), stacklevel=1)
-        return lab
 
     def get_lab(
         self,
         topo: Topology | str,
         vrrp: str | None = None,
         node_engines: dict[str, str] | None = None,
+        *,
+        pin: bool = False,
     ) -> Lab:
         """A running lab for this topology and engine (``node_engines``: per-balancer
-        overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use."""
+        overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use,
+        or a running lab of the topology whose engines are switched (the pool's reuse; never
+        one the test has already been given). ``pin``: never switched (the session's lab)."""
         if isinstance(topo, str):
             from . import topology as topology_mod
 
@@ -303,7 +375,7 @@ class HalabRun:
         self.mark_check.requested(topo.path)
         engine = vrrp or self.settings.vrrp or topo.spec.vrrp_engine
         req = LabRequest(topo, str(topo.path), engine, tuple(sorted((node_engines or {}).items())))
-        return self.labs.get(req)
+        return self.labs.get(req, pin=pin)
 
     # ------------------------------------------------------------ per test
 
@@ -430,6 +502,7 @@ class HalabRun:
                 "pool_records": self.records.pool_to_dicts(),
                 "labs": labs,
                 "started": self.started,
+                "switched": self.switched,
             }
         )
 
@@ -446,6 +519,7 @@ class HalabRun:
             self.records.add_pool(PoolRecord.from_dict(rec))
         self._worker_labs.extend(data.get("labs", []))
         self.started.extend((str(t), str(e), float(s)) for t, e, s in data.get("started", []))
+        self.switched.extend((str(t), str(e), float(s)) for t, e, s in data.get("switched", []))
 
     def stop_all(self) -> None:
         self.labs.stop_all()
@@ -470,9 +544,16 @@ class HalabRun:
         if self.started:
             kinds = len({(t, e) for t, e, _s in self.started})
             took = sum(s for _t, _e, s in self.started)
+            switches = ""
+            if self.switched:
+                spent = sum(s for _t, _e, s in self.switched)
+                switches = (
+                    f"; {len(self.switched)} switched to other engines instead, "
+                    f"{spent:.0f} s spent switching"
+                )
             terminalreporter.write_line(
                 f"halab: {len(self.started)} lab(s) started, {kinds} different "
-                f"(topology and engine), {took:.0f} s spent starting them"
+                f"(topology and engine), {took:.0f} s spent starting them{switches}"
             )
         if len(self.records):
             terminalreporter.write_line("")
@@ -480,6 +561,10 @@ class HalabRun:
         if self.records.pool_records:
             terminalreporter.write_line("")
             terminalreporter.write_line(self.records.render_pool_text())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.labs.new_test()  # before the test's fixtures ask for labs
 
     @pytest.hookimpl
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -5,7 +5,7 @@ Adding an engine: one module with a ``VrrpEngine`` subclass, plus one line in ``
 
 from __future__ import annotations
 
-from .base import ENGINE_FILE, GO_FILE, START, VrrpEngine
+from .base import ENGINE_FILE, GO_FILE, START, USE, VrrpEngine
 from .halab import Halab
 from .keepalived import Keepalived
 
@@ -49,6 +49,7 @@ __all__ = [
     "ENGINE_FILE",
     "GO_FILE",
     "START",
+    "USE",
     "VrrpEngine",
     "get",
     "names",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ENGINE_FILE = "/etc/halab/vrrp-engine"  # the balancer image's 30-vrrp reads it
 START = "/etc/halab/services.d/30-vrrp start"
+USE = "/etc/halab/services.d/30-vrrp use"  # + an engine's name: it runs from the next start
 GO_FILE = "/run/halab/vrrp-go"
 # exit 0 while 30-vrrp's subshell that becomes the engine runs, from its fork until the
 # engine's exec (it tests the config with keepalived -t and waits for the go time first)

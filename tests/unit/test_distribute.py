@@ -72,18 +72,64 @@ def test_groups_keep_a_lab_together_and_cut_big_ones() -> None:
     items += [FakeItem("v.py::unit")]
     items += [FakeItem("w.py::mine", ("lab_factory",), marks={"xdist_group": object()})]
 
-    def k(it: pytest.Item) -> str | None:
-        return key(cast(FakeItem, it))
+    def k(it: pytest.Item) -> tuple[str, str] | None:
+        return lab_of(cast(FakeItem, it))
 
-    groups = distribute.assign_groups(cast(list[pytest.Item], items), k, workers=2)
+    groups = _groups(distribute.assign_groups(cast(list[pytest.Item], items), k, workers=2))
     assert "v.py::unit" not in groups and "w.py::mine" not in groups
     assert {groups[f"u.py::b{i}"] for i in range(2)} == {"halab:u.py"}
     # 11 lab tests over 2 workers: chunks of max(4, ceil(11 / 4)) = 4, consecutive
     names = [groups[f"t.py::a{i}"] for i in range(9)]
-    lab = "halab:nginx_nopreempt/keepalived"
+    lab = "halab:nginx_nopreempt"
     assert names == [f"{lab}#1"] * 4 + [f"{lab}#2"] * 4 + [f"{lab}#3"]
-    one = distribute.assign_groups(cast(list[pytest.Item], items[:3]), k, workers=8)
+    one = _groups(distribute.assign_groups(cast(list[pytest.Item], items[:3]), k, workers=8))
     assert set(one.values()) == {lab}
+
+
+def _groups(grouped: list[tuple[pytest.Item, str]]) -> dict[str, str]:
+    return {item.nodeid: name for item, name in grouped}
+
+
+def lab_of(item: FakeItem, settings: HalabSettings | None = None) -> tuple[str, str] | None:
+    return distribute.lab_of(cast(pytest.Item, item), settings or HalabSettings())
+
+
+def test_one_group_per_topology_its_tests_ordered_by_engines() -> None:
+    """Both engines' tests of a topology in one group, those of the engines met first first
+    (the lab switches its engines once), collection order within; a module's lab keeps its
+    module, with its engine pairs ordered the same way."""
+    e = {"lab_factory"}
+    items = [
+        FakeItem("t.py::x[keepalived]", tuple(e), {"t": "nginx_nopreempt", "engine": "keepalived"}),
+        FakeItem("t.py::x[halab]", tuple(e), {"t": "nginx_nopreempt", "engine": "halab"}),
+        FakeItem("t.py::y[keepalived]", tuple(e), {"t": "nginx_nopreempt", "engine": "keepalived"}),
+        FakeItem("t.py::y[halab]", tuple(e), {"t": "nginx_nopreempt", "engine": "halab"}),
+        FakeItem(
+            "t.py::z[pair]",
+            tuple(e),
+            {"t": "nginx_nopreempt", "p": {"lb1": "halab", "lb2": "keepalived"}},
+        ),
+        FakeItem("m.py::a[p1]", tuple(e), {"p": {"lb1": "halab", "lb2": "keepalived"}}),
+        FakeItem("m.py::a[p2]", tuple(e), {"p": {"lb1": "keepalived", "lb2": "halab"}}),
+        FakeItem("m.py::b[p1]", tuple(e), {"p": {"lb1": "halab", "lb2": "keepalived"}}),
+    ]
+    assert lab_of(items[1]) == ("nginx_nopreempt", "halab")
+    assert lab_of(items[4]) == ("nginx_nopreempt", "lb1=halab,lb2=keepalived")
+    assert lab_of(items[6]) == ("m.py", "lb1=keepalived,lb2=halab")
+    grouped = distribute.assign_groups(
+        cast(list[pytest.Item], items), lambda it: lab_of(cast(FakeItem, it)), workers=1
+    )
+    # 8 lab tests, 1 worker: chunks of 4, cut in that order
+    assert [(it.nodeid, name) for it, name in grouped] == [
+        ("t.py::x[keepalived]", "halab:nginx_nopreempt#1"),
+        ("t.py::y[keepalived]", "halab:nginx_nopreempt#1"),
+        ("t.py::x[halab]", "halab:nginx_nopreempt#1"),
+        ("t.py::y[halab]", "halab:nginx_nopreempt#1"),
+        ("t.py::z[pair]", "halab:nginx_nopreempt#2"),
+        ("m.py::a[p1]", "halab:m.py"),
+        ("m.py::b[p1]", "halab:m.py"),
+        ("m.py::a[p2]", "halab:m.py"),
+    ]
 
 
 def mark(*topologies: str, **kwargs: str) -> Any:
@@ -114,11 +160,21 @@ def test_a_lab_marker_groups_tests_of_one_lab_across_modules() -> None:
         lab_marks=[mark(), mark("topologies/flaps_tracked.yaml"), mark("nginx_master_backup")],
     )
     assert key(e) == "flaps_tracked/keepalived"
-    groups = distribute.assign_groups(
-        cast(list[pytest.Item], [a, b, c, d, e]), lambda it: key(cast(FakeItem, it)), workers=1
+    grouped = distribute.assign_groups(
+        cast(list[pytest.Item], [a, b, c, d, e]), lambda it: lab_of(cast(FakeItem, it)), workers=1
     )
+    groups = _groups(grouped)
+    # one lab, its engines switched once: both engines' tests in one group, keepalived's first
     assert groups["lab/test_a.py::t"] == groups["lab/test_c.py::t"]
     assert groups["lab/test_b.py::t[halab]"] == groups["lab/test_d.py::t"]
+    assert groups["lab/test_a.py::t"] == groups["lab/test_b.py::t[halab]"]
+    order = [it.nodeid for it, _name in grouped]
+    assert order[:4] == [
+        "lab/test_a.py::t",
+        "lab/test_c.py::t",
+        "lab/test_b.py::t[halab]",
+        "lab/test_d.py::t",
+    ]
 
 
 def test_a_marker_naming_no_topology_keeps_the_module_and_fails_the_tests_setup() -> None:

@@ -234,7 +234,7 @@ def test_with_the_labs_states_a_command_asks_the_engine_nothing(api: _Api) -> No
 
     c.reload = reload  # type: ignore[attr-defined]
     states = ContainerStates()
-    node = Node("lb1", "balancer", ipaddress.IPv4Address("10.0.0.2"), c, None, states)  # type: ignore[arg-type]
+    node = Node("lb1", "balancer", ipaddress.IPv4Address("10.0.0.2"), c, None, states)
     try:
         for i in range(5):
             assert node.exec(f"echo {i}").output == f"{i}\n"

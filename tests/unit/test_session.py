@@ -252,3 +252,134 @@ def test_no_report_without_a_report_dir(tmp_path: Path, monkeypatch: pytest.Monk
     run.get_lab("nginx_master_backup")
     run.write_report()
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------ reuse (switching engines)
+
+
+@dataclass
+class Reuser:
+    """The pool's reuse callable: keys are (topology, engine); a lab of the same topology
+    is switched (its key rewritten), unless ``refuse`` or ``fail``."""
+
+    calls: list[tuple[object, object]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def __call__(self, old: Any, lab: FakeLab, new: Any) -> bool:
+        self.calls.append((old, new))
+        if old[0] != new[0]:
+            return False
+        if self.fail is not None:
+            raise self.fail
+        lab.key = new
+        return True
+
+
+def reusing_pool(
+    reuse_first: bool = True, max_labs: int = 2, keep: bool = False
+) -> tuple[LabPool[Any, FakeLab], Starter, Reuser]:
+    start, reuse = Starter(), Reuser()
+    p = LabPool(
+        start,
+        keep=keep,
+        max_labs=max_labs,
+        remember=(LookupError,),
+        reuse=reuse,
+        reuse_first=reuse_first,
+    )
+    return p, start, reuse
+
+
+def test_a_worker_switches_a_lab_of_the_topology_instead_of_starting_one() -> None:
+    p, start, _reuse = reusing_pool()
+    ka = p.get(("t", "keepalived"))
+    p.new_test()
+    assert p.get(("t", "halab")) is ka and ka.key == ("t", "halab")
+    assert start.started == [("t", "keepalived")] and len(p) == 1
+    p.new_test()
+    other = p.get(("u", "halab"))  # another topology: a lab of its own
+    assert other is not ka and start.started[-1] == ("u", "halab")
+    p.new_test()
+    assert p.get(("t", "keepalived")) is ka  # and back
+    assert start.started == [("t", "keepalived"), ("u", "halab")]
+
+
+def test_a_lab_the_test_was_given_or_a_pinned_one_is_never_switched() -> None:
+    p, start, _reuse = reusing_pool(max_labs=4)
+    ka = p.get(("t", "keepalived"))
+    halab = p.get(("t", "halab"))  # the same test: both engines side by side
+    assert halab is not ka and ka.key == ("t", "keepalived")
+    p.new_test()
+    pinned = p.get(("s", "keepalived"), pin=True)
+    p.new_test()
+    assert p.get(("s", "halab")) is not pinned and pinned.key == ("s", "keepalived")
+    assert len(start.started) == 3 + 1
+
+
+def test_a_single_process_switches_only_instead_of_stopping_a_lab() -> None:
+    p, start, _reuse = reusing_pool(reuse_first=False, max_labs=2)
+    ka = p.get(("t", "keepalived"))
+    p.new_test()
+    halab = p.get(("t", "halab"))  # room left: both engines' labs kept running
+    assert halab is not ka
+    p.new_test()
+    assert p.get(("t", "halab", "lb2")) in (ka, halab)  # full: switched, none stopped
+    assert len(start.started) == 2 and not any(lab.stops for lab in start.running)
+
+
+def test_keep_never_switches() -> None:
+    p, _start, reuse = reusing_pool(keep=True)
+    ka = p.get(("t", "keepalived"))
+    p.new_test()
+    assert p.get(("t", "halab")) is not ka and reuse.calls == []
+
+
+def test_a_switch_that_fails_stops_that_lab_and_is_remembered() -> None:
+    p, start, reuse = reusing_pool()
+    ka = p.get(("t", "keepalived"))
+    p.new_test()
+    reuse.fail = LookupError("the VIP settled on lb2")
+    with pytest.raises(LookupError):
+        p.get(("t", "halab"))
+    assert ka.stops == 1 and len(p) == 0
+    with pytest.raises(LookupError):  # not tried again for that key
+        p.get(("t", "halab"))
+    assert start.started == [("t", "keepalived")]
+
+
+def test_a_dead_lab_is_not_switched() -> None:
+    p, _start, reuse = reusing_pool()
+    ka = p.get(("t", "keepalived"))
+    ka.is_alive = False
+    p.new_test()
+    assert p.get(("t", "halab")) is not ka and reuse.calls == []
+
+
+def test_the_run_switches_a_labs_engines_and_counts_it() -> None:
+    """HalabRun's reuse: only a lab of the same topology file, through Lab.use_engines."""
+
+    @dataclass(eq=False)
+    class SwitchingLab(ReportingLab):
+        used: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+        def use_engines(self, engine: str, node_engines: dict[str, str]) -> bool:
+            self.used.append((engine, node_engines))
+            return True
+
+        def engine_warnings(self) -> dict[str, list[str]]:
+            return {}
+
+    running: list[FakeLab] = []
+    run = HalabRun(
+        HalabSettings(),
+        start_lab=lambda req: cast(Lab, SwitchingLab(req, running)),
+    )
+    run.labs._reuse_first = True  # as in an xdist worker
+    got = run.get_lab("nginx_master_backup", vrrp="keepalived")
+    mb = cast(SwitchingLab, got)
+    run.labs.new_test()
+    assert run.get_lab("nginx_master_backup", node_engines={"lb2": "halab"}) is got
+    run.labs.new_test()
+    assert run.get_lab("nginx_dual_master", vrrp="halab") is not got
+    assert mb.used == [("keepalived", {"lb2": "halab"})]
+    assert [(t, e) for t, e, _s in run.switched] == [("nginx_master_backup", "keepalived")]
