@@ -636,11 +636,16 @@ class Lab:
         bals = [n for n in self.balancers() if n.state() == "running"]
         families = {ip.version for ip in vips.values()}
 
-        def addrs(n: Node) -> set[IPAddress]:
-            live = self._addr_watch.addresses(n)
-            return live if live is not None else {a.ip for a in n.addresses(families)}
-
-        found = parallel(addrs, bals)
+        # the live sets answer at once (no thread: this is every poll of every wait); only
+        # a node without one is asked, all such at once
+        live = [self._addr_watch.addresses(n) for n in bals]
+        asked = iter(
+            parallel(
+                lambda n: {a.ip for a in n.addresses(families)},
+                [n for n, got in zip(bals, live, strict=True) if got is None],
+            )
+        )
+        found = [got if got is not None else next(asked) for got in live]
         return {
             v: sorted(n.name for n, addrs in zip(bals, found, strict=True) if ip in addrs)
             for v, ip in vips.items()
@@ -730,9 +735,8 @@ class Lab:
                 f"(balancers: {', '.join(self.topology.balancers)})"
             )
         was = {n: self.engine_of(n) for n in self.topology.balancers}
-        now = {n: overrides.get(n) or engine for n in self.topology.balancers}
-        self._set_engines(engine, now)
-        changed = {n: e for n, e in was.items() if e.name != now[n]}
+        self._set_engines(engine, overrides)
+        changed = {n: e for n, e in was.items() if e.name != self.engine_of(n).name}
         if not changed:
             return False
         self._restart_engines(changed)
@@ -877,19 +881,21 @@ class Lab:
         if not found:
             return
         now = {n: found.get(n) or d.engine for n, d in self.layout.nodes.items() if d.engine}
-        self._set_engines(next(iter(now.values())), now)
+        default = next(iter(now.values()))
+        self._set_engines(default, {n: e for n, e in now.items() if e and e != default})
 
-    def _set_engines(self, default: str, now: Mapping[str, str | None]) -> None:
-        """The lab's engines are ``default`` with each balancer's in ``now``: its
+    def _set_engines(self, engine: str, overrides: dict[str, str]) -> None:
+        """The lab's engines are ``engine`` but for the balancers in ``overrides``: its
         ``engine``, ``node_engines`` and layout say so."""
         assert self.layout is not None
-        self.engine = default
-        self.node_engines = {n: e for n, e in now.items() if e is not None and e != default}
+        self.engine, self.node_engines = engine, overrides
         self.layout = dataclasses.replace(
             self.layout,
             engine=self.engine_label,
             nodes={
-                n: dataclasses.replace(d, engine=now[n]) if n in now else d
+                n: dataclasses.replace(d, engine=overrides.get(n) or engine)
+                if d.role is Role.BALANCER
+                else d
                 for n, d in self.layout.nodes.items()
             },
         )

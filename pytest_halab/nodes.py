@@ -160,7 +160,10 @@ class Node:
         file; a symbolic link is followed). Read with ``cat`` through the node's command
         channel: the engine's archive API (``docker cp``), which a node that does not run
         is read through, re-executes the engine's binary in a chroot for each file."""
-        got = self.shell.run(["sh", "-c", _READ_ONE, "read_file", path])
+        # halab-shell's own read (no fork), else cat through it, else the archive API
+        got = self.shell.builtin("cat", path) or self.shell.run(
+            ["sh", "-c", _READ_ONE, "read_file", path]
+        )
         if got is None:
             return self._read_archive(path)
         code, out = got
@@ -195,9 +198,10 @@ class Node:
             return {}
         argv = ["sh", "-c", 'tar -cPf - --ignore-failed-read "$@" 2>/dev/null; true', "tar"]
         # tar writes an archive even when no file exists; no output at all is an exec whose
-        # output the engine lost (seen once in CI under pytest-xdist): asked once more
+        # output the engine lost (seen once in CI under pytest-xdist): asked once more.
+        # halab-shell makes the archive itself where it can (no fork).
         for _ in range(2):
-            code, out = self._run([*argv, *paths])
+            code, out = self.shell.builtin("tar", list(paths)) or self._run([*argv, *paths])
             if out:
                 break
         found: dict[str, bytes] = {}
@@ -300,8 +304,8 @@ def pid_in_container(pid: int, container_id: str) -> bool:
 
 def parallel(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
     """``fn`` over ``items`` in threads (at most 8), results in order."""
-    if not items:
-        return []
+    if len(items) <= 1:
+        return [fn(item) for item in items]  # no thread for one
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
         return list(pool.map(fn, items))
 

@@ -8,7 +8,8 @@ timers late. So each node gets one ``halab-shell`` (lab/images/base) through one
 standard input and output stay open: a command is a JSON line sent to it, its answer a JSON
 header and the output, and costs a fork in the node. Commands run concurrently, each in its
 own session with stdin from /dev/null and stdout and stderr merged, as an exec runs them,
-and their exit codes are docker's (128+N for signal N).
+and their exit codes are docker's (128+N for signal N). Files are read by halab-shell itself,
+without a fork (its builtins ``cat`` and ``tar``, where its ready answer names them).
 
 A command goes through the channel only when the container runs: a paused node's shell
 could not answer, and a command for a stopped or paused node must fail as an exec fails
@@ -64,6 +65,7 @@ class ShellChannel:
         self.ended = threading.Event()
         self._ready = threading.Event()
         self._said = b""  # what came on stderr (an exec that could not start says why there)
+        self.builtins: frozenset[str] = frozenset()  # its requests besides argv ("cat", "tar")
         self._ids = itertools.count(1)
         self._pending: dict[int, Future[tuple[int, bytes]]] = {}
         self._lock = threading.Lock()
@@ -83,13 +85,17 @@ class ShellChannel:
     def run(self, argv: Sequence[str]) -> tuple[int, bytes] | None:
         """Run argv in the node: (exit code, output), or None when the channel could not
         take the command (it had ended: nothing was run, the caller may use an exec)."""
+        return self.request({"argv": list(argv)})
+
+    def request(self, body: dict[str, Any]) -> tuple[int, bytes] | None:
+        """One request (``argv``, or one of the builtins), as ``run``."""
         rid = next(self._ids)
         fut: Future[tuple[int, bytes]] = Future()
         with self._lock:
             if self.ended.is_set():
                 return None
             self._pending[rid] = fut
-        line = json.dumps({"id": rid, "argv": list(argv)}).encode() + b"\n"
+        line = json.dumps({"id": rid, **body}).encode() + b"\n"
         try:
             with self._send_lock:
                 self._raw.sendall(line)
@@ -118,6 +124,8 @@ class ShellChannel:
                         break
                     buf = rest[size:]
                     if int(meta["id"]) == 0:
+                        said = rest[:size].decode(errors="replace").split()
+                        self.builtins = frozenset(said)
                         self._ready.set()
                         continue
                     with self._lock:
@@ -160,6 +168,16 @@ class NodeShell:
     def run(self, argv: Sequence[str]) -> tuple[int, bytes] | None:
         """(exit code, output) of argv run in the node, or None: run it with an exec (the
         node is not running, or no channel could be made or take it)."""
+        return self._request({"argv": list(argv)})
+
+    def builtin(self, name: str, arg: Any) -> tuple[int, bytes] | None:
+        """(exit code, output) of one of halab-shell's builtins (``cat``, ``tar``: see
+        halab-shell), or None: use a command (as for ``run``, or a halab-shell without it)."""
+        return self._request({name: arg}, builtin=name)
+
+    def _request(
+        self, body: dict[str, Any], builtin: str | None = None
+    ) -> tuple[int, bytes] | None:
         api = getattr(getattr(self.container, "client", None), "api", None)
         if self._unavailable or api is None:  # a container without an engine API: execs
             return None
@@ -174,7 +192,9 @@ class NodeShell:
         if status != "running":
             return None
         channel = self._channel_for(run)
-        return channel.run(argv) if channel is not None else None
+        if channel is None or (builtin is not None and builtin not in channel.builtins):
+            return None
+        return channel.request(body)
 
     def _channel_for(self, started_at: str) -> ShellChannel | None:
         with self._lock:

@@ -3,10 +3,12 @@ behind a fake engine that frames its output as Docker's attached exec streams do
 
 from __future__ import annotations
 
+import io
 import socket
 import struct
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -191,7 +193,7 @@ def test_the_shell_answers_bad_requests_and_keeps_going() -> None:
         check=True,
     )
     out = proc.stdout
-    assert out.startswith(b'{"id": 0, "code": 0, "len": 0}\n')
+    assert out.startswith(b'{"id": 0, "code": 0, "len": 7}\ncat tar')  # ready, its builtins
     assert out.count(b'"id": -1, "code": 2') == 2
     assert out.endswith(b'{"id": 5, "code": 0, "len": 3}\nok\n')
 
@@ -261,3 +263,38 @@ def test_with_the_labs_states_a_command_asks_the_engine_nothing(api: _Api) -> No
     finally:
         node.close()
         states.close()
+
+
+def test_files_are_read_by_the_shell_itself(api: _Api, tmp_path: Path) -> None:
+    """cat and tar in halab-shell (no fork): what read_file and read_files give through
+    them is what the commands gave, a missing or irregular file told apart."""
+    node, c = _node(api)
+    (tmp_path / "a").write_bytes(bytes(range(256)) * 5)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    assert node.shell.builtin("cat", str(tmp_path / "a")) == (0, bytes(range(256)) * 5)
+    assert node.read_file(str(tmp_path / "link")) == bytes(range(256)) * 5  # followed
+    with pytest.raises(FileNotFoundError, match="is not a regular file"):
+        node.read_file(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        node.read_file(str(tmp_path / "nope"))
+    names = [str(tmp_path / n) for n in ("a", "empty", "link", "nope")]
+    got = node.read_files([*names, str(tmp_path)])
+    # regular files only, a symbolic link not followed (as tar -c stores it)
+    assert got == {names[0]: bytes(range(256)) * 5, names[1]: b""}
+    code, raw = node.shell.builtin("tar", names[:2]) or (None, b"")
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:  # a tar any reader takes
+        assert [m.name.lstrip("/") for m in tar] == [n.lstrip("/") for n in names[:2]]
+    assert code == 0 and c.execs == [] and api.started == 1
+    node.close()
+
+
+def test_an_older_shell_without_builtins_gets_commands(api: _Api) -> None:
+    node, _c = _node(api)
+    assert node.exec("true").ok
+    channel = node.shell._channel
+    assert channel is not None and channel.builtins == {"cat", "tar"}
+    channel.builtins = frozenset()  # as a halab-shell from before them says
+    assert node.shell.builtin("cat", "/etc/hostname") is None
+    assert node.read_file("/etc/hostname") == Path("/etc/hostname").read_bytes()  # by cat
+    node.close()
