@@ -771,7 +771,9 @@ class Lab:
         parallel(stop_and_start, self.balancers())
         self._release_engines()
         self._settle(self.ready_timeout)
-        if self.mismatch:  # VRRP itself puts the VIPs there: waiting longer changes nothing
+        # VRRP itself puts the VIPs there: waiting longer changes nothing (a lab that is not
+        # strict keeps them there, and ``mismatch`` says why, as at start)
+        if self.mismatch and self.strict:
             first = next(iter(self.mismatch))
             raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
 

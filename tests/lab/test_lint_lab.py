@@ -25,12 +25,12 @@ nginx_nopreempt), ``script-missing`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_halab import topology, waits
+from pytest_halab import engines, topology, waits
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import LabTimeoutError
 from pytest_halab.lab import Lab
@@ -65,25 +65,32 @@ def test_lint_predicts_one_split_brain_per_pair() -> None:
         assert f.nodes == ("lb1", "lb2") and f.file.endswith("lint_split/lb1.conf")
 
 
+@pytest.fixture(scope="module")
+def split_lab(halab_docker: DockerHost) -> Iterator[Lab]:
+    """The split brains' lab (not strict: its VIPs settle on both nodes), one for both
+    engines: each test switches it to its own (``Lab.use_engines``)."""
+    with Lab(topology.load(SPLIT), docker_host=halab_docker, strict=False) as lab:
+        yield lab
+
+
+# both engines' tests on one xdist worker, where the module's one lab is
+@pytest.mark.xdist_group("halab:lint_split")
 @pytest.mark.parametrize("engine", ENGINES)
-def test_the_split_brains_lint_predicts_happen(engine: str, halab_docker: DockerHost) -> None:
-    lab = Lab(
-        topology.load(SPLIT), engine=engine, keep=True, docker_host=halab_docker, strict=False
-    )
-    lab.start()
-    try:
-        assert lab.vip_holders() == {vip: ["lb1", "lb2"] for vip in SPLIT_RULES}, lab.mismatch
-        seen = lab.instances()
-        for node in ("lb1", "lb2"):
-            states = seen[node]
-            assert not isinstance(states, str), states
-            assert {s.name: s.state for s in states} == dict.fromkeys(SPLIT_RULES, "MASTER")
-        # the lab says so: each VIP is on both, held by two MASTERs
-        assert set(lab.mismatch) == set(SPLIT_RULES)
-        for vip, why in lab.mismatch.items():
-            assert "lb1" in why and "lb2" in why and "MASTER" in why, (vip, why)
-    finally:
-        lab.stop()
+def test_the_split_brains_lint_predicts_happen(engine: str, split_lab: Lab) -> None:
+    lab = split_lab
+    lab.use_engines(engine)
+    for b in lab.balancers():  # the engine runs in the node
+        assert b.exec(engines.get(engine).pgrep()).ok, (b.name, engine)
+    assert lab.vip_holders() == {vip: ["lb1", "lb2"] for vip in SPLIT_RULES}, lab.mismatch
+    seen = lab.instances()
+    for node in ("lb1", "lb2"):
+        states = seen[node]
+        assert not isinstance(states, str), states
+        assert {s.name: s.state for s in states} == dict.fromkeys(SPLIT_RULES, "MASTER")
+    # the lab says so: each VIP is on both, held by two MASTERs
+    assert set(lab.mismatch) == set(SPLIT_RULES)
+    for vip, why in lab.mismatch.items():
+        assert "lb1" in why and "lb2" in why and "MASTER" in why, (vip, why)
 
 
 @pytest.mark.lab("topologies/lint_nomove.yaml")

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_halab import topology, waits
+from pytest_halab import engines, topology, waits
 from pytest_halab.assertions import assert_split_brain
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.lab import Lab
@@ -501,8 +501,19 @@ def test_persistence_holds_within_its_timeout_and_lets_go_after(
     assert set(after) == {"1111", "2222"} - {held}, (held, after)
 
 
+@pytest.fixture(scope="module")
+def lvs_split_lab(halab_docker: DockerHost) -> Iterator[Lab]:
+    """lvs_split's lab (not strict: VI_1 settles on both), one for both engines: each
+    test switches it to its own (``Lab.use_engines``: the engines restarted together, the
+    expected masters released first, as at start)."""
+    with Lab(topology.load(LVS_SPLIT), docker_host=halab_docker, strict=False) as lab:
+        yield lab
+
+
+# both engines' tests on one xdist worker, where the module's one such lab is
+@pytest.mark.xdist_group("halab:lvs_split")
 @pytest.mark.parametrize("engine", ENGINES)
-def test_seed_001_split_brain_causes_on_directors(engine: str, halab_docker: DockerHost) -> None:
+def test_seed_001_split_brain_causes_on_directors(engine: str, lvs_split_lab: Lab) -> None:
     """lvs_split: VRIDs that differ make both directors MASTER of VI_1, each holding the
     VIP with its pool in place (halab lint predicts it); two `state MASTER` at equal
     priority (VI_2) are no split brain: below priority 255 both start as BACKUP, and the
@@ -510,15 +521,12 @@ def test_seed_001_split_brain_causes_on_directors(engine: str, halab_docker: Doc
     accepts, as lint's equal-masters says ("whichever ... starts first")."""
     rules = {f.rule for f in lint([LVS_SPLIT])[1]}
     assert {"vrid-mismatch", "equal-masters"} <= rules, rules
-    lab = Lab(
-        topology.load(LVS_SPLIT), engine=engine, keep=True, docker_host=halab_docker, strict=False
-    )
-    lab.start()
-    try:
-        assert lab.vip_holders() == {"VI_1": ["lvs1", "lvs2"], "VI_2": ["lvs1"]}, lab.mismatch
-        assert set(lab.mismatch) == {"VI_1"}, lab.mismatch
-        for director in ("lvs1", "lvs2"):
-            rules_text = lab.node(director).exec("nft list table inet halab_lvs").output
-            assert all(str(lab.node(w).ip) in rules_text for w in ("web1", "web2")), rules_text
-    finally:
-        lab.stop()
+    lab = lvs_split_lab
+    lab.use_engines(engine)
+    for d in lab.balancers():  # the engine runs in the node
+        assert d.exec(engines.get(engine).pgrep()).ok, (d.name, engine)
+    assert lab.vip_holders() == {"VI_1": ["lvs1", "lvs2"], "VI_2": ["lvs1"]}, lab.mismatch
+    assert set(lab.mismatch) == {"VI_1"}, lab.mismatch
+    for director in ("lvs1", "lvs2"):
+        rules_text = lab.node(director).exec("nft list table inet halab_lvs").output
+        assert all(str(lab.node(w).ip) in rules_text for w in ("web1", "web2")), rules_text
