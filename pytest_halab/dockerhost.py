@@ -124,12 +124,17 @@ class DockerHost:
 
     # ------------------------------------------------------------ the engine's host
 
-    def run(self, argv: list[str], timeout: float = 60) -> HostResult:
+    def run(self, argv: list[str], timeout: float = 60, *, again: bool = False) -> HostResult:
         """``argv`` in the engine host's namespaces: here for a local engine, for a remote one
         by an exec in this process's resident helper container there (host network and PID
         namespace; made on first use, removed at exit). One exec costs the engine about a
         tenth of what a helper container made for each command did (create, start, wait,
-        logs, remove: about 0.4 s of CPU on a busy 2-core host)."""
+        logs, remove: about 0.4 s of CPU on a busy 2-core host).
+
+        An exec's output whose stream comes garbled (the docker SDK reads the exec's frames
+        from the raw socket; seen once under ``-n 8``, on the TCP engine: a frame header
+        that was text) is a HalabError, or with ``again`` (a command that only reads) the
+        command is run once more."""
         if self.local:
             try:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -149,6 +154,11 @@ class DockerHost:
                     self._keeper = None
                 if attempt == 2:
                     raise HalabError(f"helper on {self.name} did not run {argv[0]}: {exc}") from exc
+            except ValueError as exc:  # docker.utils.socket: "N is not a valid stream"
+                if not again or attempt == 2:
+                    raise HalabError(
+                        f"helper on {self.name}: the output of {argv[0]} came garbled: {exc}"
+                    ) from exc
         if code == 137:  # timeout -s KILL
             raise HalabError(f"helper on {self.name} did not finish {argv[0]} in {timeout:g} s")
         return HostResult(int(code if code is not None else 1), _text(out), _text(err))

@@ -102,7 +102,8 @@ def add(host: DockerHost, rule: BridgeRule) -> None:
 def _filter_table(host: DockerHost) -> list[str]:
     """``iptables -S`` of the engine's host: every chain (``-N``) and rule (``-A``)."""
     try:
-        return _iptables(host, ["-S"]).stdout.splitlines()
+        # a listing: run again if its output came garbled
+        return host.run(["iptables", "-w", "5", "-S"], again=True).stdout.splitlines()
     except HalabError:  # a remote engine without the base image holds no lab of ours
         return []
 
