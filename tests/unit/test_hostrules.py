@@ -22,7 +22,7 @@ class FakeHost:
         self.chains = chains
         self.ran: list[list[str]] = []
 
-    def run(self, argv: list[str]) -> HostResult:
+    def run(self, argv: list[str], timeout: float = 60, *, again: bool = False) -> HostResult:
         self.ran.append(argv)
         if argv[:3] == ["iptables", "-w", "5"] and argv[3] == "-S":
             names = argv[4:] or list(self.chains)
