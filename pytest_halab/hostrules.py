@@ -69,8 +69,8 @@ class BridgeRule:
         ]
 
 
-def _iptables(host: DockerHost, args: list[str]) -> HostResult:
-    return host.run(["iptables", "-w", "5", *args])
+def _iptables(host: DockerHost, args: list[str], *, again: bool = False) -> HostResult:
+    return host.run(["iptables", "-w", "5", *args], again=again)
 
 
 def add(host: DockerHost, rule: BridgeRule) -> None:
@@ -103,7 +103,7 @@ def _filter_table(host: DockerHost) -> list[str]:
     """``iptables -S`` of the engine's host: every chain (``-N``) and rule (``-A``)."""
     try:
         # a listing: run again if its output came garbled
-        return host.run(["iptables", "-w", "5", "-S"], again=True).stdout.splitlines()
+        return _iptables(host, ["-S"], again=True).stdout.splitlines()
     except HalabError:  # a remote engine without the base image holds no lab of ours
         return []
 

@@ -10,7 +10,6 @@ Every container, network and host rule carries ``io.halab.lab`` / ``io.halab.run
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import secrets
 import time
@@ -31,6 +30,7 @@ from . import (
     hostrules,
     images,
     instances,
+    labengines,
     labrestore,
     mail,
     scriptpaths,
@@ -48,7 +48,6 @@ from .errors import (
     LabTimeoutError,
     LabWarning,
     LayoutError,
-    NodeCommandError,
 )
 from .labels import (
     L_ENGINE,
@@ -64,7 +63,6 @@ from .labels import (
     owner,
 )
 from .layout import LabLayout
-from .naps import polling
 from .network import POOL, candidate_subnets, subnet_lock
 from .nodes import Node, parallel
 from .sweep import NetworkStuck, remove_lab, sweep_stale
@@ -139,19 +137,11 @@ class Lab:
     def __post_init__(self) -> None:
         if self.topology is not None and self.engine is None:
             self.engine = self.topology.spec.vrrp_engine
-        for name in (self.engine, *self.node_engines.values()):
-            if name is not None:
-                try:
-                    engines.get(name)
-                except ValueError as exc:
-                    raise LabStartError(str(exc)) from None
-        if self.topology is not None:
-            for name in self.node_engines:
-                if name not in self.topology.balancers:
-                    raise LabStartError(
-                        f"VRRP engine override for {name!r}: not a balancer "
-                        f"(balancers: {', '.join(self.topology.balancers)})"
-                    )
+        labengines.check(
+            (self.engine, *self.node_engines.values()),
+            self.node_engines,
+            list(self.topology.balancers) if self.topology is not None else None,
+        )
 
     @property
     def engine_label(self) -> str:
@@ -711,71 +701,15 @@ class Lab:
     def reset_vrrp(self) -> None:
         """Stop every balancer's VRRP engine, remove every VIP, start the engines together
         and wait for the expected masters (the start-up sequence, on a running lab)."""
-        self._restart_engines({})
+        labengines.restart(self, {})
 
     def use_engines(self, engine: str, node_engines: Mapping[str, str] | None = None) -> bool:
         """Run these VRRP engines from now on (``node_engines``: per-balancer overrides), as
         a lab started with them does: each balancer whose engine changes has it killed, its
         VIPs removed and its engine's log set aside (``vrrp.log.1``), then every balancer
         starts its engine at the lab's go and the lab settles on the expected masters, as at
-        start. The session's pool does this instead of starting another lab of the same
-        topology (a lab start costs the host about 5 s of CPU; this, a restart of the
-        engines). False, and nothing done, when these engines already run."""
-        assert self.topology is not None and self.layout is not None
-        overrides = dict(node_engines or {})
-        for name in (engine, *overrides.values()):
-            try:
-                engines.get(name)
-            except ValueError as exc:
-                raise LabStartError(str(exc)) from None
-        odd = sorted(set(overrides) - set(self.topology.balancers))
-        if odd:
-            raise LabStartError(
-                f"VRRP engine override for {odd[0]!r}: not a balancer "
-                f"(balancers: {', '.join(self.topology.balancers)})"
-            )
-        was = {n: self.engine_of(n) for n in self.topology.balancers}
-        self._set_engines(engine, overrides)
-        changed = {n: e for n, e in was.items() if e.name != self.engine_of(n).name}
-        if not changed:
-            return False
-        self._restart_engines(changed)
-        self.vrrp_groups = labrestore.joined_groups(self)
-        return True
-
-    def _restart_engines(self, was: Mapping[str, type[VrrpEngine]]) -> None:
-        """The start-up sequence of the VRRP engines on a running lab: on every balancer the
-        engine it runs (``was``: the one it ran before, when that changes) killed, every VIP
-        removed, then each balancer's engine (``engine_of``) started at the lab's go, and
-        the lab settled on the expected masters."""
-        vips = list(self.vip_addresses().values())
-        dels = "; ".join(
-            f"for a in $(ip -o -{ip.version} addr show to {ip} | awk '{{print $4\"@\"$2}}'); do "
-            f'ip addr del "${{a%@*}}" dev "${{a#*@}}"; done'
-            for ip in vips
-        )
-
-        def stop_and_start(n: Node) -> None:
-            engine = self.engine_of(n.name)
-            old = was.get(n.name, engine)
-            # the balancer image's 30-vrrp knows what else an engine leaves in the node
-            switch = "" if old is engine else f"{engines.USE} {engine.name} && "
-            n.exec(
-                polling(
-                    f"{old.kill_all_cmd()}; rm -f {engines.GO_FILE}; ip link set dev eth0 up; "
-                    f"{dels}; {switch}{engines.START}"
-                ),
-                check=True,
-            )
-
-        parallel(stop_and_start, self.balancers())
-        self._release_engines()
-        self._settle(self.ready_timeout)
-        # VRRP itself puts the VIPs there: waiting longer changes nothing (a lab that is not
-        # strict keeps them there, and ``mismatch`` says why, as at start)
-        if self.mismatch and self.strict:
-            first = next(iter(self.mismatch))
-            raise LabMismatchError(self._mismatch_text(), self.expected_masters()[first])
+        start (``labengines``). False, and nothing done, when these engines already run."""
+        return labengines.use(self, engine, node_engines)
 
     def status(self) -> dict[str, Any]:
         """Nodes, addresses, states, VIP holders (with why a VIP is elsewhere than its
@@ -859,48 +793,8 @@ class Lab:
                 d = layout.nodes[name]
                 lab.nodes[name] = Node(name, d.role.value, d.ip, c, d.ip6, lab._states)
         lab.nodes = {n: lab.nodes[n] for n in layout.nodes if n in lab.nodes}
-        lab._engines_from_nodes()
+        labengines.read_from_nodes(lab)
         return lab
-
-    def _engines_from_nodes(self) -> None:
-        """The engines the balancers run, as their nodes say (``/etc/halab/vrrp-engine``):
-        the network's label tells those the lab started with, and a session's lab may have
-        switched since (``use_engines``). A node that cannot say keeps the label's."""
-        assert self.layout is not None
-        bals = [n for n in self.balancers() if n.state() == "running"]
-
-        def read(n: Node) -> str | None:
-            try:
-                return n.read_file(engines.ENGINE_FILE).decode(errors="replace").strip()
-            except (FileNotFoundError, docker.errors.APIError, NodeCommandError):
-                return None
-
-        found = {
-            n.name: e
-            for n, e in zip(bals, parallel(read, bals), strict=True)
-            if e in engines.ENGINES
-        }
-        if not found:
-            return
-        now = {n: found.get(n) or d.engine for n, d in self.layout.nodes.items() if d.engine}
-        default = next(iter(now.values()))
-        self._set_engines(default, {n: e for n, e in now.items() if e and e != default})
-
-    def _set_engines(self, engine: str, overrides: dict[str, str]) -> None:
-        """The lab's engines are ``engine`` but for the balancers in ``overrides``: its
-        ``engine``, ``node_engines`` and layout say so."""
-        assert self.layout is not None
-        self.engine, self.node_engines = engine, overrides
-        self.layout = dataclasses.replace(
-            self.layout,
-            engine=self.engine_label,
-            nodes={
-                n: dataclasses.replace(d, engine=overrides.get(n) or engine)
-                if d.role is Role.BALANCER
-                else d
-                for n, d in self.layout.nodes.items()
-            },
-        )
 
 
 def _start_node(node: Node) -> None:
