@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import docker.errors
 
-from . import engines, labrestore
+from . import engines, labrestore, waits
 from .engines import VrrpEngine
 from .errors import LabMismatchError, LabStartError, NodeCommandError
 from .naps import polling
@@ -94,6 +94,15 @@ def restart(lab: Lab, was: Mapping[str, type[VrrpEngine]]) -> None:
     parallel(stop_and_start, lab.balancers())
     lab._release_engines()
     lab._settle(lab.ready_timeout)
+    # The VIPs settle once the masters run; a backup's engine may still be on its way (its
+    # pid file not written: halab-vrrpd is Python, seconds on a loaded host), and the test
+    # that comes next at once would not find it (seen in CI after a switch).
+    bals = lab.balancers()
+    waits.until(
+        "every balancer's VRRP engine to run",
+        lambda: all(parallel(lambda n: lab.engine_of(n.name).alive(n), bals)) or None,
+        lab.ready_timeout,
+    )
     # VRRP itself puts the VIPs there: waiting longer changes nothing (a lab that is not
     # strict keeps them there, and ``mismatch`` says why, as at start)
     if lab.mismatch and lab.strict:
