@@ -160,10 +160,17 @@ def test_sigterm_stops_new_requests_and_lets_the_running_ones_end() -> None:
         p = subprocess.Popen(
             [sys.executable, str(PROBE), "127.0.0.1", "--port", str(port), "--count", "1000"],
             stdout=subprocess.PIPE,
-            text=True,
+            bufsize=0,
         )
         assert p.stdout is not None
-        first = p.stdout.readline()  # running
+        # The first line ended (requests run): read it byte by byte, since a buffered
+        # readline() may take the lines after it too, which communicate() (reading the
+        # pipe itself) would then never see.
+        first = b""
+        while not first.endswith(b"\n"):
+            got = p.stdout.read(1)
+            assert got, "halab-probe ended before its first line"
+            first += got
         p.send_signal(signal.SIGTERM)
         out, _ = p.communicate(timeout=10)  # 1000 requests at 20 ms would take 20 s
         assert p.returncode == 0
