@@ -77,17 +77,24 @@ def assert_weights(
         for e in timeline.between(since, until).of_kind("probe")
         if e.get("vip") == "VI_1" and not e.get("ok")
     )
-    slack = 3 + max(web1, web2) * lost
+    # The split may be off the ideal by up to two requests: each end of the window may cut
+    # the scheduler's cycle (3:1 counted 38:14 in one CI run, one request off 39:13; the
+    # older bound of 3 in web2 * n1 - web1 * n2 was less than one request for 3:1), and a
+    # probe that timed out on a loaded host took its slot of the cycle unseen.
+    slack = 2 + lost
+    total = both["1111"] + both["2222"]
+    off = abs(both["1111"] - total * web1 / (web1 + web2))
     # said on failure: each plane apply on a director restarts its numgen cycle
     applies = [
         (e.node, e.get("event"), e.ts)
         for e in timeline.between(since, until).of_kind("checker")
         if e.get("event") in ("pool", "reload")
     ]
-    if abs(web2 * both["1111"] - web1 * both["2222"]) > slack * web2:
+    if off > slack:
         pytest.fail(
-            f"not {web1}:{web2}: {both} (this stream {got}, {lost} probes lost, slack {slack});"
-            f" plane applies in the window: {applies}; {plane_state(hal.lab)}"
+            f"not {web1}:{web2}: {both}, {off:.1f} requests off (this stream {got}, {lost}"
+            f" probes lost, slack {slack}); plane applies in the window: {applies};"
+            f" {plane_state(hal.lab)}"
         )
 
 
