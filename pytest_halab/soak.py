@@ -209,7 +209,8 @@ def run_soaks(
             labs.append(lab)
         scenarios = [stack.enter_context(Scenario(lab)) for lab in labs]
         with BusyLoops(labs[0].client_node(), busy) as hogs:
-            progress(f"{busy} busy loops running; observing for {seconds:.0f} s")
+            loops = "busy loop" if busy == 1 else "busy loops"
+            progress(f"{busy} {loops} running; observing for {seconds:.0f} s")
             before = [_engine_usage(lab) for lab in labs]
             t0 = time.time()
             _sleep_watching(hogs, seconds)  # the soak itself: nothing is done, all is watched

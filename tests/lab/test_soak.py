@@ -19,13 +19,14 @@ ADVERT_S = 0.02  # nginx_v3_20ms
 def test_engines_soak_side_by_side_beside_busy_loops() -> None:
     topo = topology.load("nginx_v3_20ms")
     seen: list[str] = []
-    results = run_soaks(topo, ["keepalived", "halab"], SECONDS, busy=2, progress=seen.append)
+    # one hog: each takes a core from the rest of the suite for the whole window
+    results = run_soaks(topo, ["keepalived", "halab"], SECONDS, busy=1, progress=seen.append)
     assert [r.engine for r in results] == ["keepalived", "halab"]
-    assert any("2 busy loops running" in line for line in seen), seen
+    assert any("1 busy loop running" in line for line in seen), seen
     for r in results:
         # the window is at least what was asked; it ends after the check that the hogs
         # still run, which a loaded host makes late (5.1 s for 4 in one CI run)
-        assert r.busy == 2 and r.seconds >= SECONDS, r
+        assert r.busy == 1 and r.seconds >= SECONDS, r
         # the master advertises about every 20 ms over the window (a loaded host may make
         # the backup take over now and then: that is what a soak counts, not a failure)
         source = r.master_source
@@ -41,6 +42,6 @@ def test_engines_soak_side_by_side_beside_busy_loops() -> None:
 @pytest.mark.lab("nginx_v3_20ms")
 def test_busy_loops_are_counted_and_stopped(lab_factory) -> None:  # type: ignore[no-untyped-def]
     client = lab_factory("nginx_v3_20ms").client_node()
-    with BusyLoops(client, 3) as hogs:
-        assert hogs.running() == 3
+    with BusyLoops(client, 2) as hogs:
+        assert hogs.running() == 2
     assert hogs.running() == 0
