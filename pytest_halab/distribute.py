@@ -10,6 +10,13 @@ pytest-xdist does the distributing; this module only tells it what belongs toget
   whole run on one worker: each chunk costs one more lab, and buys parallel time. When
   ``-n`` is given without ``--dist``, the run uses ``--dist loadgroup`` (which distributes
   tests without a group as ``load`` does). A test the user grouped already is left alone.
+- **Order.** xdist hands out its units of work (a group, or a test alone) in the order the
+  workers collected them, one more to a worker whenever it has two tests or fewer left: the
+  units come longest first (a lab group, a test that starts labs of its own, ... the plain
+  unit tests last), so that the run does not end waiting for a minute-long test that was
+  handed out last while the other workers sit idle. A unit's length is what its tests took
+  in the last run (pytest's cache), else an estimate by kind (``estimate_s``). With
+  ``--dist`` given, xdist's own order stays (groups by number of tests).
 - **Engines.** Worker ``gwN`` runs its labs on the N-th engine of ``--hal-docker-host``,
   round robin; images are built on the first engine and copied to the others.
 - **Results.** Each worker sends its failover records and its labs' entries for
@@ -88,6 +95,8 @@ def choose_dist(config: pytest.Config) -> None:
     is the user's choice, kept)."""
     if getattr(config.option, "dist", "no") == "load" and not _dist_given(config):
         config.option.dist = "loadgroup"
+        # xdist would sort the units by number of tests: ours come longest first
+        config.option.loadscopereorder = False
 
 
 def loadgroup_in_worker(config: pytest.Config) -> bool:
@@ -214,13 +223,19 @@ class XdistGroups:
         grouped = assign_groups(items, lambda it: lab_of(it, self.settings), worker_count(config))
         for item, name in grouped:
             item.add_marker(pytest.mark.xdist_group(name=name))
-        # xdist hands out the biggest groups first, then the rest in collection order, and a
-        # worker runs a group's tests in the order they have here: lab tests go first, so
-        # that no lab test (seconds to a minute each) is what the run waits for at its end
-        # while the other workers have finished, each group's tests in assign_groups' order
+        # a worker runs a group's tests in the order they have here (assign_groups')
         ids = {id(item) for item, _name in grouped}
-        rest = [it for it in items if id(it) not in ids]
-        items[:] = [it for it, _name in grouped] + sorted(rest, key=_weight_class)
+        items[:] = [it for it, _name in grouped] + [it for it in items if id(it) not in ids]
+
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_last(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Last, once every conftest has marked its tests (``lab``): the units longest
+        first (what xdist hands out in this order, ``choose_dist``)."""
+        cache = getattr(config, "cache", None)
+        known = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+        items[:] = longest_first(items, known if isinstance(known, dict) else {})
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -248,10 +263,85 @@ class XdistGroups:
                 item._id = old
 
 
-def _weight_class(item: pytest.Item) -> int:
-    """Of the tests not in a lab group: 0, a test that needs a lab (``lab`` marker, e.g. a
-    pytester run that starts its own); 1, the rest. ``sorted`` keeps each class's order."""
-    return 0 if item.get_closest_marker("lab") is not None else 1
+# ------------------------------------------------------------------ order
+
+DURATIONS_KEY = "halab/durations"  # pytest's cache: node id -> seconds, from the last runs
+LAB_START_S = 7.0  # a lab's start, paid once by a group's worker (about 5-10 s here)
+
+
+def estimate_s(item: pytest.Item, grouped: bool) -> float:
+    """What a test takes, roughly, when no run has recorded it: on a lab its group's worker
+    holds, about 8 s (VRRP timers of a second, a fault, a restore); one that starts labs of
+    its own (``lab`` marker, no group: the CLI, an inner pytest session) about 20; an inner
+    pytest session without a lab 3; any other test a fifth of a second. Only the order
+    these give matters."""
+    if grouped:
+        return 8.0
+    if item.get_closest_marker("lab") is not None:
+        return 20.0
+    if "pytester" in getattr(item, "fixturenames", ()):
+        return 3.0
+    return 0.2
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return None
+    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+
+
+def longest_first(items: Sequence[pytest.Item], known: dict[str, Any]) -> list[pytest.Item]:
+    """The items as units of work (a group's tests together, in their order; any other test
+    alone), the units ordered by length, longest first (collection order among equals). A
+    unit's length is the sum of its tests': what ``known`` recorded (node id -> seconds),
+    else ``estimate_s``; a group adds its lab's start when none of its tests is known."""
+    units: dict[str, list[pytest.Item]] = {}
+    for n, item in enumerate(items):
+        units.setdefault(_group_of(item) or f"#{n}", []).append(item)
+    length: dict[str, float] = {}
+    for key, members in units.items():
+        grouped = not key.startswith("#")
+        total = 0.0
+        recorded = False
+        for item in members:
+            got = known.get(original_nodeid(item.nodeid, item))
+            if isinstance(got, int | float) and got >= 0:
+                total += float(got)
+                recorded = True
+            else:
+                total += estimate_s(item, grouped)
+        length[key] = total + (LAB_START_S if grouped and not recorded else 0.0)
+    order = sorted(units, key=lambda k: -length[k])  # stable: collection order among equals
+    return [item for key in order for item in units[key]]
+
+
+class DurationsRecorder:
+    """Registered in the process that reports the tests (xdist's controller, or a run
+    without xdist) when pytest's cache is on: each test's setup, call and teardown summed,
+    written to the cache at the end (``DURATIONS_KEY``, merged with what earlier runs
+    recorded), for the next run's order."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.durations: dict[str, float] = {}
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when in ("setup", "call", "teardown"):
+            # plain ids here (XdistGroups); with an older pytest xdist's "@group" stays on
+            nodeid = report.nodeid.split(f"@{GROUP_PREFIX}", 1)[0]
+            self.durations[nodeid] = self.durations.get(nodeid, 0.0) + report.duration
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self) -> None:
+        cache = getattr(self.config, "cache", None)
+        if cache is None or not self.durations:
+            return
+        old = cache.get(DURATIONS_KEY, {})
+        merged = dict(old) if isinstance(old, dict) else {}
+        merged.update({k: round(v, 3) for k, v in self.durations.items()})
+        cache.set(DURATIONS_KEY, merged)
 
 
 def _node_id(text: str) -> Any:

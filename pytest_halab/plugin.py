@@ -151,6 +151,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(distribute.XdistController(), "halab-xdist-controller")
         if distribute.loadgroup_in_worker(config):
             config.pluginmanager.register(distribute.XdistGroups(settings), "halab-xdist-groups")
+    if distribute.worker_input(config) is None and config.pluginmanager.hasplugin("cacheprovider"):
+        # each test's duration, for the next run's order under xdist (distribute.longest_first)
+        config.pluginmanager.register(distribute.DurationsRecorder(config), "halab-durations")
     url = distribute.engine_url(config, settings.docker_hosts)
     mine = next((h for h in hosts if h.url == url), None)
     run = HalabRun(settings, docker_host=mine, config=config)

@@ -118,3 +118,61 @@ def test_the_tests_of_one_lab_run_on_one_worker(
     assert all(len(w) == 1 for w in workers.values()), workers
     # reports name the tests as written, without the group
     assert "@halab:" not in result.stdout.str()
+
+
+ORDERED = textwrap.dedent("""
+    import os
+    import pytest
+
+    def _ran(name):
+        with open(os.environ["ORDER_FILE"], "a") as f:
+            f.write(name + "\\n")
+
+    @pytest.mark.parametrize("i", range(3))
+    def test_plain(i):
+        _ran(f"plain{i}")
+
+    def test_inner_session(pytester):
+        _ran("pytester")
+
+    @pytest.mark.lab
+    def test_own_labs():
+        _ran("own")
+
+    @pytest.mark.parametrize("i", range(2))
+    def test_pooled(i, lab_factory):
+        _ran(f"pooled{i}")
+""")
+
+
+def test_the_longest_units_are_handed_out_first(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Collected last, run first: a lab group (a lab start and its tests), then a test that
+    starts labs of its own, then an inner pytest session, the plain tests last in their
+    order (estimates: no earlier run is in this directory's cache). No lab starts here."""
+    order = pytester.path / "order.txt"
+    monkeypatch.setenv("ORDER_FILE", str(order))
+    pytester.makepyfile(test_ordered=ORDERED)
+    result = pytester.runpytest_subprocess("-n", "1", "-p", "no:randomly", "-p", "pytester")
+    result.assert_outcomes(passed=7)
+    assert order.read_text().split() == [
+        "pooled0",
+        "pooled1",
+        "own",
+        "pytester",
+        "plain0",
+        "plain1",
+        "plain2",
+    ]
+    # the run recorded what each test took, for the next run's order
+    cached = json.loads((pytester.path / ".pytest_cache" / "v" / "halab" / "durations").read_text())
+    assert sorted(cached) == sorted(
+        f"test_ordered.py::{t}"
+        for t in (
+            *(f"test_plain[{i}]" for i in range(3)),
+            "test_inner_session",
+            "test_own_labs",
+            *(f"test_pooled[{i}]" for i in range(2)),
+        )
+    )

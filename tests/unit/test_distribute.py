@@ -244,6 +244,71 @@ def test_n_alone_means_loadgroup_but_an_explicit_dist_stays(
     assert cfg.option.dist == "load"
 
 
+def test_loadgroup_chosen_here_keeps_the_order_given_an_explicit_one_xdist_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    cfg = _config("load", ("-n", "4"))
+    cfg.option.loadscopereorder = True  # xdist's default
+    distribute.choose_dist(cfg)
+    assert cfg.option.loadscopereorder is False
+    cfg = _config("loadgroup", ("-n", "4", "--dist", "loadgroup"))
+    cfg.option.loadscopereorder = True
+    distribute.choose_dist(cfg)
+    assert cfg.option.loadscopereorder is True
+
+
+def _grouped(nodeid: str, group: str, **kw: Any) -> FakeItem:
+    return FakeItem(nodeid, marks={"xdist_group": pytest.mark.xdist_group(group).mark}, **kw)
+
+
+def test_units_come_longest_first_a_group_together() -> None:
+    lab = FakeItem("lab/t.py::own", marks={"lab": object()})  # starts its own labs: 20 s
+    inner = FakeItem("plugin/t.py::inner", ("pytester",))  # 3 s
+    units = [FakeItem(f"unit/t.py::u{i}") for i in range(3)]  # 0.2 s each
+    small = [_grouped(f"lab/s.py::s{i}", "halab:s") for i in range(2)]  # 7 + 2 * 8 s
+    big = [_grouped(f"lab/b.py::b{i}", "halab:b") for i in range(4)]  # 7 + 4 * 8 s
+    items = [units[0], *small, lab, units[1], inner, *big, units[2]]
+    got = distribute.longest_first(cast(list[pytest.Item], items), {})
+    assert [i.nodeid for i in got] == [
+        *(b.nodeid for b in big),
+        *(s.nodeid for s in small),
+        lab.nodeid,
+        inner.nodeid,
+        *(u.nodeid for u in units),  # equals keep their order
+    ]
+    # what the last run took wins over the estimates: a group's lab start is in its tests'
+    known = {"unit/t.py::u2": 100.0, "lab/b.py::b0": 1.0, "lab/t.py::own": 0.5}
+    got = distribute.longest_first(cast(list[pytest.Item], items), known)
+    assert [i.nodeid for i in got] == [
+        "unit/t.py::u2",  # 100 s
+        *(b.nodeid for b in big),  # 1 + 3 * 8 s, no lab start added: it is in b0's second
+        *(s.nodeid for s in small),  # 7 + 2 * 8 s
+        inner.nodeid,  # 3 s
+        lab.nodeid,  # 0.5 s
+        "unit/t.py::u0",
+        "unit/t.py::u1",
+    ]
+
+
+def test_durations_are_recorded_for_the_next_run() -> None:
+    store: dict[str, Any] = {distribute.DURATIONS_KEY: {"old::t": 4.0, "a::t": 9.0}}
+    cache = SimpleNamespace(get=lambda k, d: store.get(k, d), set=store.__setitem__)
+    rec = distribute.DurationsRecorder(cast(pytest.Config, SimpleNamespace(cache=cache)))
+    for when, d in (("setup", 1.0), ("call", 2.5), ("teardown", 0.5)):
+        rec.pytest_runtest_logreport(
+            cast(pytest.TestReport, SimpleNamespace(nodeid="a::t", when=when, duration=d))
+        )
+    rec.pytest_runtest_logreport(
+        cast(
+            pytest.TestReport,
+            SimpleNamespace(nodeid="b::t[x@y]@halab:lab", when="call", duration=1.25),
+        )
+    )
+    rec.pytest_sessionfinish()
+    assert store[distribute.DURATIONS_KEY] == {"old::t": 4.0, "a::t": 4.0, "b::t[x@y]": 1.25}
+
+
 def test_workers_are_bound_to_engines_round_robin() -> None:
     urls = ("unix:///a.sock", "tcp://127.0.0.1:2380")
     bound = [
