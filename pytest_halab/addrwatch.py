@@ -17,6 +17,12 @@ changes: it exits then) or that did not list its addresses within ``SYNC_TIMEOUT
 live set: ``addresses`` returns None and the caller asks the node directly, as before. The
 agent stops when its standard input ends, i.e. when this process closes the stream or dies.
 
+The same stream is the lab's record of its VIPs' comings and goings: each node's
+``vip_added`` and ``vip_removed`` lines are kept (``AddressWatch.history``), across the
+node's restarts, as the agent stamped them on the kernel's word. A test's observation takes
+its balancers' address events from there (``observe.py``) instead of starting an agent of
+its own in each balancer for each test.
+
 The docker SDK is used directly: testcontainers runs a command to its end
 (``exec``), this needs the exec's output as a stream that stays open.
 """
@@ -45,13 +51,15 @@ STDOUT = 1
 class NodeWatch:
     """One node's address set, fed by its agent's stream (see the module's text)."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, history: list[bytes] | None = None) -> None:
         self.node = node.name
         self.started_at = _started_at(node)
         self.synced = threading.Event()
         self.ended = threading.Event()
         self._addrs: set[IPAddress] = set()
         self._lock = threading.Lock()
+        # the node's address events (raw lines), appended to as they come
+        self.history: list[bytes] = [] if history is None else history
         api = node.container.client.api
         exec_id = api.exec_create(node.container.id, AGENT, stdin=True, stdout=True)["Id"]
         self._sock: Any = api.exec_start(exec_id, socket=True)
@@ -89,6 +97,8 @@ class NodeWatch:
                 self._addrs.discard(addr)
             elif kind == "addr_synced":
                 self.synced.set()
+            if kind in ("vip_added", "vip_removed") and addr is not None:
+                self.history.append(line)
 
     def current(self, node: Node, timeout: float = SYNC_TIMEOUT_S) -> set[IPAddress] | None:
         """The node's addresses now, or None when this watch cannot say (ended, another run
@@ -114,6 +124,7 @@ class AddressWatch:
 
     def __init__(self) -> None:
         self._watches: dict[str, NodeWatch] = {}
+        self._history: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()
 
     def addresses(self, node: Node) -> set[IPAddress] | None:
@@ -127,11 +138,18 @@ class AddressWatch:
                 watch = None
             if watch is None:
                 try:
-                    watch = NodeWatch(node)
+                    watch = NodeWatch(node, self._history.setdefault(node.name, []))
                 except (docker.errors.DockerException, OSError):  # the caller asks the node
                     return None
                 self._watches[node.name] = watch
         return watch.current(node)
+
+    def history(self, name: str) -> list[bytes]:
+        """The ``vip_added``/``vip_removed`` lines of node ``name`` seen so far, in order,
+        over every run of its container that had a live set (complete from the moment a
+        watch of that run listed the node's addresses: see ``addresses``)."""
+        with self._lock:
+            return list(self._history.get(name, ()))
 
     def close(self) -> None:
         with self._lock:

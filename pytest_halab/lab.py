@@ -618,6 +618,17 @@ class Lab:
         assert self.layout is not None
         return {v: d.master for v, d in self.layout.vips.items()}
 
+    def watch_addresses(self, node: Node) -> bool:
+        """Start (or restart, after the node's container started again) the node's live
+        address set, `addrwatch`, and wait until it has listed the node's addresses: True
+        when it has, and from then on its address events are in ``address_events``."""
+        return self._addr_watch.addresses(node) is not None
+
+    def address_events(self, name: str) -> list[bytes]:
+        """Node ``name``'s ``vip_added``/``vip_removed`` lines from its live address sets
+        (``watch_addresses``), in order, as its agent wrote them."""
+        return self._addr_watch.history(name)
+
     def vip_holders(self) -> dict[str, list[str]]:
         """VIP name -> balancers that have the address configured now (kernel's view: each
         running balancer's live address set, `addrwatch`; asked with ``ip`` when there is

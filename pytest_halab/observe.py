@@ -2,8 +2,11 @@
 
 While an ``Observation`` runs:
 
-- every balancer runs ``halab-observe --addr VIP...``, which stamps VIP additions and removals
-  as the kernel reports them (netlink);
+- every balancer's VIP additions and removals, stamped as the kernel reports them (netlink),
+  come from the lab's live address sets (``addrwatch``: one ``halab-observe --addr`` per
+  node for as long as it runs, its lines kept), so no agent starts in a balancer for each
+  test; a balancer whose live set cannot be had runs ``halab-observe --addr VIP...`` for
+  the observation, as the lab's first version did;
 - the client runs ``halab-observe --capture eth0``, which records every VRRP advert,
   gratuitous ARP and unsolicited IPv6 neighbour advertisement (``na``) on the lab's wire,
   stamped by the kernel on receipt;
@@ -81,6 +84,7 @@ class Observation:
     extra: list[Event] = field(default_factory=list)
     started_at: float = 0.0
     initial_holders: dict[str, list[str]] = field(default_factory=dict)
+    watched: list[str] = field(default_factory=list)  # balancers whose live sets are used
     _collected: Timeline | None = None
 
     def start(self) -> Observation:
@@ -88,7 +92,14 @@ class Observation:
         assert lab.layout is not None
         vips = lab.vip_addresses()
         self.started_at = time.time()
-        for bal in lab.balancers():
+        # the lab's live address sets, running from the lab's start on (each listed its
+        # node's addresses before it answers): their events from now on are this one's
+        bals = lab.balancers()
+        live = parallel(lambda b: b.state() == "running" and lab.watch_addresses(b), bals)
+        self.watched = [b.name for b, ok in zip(bals, live, strict=True) if ok]
+        for bal in bals:
+            if bal.name in self.watched:
+                continue
             self.agents.append(
                 _Agent(
                     bal.name,
@@ -220,7 +231,26 @@ class Observation:
         return bool(out.strip()) if "probe" in a.name else b"observer_ready" in out
 
     def node_restarted(self, node: str) -> None:
-        """``FaultSink``: the node's container started again; restart its agents."""
+        """``FaultSink``: the node's container started again; restart its agents, and its
+        live address set (its address events come from there)."""
+        if node in self.watched and not self.lab.watch_addresses(self.lab.node(node)):
+            # no live set in this run of the node: an agent of this observation's instead
+            vips = self.lab.vip_addresses()
+            agent = _Agent(
+                node,
+                f"obs-{self.token}-addr",
+                [
+                    "halab-observe",
+                    "--addr",
+                    *map(str, vips.values()),
+                    "--duration",
+                    str(MAX_DURATION_S),
+                ],
+            )
+            self.watched.remove(node)
+            self.agents.append(agent)
+            self._launch(agent, append=True)
+            return
         self.reattach(node)
 
     def _read(self, agent: _Agent, err: bool = False) -> bytes:
@@ -312,6 +342,16 @@ class Observation:
             zip(names, parallel(lambda n: self._read_all(n, by_node[n]), names), strict=True)
         )
         events: list[Event] = list(self.extra)
+        vip_set = {str(ip) for ip in lab.vip_addresses().values()}
+        for node in self.watched:
+            for line in lab.address_events(node):
+                ev = Event.from_record(line, node)
+                if (
+                    ev is not None
+                    and ev.ts >= self.started_at - 0.001
+                    and ev.data.get("addr") in vip_set
+                ):
+                    events.append(ev)
         for node, path, parse, since in sources:
             for line in got[node].get(path, b"").splitlines():
                 ev = parse(line, node)

@@ -453,3 +453,33 @@ def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None
             f"{agent.name} to exit in {agent.node}",
             5,
         )
+
+
+def test_a_scenario_takes_the_balancers_address_events_from_the_lab_s_live_sets(
+    mb: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """No agent starts in a balancer for a test: each runs one `halab-observe --addr`, the
+    lab's live address set (addrwatch), whose lines are the test's VIP events, and after a
+    restart of the master the new run's set records the VIP coming back."""
+    hal = hal_scenario(mb)
+    for name in ("lb1", "lb2"):
+        agents = mb.node(name).exec("pgrep -af halab-observe").output.splitlines()
+        addr = [a for a in agents if "--addr" in a]
+        assert len(addr) == 1 and "--present" in addr[0], agents
+    fault = hal.faults.crash_node("lb1")
+    m = hal.failover("VI_1", fault, to="lb2")
+    assert m.new_holder == "lb2"
+    hal.revert(fault)
+    hal.wait_holders({"VI_1": ["lb1"]})
+    seen = [
+        (e.node, e.kind)
+        for e in hal.timeline().between(fault.injected_at, None)
+        if e.kind in ("vip_added", "vip_removed") and e.data.get("addr") == vip_ip(mb)
+    ]
+    # lb1 lost it with its container (its agent, killed with it, may or may not have
+    # said so first), lb2 took it, and gave it back as lb1's new run added it (those two
+    # in either order)
+    if seen[:1] == [("lb1", "vip_removed")]:
+        seen = seen[1:]
+    assert seen[:1] == [("lb2", "vip_added")], seen
+    assert sorted(seen[1:]) == [("lb1", "vip_added"), ("lb2", "vip_removed")], seen
