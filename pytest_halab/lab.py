@@ -67,6 +67,7 @@ from .network import POOL, candidate_subnets, subnet_lock
 from .nodes import Node, parallel
 from .sweep import NetworkStuck, remove_lab, sweep_stale
 from .topology import Addressing, IPAddress, Role, Topology
+from .wirewatch import WireCapture
 
 ENGINE_GRACE_S = 2.0
 CHECK_ENGINES_S = 0.5  # settling: whether each engine still runs, this often
@@ -131,6 +132,7 @@ class Lab:
     _engine_go: float = 0.0
     _engine_at: dict[str, float] = field(default_factory=dict)  # balancer -> its go time
     _addr_watch: AddressWatch = field(default_factory=AddressWatch)  # vip_holders' live view
+    _wire: WireCapture = field(default_factory=WireCapture)  # the client's capture, kept
     _states: ContainerStates = field(default_factory=ContainerStates)  # nodes' states, live
     _services: dict[str, list[type[services.BalancerService]]] = field(default_factory=dict)
 
@@ -578,6 +580,7 @@ class Lab:
     def stop(self) -> None:
         """Remove every container, the network and the host rule. Safe to call twice."""
         self._addr_watch.close()
+        self._wire.close()
         self._states.close()
         for n in self.nodes.values():
             n.close()
@@ -624,10 +627,27 @@ class Lab:
         when it has, and from then on its address events are in ``address_events``."""
         return self._addr_watch.addresses(node) is not None
 
-    def address_events(self, name: str) -> list[bytes]:
+    def address_events(self, name: str, start: int = 0) -> list[bytes]:
         """Node ``name``'s ``vip_added``/``vip_removed`` lines from its live address sets
-        (``watch_addresses``), in order, as its agent wrote them."""
-        return self._addr_watch.history(name)
+        (``watch_addresses``), in order, as its agent wrote them; from line ``start`` on
+        (``event_marks``)."""
+        return self._addr_watch.history(name, start)
+
+    def watch_wire(self, node: Node) -> bool:
+        """Start (or restart, after its container started again) the capture of the lab's
+        wire in ``node`` (the client), `wirewatch`, and wait until it listens: True when it
+        does, and from then on its adverts, GARPs and NAs are in ``wire_events``."""
+        return self._wire.ensure(node)
+
+    def wire_events(self, name: str, start: int = 0) -> list[bytes]:
+        """The capture's lines (``watch_wire``) in node ``name``, in order; from line
+        ``start`` on (``event_marks``)."""
+        return self._wire.history(name, start)
+
+    def event_marks(self, name: str) -> tuple[int, int]:
+        """How many address and wire lines of node ``name`` are kept now: a reader that
+        starts here later takes the lines from these on."""
+        return self._addr_watch.mark(name), self._wire.mark(name)
 
     def vip_holders(self) -> dict[str, list[str]]:
         """VIP name -> balancers that have the address configured now (kernel's view: each

@@ -7,9 +7,10 @@ While an ``Observation`` runs:
   node for as long as it runs, its lines kept), so no agent starts in a balancer for each
   test; a balancer whose live set cannot be had runs ``halab-observe --addr VIP...`` for
   the observation, as the lab's first version did;
-- the client runs ``halab-observe --capture eth0``, which records every VRRP advert,
-  gratuitous ARP and unsolicited IPv6 neighbour advertisement (``na``) on the lab's wire,
-  stamped by the kernel on receipt;
+- the client's capture of the lab's wire (``wirewatch``: one ``halab-observe --capture eth0``
+  for as long as the client runs, its lines kept) gives every VRRP advert, gratuitous ARP
+  and unsolicited IPv6 neighbour advertisement (``na``), stamped by the kernel on receipt;
+  a client whose capture cannot be had runs one for the observation;
 - the client runs one ``halab-probe`` per VIP (an IPv6 VIP as ``[ADDR]``), which makes an
   HTTP request every 20 ms and records when it started, its result and the backend that
   answered;
@@ -85,50 +86,37 @@ class Observation:
     started_at: float = 0.0
     initial_holders: dict[str, list[str]] = field(default_factory=dict)
     watched: list[str] = field(default_factory=list)  # balancers whose live sets are used
+    wire: str | None = None  # the client whose live capture is used
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)  # Lab.event_marks
     _collected: Timeline | None = None
 
     def start(self) -> Observation:
         lab = self.lab
         assert lab.layout is not None
         vips = lab.vip_addresses()
+        # where each node's kept live lines stand now, before the start: a line stamped
+        # from the start on comes after these (the lab's captures run for hours at 20 ms
+        # adverts; each collection reads only what came since)
+        self.marks = {n: lab.event_marks(n) for n in lab.nodes}
         self.started_at = time.time()
         # the lab's live address sets, running from the lab's start on (each listed its
         # node's addresses before it answers): their events from now on are this one's
         bals = lab.balancers()
         live = parallel(lambda b: b.state() == "running" and lab.watch_addresses(b), bals)
         self.watched = [b.name for b, ok in zip(bals, live, strict=True) if ok]
-        for bal in bals:
-            if bal.name in self.watched:
-                continue
-            self.agents.append(
-                _Agent(
-                    bal.name,
-                    f"obs-{self.token}-addr",
-                    [
-                        "halab-observe",
-                        "--addr",
-                        *map(str, vips.values()),
-                        "--duration",
-                        str(MAX_DURATION_S),
-                    ],
-                )
-            )
-        client = lab.client_node().name
-        if self.capture:
-            self.agents.append(
-                _Agent(
-                    client,
-                    f"obs-{self.token}-wire",
-                    ["halab-observe", "--capture", "eth0", "--duration", str(MAX_DURATION_S)],
-                )
-            )
+        self.agents += [self._addr_agent(b.name) for b in bals if b.name not in self.watched]
+        client = lab.client_node()
+        if self.capture and lab.watch_wire(client):
+            self.wire = client.name
+        elif self.capture:
+            self.agents.append(self._wire_agent(client.name))
         if self.probe:
             port = {v: str(d.port) for v, d in lab.layout.vips.items()}
             for vip, ip in vips.items():
                 count = int(MAX_DURATION_S / self.probe_interval)
                 self.agents.append(
                     _Agent(
-                        client,
+                        client.name,
                         f"obs-{self.token}-probe-{vip}",
                         [
                             "halab-probe",
@@ -231,27 +219,28 @@ class Observation:
         return bool(out.strip()) if "probe" in a.name else b"observer_ready" in out
 
     def node_restarted(self, node: str) -> None:
-        """``FaultSink``: the node's container started again; restart its agents, and its
-        live address set (its address events come from there)."""
-        if node in self.watched and not self.lab.watch_addresses(self.lab.node(node)):
-            # no live set in this run of the node: an agent of this observation's instead
-            vips = self.lab.vip_addresses()
-            agent = _Agent(
-                node,
-                f"obs-{self.token}-addr",
-                [
-                    "halab-observe",
-                    "--addr",
-                    *map(str, vips.values()),
-                    "--duration",
-                    str(MAX_DURATION_S),
-                ],
-            )
+        """``FaultSink``: the node's container started again; restart its agents, its live
+        address set and the wire's capture (this observation's events come from there),
+        where one cannot be had an agent of this observation's in its place."""
+        n = self.lab.node(node)
+        if node == self.wire and not self.lab.watch_wire(n):
+            self.wire = None
+            self.agents.append(self._wire_agent(node))
+        if node in self.watched and not self.lab.watch_addresses(n):
             self.watched.remove(node)
-            self.agents.append(agent)
-            self._launch(agent, append=True)
-            return
+            self.agents.append(self._addr_agent(node))
         self.reattach(node)
+
+    def _addr_agent(self, node: str) -> _Agent:
+        """The agent of a balancer without a live address set: its VIPs' changes."""
+        vips = [str(ip) for ip in self.lab.vip_addresses().values()]
+        argv = ["halab-observe", "--addr", *vips, "--duration", str(MAX_DURATION_S)]
+        return _Agent(node, f"obs-{self.token}-addr", argv)
+
+    def _wire_agent(self, node: str) -> _Agent:
+        """The capture of a client without a live one."""
+        argv = ["halab-observe", "--capture", "eth0", "--duration", str(MAX_DURATION_S)]
+        return _Agent(node, f"obs-{self.token}-wire", argv)
 
     def _read(self, agent: _Agent, err: bool = False) -> bytes:
         node = self.lab.node(agent.node)
@@ -343,13 +332,17 @@ class Observation:
         )
         events: list[Event] = list(self.extra)
         vip_set = {str(ip) for ip in lab.vip_addresses().values()}
-        for node in self.watched:
-            for line in lab.address_events(node):
+        marks = {n: self.marks.get(n, (0, 0)) for n in lab.nodes}
+        live = [(n, lab.address_events(n, marks[n][0]), True) for n in self.watched]
+        if self.wire is not None:
+            live.append((self.wire, lab.wire_events(self.wire, marks[self.wire][1]), False))
+        for node, lines, vips_only in live:
+            for line in lines:
                 ev = Event.from_record(line, node)
                 if (
                     ev is not None
                     and ev.ts >= self.started_at - 0.001
-                    and ev.data.get("addr") in vip_set
+                    and (not vips_only or ev.data.get("addr") in vip_set)
                 ):
                     events.append(ev)
         for node, path, parse, since in sources:

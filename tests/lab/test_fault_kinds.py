@@ -426,7 +426,9 @@ def test_forged_resignation_of_the_master(mb: Lab, hal_scenario: ScenarioFactory
     hal.wait_holders({"VI_1": ["lb1"]})
 
 
-def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None:
+def test_an_observer_that_fails_to_start_leaves_no_agent_behind(
+    mb: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One agent cannot start: the observation fails, naming it, and the agents that did
     start are stopped (none is left running in any node)."""
     from pytest_halab.errors import ObserverError
@@ -435,16 +437,18 @@ def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None
     obs = Observation(mb)
     command = obs._agent_cmd
 
-    def broken_capture(agent: Any, append: bool = False) -> str:
-        if agent.name.endswith("-wire"):
-            agent.argv = ["halab-observe", "--no-such-option"]
+    def broken_probe(agent: Any, append: bool = False) -> str:
+        if "-probe-" in agent.name:
+            agent.argv = ["halab-probe", "--no-such-option"]
         return command(agent, append)
 
-    obs._agent_cmd = broken_capture  # type: ignore[method-assign]
+    obs._agent_cmd = broken_probe  # type: ignore[method-assign]
+    # no live capture to be had: the observation runs its own, which starts
+    monkeypatch.setattr(mb, "watch_wire", lambda _node: False)
     with pytest.raises(ObserverError, match="observers and probes to start") as info:
         obs.start()
-    assert any("-wire" in note for note in info.value.__notes__)
-    assert len(obs.agents) > 1
+    assert any("-probe-" in note for note in info.value.__notes__)
+    assert sorted(a.name.split("-")[2] for a in obs.agents) == ["probe", "wire"]
     for agent in obs.agents:
         node = mb.node(agent.node)
         waits.command(
@@ -455,17 +459,22 @@ def test_an_observer_that_fails_to_start_leaves_no_agent_behind(mb: Lab) -> None
         )
 
 
-def test_a_scenario_takes_the_balancers_address_events_from_the_lab_s_live_sets(
+def test_a_scenario_takes_its_address_and_wire_events_from_the_lab_s_live_agents(
     mb: Lab, hal_scenario: ScenarioFactory
 ) -> None:
-    """No agent starts in a balancer for a test: each runs one `halab-observe --addr`, the
-    lab's live address set (addrwatch), whose lines are the test's VIP events, and after a
-    restart of the master the new run's set records the VIP coming back."""
+    """No observer starts for a test: each balancer runs one `halab-observe --addr`, the
+    lab's live address set (addrwatch), whose lines are the test's VIP events, the client
+    one capture (wirewatch), and after a restart of the master the new run's set records
+    the VIP coming back, and the capture its adverts."""
     hal = hal_scenario(mb)
     for name in ("lb1", "lb2"):
         agents = mb.node(name).exec("pgrep -af halab-observe").output.splitlines()
         addr = [a for a in agents if "--addr" in a]
         assert len(addr) == 1 and "--present" in addr[0], agents
+    # and the client's capture is the lab's (--until-eof: it runs as long as the client)
+    agents = mb.client_node().exec("pgrep -af halab-observe").output.splitlines()
+    wire = [a for a in agents if "--capture" in a]
+    assert len(wire) == 1 and "--until-eof" in wire[0], agents
     fault = hal.faults.crash_node("lb1")
     m = hal.failover("VI_1", fault, to="lb2")
     assert m.new_holder == "lb2"
@@ -483,3 +492,7 @@ def test_a_scenario_takes_the_balancers_address_events_from_the_lab_s_live_sets(
         seen = seen[1:]
     assert seen[:1] == [("lb2", "vip_added")], seen
     assert sorted(seen[1:]) == [("lb1", "vip_added"), ("lb2", "vip_removed")], seen
+    lb1 = str(mb.node("lb1").ip)
+    back = next(e.ts for e in hal.timeline() if e.node == "lb1" and e.kind == "vip_added")
+    adverts = hal.timeline().between(back - 1.0, None).of_kind("advert")  # it sends first
+    assert any(e.data.get("src") == lb1 for e in adverts), hal.timeline().format_around(back)
