@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 SYNC_TIMEOUT_S = 5.0
 STDOUT = 1
+# Lines kept per node at most: the oldest half goes when there are more (a capture at 20 ms
+# adverts keeps about an hour). Marks count every line ever kept, so they stay valid.
+KEEP_MAX = 200_000
 
 
 class StreamWatch:
@@ -115,6 +118,7 @@ class Watches(Generic[W]):
         self.kind = kind
         self._watches: dict[str, W] = {}
         self._history: dict[str, list[bytes]] = {}
+        self._dropped: dict[str, int] = {}  # lines of each node's history let go
         self._lock = threading.Lock()
 
     def watch(self, node: Node) -> W | None:
@@ -143,15 +147,27 @@ class Watches(Generic[W]):
     def history(self, name: str, start: int = 0) -> list[bytes]:
         """The kept lines of node ``name`` so far, in order, over every run of its container
         that had a live watch (complete from the moment that watch synced); from line
-        ``start`` on (``mark``)."""
+        ``start`` on (``mark``), or from the oldest still kept (``KEEP_MAX``)."""
         with self._lock:
-            return self._history.get(name, [])[start:]
+            lines = self._history.get(name, [])
+            dropped = self._trim(name, lines)
+            return lines[max(0, start - dropped) :]
 
     def mark(self, name: str) -> int:
-        """How many lines of node ``name`` are kept now: a reader that starts here later
+        """How many lines of node ``name`` came so far: a reader that starts here later
         takes ``history(name, mark)``, every line that came after."""
         with self._lock:
-            return len(self._history.get(name, ()))
+            lines = self._history.get(name, [])
+            return self._trim(name, lines) + len(lines)
+
+    def _trim(self, name: str, lines: list[bytes]) -> int:
+        """Let the oldest half go past ``KEEP_MAX`` lines (under the lock; the watch's
+        reader only appends); how many lines of the node were let go so far."""
+        if len(lines) > KEEP_MAX:
+            half = len(lines) // 2
+            del lines[:half]  # one step for the interpreter: an append comes before or after
+            self._dropped[name] = self._dropped.get(name, 0) + half
+        return self._dropped.get(name, 0)
 
     def close(self) -> None:
         with self._lock:
