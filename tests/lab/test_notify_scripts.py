@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_halab import waits
+from pytest_halab.errors import LabTimeoutError
 from pytest_halab.lab import Lab
 from pytest_halab.scenario import Scenario
 from pytest_halab.scriptpaths import NOTIFY_REAL_DIR
@@ -54,7 +55,20 @@ def wait_run(
             None,
         )
 
-    return waits.until(f"{script} run on {node} with {args}", found, 20, interval=0.2)
+    try:
+        return waits.until(f"{script} run on {node} with {args}", found, 20, interval=0.2)
+    except LabTimeoutError as exc:
+        # said on failure (one CI run saw no stop_haproxy.sh run in 20 s, once): every run
+        # recorded on the node, and the end of its engine's log
+        recorded = [
+            (e.get("script"), e.get("args"))
+            for e in hal.timeline().of_kind("script")
+            if e.node == node
+        ]
+        exc.add_note(f"runs recorded on {node}: {recorded}")
+        log = hal.lab.node(node).exec("tail -n 40 /var/log/halab/vrrp.log").output
+        exc.add_note(f"{node}'s engine log, its end:\n{log}")
+        raise
 
 
 def test_the_users_notify_scripts_sit_unchanged_behind_the_recorder(notified: Lab) -> None:
