@@ -59,10 +59,8 @@ class NodeWatch(StreamWatch):
             self._addrs.add(addr)
         elif kind == "vip_removed" and addr is not None:
             self._addrs.discard(addr)
-        elif kind == self.SYNC:
-            self.synced.set()
-        if kind in self.KEPT and addr is not None:
-            self.history.append(line)
+        if addr is not None or kind not in self.KEPT:  # an address event names its address
+            super().take(rec, kind, line)
 
     def current(self, node: Node) -> set[IPAddress] | None:
         """The node's addresses now, or None when this watch cannot say (ended, another run

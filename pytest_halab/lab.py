@@ -625,7 +625,7 @@ class Lab:
         """Start (or restart, after the node's container started again) the node's live
         address set, `addrwatch`, and wait until it has listed the node's addresses: True
         when it has, and from then on its address events are in ``address_events``."""
-        return self._addr_watch.addresses(node) is not None
+        return self._addr_watch.ensure(node)
 
     def address_events(self, name: str, start: int = 0) -> list[bytes]:
         """Node ``name``'s ``vip_added``/``vip_removed`` lines from its live address sets
@@ -645,8 +645,8 @@ class Lab:
         return self._wire.history(name, start)
 
     def event_marks(self, name: str) -> tuple[int, int]:
-        """How many address and wire lines of node ``name`` are kept now: a reader that
-        starts here later takes the lines from these on."""
+        """How many address and wire lines of node ``name`` have come so far (``livestream``'s
+        marks): a reader that starts here later takes the lines from these on."""
         return self._addr_watch.mark(name), self._wire.mark(name)
 
     def vip_holders(self) -> dict[str, list[str]]:

@@ -51,9 +51,8 @@ class StreamWatch:
         self._lock = threading.Lock()
         self.history: list[bytes] = [] if history is None else history
         api = node.container.client.api
-        exec_id = api.exec_create(node.container.id, list(self.AGENT), stdin=True, stdout=True)
-        exec_id = exec_id["Id"]
-        self._sock: Any = api.exec_start(exec_id, socket=True)
+        made = api.exec_create(node.container.id, list(self.AGENT), stdin=True, stdout=True)
+        self._sock: Any = api.exec_start(made["Id"], socket=True)
         self._thread = threading.Thread(
             target=self._read, name=f"{type(self).__name__}-{self.node}"
         )

@@ -332,10 +332,13 @@ class Observation:
         )
         events: list[Event] = list(self.extra)
         vip_set = {str(ip) for ip in lab.vip_addresses().values()}
-        marks = {n: self.marks.get(n, (0, 0)) for n in lab.nodes}
-        live = [(n, lab.address_events(n, marks[n][0]), True) for n in self.watched]
+
+        def mark(n: str) -> tuple[int, int]:
+            return self.marks.get(n, (0, 0))
+
+        live = [(n, lab.address_events(n, mark(n)[0]), True) for n in self.watched]
         if self.wire is not None:
-            live.append((self.wire, lab.wire_events(self.wire, marks[self.wire][1]), False))
+            live.append((self.wire, lab.wire_events(self.wire, mark(self.wire)[1]), False))
         for node, lines, vips_only in live:
             for line in lines:
                 ev = Event.from_record(line, node)
