@@ -313,11 +313,16 @@ def test_firewalld_on_both_balancers_splits_the_brain_until_vrrp_is_let_through(
     hal.wait_holders({"VI_1": ["lb1"]})
     # The client's ARP entry for the VIP may still name lb2 (both answered during the split
     # brain): the master's gratuitous ARPs on lb2's lower-priority adverts fix it, the last
-    # ones garp_lower_prio_delay (5 s) after (seen once in CI with keepalived)
+    # ones garp_lower_prio_delay (5 s) after. They may not: lb1 hears no lower-priority
+    # advert when lb2 hears lb1 first, and the kernel ignores a GARP within `locktime` (1 s)
+    # of lb2's update. Then the client's own neighbour cache asks again: the entry goes
+    # stale after base_reachable_time (30 s, drawn from 15-45 s), waits delay_first_probe
+    # (5 s), probes lb2 three times a second apart, then asks everyone (the client's
+    # values; a 12 s wait failed now and then in CI, with either engine).
     waits.until(
         "the client served through the VIP",
         lambda: client.exec(f"curl -sf -m 1 -o /dev/null http://{vip}/").ok or None,
-        12,
+        60,
         interval=0.5,
     )
 
