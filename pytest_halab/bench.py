@@ -58,6 +58,7 @@ from typing import Any
 
 from . import services, waits
 from .baseline import Baseline, Entry, Regression, compare
+from .busyloops import BUSY_MAX, BusyLoops, busy_words
 from .dockerhost import DockerHost
 from .errors import BaselineError, HalabError, VipDidNotMove
 from .faults import Fault
@@ -143,10 +144,24 @@ def baseline_key(engine: str, fault: str, figure: str) -> str:
     return f"{engine}/{fault}/{figure}"
 
 
-def bench_conditions(vip: str, phase: str, probe_interval: float) -> dict[str, str | float]:
+def bench_conditions(
+    vip: str, phase: str, probe_interval: float, busy: int = 0
+) -> dict[str, str | float]:
     """What a bench's figures depend on besides the topology and the engine, as a baseline
-    records it: two benches compare only if these are equal."""
-    return {"vip": vip, "phase": phase, "probe_interval_ms": round(probe_interval * 1000, 3)}
+    records it: two benches compare only if these are equal. ``busy`` (CPU hogs beside the
+    labs) is recorded when there were any; a baseline without it was taken with none."""
+    out: dict[str, str | float] = {
+        "vip": vip,
+        "phase": phase,
+        "probe_interval_ms": round(probe_interval * 1000, 3),
+    }
+    if busy:
+        out["busy"] = busy
+    return out
+
+
+# a condition a baseline may lack, and what its absence means
+_CONDITION_ABSENT: dict[str, str | float] = {"busy": 0}
 
 
 @dataclass
@@ -157,6 +172,7 @@ class BenchResult:
     lab_start_s: dict[str, float] = field(default_factory=dict)
     phase: str = "advert"
     probe_interval: float = PROBE_INTERVAL_S
+    busy: int = 0  # CPU hogs beside the labs for every run (busyloops)
 
     def stats(self, engine: str, fault: str, figure: str) -> dict[str, Any] | None:
         vals = [
@@ -232,7 +248,7 @@ class BenchResult:
             self.topology,
             "bench",
             entries,
-            bench_conditions(self.vip, self.phase, self.probe_interval),
+            bench_conditions(self.vip, self.phase, self.probe_interval, self.busy),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -242,6 +258,7 @@ class BenchResult:
             "lab_start_s": self.lab_start_s,
             "phase": self.phase,
             "probe_interval_s": self.probe_interval,
+            "busy": self.busy,
             "summary": [
                 {
                     "engine": e,
@@ -301,9 +318,10 @@ def bench_gate(
         raise BaselineError(
             f"{name} is for topology {base.topology or '(none)'}, this bench runs {topology}"
         )
-    for k, v in conditions.items():
-        if base.conditions.get(k) != v:
-            then = base.conditions.get(k, "(not recorded)")
+    for k in dict.fromkeys([*conditions, *base.conditions]):
+        v = conditions.get(k, _CONDITION_ABSENT.get(k, "(none)"))
+        then = base.conditions.get(k, _CONDITION_ABSENT.get(k, "(not recorded)"))
+        if then != v:
             raise BaselineError(f"{name} was measured with {k} {then}, this bench runs {k} {v}")
     wanted = {
         baseline_key(e, f, fig): (e, f) for e in engines for f in faults for fig in GATED_FIGURES
@@ -450,7 +468,11 @@ def run_bench(
     progress: Callable[[str], None] = lambda _m: None,
     phase: str = "advert",
     probe_interval: float = PROBE_INTERVAL_S,
+    busy: int = 0,
 ) -> BenchResult:
+    """``runs`` of each fault on each engine's lab (all labs up at once, engines alternating
+    in order from one run to the next); with ``busy``, that many CPU hogs run in the first
+    lab's client for the whole bench and are counted after each run."""
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
         raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
@@ -460,7 +482,9 @@ def run_bench(
     if not lo <= probe_interval <= hi:
         raise ValueError(f"probe interval {probe_interval} s is outside {lo}..{hi} s")
     vip = vip or next(iter(topology.spec.vips))
-    result = BenchResult(topology.name, vip, phase=phase, probe_interval=probe_interval)
+    if not 0 <= busy <= BUSY_MAX:
+        raise ValueError(f"busy loops {busy} outside 0..{BUSY_MAX}")
+    result = BenchResult(topology.name, vip, phase=phase, probe_interval=probe_interval, busy=busy)
     with contextlib.ExitStack() as stack:
         labs: dict[str, Lab] = {}
         for engine in engines:
@@ -469,11 +493,15 @@ def run_bench(
             labs[engine] = lab
             result.lab_start_s[engine] = round(time.monotonic() - t0, 3)
             progress(f"{engine}: lab {lab.lab_id} up in {result.lab_start_s[engine]:.2f} s")
+        hogs = stack.enter_context(BusyLoops(labs[engines[0]].client_node(), busy))
+        if busy:
+            progress(f"{busy_words(busy)} running")
         for fault in faults:
             for i in range(runs):
                 order = engines if i % 2 == 0 else engines[::-1]
                 for engine in order:
                     r = _one(labs[engine], engine, fault, i, vip, phase, probe_interval)
+                    hogs.check("bench")
                     result.runs.append(r)
                     progress(_run_line(r))
     rank: dict[str, int] = {str(e): n for n, e in enumerate(engines)}

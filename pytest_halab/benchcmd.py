@@ -31,9 +31,13 @@ EXIT_NO_MOVE = 4  # halab bench: in some run the fault moved no VIP (or changed 
 DEFAULT_BENCH_FAULTS = "crash_node,kill_nginx,sigterm_vrrp"
 
 
+BUSY_ONLY = "CPU hogs load the failover bench only (faults on a balancer)"
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .baseline import dumps, load
     from .bench import FAULTS, bench_conditions, bench_gate, run_bench
+    from .busyloops import BUSY_MAX
     from .poolbench import POOL_FAULTS
     from .topology import load as load_topology
 
@@ -53,7 +57,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"--vip: topology {topo.name} has no VIP {args.vip!r}; "
             f"its VIPs: {', '.join(topo.spec.vips)}"
         )
+    if not 0 <= args.busy <= BUSY_MAX:
+        raise HalabError(f"--busy must be between 0 and {BUSY_MAX}")
     if args.measure is not None:
+        if args.busy:
+            raise HalabError(f"--busy: {BUSY_ONLY}")
         if args.fault is not None:
             raise HalabError("--measure and --fault: run the director's figures on their own")
         return _bench_director(args, topo, engines)
@@ -65,6 +73,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{', '.join(POOL_FAULTS)} (a real server: the directors' pool)"
         )
     pool = [f for f in faults if f in POOL_FAULTS]
+    if args.busy and pool:
+        raise HalabError(f"--busy: {BUSY_ONLY}")
     if pool:
         if len(pool) < len(faults):
             raise HalabError(
@@ -92,7 +102,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except BaselineError as exc:
             raise BaselineError(f"--baseline {exc}") from None
         vip = args.vip or next(iter(topo.spec.vips))
-        conditions = bench_conditions(vip, phase, probe_ms / 1000)
+        conditions = bench_conditions(vip, phase, probe_ms / 1000, args.busy)
         gate = bench_gate(
             base, f"--baseline {args.baseline}", topo.name, engines, faults, conditions, pct
         )
@@ -106,6 +116,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress=cliout.timed(t0, "7.1f"),
         phase=phase,
         probe_interval=probe_ms / 1000,
+        busy=args.busy,
     )
     _print_bench(res)
     # Exit status: the gate's verdict first (3), then a fault that moved no VIP (4), then
@@ -394,5 +405,13 @@ def add_parser(sub: Any) -> None:
         default=None,
         metavar="MS",
         help="client request cadence in ms (1-100, default 10): the outage's resolution",
+    )
+    bn.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="failover bench: N CPU-bound loops beside the labs for every run (0-16, "
+        "default 0), the contention of halab soak --busy",
     )
     bn.set_defaults(func=cmd_bench)

@@ -392,6 +392,7 @@ def cmd_topologies(_args: argparse.Namespace) -> int:
 
 def cmd_soak(args: argparse.Namespace) -> int:
     from . import topology
+    from .busyloops import BUSY_MAX
     from .soak import run_soaks
 
     topo = topology.load(args.topology)
@@ -402,8 +403,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
         raise HalabError("--vrrp names an engine twice")
     if not 1 <= args.seconds <= 3600:
         raise HalabError("--seconds must be between 1 and 3600")
-    if not 0 <= args.busy <= 16:
-        raise HalabError("--busy must be between 0 and 16")
+    if not 0 <= args.busy <= BUSY_MAX:
+        raise HalabError(f"--busy must be between 0 and {BUSY_MAX}")
     out = cliout.writable(args.json)
     results = run_soaks(
         topo,

@@ -2,11 +2,9 @@
 
 A soak changes nothing: any VIP added or removed, or failed request, in the window is a
 spurious transition; the gaps between one source's adverts (kernel timestamps of the
-capture) show how late the engine's timers fire. ``busy`` CPU-bound loops, started in the
-first lab's client node, compete with every lab for the host's cores (the issue's "three
-busy loops on the 2 cores"); they run in a lab container so they go with it whatever
-happens, and are counted before and after the window (a hog that did not run, or died
-early, makes the soak an error, not a figure).
+capture) show how late the engine's timers fire. ``busy`` CPU-bound loops
+(:mod:`busyloops`), started in the first lab's client node, compete with every lab for the
+host's cores, and are counted every few seconds of the window.
 
 Several engines soak at once, each in its own lab, over the same window, so they meet the
 same load: that is what "side by side" means here.
@@ -21,21 +19,14 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from .errors import HalabError
+from .busyloops import BusyLoops, busy_words
 from .lab import Lab
-from .nodes import Node
 from .scenario import Scenario
 from .stats import percentile, summarize
 from .timeline import Timeline
 from .topology import Topology
 
-__all__ = ["BusyLoops", "SoakResult", "gap_summary", "run_soaks"]
-
-# A CPU-bound shell loop run by a copy of the shell named so that pgrep -x can count it
-# (a process's name is its executable's, whatever argv[0] says).
-_BUSY_NAME = "halab-busy"
-_BUSY_PATH = f"/tmp/{_BUSY_NAME}"
-_BUSY_CMD = f"exec {_BUSY_PATH} -c 'while :; do :; done'"
+__all__ = ["SoakResult", "gap_summary", "run_soaks"]
 
 
 @dataclass
@@ -80,54 +71,6 @@ def gap_summary(gaps: Sequence[float]) -> dict[str, Any]:
     s = sorted(gaps)
     out["p99.9"] = percentile(s, 99.9) if s else None
     return out
-
-
-STOP_S = 5.0
-
-
-class BusyLoops:
-    """``count`` CPU-bound loops in ``node``, verified running, stopped and verified gone."""
-
-    def __init__(self, node: Node, count: int) -> None:
-        self.node = node
-        self.count = count
-
-    def running(self) -> int:
-        return len(self.node.pids(["pgrep", "-x", _BUSY_NAME]))
-
-    def __enter__(self) -> BusyLoops:
-        if self.count:
-            self.node.exec(f"cp /bin/sh {_BUSY_PATH}", check=True)
-            for _ in range(self.count):
-                self.node.container.exec_run(["sh", "-c", _BUSY_CMD], detach=True)
-            deadline = time.monotonic() + 10
-            while self.running() < self.count:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise HalabError(
-                        f"soak: {self.running()} of {self.count} busy loops started in "
-                        f"{self.node.name}"
-                    )
-                time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        """Stop the loops and wait until they are gone (pkill only signals): SIGTERM, then
-        SIGKILL for what is left after STOP_S."""
-        for signal, wait_s in (("TERM", STOP_S), ("KILL", STOP_S)):
-            self.node.exec(["pkill", f"-{signal}", "-x", _BUSY_NAME])
-            deadline = time.monotonic() + wait_s
-            while self.running():
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
-            else:
-                return
-        raise HalabError(f"soak: {self.running()} busy loops left in {self.node.name}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.count:
-            self.stop()
 
 
 def _engine_usage(lab: Lab) -> dict[str, tuple[float, float]]:
@@ -209,8 +152,7 @@ def run_soaks(
             labs.append(lab)
         scenarios = [stack.enter_context(Scenario(lab)) for lab in labs]
         with BusyLoops(labs[0].client_node(), busy) as hogs:
-            loops = "busy loop" if busy == 1 else "busy loops"
-            progress(f"{busy} {loops} running; observing for {seconds:.0f} s")
+            progress(f"{busy_words(busy)} running; observing for {seconds:.0f} s")
             before = [_engine_usage(lab) for lab in labs]
             t0 = time.time()
             _sleep_watching(hogs, seconds)  # the soak itself: nothing is done, all is watched
@@ -228,11 +170,7 @@ def _sleep_watching(hogs: BusyLoops, seconds: float) -> None:
     end = time.monotonic() + seconds
     for remaining in _chunks(end):
         time.sleep(remaining)
-        if hogs.count and hogs.running() != hogs.count:
-            raise HalabError(
-                f"soak: only {hogs.running()} of {hogs.count} busy loops still run: "
-                "the load did not hold for the window"
-            )
+        hogs.check("soak")
 
 
 def _chunks(end: float, step: float = 5.0) -> Iterator[float]:

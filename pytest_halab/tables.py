@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .busyloops import busy_words
+
 if TYPE_CHECKING:  # these modules bring the lab and docker
     from .directorbench import DirectorResult
     from .poolbench import PoolBenchResult
@@ -55,6 +57,7 @@ def bench_table(res: Any) -> Table:
         title=escape(
             f"failover benchmark: {res.topology}, {res.vip}; {phase}; the client sends a "
             f"request every {res.probe_interval * 1000:g} ms"
+            + (f"; {busy_words(res.busy)} beside the labs" if res.busy else "")
         ),
         caption="median / 90th percentile of the runs; takeover: median / min / max; GARP: "
         "the largest gap, negative when the GARP came first; fault after advert: min / max",
@@ -113,7 +116,7 @@ def ratio_table(res: Any) -> Table | None:
 
 
 def soak_table(res: SoakResult) -> Table:
-    busy = f", {res.busy} busy loops" if res.busy else ""
+    busy = f", {busy_words(res.busy)}" if res.busy else ""
     table = Table(
         title=escape(f"soak: {res.topology}, {res.engine}, {res.seconds:.1f} s untouched{busy}")
     )

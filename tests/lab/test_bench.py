@@ -68,16 +68,20 @@ def test_bench_gates_on_a_saved_baseline(
     """--save-baseline, then --baseline: against a baseline whose medians are 1 ms the run
     fails with exit 3, naming the figure; the same run's figures compared with the first
     run's, with a generous threshold, pass. Two benches (each starts a lab): the passing
-    exit status of the command line is covered without a lab (tests/unit/test_baseline.py)."""
+    exit status of the command line is covered without a lab (tests/unit/test_baseline.py).
+    Both run beside a CPU hog (--busy 1), which the baseline records as a condition."""
     base, tiny, second = tmp_path / "base.json", tmp_path / "tiny.json", tmp_path / "2.json"
     argv = ["bench", "nginx_v3_fast", "--vrrp", "halab", "--fault", "crash_node", "--runs", "1"]
+    argv += ["--busy", "1"]
     assert halab_main([*argv, "--save-baseline", str(base)]) == 0
+    # the table's title, which the console may wrap
+    assert "; 1 busy loop beside the labs" in " ".join(capsys.readouterr().out.split())
     saved = load(base)
     assert saved.topology == "nginx_v3_fast" and saved.source == "bench"
+    assert saved.conditions["busy"] == 1
     figures = ("detection", "vip_move", "outage", "takeover", "garp_vs_netlink")
     assert list(saved.entries) == [baseline_key("halab", "crash_node", f) for f in figures]
     assert all(len(e.samples) == 1 for e in saved.entries.values())
-    capsys.readouterr()
 
     entries = {k: replace(e, samples=(0.001,)) for k, e in saved.entries.items()}
     save(replace(saved, entries=entries), tiny)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_halab import topology
-from pytest_halab.soak import BusyLoops, run_soaks
+from pytest_halab.busyloops import BusyLoops
+from pytest_halab.soak import run_soaks
 
 SECONDS = 4.0
 ADVERT_S = 0.02  # nginx_v3_20ms

@@ -385,9 +385,25 @@ def test_bench_gate_refuses_a_baseline_that_does_not_fit_the_bench() -> None:
             gate_of(base, **over)
         assert message in str(exc.value)
     assert str(exc.value).endswith("(keepalived/crash_node); it has: halab/crash_node")
+    with pytest.raises(BaselineError, match="measured with busy 0, this bench runs busy 3"):
+        gate_of(base, conditions=bench_conditions("VI_1", "advert", 0.01, busy=3))
     pytest_made = Baseline("nginx_v3_fast", "pytest", base.entries, base.conditions)
     with pytest.raises(BaselineError, match="was saved by pytest, not by halab bench"):
         gate_of(pytest_made)
+
+
+def test_busy_loops_are_a_condition_of_the_baseline_both_ways() -> None:
+    """A bench beside CPU hogs records how many; a baseline without ``busy`` (all taken
+    before the option, or with none) compares only with a bench without hogs."""
+    loaded = bench_result()
+    loaded.busy = 3
+    base = loaded.baseline()
+    assert base.conditions["busy"] == 3
+    assert gate_of(base, conditions=bench_conditions("VI_1", "advert", 0.01, busy=3))
+    with pytest.raises(BaselineError, match="measured with busy 3, this bench runs busy 0"):
+        gate_of(base)
+    assert "busy" not in bench_result().baseline().conditions
+    assert gate_of(bench_result().baseline())
 
 
 def test_bench_gate_keeps_the_bench_entries_and_names_what_it_cannot_gate() -> None:

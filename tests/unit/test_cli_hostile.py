@@ -189,7 +189,16 @@ OPTIONS = {
     "status": ["--lab", "--json"],
     "down": ["--lab"],  # never --all: even with no engine, no test asks to remove every lab
     "ls": [],
-    "bench": ["--vrrp", "--fault", "--runs", "--vip", "--json", "--phase", "--probe-interval"],
+    "bench": [
+        "--vrrp",
+        "--fault",
+        "--runs",
+        "--vip",
+        "--json",
+        "--phase",
+        "--probe-interval",
+        "--busy",
+    ],
     "soak": ["--vrrp", "--seconds", "--busy", "--json"],
     "topologies": [],
     "schema": [],

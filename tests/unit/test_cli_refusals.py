@@ -26,6 +26,22 @@ def test_bench_refuses_a_probe_interval_out_of_range(
     assert "--probe-interval must be between 1 and 100 (ms)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--busy", "17"], "--busy must be between 0 and 16"),
+        (["--busy", "-1"], "--busy must be between 0 and 16"),
+        (["lvs_nat", "--fault", "stop_web", "--busy", "2"], "--busy: CPU hogs load the failover"),
+        (["lvs_nat", "--measure", "latency", "--busy", "1"], "--busy: CPU hogs load the failover"),
+    ],
+)
+def test_bench_refuses_busy_loops_out_of_range_or_outside_the_failover_bench(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert halab_main(["bench", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- regression gates
 
 
