@@ -314,12 +314,15 @@ class Faults(WebFaults, ServiceFaults, MailFaults, LinkFaults):
         vips = {str(ip) for ip in self.lab.vip_addresses().values()}
         return sorted(str(a.ip) for a in n.addresses() if str(a.ip) in vips)
 
-    def _note_vips_gone(self, n: Node, held: list[str], reason: str) -> None:
+    def _note_vips_gone(
+        self, n: Node, held: list[str], reason: str, at: float | None = None
+    ) -> None:
         """A killed container's addresses vanish with its network namespace, and its
-        observer dies with it: record their removal on its behalf."""
+        observer dies with it: record their removal on its behalf, at ``at`` (the moment of
+        the kill) when known, else now."""
         if self.sink is not None:
             for addr in held:
-                self.sink.note(n.name, "vip_removed", addr=addr, dev="eth0", reason=reason)
+                self.sink.note(n.name, "vip_removed", at=at, addr=addr, dev="eth0", reason=reason)
 
     def _exited_and_unplugged(self, n: Node) -> bool:
         """The container exited and the engine has released its network: its address no
@@ -385,7 +388,10 @@ class Faults(WebFaults, ServiceFaults, MailFaults, LinkFaults):
                     raise FaultError(node, f"helper on {host.name} could not kill: {res.stderr}")
                 else:
                     t = float(res.stdout.split()[0])
-            self._note_vips_gone(n, held, "container killed")
+            # The addresses went with the kill, not when this process heard of it: on a
+            # remote engine the helper's answer came seconds later once, under load, after
+            # the backup had taken the VIP, which looked like a split brain.
+            self._note_vips_gone(n, held, "container killed", at=t)
             return t
 
         def undo() -> None:

@@ -49,6 +49,13 @@ def test_a_lab_on_an_engine_reached_over_ssh_fails_over_and_leaves_nothing() -> 
                 assert f"by a helper container on {host.name}" in fault.detail, fault.detail
                 m = hal.failover("VI_1", fault, to="lb2")
                 assert m.new_holder == "lb2" and not m.split_brain
+                # lb1's address went with the kill: its removal is stamped with the helper's
+                # moment of the kill, not when the answer came back over ssh (a CI run heard
+                # it after lb2 had taken the VIP: a split brain that never was)
+                gone = hal.timeline().first(
+                    lambda e: e.node == "lb1" and e.data.get("reason") == "container killed"
+                )
+                assert gone is not None and gone.ts == fault.injected_at, (gone, fault)
         assert left_behind(host, lab.lab_id) == {"containers": 0, "networks": 0, "rules": 0}
     finally:
         host.close()
