@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -27,6 +27,8 @@ from .timeline import Timeline
 from .topology import Topology
 
 __all__ = ["SoakResult", "gap_summary", "run_soaks"]
+
+LONGEST = 5  # gaps kept per source in SoakResult.longest_gaps
 
 
 @dataclass
@@ -43,6 +45,12 @@ class SoakResult:
     probes: int
     cpu_percent: dict[str, float]  # node -> CPU of its engine's processes, % of one core
     rss_mb: dict[str, float]  # node -> resident memory of its engine's processes
+    # where to look: each source's LONGEST longest gaps ({"at_s", "gap_s"}, at_s counted from
+    # the window's start, longest first), and every VIP event and failed request in the
+    # window ({"at_s", "node", "what"}), in order: a spurious takeover next to the gap that
+    # caused it
+    longest_gaps: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -114,6 +122,25 @@ def _result(
     }
     vip_events = [e for e in events if e.kind in ("vip_added", "vip_removed")]
     probes = [e for e in events if e.kind == "probe"]
+    failed = [e for e in probes if not e.data.get("ok")]
+    longest = {
+        src: [
+            {"at_s": round(a - t0, 6), "gap_s": round(b - a, 6)}
+            for a, b in sorted(pairwise(ts), key=lambda ab: ab[1] - ab[0], reverse=True)[:LONGEST]
+        ]
+        for src, ts in adverts.items()
+        if len(ts) > 1
+    }
+    incidents = [
+        {
+            "at_s": round(e.ts - t0, 6),
+            "node": e.node,
+            "what": f"{e.kind} {e.data.get('addr')}"
+            if e.kind != "probe"
+            else f"request failed: {e.data.get('error') or e.data.get('status')}",
+        }
+        for e in sorted([*vip_events, *failed], key=lambda e: e.ts)
+    ]
     return SoakResult(
         topology=topology.name,
         engine=engine,
@@ -123,7 +150,7 @@ def _result(
         advert_gap_s=gaps,
         vip_events=len(vip_events),
         holders_changes=[f"{e.node} {e.kind} {e.data.get('addr')}" for e in vip_events],
-        failed_probes=sum(1 for e in probes if not e.data.get("ok")),
+        failed_probes=len(failed),
         probes=len(probes),
         cpu_percent={
             n: round(100 * (after[n][0] - before[n][0]) / (t1 - t0), 3)
@@ -131,6 +158,8 @@ def _result(
             if n in before
         },
         rss_mb={n: round(after[n][1], 1) for n in after},
+        longest_gaps=longest,
+        incidents=incidents,
     )
 
 

@@ -37,6 +37,11 @@ def test_engines_soak_side_by_side_beside_busy_loops() -> None:
         assert 0.015 < gaps["p50"] < 0.03, gaps  # a generous sanity bound
         assert gaps["p99"] <= gaps["p99.9"] <= gaps["max"], gaps
         assert r.master_gap() == gaps["p99.9"]
+        # where to look: the longest gap is the max, and every VIP event and failed request
+        # is listed with its time in the window
+        assert abs(r.longest_gaps[source][0]["gap_s"] - gaps["max"]) < 1e-5, r.longest_gaps
+        assert len(r.incidents) == r.vip_events + r.failed_probes, r.incidents
+        assert all(0 <= i["at_s"] <= r.seconds + 0.001 for i in r.incidents), r.incidents
         assert r.probes > 0 and set(r.cpu_percent) == {"lb1", "lb2"}
 
 
