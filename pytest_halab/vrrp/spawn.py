@@ -29,7 +29,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 
-__all__ = ["EXEC_FAILED", "Child", "spawn"]
+__all__ = ["EXEC_FAILED", "Child", "kill_session", "spawn"]
 
 EXEC_FAILED = 127
 
@@ -83,6 +83,28 @@ class Child:
             os.close(self.errors)
             self.errors = None
         return data.decode("utf-8", "replace") or None
+
+
+def kill_session(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a started command and everything it started: its session's process group.
+
+    :func:`spawn` returns before the child has run, and the child makes its session first
+    thing. Until it has, there is no group ``pid`` to signal (ESRCH), and the child alone
+    exists, so the child itself is signalled; then the group once more, in case the child
+    made it between the two calls. A loaded host gave a 0.1 s script timeout exactly this
+    case in CI: the group kill missed and the script ran on.
+    """
+    try:
+        os.killpg(pid, sig)
+        return
+    except ProcessLookupError:
+        pass
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, sig)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, sig)
 
 
 def _executable(argv0: str, env: Mapping[str, str] | None) -> None:

@@ -24,20 +24,18 @@ keepalived 2.2.7 semantics:
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import logging
 import os
 import pwd
 import shlex
-import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pytest_halab.vrrp.conf import NotifyScript
-from pytest_halab.vrrp.spawn import Child, spawn
+from pytest_halab.vrrp.spawn import Child, kill_session, spawn
 
 __all__ = [
     "NotifyCommand",
@@ -240,8 +238,7 @@ class ScriptTracker:
                 timer.cancel()
         self._timer = self._kill_timer = None
         if self._proc is not None and self._proc.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+            kill_session(self._proc.pid)
 
     def _tick(self) -> None:
         if self._stopped:
@@ -265,8 +262,7 @@ class ScriptTracker:
         self._kill_timer = None
         if self._proc is not None and self._proc.poll() is None:
             self._timed_out = True
-            with contextlib.suppress(OSError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+            kill_session(self._proc.pid)
 
     def _exited(self, code: int) -> None:
         self._proc = None

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pytest_halab.vrrp.spawn import EXEC_FAILED, spawn
+from pytest_halab.vrrp.spawn import EXEC_FAILED, kill_session, spawn
 from pytest_halab.vrrp.track import ProcessRunner
 
 
@@ -119,3 +121,42 @@ def test_the_runner_logs_a_failed_exec_when_its_child_ends(
             callback()
     assert codes == [EXEC_FAILED]
     assert f"Cannot run {bare}: [Errno 8] Exec format error" in caplog.text
+
+
+def _ended_by(pid: int, timeout: float = 5.0) -> int | None:
+    """The signal that ended child ``pid`` within ``timeout`` (None: still running, then
+    killed here so that nothing is left)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_kill_session_ends_the_command_and_what_it_started(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild"
+    child = spawn(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        pass
+    grandchild = int(pidfile.read_text())
+    kill_session(child.pid)
+    assert _ended_by(child.pid) == signal.SIGKILL
+    with pytest.raises(ProcessLookupError):  # gone with its group (reaped by init)
+        for _ in range(500):
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+
+
+def test_kill_session_ends_a_child_that_has_not_made_its_session_yet() -> None:
+    """spawn returns before the child runs; on a loaded host a timeout may fire before the
+    child's setsid: there is no group to signal yet, and the child itself must go."""
+    pid = os.fork()
+    if pid == 0:  # a child still in the parent's group, as spawn's is before setsid
+        time.sleep(60)
+        os._exit(0)
+    kill_session(pid)
+    assert _ended_by(pid) == signal.SIGKILL
