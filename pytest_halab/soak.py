@@ -13,6 +13,7 @@ same load: that is what "side by side" means here.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ def _result(
     longest = {
         src: [
             {"at_s": round(a - t0, 6), "gap_s": round(b - a, 6)}
-            for a, b in sorted(pairwise(ts), key=lambda ab: ab[1] - ab[0], reverse=True)[:LONGEST]
+            for a, b in heapq.nlargest(LONGEST, pairwise(ts), key=lambda ab: ab[1] - ab[0])
         ]
         for src, ts in adverts.items()
         if len(ts) > 1

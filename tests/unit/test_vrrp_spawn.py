@@ -140,8 +140,10 @@ def _ended_by(pid: int, timeout: float = 5.0) -> int | None:
 def test_kill_session_ends_the_command_and_what_it_started(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild"
     child = spawn(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])
+    deadline = time.monotonic() + 10
     while not pidfile.exists() or not pidfile.read_text().strip():
-        pass
+        assert time.monotonic() < deadline, "the command never wrote its child's pid"
+        time.sleep(0.01)
     grandchild = int(pidfile.read_text())
     kill_session(child.pid)
     assert _ended_by(child.pid) == signal.SIGKILL
