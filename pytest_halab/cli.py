@@ -68,6 +68,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
         rebuild=args.rebuild,
         names=tuple(args.names) or None,
         progress=cliout.progress,
+        rootfs_tar=args.rootfs_tar,
     )
     table = Table(title="halab images")
     for col in ("image", "tag", "action", "seconds"):
@@ -470,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     isub = img.add_subparsers(dest="images_command", required=True)
     b = isub.add_parser("build", help="build the images that are missing or stale")
     b.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    b.add_argument(
+        "--rootfs-tar",
+        type=Path,
+        metavar="FILE",
+        help="Debian's root file system to import when the engine has no root image, made "
+        "beforehand by `python3 -m pytest_halab.rootfs FILE` (made now when FILE is absent)",
+    )
     b.add_argument(
         "names",
         nargs="*",

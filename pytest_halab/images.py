@@ -1,8 +1,8 @@
 """Offline image builds: a Debian base made locally, then the lab images on top of it.
 
 Nothing is pulled. The root of every image is ``debian:bookworm-slim`` when that image is
-already present, else a bookworm root file system made with debootstrap from the host's
-Debian mirror and imported as ``halab/rootfs``. Each image is tagged with a hash of all its
+already present, else a bookworm root file system made from the host's Debian mirror
+(rootfs.py) and imported as ``halab/rootfs``. Each image is tagged with a hash of all its
 inputs (build context, parent image ID, build arguments), so an unchanged image is never
 rebuilt; the same image is also tagged ``:latest``.
 """
@@ -13,9 +13,6 @@ import fcntl
 import hashlib
 import io
 import os
-import re
-import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -30,6 +27,7 @@ import docker.errors
 import requests
 from docker.models.images import Image
 
+from . import rootfs
 from .dockerhost import DockerHost
 from .errors import ImageBuildError
 
@@ -37,10 +35,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO_ROOT / "lab" / "images"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-ROOT_CANDIDATE = "debian:bookworm-slim"
-ROOTFS_REPO = "halab/rootfs"
-SUITE = "bookworm"
-ROOTFS_REF = f"{ROOTFS_REPO}:{SUITE}"
+ROOT_CANDIDATE = rootfs.CANDIDATE
+ROOTFS_REPO = rootfs.REPO
+ROOTFS_REF = rootfs.REF
 LABEL_IMAGE = "io.halab.image"
 
 
@@ -148,62 +145,34 @@ def _image(client: docker.DockerClient, ref: str) -> Image | None:
         return None
 
 
-def _host_mirror() -> str:
-    """The Debian mirror the host's apt uses (deb822 or one-line sources)."""
-    texts = []
-    for f in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        if f.is_file():
-            texts.append(f.read_text(errors="replace"))
-    for text in texts:
-        for m in re.finditer(r"^URIs:\s*(\S+)", text, re.M):
-            if "security" not in m.group(1):
-                return m.group(1)
-        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+", text, re.M):
-            if "security" not in m.group(1):
-                return m.group(1)
-    return "http://deb.debian.org/debian"
-
-
-def root_image(client: docker.DockerClient, progress: Progress = _quiet) -> Image:
-    """The image everything is built on; made from Debian's packages when none is present."""
+def root_image(
+    client: docker.DockerClient, progress: Progress = _quiet, tar: Path | None = None
+) -> Image:
+    """The image everything is built on: one present, else Debian's root file system
+    imported as ``halab/rootfs`` from ``tar`` (made beforehand by ``python3 -m
+    pytest_halab.rootfs``) or from one made now."""
     for ref in (ROOT_CANDIDATE, ROOTFS_REF):
         img = _image(client, ref)
         if img is not None:
             progress("rootfs", f"using {ref}")
             return img
-    if shutil.which("debootstrap") is None:
-        raise ImageBuildError(
-            f"no {ROOT_CANDIDATE} image and no debootstrap to make one: "
-            "install it with `apt-get install -y debootstrap`"
-        )
-    mirror = _host_mirror()
-    progress("rootfs", f"debootstrap --variant=minbase {SUITE} from {mirror} (about 30 s)")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="halab-rootfs-") as tmp:
-        root = Path(tmp) / "root"
-        proc = subprocess.run(
-            ["debootstrap", "--variant=minbase", SUITE, str(root), mirror],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise ImageBuildError(
-                f"debootstrap failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
-                f"\n{proc.stderr[-2000:]}"
-            )
-        progress("rootfs", f"importing as {ROOTFS_REPO}:{SUITE}")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        try:
-            # Through the client, not the docker CLI: the engine may be a remote one.
-            client.api.import_image(src=tar.stdout, repository=ROOTFS_REPO, tag=SUITE)
-        except docker.errors.APIError as exc:
-            raise ImageBuildError(f"importing the root file system failed: {exc}") from exc
-        finally:
-            tar.wait()
-        if tar.returncode != 0:
-            raise ImageBuildError(f"tar of the root file system failed (exit {tar.returncode})")
+        if tar is None or not tar.is_file():
+            tar = Path(tmp) / "rootfs.tar"
+            try:
+                rootfs.write_tar(tar, lambda m: progress("rootfs", f"{m} (about 25 s)"))
+            except rootfs.RootfsError as exc:
+                raise ImageBuildError(str(exc)) from None
+        progress("rootfs", f"importing {tar} as {ROOTFS_REF}")
+        with tar.open("rb") as f:
+            try:
+                # Through the client, not the docker CLI: the engine may be a remote one.
+                client.api.import_image(src=f, repository=rootfs.REPO, tag=rootfs.SUITE)
+            except docker.errors.APIError as exc:
+                raise ImageBuildError(f"importing the root file system failed: {exc}") from exc
     progress("rootfs", f"made in {time.monotonic() - t0:.1f} s")
-    img = _image(client, f"{ROOTFS_REPO}:{SUITE}")
+    img = _image(client, ROOTFS_REF)
     if img is None:
         raise ImageBuildError("the imported root image is missing after docker import")
     return img
@@ -269,11 +238,13 @@ def build_all(
     rebuild: bool = False,
     names: tuple[str, ...] | None = None,
     progress: Progress = _quiet,
+    rootfs_tar: Path | None = None,
 ) -> dict[str, BuiltImage]:
-    """Build (or find up to date) every lab image, parents first; returns them by name."""
+    """Build (or find up to date) every lab image, parents first; returns them by name.
+    ``rootfs_tar``: the root file system to import if the engine has no root image."""
     client = client or docker.from_env()
     done: dict[str, BuiltImage] = {}
-    images: dict[str | None, Image] = {None: root_image(client, progress)}
+    images: dict[str | None, Image] = {None: root_image(client, progress, rootfs_tar)}
     wanted = set(names) if names else {s.name for s in SPECS}
     needed = [
         s

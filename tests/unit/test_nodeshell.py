@@ -65,9 +65,12 @@ def _socketpair() -> tuple[socket.socket, socket.socket]:
 
 def _pump_in(sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
     assert proc.stdin is not None
-    while data := sock.recv(65536):
-        proc.stdin.write(data)
-        proc.stdin.flush()
+    try:  # _pump_out closes the socket when the shell's output ends, maybe mid-recv
+        while data := sock.recv(65536):
+            proc.stdin.write(data)
+            proc.stdin.flush()
+    except (OSError, ValueError):
+        pass
     proc.stdin.close()
 
 
