@@ -583,12 +583,14 @@ class HalabRun:
     def pytest_runtest_teardown(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, None, None]:
-        """Under pytest-xdist, once a test is torn down: the labs the next test will not use
-        are stopped now (``stop_idle_labs``)."""
+        """Under pytest-xdist, once a test is torn down and the next is in another module:
+        the labs the next test will not use are stopped now (``stop_idle_labs``)."""
         try:
             return (yield)
         finally:
-            if nextitem is not None and self._worker:
+            # only into another module: pytest has then finalized this module's fixtures,
+            # which may hold a lab of the pool (a module-scoped fixture returning one)
+            if nextitem is not None and self._worker and nextitem.path != item.path:
                 self.stop_idle_labs(nextitem)
 
     def stop_idle_labs(self, nextitem: pytest.Item) -> None:

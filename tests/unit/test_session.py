@@ -423,16 +423,25 @@ def test_a_worker_stops_the_labs_the_next_test_will_not_use(
         run.stop_idle_labs(cast(Any, nxt))
     assert stopped == [{"u"}, {"t", "u"}]
 
+    class Item(str):
+        path = Path("a.py")
+
+    class Elsewhere(Item):
+        path = Path("b.py")
+
     def teardown(worker: bool, nextitem: object) -> None:
         run._worker = worker
-        gen = run.pytest_runtest_teardown(cast(Any, "item"), cast(Any, nextitem))
+        gen = run.pytest_runtest_teardown(cast(Any, Item("item")), cast(Any, nextitem))
         next(gen)
         with contextlib.suppress(StopIteration):
             gen.send(None)
 
     stopped.clear()
-    teardown(False, "none")  # a single process runs tests in file order: labs kept
+    told.update({"same module": frozenset(), "next module": frozenset()})
+    teardown(False, Elsewhere("next module"))  # a single process runs tests in file order
     teardown(True, None)  # the last test: the session's end stops them
+    # the same module: its module-scoped fixtures, which may hold a lab, still stand
+    teardown(True, Item("same module"))
     assert stopped == []
-    teardown(True, "none")
+    teardown(True, Elsewhere("next module"))
     assert stopped == [{"t", "u"}]
