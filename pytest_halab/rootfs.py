@@ -70,6 +70,7 @@ def write_tar(out: Path, progress: Callable[[str], None] = lambda _m: None) -> s
     out = out.resolve()  # the tools run in a directory of their own
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
+    part.unlink(missing_ok=True)  # what an interrupted run left
     with tempfile.TemporaryDirectory(prefix="halab-rootfs-") as tmp:
         if made_by == "mmdebstrap":
             options = ["--variant=minbase", "--format=tar", "--quiet"]
@@ -96,13 +97,14 @@ def _imported() -> bool:
     """The engine of the environment (docker CLI) has a root image already."""
     if shutil.which("docker") is None:
         return False
-    return any(
-        subprocess.run(
-            ["docker", "image", "inspect", ref], capture_output=True, timeout=30, check=False
-        ).returncode
-        == 0
-        for ref in (CANDIDATE, REF)
-    )
+    for ref in (CANDIDATE, REF):
+        argv = ["docker", "image", "inspect", ref]
+        try:
+            if subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode == 0:
+                return True
+        except subprocess.TimeoutExpired:  # an engine that does not answer: make it
+            return False
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
