@@ -16,7 +16,7 @@ import signal
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -241,18 +241,6 @@ class LabPool(Generic[K, L]):
                 stacklevel=2,
             )
 
-    def stop_unwanted(self, wanted: Callable[[K], bool]) -> int:
-        """Stop the running labs ``wanted`` declines (never a pinned one, nor any with
-        ``keep``), as a lab the pool evicts; returns how many. For between tests: a lab the
-        test just finished with counts as free."""
-        if self.keep:
-            return 0
-        gone = [k for k in self._labs if k not in self._pinned and not wanted(k)]
-        for key in gone:
-            self._leased.discard(key)
-            self._stop_evicted(self._labs.pop(key))
-        return len(gone)
-
     def __len__(self) -> int:
         return len(self._labs)
 
@@ -307,7 +295,6 @@ class HalabRun:
         self.docker_host = docker_host
         self.config = config
         worker = config is not None and distribute.worker_input(config) is not None
-        self._worker = worker
         self.labs: LabPool[LabRequest, Lab] = LabPool(
             start_lab or self._start_lab,
             keep=settings.keep,
@@ -578,31 +565,6 @@ class HalabRun:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.labs.new_test()  # before the test's fixtures ask for labs
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, None, None]:
-        """Under pytest-xdist, once a test is torn down and the next is in another module:
-        the labs the next test will not use are stopped now (``stop_idle_labs``)."""
-        try:
-            return (yield)
-        finally:
-            # only into another module: pytest has then finalized this module's fixtures,
-            # which may hold a lab of the pool (a module-scoped fixture returning one)
-            if nextitem is not None and self._worker and nextitem.path != item.path:
-                self.stop_idle_labs(nextitem)
-
-    def stop_idle_labs(self, nextitem: pytest.Item) -> None:
-        """Stop the labs of topologies ``nextitem`` will not use, when collection can tell
-        which it uses (``distribute.lab_stems``; none when it uses no lab). An xdist worker
-        gets the tests of one lab together, longest groups first and the tests with no lab
-        last: a lab whose group is done would otherwise idle to the end of the session
-        beside the other workers' tests (its daemons, observers and checks: 0.7-7 % of a
-        CPU each, measured at rest; up to two per worker)."""
-        stems = distribute.lab_stems(nextitem, self.settings)
-        if stems is not None:
-            self.labs.stop_unwanted(lambda req: Path(req.path).stem in stems)
 
     @pytest.hookimpl
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -370,18 +370,3 @@ def test_engine_locality_follows_the_url(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not DockerHost("ssh://root@builder").local
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
     assert not DockerHost().local and DockerHost().name == "tcp://10.0.0.1:2375"
-
-
-def test_lab_stems_name_the_topologies_a_test_uses_or_say_they_cannot() -> None:
-    def stems(item: FakeItem) -> frozenset[str] | None:
-        return distribute.lab_stems(cast(pytest.Item, item), HalabSettings())
-
-    named = FakeItem("t.py::a[x]", ("lab_factory",), {"t": "nginx_nopreempt", "e": "halab"})
-    assert stems(named) == {"nginx_nopreempt"}
-    assert stems(FakeItem("t.py::unit")) == frozenset()  # no lab at all
-    # a lab_factory test whose topology collection cannot see: unknown, not "none"
-    assert stems(FakeItem("t.py::b", ("lab_factory",))) is None
-    session = HalabSettings(topology=topology.load("nginx_dual_master"))
-    assert distribute.lab_stems(cast(pytest.Item, FakeItem("t.py::c", ("hal",))), session) == {
-        "nginx_dual_master"
-    }

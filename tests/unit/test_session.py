@@ -3,7 +3,6 @@ labs.json, all with fake labs."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_halab import distribute, engines, topology
+from pytest_halab import engines, topology
 from pytest_halab.dockerhost import DockerHost
 from pytest_halab.errors import EngineWarning
 from pytest_halab.lab import Lab
@@ -384,64 +383,3 @@ def test_the_run_switches_a_labs_engines_and_counts_it() -> None:
     assert run.get_lab("nginx_dual_master", vrrp="halab") is not got
     assert mb.used == [("keepalived", {"lb2": "halab"})]
     assert [(t, e) for t, e, _s in run.switched] == [("nginx_master_backup", "keepalived")]
-
-
-def test_stop_unwanted_stops_the_labs_declined_but_never_a_pinned_one() -> None:
-    p, start, _reuse = reusing_pool(max_labs=4)
-    a = p.get(("a", "keepalived"))
-    b = p.get(("b", "halab"))
-    pinned = p.get(("s", "keepalived"), pin=True)
-    assert p.stop_unwanted(lambda key: key[0] == "b") == 1  # the test just done counts as free
-    assert a.stops == 1 and b.stops == 0 and pinned.stops == 0 and len(p) == 2
-    p.new_test()
-    assert p.get(("a", "keepalived")) is not a  # asked again: started afresh
-    assert start.started.count(("a", "keepalived")) == 2
-    kept, _start, _r = reusing_pool(keep=True)
-    lab = kept.get(("a", "halab"))
-    assert kept.stop_unwanted(lambda _key: False) == 0 and lab.stops == 0
-
-
-def test_a_worker_stops_the_labs_the_next_test_will_not_use(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Between tests, in an xdist worker only: the labs of other topologies go when the next
-    test's topologies are known (none for a test without a lab), and none when they are not."""
-    stopped: list[set[str]] = []
-
-    class Pool:
-        def stop_unwanted(self, wanted: Any) -> int:
-            reqs = [LabRequest(cast(Any, None), f"/x/{t}.yaml", "halab") for t in ("t", "u")]
-            stopped.append({Path(r.path).stem for r in reqs if not wanted(r)})
-            return 0
-
-    run = HalabRun(HalabSettings())
-    run.labs = cast(Any, Pool())
-    told: dict[str, frozenset[str] | None] = {}
-    monkeypatch.setattr(distribute, "lab_stems", lambda item, _s: told[item])
-    told.update(t=frozenset({"t"}), none=frozenset(), unknown=None)
-    for nxt in ("t", "none", "unknown"):
-        run.stop_idle_labs(cast(Any, nxt))
-    assert stopped == [{"u"}, {"t", "u"}]
-
-    class Item(str):
-        path = Path("a.py")
-
-    class Elsewhere(Item):
-        path = Path("b.py")
-
-    def teardown(worker: bool, nextitem: object) -> None:
-        run._worker = worker
-        gen = run.pytest_runtest_teardown(cast(Any, Item("item")), cast(Any, nextitem))
-        next(gen)
-        with contextlib.suppress(StopIteration):
-            gen.send(None)
-
-    stopped.clear()
-    told.update({"same module": frozenset(), "next module": frozenset()})
-    teardown(False, Elsewhere("next module"))  # a single process runs tests in file order
-    teardown(True, None)  # the last test: the session's end stops them
-    # the same module: its module-scoped fixtures, which may hold a lab, still stand
-    teardown(True, Item("same module"))
-    assert stopped == []
-    teardown(True, Elsewhere("next module"))
-    assert stopped == [{"t", "u"}]
