@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-import smtplib
 import socket
 import threading
 import time
@@ -151,6 +150,11 @@ class SmtpAlerter:
         self.sent = 0
         self.failed = 0
         self._lock = threading.Lock()
+        # smtplib (with ssl and email: a third of the daemon's start-up) only where mail can
+        # go out, and here, with the configuration: not on a sending thread at the first
+        # state change, while the VRRP loop needs the interpreter
+        if self.enabled:
+            import smtplib  # noqa: F401
 
     @property
     def enabled(self) -> bool:
@@ -202,6 +206,8 @@ class SmtpAlerter:
 
     def _deliver(self, data: bytes) -> None:
         assert self.server is not None
+        import smtplib  # loaded already, with the configuration (__init__)
+
         try:
             smtp = smtplib.SMTP(timeout=self.timeout)
             try:

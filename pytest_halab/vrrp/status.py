@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +103,8 @@ def dump(records: Iterable[dict[str, Any]], path: str = JSON_PATH) -> None:
 def write_atomic(path: str, text: str) -> None:
     """Write a dump atomically (mode 0600, as keepalived's umask leaves it): written beside
     it, then renamed, so a reader never sees half of it."""
+    import tempfile  # here: only a dump needs it, and the daemon starts often
+
     folder = os.path.dirname(path) or "."
     name = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)

@@ -3,7 +3,11 @@ who mails, when, and the words."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +124,29 @@ def test_a_refused_connection_is_logged_in_keepalived_s_words(
     assert (a.sent, a.failed) == (0, 1)
     assert f"SMTP connection ERROR to [127.0.0.1]:{port}." in caplog.text
     assert a.instance_alert("VI_1", "INIT") is None
+
+
+def test_the_daemon_loads_smtplib_only_for_a_config_that_can_mail() -> None:
+    """halab-vrrpd starts hundreds of times a run: smtplib (with ssl and email) is loaded
+    when an alerter can send, at configuration time, never by a daemon that cannot mail, and
+    tempfile only for a dump."""
+    code = (
+        "import json, sys\n"
+        "import pytest_halab.vrrp.__main__, pytest_halab.vrrp.daemon\n"
+        "from pytest_halab.vrrp.smtpalert import SmtpAlerter\n"
+        "before = [m for m in ('smtplib', 'ssl', 'email', 'tempfile') if m in sys.modules]\n"
+        "SmtpAlerter(server=None, recipients=['a@b'])\n"
+        "SmtpAlerter(server='127.0.0.1', recipients=[])\n"
+        "idle = 'smtplib' in sys.modules\n"
+        "SmtpAlerter(server='127.0.0.1', recipients=['a@b'])\n"
+        "print(json.dumps([before, idle, 'smtplib' in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert json.loads(out.stdout) == [[], False, True]
