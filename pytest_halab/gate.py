@@ -69,7 +69,14 @@ from .baseline import Baseline, Entry, Regression, compare, load, rule, save
 from .errors import BaselineError
 from .measures import FailoverMeasure
 from .report import FailoverRecord, ReportCollector
-from .settings import BASELINE, MAX_REGRESSION, SAVE_BASELINE, HalabSettings, usage_error
+from .settings import (
+    BASELINE,
+    MAX_REGRESSION,
+    PROBE_INTERVAL,
+    SAVE_BASELINE,
+    HalabSettings,
+    usage_error,
+)
 
 __all__ = [
     "EXIT_STATUS",
@@ -87,6 +94,7 @@ __all__ = [
 ]
 
 SOURCE = "pytest"
+PROBE_CONDITION = "probe_interval_ms"  # as halab bench names it (bench_conditions)
 FIGURES = ("detection", "vip_move", "garp", "outage", "outage_from_fault", "garp_vs_netlink")
 EXIT_STATUS = pytest.ExitCode.TESTS_FAILED  # what a failed gate makes of the run's status
 WORKER_KEY = "halab-gate"  # pytest-xdist workeroutput: the tests a worker ran
@@ -118,8 +126,13 @@ def _joined(values: Iterable[str]) -> str:
     return ",".join(sorted(set(values)))
 
 
-def run_baseline(records: Iterable[FailoverRecord], topology: str | None) -> Baseline:
-    """The run's figures as a baseline (``source`` pytest), in the order they were measured.
+def run_baseline(
+    records: Iterable[FailoverRecord],
+    topology: str | None,
+    probe_interval_ms: float = PROBE_INTERVAL.default,
+) -> Baseline:
+    """The run's figures as a baseline (``source`` pytest), in the order they were measured,
+    with the client probe's interval as a condition (the outage is resolved to it).
 
     The records of one key that name several topologies or engines (one test measuring the
     same VIP and fault on two labs) keep them all in the subject, comma-separated."""
@@ -145,7 +158,7 @@ def run_baseline(records: Iterable[FailoverRecord], topology: str | None) -> Bas
         if first.measure.phase != "failover":
             subject["phase"] = first.measure.phase
         entries[key] = Entry(key.rsplit("/", 1)[1], tuple(values), subject)
-    return Baseline(topology, SOURCE, entries)
+    return Baseline(topology, SOURCE, entries, {PROBE_CONDITION: probe_interval_ms})
 
 
 def check_baseline(base: Baseline, name: str) -> None:
@@ -259,6 +272,7 @@ class GatePlan:
     save_to: Path | None
     max_regression_pct: float
     topology: str | None  # the session's --hal-topology: the saved file's topology
+    probe_interval_ms: float = PROBE_INTERVAL.default  # the run's client probe
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -306,7 +320,33 @@ def plan(settings: HalabSettings, *, load_baseline: bool = True) -> GatePlan | N
                     f"baseline {name} is for topology {base.topology}, this run's topology "
                     f"is {topology} (from {settings.source_of('topology')})",
                 )
-    return GatePlan(base, name, settings.save_baseline, settings.max_regression_pct, topology)
+            _check_probe_interval(base, name, settings, source)
+    return GatePlan(
+        base,
+        name,
+        settings.save_baseline,
+        settings.max_regression_pct,
+        topology,
+        settings.probe_interval_ms,
+    )
+
+
+def _check_probe_interval(base: Baseline, name: str, settings: HalabSettings, source: str) -> None:
+    """A baseline measured with the client probing at another interval is refused: its
+    outages were resolved to that interval, this run's would be to another. A baseline
+    without the condition was saved before the interval could be set: at the default."""
+    then = base.conditions.get(PROBE_CONDITION, PROBE_INTERVAL.default)
+    now = settings.probe_interval_ms
+    if isinstance(then, str) or not math.isclose(then, now):
+        shown = then if isinstance(then, str) else f"{then:g}"
+        raise usage_error(
+            BASELINE,
+            source,
+            f"baseline {name} was measured with the client probing every {shown} ms, this "
+            f"run probes every {now:g} ms (from {settings.source_of(PROBE_INTERVAL.name)}): "
+            "the client outage is resolved to the probe's interval; give the run "
+            f"{PROBE_INTERVAL.option} {shown}, or save a new baseline",
+        )
 
 
 # ---------------------------------------------------------------- the plugin
@@ -369,7 +409,7 @@ class RegressionGate:
         """Gate and write, as asked; the lines go to the terminal summary. False: the gate
         failed, or the baseline could not be written."""
         ok = True
-        current = run_baseline(self.records, self.plan.topology)
+        current = run_baseline(self.records, self.plan.topology, self.plan.probe_interval_ms)
         if self.plan.baseline is not None:
             verdict = judge(
                 self.plan.baseline,

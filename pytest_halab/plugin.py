@@ -23,6 +23,7 @@ from .settings import (
     DOCKER_HOSTS,
     KEEP,
     MAX_REGRESSION,
+    PROBE_INTERVAL,
     REPORT,
     SAVE_BASELINE,
     SETTINGS_KEY,
@@ -113,6 +114,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default {MAX_REGRESSION.default:g}); env {MAX_REGRESSION.env}, "
         f"ini {MAX_REGRESSION.ini}",
     )
+    group.addoption(
+        PROBE_INTERVAL.option,
+        dest=PROBE_INTERVAL.dest,
+        metavar="MS",
+        default=None,
+        help="milliseconds between the client probe's requests to each VIP in every "
+        f"scenario ({PROBE_INTERVAL.default:g}; 1-1000): the client outage is resolved to it, "
+        f"and the probe's CPU grows with its rate; env {PROBE_INTERVAL.env}, "
+        f"ini {PROBE_INTERVAL.ini}",
+    )
     parser.addini(TOPOLOGY.ini, "default topology of the `lab` fixture", default="")
     parser.addini(DOCKER_HOSTS.ini, "Docker engine URLs for the labs (space-separated)", default="")
     parser.addini(VRRP.ini, f"default VRRP engine ({'|'.join(engines.names())})", default="")
@@ -120,6 +131,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(REPORT.ini, "directory of the halab reports", default="")
     parser.addini(BASELINE.ini, "baseline file to compare the failover figures with", default="")
     parser.addini(SAVE_BASELINE.ini, "baseline file to write the failover figures to", default="")
+    parser.addini(
+        PROBE_INTERVAL.ini,
+        f"ms between the client probe's requests (default {PROBE_INTERVAL.default:g})",
+        default="",
+    )
     pct = MAX_REGRESSION.default
     parser.addini(
         MAX_REGRESSION.ini, f"allowed rise of a median, percent (default {pct:g})", default=""

@@ -405,7 +405,12 @@ class HalabRun:
 
         from .scenario import Scenario
 
-        hal = Scenario(lab, record=record, record_pool=record_pool)
+        hal = Scenario(
+            lab,
+            record=record,
+            record_pool=record_pool,
+            probe_interval=self.settings.probe_interval_ms / 1000,
+        )
         pictures = self.settings.report_dir is not None or self.html
         try:
             with hal:

@@ -85,6 +85,22 @@ def parse_engine(text: str) -> str:
     return text
 
 
+PROBE_INTERVAL_MS = 20.0  # observe.PROBE_INTERVAL_S, in ms (observe loads docker: not here)
+PROBE_INTERVAL_RANGE_MS = (1.0, 1000.0)
+
+
+def parse_probe_interval(text: str) -> float:
+    """Milliseconds between the starts of the client probe's requests, 1 to 1000."""
+    try:
+        ms = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of milliseconds") from None
+    low, high = PROBE_INTERVAL_RANGE_MS
+    if not low <= ms <= high:  # NaN too
+        raise ValueError(f"{text!r}: the probe interval is {low:g} to {high:g} ms")
+    return ms
+
+
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
 
@@ -207,6 +223,18 @@ MAX_REGRESSION = Setting[float](
     default=DEFAULT_MAX_REGRESSION_PCT,
 )
 
+# The client probe of every scenario: a request per interval to each VIP, a fresh connection
+# each (observe.py). The client outage is resolved to it, and its CPU grows with its rate.
+PROBE_INTERVAL = Setting[float](
+    name="probe_interval_ms",
+    dest="hal_probe_interval",
+    env="HALAB_PROBE_INTERVAL",
+    ini="halab_probe_interval",
+    what="probe interval",
+    parse=parse_probe_interval,
+    default=PROBE_INTERVAL_MS,
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     TOPOLOGY,
     VRRP,
@@ -216,6 +244,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     BASELINE,
     SAVE_BASELINE,
     MAX_REGRESSION,
+    PROBE_INTERVAL,
 )
 
 
@@ -232,6 +261,7 @@ class HalabSettings:
     baseline: Path | None = None  # compare the run's failover figures with this file
     save_baseline: Path | None = None  # write the run's failover figures to this file
     max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT
+    probe_interval_ms: float = PROBE_INTERVAL_MS  # the client probe's, in every scenario
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def source_of(self, name: str) -> str:

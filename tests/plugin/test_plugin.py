@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import textwrap
 from pathlib import Path
@@ -138,6 +139,7 @@ def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pyteste
         "--hal-topology=nginx_master_backup",
         f"--hal-report={report}",
         f"--junitxml={junit}",
+        "--hal-probe-interval=10",
         "-p",
         "no:randomly",
     )
@@ -153,6 +155,10 @@ def test_faults_measures_reach_summary_junit_and_report(pytester: pytest.Pyteste
     assert doc["meta"]["topology"] == "nginx_master_backup"
     kinds = {e["kind"] for e in doc["events"]}
     assert {"fault", "probe", "advert", "vip_added", "vip_removed"} <= kinds
+    # the probe's requests start on the cadence --hal-probe-interval gave (20 ms by default)
+    starts = sorted(e["ts"] for e in doc["events"] if e["kind"] == "probe")
+    gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+    assert len(gaps) > 50 and 0.008 <= gaps[len(gaps) // 2] <= 0.012, gaps[len(gaps) // 2]
     assert (report / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

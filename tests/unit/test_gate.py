@@ -387,3 +387,42 @@ def test_max_regression_on_the_command_line_needs_a_baseline(tmp_path: Path) -> 
     )
     save = gate.plan(settings({"hal_save_baseline": str(tmp_path / "new.json")}))
     assert save is not None and save.baseline is None and save.save_to == tmp_path / "new.json"
+
+
+def test_the_run_baseline_keeps_the_probe_interval_as_a_condition(tmp_path: Path) -> None:
+    assert run_baseline(records((TEST, measure(0.3))), None).conditions == {
+        "probe_interval_ms": 20.0
+    }
+    base = run_baseline(records((TEST, measure(0.3))), None, 10.0)
+    path = tmp_path / "b.json"
+    bl.save(base, path)
+    assert bl.load(path).conditions == {"probe_interval_ms": 10.0}
+    got = gate.plan(settings({"hal_baseline": str(path), "hal_probe_interval": "10"}))
+    assert got is not None and got.probe_interval_ms == 10.0
+
+
+def test_a_baseline_of_another_probe_interval_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = a_baseline(tmp_path)  # probed every 20 ms, the default
+    monkeypatch.setenv("HALAB_PROBE_INTERVAL", "50")
+    with pytest.raises(pytest.UsageError) as info:
+        gate.plan(settings({"hal_baseline": str(path)}))
+    assert str(info.value) == (
+        f"halab: baseline from --hal-baseline: baseline {path} was measured with the client "
+        "probing every 20 ms, this run probes every 50 ms (from environment "
+        "HALAB_PROBE_INTERVAL): the client outage is resolved to the probe's interval; give "
+        "the run --hal-probe-interval 20, or save a new baseline"
+    )
+
+
+def test_a_baseline_saved_before_the_probe_interval_was_recorded_is_at_the_default(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.json"
+    old = run_baseline(records((TEST, measure(0.3))), None)
+    bl.save(Baseline(old.topology, old.source, old.entries), path)  # no conditions
+    assert bl.load(path).conditions == {}
+    assert gate.plan(settings({"hal_baseline": str(path)}))
+    with pytest.raises(pytest.UsageError, match="probing every 20 ms, this run probes every 10"):
+        gate.plan(settings({"hal_baseline": str(path), "hal_probe_interval": "10"}))

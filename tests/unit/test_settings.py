@@ -16,6 +16,7 @@ from pytest_halab.settings import (
     DOCKER_HOSTS,
     KEEP,
     MAX_REGRESSION,
+    PROBE_INTERVAL,
     REPORT,
     SAVE_BASELINE,
     SETTINGS,
@@ -155,6 +156,13 @@ SAMPLES = [
         ini="0",
         seen={"cli": 25.0, "env": 5.5, "ini": 0.0, "default": 10.0},
     ),
+    Sample(
+        PROBE_INTERVAL,
+        cli="10",
+        env="50",
+        ini="2.5",
+        seen={"cli": 10.0, "env": 50.0, "ini": 2.5, "default": 20.0},
+    ),
 ]
 PLACES = ["cli", "env", "ini", "default"]
 
@@ -252,6 +260,10 @@ BAD = [
     (MAX_REGRESSION, "ten", "expected a percentage >= 0, got 'ten'"),
     (MAX_REGRESSION, "nan", "expected a percentage >= 0, got 'nan'"),
     (MAX_REGRESSION, "inf", "expected a percentage >= 0, got 'inf'"),
+    (PROBE_INTERVAL, "0.5", "'0.5': the probe interval is 1 to 1000 ms"),
+    (PROBE_INTERVAL, "2000", "'2000': the probe interval is 1 to 1000 ms"),
+    (PROBE_INTERVAL, "nan", "'nan': the probe interval is 1 to 1000 ms"),
+    (PROBE_INTERVAL, "20ms", "'20ms' is not a number of milliseconds"),
 ]
 
 
@@ -367,3 +379,10 @@ def test_a_bad_docker_host_names_its_source(
         resolve_fake()
     assert f"Docker engine from environment {DOCKER_HOSTS.env}: " in str(info.value)
     assert message in str(info.value)
+
+
+def test_the_probe_interval_default_is_the_probes() -> None:
+    """settings keeps the default in ms, without loading observe (which loads docker)."""
+    from pytest_halab.observe import PROBE_INTERVAL_S
+
+    assert PROBE_INTERVAL.default == PROBE_INTERVAL_S * 1000
