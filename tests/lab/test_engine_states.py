@@ -380,8 +380,21 @@ def test_systemctl_start_stop_and_restart_in_a_row_keep_one_engine(
     hal_scenario(mb)  # restores the lab (engines, VIPs) at the end
 
     def engines() -> int:
-        out = lb1.exec(["ps", "-eo", "comm="], check=True).output.split()
-        return out.count(comm)
+        """The engine's processes: its parent and the VRRP child the parent forked. A
+        track script's process, forked by the VRRP child, carries the engine's name until it
+        execs the script (halab-vrrpd's child runs Python first: milliseconds on a loaded
+        host, and the check runs every second); it is not an engine (CI counted 3 once)."""
+        rows = lb1.exec(["ps", "-eo", "pid=,ppid=,comm="], check=True).output.splitlines()
+        procs = {int(p): (int(pp), name) for p, pp, name in (r.split(None, 2) for r in rows)}
+
+        def named(pid: int) -> bool:
+            return procs.get(pid, (0, ""))[1] == comm
+
+        return sum(
+            1
+            for pid, (ppid, name) in procs.items()
+            if name == comm and not (named(ppid) and named(procs[ppid][0]))
+        )
 
     res = lb1.exec(
         "systemctl restart keepalived; systemctl restart keepalived; systemctl is-active keepalived"
