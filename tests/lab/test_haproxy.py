@@ -157,10 +157,17 @@ def test_users_commands_reach_the_services_and_the_engine(
     # no nginx in a haproxy topology: systemctl says so as systemd does for a dead unit
     assert lb1.exec("systemctl status nginx").exit_code == 3
     assert lb1.exec("systemctl start nosuch").exit_code == 5
-    got = sorted(int(p) for p in lb1.exec("pidof keepalived").output.split())
-    assert got and got == sorted(engine.pids(lb1)), got
-    listed = lb1.exec("ps -C keepalived,haproxy -o pid=,comm=", check=True).output.split("\n")
-    assert sorted(int(line.split()[0]) for line in listed if engine.process in line) == got
+
+    def agreed() -> list[int] | None:
+        """pidof, pgrep and ps, each one look at the processes: a track script's process
+        carries the engine's name from the VRRP child's fork until it execs the script, and
+        may be in one listing and gone by the next."""
+        got = sorted(int(p) for p in lb1.exec("pidof keepalived").output.split())
+        listed = lb1.exec("ps -C keepalived,haproxy -o pid=,comm=", check=True).output
+        ps = sorted(int(line.split()[0]) for line in listed.splitlines() if engine.process in line)
+        return got if got and got == sorted(engine.pids(lb1)) == ps else None
+
+    waits.until("pidof, pgrep and ps to list the same engine processes", agreed, 10)
     # the engine's pid file where keepalived keeps it
     assert lb1.exec("cat /var/run/keepalived.pid").output.strip() == str(engine.pid(lb1))
     # the listings users grep: the units this node's topology configured (no nginx here)
