@@ -150,7 +150,7 @@ class SmtpAlerter:
         self.sent = 0
         self.failed = 0
         self._lock = threading.Lock()
-        # smtplib (with ssl and email: a third of the daemon's start-up) only where mail can
+        # smtplib (with ssl and email: a sixth of the daemon's start-up) only where mail can
         # go out, and here, with the configuration: not on a sending thread at the first
         # state change, while the VRRP loop needs the interpreter
         if self.enabled:
