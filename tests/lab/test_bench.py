@@ -55,9 +55,12 @@ def test_bench_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtur
         # the crash is a SIGKILL to the container's init, timed by the host
         assert crash["measure"]["fault"].startswith("crash_node SIGKILL to init (host pid ")
         # the wire takeover is Master_Down_Interval after a crash (3 * 0.1 s + Skew_Time
-        # 0.061 s at priority 100), and about Skew_Time after a priority-0 advert
+        # 0.061 s at priority 100), and about Skew_Time after a priority-0 advert: less than
+        # three advert intervals, which no wait for Master_Down_Interval can be (a CI run on
+        # a host busy with parallel labs saw 0.220 s after SIGTERM against 0.362 s after a
+        # crash, 0.06 s and 0.36 s when quiet)
         assert 0.3 < crash["takeover_s"] < 0.6, engine
-        assert term["takeover_s"] < crash["takeover_s"] - 0.2, engine
+        assert term["takeover_s"] < 0.3, (engine, term["takeover_s"])
     (summary, *_rest) = doc["summary"]
     assert summary["vip_move"]["n"] == 1
 
