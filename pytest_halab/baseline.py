@@ -93,6 +93,7 @@ __all__ = [
     "EPSILON_S",
     "FORMAT",
     "MIN_RISE_S",
+    "PROBE_CONDITION",
     "SOURCES",
     "Baseline",
     "Entry",
@@ -112,6 +113,8 @@ DEFAULT_MAX_REGRESSION_PCT = 10.0  # halab bench --max-regression, pytest --hal-
 MIN_RISE_S = 0.010  # the noise floor: a median rising by this much or less never regressed
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SPREAD_PERCENTILE = 90
+# the condition both baselines (bench and pytest) keep the client probe's interval under, in ms
+PROBE_CONDITION = "probe_interval_ms"
 
 _TOP_KEYS = {"format", "topology", "source", "created", "conditions", "entries"}
 _ENTRY_KEYS = {"figure", "subject", "samples", "n", "median", "p90"}

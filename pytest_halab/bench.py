@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import services, waits
-from .baseline import Baseline, Entry, Regression, compare
+from .baseline import PROBE_CONDITION, Baseline, Entry, Regression, compare
 from .busyloops import BUSY_MAX, BusyLoops, busy_words
 from .dockerhost import DockerHost
 from .errors import BaselineError, HalabError, VipDidNotMove
@@ -153,7 +153,7 @@ def bench_conditions(
     out: dict[str, str | float] = {
         "vip": vip,
         "phase": phase,
-        "probe_interval_ms": round(probe_interval * 1000, 3),
+        PROBE_CONDITION: round(probe_interval * 1000, 3),
     }
     if busy:
         out["busy"] = busy

@@ -65,7 +65,16 @@ from typing import Any
 import pytest
 
 from . import distribute
-from .baseline import Baseline, Entry, Regression, compare, load, rule, save
+from .baseline import (
+    PROBE_CONDITION,
+    Baseline,
+    Entry,
+    Regression,
+    compare,
+    load,
+    rule,
+    save,
+)
 from .errors import BaselineError
 from .measures import FailoverMeasure
 from .report import FailoverRecord, ReportCollector
@@ -94,7 +103,6 @@ __all__ = [
 ]
 
 SOURCE = "pytest"
-PROBE_CONDITION = "probe_interval_ms"  # as halab bench names it (bench_conditions)
 FIGURES = ("detection", "vip_move", "garp", "outage", "outage_from_fault", "garp_vs_netlink")
 EXIT_STATUS = pytest.ExitCode.TESTS_FAILED  # what a failed gate makes of the run's status
 WORKER_KEY = "halab-gate"  # pytest-xdist workeroutput: the tests a worker ran
