@@ -31,7 +31,10 @@ def left_behind(host: DockerHost, lab_id: str) -> dict[str, int]:
 
 
 def our_helpers(host: DockerHost) -> set[str]:
-    found = host.client().containers.list(all=True, filters={"label": L_HELPER})
+    # a helper of another process may be removed between the listing and its inspect
+    found = host.client().containers.list(
+        all=True, ignore_removed=True, filters={"label": L_HELPER}
+    )
     return {c.id for c in found if c.labels.get(L_OWNER) == owner()}
 
 
