@@ -137,6 +137,22 @@ def lab_key(item: pytest.Item, settings: HalabSettings) -> str | None:
     return None if got is None else "/".join(p for p in got if p)
 
 
+def lab_stems(item: pytest.Item, settings: HalabSettings) -> frozenset[str] | None:
+    """The topologies (their files' stems) a test will use, as far as collection can tell
+    (``lab_of``): empty for a test that uses no lab, None when collection cannot name them
+    (a ``lab_factory`` test without a ``lab`` marker: its lab is its module's)."""
+    got = lab_of(item, settings)
+    if got is None:
+        return frozenset()
+    if got[0] == _module_of(item):
+        return None
+    return frozenset(got[0].split("+"))
+
+
+def _module_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def lab_of(item: pytest.Item, settings: HalabSettings) -> tuple[str, str] | None:
     """The lab a test will use, as far as collection can tell, and its engines; None: no
     lab.
@@ -174,7 +190,7 @@ def lab_of(item: pytest.Item, settings: HalabSettings) -> tuple[str, str] | None
         if mark.vrrp and not names:
             names = [mark.vrrp]
     if not paths:
-        return item.nodeid.split("::", 1)[0], "/".join([*names, *pairs])
+        return _module_of(item), "/".join([*names, *pairs])
     if not names and not pairs:
         names = sorted({settings.vrrp or labmark.default_engine(p) for p in paths})
     return "+".join(sorted(p.stem for p in paths)), "/".join([*names, *pairs])

@@ -729,6 +729,11 @@ class Lab:
         back), and the other nodes' ARP/ND entries for the VIPs forgotten."""
         labrestore.restore(self, settle_timeout)
 
+    def pause(self) -> bool:
+        """Freeze the lab while no test needs it (``labrestore.pause``): no CPU spent until
+        ``restore`` wakes it. True when every node was frozen."""
+        return labrestore.pause(self)
+
     def reset_vrrp(self) -> None:
         """Stop every balancer's VRRP engine, remove every VIP, start the engines together
         and wait for the expected masters (the start-up sequence, on a running lab)."""

@@ -207,3 +207,31 @@ def test_sweep_spares_a_lab_another_live_process_is_building(halab_docker: Docke
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             made.remove(force=True)
+
+
+@pytest.mark.lab("nginx_master_backup")
+def test_an_idle_lab_of_the_pool_is_paused_then_woken_as_it_was(
+    pytestconfig: pytest.Config, lab_factory: Callable[..., Lab]
+) -> None:
+    """What an xdist worker does with a lab between its tests (session.pause_idle_labs):
+    every container frozen, then the same lab woken for the next test that asks for it,
+    its VIPs on their masters and serving through them."""
+    lab = lab_factory("nginx_master_backup")
+    run = pytestconfig.pluginmanager.get_plugin("halab-run")
+    assert run.labs.pause_unwanted(lambda req: False) >= 1
+    client = lab.host.client()
+    ids = {n.container.id for n in lab.nodes.values()}
+
+    def states() -> set[str]:
+        return {c.status for c in client.containers.list(all=True) if c.id in ids}
+
+    assert states() == {"paused"}
+    assert not lab.alive()
+    assert lab_factory("nginx_master_backup") is lab  # woken, not started again
+    assert states() == {"running"} and lab.alive()
+    holders = lab.vip_holders()
+    assert {v: sorted(h) for v, h in holders.items()} == {
+        v: [m] for v, m in lab.expected_masters().items()
+    }
+    for ip in lab.vip_addresses().values():
+        lab.client_node().exec(f"curl -sf -m 2 -o /dev/null http://{ip}/", check=True)

@@ -370,3 +370,13 @@ def test_engine_locality_follows_the_url(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not DockerHost("ssh://root@builder").local
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
     assert not DockerHost().local and DockerHost().name == "tcp://10.0.0.1:2375"
+
+
+def test_lab_stems_name_the_topologies_a_test_will_use() -> None:
+    def stems(item: FakeItem) -> frozenset[str] | None:
+        return distribute.lab_stems(cast(pytest.Item, item), HalabSettings())
+
+    assert stems(FakeItem("t.py::plain")) == frozenset()  # no lab
+    named = FakeItem("t.py::a", ("lab_factory",), {"name": "nginx_nopreempt"})
+    assert stems(named) == {"nginx_nopreempt"}
+    assert stems(FakeItem("t.py::b", ("lab_factory",))) is None  # its module's: unknown

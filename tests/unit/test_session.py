@@ -26,8 +26,24 @@ class FakeLab:
     stops: int = 0
     fail_stop: bool = False
 
+    paused: bool = False
+    pauses: int = 0
+    restores: int = 0
+    fail_restore: bool = False
+
     def alive(self) -> bool:
-        return self.is_alive
+        return self.is_alive and not self.paused  # as Lab.alive: every node running
+
+    def pause(self) -> bool:
+        self.pauses += 1
+        self.paused = True
+        return True
+
+    def restore(self) -> None:
+        self.restores += 1
+        if self.fail_restore:
+            raise RuntimeError(f"cannot restore {self.key}")
+        self.paused = False
 
     def stop(self) -> None:
         self.stops += 1
@@ -165,6 +181,8 @@ class ReportingLab(FakeLab):
     def status(self) -> dict[str, Any]:
         if self.broken:
             raise RuntimeError("no such container")
+        if self.paused:
+            raise RuntimeError("container is paused")
         return {"lab": self.lab_id}
 
 
@@ -383,3 +401,124 @@ def test_the_run_switches_a_labs_engines_and_counts_it() -> None:
     assert run.get_lab("nginx_dual_master", vrrp="halab") is not got
     assert mb.used == [("keepalived", {"lb2": "halab"})]
     assert [(t, e) for t, e, _s in run.switched] == [("nginx_master_backup", "keepalived")]
+
+
+def test_idle_labs_are_paused_and_woken_when_asked_for_again() -> None:
+    labs, start = pool()
+    a, b = labs.get("a"), labs.get("b")
+    labs.new_test()
+    assert labs.pause_unwanted(lambda k: k == "b") == 1
+    assert a.paused and not b.paused and labs.paused() == [a]
+    assert labs.pause_unwanted(lambda k: k == "b") == 0  # paused once
+    labs.new_test()
+    assert labs.get("a") is a and not a.paused and a.restores == 1  # woken, not rebuilt
+    assert start.started == ["a", "b"] and labs.paused() == []
+
+
+def test_a_pinned_lab_or_any_with_keep_is_never_paused() -> None:
+    labs, _start = pool()
+    pinned = labs.get("s", pin=True)
+    labs.new_test()
+    assert labs.pause_unwanted(lambda k: False) == 0 and not pinned.paused
+    kept, _ = pool(keep=True)
+    lab = kept.get("a")
+    kept.new_test()
+    assert kept.pause_unwanted(lambda k: False) == 0 and not lab.paused
+
+
+def test_a_paused_lab_that_cannot_be_woken_is_stopped_and_started_afresh() -> None:
+    labs, start = pool()
+    a = labs.get("a")
+    labs.new_test()
+    labs.pause_unwanted(lambda k: False)
+    a.fail_restore = True
+    with pytest.warns(EngineWarning, match="could not be woken, stopped instead: cannot restore a"):
+        fresh = labs.get("a")
+    assert fresh is not a and a.stops == 1 and start.started == ["a", "a"]
+
+
+def test_paused_labs_are_evicted_and_stopped_at_the_end_as_others() -> None:
+    labs, start = pool(max_labs=2)
+    a = labs.get("a")
+    labs.new_test()
+    labs.pause_unwanted(lambda k: False)
+    b, c = labs.get("b"), labs.get("c")  # room for c: a, the oldest, goes
+    assert a.stops == 1 and a.restores == 0 and labs.paused() == []
+    labs.new_test()
+    labs.pause_unwanted(lambda k: k == "c")
+    labs.stop_all()
+    assert (b.stops, c.stops, b.restores) == (1, 1, 0) and start.running == []
+
+
+def test_a_paused_lab_is_woken_to_be_switched_to_other_engines() -> None:
+    p, start, reuse = reusing_pool()
+    ka = p.get(("t", "keepalived"))
+    p.new_test()
+    p.pause_unwanted(lambda k: False)
+    p.new_test()
+    assert p.get(("t", "halab")) is ka and ka.restores == 1 and not ka.paused
+    assert start.started == [("t", "keepalived")] and len(reuse.calls) == 1
+
+
+def test_labs_json_wakes_a_paused_lab_for_its_final_status(tmp_path: Path) -> None:
+    running: list[FakeLab] = []
+    run = HalabRun(
+        HalabSettings(report_dir=tmp_path),
+        start_lab=lambda req: cast(Lab, ReportingLab(req, running)),
+    )
+    lab = cast(ReportingLab, run.get_lab("nginx_master_backup", vrrp="keepalived"))
+    run.labs.new_test()
+    run.labs.pause_unwanted(lambda k: False)
+    run.write_report()
+    assert lab.restores == 1
+    [entry] = json.loads((tmp_path / "labs.json").read_text())
+    assert "status" in entry and "status_error" not in entry
+
+
+def test_a_worker_pauses_the_labs_the_next_module_s_test_will_not_use() -> None:
+    @dataclass
+    class Item:
+        nodeid: str
+        params: dict[str, Any]
+        fixturenames: tuple[str, ...] = ("lab_factory",)
+
+        @property
+        def callspec(self) -> Any:
+            return type("CallSpec", (), {"params": self.params})()
+
+        @property
+        def path(self) -> Path:
+            return Path(self.nodeid.split("::", 1)[0])
+
+        def get_closest_marker(self, name: str) -> Any:
+            return None
+
+        def iter_markers(self, name: str) -> Any:
+            return iter(())
+
+    running: list[FakeLab] = []
+    run = HalabRun(HalabSettings(), start_lab=lambda req: cast(Lab, ReportingLab(req, running)))
+    run._worker = True  # as in an xdist worker
+    mb = cast(FakeLab, run.get_lab("nginx_master_backup", vrrp="keepalived"))
+    dm = cast(FakeLab, run.get_lab("nginx_dual_master", vrrp="keepalived"))
+    run.labs.new_test()
+    done = Item("a.py::t", {"name": "nginx_master_backup"})
+    same_module = Item("a.py::u", {"name": "nginx_nopreempt"})
+    unknown = Item("b.py::v", {})
+    nxt = Item("b.py::w", {"name": "nginx_dual_master"})
+
+    def teardown(item: Item, nextitem: Item) -> None:
+        hook = run.pytest_runtest_teardown(cast(pytest.Item, item), cast(pytest.Item, nextitem))
+        next(hook)
+        with pytest.raises(StopIteration):
+            hook.send(None)
+
+    teardown(done, same_module)  # the module's fixtures may still hold its labs
+    teardown(done, unknown)  # collection cannot tell which labs the next test uses
+    assert not mb.paused and not dm.paused
+    teardown(done, nxt)
+    assert mb.paused and not dm.paused
+    run._worker = False  # a run without xdist pauses nothing
+    run.get_lab("nginx_master_backup", vrrp="keepalived")
+    teardown(done, nxt)
+    assert not mb.paused
