@@ -731,8 +731,12 @@ class Lab:
 
     def pause(self) -> bool:
         """Freeze the lab while no test needs it (``labrestore.pause``): no CPU spent until
-        ``restore`` wakes it. True when every node was frozen."""
+        ``wake``. True when every node was frozen."""
         return labrestore.pause(self)
+
+    def wake(self) -> None:
+        """A paused lab running again as at its start (``labrestore.wake``)."""
+        labrestore.wake(self)
 
     def reset_vrrp(self) -> None:
         """Stop every balancer's VRRP engine, remove every VIP, start the engines together

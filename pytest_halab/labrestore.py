@@ -104,12 +104,10 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
 
 def pause(lab: Lab) -> bool:
     """Freeze an idle lab: every node paused at once (the engine's cgroup freezer), so its
-    engines, checks, services and observers cost no CPU until ``restore`` wakes it, which
-    unpauses every node and brings the lab back to its initial state (a backup whose timers
-    ran out while its master froze first has taken the VIPs meanwhile). Lab traffic never
+    engines, checks, services and observers cost no CPU until ``wake``. Lab traffic never
     crosses labs, so a frozen lab disturbs no other. True when the engine said every node
     is frozen (a pause is answered once the freezer holds the container's processes); a
-    node it would not pause (gone, stopped) is left as it is, for ``restore`` too."""
+    node it would not pause (gone, stopped) is left as it is, for ``wake`` too."""
 
     def freeze(n: Node) -> bool:
         try:
@@ -119,6 +117,18 @@ def pause(lab: Lab) -> bool:
         return True
 
     return all(parallel(freeze, list(lab.nodes.values())))
+
+
+def wake(lab: Lab, settle_timeout: float = 8.0) -> None:
+    """Wake a paused lab as it was at its start: ``restore`` (every node unpaused, services
+    up, VIPs on their masters), then the VRRP engines started again together. The engines'
+    clocks ran on while they were frozen, so a backup thawed with its Master_Down timer long
+    expired: it became MASTER for a few ms, with its gratuitous ARPs, notify scripts and
+    mail, before its master's advert put it back (seen at every wake of a lab paused 6 s,
+    both engines). Started again, the engines leave that behind them, as at a lab's start
+    (``Lab.reset_vrrp``)."""
+    restore(lab, settle_timeout)
+    lab.reset_vrrp()
 
 
 # The multicast groups VRRP adverts go to (RFC 3768 5.2.2, RFC 5798 5.1.1.2 and 5.1.2.2).

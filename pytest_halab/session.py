@@ -124,7 +124,7 @@ class RunningLab(Protocol):
 
     def pause(self) -> bool: ...
 
-    def restore(self) -> None: ...
+    def wake(self) -> None: ...
 
 
 K = TypeVar("K", bound=Hashable)
@@ -146,7 +146,7 @@ class LabPool(Generic[K, L]):
     stopping one to make room.
 
     ``pause_unwanted`` freezes the labs the next tests will not use (never a pinned one, nor
-    any with ``keep``): a paused lab is woken (``restore``) when a test asks for it again or
+    any with ``keep``): a paused lab is woken (``wake``) when a test asks for it again or
     it is switched to other engines, and stopped as any other when it is evicted or at the
     end. One that cannot be woken is stopped and, when asked for, started afresh.
     """
@@ -176,6 +176,8 @@ class LabPool(Generic[K, L]):
         self._failed: dict[K, Exception] = {}
         self._unstopped: list[L] = []
         self._paused: set[K] = set()
+        self.paused_count = 0  # labs paused so far (a lab paused twice counts twice)
+        self.woken = 0  # paused labs woken so far
 
     def get(self, key: K, *, pin: bool = False) -> L:
         """The running lab for ``key``, started (after making room) if there is none.
@@ -221,8 +223,9 @@ class LabPool(Generic[K, L]):
             if k not in self._pinned and k not in self._paused and not wanted(k)
         ]
         for key in idle:
-            # marked paused whatever the engine said: a restore wakes what was frozen
+            # marked paused whatever the engine said: a wake starts what was frozen
             self._paused.add(key)
+            self.paused_count += 1
             if not self._labs[key].pause():
                 warnings.warn(
                     EngineWarning(
@@ -242,12 +245,12 @@ class LabPool(Generic[K, L]):
             self._woken(key)
 
     def _woken(self, key: K) -> L | None:
-        """The paused lab of ``key`` woken and restored, or None: it could not be, and was
-        stopped."""
+        """The paused lab of ``key`` woken, or None: it could not be, and was stopped."""
         self._paused.discard(key)
         lab = self._labs[key]
+        self.woken += 1
         try:
-            lab.restore()
+            lab.wake()
         except Exception as exc:
             del self._labs[key]
             self._pinned.discard(key)
@@ -381,6 +384,9 @@ class HalabRun:
         self.started: list[tuple[str, str, float]] = []
         # each running lab whose engines this run switched: (topology, engine, seconds)
         self.switched: list[tuple[str, str, float]] = []
+        # labs xdist workers paused while idle, and woke again (the controller's sums)
+        self.paused_elsewhere = 0
+        self.woken_elsewhere = 0
         self._old_sigterm: Any = None
         if worker:
             # A worker the controller tears down (Ctrl-C, -x) may exit without a session
@@ -575,6 +581,8 @@ class HalabRun:
                 "labs": labs,
                 "started": self.started,
                 "switched": self.switched,
+                "paused": self.labs.paused_count,
+                "woken": self.labs.woken,
             }
         )
 
@@ -592,6 +600,8 @@ class HalabRun:
         self._worker_labs.extend(data.get("labs", []))
         self.started.extend((str(t), str(e), float(s)) for t, e, s in data.get("started", []))
         self.switched.extend((str(t), str(e), float(s)) for t, e, s in data.get("switched", []))
+        self.paused_elsewhere += int(data.get("paused", 0))
+        self.woken_elsewhere += int(data.get("woken", 0))
 
     def stop_all(self) -> None:
         self.labs.stop_all()
@@ -623,6 +633,10 @@ class HalabRun:
                     f"; {len(self.switched)} switched to other engines instead, "
                     f"{spent:.0f} s spent switching"
                 )
+            paused = self.paused_elsewhere + self.labs.paused_count
+            if paused:
+                woken = self.woken_elsewhere + self.labs.woken
+                switches += f"; {paused} paused while idle, {woken} of them woken again"
             terminalreporter.write_line(
                 f"halab: {len(self.started)} lab(s) started, {kinds} different "
                 f"(topology and engine), {took:.0f} s spent starting them{switches}"
@@ -658,7 +672,7 @@ class HalabRun:
         gets the tests of a lab together (distribute.py), so a lab whose tests are done
         would otherwise run idle beside the other workers' tests to the end of the session
         (its engines, checks and observers: 0.7-7 % of a core each at rest). Paused, it
-        costs nothing; a later test that asks for it has it woken and restored."""
+        costs nothing; a later test that asks for it has it woken (``Lab.wake``)."""
         stems = distribute.lab_stems(nextitem, self.settings)
         if stems is not None:
             self.labs.pause_unwanted(lambda req: Path(req.path).stem in stems)

@@ -24,6 +24,7 @@ from pytest_halab.errors import LabStartError
 from pytest_halab.lab import Lab
 from pytest_halab.labels import L_LAB, L_OWNER, owner, owner_alive
 from pytest_halab.sweep import sweep_stale
+from pytest_halab.timeline import EventKind
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "lab" / "topologies"
 
@@ -215,7 +216,9 @@ def test_an_idle_lab_of_the_pool_is_paused_then_woken_as_it_was(
 ) -> None:
     """What an xdist worker does with a lab between its tests (session.pause_idle_labs):
     every container frozen, then the same lab woken for the next test that asks for it,
-    its VIPs on their masters and serving through them."""
+    its VIPs on their masters, serving through them, and its engines settled: frozen for
+    longer than Master_Down_Interval, a backup's timers have run out, and left as they
+    thaw it would take the VIP for a moment after the wake."""
     lab = lab_factory("nginx_master_backup")
     run = pytestconfig.pluginmanager.get_plugin("halab-run")
     assert run.labs.pause_unwanted(lambda req: False) >= 1
@@ -227,7 +230,9 @@ def test_an_idle_lab_of_the_pool_is_paused_then_woken_as_it_was(
 
     assert states() == {"paused"}
     assert not lab.alive()
+    time.sleep(3 * 1 + 1)  # advert_int 1: past the backup's Master_Down_Interval
     assert lab_factory("nginx_master_backup") is lab  # woken, not started again
+    woken = time.time()
     assert states() == {"running"} and lab.alive()
     holders = lab.vip_holders()
     assert {v: sorted(h) for v, h in holders.items()} == {
@@ -235,3 +240,12 @@ def test_an_idle_lab_of_the_pool_is_paused_then_woken_as_it_was(
     }
     for ip in lab.vip_addresses().values():
         lab.client_node().exec(f"curl -sf -m 2 -o /dev/null http://{ip}/", check=True)
+    time.sleep(2)  # two adverts: a backup that thawed with its timers out would move now
+    moved = []
+    for b in lab.balancers():
+        engine = lab.engine_of(b.name)
+        for line in b.read_file(engine.events_path).splitlines():
+            ev = engine.parse_event(line, b.name)
+            if ev is not None and ev.kind == EventKind.VRRP_STATE and ev.ts >= woken:
+                moved.append((b.name, ev.data.get("state"), round(ev.ts - woken, 3)))
+    assert moved == []

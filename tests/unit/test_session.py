@@ -28,8 +28,8 @@ class FakeLab:
 
     paused: bool = False
     pauses: int = 0
-    restores: int = 0
-    fail_restore: bool = False
+    wakes: int = 0
+    fail_wake: bool = False
 
     def alive(self) -> bool:
         return self.is_alive and not self.paused  # as Lab.alive: every node running
@@ -39,10 +39,10 @@ class FakeLab:
         self.paused = True
         return True
 
-    def restore(self) -> None:
-        self.restores += 1
-        if self.fail_restore:
-            raise RuntimeError(f"cannot restore {self.key}")
+    def wake(self) -> None:
+        self.wakes += 1
+        if self.fail_wake:
+            raise RuntimeError(f"cannot wake {self.key}")
         self.paused = False
 
     def stop(self) -> None:
@@ -411,7 +411,7 @@ def test_idle_labs_are_paused_and_woken_when_asked_for_again() -> None:
     assert a.paused and not b.paused and labs.paused() == [a]
     assert labs.pause_unwanted(lambda k: k == "b") == 0  # paused once
     labs.new_test()
-    assert labs.get("a") is a and not a.paused and a.restores == 1  # woken, not rebuilt
+    assert labs.get("a") is a and not a.paused and a.wakes == 1  # woken, not rebuilt
     assert start.started == ["a", "b"] and labs.paused() == []
 
 
@@ -431,8 +431,8 @@ def test_a_paused_lab_that_cannot_be_woken_is_stopped_and_started_afresh() -> No
     a = labs.get("a")
     labs.new_test()
     labs.pause_unwanted(lambda k: False)
-    a.fail_restore = True
-    with pytest.warns(EngineWarning, match="could not be woken, stopped instead: cannot restore a"):
+    a.fail_wake = True
+    with pytest.warns(EngineWarning, match="could not be woken, stopped instead: cannot wake a"):
         fresh = labs.get("a")
     assert fresh is not a and a.stops == 1 and start.started == ["a", "a"]
 
@@ -443,11 +443,11 @@ def test_paused_labs_are_evicted_and_stopped_at_the_end_as_others() -> None:
     labs.new_test()
     labs.pause_unwanted(lambda k: False)
     b, c = labs.get("b"), labs.get("c")  # room for c: a, the oldest, goes
-    assert a.stops == 1 and a.restores == 0 and labs.paused() == []
+    assert a.stops == 1 and a.wakes == 0 and labs.paused() == []
     labs.new_test()
     labs.pause_unwanted(lambda k: k == "c")
     labs.stop_all()
-    assert (b.stops, c.stops, b.restores) == (1, 1, 0) and start.running == []
+    assert (b.stops, c.stops, b.wakes) == (1, 1, 0) and start.running == []
 
 
 def test_a_paused_lab_is_woken_to_be_switched_to_other_engines() -> None:
@@ -456,7 +456,7 @@ def test_a_paused_lab_is_woken_to_be_switched_to_other_engines() -> None:
     p.new_test()
     p.pause_unwanted(lambda k: False)
     p.new_test()
-    assert p.get(("t", "halab")) is ka and ka.restores == 1 and not ka.paused
+    assert p.get(("t", "halab")) is ka and ka.wakes == 1 and not ka.paused
     assert start.started == [("t", "keepalived")] and len(reuse.calls) == 1
 
 
@@ -470,7 +470,7 @@ def test_labs_json_wakes_a_paused_lab_for_its_final_status(tmp_path: Path) -> No
     run.labs.new_test()
     run.labs.pause_unwanted(lambda k: False)
     run.write_report()
-    assert lab.restores == 1
+    assert lab.wakes == 1
     [entry] = json.loads((tmp_path / "labs.json").read_text())
     assert "status" in entry and "status_error" not in entry
 
@@ -522,3 +522,21 @@ def test_a_worker_pauses_the_labs_the_next_module_s_test_will_not_use() -> None:
     run.get_lab("nginx_master_backup", vrrp="keepalived")
     teardown(done, nxt)
     assert not mb.paused
+
+
+def test_the_summary_counts_the_labs_paused_and_woken_in_every_worker() -> None:
+    class Reporter:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def write_line(self, line: str) -> None:
+            self.lines.append(line)
+
+    run, _asked = run_with_fakes(HalabSettings())
+    run.started.append(("nginx_master_backup", "keepalived", 4.0))
+    worker = json.dumps({"paused": 3, "woken": 1, "started": [], "switched": []})
+    run.pytest_testnodedown(type("Node", (), {"workeroutput": {"halab": worker}})(), None)
+    run.labs.paused_count, run.labs.woken = 2, 0
+    out = Reporter()
+    run.pytest_terminal_summary(out)
+    assert out.lines[0].endswith("; 5 paused while idle, 1 of them woken again")
