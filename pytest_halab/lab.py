@@ -735,7 +735,7 @@ class Lab:
         return labrestore.pause(self)
 
     def wake(self) -> None:
-        """A paused lab running again as at its start (``labrestore.wake``)."""
+        """A paused lab running again, restored (``labrestore.wake``)."""
         labrestore.wake(self)
 
     def reset_vrrp(self) -> None:

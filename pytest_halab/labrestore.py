@@ -17,6 +17,7 @@ import docker.errors
 from . import instances, mail, services, waits, webserver
 from .errors import LabTimeoutError, LabWarning
 from .nodes import Node, parallel
+from .timeline import EventKind
 from .topology import Role
 from .vrrp.check.nftplane import TABLE
 
@@ -120,15 +121,36 @@ def pause(lab: Lab) -> bool:
 
 
 def wake(lab: Lab, settle_timeout: float = 8.0) -> None:
-    """Wake a paused lab as it was at its start: ``restore`` (every node unpaused, services
-    up, VIPs on their masters), then the VRRP engines started again together. The engines'
-    clocks ran on while they were frozen, so a backup thawed with its Master_Down timer long
-    expired: it became MASTER for a few ms, with its gratuitous ARPs, notify scripts and
-    mail, before its master's advert put it back (seen at every wake of a lab paused 6 s,
-    both engines). Started again, the engines leave that behind them, as at a lab's start
-    (``Lab.reset_vrrp``)."""
+    """Wake a paused lab: ``restore`` (every node unpaused, services up, VIPs on their
+    masters, the neighbour entries for the VIPs forgotten). The engines' clocks ran on while
+    they were frozen, so a backup thaws with its Master_Down timer long expired and becomes
+    MASTER for a few ms, with its gratuitous ARPs and notify scripts, until its master's
+    advert puts it back (seen at every wake of a lab paused 6 s, both engines), as VRRP
+    moves after a fault's revert. When an engine has changed state since the wake began,
+    the lab is restored once more: what the other nodes learnt from those ARPs is
+    forgotten after them, and the VIPs are checked on their masters again."""
+    since = time.time()
     restore(lab, settle_timeout)
-    lab.reset_vrrp()
+    if _moved_since(lab, since):
+        restore(lab, settle_timeout)
+
+
+def _moved_since(lab: Lab, since: float) -> bool:
+    """Whether a balancer's engine said it changed state at or after ``since``."""
+
+    def moved(n: Node) -> bool:
+        engine = lab.engine_of(n.name)
+        try:
+            data = n.read_file(engine.events_path)
+        except FileNotFoundError:
+            return False
+        for line in data.splitlines():
+            ev = engine.parse_event(line, n.name)
+            if ev is not None and ev.kind == EventKind.VRRP_STATE and ev.ts >= since:
+                return True
+        return False
+
+    return any(parallel(moved, lab.balancers()))
 
 
 # The multicast groups VRRP adverts go to (RFC 3768 5.2.2, RFC 5798 5.1.1.2 and 5.1.2.2).

@@ -217,8 +217,8 @@ def test_an_idle_lab_of_the_pool_is_paused_then_woken_as_it_was(
     """What an xdist worker does with a lab between its tests (session.pause_idle_labs):
     every container frozen, then the same lab woken for the next test that asks for it,
     its VIPs on their masters, serving through them, and its engines settled: frozen for
-    longer than Master_Down_Interval, a backup's timers have run out, and left as they
-    thaw it would take the VIP for a moment after the wake."""
+    longer than Master_Down_Interval, the backup thaws with its timer run out and takes
+    the VIP for a moment, which must be over once the lab is handed out."""
     lab = lab_factory("nginx_master_backup")
     run = pytestconfig.pluginmanager.get_plugin("halab-run")
     assert run.labs.pause_unwanted(lambda req: False) >= 1
