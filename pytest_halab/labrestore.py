@@ -1,8 +1,8 @@
 """Bringing a lab back to its initial state after a test's faults (``Lab.restore``):
 every node running, services up, each VIP on its expected master, the other nodes'
-neighbour entries for the VIPs and the balancers' tracked connections forgotten; and the
-freezing of an idle lab that such a restore wakes (``Lab.pause``). Functions of a ``Lab``;
-``lab.py`` holds the lab's making and its queries."""
+neighbour entries for the VIPs and the balancers' tracked connections forgotten; and an
+idle lab frozen (``Lab.pause``) and woken by such a restore (``Lab.wake``). Functions of a
+``Lab``; ``lab.py`` holds the lab's making and its queries."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ class FakeLab:
     is_alive: bool = True
     stops: int = 0
     fail_stop: bool = False
-
     paused: bool = False
     pauses: int = 0
     wakes: int = 0
