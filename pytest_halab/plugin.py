@@ -206,9 +206,11 @@ def _run(config: pytest.Config) -> HalabRun:
 
 @pytest.fixture(scope="session")
 def lab_factory(pytestconfig: pytest.Config) -> Callable[..., Lab]:
-    """``lab_factory(topology, vrrp=None, node_engines=None)``: a running lab for any
-    topology (and engine, or per-balancer engines), shared by the
-    session (started on first use, removed at session end unless --hal-keep)."""
+    """``lab_factory(topology, vrrp=None, node_engines=None, pin=False)``: a running lab for
+    any topology (and engine, or per-balancer engines), shared by the session (started on
+    first use, removed at session end unless --hal-keep). A test's lab is its own for the
+    test; ``pin=True`` keeps it from being switched to other engines or paused between
+    tests, for a fixture that holds it across modules."""
     return _run(pytestconfig).get_lab
 
 

@@ -439,7 +439,8 @@ class HalabRun:
         """A running lab for this topology and engine (``node_engines``: per-balancer
         overrides, e.g. ``{"lb2": "keepalived"}`` for an interop lab), started on first use,
         or a running lab of the topology whose engines are switched (the pool's reuse; never
-        one the test has already been given). ``pin``: never switched (the session's lab)."""
+        one the test has already been given). ``pin``: never switched nor paused (the
+        session's lab, or one a fixture keeps for tests in several modules)."""
         if isinstance(topo, str):
             from . import topology as topology_mod
 
