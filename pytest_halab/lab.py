@@ -729,9 +729,9 @@ class Lab:
         back), and the other nodes' ARP/ND entries for the VIPs forgotten."""
         labrestore.restore(self, settle_timeout)
 
-    def pause(self) -> bool:
+    def pause(self) -> list[str]:
         """Freeze the lab while no test needs it (``labrestore.pause``): no CPU spent until
-        ``wake``. True when every node was frozen."""
+        ``wake``. What the engine said of each node it would not pause (none: all were)."""
         return labrestore.pause(self)
 
     def wake(self) -> None:

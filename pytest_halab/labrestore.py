@@ -103,21 +103,22 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
     forget_traffic_state(lab)
 
 
-def pause(lab: Lab) -> bool:
+def pause(lab: Lab) -> list[str]:
     """Freeze an idle lab: every node paused at once (the engine's cgroup freezer), so its
     engines, checks, services and observers cost no CPU until ``wake``. Lab traffic never
-    crosses labs, so a frozen lab disturbs no other. True when the engine said every node
-    is frozen (a pause is answered once the freezer holds the container's processes); a
-    node it would not pause (gone, stopped) is left as it is, for ``wake`` too."""
+    crosses labs, so a frozen lab disturbs no other. A pause is answered once the freezer
+    holds the container's processes. Returns what the engine said of each node it would
+    not pause (``lb1: ...``; none when all are frozen): such a node is left as it is, for
+    ``wake`` too."""
 
-    def freeze(n: Node) -> bool:
+    def freeze(n: Node) -> str | None:
         try:
             n.container.pause()
-        except docker.errors.APIError:
-            return False
-        return True
+        except docker.errors.APIError as exc:
+            return f"{n.name}: {exc.explanation or exc}"
+        return None
 
-    return all(parallel(freeze, list(lab.nodes.values())))
+    return [said for said in parallel(freeze, list(lab.nodes.values())) if said]
 
 
 def wake(lab: Lab, settle_timeout: float = 8.0) -> None:

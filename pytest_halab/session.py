@@ -122,7 +122,7 @@ class RunningLab(Protocol):
 
     def stop(self) -> None: ...
 
-    def pause(self) -> bool: ...
+    def pause(self) -> list[str]: ...
 
     def wake(self) -> None: ...
 
@@ -226,10 +226,12 @@ class LabPool(Generic[K, L]):
             # marked paused whatever the engine said: a wake starts what was frozen
             self._paused.add(key)
             self.paused_count += 1
-            if not self._labs[key].pause():
+            refused = self._labs[key].pause()
+            if refused:
                 warnings.warn(
                     EngineWarning(
-                        "halab: an idle lab was not wholly paused (woken at its next use)"
+                        "halab: an idle lab was not wholly paused (it is woken at its next "
+                        f"use as it is): {'; '.join(refused)}"
                     ),
                     stacklevel=2,
                 )

@@ -27,16 +27,17 @@ class FakeLab:
     fail_stop: bool = False
     paused: bool = False
     pauses: int = 0
+    refuse_pause: tuple[str, ...] = ()
     wakes: int = 0
     fail_wake: bool = False
 
     def alive(self) -> bool:
         return self.is_alive and not self.paused  # as Lab.alive: every node running
 
-    def pause(self) -> bool:
+    def pause(self) -> list[str]:
         self.pauses += 1
         self.paused = True
-        return True
+        return list(self.refuse_pause)
 
     def wake(self) -> None:
         self.wakes += 1
@@ -539,3 +540,14 @@ def test_the_summary_counts_the_labs_paused_and_woken_in_every_worker() -> None:
     out = Reporter()
     run.pytest_terminal_summary(out)
     assert out.lines[0].endswith("; 5 paused while idle, 1 of them woken again")
+
+
+def test_a_lab_not_wholly_paused_is_a_warning_naming_the_node_and_woken_as_any() -> None:
+    labs, _start = pool()
+    a = labs.get("a")
+    a.refuse_pause = ("lb2: Container abc is not running",)
+    labs.new_test()
+    with pytest.warns(EngineWarning, match="not wholly paused .*: lb2: Container abc is not"):
+        assert labs.pause_unwanted(lambda k: False) == 1
+    labs.new_test()
+    assert labs.get("a") is a and a.wakes == 1
