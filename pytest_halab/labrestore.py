@@ -17,7 +17,6 @@ import docker.errors
 from . import instances, mail, services, waits, webserver
 from .errors import LabTimeoutError, LabWarning
 from .nodes import Node, parallel
-from .timeline import EventKind
 from .topology import Role
 from .vrrp.check.nftplane import TABLE
 
@@ -138,20 +137,9 @@ def wake(lab: Lab, settle_timeout: float = 8.0) -> None:
 
 def _moved_since(lab: Lab, since: float) -> bool:
     """Whether a balancer's engine said it changed state at or after ``since``."""
-
-    def moved(n: Node) -> bool:
-        engine = lab.engine_of(n.name)
-        try:
-            data = n.read_file(engine.events_path)
-        except FileNotFoundError:
-            return False
-        for line in data.splitlines():
-            ev = engine.parse_event(line, n.name)
-            if ev is not None and ev.kind == EventKind.VRRP_STATE and ev.ts >= since:
-                return True
-        return False
-
-    return any(parallel(moved, lab.balancers()))
+    return any(
+        parallel(lambda n: lab.engine_of(n.name).instances_started(n, since), lab.balancers())
+    )
 
 
 # The multicast groups VRRP adverts go to (RFC 3768 5.2.2, RFC 5798 5.1.1.2 and 5.1.2.2).
