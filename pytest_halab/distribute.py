@@ -12,11 +12,14 @@ pytest-xdist does the distributing; this module only tells it what belongs toget
   tests without a group as ``load`` does). A test the user grouped already is left alone.
 - **Order.** xdist hands out its units of work (a group, or a test alone) in the order the
   workers collected them, one more to a worker whenever it has two tests or fewer left: the
-  units come longest first (a lab group, a test that starts labs of its own, ... the plain
-  unit tests last), so that the run does not end waiting for a minute-long test that was
+  units come longest first (a lab group, a test that starts labs of its own, ... an inner
+  pytest session last), so that the run does not end waiting for a minute-long test that was
   handed out last while the other workers sit idle. A unit's length is what its tests took
-  in the last run (pytest's cache), else an estimate by kind (``estimate_s``). With
-  ``--dist`` given, xdist's own order stays (groups by number of tests).
+  in the last run (pytest's cache), else in the ``--hal-durations`` file (a fresh clone has
+  no cache), else an estimate by kind (``estimate_s``). The plain tests, CPU work without a
+  lab, are what a quarter of the workers start with, while the others start labs that then
+  wait on VRRP timers (``longest_first``). With ``--dist`` given, xdist's own order stays
+  (groups by number of tests).
 - **Engines.** Worker ``gwN`` runs its labs on the N-th engine of ``--hal-docker-host``,
   round robin; images are built on the first engine and copied to the others.
 - **Results.** Each worker sends its failover records and its labs' entries for
@@ -153,6 +156,24 @@ def _module_of(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
 
 
+def halab_fixtures(item: pytest.Item) -> set[str]:
+    """The fixtures a test uses, less those of its own that only share a name with one of
+    the plugin's: a test module's fixture ``lab`` that makes a directory is no lab (one that
+    asks for the plugin's ``lab`` itself, to add to it, still is)."""
+    names = set(getattr(item, "fixturenames", ()))
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", None) or {}
+    for name in names & (SESSION_LAB_FIXTURES | FACTORY_FIXTURES):
+        chain = defs.get(name)
+        if not chain:
+            continue
+        closest = chain[-1]
+        module = str(getattr(closest.func, "__module__", ""))
+        if module.split(".", 1)[0] != "pytest_halab" and name not in closest.argnames:
+            names.discard(name)
+    return names
+
+
 def lab_of(item: pytest.Item, settings: HalabSettings) -> tuple[str, str] | None:
     """The lab a test will use, as far as collection can tell, and its engines; None: no
     lab.
@@ -161,7 +182,7 @@ def lab_of(item: pytest.Item, settings: HalabSettings) -> tuple[str, str] | None
     in a ``lab`` marker (labmark.py) or as a parameter, else the test's module. Its engines
     come from its parameters, the marker, the run's ``--hal-vrrp`` or else the topology's
     own (``halab``, ``lb1=halab,lb2=keepalived``; empty where none can be told)."""
-    fixtures = set(getattr(item, "fixturenames", ()))
+    fixtures = halab_fixtures(item)
     if fixtures & SESSION_LAB_FIXTURES and settings.topology is not None:
         engine = settings.vrrp or settings.topology.spec.vrrp_engine
         return settings.topology.path.stem, engine
@@ -250,8 +271,12 @@ class XdistGroups:
         """Last, once every conftest has marked its tests (``lab``): the units longest
         first (what xdist hands out in this order, ``choose_dist``)."""
         cache = getattr(config, "cache", None)
-        known = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
-        items[:] = longest_first(items, known if isinstance(known, dict) else {})
+        cached = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+        # the run's file (--hal-durations) where the cache has nothing: a fresh clone's case
+        known = {**(self.settings.durations or {}), **(cached if isinstance(cached, dict) else {})}
+        # a quarter of the workers (one at least) starts with the plain tests
+        workers = worker_count(config)
+        items[:] = longest_first(items, known, fill_after=workers - max(1, workers // 4))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -307,11 +332,33 @@ def _group_of(item: pytest.Item) -> str | None:
     return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
 
 
-def longest_first(items: Sequence[pytest.Item], known: dict[str, Any]) -> list[pytest.Item]:
+def _is_filler(item: pytest.Item) -> bool:
+    """A test that neither uses nor starts a lab nor runs an inner pytest session: work for
+    the CPU, not for VRRP timers."""
+    return (
+        _group_of(item) is None
+        and item.get_closest_marker("lab") is None
+        and "pytester" not in getattr(item, "fixturenames", ())
+    )
+
+
+def longest_first(
+    items: Sequence[pytest.Item], known: dict[str, Any], fill_after: int = 0
+) -> list[pytest.Item]:
     """The items as units of work (a group's tests together, in their order; any other test
     alone), the units ordered by length, longest first (collection order among equals). A
     unit's length is the sum of its tests': what ``known`` recorded (node id -> seconds),
-    else ``estimate_s``; a group adds its lab's start when none of its tests is known."""
+    else ``estimate_s``; a group adds its lab's start when none of its tests is known.
+
+    With ``fill_after`` K, the plain tests (``_is_filler``) come after the first K units
+    instead of where their length puts them (mostly last): xdist hands each worker one unit
+    at the start, so the workers after the K-th start with the plain tests and take them one
+    at a time until none is left, while the others start labs. A lab's tests mostly wait on
+    VRRP timers of a second, and with only labs at the start the host's CPU was a third idle
+    from 20 to 130 s into a run; the plain tests are CPU work that fits there, rather than at
+    the end of the run where the CPU was busy. The inner pytest sessions, short and without
+    a lab, stay last to fill the end.
+    """
     units: dict[str, list[pytest.Item]] = {}
     for n, item in enumerate(items):
         units.setdefault(_group_of(item) or f"#{n}", []).append(item)
@@ -329,6 +376,12 @@ def longest_first(items: Sequence[pytest.Item], known: dict[str, Any]) -> list[p
                 total += estimate_s(item, grouped)
         length[key] = total + (LAB_START_S if grouped and not recorded else 0.0)
     order = sorted(units, key=lambda k: -length[k])  # stable: collection order among equals
+    if fill_after > 0:
+        fillers = [k for k in order if k.startswith("#") and _is_filler(units[k][0])]
+        if fillers:
+            chosen = set(fillers)
+            rest = [k for k in order if k not in chosen]
+            order = [*rest[:fill_after], *fillers, *rest[fill_after:]]
     return [item for key in order for item in units[key]]
 
 

@@ -21,6 +21,7 @@ from .session import HalabRun
 from .settings import (
     BASELINE,
     DOCKER_HOSTS,
+    DURATIONS,
     KEEP,
     MAX_REGRESSION,
     PROBE_INTERVAL,
@@ -124,7 +125,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"and the probe's CPU grows with its rate; env {PROBE_INTERVAL.env}, "
         f"ini {PROBE_INTERVAL.ini}",
     )
+    group.addoption(
+        DURATIONS.option,
+        dest=DURATIONS.dest,
+        metavar="FILE",
+        default=None,
+        help="what each test took (JSON, the format of .pytest_cache/v/halab/durations), "
+        "for the order of the tests under pytest-xdist where pytest's cache has not "
+        f"recorded it; env {DURATIONS.env}, ini {DURATIONS.ini}",
+    )
     parser.addini(TOPOLOGY.ini, "default topology of the `lab` fixture", default="")
+    parser.addini(DURATIONS.ini, "file of the tests' durations (order under xdist)", default="")
     parser.addini(DOCKER_HOSTS.ini, "Docker engine URLs for the labs (space-separated)", default="")
     parser.addini(VRRP.ini, f"default VRRP engine ({'|'.join(engines.names())})", default="")
     parser.addini(KEEP.ini, "leave labs up after the run (1/0, true/false, yes/no)", default="")

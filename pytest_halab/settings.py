@@ -9,6 +9,8 @@ HALAB_VRRP``, ``ini option halab_vrrp``) before anything has started.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +47,9 @@ class Setting(Generic[T]):
     what: str  # what the value is, in messages
     parse: Callable[[str], T]
     default: T
+    # a relative path in the ini file is the ini file's directory's, as with pytest's own
+    # path options (a file that lives in the project beside it); else the current directory's
+    ini_beside: bool = False
 
     @property
     def option(self) -> str:
@@ -126,6 +131,33 @@ def parse_directory(text: str) -> Path:
 def parse_input_file(text: str) -> Path:
     """A file to read later (its content is checked by whoever reads it)."""
     return Path(text)
+
+
+def parse_durations(text: str) -> Mapping[str, float]:
+    """A file of the tests' durations, read now: a JSON object of test ids and seconds, what
+    a run records in pytest's cache (``.pytest_cache/v/halab/durations``)."""
+    try:
+        raw = Path(text).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{text!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{text!r}: not UTF-8 text ({exc.reason})") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{text}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{text}: an object of test ids and seconds, not a {type(data).__name__}")
+    for key, value in data.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            line = raw.count("\n", 0, max(raw.find(json.dumps(key)), 0)) + 1
+            raise ValueError(f"{text}: line {line}: {key}: seconds (a number >= 0), not {value!r}")
+    return MappingProxyType({str(k): float(v) for k, v in data.items()})
 
 
 def parse_output_file(text: str) -> Path:
@@ -235,6 +267,19 @@ PROBE_INTERVAL = Setting[float](
     default=PROBE_INTERVAL_MS,
 )
 
+# The order of the tests under pytest-xdist (distribute.longest_first) from what each took,
+# where pytest's cache has not recorded it: a fresh clone in CI has no cache.
+DURATIONS = Setting["Mapping[str, float] | None"](
+    name="durations",
+    dest="hal_durations",
+    env="HALAB_DURATIONS",
+    ini="halab_durations",
+    what="durations file",
+    parse=parse_durations,
+    default=None,
+    ini_beside=True,
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     TOPOLOGY,
     VRRP,
@@ -245,6 +290,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     SAVE_BASELINE,
     MAX_REGRESSION,
     PROBE_INTERVAL,
+    DURATIONS,
 )
 
 
@@ -262,6 +308,8 @@ class HalabSettings:
     save_baseline: Path | None = None  # write the run's failover figures to this file
     max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT
     probe_interval_ms: float = PROBE_INTERVAL_MS  # the client probe's, in every scenario
+    # test id -> seconds, for the order under xdist where the cache has none
+    durations: Mapping[str, float] | None = None
     source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def source_of(self, name: str) -> str:
@@ -290,6 +338,9 @@ def resolve_one(config: pytest.Config, setting: Setting[T]) -> tuple[T, str]:
         given, source = os.environ[setting.env], f"environment {setting.env}"
     elif config.getini(setting.ini):
         given, source = config.getini(setting.ini), f"ini option {setting.ini}"
+        inipath = getattr(config, "inipath", None)
+        if setting.ini_beside and inipath is not None and isinstance(given, str):
+            given = str(Path(inipath).parent / given)  # an absolute one stays as it is
     else:
         return setting.default, DEFAULT
     if not isinstance(given, str):  # already typed by the option's action (--hal-keep)

@@ -142,6 +142,13 @@ ORDERED = textwrap.dedent("""
     @pytest.mark.parametrize("i", range(2))
     def test_pooled(i, lab_factory):
         _ran(f"pooled{i}")
+
+    @pytest.fixture
+    def lab(tmp_path):  # a fixture of the module's own that shares the plugin's name
+        return tmp_path
+
+    def test_own_fixture_named_lab(lab):
+        _ran("plain-lab")
 """)
 
 
@@ -150,12 +157,14 @@ def test_the_longest_units_are_handed_out_first(
 ) -> None:
     """Collected last, run first: a lab group (a lab start and its tests), then a test that
     starts labs of its own, then an inner pytest session, the plain tests last in their
-    order (estimates: no earlier run is in this directory's cache). No lab starts here."""
+    order, among them one whose fixture `lab` is its own (estimates: no earlier run is in
+    this directory's cache; with one worker no plain test is moved up, see
+    test_distribute). No lab starts here."""
     order = pytester.path / "order.txt"
     monkeypatch.setenv("ORDER_FILE", str(order))
     pytester.makepyfile(test_ordered=ORDERED)
     result = pytester.runpytest_subprocess("-n", "1", "-p", "no:randomly", "-p", "pytester")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
     assert order.read_text().split() == [
         "pooled0",
         "pooled1",
@@ -164,6 +173,7 @@ def test_the_longest_units_are_handed_out_first(
         "plain0",
         "plain1",
         "plain2",
+        "plain-lab",
     ]
     # the run recorded what each test took, for the next run's order
     cached = json.loads((pytester.path / ".pytest_cache" / "v" / "halab" / "durations").read_text())
@@ -174,5 +184,40 @@ def test_the_longest_units_are_handed_out_first(
             "test_inner_session",
             "test_own_labs",
             *(f"test_pooled[{i}]" for i in range(2)),
+            "test_own_fixture_named_lab",
         )
     )
+
+
+def test_a_durations_file_orders_a_run_without_a_cache(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone has no pytest cache: the file given with --hal-durations orders the
+    units instead of the estimates. Here the test with labs of its own took longest."""
+    order = pytester.path / "order.txt"
+    monkeypatch.setenv("ORDER_FILE", str(order))
+    pytester.makepyfile(test_ordered=ORDERED)
+    durations = pytester.path / "durations.json"
+    durations.write_text(json.dumps({"test_ordered.py::test_own_labs": 600.0}))
+    result = pytester.runpytest_subprocess(
+        "-n", "1", "-p", "no:randomly", "-p", "pytester", "-p", "no:cacheprovider",
+        f"--hal-durations={durations}",
+    )  # fmt: skip
+    result.assert_outcomes(passed=8)
+    assert order.read_text().split() == [
+        "own",
+        "pooled0",
+        "pooled1",
+        "pytester",
+        "plain0",
+        "plain1",
+        "plain2",
+        "plain-lab",
+    ]
+    # a bad file is a usage error that names it, before any test runs
+    durations.write_text('{"test_ordered.py::test_own_labs": -1}')
+    order.unlink()
+    bad = pytester.runpytest_subprocess("-n", "1", f"--hal-durations={durations}")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines([f"*durations file from --hal-durations: {durations}: line 1:*"])
+    assert not order.exists()

@@ -291,6 +291,42 @@ def test_units_come_longest_first_a_group_together() -> None:
     ]
 
 
+def test_plain_tests_come_after_each_workers_first_unit() -> None:
+    """With N workers the plain tests (no lab, no inner session) come after the first N
+    units, to run while those labs wait on their timers; inner sessions stay last."""
+    own = FakeItem("lab/t.py::own", marks={"lab": object()})  # 20 s
+    inner = FakeItem("plugin/t.py::inner", ("pytester",))  # 3 s
+    units = [FakeItem(f"unit/t.py::u{i}") for i in range(3)]
+    big = [_grouped(f"lab/b.py::b{i}", "halab:b") for i in range(4)]
+    small = [_grouped(f"lab/s.py::s{i}", "halab:s") for i in range(2)]
+    items = [units[0], *small, own, units[1], inner, *big, units[2]]
+    got = distribute.longest_first(cast(list[pytest.Item], items), {}, fill_after=2)
+    assert [i.nodeid for i in got] == [
+        *(b.nodeid for b in big),
+        *(s.nodeid for s in small),
+        *(u.nodeid for u in units),
+        own.nodeid,
+        inner.nodeid,
+    ]
+    # fewer units than workers: the plain tests come last, as without the option
+    few = [*units, own]
+    got = distribute.longest_first(cast(list[pytest.Item], few), {}, fill_after=8)
+    assert [i.nodeid for i in got] == [own.nodeid, *(u.nodeid for u in units)]
+    # a plain test the last run recorded as long is still a plain test
+    got = distribute.longest_first(
+        cast(list[pytest.Item], items), {"unit/t.py::u2": 100.0}, fill_after=1
+    )
+    assert [i.nodeid for i in got] == [
+        *(b.nodeid for b in big),
+        "unit/t.py::u2",
+        "unit/t.py::u0",
+        "unit/t.py::u1",
+        *(s.nodeid for s in small),
+        own.nodeid,
+        inner.nodeid,
+    ]
+
+
 def test_durations_are_recorded_for_the_next_run() -> None:
     store: dict[str, Any] = {distribute.DURATIONS_KEY: {"old::t": 4.0, "a::t": 9.0}}
     cache = SimpleNamespace(get=lambda k, d: store.get(k, d), set=store.__setitem__)

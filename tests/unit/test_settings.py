@@ -4,6 +4,8 @@ the real options."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -14,6 +16,7 @@ from pytest_halab import engines
 from pytest_halab.settings import (
     BASELINE,
     DOCKER_HOSTS,
+    DURATIONS,
     KEEP,
     MAX_REGRESSION,
     PROBE_INTERVAL,
@@ -26,6 +29,7 @@ from pytest_halab.settings import (
     HalabSettings,
     Setting,
     parse_bool,
+    parse_durations,
     resolve,
 )
 
@@ -44,6 +48,8 @@ class FakeConfig:
 
     def getini(self, name: str) -> str:
         return self.ini.get(name, "")
+
+    inipath: Path | None = None
 
 
 def resolve_fake(
@@ -166,6 +172,31 @@ SAMPLES = [
 ]
 PLACES = ["cli", "env", "ini", "default"]
 
+# durations files for DURATIONS' sample, one per place (removed when the module is unloaded)
+_DURATIONS_DIR = tempfile.TemporaryDirectory(prefix="halab-test-durations-")
+
+
+def _durations_file(place: str, seconds: float) -> str:
+    path = Path(_DURATIONS_DIR.name) / f"{place}.json"
+    path.write_text(json.dumps({f"t.py::{place}": seconds}))
+    return str(path)
+
+
+SAMPLES.append(
+    Sample(
+        DURATIONS,
+        cli=_durations_file("cli", 1),
+        env=_durations_file("env", 2.5),
+        ini=_durations_file("ini", 0),
+        seen={
+            "cli": {"t.py::cli": 1.0},
+            "env": {"t.py::env": 2.5},
+            "ini": {"t.py::ini": 0.0},
+            "default": None,
+        },
+    )
+)
+
 
 def test_every_setting_has_a_sample() -> None:
     assert {s.setting for s in SAMPLES} == set(SETTINGS)
@@ -264,7 +295,34 @@ BAD = [
     (PROBE_INTERVAL, "2000", "'2000': the probe interval is 1 to 1000 ms"),
     (PROBE_INTERVAL, "nan", "'nan': the probe interval is 1 to 1000 ms"),
     (PROBE_INTERVAL, "20ms", "'20ms' is not a number of milliseconds"),
+    (DURATIONS, "{dir}/none.json", "No such file or directory"),
+    (DURATIONS, "{file}", "line 1 column 1: Expecting value"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (
+            '{\n  "t.py::a": 1,\n  "t.py::b": 2\n  "t.py::c": 3\n}',
+            "line 4 column 3: Expecting ',' delimiter",
+        ),
+        ('["t.py::a", 1]', "an object of test ids and seconds, not a list"),
+        (
+            '{\n  "t.py::a": 1,\n  "t.py::b": -2\n}',
+            "line 3: t.py::b: seconds (a number >= 0), not -2",
+        ),
+        ('{"t.py::a": "1"}', "line 1: t.py::a: seconds (a number >= 0), not '1'"),
+        ('{"t.py::a": true}', "line 1: t.py::a: seconds (a number >= 0), not True"),
+        ('{"t.py::a": NaN}', "line 1: t.py::a: seconds (a number >= 0), not nan"),
+    ],
+)
+def test_a_bad_durations_file_is_named_with_its_line(tmp_path: Path, text: str, why: str) -> None:
+    path = tmp_path / "durations.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        parse_durations(str(path))
+    assert str(info.value) == f"{path}: {why}"
 
 
 @pytest.mark.parametrize("place", ["cli", "env", "ini"])
@@ -386,3 +444,22 @@ def test_the_probe_interval_default_is_the_probes() -> None:
     from pytest_halab.observe import PROBE_INTERVAL_S
 
     assert PROBE_INTERVAL.default == PROBE_INTERVAL_S * 1000
+
+
+def test_a_durations_file_in_the_ini_file_is_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ini file's relative path is its directory's, wherever pytest runs from; the
+    command line's and the environment's are the current directory's."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "d.json").write_text('{"t.py::a": 4}')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = FakeConfig(ini={DURATIONS.ini: "tests/d.json"})
+    config.inipath = tmp_path / "pyproject.toml"
+    settings = resolve(cast(pytest.Config, config))
+    assert settings.durations == {"t.py::a": 4.0}
+    with pytest.raises(pytest.UsageError) as info:
+        resolve_fake({DURATIONS.dest: "tests/d.json"})
+    assert "from --hal-durations: 'tests/d.json': No such file" in str(info.value)
