@@ -111,11 +111,20 @@ def pause(lab: Lab) -> list[str]:
     ``wake`` too."""
 
     def freeze(n: Node) -> str | None:
-        try:
-            n.container.pause()
-        except docker.errors.APIError as exc:
-            return f"{n.name}: {exc.explanation or exc}"
-        return None
+        said = ""
+        # runc gives up on a cgroup v1 freezer that processes keep joining (forks, execs:
+        # "unable to freeze", seen once in a CI run), thawed again: a second try is the
+        # freezer's second chance
+        for _ in range(2):
+            try:
+                n.container.pause()
+            except docker.errors.APIError as exc:
+                said = f"{n.name}: {exc.explanation or exc}"
+                if "unable to freeze" not in said:
+                    break
+            else:
+                return None
+        return said
 
     return [said for said in parallel(freeze, list(lab.nodes.values())) if said]
 
