@@ -292,8 +292,9 @@ def test_units_come_longest_first_a_group_together() -> None:
 
 
 def test_plain_tests_come_after_each_workers_first_unit() -> None:
-    """With N workers the plain tests (no lab, no inner session) come after the first N
-    units, to run while those labs wait on their timers; inner sessions stay last."""
+    """With fill_after K the plain tests (no lab, no inner session) come after the first K
+    units, the workers' first (their labs then wait on their timers); inner sessions stay
+    last."""
     own = FakeItem("lab/t.py::own", marks={"lab": object()})  # 20 s
     inner = FakeItem("plugin/t.py::inner", ("pytester",))  # 3 s
     units = [FakeItem(f"unit/t.py::u{i}") for i in range(3)]
