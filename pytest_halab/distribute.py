@@ -308,6 +308,7 @@ class XdistGroups:
 
 DURATIONS_KEY = "halab/durations"  # pytest's cache: node id -> seconds, from the last runs
 LAB_START_S = 7.0  # a lab's start, paid once by a group's worker (about 5-10 s here)
+PLAIN_S = 0.2  # a test without a lab nor an inner session (``estimate_s``)
 
 
 def estimate_s(item: pytest.Item, grouped: bool) -> float:
@@ -322,7 +323,7 @@ def estimate_s(item: pytest.Item, grouped: bool) -> float:
         return 20.0
     if "pytester" in getattr(item, "fixturenames", ()):
         return 3.0
-    return 0.2
+    return PLAIN_S
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -333,13 +334,9 @@ def _group_of(item: pytest.Item) -> str | None:
 
 
 def _is_filler(item: pytest.Item) -> bool:
-    """A test that neither uses nor starts a lab nor runs an inner pytest session: work for
-    the CPU, not for VRRP timers."""
-    return (
-        _group_of(item) is None
-        and item.get_closest_marker("lab") is None
-        and "pytester" not in getattr(item, "fixturenames", ())
-    )
+    """A test that neither uses nor starts a lab nor runs an inner pytest session (the kind
+    ``estimate_s`` gives the plain estimate): work for the CPU, not for VRRP timers."""
+    return _group_of(item) is None and estimate_s(item, grouped=False) == PLAIN_S
 
 
 def longest_first(
