@@ -42,6 +42,11 @@ def restore(lab: Lab, settle_timeout: float = 8.0) -> None:
     expected = {v: [m] for v, m in lab.expected_masters().items()}
 
     def wake(n: Node) -> bool:
+        # running as the engine's events last said (``containerstates``): no inspect for
+        # it. Any other state is asked again before acting on it: an event of a moment ago
+        # (an unpause just answered) may not have been read yet.
+        if n.state() == "running":
+            return True
         n.container.reload()
         if n.container.status == "paused":
             n.container.unpause()

@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import services, waits
+from .containerlist import listed, macs_of
 from .errors import LabTimeoutError, TopologyError, VipDidNotMove
 from .faults import Fault, Faults
 from .lab import Lab
+from .labels import L_LAB
 from .mail import Mail, mails
 from .measures import FailoverMeasure, MeasureContext, Phase, VipInfo, measure
 from .movebound import MoveBound, move_bound
@@ -178,13 +180,17 @@ class Scenario:
             waits.until("the timeline to show the holders", recorded, TIMELINE_LAG_S, 0.1)
 
     def _node_macs(self) -> dict[str, str]:
+        """Each node's MAC address on the lab's network, from one list of the lab's
+        containers (``containerlist``; an inspect per node before)."""
         if self._macs is None:
+            nodes = list(self.lab.nodes.values())
+            by_id = {n.container.id: n.name for n in nodes}
+            flt = {"label": f"{L_LAB}={self.lab.lab_id}"}
             self._macs = {}
-            for n in self.lab.nodes.values():
-                n.container.reload()
-                for net in (n.container.attrs["NetworkSettings"].get("Networks") or {}).values():
-                    if net.get("MacAddress"):
-                        self._macs[n.name] = str(net["MacAddress"]).lower()
+            for c in listed(nodes[0].container.client, flt) if nodes else []:
+                name = by_id.get(c.id)
+                if name is not None and (macs := macs_of(c)):
+                    self._macs[name] = macs[-1]
         return self._macs
 
     def _vip_info(self, vip: str) -> VipInfo:

@@ -17,6 +17,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 
 from . import hostrules
+from .containerlist import labels_of, listed
 from .dockerhost import DockerHost
 from .labels import L_HELPER, L_KEEP, L_LAB, L_OWNER, owner_alive
 
@@ -43,10 +44,7 @@ def lab_ids(host: DockerHost) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {lab_id: {} for lab_id, _line in hostrules.labelled(host)}
     labelled = [
         *(n.attrs["Labels"] for n in client.networks.list(filters={"label": L_LAB})),
-        *(
-            c.labels
-            for c in client.containers.list(all=True, ignore_removed=True, filters={"label": L_LAB})
-        ),
+        *(labels_of(c) for c in listed(client, {"label": L_LAB})),
     ]
     for labels in labelled:
         if not found.get(labels[L_LAB]):
@@ -58,7 +56,7 @@ def remove_lab(host: DockerHost, lab_id: str) -> None:
     """Remove everything labelled with this lab id: containers, network, host rules."""
     client = host.client()
     flt = {"label": f"{L_LAB}={lab_id}"}
-    containers = client.containers.list(all=True, ignore_removed=True, filters=flt)
+    containers = listed(client, flt)
 
     def rm(c: Container) -> None:
         try:
@@ -129,10 +127,8 @@ def _remove_network(net: Network) -> None:
 
 
 def _helpers(host: DockerHost, *, live_too: bool) -> list[Container]:
-    found = host.client().containers.list(
-        all=True, ignore_removed=True, filters={"label": L_HELPER}
-    )
-    return [c for c in found if live_too or not owner_alive(c.labels.get(L_OWNER, ""))]
+    found = listed(host.client(), {"label": L_HELPER})
+    return [c for c in found if live_too or not owner_alive(labels_of(c).get(L_OWNER, ""))]
 
 
 def sweep_stale(host: DockerHost) -> list[str]:
@@ -151,9 +147,7 @@ def sweep_stale(host: DockerHost) -> list[str]:
                 continue
             kept = labels.get(L_KEEP) == "1"
             if kept and not orphan:  # a kept lab goes once all its containers stopped
-                containers = client.containers.list(
-                    all=True, ignore_removed=True, filters={"label": f"{L_LAB}={lab_id}"}
-                )
+                containers = listed(client, {"label": f"{L_LAB}={lab_id}"})
                 if not containers or any(c.status == "running" for c in containers):
                     continue
             try:
