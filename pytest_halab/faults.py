@@ -279,17 +279,28 @@ class Faults(WebFaults, ServiceFaults, MailFaults, LinkFaults):
     def _start_service(self, n: Node, process: str) -> None:
         engine = self._engine_named(process, n.name)
         service = services.by_process(process)
-        if engine is not None:
-            engine.start(n)
-        elif service is not None:
-            service.start(n)
-        else:
+        if engine is None and service is None:
             raise FaultError(n.name, f"do not know how to restart {process}")
-        wait_effect(
-            f"{process} running again",
-            n.name,
-            lambda: bool(n.pids(self._pattern(process, n.name))),
-        )
+
+        def running() -> bool:
+            return bool(n.pids(self._pattern(process, n.name)))
+
+        try:
+            if engine is not None:
+                engine.start(n)
+            elif service is not None:
+                service.start(n)
+        except NodeCommandError as exc:
+            # Another starter may have won the race: a user's check script that starts the
+            # service again (seed 004's, every 2 s) ran between the check that found none
+            # and this start, whose nginx then found port 80 taken (seen once under xdist).
+            # The undo's aim, the process running, holds then; else the start's error stands.
+            try:
+                wait_effect(f"{process} running again", n.name, running, timeout=1.0)
+            except FaultNotEffective:
+                raise exc from None
+            return
+        wait_effect(f"{process} running again", n.name, running)
 
     # ------------------------------------------------------------ containers
 

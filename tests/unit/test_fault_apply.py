@@ -169,3 +169,55 @@ def test_kill_process_takes_effect_when_the_signalled_processes_are_gone() -> No
     fault = faults.kill_process("lb1", "nginx", "SIGKILL")
     assert time.monotonic() - t0 < 5 and fault.injected_at is not None
     assert node.running == [310, 311, 313]
+
+
+# ------------------------------------------------------------------ a service started again
+
+
+class _Racing:
+    """lb1, where a user's check script may start nginx between the undo's look and its
+    start: the lab's start then fails (port 80 taken), the script's nginx runs."""
+
+    name = "lb1"
+
+    def __init__(self, script_starts: bool) -> None:
+        self.script_starts = script_starts
+        self.running: list[int] = []
+
+    def pids(self, pattern: list[str]) -> list[int]:
+        return list(self.running)
+
+    def start(self) -> None:
+        if self.script_starts:
+            self.running = [4242]  # the script's nginx, bound first
+            raise NodeCommandError("lb1", "20-nginx start", 1, "bind() to 0.0.0.0:80 failed")
+        raise NodeCommandError("lb1", "20-nginx start", 1, "nginx: [emerg] unknown directive")
+
+
+def _restart(monkeypatch: pytest.MonkeyPatch, node: _Racing) -> None:
+    from pytest_halab import faults as faults_mod
+
+    service = type(
+        "S",
+        (),
+        {"start": staticmethod(lambda n: n.start()), "pgrep": staticmethod(lambda: ["pgrep"])},
+    )
+    monkeypatch.setattr(faults_mod.services, "by_process", lambda process: service)
+    lab = _Lab()
+    lab.nodes["lb1"] = node  # type: ignore[assignment]
+    Faults(lab, sink=_Sink())._start_service(node, "nginx")  # type: ignore[arg-type]
+
+
+def test_a_start_that_lost_the_race_to_another_starter_is_the_undo_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = _Racing(script_starts=True)
+    _restart(monkeypatch, node)
+    assert node.running == [4242]
+
+
+def test_a_start_that_failed_with_nothing_running_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(NodeCommandError, match="unknown directive"):
+        _restart(monkeypatch, _Racing(script_starts=False))
