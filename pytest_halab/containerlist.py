@@ -5,8 +5,9 @@ container in it, one ``docker inspect`` each. Each lab start sweeps its engine f
 labs by listing every labelled container there: under pytest-xdist, with eight workers'
 labs on two engines, that was 2307 of the 5788 inspects of a suite run (counted by
 wrapping ``requests.Session.request``); the wake of a lab after each test and the first
-measure of each test inspected every node too (1252 and 463). What those callers read, a
-container's id, labels, state and MAC addresses, is in the list's own answer.
+measure of each test inspected every node too (1252 and 463; the wake now reads
+``containerstates``). What the sweep and the measure read, a container's id, labels, state
+and MAC addresses, is in the list's own answer.
 
 ``listed`` returns the SDK's container models made from that answer alone (its
 ``sparse`` mode): ``id``, ``status`` and ``remove()`` work as usual, the labels are read
