@@ -359,11 +359,11 @@ class Observation:
     def _read_all(self, name: str, paths: list[str]) -> dict[str, bytes]:
         """The files of one node that exist (none from a node that is not running)."""
         node = self.lab.node(name)
-        if node.state() != "running":  # an exec into it would be refused
-            return {}
         try:
+            if node.state() != "running":  # an exec into it would be refused
+                return {}
             return node.read_files(paths)
-        except docker.errors.APIError:
+        except docker.errors.APIError:  # gone (removed), or refused all the same
             return {}
         except NodeCommandError:  # tar's output lost or cut short: file by file
             if node.state() != "running":
