@@ -183,11 +183,9 @@ class Scenario:
         """Each node's MAC address on the lab's network, from one list of the lab's
         containers (``containerlist``; an inspect per node before)."""
         if self._macs is None:
-            nodes = list(self.lab.nodes.values())
-            by_id = {n.container.id: n.name for n in nodes}
-            flt = {"label": f"{L_LAB}={self.lab.lab_id}"}
+            by_id = {n.container.id: n.name for n in self.lab.nodes.values()}
             self._macs = {}
-            for c in listed(nodes[0].container.client, flt) if nodes else []:
+            for c in listed(self.lab.client, {"label": f"{L_LAB}={self.lab.lab_id}"}):
                 name = by_id.get(c.id)
                 if name is not None and (macs := macs_of(c)):
                     self._macs[name] = macs[-1]
