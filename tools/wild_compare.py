@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Compare ``halab-vrrpd -t`` with the real ``keepalived -t`` (2.2.7) on the wild corpus.
 
-The corpus, tests/data/wild/NNN_name.conf (the first line of each, a ``!`` comment, names
-its source): keepalived 2.2.7's doc/samples and the sample configuration, as Debian's
-keepalived package ships them (001-025, 201), and minimal configurations written for this
-project, each with a pattern met in public keepalived.conf files (202-...). Configurations
-copied from public repositories are not committed (their licences are unknown); a local
-collection of them can be compared too: ``--corpus DIR``.
+The corpus: keepalived 2.2.7's doc/samples and the sample configuration, read where
+Debian's keepalived package installs them (/usr/share/doc/keepalived/samples/keepalived.conf*,
+/etc/keepalived/keepalived.conf.sample; they are keepalived's text, so the repository holds
+no copy), and tests/data/wild/NNN_name.conf, minimal configurations written for this project,
+each with a pattern met in public keepalived.conf files (the first line of each, a ``!``
+comment, says so). Configurations copied from public repositories are not committed; a
+local collection of them can be compared too: ``--corpus DIR``.
 
 Interfaces: those files name interfaces this host lacks (ens192, bond0, ...), and
 ``keepalived -t`` reports each one missing. So that a file is judged on the rest, both
@@ -57,6 +58,8 @@ from typing import TextIO
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "wild"
+PACKAGED_SAMPLES = Path("/usr/share/doc/keepalived/samples")
+PACKAGED_SAMPLE_CONF = Path("/etc/keepalived/keepalived.conf.sample")
 HALAB_TIMEOUT = 10.0
 KEEPALIVED_TIMEOUT = 30.0
 INTERNAL_ERROR = "halab-vrrpd internal error"
@@ -304,8 +307,16 @@ def compare_file(path: Path) -> Result:
     )
 
 
+def packaged_files() -> list[Path]:
+    """keepalived's own sample configurations, where Debian's package installed them."""
+    files = sorted(PACKAGED_SAMPLES.glob("keepalived.conf*"))
+    if PACKAGED_SAMPLE_CONF.is_file():
+        files.append(PACKAGED_SAMPLE_CONF)
+    return [p for p in files if p.is_file() and p.suffix != ".gz"]
+
+
 def corpus_files() -> list[Path]:
-    return sorted(CORPUS.glob("*.conf"))
+    return packaged_files() + sorted(CORPUS.glob("*.conf"))
 
 
 # ------------------------------------------------------------------ report

@@ -1,8 +1,9 @@
-"""halab-vrrpd's config checker on keepalived.conf files from the wild (tests/data/wild).
+"""halab-vrrpd's config checker on keepalived.conf files from the wild.
 
-The corpus: keepalived 2.2.7's doc/samples and sample configuration as Debian's package
-ships them, and minimal configurations written here, each with a pattern met in public
-keepalived.conf files (each file's first line, a ``!`` comment, names its source).
+The corpus: keepalived 2.2.7's doc/samples and sample configuration, read where Debian's
+keepalived package installs them (the repository keeps no copy of keepalived's text), and
+minimal configurations written here (tests/data/wild), each with a pattern met in public
+keepalived.conf files (each file's first line, a ``!`` comment, says so).
 tools/wild_compare.py runs ``halab-vrrpd -t`` and the real ``keepalived -t`` on every file
 and prints where they differ; these tests keep two things from getting worse:
 
@@ -36,7 +37,7 @@ from pytest_halab.vrrp.conf.load import INTERNAL_ERROR
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "data" / "wild"
-FILES = sorted(CORPUS.glob("*.conf"))
+OWN_FILES = sorted(CORPUS.glob("*.conf"))
 HANG_SECONDS = 10
 
 # Exit-status agreement of halab-vrrpd -t with keepalived 2.2.7 -t on this corpus: at first
@@ -58,6 +59,15 @@ def _load_tool() -> ModuleType:
 
 
 wild = _load_tool()
+PACKAGED = wild.packaged_files()  # keepalived's samples, where its package put them
+FILES = PACKAGED + OWN_FILES
+# keepalived 2.2.7 in Debian 12 ships 25 samples in /usr/share/doc/keepalived/samples and
+# /etc/keepalived/keepalived.conf.sample
+PACKAGED_COUNT = 26
+
+
+def _file_id(path: Path) -> str:
+    return path.name if path.parent == CORPUS else f"keepalived:{path}"
 
 
 def _interfaces(path: Path) -> dict[str, bool]:
@@ -84,14 +94,23 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_corpus_is_there_and_sourced() -> None:
-    assert len(FILES) >= 42
-    for path in FILES:
+def test_own_corpus_is_there_and_written_here() -> None:
+    assert len(OWN_FILES) >= 17
+    for path in OWN_FILES:
         first = path.read_bytes().split(b"\n", 1)[0]
-        assert first.startswith(b"! source: "), path.name
+        assert first.startswith(b"! source: written for pytest-halab"), path.name
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived not installed")
+def test_keepalived_package_samples_are_there() -> None:
+    assert len(PACKAGED) == PACKAGED_COUNT, (
+        f"expected keepalived 2.2.7's {PACKAGED_COUNT} sample configurations from Debian's "
+        f"package in {wild.PACKAGED_SAMPLES} and {wild.PACKAGED_SAMPLE_CONF}, found "
+        f"{len(PACKAGED)} (a dpkg path-exclude for /usr/share/doc, or another keepalived?)"
+    )
+
+
+@pytest.mark.parametrize("path", FILES, ids=[_file_id(p) for p in FILES])
 def test_checker_never_crashes_or_hangs(path: Path) -> None:
     with _deadline(HANG_SECONDS):
         _cfg, diags = load_config(path, interfaces=_interfaces(path))
