@@ -188,6 +188,11 @@ class NodeSpec(_Frozen):
                 raise ValueError(f"destination {_short(dest)} must not contain '..'")
             if dest.endswith("/"):
                 raise ValueError(f"destination {_short(dest)} must name a file, not a directory")
+            normal = "/" + "/".join(x for x in dest.split("/") if x not in ("", "."))
+            if dest != normal:
+                # /etc/keepalived/./keepalived.conf is keepalived.conf in the node, but not
+                # to the checks made here by path: one spelling per file
+                raise ValueError(f"destination {_short(dest)} must be written {_short(normal)}")
             for what, path in (("destination", dest), ("template", file.template)):
                 if "\0" in path:
                     raise ValueError(f"{what} {_short(path)} contains a NUL character")
@@ -198,6 +203,25 @@ class NodeSpec(_Frozen):
                         f"{what} {_short(path)} is too long (at most {MAX_PATH} characters, "
                         f"{MAX_PATH_PART} per component)"
                     )
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _sane_env(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not name or "=" in name or "\0" in name:
+                raise ValueError(
+                    f"variable name {_short(name)} must be non-empty, without '=' or NUL"
+                )
+            if "\0" in value:
+                raise ValueError(f"value of {_short(name)} contains a NUL character")
+        return v
+
+    @field_validator("body")
+    @classmethod
+    def _sane_body(cls, v: str | None) -> str | None:
+        if v is not None and "\0" in v:
+            raise ValueError("contains a NUL character (it travels in an environment variable)")
         return v
 
 
@@ -307,13 +331,31 @@ class TopologySpec(_Frozen):
                 f"{mails[0]} is one already",
                 ("nodes", mails[1], "role"),
             )
-        roles = [n.role for n in self.nodes.values()]
-        if roles.count(Role.CLIENT) != 1:
-            raise ValueError("a topology needs exactly one client node")
-        if Role.BALANCER not in roles:
-            raise ValueError("a topology needs at least one balancer node")
-        if 2 ** (32 - self.prefixlen) - 2 < max(seen):
-            raise ValueError(f"host numbers do not fit a /{self.prefixlen} subnet")
+        clients = [n for n, s in self.nodes.items() if s.role is Role.CLIENT]
+        if len(clients) > 1:
+            raise _Located(
+                f"a topology needs exactly one client node; {clients[0]} is one already",
+                ("nodes", clients[1], "role"),
+            )
+        if not clients:
+            raise _Located("a topology needs exactly one client node", ("nodes",))
+        if not balancers:
+            raise _Located("a topology needs at least one balancer node", ("nodes",))
+        last = 2 ** (32 - self.prefixlen) - 2
+        for name, node in self.nodes.items():
+            if node.host > last:
+                raise _Located(
+                    f"host {node.host} does not fit the lab's /{self.prefixlen} subnet "
+                    f"(hosts 2 to {last}): see prefixlen",
+                    ("nodes", name, "host"),
+                )
+        for vname, vip in self.vips.items():
+            if vip.host > last:
+                raise _Located(
+                    f"host {vip.host} does not fit the lab's /{self.prefixlen} subnet "
+                    f"(hosts 2 to {last}): see prefixlen",
+                    ("vips", vname, "host"),
+                )
         return self
 
 
@@ -577,7 +619,8 @@ def resolve(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix in {".yaml", ".yml"} or os.sep in name_or_path:
         if not _is_file(p):
-            raise TopologyError(f"{name_or_path}: no such topology file")
+            why = " (there is something there, but not a regular file)" if _exists(p) else ""
+            raise TopologyError(f"{name_or_path}: no such topology file{why}")
         return p.resolve()
     for d in search_dirs():
         cand = d / f"{name_or_path}.yaml"

@@ -4,6 +4,7 @@ the file, the line and the field."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from .errors import TopologyError
 __all__ = ["MAX_DEPTH", "line_of", "parse_yaml", "short", "value_node"]
 
 MAX_DEPTH = 20  # YAML nesting: a real topology nests 4 levels
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def short(text: str, limit: int = 60) -> str:
@@ -61,9 +63,18 @@ class _Loader(yaml.SafeLoader):
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep)
+            value = super().construct_object(node, deep)
         except (ValueError, OverflowError, TypeError) as exc:
             raise _Refused(f"unreadable value: {exc}", node.start_mark, "", node) from None
+        if isinstance(value, str) and _SURROGATE.search(value):
+            # "\ud800" in a double-quoted string: no character, and no UTF-8 can hold it
+            raise _Refused(
+                "unreadable value: a lone surrogate (\\uD800 to \\uDFFF) is no character",
+                node.start_mark,
+                "",
+                node,
+            )
+        return value
 
 
 def _field_of(root: yaml.Node, target: yaml.Node) -> str:

@@ -12,7 +12,7 @@ from .lexer import Line
 from .model import TIMER_HZ
 from .notify import notify_script
 from .scripts import lookup_user
-from .values import parse_ip, strtol_prefix, true_false
+from .values import parse_ip, true_false
 
 __all__ = ["TABLE"]
 
@@ -100,8 +100,14 @@ def _email_from(ctx: ParseContext, line: Line) -> None:
 def _smtp_server(ctx: ParseContext, line: Line) -> None:
     host = ctx.arg(line, 1)
     port_str = line.words[2] if len(line.words) >= 3 else "25"
-    port, rest = strtol_prefix(port_str)
-    valid_port = port is not None and not rest and 0 <= port <= 65535
+    # keepalived reads the port (1 to 65535, read_unsigned's complaints) once per way it
+    # tries the host: as an address (unless the host has a '-' or '/'), then, when that
+    # fails, as a name; a bad port fails both, so it is said twice for most hosts.
+    as_address = not any(c in host for c in "-/")
+    port = ctx.num.uint(port_str, 1, 65535)
+    valid_port = port is not None
+    if as_address and not valid_port:
+        ctx.num_each.uint(port_str, 1, 65535)
     ok = parse_ip(host) is not None
     if not ok and ctx.resolve_hosts and host and not any(c in host for c in "/ "):
         try:
@@ -308,7 +314,7 @@ def _cpu_affinity(ctx: ParseContext, line: Line) -> None:
 def _garp_interval(ctx: ParseContext, line: Line) -> None:
     """vrrp_garp_interval / vrrp_gna_interval: seconds, at least a microsecond."""
     name, text = line.words[0], ctx.arg(line, 1)
-    if ctx.num.decimal(text, 1, 0xFFFFFFFF) is None:
+    if ctx.num.decimal(text, 1, 0xFFFFFFFF, ignore_error=True) is None:
         ctx.report("general", f"{name} '{text}' is invalid")
         return
     _option(ctx, line)

@@ -155,8 +155,15 @@ class Numbers:
             return guess, guess
         return None, guess
 
-    def decimal(self, s: str, lo: int, hi: int, shift: int = 6) -> int | None:
-        """keepalived's read_decimal_unsigned: value * 10**shift, bounds in those units."""
+    def decimal(
+        self, s: str, lo: int, hi: int, shift: int = 6, *, ignore_error: bool = False
+    ) -> int | None:
+        """keepalived's read_decimal_unsigned: value * 10**shift, bounds in those units.
+
+        With `ignore_error` (the keywords keepalived reads that way: advert_int,
+        preempt_delay, vrrp_garp_interval...), a word that is no number is said to be one,
+        and the digits before the first bad character still count when they are in range
+        (even under ``-t``): ``preempt_delay 5abc`` is 5 microseconds, ``abc`` is 0."""
         if s.startswith("-"):
             self.report("invalid_number", f"negative number '{s}'")
             return None
@@ -170,7 +177,12 @@ class Numbers:
         value, rest = strtol_prefix(digits)
         if rest or value is None:
             self.report("invalid_number", f"invalid number '{s}'")
-            return None
+            if not ignore_error:
+                return None
+            # strtoull's value of what it read (0 when nothing), kept when in range
+            partial, _end, overflow = strtoul(digits, 10)
+            partial += int(round_up)
+            return partial if not overflow and lo <= partial <= hi else None
         value += int(round_up)
         if value > ULONG_MAX:  # strtoull's ERANGE
             self.report("invalid_number", f"number '{s}' outside unsigned decimal range")

@@ -24,6 +24,8 @@ from .values import parse_sockaddr_ip, true_false
 
 __all__ = ["KEYWORD"]
 
+TIMER_MAX_SEC = 1000  # keepalived 2.2.7's bound on preempt_delay, in seconds
+
 
 def _instance(ctx: ParseContext, line: Line) -> None:
     if len(line.words) != 2:
@@ -54,6 +56,35 @@ def _set_family(ctx: ParseContext, inst: VrrpInstance, family: int) -> bool:
 
 def _option(ctx: ParseContext, line: Line) -> None:
     _inst(ctx).options[line.words[0]] = line.words[1:]
+
+
+def _unsigned_option(lo: int, hi: int, refusal: str) -> Handler:
+    """An instance option that is one number (keepalived's read_unsigned, lo to hi); a bad
+    one is said (`refusal`, formatted with the instance's name and the word) and not kept,
+    so the default holds, as keepalived keeps its own."""
+
+    def handler(ctx: ParseContext, line: Line) -> None:
+        inst, text = _inst(ctx), ctx.arg(line, 1)
+        if ctx.num.uint(text, lo, hi) is None:
+            ctx.report("general", refusal.format(name=inst.name, value=text))
+            return
+        _option(ctx, line)
+
+    return handler
+
+
+# keepalived 2.2.7's checks of the instance options that are one number
+_UNSIGNED_OPTIONS = {
+    "down_timer_adverts": (1, 100, "({name}): Invalid down_timer_adverts [1:100] '{value}'"),
+    "unicast_ttl": (0, 255, "({name}): TTL '{value}' not valid - must be between 0 & 255"),
+    "debug": (0, 4, "({name}) Debug value '{value}' not valid; must be between 0-4"),
+    "garp_lower_prio_delay": (
+        0,
+        0xFFFFFFFF // 1_000_000,
+        "({name}): garp_lower_prio_delay '{value}' invalid - ignoring",
+    ),
+    "garp_lower_prio_repeat": (0, 2**31 - 1, "({name}): Invalid garp_lower_prio_repeat '{value}'"),
+}
 
 
 def _bool(ctx: ParseContext, line: Line) -> None:
@@ -175,7 +206,7 @@ def _priority(ctx: ParseContext, line: Line) -> None:
 def _advert(ctx: ParseContext, line: Line) -> None:
     inst = _inst(ctx)
     text = ctx.arg(line, 1)
-    value = ctx.num.decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ)
+    value = ctx.num.decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ, ignore_error=True)
     if not value:
         ctx.report(
             "general",
@@ -241,10 +272,10 @@ def _preempt(ctx: ParseContext, line: Line) -> None:
 
 def _preempt_delay(ctx: ParseContext, line: Line) -> None:
     inst = _inst(ctx)
-    value = ctx.num.decimal(ctx.arg(line, 1), 0, 1_000_000_000 * TIMER_HZ)
+    value = ctx.num.decimal(ctx.arg(line, 1), 0, TIMER_MAX_SEC * TIMER_HZ, ignore_error=True)
     if value is None:
         ctx.report(
-            "general", f"({inst.name}) Preempt_delay not valid! must be between 0-1000000000"
+            "general", f"({inst.name}) Preempt_delay not valid! must be between 0-{TIMER_MAX_SEC}"
         )
         value = 0
     inst.preempt_delay = value / TIMER_HZ
@@ -380,7 +411,36 @@ def _peers(ctx: ParseContext, line: Line) -> None:
                 item,
             )
             continue
+        _peer_ttls(ctx, inst, item)
         inst.unicast_peers.append(str(addr))
+
+
+def _peer_ttls(ctx: ParseContext, inst: VrrpInstance, item: Line) -> None:
+    """A peer's ``min_ttl N`` and ``max_ttl N`` (0 to 255), checked as keepalived reads
+    them: option and value in pairs; a bad number is said and the next pair read; a
+    missing value or an unknown option ends the line. The peer is kept either way. A TTL
+    given turns on ``check_unicast_src``, as in keepalived (adverts from others dropped)."""
+    ttl = {"min_ttl": 0, "max_ttl": 255}
+    words = item.words
+    for i in range(1, len(words), 2):
+        if i + 1 >= len(words):
+            ctx.report("general", f"({inst.name}) {words[i]} is missing a value", item)
+            break
+        value = ctx.num_each.uint(words[i + 1], 0, 255)
+        if value is None:
+            continue
+        if words[i] not in ttl:
+            ctx.report("general", f"({inst.name}) unknown unicast_peer option {words[i]}", item)
+            break
+        ttl[words[i]] = value
+        inst.options.setdefault("check_unicast_src", [])
+    if ttl["min_ttl"] > ttl["max_ttl"]:
+        ctx.report(
+            "general",
+            f"({inst.name}) min_ttl {ttl['min_ttl']} > max_ttl {ttl['max_ttl']}"
+            " - all packets will be discarded",
+            item,
+        )
 
 
 def _vips(excluded: bool) -> Handler:
@@ -557,6 +617,8 @@ def _table() -> dict[str, Kw]:
         table[name] = Kw(_option_block)
     for name in INSTANCE_BOOLS:
         table[name] = Kw(_bool)
+    for name, (lo, hi, refusal) in _UNSIGNED_OPTIONS.items():
+        table[name] = Kw(_unsigned_option(lo, hi, refusal))
     table["linkbeat_use_polling"] = Kw(_linkbeat)
     # (unicast_fault_no_peer too, but it asks for a FAULT without peers: no complaint)
     for name in ("check_unicast_src", "old_unicast_checksum"):

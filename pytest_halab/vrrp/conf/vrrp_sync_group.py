@@ -42,7 +42,8 @@ def _group(ctx: ParseContext, line: Line) -> None:
     names = [w for item in ctx.value_block(line) for w in item.words]
     ctx.group_has_list = bool(names)
     if not names:
-        ctx.report("general", f"Warning - sync group {grp.name} has empty group block", line)
+        # said at the line that ends the block (keepalived has read it by then)
+        ctx.report("general", f"Warning - sync group {grp.name} has empty group block")
     grp.declared_members = names
 
 
