@@ -765,7 +765,7 @@ class Daemon(Reloading, Receiving):
                 command = NotifyCommand.of(script) if script is not None else None
                 if command is not None:
                     self._run(command)
-            elif isinstance(action, LogNotice):
+            elif isinstance(action, LogNotice) and (self.detail or not action.detail):
                 log.info("(%s) %s", inst.name, action.message)
         for line in held:
             log.info("%s", line)

@@ -706,11 +706,12 @@ def interface_mac(interface: str) -> bytes:
 
 def build_garp_frame(mac: bytes, address: str) -> bytes:
     """A broadcast gratuitous ARP request for ``address`` from ``mac``, as keepalived's
-    ``send_gratuitous_arp`` builds it (target hardware address all ones), padded to 60."""
+    ``send_gratuitous_arp`` builds it (target hardware address all ones): 42 octets, with
+    no padding (keepalived sends no padding; a NIC pads a short frame on the wire, a veth
+    carries it as it is)."""
     ip = ipaddress.IPv4Address(address).packed
     arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + _BROADCAST_MAC + ip
-    frame = _BROADCAST_MAC + mac + struct.pack("!H", _ETH_P_ARP) + arp
-    return frame.ljust(60, b"\0")
+    return _BROADCAST_MAC + mac + struct.pack("!H", _ETH_P_ARP) + arp
 
 
 ICMPV6_PROTO = 58

@@ -96,12 +96,26 @@ class MalformedPacket(ValueError):
     """Bytes that are not a well-formed IPv4 packet or VRRP advertisement. ``counter``:
     the keepalived counter such a packet counts under for the instance its VRID names
     (``packet_len_err``, ``invalid_type_rcvd``, ``invalid_authtype``; see counters.py), or
-    None where keepalived counts none."""
+    None where keepalived counts none.
 
-    def __init__(self, reason: str, counter: str | None = None) -> None:
+    ``kind`` and ``values`` say what :func:`decode` found, for a log line worded as
+    keepalived's: ``"short"`` (length), ``"length"`` (length, expected), ``"version"``
+    (version), ``"type"`` (type), ``"checksum"`` (version), ``"authtype"`` (auth type),
+    ``"vrid"`` (none); empty for what :func:`decode` does not raise."""
+
+    def __init__(
+        self,
+        reason: str,
+        counter: str | None = None,
+        *,
+        kind: str = "",
+        values: tuple[int, ...] = (),
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.counter = counter
+        self.kind = kind
+        self.values = values
 
 
 def _ipv4(text: str) -> ipaddress.IPv4Address:
@@ -286,16 +300,21 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     family, which is the addresses' in the advert: a bad one is the caller's error and
     raises ``ValueError``). Checks, as keepalived's
     ``vrrp_get_header``/``vrrp_check_packet`` and the RFCs require: the fixed header is
-    present; version is 2 or 3; type is ADVERTISEMENT; the length is exactly what the
-    address count implies (keepalived rejects both too short and too long); the checksum;
-    VRID is 1-255; v2 auth type is one keepalived knows (0, 1, 2).
+    present; version is 2 or 3; the length is exactly what the address count implies
+    (keepalived rejects both too short and too long, and measures before it reads the
+    type); type is ADVERTISEMENT; the checksum; VRID is 1-255; v2 auth type is one
+    keepalived knows (0, 1, 2).
     """
     family = _ip(src).version  # validate the caller's addresses before anything else
     if _ip(dst).version != family:
         raise ValueError(f"source {src} and destination {dst} are not of one family")
     data = bytes(data)
     if len(data) < 8:  # keepalived says so before it looks for the VRID: no counter
-        raise MalformedPacket(f"too short: {len(data)} octets, the VRRP header is 8")
+        raise MalformedPacket(
+            f"too short: {len(data)} octets, the VRRP header is 8",
+            kind="short",
+            values=(len(data),),
+        )
     version, ptype = data[0] >> 4, data[0] & 0x0F
     count = data[3]
     # keepalived's expected length; a version other than 2 and 3 is measured as v3 (so a
@@ -306,16 +325,25 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
             raise MalformedPacket(
                 f"bad version {version}, and length {len(data)} where {expected} was expected",
                 "packet_len_err",
+                kind="length",
+                values=(len(data), expected),
             )
-        raise MalformedPacket(f"bad version {version}, expected 2 or 3")
-    if ptype != ADVERTISEMENT:
         raise MalformedPacket(
-            f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)", "invalid_type_rcvd"
+            f"bad version {version}, expected 2 or 3", kind="version", values=(version,)
         )
-    if len(data) != expected:
+    if len(data) != expected:  # keepalived measures the length before it reads the type
         raise MalformedPacket(
             f"length {len(data)} does not match {count} address(es): expected {expected}",
             "packet_len_err",
+            kind="length",
+            values=(len(data), expected),
+        )
+    if ptype != ADVERTISEMENT:
+        raise MalformedPacket(
+            f"bad type {ptype}, expected {ADVERTISEMENT} (advertisement)",
+            "invalid_type_rcvd",
+            kind="type",
+            values=(ptype,),
         )
     # Summing a message that carries a correct checksum gives zero. A unicast VRRPv3/IPv4
     # advert may carry the old checksum (over the multicast group): which one is right is
@@ -330,10 +358,12 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
         )
         if not old:
             wire = struct.unpack_from("!H", data, 6)[0]
-            raise MalformedPacket(f"bad VRRPv{version} checksum 0x{wire:04x}")
+            raise MalformedPacket(
+                f"bad VRRPv{version} checksum 0x{wire:04x}", kind="checksum", values=(version,)
+            )
     vrid, priority = data[1], data[2]
     if vrid == 0:
-        raise MalformedPacket("VRID 0 is not valid")
+        raise MalformedPacket("VRID 0 is not valid", kind="vrid")
     checksum = struct.unpack_from("!H", data, 6)[0]
     size = _address_size(family)
     end = 8 + size * count
@@ -342,7 +372,12 @@ def decode(data: bytes, src: str, dst: str) -> VrrpAdvert:
     if version == 2:
         auth_type, advert_int = data[4], data[5]
         if auth_type not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
-            raise MalformedPacket(f"invalid auth type {auth_type}", "invalid_authtype")
+            raise MalformedPacket(
+                f"invalid auth type {auth_type}",
+                "invalid_authtype",
+                kind="authtype",
+                values=(auth_type,),
+            )
         return VrrpAdvert(
             version=2,
             vrid=vrid,
@@ -451,49 +486,56 @@ def check_advert(
         return DropReason("other_vrid", f"advert for VRID {advert.vrid}, ours is {expected.vrid}")
     unicast = bool(expected.unicast_peers)
     if not unicast and ttl is not None and ttl != VRRP_TTL:
-        return DropReason("ttl", f"invalid TTL {ttl}, expected {VRRP_TTL}")
+        return DropReason("ttl", f"invalid TTL/HL. Received {ttl} and expect {VRRP_TTL}")
     if advert.version != expected.version:
         return DropReason(
-            "version", f"wrong version: received {advert.version}, expected {expected.version}"
+            "version", f"wrong version. Received {advert.version} and expect {expected.version}"
         )
     if advert.version == 2:
         if advert.auth_type != expected.auth_type:
             return DropReason(
                 "auth_type",
-                f"received auth type {advert.auth_type}, expected {expected.auth_type}",
+                f"received a {advert.auth_type} auth, expecting {expected.auth_type}!",
             )
         if advert.auth_type == AuthType.PASS and advert.auth_data != password_auth_data(
             expected.auth_data
         ):
-            return DropReason("auth_password", "received an invalid password")
+            return DropReason("auth_password", "received an invalid passwd!")
         if advert.auth_type == AuthType.AH:
             return DropReason("auth_type", "IPSEC AH authentication is not supported")
         if advert.advert_int != expected.advert_int:
             return DropReason(
                 "advert_interval",
-                f"advertisement interval mismatch: mine {expected.advert_int} s,"
-                f" received {advert.advert_int} s",
+                f"advertisement interval mismatch mine={expected.advert_int} sec"
+                f" rcv'd={advert.advert_int} sec",
             )
     if check_addresses and len(advert.addresses) != len(expected.addresses):
         return DropReason(
             "address_count",
-            f"received {len(advert.addresses)} address(es), expected {len(expected.addresses)}",
+            f"received an unexpected ip number count {len(advert.addresses)},"
+            f" expected {len(expected.addresses)}!",
         )
     if dst is not None and _ip(dst).is_multicast == unicast:
-        kind = "multicast" if unicast else "unicast"
-        return DropReason("cast", f"expected {'un' if unicast else 'mult'}icast, got {kind}")
+        kind = "mult" if unicast else "un"
+        return DropReason(
+            "cast",
+            f"Expected {'un' if unicast else 'mult'}icast packet but received {kind}icast packet",
+        )
     if check_addresses:
         received = {_addr_int(a) for a in advert.addresses}
         for address in expected.addresses:
             if _addr_int(address) not in received:
                 return DropReason(
                     "address_list",
-                    f"address {address} of VRID {expected.vrid} not present in MASTER advert",
+                    f"ip address associated with VRID {expected.vrid} not present in MASTER"
+                    f" advert: {address}",
                 )
         if unicast and expected.check_unicast_src and src is not None:
             peers = {_addr_int(p) for p in expected.unicast_peers}
             if _addr_int(src) not in peers:
-                return DropReason("unicast_source", f"source {src} is not a unicast peer")
+                return DropReason(
+                    "unicast_source", f"unicast source address {src} not a unicast peer"
+                )
     return None
 
 

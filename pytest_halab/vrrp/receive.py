@@ -55,14 +55,58 @@ class Receiving:
             data, arrived = got
             self._on_packet(sock, data, arrived=arrived)
 
-    def _drop_malformed(self, sock: VrrpSocket, reason: str, src: str | None) -> None:
-        """Count a malformed packet; log it (and its event) unless its source floods."""
+    def _drop_malformed(
+        self, sock: VrrpSocket, reason: str, src: str | None, lines: Sequence[str] = ()
+    ) -> None:
+        """Count a malformed packet; log it (and its event) unless its source floods.
+
+        ``lines``: what keepalived logs for it, logged whatever the log detail; without
+        them the packet is only logged with ``-D`` (keepalived says nothing of a packet
+        for a VRID it does not run)."""
         self.malformed += 1
         if not self._malformed_limit.allow((src or "?", sock.interface)):
             return
-        if self.detail:
+        for line in lines:
+            log.info("%s", line)
+        if self.detail and not lines:
             log.info("Malformed VRRP packet on %s from %s dropped: %s", sock.interface, src, reason)
         self.events.emit("malformed_packet", None, reason=reason, src=src, interface=sock.interface)
+
+    def _malformed_lines(
+        self, sock: VrrpSocket, exc: MalformedPacket, payload: bytes, header: int
+    ) -> list[str]:
+        """keepalived's log lines for a VRRP message :func:`decode` refused: one for a
+        message shorter than the VRRP header (lengths count the IPv4 header), else one per
+        instance on ``sock`` that runs the message's VRID (keepalived finds the instance
+        by the VRID before it checks the rest), in keepalived's words."""
+        if exc.kind == "short":
+            family = 6 if sock.family == 6 else 4
+            return [f"IPv{family} VRRP packet too short - {exc.values[0] + header} bytes"]
+        if exc.kind in ("", "vrid") or len(payload) < 2:
+            return []
+        names = [
+            inst.name
+            for inst in self.instances.values()
+            if inst.sock is sock and inst.cfg.vrid == payload[1]
+        ]
+        if exc.kind == "length":
+            length, expected = exc.values[0] + header, exc.values[1] + header
+            size = "long" if length > expected else "short"
+            text = f"vrrp packet too {size}, length {length} and expect {expected}"
+        elif exc.kind == "version":
+            return [
+                f"({inst.name}) wrong version. Received {exc.values[0]} and expect"
+                f" {inst.cfg.version}"
+                for inst in self.instances.values()
+                if inst.sock is sock and inst.cfg.vrid == payload[1]
+            ]
+        elif exc.kind == "type":
+            text = f"Invalid packet type. {exc.values[0]} and expect 1"
+        elif exc.kind == "checksum":
+            text = f"Invalid VRRPv{exc.values[0]} checksum"
+        else:  # authtype
+            text = f"Invalid auth type: {exc.values[0]}"
+        return [f"({name}) {text}" for name in names]
 
     def _malformed_suppressed(self, key: tuple[str, str], count: int, interval: float) -> None:
         src, interface = key
@@ -107,7 +151,9 @@ class Receiving:
         try:
             advert = decode(pkt.payload, pkt.src, pkt.dst)
         except MalformedPacket as exc:
-            self._drop_malformed(sock, exc.reason, pkt.src)
+            header = len(data) - len(pkt.payload) if sock.family != 6 else 0
+            lines = self._malformed_lines(sock, exc, pkt.payload, header)
+            self._drop_malformed(sock, exc.reason, pkt.src, lines)
             if exc.counter is not None and len(pkt.payload) >= 2:
                 # keepalived finds the instance by the VRID before it checks the rest
                 for inst in self.instances.values():
@@ -122,7 +168,9 @@ class Receiving:
             expects_old = inst.old_checksum and pkt.dst != VRRP_MCAST_GROUP
             if advert.old_checksum != expects_old and not self._old_checksum_heard(inst, advert):
                 reason = f"bad VRRPv3 checksum 0x{advert.checksum:04x}"
-                self._drop_malformed(sock, reason, pkt.src)
+                self._drop_malformed(
+                    sock, reason, pkt.src, [f"({inst.name}) Invalid VRRPv3 checksum"]
+                )
                 continue
             master = inst.machine.master
             skip = inst.cfg.options.get("skip_check_adv_addr") == ["true"] and master is not None
@@ -137,10 +185,10 @@ class Receiving:
             if drop is not None:
                 inst.stats.dropped(drop.code)
                 if drop.error:
-                    if self.detail:
-                        log.info(
-                            "(%s) advert from %s dropped: %s", inst.name, pkt.src, drop.message
-                        )
+                    # keepalived logs every refused advert, whatever the log detail, but
+                    # never sees an IPv4 one of the wrong cast (its socket is bound to it)
+                    if self.detail or drop.code != "cast":
+                        log.info("(%s) %s", inst.name, drop.message)
                     self.events.emit(
                         "advert_dropped",
                         inst.name,

@@ -137,9 +137,12 @@ class PriorityChange:
 
 @dataclass(frozen=True)
 class LogNotice:
-    """Something worth a log line that is not a state change (keepalived logs it)."""
+    """Something worth a log line that is not a state change (keepalived logs it).
+
+    ``detail``: keepalived logs it only with ``-D``/``--log-detail``."""
 
     message: str
+    detail: bool = False
 
 
 Action = (
@@ -518,6 +521,7 @@ class VrrpInstanceMachine:
         ``garp_master_delay`` (``vrrp_gratuitous_arp_thread``)."""
         old, self._state = self._state, State.MASTER
         self._clear_timers()
+        learned = self._master_adver_us
         self._master_adver_us = self._adver_us
         self._master = None
         actions: list[Action] = [SendAdvert(self._priority), AddVips()]
@@ -526,6 +530,14 @@ class VrrpInstanceMachine:
         if self.params.garp_master_refresh:
             self._garp_refresh_at = now + self.params.garp_master_refresh
         actions.append(StateChange(old, State.MASTER, reason))
+        if self.params.version == 3 and learned != self._adver_us:
+            actions.append(
+                LogNotice(
+                    f"changing advert interval from {learned // 1000}ms"
+                    f" to locally configured {self._adver_us // 1000}ms",
+                    detail=True,
+                )
+            )
         if self.params.garp_master_delay:
             self._garp_deadline = now + self.params.garp_master_delay
         self._arm(now, self._adver_us)
@@ -556,10 +568,21 @@ class VrrpInstanceMachine:
             actions += self._enter(now, new, reason)
         return actions
 
-    def _learn_master_interval(self, advert: VrrpAdvert) -> None:
+    def _learn_master_interval(self, advert: VrrpAdvert) -> list[Action]:
         # RFC 5798 6.4.2/6.4.3: a v3 backup takes Master_Adver_Interval from the advert.
-        if self.params.version == 3:
-            self._master_adver_us = advert.advert_int * _CENTISECOND
+        if self.params.version != 3:
+            return []
+        learned = advert.advert_int * _CENTISECOND
+        if learned == self._master_adver_us:
+            return []
+        old, self._master_adver_us = self._master_adver_us, learned
+        return [
+            LogNotice(
+                f"advertisement interval updated from {old // 1000}ms to {learned // 1000}ms"
+                " by master",
+                detail=True,
+            )
+        ]
 
     def _backup_rx(self, now: float, src_ip: str, advert: VrrpAdvert) -> list[Action]:
         """``vrrp_state_backup``.
@@ -579,25 +602,39 @@ class VrrpInstanceMachine:
         if advert.priority == PRIORITY_STOP:
             self._ms_down_us = self._skew_us()
             self._arm(now, self._ms_down_us)
-            return []
+            return [LogNotice("Backup received priority 0 advertisement", detail=True)]
         delay_running = bool(self._preempt_delay) and (
             self._preempt_at is None or self._preempt_at > now
         )
         if not (self._nopreempt or advert.priority >= self._priority or delay_running):
-            return []
-        self._learn_master_interval(advert)
+            source = ipaddress.ip_address(src_ip)
+            return [
+                LogNotice(
+                    f"received lower priority ({advert.priority}) advert from {source} - discarding"
+                )
+            ]
+        actions = self._learn_master_interval(advert)
         self._ms_down_us = self._master_down_us()
         self._arm(now, self._ms_down_us)
         if self._preempt_delay:
             if advert.priority >= self._priority:
+                if self._preempt_at is not None:
+                    actions.append(LogNotice("stop preempt delay", detail=True))
                 self._preempt_at = None
             elif self._preempt_at is None:
                 self._preempt_at = now + self._preempt_delay / _SECOND
+                delay = self._preempt_delay
+                actions.append(
+                    LogNotice(
+                        f"start preempt delay ({delay // _SECOND}.{delay % _SECOND:06d})",
+                        detail=True,
+                    )
+                )
         seen = (str(ipaddress.ip_address(src_ip)), advert.priority)
         if seen == self._master:
-            return []
+            return actions
         self._master = seen
-        return [NewMasterSeen(*seen)]
+        return [*actions, NewMasterSeen(*seen)]
 
     def _master_rx(self, now: float, src_ip: str, advert: VrrpAdvert) -> list[Action]:
         """``vrrp_state_master_rx``.
@@ -627,17 +664,21 @@ class VrrpInstanceMachine:
             actions.append(SendAdvert(ours))
             self._arm(now, self._adver_us)
             if prio == PRIORITY_STOP:
+                actions.append(LogNotice("Master received priority 0 message", detail=True))
                 return actions
         if prio == ours:
             if cmp == 0:
                 actions.append(
-                    LogNotice("equal priority advert received from a host with our address")
+                    LogNotice(
+                        "WARNING - equal priority advert received from remote host with our"
+                        " IP address."
+                    )
                 )
             elif ours == PRIORITY_OWNER:
                 actions.append(
                     LogNotice(
-                        "CONFIGURATION ERROR: local and remote instances are both address"
-                        " owner (priority 255): reducing local priority to 254"
+                        "CONFIGURATION ERROR: local instance and a remote instance are both"
+                        " configured as address owner, please fix - reducing local priority"
                     )
                 )
                 self._priority = self._base_priority = ours = PRIORITY_OWNER - 1
@@ -652,7 +693,12 @@ class VrrpInstanceMachine:
             actions.append(LowerPriorityAdvertSeen(str(address), prio))
             return actions
         if prio > ours or (prio == ours and cmp > 0):
-            self._learn_master_interval(advert)
+            if prio > ours:
+                seen = f"with higher priority {prio}, ours {ours}"
+            else:
+                seen = f"with same priority {prio} but higher IP address than ours"
+            actions.append(LogNotice(f"Master received advert from {address} {seen}"))
+            actions += self._learn_master_interval(advert)
             why = "higher priority" if prio > ours else "equal priority, higher address"
             actions += self._leave_master(
                 now, State.BACKUP, f"{why} advert from {src_ip}", send_stop=False

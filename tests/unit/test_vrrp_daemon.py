@@ -1003,7 +1003,7 @@ def test_notify_stop_runs_to_its_end_after_the_daemon_stopped(
 def test_garp_frame_layout() -> None:
     mac = bytes.fromhex("020000000001")
     frame = build_garp_frame(mac, "10.0.0.100")
-    assert len(frame) == 60
+    assert len(frame) == 42  # as keepalived sends it: no padding
     assert frame[:6] == b"\xff" * 6 and frame[6:12] == mac
     assert frame[12:14] == b"\x08\x06"
     arp = frame[14:42]

@@ -230,7 +230,9 @@ def test_garp_master_refresh() -> None:
 @pytest.mark.parametrize("version", [2, 3])
 def test_backup_priority_zero_sets_skew(version: int) -> None:
     m = started_backup(version=version)
-    assert m.on_advert(T0 + 1, PEER_HIGH, advert(m, 0)) == []
+    assert m.on_advert(T0 + 1, PEER_HIGH, advert(m, 0)) == [
+        LogNotice("Backup received priority 0 advertisement", detail=True)
+    ]
     assert m.next_deadline == T0 + 1 + 0.609375
     assert kinds(m.on_timer(T0 + 1.609375))[-1] is StateChange
     assert m.state is State.MASTER
@@ -253,7 +255,9 @@ def test_backup_lower_priority_is_ignored_then_preempts() -> None:
     m = started_backup(priority=150)
     first = m.next_deadline
     for t in (1.0, 2.0, 3.0):
-        assert m.on_advert(T0 + t, PEER_HIGH, advert(m, 100)) == []
+        assert m.on_advert(T0 + t, PEER_HIGH, advert(m, 100)) == [
+            LogNotice(f"received lower priority (100) advert from {PEER_HIGH} - discarding")
+        ]
     assert m.next_deadline == first
     assert first is not None
     m.on_timer(first)
@@ -351,7 +355,10 @@ def test_v2_interval_never_learned() -> None:
 def test_master_priority_zero_advertises_now(version: int) -> None:
     m = started_master(version=version)
     t = T0 + 4.0
-    assert m.on_advert(t, PEER_HIGH, advert(m, 0)) == [SendAdvert(100)]
+    assert m.on_advert(t, PEER_HIGH, advert(m, 0)) == [
+        SendAdvert(100),
+        LogNotice("Master received priority 0 message", detail=True),
+    ]
     assert m.next_deadline == t + 1.0
     assert m.state is State.MASTER
 
@@ -362,6 +369,7 @@ def test_master_higher_priority_goes_backup(version: int) -> None:
     t = T0 + 4.0
     actions = m.on_advert(t, PEER_LOW, advert(m, 101))
     assert actions == [
+        LogNotice(f"Master received advert from {PEER_LOW} with higher priority 101, ours 100"),
         RemoveVips(),
         StateChange(State.MASTER, State.BACKUP, f"higher priority advert from {PEER_LOW}"),
         NewMasterSeen(PEER_LOW, 101),
@@ -375,8 +383,12 @@ def test_master_equal_priority_higher_address_as_integer_goes_backup() -> None:
     # "10.0.0.10" > "10.0.0.9" only as integers.
     m = started_master()
     actions = m.on_advert(T0 + 4, PEER_HIGH, advert(m, 100))
-    assert kinds(actions) == [RemoveVips, StateChange, NewMasterSeen]
-    change = actions[1]
+    assert kinds(actions) == [LogNotice, RemoveVips, StateChange, NewMasterSeen]
+    assert actions[0] == LogNotice(
+        f"Master received advert from {PEER_HIGH} with same priority 100"
+        " but higher IP address than ours"
+    )
+    change = actions[2]
     assert isinstance(change, StateChange)
     assert "equal priority" in change.reason
     assert m.state is State.BACKUP
@@ -412,7 +424,7 @@ def test_master_lower_priority_no_advert() -> None:
 def test_master_higher_prio_send_advert() -> None:
     m = started_master(higher_prio_send_advert=True)
     actions = m.on_advert(T0 + 4, PEER_LOW, advert(m, 200))
-    assert kinds(actions) == [SendAdvert, RemoveVips, StateChange, NewMasterSeen]
+    assert kinds(actions) == [SendAdvert, LogNotice, RemoveVips, StateChange, NewMasterSeen]
 
 
 def test_master_equal_priority_from_own_address_is_logged_only() -> None:
@@ -426,7 +438,11 @@ def test_two_owners_conflict_lowers_ours() -> None:
     m = machine(priority=255)
     m.start(T0)
     actions = m.on_advert(T0 + 0.5, PEER_LOW, advert(m, 255))
-    assert kinds(actions) == [LogNotice, RemoveVips, StateChange, NewMasterSeen]
+    assert kinds(actions) == [LogNotice, LogNotice, RemoveVips, StateChange, NewMasterSeen]
+    assert "CONFIGURATION ERROR" in str(actions[0])
+    assert actions[1] == LogNotice(
+        f"Master received advert from {PEER_LOW} with higher priority 255, ours 254"
+    )
     assert m.effective_priority == 254
     assert m.state is State.BACKUP
 
@@ -477,7 +493,9 @@ def test_backup_outranking_master_waits_master_down() -> None:
     expiry = T0 + 1 + 3.21875
     assert m.next_deadline == expiry
     for t in (2.0, 3.0, 4.0):
-        assert m.on_advert(T0 + t, PEER_LOW, advert(m, 150)) == []
+        assert m.on_advert(T0 + t, PEER_LOW, advert(m, 150)) == [
+            LogNotice(f"received lower priority (150) advert from {PEER_LOW} - discarding")
+        ]
     assert m.next_deadline == expiry
     assert m.state is State.BACKUP
     m.on_timer(expiry)
