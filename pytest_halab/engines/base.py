@@ -74,11 +74,14 @@ class VrrpEngine:
 
     @classmethod
     def kill_all_cmd(cls) -> str:
-        """Shell: SIGKILL every process of the engine and wait (2 s at most) until gone."""
+        """Shell: SIGKILL every process of the engine and wait (2 s at most) until gone.
+        The real pkill and pgrep: the balancer's own (engine-names) also end a director's
+        checker on `pkill keepalived`, as a user's would, and the checker is no part of
+        the engine."""
         pat = shlex.quote(cls.process)
         return (
-            f"pkill -KILL -x {pat}; for i in $(seq 100); do "
-            f"pgrep -x {pat} >/dev/null || break; sleep 0.02; done"
+            f"/usr/bin/pkill -KILL -x {pat}; for i in $(seq 100); do "
+            f"/usr/bin/pgrep -x {pat} >/dev/null || break; sleep 0.02; done"
         )
 
     # ------------------------------------------------------------ on a node

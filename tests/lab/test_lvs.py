@@ -216,6 +216,49 @@ def test_ipvsadm_shows_an_empty_table_once_keepalived_stopped(
     waits.command(lvs2, f"ipvsadm -Ln | grep -q 'TCP  {vip}:80 wrr'", "the pool served again", 15)
 
 
+def test_killall_keepalived_takes_the_checker_and_its_pool_too(
+    nat: Lab, hal_scenario: ScenarioFactory
+) -> None:
+    """`killall keepalived` (seeds 000, 003 and 004 tell users to type it) signals every
+    keepalived process of a host, its checker child included: on the backup director the
+    checker half (halab-checker) goes with the VRRP engine and the table is emptied, as
+    with `systemctl stop`; a start serves the pool again. `ipvsadm -L` without -n names
+    the real servers as the lab's /etc/hosts does. The lab is restored after."""
+    hal_scenario(nat)
+    vip = str(nat.vip_addresses()["VI_1"])
+    lvs2 = nat.node("lvs2")
+    named = lvs2.exec("ipvsadm -L", check=True).output
+    assert "-> web1:http" in named and "-> web2:http" in named, named
+    lvs2.exec("killall keepalived", check=True)
+    waits.command(
+        lvs2,
+        "! pgrep -x halab-checker >/dev/null && ! pgrep -x keepalived >/dev/null",
+        "the VRRP engine and the checker gone",
+        15,
+    )
+    res = lvs2.exec("ipvsadm -Ln")
+    assert res.ok and not [line for line in res.output.splitlines()[3:] if line.strip()], res.output
+    lvs2.exec("systemctl start keepalived", check=True)
+    waits.command(lvs2, f"ipvsadm -Ln | grep -q 'TCP  {vip}:80 wrr'", "the pool served again", 15)
+
+
+def test_the_labs_names_resolve_both_ways_and_no_other(nat: Lab) -> None:
+    """Every node's /etc/hosts holds the lab's node names and the VRRP group's public name:
+    a reverse lookup names lb1, not Docker's container name, and `tcpdump vrrp` typed
+    without -n prints names at once (it waited 10 s on the resolver before). Any other name
+    does not resolve: no lookup leaves the lab."""
+    client = nat.client_node()
+    web1 = str(nat.node("web1").ip)
+    assert client.exec(f"getent hosts {web1}", check=True).output.split() == [web1, "web1"]
+    assert client.exec("getent hosts web1", check=True).output.split()[0] == web1
+    mcast = client.exec("getent hosts 224.0.0.18", check=True).output.split()
+    assert mcast == ["224.0.0.18", "vrrp.mcast.net"]
+    assert client.exec("getent hosts halab-outside.example").exit_code == 2
+    capture = client.exec("timeout 8 tcpdump -l -i eth0 -c 1 vrrp 2>/dev/null")
+    assert capture.ok, capture.output
+    assert "lvs1 > vrrp.mcast.net: VRRPv2, Advertisement" in capture.output, capture.output
+
+
 def test_a_director_without_the_vip_routes_its_packets_and_serves_none(nat: Lab) -> None:
     """IPVS schedules in LOCAL_IN, so only packets for an address the director holds. A
     packet for the VIP that reaches the backup director (the client's ARP entry names it,

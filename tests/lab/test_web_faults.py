@@ -204,6 +204,17 @@ def test_users_commands_on_a_real_server_and_the_client(mb: Lab) -> None:
     started = web1.exec("systemctl start apache2")
     assert started.ok, started.output
     waits.until("web1 serving again", lambda: ask(mb, "web1").serves("1111") or None, 10)
+    # the Red Hat names LVS guides use: service httpd, /etc/init.d/httpd, httpd -t
+    stopped = web1.exec("service httpd stop")
+    assert stopped.ok and web1.exec("systemctl is-active apache2").exit_code == 3, stopped.output
+    started = web1.exec("/etc/init.d/httpd start")
+    assert started.ok and web1.exec("systemctl is-active httpd").ok, started.output
+    syntax = web1.exec("httpd -t")
+    assert syntax.ok and "Syntax OK" in syntax.output, syntax.output
+    waits.until("web1 serving again", lambda: ask(mb, "web1").serves("1111") or None, 10)
+    # net-tools, as the real-server scripts of LVS guides use them
+    assert str(web1.ip) in web1.exec("ifconfig eth0", check=True).output
+    assert web1.exec("route -n", check=True).output.startswith("Kernel IP routing table")
     assert web1.exec("systemctl status nginx").exit_code == 4  # no such unit here
     load = client.exec(f"ab -n 40 -c 4 http://{vip}/")
     assert load.ok and "Complete requests:      40" in load.output, load.output
