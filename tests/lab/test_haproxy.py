@@ -203,6 +203,15 @@ def test_users_commands_reach_the_services_and_the_engine(
     assert lb1.exec("systemctl list-units --no-legend 'nginx*'").output.strip() == ""
     files = lb1.exec("systemctl list-unit-files --no-legend 'keepalived*'").output.split()
     assert files == ["keepalived.service", "enabled", "enabled"], files
+    # systemctl show -p (--value) and cat, as scripts ask systemd for a unit's main pid
+    main = lb1.exec("systemctl show -p MainPID --value keepalived", check=True).output.strip()
+    assert main == str(engine.pid(lb1)), main
+    shown = lb1.exec("systemctl show keepalived.service --property=ActiveState,SubState").output
+    assert shown.split() == ["ActiveState=active", "SubState=running"], shown
+    unit = lb1.exec("systemctl cat haproxy", check=True).output
+    assert unit.startswith("# /lib/systemd/system/haproxy.service\n[Unit]"), unit
+    # the lab's own state polls are not in the user's logs (a host has none)
+    assert "Printing VRRP as json" not in lb1.exec("cat /var/log/messages").output
 
     # systemctl stop keepalived: SIGTERM, a priority-0 advert, lb2 takes over at once
     res = lb1.exec("systemctl stop keepalived")
