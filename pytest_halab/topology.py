@@ -151,6 +151,9 @@ def _short_form(value: Any) -> Any:
 FileEntry = Annotated[FileSpec, BeforeValidator(_short_form, json_schema_input_type=str | FileSpec)]
 
 
+LAB_OWN_DIR = "/etc/halab/"  # the lab's own files in a node (engine, services, wrappers)
+
+
 class NodeSpec(_Frozen):
     """One container of the lab."""
 
@@ -193,6 +196,13 @@ class NodeSpec(_Frozen):
                 # /etc/keepalived/./keepalived.conf is keepalived.conf in the node, but not
                 # to the checks made here by path: one spelling per file
                 raise ValueError(f"destination {_short(dest)} must be written {_short(normal)}")
+            if dest.startswith(LAB_OWN_DIR):
+                # the engine's name, a director's marker, the notify wrappers, the boot
+                # scripts: a file of the user's there would be overwritten, or break the lab
+                raise ValueError(
+                    f"destination {_short(dest)} is in {LAB_OWN_DIR}, which the lab itself "
+                    "writes in every node: choose another path"
+                )
             for what, path in (("destination", dest), ("template", file.template)):
                 if "\0" in path:
                     raise ValueError(f"{what} {_short(path)} contains a NUL character")

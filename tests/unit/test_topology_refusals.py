@@ -87,3 +87,17 @@ def test_a_directory_is_not_a_topology_file(tmp_path: Path) -> None:
     d.mkdir()
     with pytest.raises(TopologyError, match=r"no such topology file .*not a regular file"):
         topology.resolve(str(d))
+
+
+def test_a_file_where_the_lab_keeps_its_own_is_refused(tmp_path: Path) -> None:
+    # /etc/halab/vrrp-engine names the balancer's engine: the lab wrote over the user's
+    text = GOOD.replace(
+        "      /etc/keepalived/keepalived.conf: ka.conf\n",
+        "      /etc/keepalived/keepalived.conf: ka.conf\n      /etc/halab/vrrp-engine: ka.conf\n",
+    )
+    assert text != GOOD
+    p = write(tmp_path, text)
+    assert refused(p) == (
+        f"{p}:7: nodes.lb1.files: destination '/etc/halab/vrrp-engine' is in /etc/halab/, "
+        "which the lab itself writes in every node: choose another path"
+    )
