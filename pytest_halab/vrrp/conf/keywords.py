@@ -124,13 +124,9 @@ GLOBAL_KEYWORDS = [
     "config_save_dir",
     "tmp_config_directory",
     "data_use_instance",
-    "linkbeat_use_polling",
-    "net_namespace",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "instance",
-    "use_pid_dir",
 ]
+# (net_namespace, net_namespace_ipvs, namespace_with_ipsets, instance, use_pid_dir and
+# linkbeat_use_polling are top-level keywords: in global_defs keepalived knows them not)
 
 # vrrp_instance keywords kept as options
 INSTANCE_OTHER = [
@@ -204,11 +200,10 @@ TOP_GENERIC_BLOCKS = [
     "virtual_server_group",
 ]
 
+# (net_namespace and instance have handlers: global_defs.ROOT)
 TOP_IGNORED = (
-    "net_namespace",
     "net_namespace_ipvs",
     "namespace_with_ipsets",
-    "instance",
     "use_pid_dir",
     "child_wait_time",
     "linkbeat_use_polling",

@@ -44,6 +44,7 @@ def _top_table() -> dict[str, Kw]:
     top["virtual_server_group"] = Kw(_vs_group)
     for name in TOP_IGNORED:
         top[name] = Kw(ignore)
+    top.update(global_defs.ROOT)
     return top
 
 

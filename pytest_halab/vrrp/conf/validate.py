@@ -36,6 +36,7 @@ from .scripts import (
     script_ids,
     user_exists,
 )
+from .values import inet_pton, strtoul
 
 __all__ = ["INSTANCE_NOTIFY_SCRIPTS", "NOTIFY_SCRIPTS", "validate"]
 
@@ -62,6 +63,19 @@ ETHER_HEADER = 14
 VRRP_HEADER = 8
 AUTH_DATA = 8  # VRRPv2's authentication data
 AH_HEADER = 24  # keepalived's ipsec_ah_t
+
+
+def _ipvlan_address(word: str) -> bool:
+    """Whether a word of ``use_ipvlan`` is its address (keepalived's check_valid_ipaddress
+    with a prefix allowed: an address, then optionally ``/`` and a prefix length)."""
+    if ":" not in word and "." not in word:
+        return False
+    address, slash, prefix = word.partition("/")
+    if slash:
+        value, end, overflow = strtoul(prefix)
+        if not prefix or end < len(prefix) or overflow or value > (128 if ":" in word else 32):
+            return False
+    return inet_pton(address) is not None
 
 
 def validate(
@@ -507,6 +521,11 @@ class _Validator:
                 " configuration.",
                 "deprecated",
             )
+        if "vrf" in inst.options and (inst.interface is not None or not inst.unicast_peers):
+            # a VRF serves an instance with unicast peers and no interface
+            need = "out interface" if inst.interface is not None else " unicast"
+            say(f"({inst.name}) vrf can only be specified with{need} - clearing")
+            del inst.options["vrf"]
         if inst.priority == VRRP_PRIO_OWNER and inst.nopreempt:
             say(f"({inst.name}) nopreempt is incompatible with priority 255. resetting nopreempt")
             inst.nopreempt = False
@@ -560,6 +579,15 @@ class _Validator:
                 ticks -= ticks % centi
                 ticks = ticks or centi
         inst.advert_int = ticks / TIMER_HZ
+        if (
+            "use_ipvlan" in inst.options
+            and family == 4
+            and not any(_ipvlan_address(w) for w in inst.options["use_ipvlan"])
+        ):
+            say(
+                f"({inst.name}) IPv4 ipvlan requires a source ip address to be configured."
+                " setting instance to fault state"
+            )
         if inst.interface is not None:
             kept = []
             for tip in inst.track_interfaces:
@@ -568,6 +596,9 @@ class _Validator:
                     continue
                 kept.append(tip)
             inst.track_interfaces = kept
+        if "vmac_xmit_base" in inst.options and "use_vmac" not in inst.options:
+            say(f"({inst.name}) vmac_xmit_base is only valid with a vmac")
+            del inst.options["vmac_xmit_base"]
         return True
 
     def _sync_weights(self, inst: VrrpInstance, say: Callable[[str], None]) -> None:

@@ -87,6 +87,106 @@ _UNSIGNED_OPTIONS = {
 }
 
 
+def _garp_extra_if(ctx: ParseContext, line: Line) -> None:
+    """``garp_extra_if [all] SECONDS`` (0 to 86400; ``vmac_garp_intvl`` is its deprecated
+    name, said so)."""
+    inst, name = _inst(ctx), line.words[0]
+    if name == "vmac_garp_intvl":
+        ctx.report(
+            "deprecated", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'
+        )
+    delay: int | None = None
+    every = False
+    for text in line.words[1:]:
+        if text == "all":
+            every = True
+            continue
+        delay = ctx.num.uint(text, 0, 86400)
+        if delay is None:
+            ctx.report("general", f"({inst.name}): {name} '{text}' invalid - ignoring")
+            return
+    if delay is None:
+        ctx.report("general", f"({inst.name}): {name} specified without time - ignoring")
+        return
+    inst.options["garp_extra_if"] = [*(["all"] if every else []), str(delay)]
+
+
+def _kernel_rx_buf_size(ctx: ParseContext, line: Line) -> None:
+    inst = _inst(ctx)
+    if len(line.words) == 2 and ctx.num.uint(line.words[1], 0, 0xFFFFFFFF) is not None:
+        _option(ctx, line)
+        return
+    ctx.report("general", f"({inst.name}) invalid kernel_rx_buf_size specified")
+
+
+def _mcast_dst_ip(ctx: ParseContext, line: Line) -> None:
+    """``mcast_dst_ip ADDRESS``: of the instance's family (it sets it when unset), IPv4
+    multicast or IPv6 link-local multicast."""
+    inst = _inst(ctx)
+    text = ctx.arg(line, 1)
+    addr = parse_sockaddr_ip(text)
+    if addr is None:
+        ctx.report("general", f"({inst.name}) malformed mcast dest address {text}. Skipping...")
+        return
+    if not _set_family(ctx, inst, addr.version):
+        ctx.report(
+            "general",
+            f"({inst.name}) mcast dest address {text} MUST match VRRP instance family. Skipping...",
+        )
+        return
+    if addr.version == 4 and not addr.is_multicast:
+        ctx.report("general", f"({inst.name}) mcast_dst_ip {text} not multicast. Skipping...")
+        return
+    if addr.version == 6 and not (addr.is_multicast and addr.packed[1] & 0x0F == 2):
+        ctx.report(
+            "general", f"({inst.name}) mcast_dst_ip {text} not link-local multicast. Skipping..."
+        )
+        return
+    _option(ctx, line)
+
+
+def _native_ipv6(ctx: ParseContext, line: Line) -> None:
+    """``native_ipv6``: the instance is IPv6 (so VRRP version 3), unless an IPv4 address
+    has made it IPv4 already."""
+    inst = _inst(ctx)
+    if ctx.notes.families.get(inst.name) == 4:
+        ctx.report("general", f"({inst.name}) Cannot specify native_ipv6 with IPv4 addresses")
+        return
+    ctx.notes.families[inst.name] = 6
+    inst.configured_version = 3
+    _option(ctx, line)
+
+
+def _vrf(ctx: ParseContext, line: Line) -> None:
+    """``vrf NAME``: the VRF the instance's sockets bind to, when it has no interface."""
+    inst = _inst(ctx)
+    name = ctx.arg(line, 1)
+    if len(_raw(name)) >= IFNAMSIZ:
+        ctx.report("general", f"({inst.name}) VRF interface name '{name}' too long - ignoring")
+        return
+    if inst.interface is not None:
+        ctx.report(
+            "general", f"({inst.name}) Cannot specify VRF interface and interface - ignoring"
+        )
+        return
+    if "vrf" in inst.options:
+        ctx.report(
+            "general",
+            f"({inst.name}) VRF interface already specified as '{inst.options['vrf'][0]}'"
+            " - ignoring",
+        )
+        return
+    if not ctx.interface_exists(name):
+        ctx.report("general", f"({inst.name}) WARNING - VRF interface {name} doesn't exist")
+        return
+    if ctx.interfaces.get(name, False):
+        ctx.report(
+            "general", f"({inst.name}) cannot use a loopback interface ({name}) for VRF - ignoring"
+        )
+        return
+    inst.options["vrf"] = [name]
+
+
 def _bool(ctx: ParseContext, line: Line) -> None:
     """An instance flag with an optional true/false value; kept as ["true"|"false"]."""
     inst, name = _inst(ctx), line.words[0]
@@ -620,6 +720,11 @@ def _table() -> dict[str, Kw]:
     for name, (lo, hi, refusal) in _UNSIGNED_OPTIONS.items():
         table[name] = Kw(_unsigned_option(lo, hi, refusal))
     table["linkbeat_use_polling"] = Kw(_linkbeat)
+    table["garp_extra_if"] = table["vmac_garp_intvl"] = Kw(_garp_extra_if)
+    table["kernel_rx_buf_size"] = Kw(_kernel_rx_buf_size)
+    table["mcast_dst_ip"] = Kw(_mcast_dst_ip)
+    table["native_ipv6"] = Kw(_native_ipv6)
+    table["vrf"] = Kw(_vrf)
     # (unicast_fault_no_peer too, but it asks for a FAULT without peers: no complaint)
     for name in ("check_unicast_src", "old_unicast_checksum"):
         table[name] = Kw(_unicast_option)
