@@ -103,6 +103,7 @@ from pytest_halab.vrrp.track import (
     tracking_result,
 )
 from pytest_halab.vrrp.vips import VirtualAddresses
+from pytest_halab.vrrp.vmac import Vmac, Vmacs, vmac_request
 
 __all__ = ["Daemon"]
 
@@ -174,12 +175,14 @@ class Daemon(Reloading, Receiving):
             index_of=self.links.index_of,
             detail=log_detail,
         )
+        self.vmacs = Vmacs(self.netlink, detail=log_detail)
         self.interfaces = InterfaceFollower(
             links=self.links,
             sockets=self.sockets,
             netlink=self.netlink,
             vips=self.vips,
             clock=self.loop.time,
+            vmacs=self.vmacs,
         )
         self.groups = SyncGroups(
             clock=self.loop.time,
@@ -230,6 +233,7 @@ class Daemon(Reloading, Receiving):
         """Make `cfg` the running configuration's global part (addresses, groups, mail)."""
         self.config = cfg
         self.vips.configure(cfg)
+        self.vmacs.configure(cfg.global_defs.options)
         self.groups.configure(cfg)
         gd = cfg.global_defs
         helo = gd.options.get("smtp_helo_name") or []
@@ -296,6 +300,9 @@ class Daemon(Reloading, Receiving):
         # Notify scripts keep running, notify_stop's included: keepalived does not wait for
         # them, nor kill them (seed 003 stops haproxy from notify_stop).
         self.sockets.close_all()
+        if not self.dont_release:  # -V leaves the VMACs too, as keepalived
+            for inst in self.instances.values():
+                self.remove_vmac(inst)
         self.routing.stop()
         self.events.emit("daemon_stop", None, malformed=self.malformed)
         self.stopping = True
@@ -424,7 +431,10 @@ class Daemon(Reloading, Receiving):
             log.error("(%s) Unknown interface %s: instance not started", cfg.name, interface)
             return None
         unicast = bool(cfg.unicast_peers)
-        vips = resolve_vips(cfg, interface, self.links.index_of)
+        vmac = self._make_vmac(cfg, index)
+        vips = resolve_vips(
+            cfg, interface, self.links.index_of, vmac=None if vmac is None else vmac.name
+        )
         exclude = frozenset(v.address for v in vips)
         src = cfg.unicast_src_ip if unicast else cfg.mcast_src_ip
         if src is None and index is not None:
@@ -432,14 +442,21 @@ class Daemon(Reloading, Receiving):
         no_address = src is None
         sock: VrrpSocket | None = None
         if index is not None:
+            # adverts go and come on the VMAC, unless vmac_xmit_base
+            sock_if, sock_index = interface, index
+            if vmac is not None and not vmac.xmit_base:
+                sock_if, sock_index = vmac.name, vmac.index
             try:
-                sock = self.sockets.open(interface, not unicast, index, cfg.family)
+                sock = self.sockets.open(sock_if, not unicast, sock_index, cfg.family)
             except OSError as exc:
-                log.error("(%s) cannot open VRRP socket on %s: %s", cfg.name, interface, exc)
+                log.error("(%s) cannot open VRRP socket on %s: %s", cfg.name, sock_if, exc)
+                if vmac is not None:
+                    self.vmacs.delete(cfg.name, vmac)
                 return None
         inst = new_instance(
             cfg, vips=vips, src=src, sock=sock, global_options=self.config.global_defs.options
         )
+        inst.vmac = vmac
         if index is None:
             log.warning(
                 "(%s) interface %s does not exist: FAULT until it appears", cfg.name, interface
@@ -454,6 +471,37 @@ class Daemon(Reloading, Receiving):
             )
             inst.fault_reasons = (NO_ADDRESS,)
         return inst
+
+    def _make_vmac(self, cfg: VrrpInstance, index: int | None) -> Vmac | None:
+        """The instance's VMAC (``use_vmac``), made now as keepalived makes it when it sets
+        the instance up, whatever its state; None without one."""
+        request = vmac_request(cfg)
+        if request is None or cfg.interface is None or cfg.vrid is None:
+            return None
+        if index is None:
+            log.error(
+                "(%s) interface %s does not exist: no VMAC (use_vmac) made for it",
+                cfg.name,
+                cfg.interface,
+            )
+            return None
+        return self.vmacs.create(
+            cfg.name,
+            request,
+            base=cfg.interface,
+            base_index=index,
+            vrid=cfg.vrid,
+            family=cfg.family,
+        )
+
+    def remove_vmac(self, inst: Instance) -> None:
+        """Delete the instance's VMAC, if it has one (its VIPs go with it)."""
+        if inst.vmac is not None:
+            sock_if = inst.socket_interface
+            vmac, inst.vmac = inst.vmac, None
+            if sock_if == vmac.name:
+                self.sockets.close(sock_if)
+            self.vmacs.delete(inst.name, vmac)
 
     def _socket_closed(self, sock: VrrpSocket) -> None:
         for inst in self.instances.values():

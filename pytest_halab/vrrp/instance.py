@@ -28,6 +28,7 @@ from pytest_halab.vrrp.state import (
     State,
     VrrpInstanceMachine,
 )
+from pytest_halab.vrrp.vmac import Vmac
 
 __all__ = [
     "NO_ADDRESS",
@@ -115,6 +116,19 @@ class Instance:
     # unicast_chksum_compat): "none" (RFC; turns "auto" on hearing an old one from a peer),
     # "never" (``old_unicast_checksum never``), "config" (``old_unicast_checksum``), "auto"
     checksum_compat: str = "none"
+    vmac: Vmac | None = None  # use_vmac: the virtual MAC interface it runs on
+
+    @property
+    def socket_interface(self) -> str:
+        """Where its adverts go and come: its VMAC (unless ``vmac_xmit_base``), else its
+        interface."""
+        if self.vmac is not None and not self.vmac.xmit_base:
+            return self.vmac.name
+        return self.cfg.interface or ""
+
+    @property
+    def vmac_name(self) -> str | None:
+        return None if self.vmac is None else self.vmac.name
 
     @property
     def old_checksum(self) -> bool:
@@ -232,16 +246,20 @@ def resolve_vips(
     index_of: Callable[[str], int | None],
     *,
     quiet: bool = False,
+    vmac: str | None = None,
 ) -> list[Vip]:
     """The instance's virtual addresses on their interfaces (``interface`` unless a VIP
-    names its ``dev``); those whose interface ``index_of`` does not know are left out,
-    with an error unless ``quiet``. Addresses of the other family than the instance's are
-    not advertised (keepalived's parser already refused them)."""
+    names its ``dev``; with a ``vmac``, those on ``interface`` go on it, as keepalived
+    puts them); those whose interface ``index_of`` does not know are left out, with an
+    error unless ``quiet``. Addresses of the other family than the instance's are not
+    advertised (keepalived's parser already refused them)."""
     vips = []
     for vip in cfg.vips:
         if vip.family != cfg.family:
             continue
         dev = vip.dev or interface
+        if vmac is not None and dev == interface:
+            dev = vmac
         index = index_of(dev)
         if index is None:
             if not quiet:

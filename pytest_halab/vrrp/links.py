@@ -32,6 +32,7 @@ from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import AddressInfo, LinkInfo, Netlink, VrrpSocket
 from pytest_halab.vrrp.state import State, VrrpInstanceMachine
 from pytest_halab.vrrp.vips import VirtualAddresses
+from pytest_halab.vrrp.vmac import Vmacs, vmac_request
 
 __all__ = ["InterfaceFollower", "LinkChanges", "LinkTable", "NetlinkEvent", "VrrpSockets"]
 
@@ -228,12 +229,14 @@ class InterfaceFollower:
         netlink: Netlink,
         vips: VirtualAddresses,
         clock: Callable[[], float],
+        vmacs: Vmacs | None = None,
     ) -> None:
         self._links = links
         self._sockets = sockets
         self._netlink = netlink
         self._vips = vips
         self._clock = clock
+        self._vmacs = vmacs
 
     def follow(self, instances: Sequence[Instance], changes: LinkChanges) -> bool:
         """Bring every instance up to date after a batch of link and address events."""
@@ -243,7 +246,11 @@ class InterfaceFollower:
         for inst in instances:
             interface = inst.cfg.interface or ""
             touched = changes.touched
-            if interface in touched or any(v.dev in touched for v in inst.cfg.vips if v.dev):
+            if (
+                interface in touched
+                or inst.vmac_name in touched
+                or any(v.dev in touched for v in inst.cfg.vips if v.dev)
+            ):
                 faults_changed |= self.attach(inst)
             elif self._links.ifindex.get(interface) in changes.addressed:
                 faults_changed |= self.check_address(inst)
@@ -253,36 +260,71 @@ class InterfaceFollower:
         """Follow the instance's interfaces after one appeared, vanished or was replaced:
         VIP ifindexes, the VRRP socket, the source address."""
         interface = inst.cfg.interface or ""
-        self._refresh_vips(inst)
         index = self._links.ifindex.get(interface)
+        if index is not None:
+            self._remake_vmac(inst, index)
+        self._refresh_vips(inst)
+        sock_if = inst.socket_interface
         if index is None:
             if inst.sock is not None:
-                self._sockets.close(interface)
+                self._sockets.close(sock_if)
             inst.sock = None
             return inst.set_fault_reason(NO_INTERFACE, True)
-        if inst.sock is None or inst.sock.index != index:
+        sock_index = index if sock_if == interface else self._links.index_of(sock_if)
+        if sock_index is None:
+            log.error("(%s) interface %s is missing", inst.name, sock_if)
+            inst.sock = None
+            return inst.set_fault_reason(NO_INTERFACE, True)
+        if inst.sock is None or inst.sock.index != sock_index:
             try:
                 inst.sock = self._sockets.open(
-                    interface, not inst.cfg.unicast_peers, index, inst.family
+                    sock_if, not inst.cfg.unicast_peers, sock_index, inst.family
                 )
             except OSError as exc:
-                log.error("(%s) cannot open VRRP socket on %s: %s", inst.name, interface, exc)
+                log.error("(%s) cannot open VRRP socket on %s: %s", inst.name, sock_if, exc)
                 inst.sock = None
                 return inst.set_fault_reason(NO_INTERFACE, True)
-            log.info("(%s) VRRP socket open on %s (ifindex %d)", inst.name, interface, index)
+            log.info("(%s) VRRP socket open on %s (ifindex %d)", inst.name, sock_if, sock_index)
         changed = inst.set_fault_reason(NO_INTERFACE, False)
         return self.check_address(inst) or changed
+
+    def _remake_vmac(self, inst: Instance, index: int) -> None:
+        """The instance's interface is there (again, maybe as a new ifindex): its VMAC
+        went with the old one, and is made again on it (keepalived's recreate_vmac)."""
+        vmac = inst.vmac
+        if self._vmacs is None or vmac is None:
+            return
+        if vmac.base_index == index and self._links.index_of(vmac.name) == vmac.index:
+            return
+        request = vmac_request(inst.cfg)
+        if request is None or inst.cfg.vrid is None:
+            return
+        self._vmacs.delete(inst.name, vmac)  # settings of the old base, if any left
+        self._vips.forget(vmac.name)
+        inst.vmac = self._vmacs.create(
+            inst.name,
+            request,
+            base=inst.cfg.interface or "",
+            base_index=index,
+            vrid=inst.cfg.vrid,
+            family=inst.family,
+        )
 
     def _refresh_vips(self, inst: Instance) -> None:
         """Re-resolve VIP ifindexes. Addresses on a deleted interface went with it."""
         interface = inst.cfg.interface or ""
         resolved = {
-            v.key: v for v in resolve_vips(inst.cfg, interface, self._links.index_of, quiet=True)
+            v.key: v
+            for v in resolve_vips(
+                inst.cfg, interface, self._links.index_of, quiet=True, vmac=inst.vmac_name
+            )
         }
         vips: list[Vip] = []
         for vip in inst.vips:
             new = resolved.pop(vip.key, None)
-            if new is None:
+            if new is None or new.index != vip.index:
+                # its interface went (a new one of that name, e.g. a VMAC made again, does
+                # not have it)
                 self._vips.gone(inst, vip, "interface deleted")
             vips.append(new or vip)
         if resolved:  # VIPs whose interface did not exist when the instance was built

@@ -42,6 +42,7 @@ from pytest_halab.vrrp.packet import (
 __all__ = [
     "AddressInfo",
     "GarpSender",
+    "LinkDetails",
     "LinkInfo",
     "Netlink",
     "NetlinkError",
@@ -105,7 +106,24 @@ FRA_SRC = 2
 FRA_PRIORITY = 6
 FRA_TABLE = 15
 FRA_PROTOCOL = 21
+IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
+IFLA_LINK = 5
+IFLA_LINKINFO = 18
+IFLA_AF_SPEC = 26
+IFLA_INFO_KIND = 1
+IFLA_INFO_DATA = 2
+IFLA_MACVLAN_MODE = 1
+MACVLAN_MODE_PRIVATE = 1
+IFLA_INET_CONF = 1
+IFLA_INET6_ADDR_GEN_MODE = 8
+IN6_ADDR_GEN_MODE_NONE = 1
+# struct ipv4_devconf indexes (linux/ip.h): the per-interface IPv4 settings set by netlink
+IPV4_DEVCONF_RP_FILTER = 8
+IPV4_DEVCONF_ARPFILTER = 13
+IPV4_DEVCONF_ARP_IGNORE = 19
+IPV4_DEVCONF_PROMOTE_SECONDARIES = 20
+IPV4_DEVCONF_ACCEPT_LOCAL = 23
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
 RT_SCOPE_UNIVERSE = 0
@@ -270,6 +288,41 @@ class LinkInfo:
     name: str
     up: bool
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class LinkDetails:
+    """What one interface is: its kind (``macvlan``, ``veth``...; "" for none), its macvlan
+    mode (0 if not one), hardware address, the ifindex of the interface it sits on (0:
+    none) and whether it is administratively up."""
+
+    index: int
+    name: str
+    kind: str
+    macvlan_mode: int
+    mac: bytes
+    link: int
+    admin_up: bool
+
+
+def _parse_link_details(payload: bytes) -> LinkDetails | None:
+    if len(payload) < _IFINFOMSG.size:
+        return None
+    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(payload)
+    attrs = _parse_attrs(payload, _IFINFOMSG.size)
+    name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")
+    info = _parse_attrs(attrs.get(IFLA_LINKINFO, b""), 0)
+    kind = info.get(IFLA_INFO_KIND, b"").split(b"\0", 1)[0].decode(errors="replace")
+    mode = _u32(_parse_attrs(info.get(IFLA_INFO_DATA, b""), 0), IFLA_MACVLAN_MODE)
+    return LinkDetails(
+        index,
+        name,
+        kind,
+        mode if kind == "macvlan" else 0,
+        attrs.get(IFLA_ADDRESS, b""),
+        _u32(attrs, IFLA_LINK),
+        bool(flags & IFF_UP),
+    )
 
 
 def _parse_addr(payload: bytes) -> AddressInfo | None:
@@ -471,6 +524,71 @@ class Netlink:
             if info is not None:
                 result.append(info)
         return result
+
+    def link_details(self, name: str) -> LinkDetails | None:
+        """The interface of that name (kind, macvlan mode, MAC...), None if there is none."""
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        body += _rtattr(IFLA_IFNAME, name.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            replies = self._request(RTM_GETLINK, NLM_F_REQUEST, body)
+        except NetlinkError as exc:
+            if exc.errno in (errno.ENODEV, errno.EINVAL):
+                return None
+            raise
+        for mtype, payload in replies:
+            if mtype == RTM_NEWLINK:
+                return _parse_link_details(payload)
+        return None
+
+    def add_macvlan(
+        self, name: str, base_index: int, mac: bytes, *, index: int | None = None
+    ) -> None:
+        """Create the private-mode macvlan ``name`` on interface ``base_index`` with the
+        hardware address ``mac`` (keepalived's netlink_link_add_vmac); with ``index``, make
+        the existing interface of that ifindex one (mode and address) instead."""
+        data = _rtattr(IFLA_MACVLAN_MODE, struct.pack("=I", MACVLAN_MODE_PRIVATE))
+        linkinfo = _rtattr(IFLA_INFO_KIND, b"macvlan") + _rtattr(IFLA_INFO_DATA, data)
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index or 0, 0, 0)
+        body += _rtattr(IFLA_LINKINFO, linkinfo)
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        if index is None:
+            flags |= NLM_F_CREATE | NLM_F_EXCL
+            body += _rtattr(IFLA_LINK, struct.pack("=I", base_index))
+            body += _rtattr(IFLA_IFNAME, name.encode("utf-8", "surrogateescape") + b"\0")
+        body += _rtattr(IFLA_ADDRESS, mac)
+        self._request(RTM_NEWLINK, flags, body)
+
+    def delete_link(self, index: int) -> bool:
+        """Delete the interface; False when it was already gone."""
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+        try:
+            self._request(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, body)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise
+        return True
+
+    def set_link_up(self, index: int) -> None:
+        """Bring the interface up (administratively)."""
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
+        self._request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body)
+
+    def set_addr_gen_mode_none(self, index: int) -> None:
+        """No IPv6 link-local address generated from the hardware address (``ip link set
+        addrgenmode none``; RFC 5798 7.4 wants none from the virtual MAC)."""
+        mode = _rtattr(IFLA_INET6_ADDR_GEN_MODE, bytes([IN6_ADDR_GEN_MODE_NONE]))
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+        body += _rtattr(IFLA_AF_SPEC, _rtattr(socket.AF_INET6, mode))
+        self._request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body)
+
+    def set_ipv4_conf(self, index: int, values: dict[int, int]) -> None:
+        """Set per-interface IPv4 settings (``IPV4_DEVCONF_*`` -> value) by netlink, as
+        keepalived does: it works where /proc/sys is read-only (a container)."""
+        conf = b"".join(_rtattr(k, struct.pack("=I", v)) for k, v in values.items())
+        spec = _rtattr(socket.AF_INET, _rtattr(IFLA_INET_CONF, conf))
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _rtattr(IFLA_AF_SPEC, spec)
+        self._request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body)
 
     def primary_address(
         self, index: int, exclude: frozenset[str] = frozenset(), family: int = 4

@@ -84,6 +84,7 @@ class Reloading:
         def _start_scripts(self) -> None: ...
         def _build(self, cfg: VrrpInstance) -> Instance | None: ...
         def _update_tracking(self, *, initial: bool = False) -> None: ...
+        def remove_vmac(self, inst: Instance) -> None: ...
 
     def reload(self) -> None:
         """Apply a new configuration now, keeping what did not change (the loop waits).
@@ -213,7 +214,9 @@ class Reloading:
         for name, inst in old_instances.items():
             cfg = new_cfgs.get(name)
             if cfg is not None and machine_identity(cfg) == machine_identity(inst.cfg):
-                new_vips = resolve_vips(cfg, cfg.interface or "", self.links.index_of)
+                new_vips = resolve_vips(
+                    cfg, cfg.interface or "", self.links.index_of, vmac=inst.vmac_name
+                )
                 keep = {v.key for v in new_vips}
                 if inst.machine.state is State.MASTER:
                     self.vips.remove(inst, keep=keep)
@@ -243,6 +246,7 @@ class Reloading:
             self._apply(inst, inst.machine.shutdown(now))
             if inst.timer is not None:
                 inst.timer.cancel()
+            self.remove_vmac(inst)
         self.instances = kept
         self._start_scripts()
         started: list[Instance] = []
@@ -253,9 +257,7 @@ class Reloading:
             if built is not None:
                 self.instances[name] = built
                 started.append(built)
-        self.sockets.close_unused(
-            (i.cfg.interface or "", i.family) for i in self.instances.values()
-        )
+        self.sockets.close_unused((i.socket_interface, i.family) for i in self.instances.values())
         self._update_tracking(initial=True)
         for inst in started:
             self._apply(inst, inst.machine.start(now))

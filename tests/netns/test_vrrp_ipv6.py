@@ -85,7 +85,10 @@ def conf6(
 
 
 def add_ipv6(node: Node, host: int) -> None:
-    node.ip("addr", "add", f"fd77::{host}/64", "dev", "eth0")
+    # nodad: usable at once. A tentative address (DAD takes about a second) cannot be bound:
+    # an engine started meanwhile logged "bind unicast_src fd77::1 failed 99" and went
+    # FAULT (seen with both engines as the node started first)
+    node.ip("addr", "add", f"fd77::{host}/64", "dev", "eth0", "nodad")
 
 
 def ipv6_addresses(node: Node) -> list[str]:
