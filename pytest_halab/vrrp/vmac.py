@@ -16,12 +16,12 @@ macvlan on the instance's interface when the instance is set up, whatever its st
 - the instance's VIPs (those on the instance's interface) go on it, its adverts leave
   from it (from the interface under it with ``vmac_xmit_base``), and its gratuitous ARPs
   leave from it with its MAC;
-- removed when the daemon stops.
+- removed when the daemon stops; made again when it is deleted under a running instance
+  or goes with its base interface (``links.InterfaceFollower``).
 
 What keepalived also does and this module does not: nftables rules moving the IGMP/MLD
 reports of the group joins from the VMAC to the interface under it (halab-vrrpd has no
-nftables access: the reports leave from the VMAC with its MAC), and recreating a VMAC
-deleted under a running instance.
+nftables access: the reports leave from the VMAC with its MAC).
 """
 
 from __future__ import annotations
