@@ -45,13 +45,17 @@ class VrrpEngine:
 
     @classmethod
     def alive_cmd(cls) -> str:
-        """Shell: exit 0 when the engine's pid file names a live process (its pid in
-        ``$p``). Builtins only: the lab asks this often, and a fork in a node costs CPU
-        that every lab on the host shares."""
+        """Shell: exit 0 when the engine's pid file names a live process of the engine's
+        name (its pid in ``$p``): halab-vrrpd writes keepalived's pid file, where a
+        keepalived a user started by hand writes it too. Builtins only: the lab asks this
+        often, and a fork in a node costs CPU that every lab on the host shares."""
         f = shlex.quote(cls.pidfile)
+        name = shlex.quote(cls.process)
         return (
             f'p=; {{ read -r p || [ -n "$p" ]; }} 2>/dev/null <{f}'
             f' && [ -n "$p" ] && kill -0 "$p" 2>/dev/null'
+            f' && c= && {{ read -r c || [ -n "$c" ]; }} 2>/dev/null </proc/"$p"/comm'
+            f' && [ "$c" = {name} ]'
         )
 
     @classmethod

@@ -185,9 +185,10 @@ class Vmacs:
     ) -> Vmac | None:
         """The instance's VMAC on ``base``, made if need be, set up and up; None (logged)
         if the kernel refused it."""
-        name, existing = self._choose_name(inst, request, base_index, vrid, family)
+        name = request.name or f"{self.prefix}.{vrid}"
         created = True
         try:
+            name, existing = self._choose_name(inst, request, base_index, vrid, family)
             if existing is None:
                 self.netlink.add_macvlan(name, base_index, request.mac)
             elif existing == "update":
@@ -203,7 +204,12 @@ class Vmacs:
             verb = "updating" if existing == "update" else "creating"
             log.info("(%s): Success %s VMAC interface %s", inst, verb, name)
         vmac = Vmac(name, index, base, base_index, request.mac, family, request.xmit_base, created)
-        self._set_up(inst, vmac)
+        try:
+            self._set_up(inst, vmac)
+        except OSError as exc:  # the kernel refused a setting: no half-made VMAC is left
+            log.error("(%s): Unable to set up VMAC interface %s: %s", inst, name, exc)
+            self.delete(inst, vmac)
+            return None
         return vmac
 
     def _choose_name(

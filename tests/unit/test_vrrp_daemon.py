@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import logging
 import os
 import pwd
 import re
@@ -861,10 +862,14 @@ def _advert_from_peer(
     d._on_packet(inst.sock, packet, arrived=arrived)
 
 
-def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
+def test_sync_group_members_move_together(
+    fake_daemon: FakeDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
     """Both members go MASTER together; one losing an election takes the other to
     BACKUP; a member whose master-down runs out stays BACKUP while another still hears
-    its master (keepalived prefers BACKUP to thrashing)."""
+    its master (keepalived prefers BACKUP to thrashing). The advert a member is moved
+    with is made up: nothing of it is logged (it once logged a master at 0.0.0.0)."""
+    caplog.set_level(logging.DEBUG, logger="halab-vrrpd")
     d, kernel = fake_daemon(GROUP_CONF)
     _plug(kernel, 11, "hltfake1", "10.9.1.1")
     _plug(kernel, 12, "hltfake2", "10.9.2.1")
@@ -882,6 +887,7 @@ def test_sync_group_members_move_together(fake_daemon: FakeDaemon) -> None:
     assert _state(d, "VI_2") is State.BACKUP
     assert _state(d, "VI_1") is State.BACKUP
     assert not any(a.address.endswith(".100") for a in kernel.addrs)
+    assert "0.0.0.0" not in caplog.text and "priority 0 adver" not in caplog.text
     # VI_1 hears nobody, VI_2 keeps hearing its master: the group stays BACKUP.
     end = time.monotonic() + 3 * vi1.machine.master_down_interval
     while time.monotonic() < end:
