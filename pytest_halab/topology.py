@@ -44,13 +44,14 @@ from pydantic import (
 from . import engines, yamldoc
 from .directors import Directing, RealServerUse, read_virtual_servers
 from .errors import TopologyError
+from .topologyfiles import available as available  # topology.available(): the shipped names
+from .topologyfiles import exists
+from .topologyfiles import resolve as resolve  # topology.resolve(): a name or path to its file
 from .yamldoc import short as _short
 
 if TYPE_CHECKING:
     from .vrrp.conf.model import KeepalivedConfig
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOPOLOGY_DIRS_ENV = "HALAB_TOPOLOGY_PATH"
 SAMPLE_SUBNET = ipaddress.IPv4Network("192.0.2.0/24")  # TEST-NET-1: only for validation
 SAMPLE_SUBNET6 = ipaddress.IPv6Network("2001:db8::/64")  # documentation prefix: validation only
 # The lab's IPv6 subnets: /64s of one ULA /48 whose global ID spells "halab" (68 61 6c 61 62),
@@ -352,19 +353,14 @@ class TopologySpec(_Frozen):
         if not balancers:
             raise _Located("a topology needs at least one balancer node", ("nodes",))
         last = 2 ** (32 - self.prefixlen) - 2
-        for name, node in self.nodes.items():
-            if node.host > last:
+        hosts = [("nodes", n, s.host) for n, s in self.nodes.items()]
+        hosts += [("vips", v, s.host) for v, s in self.vips.items()]
+        for section, name, host in hosts:
+            if host > last:
                 raise _Located(
-                    f"host {node.host} does not fit the lab's /{self.prefixlen} subnet "
+                    f"host {host} does not fit the lab's /{self.prefixlen} subnet "
                     f"(hosts 2 to {last}): see prefixlen",
-                    ("nodes", name, "host"),
-                )
-        for vname, vip in self.vips.items():
-            if vip.host > last:
-                raise _Located(
-                    f"host {vip.host} does not fit the lab's /{self.prefixlen} subnet "
-                    f"(hosts 2 to {last}): see prefixlen",
-                    ("vips", vname, "host"),
+                    (section, name, "host"),
                 )
         return self
 
@@ -607,54 +603,6 @@ def render_template(path: Path, variables: dict[str, str]) -> str:
 # ---------------------------------------------------------------- loading
 
 
-def search_dirs() -> list[Path]:
-    dirs = [Path(p) for p in os.environ.get(TOPOLOGY_DIRS_ENV, "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "lab" / "topologies", REPO_ROOT / "lab" / "topologies"]
-    return dirs
-
-
-def available() -> list[str]:
-    names: set[str] = set()
-    for d in search_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.yaml"))
-    return sorted(names)
-
-
-def resolve(name_or_path: str) -> Path:
-    """A topology by name (searched in HALAB_TOPOLOGY_PATH, ./lab/topologies, the project's)
-    or by path to a .yaml file."""
-    if "\0" in name_or_path or len(name_or_path) > 4 * MAX_PATH:
-        raise TopologyError(f"{_short(name_or_path)}: not a topology name or path")
-    p = Path(name_or_path)
-    if p.suffix in {".yaml", ".yml"} or os.sep in name_or_path:
-        if not _is_file(p):
-            why = " (there is something there, but not a regular file)" if _exists(p) else ""
-            raise TopologyError(f"{name_or_path}: no such topology file{why}")
-        return p.resolve()
-    for d in search_dirs():
-        cand = d / f"{name_or_path}.yaml"
-        if _is_file(cand):
-            return cand.resolve()
-    raise TopologyError(
-        f"unknown topology {name_or_path!r}; available: {', '.join(available()) or 'none'}"
-    )
-
-
-def _exists(p: Path) -> bool:
-    try:
-        return p.exists()
-    except (OSError, ValueError):
-        return False
-
-
-def _is_file(p: Path) -> bool:
-    try:
-        return p.is_file()
-    except (OSError, ValueError):  # a name too long, a NUL...
-        return False
-
-
 def _format_errors(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
     msgs = []
     for err in exc.errors():
@@ -722,7 +670,7 @@ def load(name_or_path: str | Path) -> Topology:
             try:
                 read_text_file(src, "config template")
             except TopologyError as exc:
-                why = str(exc) if _exists(src) else f"no such file {src.resolve()}"
+                why = str(exc) if exists(src) else f"no such file {src.resolve()}"
                 raise TopologyError(f"{path}:{line}: nodes.{node}.files.{dest}: {why}") from None
         rendered = topo.render_files(node, sample)
         if nspec.role is Role.BALANCER and KEEPALIVED_CONF in rendered:

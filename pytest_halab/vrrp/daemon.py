@@ -38,6 +38,7 @@ from pytest_halab.vrrp.conf import KeepalivedConfig, VrrpInstance, load_config
 from pytest_halab.vrrp.counters import STATS_PATH
 from pytest_halab.vrrp.datadump import DATA_PATH
 from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.garp import GarpSender
 from pytest_halab.vrrp.instance import (
     NO_ADDRESS,
     NO_INTERFACE,
@@ -56,7 +57,6 @@ from pytest_halab.vrrp.loglimit import LogLimiter
 from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import (
     AddressInfo,
-    GarpSender,
     LinkInfo,
     Netlink,
     RoutingChange,

@@ -13,9 +13,10 @@ from typing import Any
 
 from pytest_halab.vrrp.conf import KeepalivedConfig
 from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.garp import GarpSender
 from pytest_halab.vrrp.instance import Instance, Vip
 from pytest_halab.vrrp.loop import EventLoop
-from pytest_halab.vrrp.net import IFA_F_NODAD, GarpSender, Netlink
+from pytest_halab.vrrp.net import IFA_F_NODAD, Netlink
 from pytest_halab.vrrp.state import State
 
 __all__ = ["VirtualAddresses"]

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pytest_halab.vrrp.conf import VrrpInstance
+from pytest_halab.vrrp.garp import interface_mac
 from pytest_halab.vrrp.net import (
     IPV4_DEVCONF_ACCEPT_LOCAL,
     IPV4_DEVCONF_ARP_IGNORE,
@@ -306,8 +307,7 @@ class Vmacs:
             address = local[0]
         else:
             try:
-                with open(f"/sys/class/net/{vmac.base}/address", encoding="ascii") as fh:
-                    mac = bytes(int(p, 16) for p in fh.read().strip().split(":"))
+                mac = interface_mac(vmac.base)
             except (OSError, ValueError):
                 mac = b""
             if len(mac) != 6:

@@ -30,6 +30,7 @@ from pytest_halab.vrrp import daemon, links
 from pytest_halab.vrrp.__main__ import main, parse_args
 from pytest_halab.vrrp.conf import config_test_exit_status, load_config
 from pytest_halab.vrrp.eventlog import EventLog
+from pytest_halab.vrrp.garp import build_garp_frame
 from pytest_halab.vrrp.loglimit import LogLimiter
 from pytest_halab.vrrp.loop import EventLoop
 from pytest_halab.vrrp.net import (
@@ -39,7 +40,6 @@ from pytest_halab.vrrp.net import (
     NetlinkError,
     RoutingChange,
     VrrpSocket,
-    build_garp_frame,
 )
 from pytest_halab.vrrp.packet import VrrpAdvert, build_ipv4_header, decode, encode
 from pytest_halab.vrrp.smtpalert import SmtpAlerter

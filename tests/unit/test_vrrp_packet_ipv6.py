@@ -16,7 +16,8 @@ from scapy.layers.l2 import Ether
 from scapy.layers.vrrp import VRRPv3
 from scapy.packet import Raw
 
-from pytest_halab.vrrp.net import AddressInfo, Netlink, _parse_addr, build_na_frame
+from pytest_halab.vrrp.garp import build_na_frame
+from pytest_halab.vrrp.net import AddressInfo, Netlink, _parse_addr
 from pytest_halab.vrrp.packet import (
     VRRP_MCAST_GROUP6,
     VRRP_PROTO,
